@@ -1,0 +1,2 @@
+export { createCliLogger } from './logger.ts';
+export { createProgram } from './program.ts';

@@ -1,0 +1,47 @@
+import type { Readable } from 'node:stream';
+import { coreError } from './errors.ts';
+
+/**
+ * Reads a stream to the end into one buffer, refusing more than `limit` bytes.
+ *
+ * @param stream - a request body
+ * @param limit - the largest body accepted, in bytes
+ * @returns the whole body
+ * @throws {@link DockhandError} `DOCKHAND_BODY_TOO_LARGE`
+ * @internal
+ */
+export async function readBounded(stream: Readable, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      stream.destroy();
+      throw coreError('DOCKHAND_BODY_TOO_LARGE', `request body larger than ${limit} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+/**
+ * Parses a JSON body whatever its Content-Type says. An empty body is `undefined`.
+ *
+ * @param buf - the body
+ * @param what - `request` or `response`, for the message
+ * @returns the parsed value
+ * @throws {@link DockhandError} `DOCKHAND_BAD_JSON`
+ * @internal
+ */
+export function parseJson(buf: Buffer, what: string): unknown {
+  if (buf.length === 0) return undefined;
+  try {
+    return JSON.parse(buf.toString('utf8'));
+  } catch (err) {
+    throw coreError(
+      'DOCKHAND_BAD_JSON',
+      `the ${what} body is not valid JSON: ${(err as Error).message}`,
+      err,
+    );
+  }
+}

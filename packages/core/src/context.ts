@@ -1,0 +1,130 @@
+import type { Logger } from 'pino';
+import { HeaderList } from './headers.ts';
+import type { ProxyRequest } from './request.ts';
+import { ProxyResponse } from './response.ts';
+import type { ResolvedPath } from './router.ts';
+import { buildPath, encodePath } from './router.ts';
+import type { OperationId, RouteSpec } from './routes.ts';
+import type { Upstream } from './upstream.ts';
+
+/**
+ * Everything a middleware sees of one request: the resolved route, the request, after `await next()` the
+ * response, the engine for its own calls, a per-request logger and `state` to share with other middleware.
+ *
+ * @example
+ * ```ts
+ * const mw: Middleware = async (ctx, next) => {
+ *   if (ctx.operation === 'ContainerInspect') ctx.log.info({ id: ctx.params.id }, 'inspect');
+ *   await next();
+ * };
+ * ```
+ */
+export class Context {
+  /** A request id, unique within the proxy. */
+  readonly id: string;
+  /** The HTTP method. */
+  readonly method: string;
+  /** The operationId, or `undefined` for a path that is no Engine API route. */
+  readonly operation: OperationId | undefined;
+  /** The route's table entry. */
+  readonly route: RouteSpec | undefined;
+  /** The path parameters. Change one (e.g. a name to a full id) and the changed path is forwarded. */
+  readonly params: Record<string, string>;
+  /** The API version of the `/v1.xx` prefix, if any. */
+  readonly apiVersion: string | undefined;
+  /** The canonical path, without the version prefix. */
+  readonly path: string;
+  /** The request. */
+  readonly request: ProxyRequest;
+  /** The response: set by the engine when `next()` resolves, or by {@link Context.respond}. */
+  response: ProxyResponse | undefined;
+  /** The engine, for a middleware's own calls. */
+  readonly upstream: Upstream;
+  /** The `Upgrade` protocol asked for (`tcp`, `h2c`, `websocket`), when the client wants to hijack. */
+  readonly upgrade: string | undefined;
+  /** Free-form state shared between middleware for this request. */
+  readonly state: Record<string, unknown> = {};
+  #logger: Logger;
+  #log: Logger | undefined;
+  #rawPath: string;
+  #originalParams: Record<string, string>;
+  #limit: number;
+
+  /**
+   * @param init - the request's parts
+   * @internal
+   */
+  constructor(init: {
+    id: string;
+    method: string;
+    resolved: ResolvedPath;
+    rawPath: string;
+    request: ProxyRequest;
+    upstream: Upstream;
+    logger: Logger;
+    upgrade?: string;
+    limit: number;
+  }) {
+    this.id = init.id;
+    this.method = init.method;
+    this.operation = init.resolved.operation;
+    this.route = init.resolved.route;
+    this.params = init.resolved.params;
+    this.#originalParams = { ...init.resolved.params };
+    this.apiVersion = init.resolved.apiVersion;
+    this.path = init.resolved.path;
+    this.request = init.request;
+    this.upstream = init.upstream;
+    this.upgrade = init.upgrade;
+    this.#logger = init.logger;
+    this.#rawPath = init.rawPath;
+    this.#limit = init.limit;
+  }
+
+  /** A child logger tagged with the request id, method and operation. */
+  get log(): Logger {
+    this.#log ??= this.#logger.child({
+      reqId: this.id,
+      method: this.method,
+      operation: this.operation ?? null,
+    });
+    return this.#log;
+  }
+
+  /**
+   * Answers the request without the engine; use it instead of calling `next()`.
+   *
+   * @param status - the HTTP status
+   * @param body - a JSON value
+   */
+  respond(status: number, body: unknown): void {
+    this.response = new ProxyResponse(status, new HeaderList(['Content-Type', 'application/json']), {
+      limit: this.#limit,
+      body: Buffer.from(JSON.stringify(body)),
+    });
+  }
+
+  /**
+   * The path and query forwarded to the engine: the canonical path, rebuilt if a parameter changed.
+   * @internal
+   */
+  target(): string {
+    let path = this.#rawPath;
+    if (this.route && this.#paramsChanged()) path = buildPath(this.route, this.params, this.apiVersion);
+    else if (path !== this.#canonicalWire()) path = encodePath(this.path, this.apiVersion);
+    const search = this.request.search;
+    return search === '' ? path : `${path}?${search}`;
+  }
+
+  #canonicalWire(): string {
+    // the raw path is forwarded as is only when it already is the canonical form
+    return this.apiVersion === undefined
+      ? this.path
+      : `/v${this.apiVersion}${this.path === '/' ? '' : this.path}`;
+  }
+
+  #paramsChanged(): boolean {
+    for (const key in this.params) if (this.params[key] !== this.#originalParams[key]) return true;
+    return false;
+  }
+}

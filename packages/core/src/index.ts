@@ -1,0 +1,19 @@
+export { Context } from './context.ts';
+export { type CoreErrorCode, coreError, coreErrorCodes, DockhandError, toErrorResponse } from './errors.ts';
+export { HeaderList } from './headers.ts';
+export type { JsonLineTransform } from './json-lines.ts';
+export { logRequests } from './log-requests.ts';
+export { compose, type Middleware, on, type RouteSelector, when } from './middleware.ts';
+export { createProxy, type DockerProxy, type ListenTarget, type ProxyOptions } from './proxy.ts';
+export { ProxyRequest } from './request.ts';
+export { ProxyResponse } from './response.ts';
+export { buildPath, type ResolvedPath, resolvePath } from './router.ts';
+export { type OperationId, operationIds, type RouteParams, type RouteSpec, routes } from './routes.ts';
+export {
+  createUpstreamPool,
+  parseDockerHost,
+  Upstream,
+  type UpstreamAddress,
+  type UpstreamReply,
+  type UpstreamRequest,
+} from './upstream.ts';

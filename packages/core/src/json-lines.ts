@@ -1,0 +1,58 @@
+import { StringDecoder } from 'node:string_decoder';
+import type { BodySink } from './response.ts';
+
+/**
+ * A function applied to each message of a newline-delimited JSON stream. Return the message (changed or not) to
+ * pass it on, or `undefined` to drop it.
+ */
+export type JsonLineTransform = (message: unknown) => unknown;
+
+/**
+ * Wraps a body sink so that a newline-delimited JSON stream is transformed one message at a time. A line that is
+ * not JSON is dropped (fail closed): a filter must never pass what it could not read.
+ *
+ * @param sink - where transformed lines go
+ * @param transform - applied to each message
+ * @returns a sink that accepts the raw stream
+ * @internal
+ */
+export function jsonLinesSink(sink: BodySink, transform: JsonLineTransform): BodySink {
+  let pending = '';
+  const decoder = new StringDecoder('utf8');
+  const emit = (line: string): boolean => {
+    if (line.trim() === '') return true;
+    let message: unknown;
+    try {
+      message = JSON.parse(line);
+    } catch {
+      return true;
+    }
+    const out = transform(message);
+    return out === undefined ? true : sink.write(Buffer.from(`${JSON.stringify(out)}\n`));
+  };
+  return {
+    write(chunk) {
+      pending += decoder.write(chunk);
+      let ok = true;
+      let nl = pending.indexOf('\n');
+      while (nl !== -1) {
+        ok = emit(pending.slice(0, nl)) && ok;
+        pending = pending.slice(nl + 1);
+        nl = pending.indexOf('\n');
+      }
+      return ok;
+    },
+    end() {
+      pending += decoder.end();
+      if (pending !== '') emit(pending);
+      pending = '';
+      sink.end();
+    },
+    destroy(err) {
+      sink.destroy(err);
+    },
+    onDrain(fn) {
+      sink.onDrain(fn);
+    },
+  };
+}

@@ -1,0 +1,455 @@
+import { chmod, lstat, unlink } from 'node:fs/promises';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { type Logger, pino } from 'pino';
+import type { Dispatcher, Pool } from 'undici';
+import { Context } from './context.ts';
+import { coreError, DockhandError, toErrorResponse } from './errors.ts';
+import { HeaderList, rawToStrings } from './headers.ts';
+import { compose, type Middleware } from './middleware.ts';
+import { ProxyRequest } from './request.ts';
+import { type BodySink, ProxyResponse } from './response.ts';
+import { resolvePath } from './router.ts';
+import { createUpstreamPool, parseDockerHost, Upstream, type UpstreamAddress } from './upstream.ts';
+
+/** Options of {@link createProxy}. */
+export interface ProxyOptions {
+  /** The engine: a `DOCKER_HOST`-style URL (`unix:///var/run/docker.sock`, `tcp://host:port`) or address. */
+  readonly upstream: string | UpstreamAddress;
+  /** The pipeline, outermost first. Empty: a pass-through proxy. */
+  readonly middleware?: Middleware | readonly Middleware[];
+  /** The logger; the proxy only logs through it. Silent when left out. */
+  readonly logger?: Logger;
+  /** The largest request or response body a middleware may read, in bytes (default 32 MiB). */
+  readonly bodyLimit?: number;
+  /** How long {@link DockerProxy.close} waits for requests in flight before cutting them (default 5 s). */
+  readonly closeGraceMs?: number;
+}
+
+/** Where to listen: a unix socket path (with an optional file mode) or a TCP host and port. */
+export type ListenTarget =
+  | string
+  | { readonly path: string; readonly mode?: number }
+  | { readonly host?: string; readonly port: number };
+
+/**
+ * A Docker Engine API proxy. Create it with {@link createProxy}.
+ */
+export interface DockerProxy extends AsyncDisposable {
+  /**
+   * Starts listening.
+   *
+   * @param target - `/path/to.sock`, `unix:///path`, `host:port`, `tcp://host:port`, or an object
+   * @returns the socket path, or the bound TCP address
+   */
+  listen(target: ListenTarget): Promise<string | AddressInfo>;
+  /** Stops accepting, lets requests in flight finish within the grace period, then cuts the rest. */
+  close(): Promise<void>;
+  /** The engine, for calls of one's own. */
+  readonly upstream: Upstream;
+  /** The underlying `node:http` server. */
+  readonly server: http.Server;
+}
+
+const NO_BODY_STATUS = new Set([204, 304]);
+
+/**
+ * Creates a Docker Engine API proxy: every request is resolved to its Engine API route, runs through the
+ * middleware pipeline, and is forwarded to the engine with undici; streams and hijacked connections (attach,
+ * exec, BuildKit) pass through.
+ *
+ * @param options - the engine, the pipeline and the logger
+ * @returns the proxy, not yet listening
+ * @example
+ * ```ts
+ * await using proxy = createProxy({ upstream: 'unix:///var/run/docker.sock', middleware: [logRequests()] });
+ * await proxy.listen('/tmp/dockhand.sock');
+ * // DOCKER_HOST=unix:///tmp/dockhand.sock docker ps
+ * ```
+ */
+export function createProxy(options: ProxyOptions): DockerProxy {
+  const address = typeof options.upstream === 'string' ? parseDockerHost(options.upstream) : options.upstream;
+  const pool: Pool = createUpstreamPool(address);
+  const upstream = new Upstream(pool);
+  const logger = options.logger ?? pino({ level: 'silent' });
+  const limit = options.bodyLimit ?? 32 * 1024 * 1024;
+  const grace = options.closeGraceMs ?? 5000;
+  const mws =
+    options.middleware === undefined
+      ? []
+      : Array.isArray(options.middleware)
+        ? options.middleware
+        : [options.middleware];
+  const pipeline = compose(mws as Middleware[]);
+  const hijacked = new Set<Duplex>();
+  let nextId = 0;
+
+  const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 30_000 });
+  server.on('request', (req, res) => handleRequest(req, res));
+  server.on('upgrade', (req, socket, head) => handleUpgrade(req, socket as Socket, head));
+  server.on('clientError', (err, socket) => {
+    if (socket.writable)
+      socket.end(rawError(coreError('DOCKHAND_BAD_REQUEST', `bad request: ${err.message}`)));
+    else socket.destroy();
+  });
+
+  function forward(ctx: Context): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const body = ctx.request.forwardBody();
+      const replaced = ctx.request.changed;
+      const headers = ctx.request.headers.forwardable(replaced);
+      if (replaced) headers.push('Content-Length', String(body.buffer?.length ?? 0));
+      let response: ProxyResponse | undefined;
+      const handler: Dispatcher.DispatchHandler = {
+        onRequestStart() {},
+        onResponseStart(controller, status) {
+          if (status < 200) return;
+          response = new ProxyResponse(
+            status,
+            new HeaderList(rawToStrings(controller.rawHeaders as Buffer[])),
+            {
+              flow: controller,
+              limit,
+            },
+          );
+          ctx.response = response;
+          (ctx.state as { [kController]?: Dispatcher.DispatchController })[kController] = controller;
+          resolve();
+        },
+        onResponseData(_controller, chunk) {
+          response!.push(chunk);
+        },
+        onResponseEnd() {
+          response!.end();
+        },
+        onResponseError(_controller, err) {
+          if (response) response.fail(err);
+          else
+            reject(
+              coreError(
+                'DOCKHAND_UPSTREAM_UNREACHABLE',
+                `cannot reach the Docker engine: ${err.message}`,
+                err,
+              ),
+            );
+        },
+        onRequestUpgrade(controller, status, _headers, socket) {
+          response = new ProxyResponse(
+            status,
+            new HeaderList(rawToStrings(controller.rawHeaders as Buffer[])),
+            {
+              limit,
+              hijacked: true,
+            },
+          );
+          ctx.response = response;
+          (ctx.state as { [kSocket]?: Duplex })[kSocket] = socket;
+          resolve();
+        },
+      };
+      pool.dispatch(
+        {
+          method: ctx.method as Dispatcher.HttpMethod,
+          path: ctx.target(),
+          headers,
+          body: body.buffer ?? body.stream ?? null,
+          upgrade: ctx.upgrade ?? null,
+        },
+        handler,
+      );
+    });
+  }
+
+  function makeContext(
+    req: IncomingMessage,
+    body: IncomingMessage | Buffer | undefined,
+    upgrade?: string,
+  ): Context {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const rawPath = q === -1 ? url : url.slice(0, q);
+    const method = req.method ?? 'GET';
+    const resolved = resolvePath(method, rawPath);
+    const headers = new HeaderList(req.rawHeaders.slice());
+    const request = new ProxyRequest(method, q === -1 ? '' : url.slice(q + 1), headers, body, limit);
+    return new Context({
+      id: String(++nextId),
+      method,
+      resolved,
+      rawPath,
+      request,
+      upstream,
+      logger,
+      limit,
+      ...(upgrade === undefined ? {} : { upgrade }),
+    });
+  }
+
+  function handleRequest(req: IncomingMessage, res: ServerResponse): void {
+    let ctx: Context;
+    try {
+      const hasBody =
+        req.headers['transfer-encoding'] !== undefined ||
+        (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+      ctx = makeContext(req, hasBody ? req : undefined);
+    } catch (err) {
+      sendError(res, err, undefined);
+      return;
+    }
+    pipeline(ctx, () => forward(ctx)).then(
+      () => writeResponse(ctx, req, res),
+      (err) => sendError(res, err, ctx),
+    );
+  }
+
+  function writeResponse(ctx: Context, req: IncomingMessage, res: ServerResponse): void {
+    const r = ctx.response;
+    if (!r) {
+      sendError(res, coreError('DOCKHAND_INTERNAL', 'the pipeline produced no response'), ctx);
+      return;
+    }
+    const headers = r.headers.forwardable(r.reframed);
+    if (req.method === 'HEAD' || NO_BODY_STATUS.has(r.status)) {
+      res.writeHead(r.status, headers);
+      res.end();
+      return;
+    }
+    const complete = r.completeBody();
+    if (complete) {
+      if (r.reframed) headers.push('Content-Length', String(complete.length));
+      res.writeHead(r.status, headers);
+      res.end(complete);
+      return;
+    }
+    res.writeHead(r.status, headers);
+    res.flushHeaders();
+    const controller = (ctx.state as { [kController]?: Dispatcher.DispatchController })[kController];
+    res.on('close', () => {
+      if (!res.writableFinished) controller?.abort(new Error('client went away'));
+    });
+    r.pipeTo(responseSink(res));
+  }
+
+  function sendError(res: ServerResponse, err: unknown, ctx: Context | undefined): void {
+    logError(err, ctx);
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const { status, body } = toErrorResponse(err);
+    const buf = Buffer.from(JSON.stringify(body));
+    res.writeHead(status, ['Content-Type', 'application/json', 'Content-Length', String(buf.length)]);
+    res.end(buf);
+  }
+
+  function logError(err: unknown, ctx: Context | undefined): void {
+    const log = ctx?.log ?? logger;
+    if (err instanceof DockhandError) {
+      log.warn({ code: err.code, status: err.status, path: ctx?.path }, err.message);
+    } else {
+      log.error({ err }, 'middleware failed');
+    }
+  }
+
+  function handleUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const protocol = String(req.headers.upgrade ?? '').toLowerCase();
+    readUpgradeBody(req, socket, head)
+      .then(({ body, rest }) => {
+        const ctx = makeContext(req, body.length > 0 ? body : undefined, protocol);
+        if (!ctx.route?.hijack?.includes(protocol)) {
+          throw coreError(
+            'DOCKHAND_UPGRADE_REFUSED',
+            ctx.route
+              ? `${ctx.operation} does not take a connection upgrade to '${protocol}'`
+              : `connection upgrade refused on an unknown route: ${ctx.path}`,
+          );
+        }
+        return pipeline(ctx, () => forward(ctx)).then(() => finishUpgrade(ctx, socket, rest));
+      })
+      .catch((err) => {
+        logError(err, undefined);
+        socket.end(rawError(err));
+      });
+  }
+
+  function finishUpgrade(ctx: Context, client: Socket, rest: Buffer): void {
+    const r = ctx.response!;
+    const up = (ctx.state as { [kSocket]?: Duplex })[kSocket];
+    if (!r.hijacked || !up) {
+      // the engine answered without switching protocols (an error, or an old-style raw stream)
+      const headers = r.headers.forwardable(true);
+      const complete = r.completeBody();
+      let head = `HTTP/1.1 ${r.status} ${http.STATUS_CODES[r.status] ?? ''}\r\n`;
+      for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+      if (complete) {
+        client.end(
+          Buffer.concat([
+            Buffer.from(`${head}Content-Length: ${complete.length}\r\nConnection: close\r\n\r\n`),
+            complete,
+          ]),
+        );
+        return;
+      }
+      client.write(`${head}Connection: close\r\n\r\n`);
+      r.pipeTo(responseSink(client));
+      return;
+    }
+    const raw = r.headers.raw;
+    let head = `HTTP/1.1 101 ${ctx.upgrade === 'tcp' ? 'UPGRADED' : 'Switching Protocols'}\r\n`;
+    for (let i = 0; i < raw.length; i += 2) head += `${raw[i]}: ${raw[i + 1]}\r\n`;
+    client.write(`${head}\r\n`);
+    if (rest.length > 0) up.write(rest);
+    splice(client, up);
+  }
+
+  function splice(a: Socket, b: Duplex): void {
+    hijacked.add(a).add(b);
+    const done = () => {
+      hijacked.delete(a);
+      hijacked.delete(b);
+    };
+    a.on('close', () => {
+      b.destroy();
+      done();
+    });
+    b.on('close', () => {
+      a.destroy();
+      done();
+    });
+    a.on('error', () => b.destroy());
+    b.on('error', () => a.destroy());
+    a.pipe(b);
+    b.pipe(a);
+  }
+
+  return {
+    upstream,
+    server,
+    async listen(target) {
+      const t = normaliseTarget(target);
+      if ('path' in t) {
+        await removeStaleSocket(t.path);
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(t.path, () => {
+            server.off('error', reject);
+            resolve();
+          });
+        });
+        if (t.mode !== undefined) await chmod(t.path, t.mode);
+        logger.info({ listen: t.path }, 'proxy listening');
+        return t.path;
+      }
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(t.port, t.host ?? '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      const addr = server.address() as AddressInfo;
+      logger.info({ listen: `${addr.address}:${addr.port}` }, 'proxy listening');
+      return addr;
+    },
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => {
+        server.closeAllConnections();
+        for (const s of hijacked) s.destroy();
+      }, grace);
+      for (const s of hijacked) s.end();
+      if (!server.listening) clearTimeout(timer);
+      await closed;
+      clearTimeout(timer);
+      await pool.close().catch(() => pool.destroy());
+    },
+    async [Symbol.asyncDispose]() {
+      await this.close();
+    },
+  };
+}
+
+const kController = Symbol('dockhand.controller');
+const kSocket = Symbol('dockhand.upgradeSocket');
+
+function responseSink(out: {
+  write(c: Buffer): boolean;
+  end(): void;
+  destroy(e?: Error): void;
+  on(e: 'drain', f: () => void): unknown;
+}): BodySink {
+  return {
+    write: (c) => out.write(c),
+    end: () => out.end(),
+    destroy: (err) => out.destroy(err),
+    onDrain: (fn) => {
+      out.on('drain', fn);
+    },
+  };
+}
+
+function rawError(err: unknown): string {
+  const { status, body } = toErrorResponse(err);
+  const json = JSON.stringify(body);
+  return `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`;
+}
+
+/** Reads the Content-Length body of an upgrade request from what came with the head and the socket. */
+function readUpgradeBody(
+  req: IncomingMessage,
+  socket: Socket,
+  head: Buffer,
+): Promise<{ body: Buffer; rest: Buffer }> {
+  if (req.headers['transfer-encoding'] !== undefined) {
+    return Promise.reject(
+      coreError('DOCKHAND_BAD_REQUEST', 'a chunked body on a connection upgrade is not supported'),
+    );
+  }
+  const length = Number(req.headers['content-length'] ?? 0);
+  if (!Number.isSafeInteger(length) || length < 0 || length > 1024 * 1024) {
+    return Promise.reject(
+      coreError('DOCKHAND_BAD_REQUEST', 'invalid Content-Length on a connection upgrade'),
+    );
+  }
+  if (head.length >= length)
+    return Promise.resolve({ body: head.subarray(0, length), rest: head.subarray(length) });
+  return new Promise((resolve, reject) => {
+    let buf = head;
+    const onData = (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      if (buf.length >= length) {
+        socket.off('data', onData);
+        socket.off('end', onEnd);
+        socket.pause();
+        resolve({ body: buf.subarray(0, length), rest: buf.subarray(length) });
+      }
+    };
+    const onEnd = () =>
+      reject(coreError('DOCKHAND_BAD_REQUEST', 'connection closed inside the request body'));
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+  });
+}
+
+function normaliseTarget(
+  target: ListenTarget,
+): { path: string; mode?: number } | { host?: string; port: number } {
+  if (typeof target !== 'string') return target;
+  if (target.startsWith('unix://')) return { path: target.slice('unix://'.length) };
+  if (target.startsWith('/') || target.startsWith('.')) return { path: target };
+  const m = /^(?:tcp:\/\/)?(\[[^\]]+\]|[^:]+)?:(\d+)$/.exec(target);
+  if (m) return { host: m[1]?.replace(/^\[|\]$/g, '') ?? '127.0.0.1', port: Number(m[2]) };
+  throw new TypeError(`cannot listen on '${target}': use a socket path or host:port`);
+}
+
+async function removeStaleSocket(path: string): Promise<void> {
+  try {
+    const st = await lstat(path);
+    if (st.isSocket()) await unlink(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
