@@ -141,10 +141,6 @@ export const routes = {
   ContainerCheckpointDelete: { method: 'DELETE', path: '/containers/:id/checkpoints/:checkpoint' },
   DebugVars: { method: 'GET', path: '/debug/vars' },
   DebugPprofIndex: { method: 'GET', path: '/debug/pprof' },
-  DebugPprofCmdline: { method: 'GET', path: '/debug/pprof/cmdline' },
-  DebugPprofProfile: { method: 'GET', path: '/debug/pprof/profile' },
-  DebugPprofSymbol: { method: 'GET', path: '/debug/pprof/symbol' },
-  DebugPprofTrace: { method: 'GET', path: '/debug/pprof/trace' },
   DebugPprof: { method: 'GET', path: '/debug/pprof/:name' },
 } as const;
 

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import type { Context } from './context.ts';
+import { compose, type Middleware, on, when } from './middleware.ts';
+
+const fakeCtx = (operation?: string) => ({ operation, state: {} }) as unknown as Context;
+
+describe('compose', () => {
+  it('runs middleware onion-style', async () => {
+    const order: string[] = [];
+    const mw =
+      (name: string): Middleware =>
+      async (_ctx, next) => {
+        order.push(`${name}>`);
+        await next();
+        order.push(`<${name}`);
+      };
+    await compose([mw('a'), mw('b')])(fakeCtx(), async () => {
+      order.push('engine');
+    });
+    expect(order).toEqual(['a>', 'b>', 'engine', '<b', '<a']);
+  });
+
+  it('throws TypeError for a non-function when built', () => {
+    expect(() => compose([(async () => {}) as Middleware, 'x' as unknown as Middleware])).toThrow(TypeError);
+  });
+
+  it('rejects a second next()', async () => {
+    const twice: Middleware = async (_ctx, next) => {
+      await next();
+      await next();
+    };
+    await expect(compose([twice, async (_c, n) => n()])(fakeCtx(), async () => {})).rejects.toThrow(
+      /more than once/,
+    );
+  });
+
+  it('propagates a synchronous throw as a rejection', async () => {
+    const boom = (() => {
+      throw new Error('boom');
+    }) as unknown as Middleware;
+    await expect(compose([boom, boom])(fakeCtx(), async () => {})).rejects.toThrow('boom');
+  });
+});
+
+describe('on / when', () => {
+  it('runs only on the selected routes, by operationId or METHOD /path', async () => {
+    const seen: string[] = [];
+    const mw = on(
+      ['ContainerCreate', 'POST /volumes/create', 'GET /containers/{id}/json'],
+      async (ctx, next) => {
+        seen.push(String(ctx.operation));
+        await next();
+      },
+    );
+    for (const op of ['ContainerCreate', 'VolumeCreate', 'ContainerInspect', 'ContainerList', undefined]) {
+      await mw(fakeCtx(op), async () => {});
+    }
+    expect(seen).toEqual(['ContainerCreate', 'VolumeCreate', 'ContainerInspect']);
+  });
+
+  it('refuses an unknown route name when built', () => {
+    expect(() => on('ContainerFrobnicate' as 'ContainerCreate', async () => {})).toThrow(TypeError);
+    expect(() => on('GET /nope' as 'ContainerCreate', async () => {})).toThrow(TypeError);
+  });
+
+  it('when() follows its predicate', async () => {
+    let ran = 0;
+    const mw = when(
+      (ctx) => ctx.operation === undefined,
+      async (_c, next) => {
+        ran++;
+        await next();
+      },
+    );
+    await mw(fakeCtx(), async () => {});
+    await mw(fakeCtx('ContainerList'), async () => {});
+    expect(ran).toBe(1);
+  });
+});
