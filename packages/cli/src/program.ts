@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { registerForward } from './commands/forward.ts';
 import { registerInstructions } from './commands/instructions.ts';
 import { registerProxy } from './commands/proxy.ts';
+import { registerWorkshop } from './commands/workshop.ts';
 
 /**
  * Builds the `dockhand` command-line program with every subcommand registered.
@@ -19,5 +20,6 @@ export function createProgram(): Command {
   registerProxy(program);
   registerForward(program);
   registerInstructions(program);
+  registerWorkshop(program);
   return program;
 }

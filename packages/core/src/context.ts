@@ -30,8 +30,11 @@ export class Context {
   readonly route: RouteSpec | undefined;
   /** The path parameters. Change one (e.g. a name to a full id) and the changed path is forwarded. */
   readonly params: Record<string, string>;
-  /** The API version of the `/v1.xx` prefix, if any. */
-  readonly apiVersion: string | undefined;
+  /**
+   * The API version of the `/v1.xx` prefix, if any. A middleware may raise it (e.g. to use a field the client's
+   * version lacks); the changed prefix is forwarded.
+   */
+  apiVersion: string | undefined;
   /** The canonical path, without the version prefix. */
   readonly path: string;
   /** The request. */

@@ -364,7 +364,8 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       if (!server.listening) clearTimeout(timer);
       await closed;
       clearTimeout(timer);
-      await pool.close().catch(() => pool.destroy());
+      // client requests are done; what is left are middleware streams (event watchers): cut them
+      await pool.destroy();
     },
     async [Symbol.asyncDispose]() {
       await this.close();

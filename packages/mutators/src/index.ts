@@ -1,1 +1,18 @@
-export {};
+export { allowRoutes, DENIED_BY_DEFAULT, denyUnknownRoutes, TENANT_ROUTES } from './allow-routes.ts';
+export { type MutatorErrorCode, mutatorErrorCodes, notFound, refuse } from './errors.ts';
+export { assertUnambiguous, field, setField } from './fields.ts';
+export { injectLabelFilter, mergeLabelFilter } from './filters.ts';
+export { type HostGuardOptions, hostGuard } from './host-guard.ts';
+export { type ImagePolicy, imageVisible } from './image-policy.ts';
+export { type MountPolicyOptions, mountPolicy, type Remap } from './mount-policy.ts';
+export { Ownership } from './ownership.ts';
+export {
+  type RewriteSocketOptions,
+  rewriteDockerSocket,
+  type SocketTarget,
+} from './rewrite-docker-socket.ts';
+export { type ScopeOptions, scopeToTenant } from './scope-to-tenant.ts';
+export { type StampOptions, stampLabels } from './stamp-labels.ts';
+export { carries, parseLabel, type TenantLabel } from './tenant.ts';
+export { type WorkshopTenantOptions, workshopTenant } from './workshop-tenant.ts';
+export { ConfigError, loadProxyConfig, type ProxyConfig, parseProxyConfig } from './config.ts';

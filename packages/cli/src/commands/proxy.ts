@@ -1,9 +1,18 @@
-import { createProxy, logRequests } from '@dockhand/core';
+import { createProxy, logRequests, type Middleware } from '@dockhand/core';
+import { loadProxyConfig } from '@dockhand/mutators';
 import type { Command } from 'commander';
 import { createCliLogger } from '../logger.ts';
 
+interface ProxyFlags {
+  listen?: string;
+  upstream?: string;
+  socketMode?: string;
+  config?: string;
+}
+
 /**
- * Registers `dockhand proxy`: a pass-through Docker API proxy with request logging.
+ * Registers `dockhand proxy`: a Docker API proxy, pass-through with request logging, or with the pipeline a
+ * configuration file names (`--config tenant.yaml`).
  *
  * @param program - the root program
  * @internal
@@ -12,19 +21,35 @@ export function registerProxy(program: Command): void {
   program
     .command('proxy')
     .description('Run a Docker Engine API proxy')
-    .requiredOption('--listen <socket|host:port>', 'where to listen: a unix socket path or host:port')
-    .option(
-      '--upstream <DOCKER_HOST>',
-      'the engine to forward to',
-      process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock',
-    )
-    .option('--socket-mode <octal>', 'file mode of the listening unix socket', '660')
-    .action(async (opts: { listen: string; upstream: string; socketMode: string }) => {
+    .option('--listen <socket|host:port>', 'where to listen: a unix socket path or host:port')
+    .option('--upstream <DOCKER_HOST>', 'the engine to forward to (default: $DOCKER_HOST or the local socket)')
+    .option('--socket-mode <octal>', 'file mode of the listening unix socket (default 660)')
+    .option('--config <file>', 'a YAML or JSON file naming the middleware pipeline (see docs/configuration.md)')
+    .action(async (flags: ProxyFlags) => {
       const logger = createCliLogger();
-      const proxy = createProxy({ upstream: opts.upstream, middleware: [logRequests()], logger });
-      const target = opts.listen.includes('/')
-        ? { path: opts.listen.replace(/^unix:\/\//, ''), mode: Number.parseInt(opts.socketMode, 8) }
-        : opts.listen;
+      let middleware: Middleware[] = [logRequests()];
+      let fromFile: { listen?: string; upstream?: string; socketMode?: number } = {};
+      if (flags.config) {
+        try {
+          const config = await loadProxyConfig(flags.config);
+          middleware = [logRequests(), ...config.middleware];
+          fromFile = config;
+        } catch (err) {
+          logger.fatal({ code: (err as { code?: string }).code }, (err as Error).message);
+          process.exitCode = 2;
+          return;
+        }
+      }
+      const listen = flags.listen ?? fromFile.listen;
+      if (!listen) {
+        logger.fatal('--listen is required (or `listen:` in the config file)');
+        process.exitCode = 2;
+        return;
+      }
+      const upstream = flags.upstream ?? fromFile.upstream ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
+      const mode = flags.socketMode !== undefined ? Number.parseInt(flags.socketMode, 8) : (fromFile.socketMode ?? 0o660);
+      const proxy = createProxy({ upstream, middleware, logger });
+      const target = listen.includes('/') ? { path: listen.replace(/^unix:\/\//, ''), mode } : listen;
       await proxy.listen(target);
       const stop = async (signal: string) => {
         logger.info({ signal }, 'shutting down');

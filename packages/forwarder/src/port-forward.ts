@@ -1,0 +1,39 @@
+import type { Target } from './target.ts';
+
+/** The loopback addresses every forwarded port listens on, where the namespace has them. */
+export const LOOPBACK_ADDRESSES: readonly string[] = ['127.0.0.1', '::1'];
+
+/** Result of trying to bind a port's missing addresses. */
+export interface BindResult {
+  /** Addresses already taken by someone else (EADDRINUSE); retry later. */
+  inUse: string[];
+  /** Other bind failures, with their error, that will not go away by retrying. */
+  failed: { address: string; error: Error }[];
+}
+
+/**
+ * One local port forwarded to one target, over TCP or UDP, on the loopback addresses.
+ *
+ * @internal
+ */
+export interface PortForward extends AsyncDisposable {
+  readonly proto: 'tcp' | 'udp';
+  readonly port: number;
+  /** Where new connections go; changing it affects only new connections (or UDP sessions). */
+  target: Target;
+  /** Binds every loopback address not bound yet. */
+  bind(): Promise<BindResult>;
+  /** The addresses currently listening. */
+  bound(): string[];
+  /** Open TCP connections, or UDP sessions. */
+  connections(): number;
+  /** Stops listening and closes every connection. */
+  close(): Promise<void>;
+}
+
+/** Bind failures that mean "this address does not exist here", not "someone else has the port". */
+export const ADDRESS_UNAVAILABLE: ReadonlySet<string> = new Set([
+  'EADDRNOTAVAIL',
+  'EAFNOSUPPORT',
+  'EPROTONOSUPPORT',
+]);

@@ -1,0 +1,111 @@
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
+import {
+  ADDRESS_UNAVAILABLE,
+  type BindResult,
+  LOOPBACK_ADDRESSES,
+  type PortForward,
+} from './port-forward.ts';
+import type { Target } from './target.ts';
+
+/** How long an upstream connect may take before the client connection is reset. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Forwards one local TCP port on the loopback addresses to a target with Node's `net`: backpressure through
+ * `pipe`, half-close passed on (`allowHalfOpen`), an error or reset on one side resets the other.
+ *
+ * @param port - the local port to listen on
+ * @param target - where connections go
+ * @returns the port forward; call `bind()` to start listening
+ * @example
+ * ```ts
+ * await using fwd = createTcpForward(8080, { host: '172.17.0.2', port: 80, via: 'network' });
+ * await fwd.bind();
+ * ```
+ * @internal
+ */
+export function createTcpForward(port: number, target: Target): PortForward {
+  const servers = new Map<string, Server>();
+  const unavailable = new Set<string>();
+  const sockets = new Set<Socket>();
+  let clients = 0;
+  let closed = false;
+
+  function onConnection(client: Socket): void {
+    if (closed) {
+      client.destroy();
+      return;
+    }
+    const { host, port: targetPort } = fwd.target;
+    clients++;
+    const upstream = tcpConnect({ host, port: targetPort, allowHalfOpen: true, noDelay: true });
+    sockets.add(client);
+    sockets.add(upstream);
+    client.setNoDelay(true);
+    upstream.setTimeout(CONNECT_TIMEOUT_MS, () => upstream.destroy(new Error('connect timeout')));
+    upstream.once('connect', () => upstream.setTimeout(0));
+    // Errors (or a reset) on either side reset the other; a clean end is passed on by pipe() as a half-close.
+    client.on('error', () => {
+      if (!upstream.destroyed) upstream.resetAndDestroy();
+    });
+    upstream.on('error', () => {
+      if (!client.destroyed) client.resetAndDestroy();
+    });
+    client.on('close', (hadError) => {
+      sockets.delete(client);
+      clients--;
+      if (hadError && !upstream.destroyed) upstream.resetAndDestroy();
+    });
+    upstream.on('close', (hadError) => {
+      sockets.delete(upstream);
+      if (hadError && !client.destroyed) client.resetAndDestroy();
+    });
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+
+  async function listen(address: string): Promise<void> {
+    const server = createServer({ allowHalfOpen: true, noDelay: true }, onConnection);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: address, port, backlog: 2048, exclusive: true, ipv6Only: true }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', () => {}); // after listen, errors only concern single accepts
+    servers.set(address, server);
+  }
+
+  const fwd: PortForward = {
+    proto: 'tcp',
+    port,
+    target,
+    async bind(): Promise<BindResult> {
+      const result: BindResult = { inUse: [], failed: [] };
+      for (const address of LOOPBACK_ADDRESSES) {
+        if (closed || servers.has(address) || unavailable.has(address)) continue;
+        try {
+          await listen(address);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code ?? '';
+          if (code === 'EADDRINUSE') result.inUse.push(address);
+          else if (ADDRESS_UNAVAILABLE.has(code)) unavailable.add(address);
+          else result.failed.push({ address, error: err as Error });
+        }
+      }
+      return result;
+    },
+    bound: () => [...servers.keys()],
+    connections: () => clients,
+    async close() {
+      closed = true;
+      const done = [...servers.values()].map((s) => new Promise<void>((r) => s.close(() => r())));
+      servers.clear();
+      for (const s of sockets) s.destroy();
+      await Promise.all(done);
+    },
+    [Symbol.asyncDispose]: () => fwd.close(),
+  };
+  return fwd;
+}

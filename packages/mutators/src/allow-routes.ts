@@ -1,0 +1,84 @@
+import {
+  type Context,
+  DockhandError,
+  type Middleware,
+  type OperationId,
+  operationIds,
+  routes,
+} from '@dockhand/core';
+import { refuse } from './errors.ts';
+
+const SWARM = /^(Swarm|Node|Service|Task|Secret|Config)/;
+const NOT_A_MANAGER =
+  'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
+
+/**
+ * The refusal of a denied route, in the form the daemon uses when the feature is not there, so that clients
+ * probing for it (`docker inspect` tries every object type) behave as they do against an engine without it.
+ */
+function denial(ctx: Context): DockhandError {
+  const op = ctx.operation!;
+  if (op === 'PluginInspect')
+    return new DockhandError('DOCKHAND_NOT_FOUND', 404, `plugin "${ctx.params.name}" not found`);
+  if (SWARM.test(op) && !/^Swarm(Init|Join)$/.test(op))
+    return new DockhandError('DOCKHAND_ROUTE_DENIED', 503, NOT_A_MANAGER);
+  return refuse('DOCKHAND_ROUTE_DENIED', `${op} (${ctx.method} ${ctx.path}) is not allowed here`);
+}
+
+/** Route families denied by default: swarm, services, nodes, tasks, secrets, configs, plugins, checkpoints, debug. */
+export const DENIED_BY_DEFAULT: readonly OperationId[] = operationIds.filter((op) =>
+  /^(Swarm|Node|Service|Task|Secret|Config|Plugin|GetPluginPrivileges|ContainerCheckpoint|Debug)/.test(op),
+);
+
+/** Every operation a workshop tenant may use: the whole Engine API less {@link DENIED_BY_DEFAULT}. */
+export const TENANT_ROUTES: readonly OperationId[] = operationIds.filter(
+  (op) => !DENIED_BY_DEFAULT.includes(op),
+);
+
+/**
+ * Refuses every route that is not on the list, and every path that is no Engine API route (fail closed).
+ *
+ * @param list - the operationIds to allow
+ * @returns the middleware
+ * @example
+ * ```ts
+ * allowRoutes(['SystemPing', 'SystemVersion', 'ContainerList']);
+ * ```
+ */
+export function allowRoutes(list: readonly OperationId[]): Middleware {
+  for (const op of list)
+    if (!Object.hasOwn(routes, op)) throw new TypeError(`allowRoutes(): unknown route '${op}'`);
+  const allowed = new Set<string>(list);
+  return async (ctx, next) => {
+    if (ctx.operation === undefined) {
+      throw refuse(
+        'DOCKHAND_ROUTE_DENIED',
+        `${ctx.method} ${ctx.path} is not part of the Docker Engine API this proxy serves`,
+      );
+    }
+    if (!allowed.has(ctx.operation)) throw denial(ctx);
+    await next();
+  };
+}
+
+/**
+ * Refuses every path that is no Engine API route (e.g. `/libpod/...`), so that a policy can never be bypassed
+ * by a route it does not know.
+ *
+ * @returns the middleware
+ * @example
+ * ```ts
+ * createProxy({ upstream, middleware: [denyUnknownRoutes(), ...] });
+ * ```
+ */
+export function denyUnknownRoutes(): Middleware {
+  return async (ctx, next) => {
+    if (ctx.operation === undefined) {
+      throw refuse(
+        'DOCKHAND_ROUTE_DENIED',
+        `${ctx.method} ${ctx.path} is not part of the Docker Engine API this proxy serves`,
+      );
+    }
+    await next();
+  };
+}

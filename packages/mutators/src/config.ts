@@ -1,0 +1,216 @@
+import { readFile } from 'node:fs/promises';
+import { logRequests, type Middleware, type OperationId, operationIds } from '@dockhand/core';
+import * as v from 'valibot';
+import { parse as parseYaml } from 'yaml';
+import { allowRoutes, denyUnknownRoutes } from './allow-routes.ts';
+import { hostGuard } from './host-guard.ts';
+import { mountPolicy } from './mount-policy.ts';
+import { rewriteDockerSocket } from './rewrite-docker-socket.ts';
+import { scopeToTenant } from './scope-to-tenant.ts';
+import { stampLabels } from './stamp-labels.ts';
+import { workshopTenant } from './workshop-tenant.ts';
+
+const str = v.pipe(v.string(), v.minLength(1));
+const strings = v.array(str);
+const labels = v.record(str, v.string());
+
+const entries = {
+  workshopTenant: v.strictObject({
+    type: v.literal('workshopTenant'),
+    tenant: str,
+    labelKey: v.optional(str),
+    projectDir: v.optional(str),
+    projectVolume: str,
+    socketVolume: str,
+    socketPath: v.optional(str),
+    projectMount: v.optional(str),
+    shared: v.optional(v.strictObject({ networks: v.optional(strings), volumes: v.optional(strings) })),
+    allowBinds: v.optional(strings),
+  }),
+  stampLabels: v.strictObject({ type: v.literal('stampLabels'), labels }),
+  scopeToTenant: v.strictObject({
+    type: v.literal('scopeToTenant'),
+    label: str,
+    shared: v.optional(v.strictObject({ networks: v.optional(strings), volumes: v.optional(strings) })),
+    images: v.optional(v.strictObject({ showOtherTenants: v.optional(v.boolean()), allowChangingShared: v.optional(v.boolean()) })),
+  }),
+  mountPolicy: v.strictObject({
+    type: v.literal('mountPolicy'),
+    allow: v.optional(
+      v.strictObject({ binds: v.optional(strings), volumes: v.optional(strings), volumeDrivers: v.optional(strings) }),
+    ),
+    remap: v.optional(
+      v.array(v.strictObject({ path: str, volume: str, subpath: v.optional(v.string()), verifyRoot: v.optional(str) })),
+    ),
+    labels: v.optional(labels),
+  }),
+  rewriteDockerSocket: v.strictObject({
+    type: v.literal('rewriteDockerSocket'),
+    socketPaths: v.optional(strings),
+    target: v.union([v.strictObject({ volume: str, subpath: str }), v.strictObject({ path: str })]),
+  }),
+  hostGuard: v.strictObject({
+    type: v.literal('hostGuard'),
+    capAdd: v.optional(strings),
+    logDrivers: v.optional(strings),
+    runtimes: v.optional(strings),
+    privileged: v.optional(v.boolean()),
+  }),
+  allowRoutes: v.strictObject({
+    type: v.literal('allowRoutes'),
+    routes: v.array(v.picklist(operationIds as OperationId[])),
+  }),
+  denyUnknownRoutes: v.strictObject({ type: v.literal('denyUnknownRoutes') }),
+  logRequests: v.strictObject({ type: v.literal('logRequests') }),
+} as const;
+
+type EntryType = keyof typeof entries;
+
+const fileSchema = v.strictObject({
+  listen: v.optional(str),
+  upstream: v.optional(str),
+  socketMode: v.optional(v.union([v.string(), v.number()])),
+  middleware: v.array(v.looseObject({ type: str })),
+});
+
+/** A proxy configuration file, validated, with its pipeline built. */
+export interface ProxyConfig {
+  /** Where to listen, if the file says. */
+  readonly listen?: string;
+  /** The engine, if the file says. */
+  readonly upstream?: string;
+  /** The unix socket's file mode, if the file says. */
+  readonly socketMode?: number;
+  /** The pipeline, in file order. */
+  readonly middleware: Middleware[];
+}
+
+/** A configuration file that cannot be used: the message names the file, the key and what is wrong. */
+export class ConfigError extends Error {
+  /** The stable code: `DOCKHAND_CONFIG_INVALID`. */
+  readonly code = 'DOCKHAND_CONFIG_INVALID';
+  /** @param message - what is wrong, where */
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Replaces `${NAME}` and `${NAME:-default}` in every string of a parsed document. A variable that is unset and
+ * has no default is an error.
+ */
+function substitute(value: unknown, env: NodeJS.ProcessEnv, file: string, path: string): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback?: string) => {
+      const got = env[name];
+      if (got !== undefined && got !== '') return got;
+      if (fallback !== undefined) return fallback;
+      throw new ConfigError(`${file}: ${path}: environment variable ${name} is not set`);
+    });
+  }
+  if (Array.isArray(value)) return value.map((x, i) => substitute(x, env, file, `${path}[${i}]`));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, x]) => [k, substitute(x, env, file, path ? `${path}.${k}` : k)]));
+  }
+  return value;
+}
+
+function issuePath(prefix: string, issue: v.BaseIssue<unknown>): string {
+  const keys = (issue.path ?? []).map((p) => String(p.key));
+  return [prefix, ...keys].filter(Boolean).join('.').replace(/\.(\d+)(?=\.|$)/g, '[$1]');
+}
+
+/**
+ * Parses and validates a proxy configuration (YAML or JSON) and builds its pipeline. Unknown middleware types,
+ * unknown keys and wrong values are errors at startup, never warnings.
+ *
+ * @param text - the file's content
+ * @param file - its name, for messages
+ * @param env - the environment for `${VAR}` substitution
+ * @returns the configuration
+ * @throws {@link ConfigError} naming the file, the key and what is wrong
+ * @example
+ * ```ts
+ * const config = parseProxyConfig('middleware:\n  - type: hostGuard\n', 'tenant.yaml');
+ * ```
+ */
+export function parseProxyConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): ProxyConfig {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`${file}: not valid YAML or JSON: ${(err as Error).message}`);
+  }
+  doc = substitute(doc, env, file, '');
+  const top = v.safeParse(fileSchema, doc);
+  if (!top.success) {
+    const issue = top.issues[0];
+    throw new ConfigError(`${file}: ${issuePath('', issue) || '(top level)'}: ${issue.message}`);
+  }
+  const middleware = top.output.middleware.map((entry, i): Middleware => {
+    const where = `middleware[${i}]`;
+    if (!Object.hasOwn(entries, entry.type)) {
+      throw new ConfigError(`${file}: ${where}.type: unknown middleware type '${entry.type}' (known: ${Object.keys(entries).join(', ')})`);
+    }
+    const type = entry.type as EntryType;
+    const parsed = v.safeParse(entries[type], entry);
+    if (!parsed.success) {
+      const issue = parsed.issues[0];
+      throw new ConfigError(`${file}: ${issuePath(where, issue)}: ${issue.message}`);
+    }
+    return build(type, parsed.output as never);
+  });
+  const mode = top.output.socketMode;
+  return {
+    ...(top.output.listen ? { listen: top.output.listen } : {}),
+    ...(top.output.upstream ? { upstream: top.output.upstream } : {}),
+    ...(mode !== undefined ? { socketMode: typeof mode === 'number' ? mode : Number.parseInt(mode, 8) } : {}),
+    middleware,
+  };
+}
+
+function build(type: EntryType, o: Record<string, never>): Middleware {
+  const { type: _t, ...opts } = o as Record<string, unknown>;
+  switch (type) {
+    case 'workshopTenant':
+      return workshopTenant(opts as never);
+    case 'stampLabels':
+      return stampLabels(opts as never);
+    case 'scopeToTenant':
+      return scopeToTenant(opts as never);
+    case 'mountPolicy':
+      return mountPolicy(opts as never);
+    case 'rewriteDockerSocket':
+      return rewriteDockerSocket(opts as never);
+    case 'hostGuard':
+      return hostGuard(opts as never);
+    case 'allowRoutes':
+      return allowRoutes((opts as { routes: OperationId[] }).routes);
+    case 'denyUnknownRoutes':
+      return denyUnknownRoutes();
+    case 'logRequests':
+      return logRequests();
+  }
+}
+
+/**
+ * Reads a configuration file; see {@link parseProxyConfig}.
+ *
+ * @param file - the path
+ * @param env - the environment for `${VAR}` substitution
+ * @returns the configuration
+ * @example
+ * ```ts
+ * const { middleware } = await loadProxyConfig('tenant.yaml');
+ * ```
+ */
+export async function loadProxyConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<ProxyConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`);
+  }
+  return parseProxyConfig(text, file, env);
+}

@@ -1,0 +1,65 @@
+import { DockhandError } from '@dockhand/core';
+
+/** Every error code @dockhand/mutators raises, with its HTTP status. Documented in `docs/security.md`. */
+export const mutatorErrorCodes = {
+  /** The route is not on the allowlist, or no Engine API route at all. */
+  DOCKHAND_ROUTE_DENIED: 403,
+  /** An object that is not the tenant's (answered with the daemon's own 404 wording). */
+  DOCKHAND_NOT_FOUND: 404,
+  /** A setting that would escape the sandbox (privileged, host namespaces, devices, ...). */
+  DOCKHAND_HOST_ESCAPE: 403,
+  /** A mount source that is not allowed. */
+  DOCKHAND_MOUNT_REFUSED: 403,
+  /** A reference to another tenant's object inside a request body. */
+  DOCKHAND_FOREIGN_REFERENCE: 403,
+  /** An image operation the image policy forbids. */
+  DOCKHAND_IMAGE_POLICY: 403,
+  /** A body whose shape could be read two ways (keys that differ only in case). */
+  DOCKHAND_AMBIGUOUS_BODY: 400,
+  /** A label the proxy owns, set by the client. */
+  DOCKHAND_LABEL_SPOOF: 403,
+} as const;
+
+/** A code of {@link mutatorErrorCodes}. */
+export type MutatorErrorCode = keyof typeof mutatorErrorCodes;
+
+/**
+ * Creates a refusal with one of the mutators' codes.
+ *
+ * @param code - the error code
+ * @param message - what was refused and why, for the attendee
+ * @returns the error to throw
+ * @example
+ * ```ts
+ * throw refuse('DOCKHAND_HOST_ESCAPE', 'privileged containers are not allowed here');
+ * ```
+ */
+export function refuse(code: MutatorErrorCode, message: string): DockhandError {
+  return new DockhandError(code, mutatorErrorCodes[code], message);
+}
+
+/**
+ * The daemon's own 404 for an object the tenant may not see, so that foreign objects look missing.
+ *
+ * @param kind - `container`, `network`, `volume`, `image`, `exec instance`
+ * @param ref - the name or id the client used
+ * @returns the error to throw
+ * @example
+ * ```ts
+ * throw notFound('container', 'web'); // 404 {"message":"No such container: web"}
+ * ```
+ */
+export function notFound(
+  kind: 'container' | 'network' | 'volume' | 'image' | 'exec instance',
+  ref: string,
+): DockhandError {
+  const message =
+    kind === 'network'
+      ? `network ${ref} not found`
+      : kind === 'volume'
+        ? `get ${ref}: no such volume`
+        : kind === 'image'
+          ? `No such image: ${ref}`
+          : `No such ${kind}: ${ref}`;
+  return new DockhandError('DOCKHAND_NOT_FOUND', 404, message);
+}

@@ -1,0 +1,148 @@
+import { compose, type Middleware, on } from '@dockhand/core';
+import { refuse } from './errors.ts';
+import { checkedBody, field, isObject, type JsonObject } from './fields.ts';
+
+/** Options of {@link hostGuard}: each escape is refused unless allowed here. */
+export interface HostGuardOptions {
+  /** Capabilities a tenant may add (default none). */
+  readonly capAdd?: readonly string[];
+  /** Log drivers a tenant may use (default `json-file`, `local`, `none`). */
+  readonly logDrivers?: readonly string[];
+  /** Runtimes a tenant may pick (default only the engine's default, `runc`). */
+  readonly runtimes?: readonly string[];
+  /** Allow `Privileged` containers and execs (default `false`). */
+  readonly privileged?: boolean;
+}
+
+const HOST_MODES = ['NetworkMode', 'PidMode', 'IpcMode', 'UTSMode', 'UsernsMode', 'CgroupnsMode'] as const;
+const NON_EMPTY = [
+  'Devices',
+  'DeviceRequests',
+  'DeviceCgroupRules',
+  'Sysctls',
+  'MaskedPaths',
+  'ReadonlyPaths',
+] as const;
+
+function nonEmpty(v: unknown): boolean {
+  if (v === undefined || v === null) return false;
+  if (Array.isArray(v)) return v.length > 0;
+  if (isObject(v)) return Object.keys(v).length > 0;
+  return v !== '' && v !== false && v !== 0;
+}
+
+/**
+ * Refuses container, exec and build settings that escape the sandbox, unless explicitly allowed: `Privileged`,
+ * `CapAdd` beyond an allowlist, devices and device requests, host namespaces (network, pid, ipc, uts, user,
+ * cgroup), unconfined `SecurityOpt`, `MaskedPaths`/`ReadonlyPaths` overrides, `Sysctls`, `CgroupParent`,
+ * `Runtime`, log drivers that ship data off the machine, privileged exec; and on `/build`, host networking,
+ * `cgroupparent` and `extrahosts`.
+ *
+ * @param options - what to allow
+ * @returns the middleware
+ * @example
+ * ```ts
+ * hostGuard({ capAdd: ['NET_ADMIN'] });
+ * ```
+ */
+export function hostGuard(options: HostGuardOptions = {}): Middleware {
+  const capAdd = new Set((options.capAdd ?? []).map((c) => c.toUpperCase().replace(/^CAP_/, '')));
+  const logDrivers = new Set(options.logDrivers ?? ['json-file', 'local', 'none', '']);
+  const runtimes = new Set(options.runtimes ?? ['runc', '']);
+
+  const checkResources = (hc: JsonObject) => {
+    for (const key of NON_EMPTY) {
+      if (nonEmpty(field(hc, key))) throw refuse('DOCKHAND_HOST_ESCAPE', `${key} is not allowed here`);
+    }
+  };
+
+  const checkHostConfig = (hc: JsonObject) => {
+    if (field(hc, 'Privileged') === true && !options.privileged) {
+      throw refuse('DOCKHAND_HOST_ESCAPE', 'privileged containers are not allowed here');
+    }
+    checkResources(hc);
+    for (const mode of HOST_MODES) {
+      const v = field(hc, mode);
+      if (typeof v === 'string' && v.toLowerCase() === 'host') {
+        throw refuse(
+          'DOCKHAND_HOST_ESCAPE',
+          `${mode}=host is not allowed here: it would share the host's namespace`,
+        );
+      }
+    }
+    const caps = field(hc, 'CapAdd');
+    if (Array.isArray(caps)) {
+      for (const cap of caps) {
+        const c = String(cap).toUpperCase().replace(/^CAP_/, '');
+        if (!capAdd.has(c))
+          throw refuse('DOCKHAND_HOST_ESCAPE', `adding the capability ${cap} is not allowed here`);
+      }
+    }
+    const secopts = field(hc, 'SecurityOpt');
+    if (Array.isArray(secopts)) {
+      for (const opt of secopts) {
+        const s = String(opt).trim().toLowerCase();
+        if (!/^no-new-privileges(?:[=:]true)?$/.test(s)) {
+          throw refuse('DOCKHAND_HOST_ESCAPE', `the security option '${opt}' is not allowed here`);
+        }
+      }
+    }
+    const parent = field(hc, 'CgroupParent');
+    if (nonEmpty(parent)) throw refuse('DOCKHAND_HOST_ESCAPE', 'CgroupParent is not allowed here');
+    const runtime = field(hc, 'Runtime');
+    if (typeof runtime === 'string' && !runtimes.has(runtime)) {
+      throw refuse('DOCKHAND_HOST_ESCAPE', `the runtime '${runtime}' is not allowed here`);
+    }
+    const log = field(hc, 'LogConfig');
+    const driver = isObject(log) ? field(log, 'Type') : undefined;
+    if (typeof driver === 'string' && !logDrivers.has(driver)) {
+      throw refuse('DOCKHAND_HOST_ESCAPE', `the log driver '${driver}' is not allowed here`);
+    }
+    const oom = field(hc, 'OomScoreAdj');
+    if (typeof oom === 'number' && oom < 0)
+      throw refuse('DOCKHAND_HOST_ESCAPE', 'a negative OomScoreAdj is not allowed here');
+    const volumeDriver = field(hc, 'VolumeDriver');
+    if (typeof volumeDriver === 'string' && volumeDriver !== '' && volumeDriver !== 'local') {
+      throw refuse('DOCKHAND_HOST_ESCAPE', `the volume driver '${volumeDriver}' is not allowed here`);
+    }
+  };
+
+  const create: Middleware = on('ContainerCreate', async (ctx, next) => {
+    const body = await checkedBody(() => ctx.request.json());
+    const hc = field(body, 'HostConfig');
+    if (hc !== undefined && hc !== null && !isObject(hc))
+      throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'HostConfig must be an object');
+    if (isObject(hc)) checkHostConfig(hc);
+    await next();
+  });
+
+  const update: Middleware = on('ContainerUpdate', async (ctx, next) => {
+    const body = await checkedBody(() => ctx.request.json());
+    checkResources(body);
+    await next();
+  });
+
+  const exec: Middleware = on('ContainerExec', async (ctx, next) => {
+    const body = await checkedBody(() => ctx.request.json());
+    if (field(body, 'Privileged') === true && !options.privileged) {
+      throw refuse('DOCKHAND_HOST_ESCAPE', 'privileged exec is not allowed here');
+    }
+    await next();
+  });
+
+  const build: Middleware = on('ImageBuild', async (ctx, next) => {
+    const q = ctx.request.query;
+    const net = (q.get('networkmode') ?? '').toLowerCase();
+    if (net !== '' && net !== 'default' && net !== 'bridge' && net !== 'none') {
+      throw refuse('DOCKHAND_HOST_ESCAPE', `building with network mode '${net}' is not allowed here`);
+    }
+    if (nonEmpty(q.get('cgroupparent')))
+      throw refuse('DOCKHAND_HOST_ESCAPE', 'cgroupparent is not allowed here');
+    const hosts = q.get('extrahosts');
+    if (hosts && hosts !== '[]')
+      throw refuse('DOCKHAND_HOST_ESCAPE', 'extrahosts is not allowed on builds here');
+    await next();
+  });
+
+  return compose([create, update, exec, build]);
+}

@@ -1,0 +1,259 @@
+import { realpath } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { type Context, compose, type Middleware, on } from '@dockhand/core';
+import { minimatch } from 'minimatch';
+import { engineApiVersion, versionAtLeast } from './engine-version.ts';
+import { refuse } from './errors.ts';
+import { checkedBody, child, field, isObject, type JsonObject } from './fields.ts';
+import { cleanHostPath, type MountEntry, readMounts, sanctionedBinds, under, writeMounts } from './mounts.ts';
+import type { Ownership } from './ownership.ts';
+
+/** One remapped directory: bind paths under `path` become mounts of `volume` (at `subpath`). */
+export interface Remap {
+  /** The directory as the tenant sees it, e.g. `/home/coder/project`. */
+  readonly path: string;
+  /** The engine's real name of the volume the files live in. */
+  readonly volume: string;
+  /** Where `path` lies inside the volume (default: its root). */
+  readonly subpath?: string;
+  /**
+   * Where the proxy itself sees the volume's files. Needed only on engines older than API 1.45, where the remap
+   * falls back to a bind of the volume's mountpoint and symlinks must be checked.
+   */
+  readonly verifyRoot?: string;
+}
+
+/** Options of {@link mountPolicy}. */
+export interface MountPolicyOptions {
+  /** What may be mounted as it is. */
+  readonly allow?: {
+    /** minimatch globs of host paths that may be bind-mounted (e.g. `/srv/datasets/**`). */
+    readonly binds?: readonly string[];
+    /** Names or globs of volumes that are not the tenant's but may be mounted. */
+    readonly volumes?: readonly string[];
+    /** Volume drivers other than `local` that `volumes/create` may use. */
+    readonly volumeDrivers?: readonly string[];
+  };
+  /** Directories to remap to volumes. */
+  readonly remap?: readonly Remap[];
+  /** The tenant's ownership cache: volumes the tenant owns may be mounted, and missing ones are created as its. */
+  readonly ownership?: Ownership;
+  /** Labels for volumes created on the tenant's behalf (when a create names a volume that does not exist). */
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+const KEEPABLE = new Set(['nocopy', 'private', 'rprivate', 'consistent', 'cached', 'delegated']);
+const DROPPABLE = new Set(['consistent', 'cached', 'delegated', 'private', 'rprivate']);
+
+/**
+ * Allows only approved mount sources and remaps bind paths to the volume the files really live in.
+ *
+ * Covers `HostConfig.Binds`, `HostConfig.Mounts` of every type, `volumes/create` and (through the container's
+ * own mounts, checked when it was created) `VolumesFrom`.
+ * - bind sources are allowed only under allowlisted globs; binds under a remapped directory become volume
+ *   mounts of the volume's subdirectory (`VolumeOptions.Subpath` on API >= 1.45, a bind of the volume's
+ *   mountpoint, checked for symlinks, before that), keeping `ro` and `nocopy` and refusing options that cannot
+ *   be kept;
+ * - volumes only if the tenant owns them or they are allowlisted; a missing one is created as the tenant's;
+ * - `volumes/create` only with the `local` driver and no driver options (`type=none,o=bind`, `device=`, nfs,
+ *   cifs reach the host or the network).
+ *
+ * @param options - allowlists and remaps
+ * @returns the middleware
+ * @example
+ * ```ts
+ * mountPolicy({ remap: [{ path: '/home/coder/project', volume: 'alice_project' }], allow: { binds: [] } });
+ * ```
+ */
+export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
+  const bindGlobs = options.allow?.binds ?? [];
+  const volumeGlobs = options.allow?.volumes ?? [];
+  const drivers = new Set(['', 'local', ...(options.allow?.volumeDrivers ?? [])]);
+  const remaps = (options.remap ?? []).map((r) => ({ ...r, path: cleanHostPath(r.path) }));
+
+  const allowedText = (): string => {
+    const parts: string[] = [];
+    if (remaps.length) parts.push(`paths under ${remaps.map((r) => r.path).join(', ')}`);
+    if (bindGlobs.length) parts.push(`host paths matching ${bindGlobs.join(', ')}`);
+    parts.push('your own volumes');
+    if (volumeGlobs.length) parts.push(`the volumes ${volumeGlobs.join(', ')}`);
+    return parts.join(', ');
+  };
+
+  const volumeAllowed = async (ctx: Context, name: string, target: string): Promise<void> => {
+    if (volumeGlobs.some((g) => minimatch(name, g))) return;
+    if (remaps.some((r) => r.volume === name)) return;
+    const own = options.ownership;
+    if (own) {
+      const state = await own.volumeState(name);
+      if (state === 'owned') return;
+      if (state === 'missing') {
+        const reply = await ctx.upstream.request({
+          method: 'POST',
+          path: '/volumes/create',
+          body: { Name: name, Labels: options.labels ?? {} },
+        });
+        const created = await reply.json<{ Name: string; Labels: Record<string, string> | null }>();
+        if (reply.status === 201 && (await own.volumeState(created.Name)) === 'owned') return;
+      }
+    }
+    throw refuse(
+      'DOCKHAND_MOUNT_REFUSED',
+      `mounting volume '${name}' at ${target} is not allowed here; allowed: ${allowedText()}`,
+    );
+  };
+
+  const remapMount = async (
+    ctx: Context,
+    m: MountEntry,
+    source: string,
+  ): Promise<{ bind?: string; mount?: JsonObject } | undefined> => {
+    for (const r of remaps) {
+      const rel = under(source, r.path);
+      if (rel === undefined) continue;
+      for (const o of m.options) {
+        if (!KEEPABLE.has(o)) {
+          throw refuse(
+            'DOCKHAND_MOUNT_REFUSED',
+            `the mount option '${o}' of ${source} cannot be kept when it is mapped to a volume`,
+          );
+        }
+      }
+      const subpath = posix.join(r.subpath ?? '', rel).replace(/^\.$/, '');
+      if (subpath.split('/').includes('..'))
+        throw refuse('DOCKHAND_MOUNT_REFUSED', `mount source '${source}' escapes ${r.path}`);
+      const engine = await engineApiVersion(ctx.upstream);
+      if (versionAtLeast(engine, '1.45')) {
+        if (ctx.apiVersion !== undefined && !versionAtLeast(ctx.apiVersion, '1.45')) ctx.apiVersion = '1.45';
+        const volumeOptions: JsonObject = {};
+        if (subpath !== '') volumeOptions.Subpath = subpath;
+        if (m.options.includes('nocopy')) volumeOptions.NoCopy = true;
+        const mount: JsonObject = {
+          Type: 'volume',
+          Source: r.volume,
+          Target: m.target,
+          ReadOnly: m.readOnly,
+        };
+        if (Object.keys(volumeOptions).length) mount.VolumeOptions = volumeOptions;
+        return { mount };
+      }
+      // API < 1.45: no subpaths; bind the volume's mountpoint, after checking no symlink leads out of it
+      if (!r.verifyRoot) {
+        throw refuse(
+          'DOCKHAND_MOUNT_REFUSED',
+          `this engine (API ${engine}) cannot mount part of a volume, and the proxy cannot check ${source} for symlinks`,
+        );
+      }
+      const root = await realpath(r.verifyRoot);
+      let real: string;
+      try {
+        real = await realpath(posix.join(r.verifyRoot, subpath));
+      } catch {
+        throw refuse('DOCKHAND_MOUNT_REFUSED', `mount source '${source}' does not exist`);
+      }
+      if (real !== root && !real.startsWith(`${root}/`))
+        throw refuse('DOCKHAND_MOUNT_REFUSED', `mount source '${source}' leads out of ${r.path}`);
+      const inspect = await ctx.upstream.request({ path: `/volumes/${encodeURIComponent(r.volume)}` });
+      const vol = await inspect.json<{ Mountpoint: string }>();
+      const hostPath = posix.join(vol.Mountpoint, real.slice(root.length));
+      const opts = [
+        m.readOnly ? 'ro' : 'rw',
+        ...m.options.filter((o) => !DROPPABLE.has(o) && o !== 'nocopy'),
+      ];
+      sanctionedBinds(ctx.state).add(hostPath);
+      return { bind: `${hostPath}:${m.target}:${opts.join(',')}` };
+    }
+    return undefined;
+  };
+
+  const create: Middleware = on('ContainerCreate', async (ctx, next) => {
+    const body = await checkedBody(() => ctx.request.json());
+    const hc = child(body, 'HostConfig');
+    const sanctioned =
+      (ctx.state['dockhand.sanctionedBinds'] as Set<string> | undefined) ?? new Set<string>();
+    const binds: string[] = [];
+    const mounts: JsonObject[] = [];
+    for (const m of readMounts(hc)) {
+      if (m.type === 'bind') {
+        const source = cleanHostPath(m.source);
+        if (sanctioned.has(source)) {
+          keep(m, binds, mounts);
+          continue;
+        }
+        const remapped = await remapMount(ctx, m, source);
+        if (remapped?.mount) mounts.push(remapped.mount);
+        else if (remapped?.bind) binds.push(remapped.bind);
+        else if (bindGlobs.some((g) => minimatch(source, g))) {
+          if (m.options.some((o) => /^r?(shared|slave)$/.test(o))) {
+            throw refuse(
+              'DOCKHAND_MOUNT_REFUSED',
+              `mount propagation '${m.options.join(',')}' of ${source} is not allowed here`,
+            );
+          }
+          keep(m, binds, mounts);
+        } else {
+          throw refuse(
+            'DOCKHAND_MOUNT_REFUSED',
+            `bind-mounting ${source} at ${m.target} is not allowed here; allowed: ${allowedText()}`,
+          );
+        }
+      } else if (m.type === 'volume') {
+        if (m.raw) {
+          const vo = field(m.raw, 'VolumeOptions');
+          const dc = isObject(vo) ? field(vo, 'DriverConfig') : undefined;
+          if (isObject(dc) && (field(dc, 'Name') ?? '') !== '' && !drivers.has(String(field(dc, 'Name')))) {
+            throw refuse(
+              'DOCKHAND_MOUNT_REFUSED',
+              `the volume driver '${String(field(dc, 'Name'))}' is not allowed here`,
+            );
+          }
+          if (
+            isObject(dc) &&
+            isObject(field(dc, 'Options')) &&
+            Object.keys(field(dc, 'Options') as object).length
+          ) {
+            throw refuse('DOCKHAND_MOUNT_REFUSED', 'volume driver options are not allowed here');
+          }
+        }
+        if (m.source !== '') await volumeAllowed(ctx, m.source, m.target);
+        keep(m, binds, mounts);
+      } else if (m.type === 'tmpfs') {
+        keep(m, binds, mounts);
+      } else {
+        throw refuse('DOCKHAND_MOUNT_REFUSED', `mounts of type '${m.type}' are not allowed here`);
+      }
+    }
+    writeMounts(hc, binds, mounts);
+    ctx.request.setJson(body);
+    await next();
+  });
+
+  const volumeCreate: Middleware = on('VolumeCreate', async (ctx, next) => {
+    const body = await checkedBody(() => ctx.request.json());
+    const driver = String(field(body, 'Driver') ?? '');
+    if (!drivers.has(driver))
+      throw refuse('DOCKHAND_MOUNT_REFUSED', `the volume driver '${driver}' is not allowed here`);
+    const opts = field(body, 'DriverOpts');
+    if (isObject(opts) && Object.keys(opts).length > 0) {
+      throw refuse(
+        'DOCKHAND_MOUNT_REFUSED',
+        `volume driver options (${Object.keys(opts).join(', ')}) are not allowed here: they can bind host paths or reach the network`,
+      );
+    }
+    if (field(body, 'ClusterVolumeSpec') !== undefined)
+      throw refuse('DOCKHAND_MOUNT_REFUSED', 'cluster volumes are not allowed here');
+    await next();
+  });
+
+  return compose([create, volumeCreate]);
+}
+
+function keep(m: MountEntry, binds: string[], mounts: JsonObject[]): void {
+  if (m.from === 'Mounts' && m.raw) mounts.push(m.raw);
+  else {
+    const opts = [...(m.readOnly ? ['ro'] : []), ...m.options];
+    binds.push(
+      m.source === '' ? m.target : `${m.source}:${m.target}${opts.length ? `:${opts.join(',')}` : ''}`,
+    );
+  }
+}

@@ -1,0 +1,291 @@
+import type { Upstream } from '@dockhand/core';
+import type { Logger } from 'pino';
+import { notFound } from './errors.ts';
+import { carries, type TenantLabel } from './tenant.ts';
+
+type Kind = 'container' | 'network' | 'volume';
+
+const FULL_ID = /^[0-9a-f]{64}$/;
+
+interface Listed {
+  Id?: string;
+  Name?: string;
+  Names?: string[];
+  Labels?: Record<string, string> | null;
+}
+
+/**
+ * Resolves the names and id prefixes a tenant uses to full ids, and decides whether each object is the tenant's.
+ * Ownership of a full id never changes (labels are fixed at creation), so verdicts on full ids are cached; the
+ * cache is cleared of removed objects from the engine's event stream and from the tenant's own requests.
+ * Names are resolved afresh on each request and the full id is forwarded, so a name swapped between the check
+ * and the action cannot redirect it to another object.
+ *
+ * @example
+ * ```ts
+ * const owners = new Ownership(parseLabel('dockhand.tenant=alice'), ctx.upstream);
+ * const id = await owners.container('web'); // full id, or throws 404 "No such container: web"
+ * ```
+ */
+export class Ownership {
+  /** The tenant label. */
+  readonly label: TenantLabel;
+  readonly #upstream: Upstream;
+  readonly #owned = { container: new Set<string>(), network: new Set<string>(), volume: new Set<string>() };
+  readonly #foreign = { container: new Set<string>(), network: new Set<string>(), volume: new Set<string>() };
+  readonly #execs = new Map<string, string>();
+  #watching = false;
+  #log: Logger | undefined;
+  #stopped = false;
+  #abort: AbortController | undefined;
+
+  /**
+   * @param label - the tenant label
+   * @param upstream - the engine
+   * @param log - where to log event-stream trouble
+   */
+  constructor(label: TenantLabel, upstream: Upstream, log?: Logger) {
+    this.label = label;
+    this.#upstream = upstream;
+    this.#log = log;
+  }
+
+  /**
+   * Records an object the tenant just created (its id or volume name).
+   *
+   * @param kind - the object kind
+   * @param id - the full id (or volume name)
+   */
+  remember(kind: Kind, id: string): void {
+    this.#owned[kind].add(id);
+  }
+
+  /**
+   * Records an exec session and its container.
+   *
+   * @param execId - the exec id
+   * @param containerId - the container's full id
+   */
+  rememberExec(execId: string, containerId: string): void {
+    this.#execs.set(execId, containerId);
+  }
+
+  /**
+   * Forgets an object (removed).
+   *
+   * @param kind - the object kind
+   * @param id - the id or volume name
+   */
+  forget(kind: Kind, id: string): void {
+    this.#owned[kind].delete(id);
+    this.#foreign[kind].delete(id);
+  }
+
+  /**
+   * Whether an id (or volume name) is known to be the tenant's, without asking the engine.
+   *
+   * @param kind - the object kind
+   * @param id - the full id or volume name
+   * @returns the verdict from the cache
+   */
+  knownOwned(kind: Kind, id: string): boolean {
+    return this.#owned[kind].has(id);
+  }
+
+  /**
+   * Resolves a container reference (name, id prefix, full id) to the full id of a container the tenant owns.
+   *
+   * @param ref - what the client sent
+   * @returns the full id
+   * @throws {@link DockhandError} 404 with the daemon's wording when there is no such container of the tenant's
+   */
+  container(ref: string): Promise<string> {
+    return this.#resolve('container', ref);
+  }
+
+  /**
+   * Resolves a network reference to the full id of a network the tenant owns.
+   *
+   * @param ref - name, id prefix or id
+   * @returns the full id
+   * @throws {@link DockhandError} 404 when it is not the tenant's
+   */
+  network(ref: string): Promise<string> {
+    return this.#resolve('network', ref);
+  }
+
+  /**
+   * Checks that a volume is the tenant's.
+   *
+   * @param name - the volume name
+   * @returns the name
+   * @throws {@link DockhandError} 404 when it is not the tenant's
+   */
+  volume(name: string): Promise<string> {
+    return this.#resolve('volume', name);
+  }
+
+  /**
+   * Whether a volume exists, and whose it is.
+   *
+   * @param name - the volume name
+   * @returns `missing`, `owned` or `foreign`
+   */
+  async volumeState(name: string): Promise<'missing' | 'owned' | 'foreign'> {
+    if (this.#owned.volume.has(name)) return 'owned';
+    const reply = await this.#upstream.request({ path: `/volumes/${encodeURIComponent(name)}` });
+    if (reply.status === 404) {
+      await reply.text();
+      return 'missing';
+    }
+    const v = await reply.json<{ Name: string; Labels: Record<string, string> | null }>();
+    return this.#record('volume', v.Name, v.Labels) ? 'owned' : 'foreign';
+  }
+
+  /**
+   * Resolves an exec id to its container and checks that the container is the tenant's.
+   *
+   * @param execId - the exec id
+   * @returns the exec's full id
+   * @throws {@link DockhandError} 404 `No such exec instance` otherwise
+   */
+  async exec(execId: string): Promise<string> {
+    const cached = this.#execs.get(execId);
+    if (cached && this.#owned.container.has(cached)) return execId;
+    const reply = await this.#upstream.request({ path: `/exec/${encodeURIComponent(execId)}/json` });
+    if (reply.status !== 200) {
+      await reply.text();
+      throw notFound('exec instance', execId);
+    }
+    const info = await reply.json<{ ID: string; ContainerID: string }>();
+    try {
+      await this.container(info.ContainerID);
+    } catch {
+      throw notFound('exec instance', execId);
+    }
+    this.#execs.set(info.ID, info.ContainerID);
+    return info.ID;
+  }
+
+  async #resolve(kind: Kind, ref: string): Promise<string> {
+    if (kind !== 'volume' && FULL_ID.test(ref)) {
+      if (this.#owned[kind].has(ref)) return ref;
+      if (this.#foreign[kind].has(ref)) throw notFound(kind, ref);
+    }
+    const path =
+      kind === 'container'
+        ? `/containers/${encodeURIComponent(ref)}/json`
+        : kind === 'network'
+          ? `/networks/${encodeURIComponent(ref)}`
+          : `/volumes/${encodeURIComponent(ref)}`;
+    const reply = await this.#upstream.request({ path });
+    if (reply.status === 200) {
+      const obj = await reply.json<{
+        Id?: string;
+        Name?: string;
+        Config?: { Labels?: Record<string, string> };
+        Labels?: Record<string, string> | null;
+      }>();
+      const id = kind === 'volume' ? obj.Name! : obj.Id!;
+      const labels = kind === 'container' ? obj.Config?.Labels : obj.Labels;
+      if (this.#record(kind, id, labels)) return id;
+    } else {
+      await reply.text();
+    }
+    // the daemon resolved the reference to someone else's object (or to nothing): the tenant's own objects may
+    // still match it by name or id prefix
+    const own = await this.#findOwn(kind, ref);
+    if (own) return own;
+    throw notFound(kind, ref);
+  }
+
+  #record(kind: Kind, id: string, labels: Record<string, string> | null | undefined): boolean {
+    if (carries(labels, this.label)) {
+      this.#owned[kind].add(id);
+      return true;
+    }
+    this.#foreign[kind].add(id);
+    return false;
+  }
+
+  async #findOwn(kind: Kind, ref: string): Promise<string | undefined> {
+    if (kind === 'volume') return undefined;
+    const filters = JSON.stringify({ label: [`${this.label.key}=${this.label.value}`] });
+    const reply = await this.#upstream.request({
+      path: kind === 'container' ? '/containers/json' : '/networks',
+      query: kind === 'container' ? { all: '1', filters } : { filters },
+    });
+    if (reply.status !== 200) {
+      await reply.text();
+      return undefined;
+    }
+    const list = await reply.json<Listed[]>();
+    const mine = list.filter((o) => carries(o.Labels, this.label));
+    const byName = mine.find((o) => (kind === 'container' ? o.Names?.includes(`/${ref}`) : o.Name === ref));
+    if (byName?.Id) return byName.Id;
+    const byPrefix = mine.filter((o) => o.Id?.startsWith(ref));
+    if (byPrefix.length === 1 && byPrefix[0]!.Id) return byPrefix[0]!.Id;
+    return undefined;
+  }
+
+  /**
+   * Follows the engine's event stream to forget removed objects, reconnecting with backoff. Idempotent.
+   */
+  watch(): void {
+    if (this.#watching) return;
+    this.#watching = true;
+    void this.#follow(0);
+  }
+
+  async #follow(attempt: number): Promise<void> {
+    while (!this.#stopped) {
+      this.#abort = new AbortController();
+      try {
+        const res = await this.#upstream.pool.request({
+          method: 'GET',
+          path: `/events?filters=${encodeURIComponent(JSON.stringify({ event: ['destroy', 'rename'] }))}`,
+          signal: this.#abort.signal,
+        });
+        attempt = 0;
+        let buf = '';
+        for await (const chunk of res.body) {
+          buf += chunk.toString();
+          let nl = buf.indexOf('\n');
+          while (nl !== -1) {
+            this.#onEvent(buf.slice(0, nl));
+            buf = buf.slice(nl + 1);
+            nl = buf.indexOf('\n');
+          }
+        }
+      } catch (err) {
+        if (this.#stopped) return;
+        this.#log?.warn({ err }, 'ownership cache lost the event stream; clearing it and reconnecting');
+      }
+      // events may have been missed: only what is re-checked can be trusted
+      for (const k of ['container', 'network', 'volume'] as const) {
+        this.#owned[k].clear();
+        this.#foreign[k].clear();
+      }
+      this.#execs.clear();
+      await new Promise((r) => setTimeout(r, Math.min(30_000, 250 * 2 ** attempt++)).unref());
+    }
+  }
+
+  #onEvent(line: string): void {
+    let e: { Type?: string; Action?: string; Actor?: { ID?: string } };
+    try {
+      e = JSON.parse(line);
+    } catch {
+      return;
+    }
+    const id = e.Actor?.ID;
+    if (!id || (e.Type !== 'container' && e.Type !== 'network' && e.Type !== 'volume')) return;
+    if (e.Action === 'destroy') this.forget(e.Type, id);
+  }
+
+  /** Stops following events. */
+  close(): void {
+    this.#stopped = true;
+    this.#abort?.abort();
+  }
+}

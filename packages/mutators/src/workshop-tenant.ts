@@ -1,0 +1,98 @@
+import { compose, type Middleware } from '@dockhand/core';
+import { allowRoutes, TENANT_ROUTES } from './allow-routes.ts';
+import { hostGuard } from './host-guard.ts';
+import { mountPolicy } from './mount-policy.ts';
+import { Ownership } from './ownership.ts';
+import { rewriteDockerSocket } from './rewrite-docker-socket.ts';
+import { scopeToTenant } from './scope-to-tenant.ts';
+import { stampLabels } from './stamp-labels.ts';
+
+/** Options of {@link workshopTenant}. */
+export interface WorkshopTenantOptions {
+  /** The tenant's name; unique per instance. */
+  readonly tenant: string;
+  /** The label key (default `dockhand.tenant`). */
+  readonly labelKey?: string;
+  /** The project directory as the IDE sees it (default `/home/coder/project`). */
+  readonly projectDir?: string;
+  /** The engine's real name of the project volume. */
+  readonly projectVolume: string;
+  /** The engine's real name of the volume holding the proxy's socket. */
+  readonly socketVolume: string;
+  /** The socket's path inside that volume (default `docker.sock`). */
+  readonly socketPath?: string;
+  /** Where the proxy sees the project volume (only needed on engines older than API 1.45). */
+  readonly projectMount?: string;
+  /** Objects of others the tenant may use, e.g. a shared network. */
+  readonly shared?: { readonly networks?: readonly string[]; readonly volumes?: readonly string[] };
+  /** Host paths that may be bind-mounted as they are (minimatch globs; default none). */
+  readonly allowBinds?: readonly string[];
+}
+
+/**
+ * The preset for one tenant of the workshop stack, composing, in order:
+ * 1. {@link allowRoutes}: the Engine API less swarm, plugins, secrets, configs, checkpoints and `/debug`;
+ * 2. {@link hostGuard}: no privileged containers, host namespaces, devices, ...;
+ * 3. {@link rewriteDockerSocket}: the daemon socket becomes the proxy's;
+ * 4. {@link mountPolicy}: binds under the project directory become mounts of the project volume; nothing else;
+ * 5. {@link scopeToTenant}: only the tenant's objects, everywhere;
+ * 6. {@link stampLabels}: the tenant label on everything created (last, so nothing can override it).
+ *
+ * @param options - the tenant and its volumes
+ * @returns the composed middleware
+ * @example
+ * ```ts
+ * createProxy({
+ *   upstream: 'unix:///var/run/docker.sock',
+ *   middleware: [workshopTenant({ tenant: 'alice', projectVolume: 'alice_project', socketVolume: 'alice_socket' })],
+ * });
+ * ```
+ */
+export function workshopTenant(options: WorkshopTenantOptions): Middleware {
+  if (!options.tenant) throw new TypeError('workshopTenant(): tenant is required');
+  const key = options.labelKey ?? 'dockhand.tenant';
+  const label = { key, value: options.tenant };
+  const labels = { [key]: options.tenant };
+  let ownership: Ownership | undefined;
+  const shared = {
+    networks: options.shared?.networks ?? [],
+    volumes: [...(options.shared?.volumes ?? []), options.projectVolume, options.socketVolume],
+  };
+  const own: Middleware = async (ctx, next) => {
+    ownership ??= new Ownership(label, ctx.upstream, ctx.log);
+    ctx.state['dockhand.ownership'] = ownership;
+    await next();
+  };
+  // the ownership cache is created on the first request, when the upstream is known; the middleware that need
+  // it are built lazily around it
+  let inner: Middleware | undefined;
+  const build = (o: Ownership): Middleware =>
+    compose([
+      allowRoutes(TENANT_ROUTES),
+      hostGuard(),
+      rewriteDockerSocket({
+        target: { volume: options.socketVolume, subpath: options.socketPath ?? 'docker.sock' },
+      }),
+      mountPolicy({
+        remap: [
+          {
+            path: options.projectDir ?? '/home/coder/project',
+            volume: options.projectVolume,
+            ...(options.projectMount ? { verifyRoot: options.projectMount } : {}),
+          },
+        ],
+        allow: { binds: options.allowBinds ?? [], volumes: shared.volumes },
+        ownership: o,
+        labels,
+      }),
+      scopeToTenant({ label, shared, ownership: o }),
+      stampLabels({ labels }),
+    ]);
+  return compose([
+    own,
+    async (ctx, next) => {
+      inner ??= build(ctx.state['dockhand.ownership'] as Ownership);
+      await inner(ctx, next);
+    },
+  ]);
+}
