@@ -232,6 +232,12 @@ export function createProxy(options: ProxyOptions): DockerProxy {
   }
 
   function sendError(res: ServerResponse, err: unknown, ctx: Context | undefined): void {
+    if (err instanceof Redirect) {
+      // the daemon's router answers an unclean path (`//`, `.`, `..`) with this redirect, and executes nothing
+      res.writeHead(301, ['Location', err.location, 'Content-Length', '0']);
+      res.end();
+      return;
+    }
     logError(err, ctx);
     if (res.headersSent) {
       res.destroy();
@@ -269,6 +275,12 @@ export function createProxy(options: ProxyOptions): DockerProxy {
         return pipeline(ctx, () => forward(ctx)).then(() => finishUpgrade(ctx, socket, rest));
       })
       .catch((err) => {
+        if (err instanceof Redirect) {
+          socket.end(
+            `HTTP/1.1 301 Moved Permanently\r\nLocation: ${err.location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+          );
+          return;
+        }
         logError(err, undefined);
         socket.end(rawError(err));
       });
@@ -371,6 +383,15 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       await this.close();
     },
   };
+}
+
+/** The answer to a path the daemon would redirect: not an error, but it short-cuts the pipeline the same way. */
+class Redirect extends Error {
+  readonly location: string;
+  constructor(location: string) {
+    super(`redirect to ${location}`);
+    this.location = location;
+  }
 }
 
 const kController = Symbol('dockhand.controller');

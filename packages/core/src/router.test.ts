@@ -19,22 +19,43 @@ describe('resolvePath', () => {
   });
 
   it.each([
-    ['//containers/json', 'ContainerList'],
-    ['/containers//json', 'ContainerList'],
-    ['/containers/json/', 'ContainerList'],
-    ['/v1.45//containers/json//', 'ContainerList'],
-    ['/networks/', 'NetworkList'],
-    ['/v1.45/networks/', 'NetworkList'],
-    ['/%63ontainers/json', 'ContainerList'],
-    ['/containers/./json', 'ContainerList'],
-    ['/images/../containers/json', 'ContainerList'],
-    ['/v1.45/../containers/json', 'ContainerList'],
-    ['/../../containers/json', 'ContainerList'],
-  ])('canonicalises %s to %s', (raw, op) => {
+    ['//containers/json', '/containers/json'],
+    ['/containers//json', '/containers/json'],
+    ['/v1.45//containers/json', '/v1.45/containers/json'],
+    ['/containers/json//', '/containers/json/'],
+    ['/containers/./json', '/containers/json'],
+    ['/images/../containers/json', '/containers/json'],
+    ['/v1.45/../containers/json', '/containers/json'],
+    ['/../../containers/json', '/containers/json'],
+    ['/containers/%2e%2e/_ping', '/_ping'],
+  ])(
+    'answers the unclean path %s with the redirect the daemon sends (%s), routing nothing',
+    (raw, location) => {
+      const r = resolvePath('GET', raw);
+      expect(r.redirect).toBe(location);
+      expect(r.operation).toBeUndefined();
+    },
+  );
+
+  it.each([
+    ['/%63ontainers/json', 'ContainerList', '/containers/json'],
+    ['/networks/', 'NetworkList', '/networks/'],
+    ['/v1.45/networks/', 'NetworkList', '/networks/'],
+  ])('decodes %s to %s', (raw, op, path) => {
     const r = resolvePath('GET', raw);
+    expect(r.redirect).toBeUndefined();
     expect(r.operation).toBe(op);
-    expect(r.path).toMatch(/^\/(?:containers|networks)(?:\/json)?$/);
+    expect(r.path).toBe(path);
   });
+
+  it.each(['/containers/json/', '/volumes/', '/info/', '/v1.45/containers/abc/json/'])(
+    'treats the trailing slash of %s as significant: no route, as on the daemon',
+    (raw) => {
+      const r = resolvePath('GET', raw);
+      expect(r.redirect).toBeUndefined();
+      expect(r.operation).toBeUndefined();
+    },
+  );
 
   it('decodes params the way the daemon does', () => {
     expect(resolvePath('GET', '/containers/my%2Dname/json').params).toEqual({ id: 'my-name' });

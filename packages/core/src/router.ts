@@ -12,8 +12,13 @@ export interface ResolvedPath {
   readonly params: Record<string, string>;
   /** The API version from a `/v1.xx` prefix, or `undefined` when the path has none. */
   readonly apiVersion: string | undefined;
-  /** The canonical path without the version prefix: decoded, cleaned, no `//`, no trailing `/`. */
+  /** The canonical path without the version prefix: decoded; a trailing `/` is kept, as the daemon keeps it. */
   readonly path: string;
+  /**
+   * Set when the path has `//`, `.` or `..` segments: the clean path the daemon would redirect to (301).
+   * Nothing is routed or executed for such a request.
+   */
+  readonly redirect?: string;
 }
 
 interface CompiledRoute {
@@ -45,20 +50,32 @@ function firstSegment(path: string): string {
 }
 
 /**
- * Canonicalises a raw request path the way the daemon will read it: percent-decoding, `//`, `.` and `..`
- * segments, a trailing `/`. Refuses what could be read two ways: encoded slashes or backslashes, double
- * encoding (`%25`), NUL and control bytes.
+ * Decodes a raw request path into segments the way the daemon reads `URL.Path`, and tells whether it is clean.
+ * Refuses what could be read two ways: encoded slashes or backslashes, double encoding (`%25`), NUL and control
+ * bytes.
  *
  * @param rawPath - the path part of the request target, without the query
- * @returns the decoded segments
+ * @returns the cleaned segments, whether the path ends in `/`, and whether it was already clean (no `//`, `.`
+ *   or `..` segments)
  * @throws {@link DockhandError} `DOCKHAND_AMBIGUOUS_PATH` or `DOCKHAND_BAD_REQUEST`
  * @internal
  */
-export function canonicalSegments(rawPath: string): string[] {
+export function canonicalSegments(rawPath: string): {
+  segments: string[];
+  trailing: boolean;
+  clean: boolean;
+} {
   if (rawPath[0] !== '/') throw coreError('DOCKHAND_BAD_REQUEST', `invalid request path: ${rawPath}`);
+  const parts = rawPath.split('/');
+  const trailing = rawPath.length > 1 && rawPath.endsWith('/');
   const out: string[] = [];
-  for (const raw of rawPath.split('/')) {
-    if (raw === '') continue;
+  let clean = true;
+  for (let i = 1; i < parts.length; i++) {
+    const raw = parts[i]!;
+    if (raw === '') {
+      if (!(trailing && i === parts.length - 1)) clean = false;
+      continue;
+    }
     if (/%(?:2f|5c|25|00)/i.test(raw)) {
       throw coreError(
         'DOCKHAND_AMBIGUOUS_PATH',
@@ -74,18 +91,20 @@ export function canonicalSegments(rawPath: string): string[] {
     if (/[\u0000-\u001f\u007f\\]/.test(seg)) {
       throw coreError('DOCKHAND_AMBIGUOUS_PATH', `ambiguous request path (control byte or '\\'): ${rawPath}`);
     }
-    if (seg === '.') continue;
-    if (seg === '..') {
-      out.pop();
+    if (seg === '.' || seg === '..') {
+      clean = false;
+      if (seg === '..') out.pop();
       continue;
     }
     out.push(seg);
   }
-  return out;
+  return { segments: out, trailing, clean };
 }
 
 /**
- * Resolves a request to its Engine API route, path parameters and API version.
+ * Resolves a request to its Engine API route, path parameters and API version, reading the path as the daemon's
+ * router does: a path with `//`, `.` or `..` segments is answered with a redirect to its clean form (nothing is
+ * executed for it), and a trailing `/` is significant (only `/networks/` has a route).
  *
  * @param method - the HTTP method
  * @param rawPath - the path part of the request target, without the query
@@ -93,13 +112,15 @@ export function canonicalSegments(rawPath: string): string[] {
  * @throws {@link DockhandError} when the path could be read two ways
  * @example
  * ```ts
- * resolvePath('GET', '/v1.45//containers/abc/json/');
+ * resolvePath('GET', '/v1.45/containers/abc/json');
  * // { operation: 'ContainerInspect', params: { id: 'abc' }, apiVersion: '1.45', path: '/containers/abc/json', ... }
+ * resolvePath('GET', '//containers/json').redirect; // '/containers/json'
  * ```
  */
 export function resolvePath(method: string, rawPath: string): ResolvedPath {
   let path: string;
   let apiVersion: string | undefined;
+  let trailing = false;
   if (SIMPLE.test(rawPath)) {
     path = rawPath;
     const first = firstSegment(rawPath);
@@ -108,15 +129,30 @@ export function resolvePath(method: string, rawPath: string): ResolvedPath {
       path = rawPath.slice(first.length + 1) || '/';
     }
   } else {
-    const segments = canonicalSegments(rawPath);
+    const c = canonicalSegments(rawPath);
+    trailing = c.trailing && c.segments.length > 0;
+    if (!c.clean) {
+      return {
+        operation: undefined,
+        route: undefined,
+        params: {},
+        apiVersion: undefined,
+        path: rawPath,
+        redirect:
+          c.segments.length === 0 ? '/' : `${encodePath(`/${c.segments.join('/')}`)}${trailing ? '/' : ''}`,
+      };
+    }
+    const segments = c.segments;
     if (segments[0] !== undefined && VERSION.test(segments[0])) apiVersion = segments.shift()!.slice(1);
-    path = `/${segments.join('/')}`;
+    path = `/${segments.join('/')}${trailing && segments.length > 0 ? '/' : ''}`;
   }
-  const candidates = byKey.get(`${method} ${firstSegment(path)}`);
+  // a trailing slash is significant to the daemon's router: only `/networks/` is registered with one
+  const lookup = trailing ? (method === 'GET' && path === '/networks/' ? '/networks' : undefined) : path;
+  const candidates = lookup === undefined ? undefined : byKey.get(`${method} ${firstSegment(lookup)}`);
   let found: { route: CompiledRoute; params: Record<string, string> } | undefined;
-  if (candidates) {
+  if (candidates && lookup !== undefined) {
     for (const route of candidates) {
-      const m = route.match(path);
+      const m = route.match(lookup);
       if (!m) continue;
       if (found) {
         throw coreError(
