@@ -2,6 +2,6 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    projects: ['packages/*', 'fixtures/reaper'],
+    projects: ['packages/*', 'fixtures/reaper', 'examples/workshop/test'],
   },
 });

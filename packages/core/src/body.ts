@@ -16,7 +16,8 @@ export async function readBounded(stream: Readable, limit: number): Promise<Buff
   for await (const chunk of stream) {
     size += (chunk as Buffer).length;
     if (size > limit) {
-      stream.destroy();
+      // not destroyed: the refusal must still reach the client; the connection is closed after it
+      stream.pause();
       throw coreError('DOCKHAND_BODY_TOO_LARGE', `request body larger than ${limit} bytes`);
     }
     chunks.push(chunk as Buffer);

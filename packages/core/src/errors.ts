@@ -31,6 +31,8 @@ export type CoreErrorCode = keyof typeof coreErrorCodes;
  * throw new DockhandError('DOCKHAND_FORBIDDEN', 403, 'privileged containers are not allowed here');
  * ```
  */
+const BRAND = Symbol.for('dockhand.error');
+
 export class DockhandError extends Error {
   /** A stable, documented code such as `DOCKHAND_AMBIGUOUS_PATH`. */
   readonly code: string;
@@ -48,6 +50,18 @@ export class DockhandError extends Error {
     this.name = 'DockhandError';
     this.code = code;
     this.status = status;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  /**
+   * Whether a value is a DockhandError, also one thrown by another copy of this package (two versions in one
+   * dependency tree), so that a refusal is never turned into a 500.
+   *
+   * @param value - anything thrown
+   * @returns the verdict
+   */
+  static is(value: unknown): value is DockhandError {
+    return value instanceof DockhandError || (typeof value === 'object' && value !== null && BRAND in value);
   }
 }
 
@@ -78,6 +92,6 @@ export function coreError(code: CoreErrorCode, message: string, cause?: unknown)
  * ```
  */
 export function toErrorResponse(err: unknown): { status: number; body: { message: string } } {
-  if (err instanceof DockhandError) return { status: err.status, body: { message: err.message } };
+  if (DockhandError.is(err)) return { status: err.status, body: { message: err.message } };
   return { status: 500, body: { message: 'internal error in the Docker API proxy' } };
 }

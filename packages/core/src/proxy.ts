@@ -245,13 +245,16 @@ export function createProxy(options: ProxyOptions): DockerProxy {
     }
     const { status, body } = toErrorResponse(err);
     const buf = Buffer.from(JSON.stringify(body));
-    res.writeHead(status, ['Content-Type', 'application/json', 'Content-Length', String(buf.length)]);
+    const headers = ['Content-Type', 'application/json', 'Content-Length', String(buf.length)];
+    // a request body left unread (refused before or while reading it) cannot be skipped: close after answering
+    if (!res.req.complete) headers.push('Connection', 'close');
+    res.writeHead(status, headers);
     res.end(buf);
   }
 
   function logError(err: unknown, ctx: Context | undefined): void {
     const log = ctx?.log ?? logger;
-    if (err instanceof DockhandError) {
+    if (DockhandError.is(err)) {
       log.warn({ code: err.code, status: err.status, path: ctx?.path }, err.message);
     } else {
       log.error({ err }, 'middleware failed');

@@ -125,6 +125,28 @@ export class ProxyRequest {
   }
 
   /**
+   * Takes the body stream to read part of it (e.g. to peek into a build context), leaving nothing in its place
+   * until {@link ProxyRequest.restoreStream} hands back a stream with the same bytes.
+   *
+   * @returns the unread body stream, or `undefined` when there is none or it was already read
+   */
+  takeStream(): Readable | undefined {
+    const s = this.#stream;
+    this.#stream = undefined;
+    return s;
+  }
+
+  /**
+   * Puts back a body stream taken with {@link ProxyRequest.takeStream}, carrying exactly the original bytes
+   * (the framing headers are kept).
+   *
+   * @param stream - the replayed body
+   */
+  restoreStream(stream: Readable): void {
+    this.#stream = stream;
+  }
+
+  /**
    * The body to forward: a buffer when it was read or replaced, the stream otherwise.
    * @internal
    */

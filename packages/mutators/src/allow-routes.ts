@@ -36,7 +36,23 @@ export const TENANT_ROUTES: readonly OperationId[] = operationIds.filter(
 );
 
 /**
- * Refuses every route that is not on the list, and every path that is no Engine API route (fail closed).
+ * Refuses a urlencoded form body: the daemon's Go handlers read query parameters with `r.Form`, which takes them
+ * from such a body before the URL, so `filters`, `repo`, `networkmode`, ... could be smuggled past every check
+ * made on the query.
+ */
+function refuseFormBody(ctx: Context): void {
+  const type = (ctx.request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === 'application/x-www-form-urlencoded') {
+    throw refuse(
+      'DOCKHAND_AMBIGUOUS_BODY',
+      `${ctx.method} ${ctx.path}: a form-encoded body is not accepted here (send parameters in the URL)`,
+    );
+  }
+}
+
+/**
+ * Refuses every route that is not on the list, every path that is no Engine API route (fail closed), and every
+ * form-encoded body (the daemon would read it as query parameters the policy never saw).
  *
  * @param list - the operationIds to allow
  * @returns the middleware
@@ -57,13 +73,14 @@ export function allowRoutes(list: readonly OperationId[]): Middleware {
       );
     }
     if (!allowed.has(ctx.operation)) throw denial(ctx);
+    refuseFormBody(ctx);
     await next();
   };
 }
 
 /**
  * Refuses every path that is no Engine API route (e.g. `/libpod/...`), so that a policy can never be bypassed
- * by a route it does not know.
+ * by a route it does not know, and every form-encoded body (the daemon would read it as query parameters).
  *
  * @returns the middleware
  * @example
@@ -79,6 +96,7 @@ export function denyUnknownRoutes(): Middleware {
         `${ctx.method} ${ctx.path} is not part of the Docker Engine API this proxy serves`,
       );
     }
+    refuseFormBody(ctx);
     await next();
   };
 }

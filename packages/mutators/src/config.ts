@@ -32,15 +32,31 @@ const entries = {
     type: v.literal('scopeToTenant'),
     label: str,
     shared: v.optional(v.strictObject({ networks: v.optional(strings), volumes: v.optional(strings) })),
-    images: v.optional(v.strictObject({ showOtherTenants: v.optional(v.boolean()), allowChangingShared: v.optional(v.boolean()) })),
+    images: v.optional(
+      v.strictObject({
+        showOtherTenants: v.optional(v.boolean()),
+        allowChangingShared: v.optional(v.boolean()),
+      }),
+    ),
   }),
   mountPolicy: v.strictObject({
     type: v.literal('mountPolicy'),
     allow: v.optional(
-      v.strictObject({ binds: v.optional(strings), volumes: v.optional(strings), volumeDrivers: v.optional(strings) }),
+      v.strictObject({
+        binds: v.optional(strings),
+        volumes: v.optional(strings),
+        volumeDrivers: v.optional(strings),
+      }),
     ),
     remap: v.optional(
-      v.array(v.strictObject({ path: str, volume: str, subpath: v.optional(v.string()), verifyRoot: v.optional(str) })),
+      v.array(
+        v.strictObject({
+          path: str,
+          volume: str,
+          subpath: v.optional(v.string()),
+          verifyRoot: v.optional(str),
+        }),
+      ),
     ),
     labels: v.optional(labels),
   }),
@@ -102,23 +118,55 @@ export class ConfigError extends Error {
  */
 function substitute(value: unknown, env: NodeJS.ProcessEnv, file: string, path: string): unknown {
   if (typeof value === 'string') {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback?: string) => {
-      const got = env[name];
-      if (got !== undefined && got !== '') return got;
-      if (fallback !== undefined) return fallback;
-      throw new ConfigError(`${file}: ${path}: environment variable ${name} is not set`);
-    });
+    return value.replace(
+      /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
+      (_, name: string, fallback?: string) => {
+        const got = env[name];
+        if (got !== undefined && got !== '') return got;
+        if (fallback !== undefined) return fallback;
+        throw new ConfigError(`${file}: ${path}: environment variable ${name} is not set`);
+      },
+    );
   }
   if (Array.isArray(value)) return value.map((x, i) => substitute(x, env, file, `${path}[${i}]`));
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, x]) => [k, substitute(x, env, file, path ? `${path}.${k}` : k)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([k, x]) => [k, substitute(x, env, file, path ? `${path}.${k}` : k)]),
+    );
   }
   return value;
 }
 
+/** The most specific issue: a union's own issue only says no branch fitted; its first nested one says why. */
+function deepest(issue: v.BaseIssue<unknown>): v.BaseIssue<unknown> {
+  let i = issue;
+  let path = [...(issue.path ?? [])];
+  while (i.issues && i.issues.length > 0) {
+    i = i.issues[0]!;
+    path = [...path, ...(i.path ?? [])];
+  }
+  return { ...i, path: path as v.BaseIssue<unknown>['path'] };
+}
+
+/** An issue's message in plain words. */
+function describe(issue: v.BaseIssue<unknown>): string {
+  if (
+    issue.kind === 'schema' &&
+    issue.expected === 'never' &&
+    issue.type !== undefined &&
+    /key/i.test(issue.message)
+  ) {
+    return `unknown key ${issue.received}`;
+  }
+  return issue.message;
+}
+
 function issuePath(prefix: string, issue: v.BaseIssue<unknown>): string {
   const keys = (issue.path ?? []).map((p) => String(p.key));
-  return [prefix, ...keys].filter(Boolean).join('.').replace(/\.(\d+)(?=\.|$)/g, '[$1]');
+  return [prefix, ...keys]
+    .filter(Boolean)
+    .join('.')
+    .replace(/\.(\d+)(?=\.|$)/g, '[$1]');
 }
 
 /**
@@ -135,7 +183,11 @@ function issuePath(prefix: string, issue: v.BaseIssue<unknown>): string {
  * const config = parseProxyConfig('middleware:\n  - type: hostGuard\n', 'tenant.yaml');
  * ```
  */
-export function parseProxyConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): ProxyConfig {
+export function parseProxyConfig(
+  text: string,
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): ProxyConfig {
   let doc: unknown;
   try {
     doc = parseYaml(text);
@@ -145,19 +197,21 @@ export function parseProxyConfig(text: string, file: string, env: NodeJS.Process
   doc = substitute(doc, env, file, '');
   const top = v.safeParse(fileSchema, doc);
   if (!top.success) {
-    const issue = top.issues[0];
-    throw new ConfigError(`${file}: ${issuePath('', issue) || '(top level)'}: ${issue.message}`);
+    const issue = deepest(top.issues[0]);
+    throw new ConfigError(`${file}: ${issuePath('', issue) || '(top level)'}: ${describe(issue)}`);
   }
   const middleware = top.output.middleware.map((entry, i): Middleware => {
     const where = `middleware[${i}]`;
     if (!Object.hasOwn(entries, entry.type)) {
-      throw new ConfigError(`${file}: ${where}.type: unknown middleware type '${entry.type}' (known: ${Object.keys(entries).join(', ')})`);
+      throw new ConfigError(
+        `${file}: ${where}.type: unknown middleware type '${entry.type}' (known: ${Object.keys(entries).join(', ')})`,
+      );
     }
     const type = entry.type as EntryType;
     const parsed = v.safeParse(entries[type], entry);
     if (!parsed.success) {
-      const issue = parsed.issues[0];
-      throw new ConfigError(`${file}: ${issuePath(where, issue)}: ${issue.message}`);
+      const issue = deepest(parsed.issues[0]);
+      throw new ConfigError(`${file}: ${issuePath(where, issue)}: ${describe(issue)}`);
     }
     return build(type, parsed.output as never);
   });
@@ -205,7 +259,10 @@ function build(type: EntryType, o: Record<string, never>): Middleware {
  * const { middleware } = await loadProxyConfig('tenant.yaml');
  * ```
  */
-export async function loadProxyConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<ProxyConfig> {
+export async function loadProxyConfig(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ProxyConfig> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');

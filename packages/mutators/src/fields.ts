@@ -23,9 +23,24 @@ const MAP_KEYS = new Set(
 );
 
 /**
+ * A struct field name folded the way Go's `encoding/json` matches it: case-insensitively, with Unicode simple
+ * folding, so that `ſ` (U+017F) matches `s` and `K` (U+212A) matches `k`.
+ *
+ * @param key - a JSON object key
+ * @returns the folded key
+ * @example
+ * ```ts
+ * foldKey('Ho\u017ftConfig') === foldKey('HostConfig'); // true
+ * ```
+ */
+export function foldKey(key: string): string {
+  return key.toLowerCase().replace(/\u017f/g, 's');
+}
+
+/**
  * Refuses a body whose objects hold two keys that differ only in case. The daemon's Go decoder matches struct
  * fields case-insensitively and lets the last one win, so `{"Privileged":false,"privileged":true}` would be read
- * two ways. Map-valued fields (`Labels`, ...) are exempt: their keys are case-sensitive.
+ * two ways. Keys are compared as Go folds them ({@link foldKey}). Map-valued fields (`Labels`, ...) are exempt: their keys are case-sensitive.
  *
  * @param value - the parsed body
  * @throws {@link DockhandError} `DOCKHAND_AMBIGUOUS_BODY`
@@ -36,13 +51,13 @@ const MAP_KEYS = new Set(
  */
 export function assertUnambiguous(value: unknown, path = ''): void {
   if (Array.isArray(value)) {
-    for (const [i, v] of value.entries()) assertUnambiguous(v, `${path}[${i}]`);
+    for (const [i, v] of value.entries()) assertUnambiguous(v, `${path.replace(/\.$/, '')}[${i}].`);
     return;
   }
   if (value === null || typeof value !== 'object') return;
   const seen = new Map<string, string>();
   for (const [key, v] of Object.entries(value)) {
-    const lower = key.toLowerCase();
+    const lower = foldKey(key);
     const prev = seen.get(lower);
     if (prev !== undefined) {
       throw refuse(
@@ -60,7 +75,7 @@ export function assertUnambiguous(value: unknown, path = ''): void {
 }
 
 /**
- * Reads a struct field the way the daemon does: case-insensitively.
+ * Reads a struct field the way the daemon does: case-insensitively, as Go folds ({@link foldKey}).
  *
  * @param obj - the object (anything; non-objects give `undefined`)
  * @param name - the canonical field name
@@ -74,9 +89,9 @@ export function field(obj: unknown, name: string): unknown {
   if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return undefined;
   const o = obj as JsonObject;
   if (Object.hasOwn(o, name)) return o[name];
-  const lower = name.toLowerCase();
+  const lower = foldKey(name);
   let found: unknown;
-  for (const key of Object.keys(o)) if (key.toLowerCase() === lower) found = o[key];
+  for (const key of Object.keys(o)) if (foldKey(key) === lower) found = o[key];
   return found;
 }
 
@@ -93,8 +108,8 @@ export function field(obj: unknown, name: string): unknown {
  * ```
  */
 export function setField(obj: JsonObject, name: string, value: unknown): void {
-  const lower = name.toLowerCase();
-  for (const key of Object.keys(obj)) if (key.toLowerCase() === lower) delete obj[key];
+  const lower = foldKey(name);
+  for (const key of Object.keys(obj)) if (foldKey(key) === lower) delete obj[key];
   if (value !== undefined) obj[name] = value;
 }
 

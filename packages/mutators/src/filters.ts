@@ -28,8 +28,13 @@ export function mergeLabelFilter(raw: string | null, label: string): string {
     }
   }
   const current = filters.label;
-  if (current === undefined) filters.label = [label];
-  else if (Array.isArray(current)) filters.label = [...current, label];
+  if (current === undefined) {
+    // the daemon accepts one form per request: follow the form of the client's other filters
+    const legacy = Object.values(filters).some(
+      (x) => x !== null && typeof x === 'object' && !Array.isArray(x),
+    );
+    filters.label = legacy ? { [label]: true } : [label];
+  } else if (Array.isArray(current)) filters.label = [...current, label];
   else if (current !== null && typeof current === 'object') filters.label = { ...current, [label]: true };
   else throw new DockhandError('DOCKHAND_BAD_FILTERS', 400, `invalid filter '${raw}'`);
   return JSON.stringify(filters);

@@ -15,14 +15,9 @@ export interface HostGuardOptions {
 }
 
 const HOST_MODES = ['NetworkMode', 'PidMode', 'IpcMode', 'UTSMode', 'UsernsMode', 'CgroupnsMode'] as const;
-const NON_EMPTY = [
-  'Devices',
-  'DeviceRequests',
-  'DeviceCgroupRules',
-  'Sysctls',
-  'MaskedPaths',
-  'ReadonlyPaths',
-] as const;
+const NON_EMPTY = ['Devices', 'DeviceRequests', 'DeviceCgroupRules', 'Sysctls', 'Annotations'] as const;
+/** Refused whenever present: an empty list is no default but "mask nothing" (a writable `/proc/sys`). */
+const PRESENT = ['MaskedPaths', 'ReadonlyPaths'] as const;
 
 function nonEmpty(v: unknown): boolean {
   if (v === undefined || v === null) return false;
@@ -34,8 +29,8 @@ function nonEmpty(v: unknown): boolean {
 /**
  * Refuses container, exec and build settings that escape the sandbox, unless explicitly allowed: `Privileged`,
  * `CapAdd` beyond an allowlist, devices and device requests, host namespaces (network, pid, ipc, uts, user,
- * cgroup), unconfined `SecurityOpt`, `MaskedPaths`/`ReadonlyPaths` overrides, `Sysctls`, `CgroupParent`,
- * `Runtime`, log drivers that ship data off the machine, privileged exec; and on `/build`, host networking,
+ * cgroup), unconfined `SecurityOpt`, `MaskedPaths`/`ReadonlyPaths` overrides (even empty ones, which unmask
+ * everything), `Sysctls`, OCI `Annotations` (read by the runtime), `CgroupParent`, `Runtime`, log drivers that ship data off the machine, privileged exec; and on `/build`, host networking,
  * `cgroupparent` and `extrahosts`.
  *
  * @param options - what to allow
@@ -61,6 +56,10 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
       throw refuse('DOCKHAND_HOST_ESCAPE', 'privileged containers are not allowed here');
     }
     checkResources(hc);
+    for (const key of PRESENT) {
+      const v = field(hc, key);
+      if (v !== undefined && v !== null) throw refuse('DOCKHAND_HOST_ESCAPE', `${key} is not allowed here`);
+    }
     for (const mode of HOST_MODES) {
       const v = field(hc, mode);
       if (typeof v === 'string' && v.toLowerCase() === 'host') {

@@ -1,4 +1,5 @@
 export { allowRoutes, DENIED_BY_DEFAULT, denyUnknownRoutes, TENANT_ROUTES } from './allow-routes.ts';
+export { ConfigError, loadProxyConfig, type ProxyConfig, parseProxyConfig } from './config.ts';
 export { type MutatorErrorCode, mutatorErrorCodes, notFound, refuse } from './errors.ts';
 export { assertUnambiguous, field, setField } from './fields.ts';
 export { injectLabelFilter, mergeLabelFilter } from './filters.ts';
@@ -15,4 +16,3 @@ export { type ScopeOptions, scopeToTenant } from './scope-to-tenant.ts';
 export { type StampOptions, stampLabels } from './stamp-labels.ts';
 export { carries, parseLabel, type TenantLabel } from './tenant.ts';
 export { type WorkshopTenantOptions, workshopTenant } from './workshop-tenant.ts';
-export { ConfigError, loadProxyConfig, type ProxyConfig, parseProxyConfig } from './config.ts';

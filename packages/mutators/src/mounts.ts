@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { refuse } from './errors.ts';
-import { field, isObject, type JsonObject } from './fields.ts';
+import { field, isObject, type JsonObject, setField } from './fields.ts';
 
 /** A mount of a container, from `HostConfig.Binds` or `HostConfig.Mounts`, in one shape. */
 export interface MountEntry {
@@ -100,12 +100,8 @@ export function readMounts(hc: JsonObject): MountEntry[] {
  * ```
  */
 export function writeMounts(hc: JsonObject, binds: string[], mounts: JsonObject[]): void {
-  for (const key of Object.keys(hc)) {
-    const lower = key.toLowerCase();
-    if (lower === 'binds' || lower === 'mounts') delete hc[key];
-  }
-  if (binds.length > 0) hc.Binds = binds;
-  if (mounts.length > 0) hc.Mounts = mounts;
+  setField(hc, 'Binds', binds.length > 0 ? binds : undefined);
+  setField(hc, 'Mounts', mounts.length > 0 ? mounts : undefined);
 }
 
 /**

@@ -258,7 +258,8 @@ export class Ownership {
           }
         }
       } catch (err) {
-        if (this.#stopped) return;
+        // the proxy closed its connection pool: nobody will ask any more
+        if (this.#stopped || (err as { code?: string }).code === 'UND_ERR_DESTROYED') return;
         this.#log?.warn({ err }, 'ownership cache lost the event stream; clearing it and reconnecting');
       }
       // events may have been missed: only what is re-checked can be trusted

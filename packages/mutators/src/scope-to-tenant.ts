@@ -1,4 +1,5 @@
 import { type Context, compose, type Middleware, on } from '@dockhand/core';
+import { dockerfileImages, peekDockerfile } from './build-context.ts';
 import { notFound, refuse } from './errors.ts';
 import { checkedBody, field, isObject, type JsonObject, setField } from './fields.ts';
 import { injectLabelFilter } from './filters.ts';
@@ -49,6 +50,17 @@ const EXEC_OPS = ['ExecStart', 'ExecResize', 'ExecInspect'] as const;
 const DEFAULT_NETWORKS = new Set(['default', 'bridge', 'none', 'host', '']);
 
 /**
+ * The `name:tag` the daemon makes of a `repo` and `tag` parameter: a tag given in `repo` counts unless `tag`
+ * replaces it, and `latest` when there is none.
+ */
+function repoTag(repo: string, tag: string): string {
+  const slash = repo.lastIndexOf('/');
+  const colon = repo.indexOf(':', slash + 1);
+  const name = colon === -1 ? repo : repo.slice(0, colon);
+  return `${name}:${tag || (colon === -1 ? '' : repo.slice(colon + 1)) || 'latest'}`;
+}
+
+/**
  * The tenant sees and acts on only what carries its label, on every route that names an object:
  * - lists (containers, volumes, networks, images, prune, `system/df`) get the label filter injected upstream and
  *   are filtered again on the way back;
@@ -56,7 +68,10 @@ const DEFAULT_NETWORKS = new Set(['default', 'bridge', 'none', 'host', '']);
  *   daemon's own 404 wording, and the full id is forwarded;
  * - `exec/{id}` only for execs of the tenant's containers; events only the tenant's, filtered per message;
  * - objects named inside a create body (`container:<x>` modes, `VolumesFrom`, `Links`, network endpoints) must
- *   be the tenant's or shared.
+ *   be the tenant's or shared;
+ * - images: another tenant's builds look missing (also in `/images/get?names=`); tags, commits, imports and builds
+ *   may not take a name a shared or foreign image holds; `/images/load` is refused (an archive brings its own
+ *   names and labels).
  *
  * @param options - the tenant label, shared objects, image policy
  * @returns the middleware
@@ -108,6 +123,24 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       }
     },
   );
+
+  // networks: the engine's default networks (and shared ones) are listed too, as on any engine; the client's own
+  // filters are applied by the daemon, and everything that is neither the tenant's nor default is dropped
+  const networkList: Middleware = on('NetworkList', async (ctx, next) => {
+    await next();
+    const res = ctx.response!;
+    if (res.status !== 200) return;
+    const list = await res.json<JsonObject[]>();
+    const out: JsonObject[] = [];
+    for (const n of Array.isArray(list) ? list : []) {
+      const name = String(field(n, 'Name') ?? '');
+      if (carries(field(n, 'Labels') as Record<string, string> | null, label)) out.push(n);
+      else if ((DEFAULT_NETWORKS.has(name) && name !== '') || sharedNetworks.has(name)) {
+        out.push({ ...n, Containers: await ownContainers(ctx, field(n, 'Containers')) });
+      }
+    }
+    res.setJson(out);
+  });
 
   const imageList: Middleware = on('ImageList', async (ctx, next) => {
     await next();
@@ -168,9 +201,36 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     }
   });
 
+  /** Keeps only the tenant's containers in a network's `Containers` map. */
+  const ownContainers = async (ctx: Context, containers: unknown): Promise<JsonObject> => {
+    const out: JsonObject = {};
+    if (!isObject(containers)) return out;
+    for (const [id, info] of Object.entries(containers)) {
+      try {
+        await ownership(ctx).container(id);
+        out[id] = info;
+      } catch {
+        // another tenant's container: not shown
+      }
+    }
+    return out;
+  };
+
   const networks: Middleware = on(NETWORK_OPS, async (ctx, next) => {
     const ref = ctx.params.id!;
-    if (sharedNetworks.has(ref) && ctx.operation !== 'NetworkDelete' && ctx.operation !== 'NetworkInspect') {
+    const readOnlyShared =
+      sharedNetworks.has(ref) || (DEFAULT_NETWORKS.has(ref) && ref !== '' && ref !== 'default');
+    if (readOnlyShared && ctx.operation === 'NetworkInspect') {
+      // the engine's default networks and shared ones can be inspected (clients such as testcontainers read the
+      // bridge gateway), but only the tenant's own containers on them are shown
+      await next();
+      if (ctx.response!.status === 200) {
+        const net = await ctx.response!.json<JsonObject>();
+        ctx.response!.setJson({ ...net, Containers: await ownContainers(ctx, field(net, 'Containers')) });
+      }
+      return;
+    }
+    if (sharedNetworks.has(ref) && ctx.operation !== 'NetworkDelete') {
       // connecting one's own container to a shared network is allowed; the network itself stays read-only
     } else {
       ctx.params.id = await ownership(ctx).network(ref);
@@ -217,17 +277,15 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
         }
       }
       if (ctx.operation === 'ImageTag')
-        await checkTagTarget(
-          ctx,
-          `${ctx.request.query.get('repo') ?? ''}:${ctx.request.query.get('tag') || 'latest'}`,
-        );
+        await checkTagTarget(ctx, ctx.request.query.get('repo') ?? '', ctx.request.query.get('tag') ?? '');
       await next();
     },
   );
 
   /** Refuses a tag that would move a name another tenant's (or a shared) image holds. */
-  const checkTagTarget = async (ctx: Context, ref: string): Promise<void> => {
-    if (ref.startsWith(':')) return;
+  const checkTagTarget = async (ctx: Context, repo: string, tag = ''): Promise<void> => {
+    if (repo === '') return;
+    const ref = repoTag(repo, tag);
     const reply = await ctx.upstream.request({ path: `/images/${encodeURIComponent(ref)}/json` });
     if (reply.status !== 200) {
       await reply.text();
@@ -243,8 +301,39 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   };
 
   const build: Middleware = on('ImageBuild', async (ctx, next) => {
-    for (const t of ctx.request.query.getAll('t'))
-      await checkTagTarget(ctx, t.includes(':') ? t : `${t}:latest`);
+    for (const t of ctx.request.query.getAll('t')) await checkTagTarget(ctx, t);
+    // the classic builder reads its Dockerfile from the context tar: peek at it (the bytes are replayed as they
+    // are) so that `FROM` and `COPY --from` cannot read another tenant's image. BuildKit (`version=2`) sends the
+    // Dockerfile over its session instead; see docs/security.md.
+    const stream =
+      ctx.request.query.get('version') === '2' || ctx.request.query.get('remote')
+        ? undefined
+        : ctx.request.takeStream();
+    if (stream) {
+      const { dockerfile, replay } = await peekDockerfile(
+        stream,
+        ctx.request.query.get('dockerfile') || 'Dockerfile',
+        64 * 1024 * 1024,
+      );
+      ctx.request.restoreStream(replay);
+      if (dockerfile !== undefined) {
+        let buildArgs: Record<string, string> = {};
+        try {
+          buildArgs = JSON.parse(ctx.request.query.get('buildargs') || '{}');
+        } catch {
+          throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'the buildargs parameter is not valid JSON');
+        }
+        for (const ref of dockerfileImages(dockerfile, buildArgs)) {
+          const reply = await ctx.upstream.request({ path: `/images/${encodeURIComponent(ref)}/json` });
+          if (reply.status !== 200) {
+            await reply.text();
+            continue;
+          }
+          const img = await reply.json<{ Config?: { Labels?: Record<string, string> | null } }>();
+          if (!imageVisible(img.Config?.Labels, label, images)) throw notFound('image', ref);
+        }
+      }
+    }
     await next();
   });
 
@@ -252,9 +341,36 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     const c = ctx.request.query.get('container');
     if (!c) throw refuse('DOCKHAND_FOREIGN_REFERENCE', 'a container is required');
     ctx.request.query.set('container', await ownership(ctx).container(c));
-    const repo = ctx.request.query.get('repo');
-    if (repo) await checkTagTarget(ctx, `${repo}:${ctx.request.query.get('tag') || 'latest'}`);
+    await checkTagTarget(ctx, ctx.request.query.get('repo') ?? '', ctx.request.query.get('tag') ?? '');
     await next();
+  });
+
+  const importImage: Middleware = on('ImageCreate', async (ctx, next) => {
+    if (ctx.request.query.get('fromSrc') !== null)
+      await checkTagTarget(ctx, ctx.request.query.get('repo') ?? '', ctx.request.query.get('tag') ?? '');
+    await next();
+  });
+
+  const saveImages: Middleware = on('ImageGetAll', async (ctx, next) => {
+    const names = ctx.request.query.getAll('names');
+    if (names.length === 0) throw refuse('DOCKHAND_IMAGE_POLICY', 'name the images to save');
+    for (const ref of names) {
+      const reply = await ctx.upstream.request({ path: `/images/${encodeURIComponent(ref)}/json` });
+      if (reply.status !== 200) {
+        await reply.text();
+        continue; // the daemon's own error (no such image)
+      }
+      const img = await reply.json<{ Config?: { Labels?: Record<string, string> | null } }>();
+      if (!imageVisible(img.Config?.Labels, label, images)) throw notFound('image', ref);
+    }
+    await next();
+  });
+
+  const loadImages: Middleware = on('ImageLoad', async () => {
+    throw refuse(
+      'DOCKHAND_IMAGE_POLICY',
+      'images cannot be loaded here: a loaded image keeps the names and labels inside the archive, so it could take a name or a label that is not yours; build it instead',
+    );
   });
 
   const buildPrune: Middleware = on('BuildPrune', async () => {
@@ -305,8 +421,8 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
           const colon = s.indexOf(':');
           const ref = colon === -1 ? s : s.slice(0, colon);
           const alias = colon === -1 ? ref : s.slice(colon + 1);
-          await own.container(ref.replace(/^\//, ''));
-          out.push(`${ref}:${alias}`);
+          // the resolved id is forwarded: a name the daemon would read as someone else's id cannot redirect it
+          out.push(`${await own.container(ref.replace(/^\//, ''))}:${alias}`);
         }
         setField(hc, 'Links', out);
       }
@@ -317,8 +433,14 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       for (const [net, ep] of Object.entries(endpoints)) {
         if (!DEFAULT_NETWORKS.has(net)) await network(ctx, net);
         const epLinks = field(ep, 'Links');
-        if (Array.isArray(epLinks)) {
-          for (const l of epLinks) await own.container(String(l).split(':')[0]!.replace(/^\//, ''));
+        if (Array.isArray(epLinks) && isObject(ep)) {
+          const out: string[] = [];
+          for (const l of epLinks) {
+            const [ref = '', ...alias] = String(l).split(':');
+            const id = await own.container(ref.replace(/^\//, ''));
+            out.push([id, ...(alias.length ? alias : [ref])].join(':'));
+          }
+          setField(ep, 'Links', out);
         }
       }
     }
@@ -326,6 +448,30 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     await next();
     if (ctx.response!.status === 201)
       own.remember('container', (await ctx.response!.json<{ Id: string }>()).Id);
+    else await hideConflictingId(ctx);
+  });
+
+  /**
+   * The daemon's name-conflict message names the container holding the name; when that is another tenant's,
+   * the id is taken out, so a conflict reveals no more than that the name is taken.
+   */
+  const hideConflictingId = async (ctx: Context): Promise<void> => {
+    const res = ctx.response!;
+    if (res.status !== 409) return;
+    const body = await res.json<{ message?: string }>();
+    const message = body?.message ?? '';
+    const m = /by container "([0-9a-f]{64})"/.exec(message);
+    if (!m) return;
+    try {
+      await ownership(ctx).container(m[1]!);
+    } catch {
+      res.setJson({ message: message.replace(m[0], 'by another container') });
+    }
+  };
+
+  const rename: Middleware = on('ContainerRename', async (ctx, next) => {
+    await next();
+    await hideConflictingId(ctx);
   });
 
   const remember: Middleware = on(['NetworkCreate', 'VolumeCreate'], async (ctx, next) => {
@@ -349,6 +495,8 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
 
   return compose([
     lists,
+    networkList,
+    rename,
     imageList,
     dataUsage,
     events,
@@ -359,6 +507,9 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     images_,
     build,
     commit,
+    importImage,
+    saveImages,
+    loadImages,
     buildPrune,
     create,
     remember,

@@ -22,9 +22,15 @@ export function registerProxy(program: Command): void {
     .command('proxy')
     .description('Run a Docker Engine API proxy')
     .option('--listen <socket|host:port>', 'where to listen: a unix socket path or host:port')
-    .option('--upstream <DOCKER_HOST>', 'the engine to forward to (default: $DOCKER_HOST or the local socket)')
+    .option(
+      '--upstream <DOCKER_HOST>',
+      'the engine to forward to (default: $DOCKER_HOST or the local socket)',
+    )
     .option('--socket-mode <octal>', 'file mode of the listening unix socket (default 660)')
-    .option('--config <file>', 'a YAML or JSON file naming the middleware pipeline (see docs/configuration.md)')
+    .option(
+      '--config <file>',
+      'a YAML or JSON file naming the middleware pipeline (see docs/configuration.md)',
+    )
     .action(async (flags: ProxyFlags) => {
       const logger = createCliLogger();
       let middleware: Middleware[] = [logRequests()];
@@ -46,8 +52,12 @@ export function registerProxy(program: Command): void {
         process.exitCode = 2;
         return;
       }
-      const upstream = flags.upstream ?? fromFile.upstream ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
-      const mode = flags.socketMode !== undefined ? Number.parseInt(flags.socketMode, 8) : (fromFile.socketMode ?? 0o660);
+      const upstream =
+        flags.upstream ?? fromFile.upstream ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
+      const mode =
+        flags.socketMode !== undefined
+          ? Number.parseInt(flags.socketMode, 8)
+          : (fromFile.socketMode ?? 0o660);
       const proxy = createProxy({ upstream, middleware, logger });
       const target = listen.includes('/') ? { path: listen.replace(/^unix:\/\//, ''), mode } : listen;
       await proxy.listen(target);

@@ -1,0 +1,238 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the config format's ${VAR} substitution is what is tested
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadProxyConfig, parseProxyConfig } from './config.ts';
+
+const FILE = 'tenant.yaml';
+
+/** The message of the ConfigError that parsing `text` throws. */
+function failure(text: string, env: NodeJS.ProcessEnv = {}): string {
+  try {
+    parseProxyConfig(text, FILE, env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).code).toBe('DOCKHAND_CONFIG_INVALID');
+    return (err as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const tenant = (extra = ''): string =>
+  `middleware:\n  - type: workshopTenant\n    tenant: alice\n    projectVolume: alice_project\n    socketVolume: alice_socket\n${extra}`;
+
+describe('parseProxyConfig: valid files', () => {
+  it('builds one middleware per entry, in file order, and passes listen, upstream and socketMode', () => {
+    const config = parseProxyConfig(
+      [
+        'listen: /run/dockhand/docker.sock',
+        'upstream: unix:///var/run/docker.sock',
+        'socketMode: "0600"',
+        'middleware:',
+        '  - type: logRequests',
+        '  - type: denyUnknownRoutes',
+        '  - type: allowRoutes',
+        '    routes: [SystemPing, ContainerList]',
+        '  - type: hostGuard',
+        '    capAdd: [NET_ADMIN]',
+        '  - type: rewriteDockerSocket',
+        '    target: { path: /run/dockhand/docker.sock }',
+        '  - type: mountPolicy',
+        '    allow: { binds: ["/srv/datasets/**"] }',
+        '    remap: [{ path: /home/coder/project, volume: alice_project }]',
+        '  - type: scopeToTenant',
+        '    label: dockhand.tenant=alice',
+        '    shared: { networks: [workshop] }',
+        '  - type: stampLabels',
+        '    labels: { dockhand.tenant: alice }',
+      ].join('\n'),
+      FILE,
+      {},
+    );
+    expect(config.listen).toBe('/run/dockhand/docker.sock');
+    expect(config.upstream).toBe('unix:///var/run/docker.sock');
+    expect(config.socketMode).toBe(0o600);
+    expect(config.middleware).toHaveLength(8);
+    for (const m of config.middleware) expect(typeof m).toBe('function');
+  });
+
+  it('takes socketMode as a number too, and leaves out what the file does not say', () => {
+    const config = parseProxyConfig('socketMode: 432\nmiddleware: []\n', FILE, {});
+    expect(config).toEqual({ socketMode: 0o660, middleware: [] });
+  });
+
+  it('reads JSON as well as YAML', () => {
+    const config = parseProxyConfig(
+      JSON.stringify({
+        middleware: [{ type: 'workshopTenant', tenant: 'a', projectVolume: 'p', socketVolume: 's' }],
+      }),
+      'tenant.json',
+      {},
+    );
+    expect(config.middleware).toHaveLength(1);
+  });
+
+  it('accepts every workshopTenant option', () => {
+    expect(() =>
+      parseProxyConfig(
+        tenant(
+          [
+            '    labelKey: workshop.tenant',
+            '    projectDir: /home/coder/project',
+            '    socketPath: docker.sock',
+            '    projectMount: /mnt/project',
+            '    shared: { networks: [workshop], volumes: [datasets] }',
+            '    allowBinds: ["/srv/datasets/**"]',
+            '',
+          ].join('\n'),
+        ),
+        FILE,
+        {},
+      ),
+    ).not.toThrow();
+  });
+});
+
+describe('parseProxyConfig: environment substitution', () => {
+  it('replaces ${NAME} in every string, at any depth', () => {
+    const text =
+      'listen: ${DIR}/docker.sock\nmiddleware:\n  - type: stampLabels\n    labels: { dockhand.tenant: "${T}", team: "x-${T}-y" }\n';
+    const config = parseProxyConfig(text, FILE, { DIR: '/run/a', T: 'alice' });
+    expect(config.listen).toBe('/run/a/docker.sock');
+  });
+
+  it('uses ${NAME:-default} when NAME is unset or empty', () => {
+    expect(parseProxyConfig('listen: ${L:-/tmp/d.sock}\nmiddleware: []\n', FILE, {}).listen).toBe(
+      '/tmp/d.sock',
+    );
+    expect(parseProxyConfig('listen: ${L:-/tmp/d.sock}\nmiddleware: []\n', FILE, { L: '' }).listen).toBe(
+      '/tmp/d.sock',
+    );
+    expect(parseProxyConfig('listen: ${L:-/tmp/d.sock}\nmiddleware: []\n', FILE, { L: '/x' }).listen).toBe(
+      '/x',
+    );
+  });
+
+  it('takes a value as it is, even when it looks like YAML (substitution happens after parsing)', () => {
+    const config = parseProxyConfig('listen: "${L}"\nmiddleware: []\n', FILE, { L: 'a: b # c' });
+    expect(config.listen).toBe('a: b # c');
+  });
+
+  it('refuses an unset variable without a default, naming the file, the key and the variable', () => {
+    expect(failure(tenant().replace('tenant: alice', 'tenant: ${WORKSHOP_TENANT}'))).toBe(
+      'tenant.yaml: middleware[0].tenant: environment variable WORKSHOP_TENANT is not set',
+    );
+    expect(failure('middleware:\n  - type: hostGuard\n    capAdd: [NET_ADMIN, "${CAP}"]\n')).toBe(
+      'tenant.yaml: middleware[0].capAdd[1]: environment variable CAP is not set',
+    );
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(failure('listen: ${L}\nmiddleware: []\n', { L: '' })).toBe(
+      'tenant.yaml: listen: environment variable L is not set',
+    );
+  });
+
+  it('then validates the substituted value', () => {
+    expect(failure(tenant().replace('tenant: alice', 'tenant: "${T:-}"'))).toMatch(
+      /^tenant\.yaml: middleware\[0\]\.tenant: Invalid length/,
+    );
+  });
+});
+
+describe('parseProxyConfig: errors name the file, the key and what is wrong', () => {
+  it('an unknown middleware type, with the known ones', () => {
+    expect(failure('middleware:\n  - type: hostGuard\n  - type: workshopTenat\n')).toBe(
+      "tenant.yaml: middleware[1].type: unknown middleware type 'workshopTenat' (known: workshopTenant, stampLabels, scopeToTenant, mountPolicy, rewriteDockerSocket, hostGuard, allowRoutes, denyUnknownRoutes, logRequests)",
+    );
+  });
+
+  it('an entry without a type', () => {
+    expect(failure('middleware:\n  - tenant: alice\n')).toMatch(/^tenant\.yaml: middleware\[0\]\.type: /);
+  });
+
+  it('an unknown key in an entry', () => {
+    const msg = failure(tenant('    projectVolumes: typo\n'));
+    expect(msg).toMatch(/^tenant\.yaml: middleware\[0\]\.projectVolumes: /);
+    expect(msg).toMatch(/unknown key/);
+    expect(msg).toContain('"projectVolumes"');
+  });
+
+  it('an unknown key nested in an entry', () => {
+    expect(failure(tenant('    shared: { network: [x] }\n'))).toMatch(
+      /^tenant\.yaml: middleware\[0\]\.shared\.network: unknown key/,
+    );
+    expect(
+      failure('middleware:\n  - type: mountPolicy\n    remap: [{ path: /p, volume: v, sub: x }]\n'),
+    ).toMatch(/^tenant\.yaml: middleware\[0\]\.remap\[0\]\.sub: unknown key/);
+  });
+
+  it('an unknown top-level key', () => {
+    expect(failure('listn: /tmp/x.sock\nmiddleware: []\n')).toMatch(/^tenant\.yaml: listn: unknown key/);
+  });
+
+  it('a missing required key', () => {
+    expect(failure('middleware:\n  - type: workshopTenant\n    tenant: a\n    socketVolume: s\n')).toMatch(
+      /^tenant\.yaml: middleware\[0\]\.projectVolume: .*received undefined/,
+    );
+    expect(failure('listen: /x\n')).toMatch(/^tenant\.yaml: middleware: /);
+  });
+
+  it('a value of the wrong type', () => {
+    expect(failure('middleware:\n  - type: hostGuard\n    privileged: "yes"\n')).toBe(
+      'tenant.yaml: middleware[0].privileged: Invalid type: Expected boolean but received "yes"',
+    );
+    expect(failure('middleware: {}\n')).toMatch(/^tenant\.yaml: middleware: Invalid type: Expected Array/);
+  });
+
+  it('an unknown route in allowRoutes', () => {
+    expect(
+      failure('middleware:\n  - type: allowRoutes\n    routes: [SystemPing, ContainerDestroy]\n'),
+    ).toMatch(/^tenant\.yaml: middleware\[0\]\.routes\[1\]: .*received "ContainerDestroy"$/);
+  });
+
+  it('a rewriteDockerSocket target that is neither {volume, subpath} nor {path} says which key is missing', () => {
+    // The target is a union; the message must say what is wrong with it, not "Expected Object but received Object".
+    const msg = failure('middleware:\n  - type: rewriteDockerSocket\n    target: { volume: alice_socket }\n');
+    expect(msg).toMatch(/^tenant\.yaml: middleware\[0\]\.target/);
+    expect(msg).toMatch(/subpath/);
+  });
+
+  it('a file that is not YAML', () => {
+    expect(failure('middleware: [\n')).toMatch(/^tenant\.yaml: not valid YAML or JSON: /);
+  });
+
+  it('an empty file', () => {
+    expect(failure('')).toMatch(/^tenant\.yaml: \(top level\): /);
+  });
+
+  it('a middleware that refuses its options when built', () => {
+    expect(() => parseProxyConfig('middleware:\n  - type: stampLabels\n    labels: {}\n', FILE, {})).toThrow(
+      'stampLabels() needs at least one label',
+    );
+  });
+});
+
+describe('loadProxyConfig', () => {
+  it('reads a file, substituting from the environment given', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dockhand-config-'));
+    try {
+      const file = join(dir, 'tenant.yaml');
+      await writeFile(file, tenant().replace('tenant: alice', 'tenant: ${T}'));
+      const config = await loadProxyConfig(file, { T: 'bob' });
+      expect(config.middleware).toHaveLength(1);
+      await expect(loadProxyConfig(file, {})).rejects.toThrow(
+        `${file}: middleware[0].tenant: environment variable T is not set`,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names a file it cannot read', async () => {
+    await expect(loadProxyConfig('/nonexistent/dockhand.yaml', {})).rejects.toThrow(
+      /^\/nonexistent\/dockhand\.yaml: cannot read: ENOENT/,
+    );
+  });
+});

@@ -1,0 +1,256 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createProxy, type DockerProxy } from '@dockhand/core';
+import { Pool } from 'undici';
+import { expect } from 'vitest';
+import { workshopTenant } from '../../src/index.ts';
+
+/** The engine the attacks are aimed through (and checked on, straight). */
+export const ENGINE_SOCKET = (process.env.DOCKHAND_TEST_ENGINE ?? 'unix:///var/run/docker.sock').replace(
+  /^unix:\/\//,
+  '',
+);
+
+/** One HTTP answer, read whole. */
+export interface Reply {
+  status: number;
+  text: string;
+  // biome-ignore lint/suspicious/noExplicitAny: Engine API answers of many shapes, checked by the assertions
+  json: any;
+}
+
+/** A client of one unix socket. */
+export interface Client {
+  pool: Pool;
+  socket: string;
+  request(
+    method: string,
+    path: string,
+    options?: { body?: unknown; raw?: string | Buffer; headers?: Record<string, string> },
+  ): Promise<Reply>;
+}
+
+/** Makes a client of a unix socket (the engine, or a proxy). */
+export function client(socket: string): Client {
+  const pool = new Pool('http://docker', { socketPath: socket, connections: 8 });
+  return {
+    pool,
+    socket,
+    async request(method, path, options = {}) {
+      const headers: Record<string, string> = { ...options.headers };
+      let body: string | Buffer | undefined = options.raw;
+      if (options.body !== undefined) {
+        body = JSON.stringify(options.body);
+        headers['content-type'] ??= 'application/json';
+      }
+      const res = await pool.request({ method: method as 'GET', path, headers, body: body ?? null });
+      const text = await res.body.text();
+      let json: unknown;
+      try {
+        json = text === '' ? undefined : JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      return { status: res.statusCode, text, json };
+    },
+  };
+}
+
+/** A tenant's proxy: its socket, a client of it, its tenant name and volumes. */
+export interface Tenant {
+  name: string;
+  proxy: DockerProxy;
+  api: Client;
+  socket: string;
+  dockerHost: string;
+  projectVolume: string;
+  socketVolume: string;
+}
+
+/** The attacker, the victim and the engine, all labelled with one unique `dockhand.test` value. */
+export interface Arena extends AsyncDisposable {
+  run: string;
+  engine: Client;
+  mallory: Tenant;
+  victim: Tenant;
+  /** Labels for anything created straight on the engine for the victim. */
+  victimLabels: Record<string, string>;
+  /** Creates a container straight on the engine as the victim's; returns its full id. */
+  victimContainer(name: string, extra?: Record<string, unknown>, start?: boolean): Promise<string>;
+  /** Creates a container through the attacker's proxy; returns its full id. */
+  ownContainer(name: string, extra?: Record<string, unknown>): Promise<string>;
+  /** Lists containers on the engine carrying this run's label. */
+  engineContainers(): Promise<{ Id: string; Names: string[]; Labels: Record<string, string> }[]>;
+  /** Inspects straight on the engine. */
+  inspect(kind: 'containers' | 'networks' | 'volumes' | 'images', ref: string): Promise<Reply>;
+}
+
+const dirs: string[] = [];
+
+async function startTenant(engine: Client, run: string, who: string): Promise<Tenant> {
+  const name = `${run}-${who}`;
+  const projectVolume = `${name}_project`;
+  const socketVolume = `${name}_socket`;
+  for (const v of [projectVolume, socketVolume]) {
+    const r = await engine.request('POST', '/volumes/create', {
+      body: { Name: v, Labels: { 'dockhand.test': run } },
+    });
+    expect(r.status).toBe(201);
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'dockhand-attack-'));
+  dirs.push(dir);
+  const socket = join(dir, 'docker.sock');
+  const proxy = createProxy({
+    upstream: `unix://${ENGINE_SOCKET}`,
+    middleware: [workshopTenant({ tenant: name, projectVolume, socketVolume })],
+  });
+  await proxy.listen(socket);
+  return {
+    name,
+    proxy,
+    api: client(socket),
+    socket,
+    dockerHost: `unix://${socket}`,
+    projectVolume,
+    socketVolume,
+  };
+}
+
+/**
+ * Starts an attacker ("mallory") and a victim tenant proxy on one engine. Everything is labelled
+ * `dockhand.test=<run>` or with one of the two tenant names, and removed on dispose.
+ */
+export async function arena(): Promise<Arena> {
+  const run = `atk-${randomUUID().slice(0, 8)}`;
+  const engine = client(ENGINE_SOCKET);
+  const mallory = await startTenant(engine, run, 'mallory');
+  const victim = await startTenant(engine, run, 'victim');
+  const victimLabels = { 'dockhand.test': run, 'dockhand.tenant': victim.name };
+  const created = async (r: Reply): Promise<string> => {
+    expect(r.status, r.text).toBe(201);
+    return r.json.Id as string;
+  };
+  return {
+    run,
+    engine,
+    mallory,
+    victim,
+    victimLabels,
+    async victimContainer(name, extra = {}, start = true) {
+      const id = await created(
+        await engine.request('POST', `/containers/create?name=${name}`, {
+          body: {
+            Image: 'busybox',
+            Cmd: ['sleep', '3600'],
+            Env: ['SECRET=victim-secret'],
+            Labels: victimLabels,
+            ...extra,
+          },
+        }),
+      );
+      if (start) expect((await engine.request('POST', `/containers/${id}/start`)).status).toBe(204);
+      return id;
+    },
+    async ownContainer(name, extra = {}) {
+      return created(
+        await mallory.api.request('POST', `/containers/create?name=${name}`, {
+          body: { Image: 'busybox', Cmd: ['sleep', '3600'], Labels: { 'dockhand.test': run }, ...extra },
+        }),
+      );
+    },
+    async engineContainers() {
+      const filters = encodeURIComponent(JSON.stringify({ label: [`dockhand.test=${run}`] }));
+      return (await engine.request('GET', `/containers/json?all=1&filters=${filters}`)).json;
+    },
+    inspect(kind, ref) {
+      const path =
+        kind === 'containers' || kind === 'images'
+          ? `/${kind}/${encodeURIComponent(ref)}/json`
+          : `/${kind}/${encodeURIComponent(ref)}`;
+      return engine.request('GET', path);
+    },
+    async [Symbol.asyncDispose]() {
+      await mallory.proxy.close();
+      await victim.proxy.close();
+      await cleanup(engine, [
+        `dockhand.test=${run}`,
+        `dockhand.tenant=${mallory.name}`,
+        `dockhand.tenant=${victim.name}`,
+      ]);
+      await Promise.all([mallory.api.pool.close(), victim.api.pool.close()]);
+      await engine.pool.close();
+      await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+    },
+  };
+}
+
+/** Removes containers, networks, volumes and images carrying any of the labels, straight on the engine. */
+export async function cleanup(engine: Client, labels: string[]): Promise<void> {
+  for (const label of labels) {
+    const f = encodeURIComponent(JSON.stringify({ label: [label] }));
+    const cs = (await engine.request('GET', `/containers/json?all=1&filters=${f}`)).json ?? [];
+    for (const c of cs) await engine.request('DELETE', `/containers/${c.Id}?force=1&v=1`);
+  }
+  for (const label of labels) {
+    const f = encodeURIComponent(JSON.stringify({ label: [label] }));
+    const ns = (await engine.request('GET', `/networks?filters=${f}`)).json ?? [];
+    for (const n of ns) await engine.request('DELETE', `/networks/${n.Id}`);
+    const vs = (await engine.request('GET', `/volumes?filters=${f}`)).json?.Volumes ?? [];
+    for (const v of vs) await engine.request('DELETE', `/volumes/${encodeURIComponent(v.Name)}?force=1`);
+    const is = (await engine.request('GET', `/images/json?filters=${f}`)).json ?? [];
+    for (const i of is) await engine.request('DELETE', `/images/${i.Id}?force=1`);
+  }
+}
+
+/** Asserts a Docker-style refusal: the status and a `{"message"}` body (matching `message` when given). */
+export function refused(r: Reply, status: number, message?: RegExp | string): void {
+  expect(r.status, r.text).toBe(status);
+  expect(r.json, r.text).toEqual({ message: expect.any(String) });
+  if (message !== undefined) expect(r.json.message).toMatch(message);
+}
+
+/** The busybox image id, to check shared images stay unchanged. */
+export async function imageId(engine: Client, ref: string): Promise<string | undefined> {
+  const r = await engine.request('GET', `/images/${encodeURIComponent(ref)}/json`);
+  return r.status === 200 ? (r.json.Id as string) : undefined;
+}
+
+/** A tar archive of the given files (a build context, an image archive), made with the system `tar`. */
+export async function tarOf(files: Record<string, string | Buffer>): Promise<Buffer> {
+  const { execFile } = await import('node:child_process');
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  const { dirname } = await import('node:path');
+  const dir = await mkdtemp(join(tmpdir(), 'dockhand-attack-tar-'));
+  try {
+    for (const [name, content] of Object.entries(files)) {
+      await mkdir(dirname(join(dir, name)), { recursive: true });
+      await writeFile(join(dir, name), content);
+    }
+    return await new Promise<Buffer>((resolve, reject) =>
+      execFile(
+        'tar',
+        ['-c', '-C', dir, '.'],
+        { encoding: 'buffer', maxBuffer: 256 * 1024 * 1024 },
+        (err, out) => (err ? reject(err) : resolve(out)),
+      ),
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs a classic-builder build through a client; returns the reply (a JSON-lines stream) and the image id. */
+export async function build(
+  api: Client,
+  query: string,
+  dockerfile: string,
+): Promise<{ reply: Reply; id?: string }> {
+  const reply = await api.request('POST', `/build?${query}`, {
+    raw: await tarOf({ Dockerfile: dockerfile }),
+    headers: { 'content-type': 'application/x-tar' },
+  });
+  const id = /"aux":\{"ID":"(sha256:[0-9a-f]{64})"\}/.exec(reply.text)?.[1];
+  return { reply, ...(id ? { id } : {}) };
+}

@@ -1,0 +1,252 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Arena, arena, refused } from './harness.ts';
+
+let a: Arena;
+let own: string;
+let n = 0;
+
+beforeAll(async () => {
+  a = await arena();
+  own = await a.ownContainer(`${a.run}-own`);
+}, 120_000);
+afterAll(async () => a?.[Symbol.asyncDispose](), 120_000);
+
+/** Tries to create a container through the attacker's proxy; returns the reply and the name it would have. */
+async function tryCreate(hostConfig: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  const name = `${a.run}-esc${++n}`;
+  const r = await a.mallory.api.request('POST', `/containers/create?name=${name}`, {
+    body: {
+      Image: 'busybox',
+      Cmd: ['true'],
+      Labels: { 'dockhand.test': a.run },
+      HostConfig: hostConfig,
+      ...extra,
+    },
+  });
+  return { r, name };
+}
+
+/** (b): no container of that name exists on the engine. */
+async function noContainer(name: string) {
+  expect((await a.inspect('containers', name)).status).toBe(404);
+}
+
+describe('host-escape fields of HostConfig are refused (hostGuard, DOCKHAND_HOST_ESCAPE 403)', () => {
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    ['Privileged', { Privileged: true }, /privileged/],
+    ['CapAdd SYS_ADMIN', { CapAdd: ['SYS_ADMIN'] }, /SYS_ADMIN/],
+    ['CapAdd ALL', { CapAdd: ['ALL'] }, /ALL/],
+    ['CapAdd cap_sys_admin (lower case, prefixed)', { CapAdd: ['cap_sys_admin'] }, /cap_sys_admin/],
+    [
+      'Devices',
+      { Devices: [{ PathOnHost: '/dev/kmsg', PathInContainer: '/dev/kmsg', CgroupPermissions: 'rwm' }] },
+      /Devices/,
+    ],
+    [
+      'DeviceRequests',
+      { DeviceRequests: [{ Driver: '', Count: -1, Capabilities: [['gpu']] }] },
+      /DeviceRequests/,
+    ],
+    ['DeviceCgroupRules', { DeviceCgroupRules: ['a *:* rwm'] }, /DeviceCgroupRules/],
+    ['NetworkMode=host', { NetworkMode: 'host' }, /NetworkMode=host/],
+    ['PidMode=host', { PidMode: 'host' }, /PidMode=host/],
+    ['IpcMode=host', { IpcMode: 'host' }, /IpcMode=host/],
+    ['UTSMode=host', { UTSMode: 'host' }, /UTSMode=host/],
+    ['UsernsMode=host', { UsernsMode: 'host' }, /UsernsMode=host/],
+    ['CgroupnsMode=host', { CgroupnsMode: 'host' }, /CgroupnsMode=host/],
+    ['SecurityOpt seccomp=unconfined', { SecurityOpt: ['seccomp=unconfined'] }, /seccomp=unconfined/],
+    ['SecurityOpt apparmor=unconfined', { SecurityOpt: ['apparmor=unconfined'] }, /apparmor/],
+    ['SecurityOpt label=disable', { SecurityOpt: ['label=disable'] }, /label=disable/],
+    ['SecurityOpt systempaths=unconfined', { SecurityOpt: ['systempaths=unconfined'] }, /systempaths/],
+    ['MaskedPaths override', { MaskedPaths: ['/nothing'] }, /MaskedPaths/],
+    ['ReadonlyPaths override', { ReadonlyPaths: ['/nothing'] }, /ReadonlyPaths/],
+    // an empty list is not "unset": the daemon then masks nothing and leaves /proc/sys writable (core_pattern)
+    ['MaskedPaths: [] (unmask /proc/kcore, ...)', { MaskedPaths: [] }, /MaskedPaths/],
+    ['ReadonlyPaths: [] (writable /proc/sys, /proc/sysrq-trigger)', { ReadonlyPaths: [] }, /ReadonlyPaths/],
+    ['Sysctls', { Sysctls: { 'kernel.shm_rmid_forced': '1' } }, /Sysctls/],
+    ['CgroupParent', { CgroupParent: '/' }, /CgroupParent/],
+    ['Runtime', { Runtime: 'io.containerd.runc.v2' }, /runtime/],
+    [
+      'log driver syslog',
+      { LogConfig: { Type: 'syslog', Config: { 'syslog-address': 'udp://127.0.0.1:514' } } },
+      /syslog/,
+    ],
+    [
+      'log driver gelf',
+      { LogConfig: { Type: 'gelf', Config: { 'gelf-address': 'udp://127.0.0.1:12201' } } },
+      /gelf/,
+    ],
+    ['log driver fluentd', { LogConfig: { Type: 'fluentd' } }, /fluentd/],
+    ['negative OomScoreAdj', { OomScoreAdj: -1000 }, /OomScoreAdj/],
+    ['non-local VolumeDriver', { VolumeDriver: 'nfs' }, /volume driver/],
+    // OCI annotations go to the runtime (runc reads org.systemd.property.* with the systemd cgroup driver)
+    [
+      'Annotations for the runtime',
+      { Annotations: { 'org.systemd.property.DeviceAllow': "'/dev/sda rwm'" } },
+      /Annotations/,
+    ],
+  ])('%s', async (_what, hc, message) => {
+    const { r, name } = await tryCreate(hc);
+    refused(r, 403, message);
+    await noContainer(name);
+    // nothing privileged exists for this run either
+    for (const c of await a.engineContainers()) {
+      const i = await a.inspect('containers', c.Id);
+      expect(i.json.HostConfig.Privileged).toBe(false);
+    }
+  });
+
+  it('privileged exec in an own container', async () => {
+    const r = await a.mallory.api.request('POST', `/containers/${own}/exec`, {
+      body: { Cmd: ['id'], Privileged: true },
+    });
+    refused(r, 403, /privileged exec/);
+    const execs = (await a.inspect('containers', own)).json.ExecIDs;
+    expect(execs ?? []).toEqual([]);
+  });
+
+  it('ContainerUpdate adding devices', async () => {
+    const r = await a.mallory.api.request('POST', `/containers/${own}/update`, {
+      body: {
+        Devices: [{ PathOnHost: '/dev/kmsg', PathInContainer: '/dev/kmsg', CgroupPermissions: 'rwm' }],
+      },
+    });
+    refused(r, 403, /Devices/);
+    expect((await a.inspect('containers', own)).json.HostConfig.Devices ?? []).toEqual([]);
+  });
+
+  it.each([
+    ['networkmode=host', 'networkmode=host', /network mode 'host'/],
+    ['networkmode=container:<id>', `networkmode=container:${'0'.repeat(12)}`, /network mode/],
+    ['cgroupparent', 'cgroupparent=/', /cgroupparent/],
+    ['extrahosts', `extrahosts=${encodeURIComponent('["docker:127.0.0.1"]')}`, /extrahosts/],
+  ])('build with %s', async (_w, query, message) => {
+    const t = `${a.run}-escbuild`;
+    const r = await a.mallory.api.request('POST', `/build?t=${t}&${query}`, {
+      raw: Buffer.alloc(1024),
+      headers: { 'content-type': 'application/x-tar' },
+    });
+    refused(r, 403, message);
+    expect((await a.inspect('images', t)).status).toBe(404);
+  });
+});
+
+describe('volume drivers that reach the host or the network are refused (mountPolicy, DOCKHAND_MOUNT_REFUSED 403)', () => {
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    [
+      'local driver with type=none,o=bind,device=/',
+      { Driver: 'local', DriverOpts: { type: 'none', o: 'bind', device: '/' } },
+      /driver options/,
+    ],
+    [
+      'local driver with nfs options',
+      { DriverOpts: { type: 'nfs', o: 'addr=127.0.0.1,rw', device: ':/export' } },
+      /driver options/,
+    ],
+    [
+      'local driver with cifs options',
+      { DriverOpts: { type: 'cifs', o: 'username=x', device: '//127.0.0.1/share' } },
+      /driver options/,
+    ],
+    ['a non-local driver', { Driver: 'rexray' }, /volume driver 'rexray'/],
+  ])('volumes/create: %s', async (_w, body, message) => {
+    const name = `${a.run}-escvol${++n}`;
+    const r = await a.mallory.api.request('POST', '/volumes/create', {
+      body: { Name: name, Labels: { 'dockhand.test': a.run }, ...body },
+    });
+    refused(r, 403, message);
+    expect((await a.inspect('volumes', name)).status).toBe(404);
+  });
+
+  it('Mounts volume with VolumeOptions.DriverConfig bind options', async () => {
+    const vol = `${a.run}-escdc`;
+    const { r, name } = await tryCreate({
+      Mounts: [
+        {
+          Type: 'volume',
+          Source: vol,
+          Target: '/host',
+          VolumeOptions: {
+            DriverConfig: { Name: 'local', Options: { type: 'none', o: 'bind', device: '/' } },
+          },
+        },
+      ],
+    });
+    refused(r, 403, /driver options/);
+    await noContainer(name);
+    expect((await a.inspect('volumes', vol)).status).toBe(404);
+  });
+});
+
+describe('the daemon socket, in every spelling, becomes the proxy socket volume (rewriteDockerSocket)', () => {
+  it.each<[string, Record<string, unknown>]>([
+    ['/var/run/docker.sock', { Binds: ['/var/run/docker.sock:/var/run/docker.sock'] }],
+    ['//var/run/docker.sock', { Binds: ['//var/run/docker.sock:/var/run/docker.sock'] }],
+    ['/var/run/../run/docker.sock', { Binds: ['/var/run/../run/docker.sock:/var/run/docker.sock'] }],
+    ['/run/docker.sock', { Binds: ['/run/docker.sock:/var/run/docker.sock:ro'] }],
+    [
+      'Mounts type=bind',
+      { Mounts: [{ Type: 'bind', Source: '/var/run/docker.sock', Target: '/var/run/docker.sock' }] },
+    ],
+  ])('%s', async (_w, hc) => {
+    const { r, name } = await tryCreate(hc);
+    expect(r.status, r.text).toBe(201);
+    const c = (await a.inspect('containers', name)).json;
+    expect(c.HostConfig.Binds ?? []).toEqual([]);
+    expect(c.Mounts).toHaveLength(1);
+    expect(c.Mounts[0]).toMatchObject({
+      Type: 'volume',
+      Name: a.mallory.socketVolume,
+      Destination: '/var/run/docker.sock',
+    });
+    expect(JSON.stringify(c.Mounts)).not.toMatch(/"Source":"\/(var\/)?run\/docker\.sock"/);
+  });
+});
+
+describe('host binds outside the project are refused (rewriteDockerSocket / mountPolicy, DOCKHAND_MOUNT_REFUSED 403)', () => {
+  it.each([
+    '/var/run',
+    '/run',
+    '/var/lib/docker',
+    '/run/containerd/containerd.sock',
+    '/',
+    '/etc',
+    '/home/coder/project/../../etc',
+    '/home/coder/project//x',
+    '/proc/1/root',
+  ])('bind %s', async (source) => {
+    const { r, name } = await tryCreate({ Binds: [`${source}:/host`] });
+    refused(r, 403, /not allowed|not a plain path/);
+    await noContainer(name);
+  });
+
+  it('Mounts type=bind of /etc', async () => {
+    const { r, name } = await tryCreate({ Mounts: [{ Type: 'bind', Source: '/etc', Target: '/host' }] });
+    refused(r, 403, /bind-mounting \/etc/);
+    await noContainer(name);
+  });
+
+  it('a symlink inside the project volume pointing at / is not followed out of the volume', async () => {
+    const mk = await a.mallory.api.request('POST', '/containers/create', {
+      body: {
+        Image: 'busybox',
+        Cmd: ['ln', '-sfn', '/', '/p/escape'],
+        Labels: { 'dockhand.test': a.run },
+        HostConfig: { Binds: ['/home/coder/project:/p'] },
+      },
+    });
+    expect(mk.status, mk.text).toBe(201);
+    await a.mallory.api.request('POST', `/containers/${mk.json.Id}/start`);
+    await a.mallory.api.request('POST', `/containers/${mk.json.Id}/wait`);
+    const { r, name } = await tryCreate(
+      { Binds: ['/home/coder/project/escape:/host:ro'] },
+      { Cmd: ['ls', '/host/etc/hostname'] },
+    );
+    if (r.status === 201) {
+      // the daemon resolves the subpath inside the volume and refuses the symlink when starting
+      const start = await a.mallory.api.request('POST', `/containers/${name}/start`);
+      expect(start.status, start.text).toBeGreaterThanOrEqual(400);
+      expect((await a.inspect('containers', name)).json.State.Running).toBe(false);
+    } else refused(r, 403);
+  });
+});

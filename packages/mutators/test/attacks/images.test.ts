@@ -1,0 +1,286 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Arena, arena, build, imageId, refused, tarOf } from './harness.ts';
+
+let a: Arena;
+let victimLabel: Record<string, string>;
+let victimImage: string;
+let victimImageName: string;
+let ownImageName: string;
+let busybox: string;
+let n = 0;
+
+beforeAll(async () => {
+  a = await arena();
+  victimLabel = { 'dockhand.tenant': a.victim.name };
+  busybox = (await imageId(a.engine, 'busybox:latest'))!;
+  const stopped = await a.victimContainer(`${a.run}-victim`, {}, false);
+  victimImageName = `${a.run}-victim-img`;
+  victimImage = (
+    await a.engine.request('POST', `/commit?container=${stopped}&repo=${victimImageName}&tag=latest`, {
+      body: { Labels: a.victimLabels },
+    })
+  ).json.Id;
+  ownImageName = `${a.run}-own-img`;
+  const b = await build(
+    a.mallory.api,
+    `t=${ownImageName}&labels=${encodeURIComponent(JSON.stringify({ 'dockhand.test': a.run }))}`,
+    'FROM busybox\nRUN echo own > /own\n',
+  );
+  expect(b.id, b.reply.text).toBeDefined();
+}, 120_000);
+afterAll(async () => a?.[Symbol.asyncDispose](), 120_000);
+
+async function sharedUnchanged(): Promise<void> {
+  expect(await imageId(a.engine, 'busybox:latest')).toBe(busybox);
+  expect(await imageId(a.engine, `${victimImageName}:latest`)).toBe(victimImage);
+}
+const tenantOf = (labels: Record<string, string> | null | undefined) => labels?.['dockhand.tenant'];
+
+describe('label spoofing: what the tenant creates carries its own label (stampLabels)', () => {
+  it('container created with the victim label', async () => {
+    const r = await a.mallory.api.request('POST', '/containers/create', {
+      body: { Image: 'busybox', Labels: { ...victimLabel, 'dockhand.test': a.run } },
+    });
+    expect(r.status).toBe(201);
+    expect(tenantOf((await a.inspect('containers', r.json.Id)).json.Config.Labels)).toBe(a.mallory.name);
+  });
+
+  it('container created with the victim label under a folded key (lAbels)', async () => {
+    const r = await a.mallory.api.request('POST', '/containers/create', {
+      body: { Image: 'busybox', lAbels: { ...victimLabel, 'dockhand.test': a.run } },
+    });
+    expect(r.status).toBe(201);
+    expect(tenantOf((await a.inspect('containers', r.json.Id)).json.Config.Labels)).toBe(a.mallory.name);
+  });
+
+  it('volume created with the victim label', async () => {
+    const name = `${a.run}-spoofvol`;
+    const r = await a.mallory.api.request('POST', '/volumes/create', {
+      body: { Name: name, Labels: { ...victimLabel, 'dockhand.test': a.run } },
+    });
+    expect(r.status).toBe(201);
+    expect(tenantOf((await a.inspect('volumes', name)).json.Labels)).toBe(a.mallory.name);
+  });
+
+  it('network created with the victim label', async () => {
+    const r = await a.mallory.api.request('POST', '/networks/create', {
+      body: { Name: `${a.run}-spoofnet`, Labels: { ...victimLabel, 'dockhand.test': a.run } },
+    });
+    expect(r.status).toBe(201);
+    expect(tenantOf((await a.inspect('networks', r.json.Id)).json.Labels)).toBe(a.mallory.name);
+  });
+
+  it('build with --label dockhand.tenant=<victim>', async () => {
+    const { id } = await build(
+      a.mallory.api,
+      `labels=${encodeURIComponent(JSON.stringify({ ...victimLabel, 'dockhand.test': a.run }))}`,
+      'FROM busybox\n',
+    );
+    expect(tenantOf((await a.inspect('images', id!)).json.Config.Labels)).toBe(a.mallory.name);
+  });
+
+  it('build of a Dockerfile whose LABEL carries the victim label', async () => {
+    const name = `${a.run}-labelled`;
+    const { id } = await build(
+      a.mallory.api,
+      `t=${name}`,
+      `FROM busybox\nLABEL dockhand.tenant="${a.victim.name}" dockhand.test="${a.run}"\n`,
+    );
+    expect(tenantOf((await a.inspect('images', id!)).json.Config.Labels)).toBe(a.mallory.name);
+    // the victim does not see it
+    const seen = await a.victim.api.request('GET', '/images/json');
+    expect((seen.json as { Id: string }[]).map((i) => i.Id)).not.toContain(id);
+    refused(await a.victim.api.request('GET', `/images/${name}/json`), 404, `No such image: ${name}`);
+    // a container from it is the attacker's
+    const c = await a.mallory.api.request('POST', '/containers/create', {
+      body: { Image: name, Labels: { 'dockhand.test': a.run } },
+    });
+    expect(c.status).toBe(201);
+    expect(tenantOf((await a.inspect('containers', c.json.Id)).json.Config.Labels)).toBe(a.mallory.name);
+  });
+
+  it.each<[string, () => string]>([
+    ['LABEL change', () => `LABEL dockhand.tenant=${a.victim.name}`],
+    [
+      'a LABEL change on the second line of one changes value',
+      () => `ENV A=1\nLABEL dockhand.tenant=${a.victim.name}`,
+    ],
+    ['a LABEL change with the key split by quotes', () => `LABEL "dockhand."tenant=${a.victim.name}`],
+    ['a LABEL change with an escaped key', () => `LABEL dockhand\\.tenant=${a.victim.name}`],
+  ])('ImageCommit with %s', async (_w, change) => {
+    const own = await a.ownContainer(`${a.run}-commit${++n}`);
+    const repo = `${a.run}-committed${n}`;
+    const r = await a.mallory.api.request(
+      'POST',
+      `/commit?container=${own}&repo=${repo}&changes=${encodeURIComponent(change())}`,
+      { body: {} },
+    );
+    if (r.status === 201) {
+      expect(tenantOf((await a.inspect('images', repo)).json.Config.Labels)).toBe(a.mallory.name);
+    } else {
+      refused(r, 403, /set by the workshop/);
+      expect((await a.inspect('images', repo)).status).toBe(404);
+    }
+  });
+
+  it('ImageCreate (import) with a LABEL change', async () => {
+    const repo = `${a.run}-imported`;
+    const r = await a.mallory.api.request(
+      'POST',
+      `/images/create?fromSrc=-&repo=${repo}&changes=${encodeURIComponent(`LABEL dockhand.tenant=${a.victim.name}`)}`,
+      { raw: await tarOf({ hello: 'x' }), headers: { 'content-type': 'application/x-tar' } },
+    );
+    refused(r, 403, /set by the workshop/);
+    expect((await a.inspect('images', repo)).status).toBe(404);
+  });
+});
+
+describe('shared and foreign images (scopeToTenant image policy)', () => {
+  it.each<[string, string, () => string, RegExp | (() => string)]>([
+    ['delete busybox', 'DELETE', () => '/images/busybox:latest?force=1', /shared with everyone/],
+    [
+      'delete busybox by id prefix',
+      'DELETE',
+      () => `/images/${busybox.slice(7, 19)}?force=1`,
+      /shared with everyone/,
+    ],
+    ['re-tag busybox', 'POST', () => `/images/busybox/tag?repo=${a.run}-bb&tag=x`, /re-tagged/],
+    [
+      'tag an own image onto busybox:latest',
+      'POST',
+      () => `/images/${ownImageName}/tag?repo=busybox&tag=latest`,
+      /belongs to an image you did not build/,
+    ],
+    [
+      'tag an own image onto docker.io/library/busybox',
+      'POST',
+      () => `/images/${ownImageName}/tag?repo=docker.io/library/busybox`,
+      /belongs to an image you did not build/,
+    ],
+    [
+      'tag an own image onto the victim tag',
+      'POST',
+      () => `/images/${ownImageName}/tag?repo=${victimImageName}&tag=latest`,
+      /belongs to an image you did not build/,
+    ],
+    [
+      'tag with the tag inside repo (repo=<victim>:latest, no tag)',
+      'POST',
+      () => `/images/${ownImageName}/tag?repo=${victimImageName}:latest`,
+      /belongs to an image you did not build/,
+    ],
+    [
+      'tag with a tag inside repo and another in tag',
+      'POST',
+      () => `/images/${ownImageName}/tag?repo=${victimImageName}:other&tag=latest`,
+      /belongs to an image you did not build/,
+    ],
+    [
+      'inspect the victim image',
+      'GET',
+      () => `/images/${victimImageName}/json`,
+      () => `No such image: ${victimImageName}`,
+    ],
+    [
+      'inspect the victim image by id',
+      'GET',
+      () => `/images/${victimImage}/json`,
+      () => `No such image: ${victimImage}`,
+    ],
+    [
+      'history of the victim image',
+      'GET',
+      () => `/images/${victimImageName}/history`,
+      () => `No such image: ${victimImageName}`,
+    ],
+    [
+      'save the victim image',
+      'GET',
+      () => `/images/${victimImageName}/get`,
+      () => `No such image: ${victimImageName}`,
+    ],
+    [
+      'save the victim image through /images/get?names=',
+      'GET',
+      () => `/images/get?names=${victimImageName}`,
+      () => `No such image: ${victimImageName}`,
+    ],
+    [
+      'delete the victim image',
+      'DELETE',
+      () => `/images/${victimImageName}`,
+      () => `No such image: ${victimImageName}`,
+    ],
+    [
+      'push the victim image',
+      'POST',
+      () => `/images/${victimImageName}/push`,
+      () => `No such image: ${victimImageName}`,
+    ],
+  ])('%s', async (_w, method, path, message) => {
+    const r = await a.mallory.api.request(method, path(), { headers: { 'x-registry-auth': 'e30=' } });
+    refused(
+      r,
+      method === 'GET' || (path().includes(victimImageName) && !path().includes('/tag')) ? 404 : 403,
+      typeof message === 'function' ? message() : message,
+    );
+    await sharedUnchanged();
+  });
+
+  it('build tagged busybox:latest', async () => {
+    const { reply } = await build(a.mallory.api, 't=busybox:latest', 'FROM busybox\nRUN echo evil > /evil\n');
+    refused(reply, 403, /belongs to an image you did not build/);
+    await sharedUnchanged();
+  });
+
+  it('tag smuggled in an urlencoded body', async () => {
+    const r = await a.mallory.api.request('POST', `/images/${ownImageName}/tag?repo=${a.run}-harmless`, {
+      raw: `repo=${victimImageName}&tag=latest`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    refused(r, 400, /form/);
+    await sharedUnchanged();
+  });
+
+  it('import (ImageCreate fromSrc) onto the victim tag', async () => {
+    const r = await a.mallory.api.request(
+      'POST',
+      `/images/create?fromSrc=-&repo=${victimImageName}&tag=latest`,
+      {
+        raw: await tarOf({ hello: 'x' }),
+        headers: { 'content-type': 'application/x-tar' },
+      },
+    );
+    refused(r, 403, /belongs to an image you did not build/);
+    await sharedUnchanged();
+  });
+
+  it('docker load of an archive tagged with the victim image name', async () => {
+    const saved = await a.engine.pool.request({ method: 'GET', path: `/images/get?names=${ownImageName}` });
+    const archive = Buffer.from(await saved.body.arrayBuffer());
+    const forged = Buffer.from(
+      archive.toString('latin1').replaceAll(`${ownImageName}:latest`, `${victimImageName}:latest`),
+      'latin1',
+    );
+    const r = await a.mallory.api.request('POST', '/images/load?quiet=1', {
+      raw: forged,
+      headers: { 'content-type': 'application/x-tar' },
+    });
+    refused(r, 403, /load/);
+    await sharedUnchanged();
+  });
+
+  it('run a container from the victim image', async () => {
+    const r = await a.mallory.api.request('POST', '/containers/create', {
+      body: { Image: victimImageName, Labels: { 'dockhand.test': a.run } },
+    });
+    refused(r, 404, `No such image: ${victimImageName}`);
+  });
+
+  it('build FROM the victim image (classic builder)', async () => {
+    const t = `${a.run}-from-victim`;
+    const { reply, id } = await build(a.mallory.api, `t=${t}`, `FROM ${victimImageName}\n`);
+    expect(id, 'the build must not produce an image from a foreign one').toBeUndefined();
+    expect(reply.status === 200 ? reply.text : reply.json.message).toMatch(/No such image|not allowed/);
+  });
+});

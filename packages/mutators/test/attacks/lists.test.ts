@@ -1,0 +1,145 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Arena, arena, refused } from './harness.ts';
+
+let a: Arena;
+let victim: string;
+let victimStopped: string;
+let victimNet: string;
+let victimVol: string;
+let victimImage: string;
+let victimLabel: string;
+
+beforeAll(async () => {
+  a = await arena();
+  victimLabel = `dockhand.tenant=${a.victim.name}`;
+  victim = await a.victimContainer(`${a.run}-victim`);
+  victimStopped = await a.victimContainer(`${a.run}-victim-stopped`, {}, false);
+  victimNet = (
+    await a.engine.request('POST', '/networks/create', {
+      body: { Name: `${a.run}-victim-net`, Labels: a.victimLabels },
+    })
+  ).json.Id;
+  victimVol = `${a.run}-victim-vol`;
+  await a.engine.request('POST', '/volumes/create', { body: { Name: victimVol, Labels: a.victimLabels } });
+  const commit = await a.engine.request('POST', `/commit?container=${victimStopped}`, {
+    body: { Labels: a.victimLabels },
+  });
+  victimImage = commit.json.Id;
+  await a.ownContainer(`${a.run}-own`);
+}, 120_000);
+afterAll(async () => a?.[Symbol.asyncDispose](), 120_000);
+
+const q = (filters: unknown) =>
+  encodeURIComponent(typeof filters === 'string' ? filters : JSON.stringify(filters));
+
+async function victimsExist(): Promise<void> {
+  expect((await a.inspect('containers', victim)).status).toBe(200);
+  expect((await a.inspect('containers', victimStopped)).status).toBe(200);
+  expect((await a.inspect('networks', victimNet)).status).toBe(200);
+  expect((await a.inspect('volumes', victimVol)).status).toBe(200);
+  expect((await a.inspect('images', victimImage)).status).toBe(200);
+}
+
+describe('filters that try to widen a list (scopeToTenant: label filter ANDed, list filtered again)', () => {
+  const forms: [string, () => string][] = [
+    ['map form', () => `filters=${q({ label: [victimLabel] })}`],
+    ['legacy map form', () => `filters=${q({ label: { [victimLabel]: true } })}`],
+    [
+      'two filters params',
+      () =>
+        `filters=${q({ label: [`dockhand.tenant=${a.mallory.name}`] })}&filters=${q({ label: [victimLabel] })}`,
+    ],
+    ['Filters casing', () => `Filters=${q({ label: [victimLabel] })}`],
+  ];
+  // biome-ignore lint/suspicious/noExplicitAny: list bodies of three shapes
+  const lists: [string, string, (body: any) => string[]][] = [
+    ['containers', '/containers/json?all=1&', (b) => b.map((c: { Id: string }) => c.Id)],
+    ['volumes', '/volumes?', (b) => (b.Volumes ?? []).map((v: { Name: string }) => v.Name)],
+    ['networks', '/networks?', (b) => b.map((x: { Id: string }) => x.Id)],
+  ];
+  const cases = lists.flatMap(([what, path, ids]) =>
+    forms.map(([form, query]) => [`${what}, ${form}`, path, ids, query] as const),
+  );
+  it.each(cases)('%s', async (_w, path, ids, query) => {
+    const r = await a.mallory.api.request('GET', `${path}${query()}`);
+    expect(r.status, r.text).toBe(200);
+    const got = ids(r.json);
+    for (const id of [victim, victimStopped, victimNet, victimVol]) expect(got).not.toContain(id);
+    await victimsExist();
+  });
+
+  it.each(['/containers/json?', '/volumes?', '/networks?'])('invalid filter JSON on %s', async (path) => {
+    refused(await a.mallory.api.request('GET', `${path}filters=${q('{"label":')}`), 400, /invalid filter/);
+  });
+
+  it('label as a plain string', async () => {
+    refused(
+      await a.mallory.api.request('GET', `/containers/json?filters=${q({ label: victimLabel })}`),
+      400,
+      /invalid filter/,
+    );
+  });
+});
+
+describe('prunes that try to reach the victim (scopeToTenant)', () => {
+  it.each<[string, string, () => unknown]>([
+    ['containers', '/containers/prune', () => ({ label: [victimLabel] })],
+    ['volumes (all=true)', '/volumes/prune', () => ({ label: [victimLabel], all: ['true'] })],
+    ['networks', '/networks/prune', () => ({ label: { [victimLabel]: true } })],
+    ['images (dangling=false)', '/images/prune', () => ({ label: [victimLabel], dangling: ['false'] })],
+  ])('%s prune with the victim label', async (_w, path, filters) => {
+    const r = await a.mallory.api.request('POST', `${path}?filters=${q(filters())}`);
+    expect(r.status, r.text).toBe(200);
+    expect(JSON.stringify(r.json)).not.toMatch(
+      new RegExp(`${victimStopped}|${victimVol}|${victimNet}|${victimImage.slice(7)}`),
+    );
+    await victimsExist();
+  });
+
+  it('a second filters param on a prune', async () => {
+    const r = await a.mallory.api.request(
+      'POST',
+      `/containers/prune?filters=${q({ until: ['1s'] })}&filters=${q({ label: [victimLabel] })}`,
+    );
+    expect(r.status).toBe(200);
+    await victimsExist();
+  });
+
+  it('build cache prune (shared by everyone)', async () => {
+    refused(await a.mallory.api.request('POST', '/build/prune?all=1'), 403, /build cache is shared/);
+  });
+});
+
+describe('events and system/df (scopeToTenant)', () => {
+  it('events filtered on the victim label show nothing of the victim', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    await a.engine.request('POST', `/containers/${victim}/pause`);
+    await a.engine.request('POST', `/containers/${victim}/unpause`);
+    const until = Math.floor(Date.now() / 1000) + 1;
+    const r = await a.mallory.api.request(
+      'GET',
+      `/events?since=${since}&until=${until}&filters=${q({ label: [victimLabel], container: [victim] })}`,
+    );
+    expect(r.status).toBe(200);
+    expect(r.text).not.toContain(victim);
+    expect(r.text).not.toContain(a.victim.name);
+    // the engine did emit them
+    const direct = await a.engine.request(
+      'GET',
+      `/events?since=${since}&until=${until}&filters=${q({ container: [victim] })}`,
+    );
+    expect(direct.text).toContain(victim);
+  });
+
+  it('system/df lists none of the victim objects', async () => {
+    const r = await a.mallory.api.request('GET', '/system/df');
+    expect(r.status).toBe(200);
+    for (const id of [victim, victimStopped, victimVol, victimImage]) expect(r.text).not.toContain(id);
+  });
+
+  it('image list does not show the victim image', async () => {
+    const r = await a.mallory.api.request('GET', `/images/json?all=1&filters=${q({ label: [victimLabel] })}`);
+    expect(r.status).toBe(200);
+    expect((r.json as { Id: string }[]).map((i) => i.Id)).not.toContain(victimImage);
+  });
+});

@@ -1,0 +1,329 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Arena, arena, refused } from './harness.ts';
+
+let a: Arena;
+let victim: string;
+let victimName: string;
+let victimNet: string;
+let victimNetName: string;
+let victimVol: string;
+let own: string;
+let ownNet: string;
+let n = 0;
+
+beforeAll(async () => {
+  a = await arena();
+  victimName = `${a.run}-victim`;
+  victim = await a.victimContainer(victimName);
+  victimNetName = `${a.run}-victim-net`;
+  const net = await a.engine.request('POST', '/networks/create', {
+    body: { Name: victimNetName, Labels: a.victimLabels },
+  });
+  victimNet = net.json.Id;
+  victimVol = `${a.run}-victim-vol`;
+  await a.engine.request('POST', '/volumes/create', { body: { Name: victimVol, Labels: a.victimLabels } });
+  own = await a.ownContainer(`${a.run}-own`);
+  const on = await a.mallory.api.request('POST', '/networks/create', {
+    body: { Name: `${a.run}-own-net`, Labels: { 'dockhand.test': a.run } },
+  });
+  expect(on.status).toBe(201);
+  ownNet = on.json.Id;
+}, 120_000);
+afterAll(async () => a?.[Symbol.asyncDispose](), 120_000);
+
+async function victimUntouched(): Promise<void> {
+  const v = (await a.inspect('containers', victim)).json;
+  expect(v.Name).toBe(`/${victimName}`);
+  expect(v.State.Running).toBe(true);
+  expect(v.State.Paused).toBe(false);
+  expect(v.State.Restarting).toBe(false);
+  expect(Object.keys(v.NetworkSettings.Networks)).toEqual(['bridge']);
+  expect(v.HostConfig.Memory).toBe(0);
+  expect((await a.inspect('networks', victimNet)).json.Containers ?? {}).toEqual({});
+  expect((await a.inspect('volumes', victimVol)).status).toBe(200);
+}
+
+async function tryCreate(hostConfig: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  const name = `${a.run}-ref${++n}`;
+  const r = await a.mallory.api.request('POST', `/containers/create?name=${name}`, {
+    body: {
+      Image: 'busybox',
+      Cmd: ['sleep', '60'],
+      Labels: { 'dockhand.test': a.run },
+      HostConfig: hostConfig,
+      ...extra,
+    },
+  });
+  return { r, name };
+}
+
+describe('object references inside a create body (scopeToTenant)', () => {
+  it.each<
+    [string, () => Record<string, unknown>, () => Record<string, unknown>, number, () => string | RegExp]
+  >([
+    [
+      'NetworkMode container:<victim>',
+      () => ({ NetworkMode: `container:${victimName}` }),
+      () => ({}),
+      404,
+      () => `No such container: ${victimName}`,
+    ],
+    [
+      'PidMode container:<victim>',
+      () => ({ PidMode: `container:${victim.slice(0, 10)}` }),
+      () => ({}),
+      404,
+      () => /No such container/,
+    ],
+    [
+      'IpcMode container:<victim>',
+      () => ({ IpcMode: `container:${victim}` }),
+      () => ({}),
+      404,
+      () => /No such container/,
+    ],
+    [
+      'VolumesFrom <victim>',
+      () => ({ VolumesFrom: [`${victimName}:ro`] }),
+      () => ({}),
+      404,
+      () => /No such container/,
+    ],
+    ['Links <victim>', () => ({ Links: [`${victimName}:db`] }), () => ({}), 404, () => /No such container/],
+    [
+      'NetworkMode <victim network>',
+      () => ({ NetworkMode: victimNetName }),
+      () => ({}),
+      404,
+      () => `network ${victimNetName} not found`,
+    ],
+    [
+      'EndpointsConfig with the victim network',
+      () => ({}),
+      () => ({ NetworkingConfig: { EndpointsConfig: { [victimNet.slice(0, 12)]: {} } } }),
+      404,
+      () => /network .* not found/,
+    ],
+    [
+      'EndpointsConfig Links to the victim',
+      () => ({ NetworkMode: ownNet }),
+      () => ({ NetworkingConfig: { EndpointsConfig: { [ownNet]: { Links: [victimName] } } } }),
+      404,
+      () => /No such container/,
+    ],
+    [
+      'Binds of the victim volume',
+      () => ({ Binds: [`${victimVol}:/data`] }),
+      () => ({}),
+      403,
+      () => /mounting volume/,
+    ],
+    [
+      'Mounts of the victim volume',
+      () => ({ Mounts: [{ Type: 'volume', Source: victimVol, Target: '/data' }] }),
+      () => ({}),
+      403,
+      () => /mounting volume/,
+    ],
+  ])('%s', async (_w, hc, extra, status, message) => {
+    const { r, name } = await tryCreate(hc(), extra());
+    refused(r, status, message());
+    expect((await a.inspect('containers', name)).status).toBe(404);
+    await victimUntouched();
+  });
+
+  it('Links to an own container named with the victim full id do not reach the victim', async () => {
+    const decoy = await a.ownContainer(victim);
+    const { r, name } = await tryCreate({ Links: [`${victim}:db`] }, { Cmd: ['env'] });
+    if (r.status === 201) {
+      const links = (await a.inspect('containers', name)).json.HostConfig.Links ?? [];
+      expect(JSON.stringify(links)).not.toContain(`/${victimName}:`);
+      expect(links.join()).toContain(`/${victim}:`);
+    } else refused(r, 404);
+    await a.mallory.api.request('DELETE', `/containers/${decoy}?force=1`);
+    await victimUntouched();
+  });
+
+  it.each([
+    [
+      'EndpointsConfig',
+      (id: string) => ({ hc: {}, extra: { NetworkingConfig: { EndpointsConfig: { [id]: {} } } } }),
+    ],
+    ['NetworkMode', (id: string) => ({ hc: { NetworkMode: id }, extra: {} })],
+  ])('%s naming an own network called with the victim network full id', async (_w, body) => {
+    const decoy = await a.mallory.api.request('POST', '/networks/create', {
+      body: { Name: victimNet, Labels: { 'dockhand.test': a.run } },
+    });
+    expect(decoy.status, decoy.text).toBe(201);
+    const { hc, extra } = body(victimNet);
+    const { r, name } = await tryCreate(hc, extra);
+    if (r.status === 201) {
+      const nets = (await a.inspect('containers', name)).json.NetworkSettings.Networks;
+      expect(Object.values(nets).map((x) => (x as { NetworkID: string }).NetworkID)).not.toContain(victimNet);
+      await a.mallory.api.request('DELETE', `/containers/${name}?force=1`);
+    } else refused(r, 404);
+    await a.mallory.api.request('DELETE', `/networks/${decoy.json.Id}`);
+    await victimUntouched();
+  });
+
+  it('network connect of an own container to the victim network', async () => {
+    const r = await a.mallory.api.request('POST', `/networks/${victimNetName}/connect`, {
+      body: { Container: own },
+    });
+    refused(r, 404, `network ${victimNetName} not found`);
+    await victimUntouched();
+  });
+
+  it('network connect of the victim container to an own network', async () => {
+    const r = await a.mallory.api.request('POST', `/networks/${ownNet}/connect`, {
+      body: { Container: victimName },
+    });
+    refused(r, 404, `No such container: ${victimName}`);
+    expect((await a.inspect('networks', ownNet)).json.Containers ?? {}).toEqual({});
+    await victimUntouched();
+  });
+
+  it('network disconnect of the victim from the default bridge', async () => {
+    const r = await a.mallory.api.request('POST', '/networks/bridge/disconnect', {
+      body: { Container: victimName },
+    });
+    refused(r, 404);
+    await victimUntouched();
+  });
+
+  it('ImageCommit of the victim container', async () => {
+    const repo = `${a.run}-stolen`;
+    const r = await a.mallory.api.request('POST', `/commit?container=${victimName}&repo=${repo}`, {
+      body: {},
+    });
+    refused(r, 404, `No such container: ${victimName}`);
+    expect((await a.inspect('images', repo)).status).toBe(404);
+  });
+
+  it('exec create on the victim container', async () => {
+    const before = (await a.inspect('containers', victim)).json.ExecIDs ?? [];
+    const r = await a.mallory.api.request('POST', `/containers/${victim.slice(0, 12)}/exec`, {
+      body: { Cmd: ['cat', '/etc/shadow'] },
+    });
+    refused(r, 404, /No such container/);
+    expect((await a.inspect('containers', victim)).json.ExecIDs ?? []).toEqual(before);
+    await victimUntouched();
+  });
+
+  it('exec inspect and resize of a foreign exec', async () => {
+    const exec = await a.engine.request('POST', `/containers/${victim}/exec`, { body: { Cmd: ['true'] } });
+    refused(
+      await a.mallory.api.request('GET', `/exec/${exec.json.Id}/json`),
+      404,
+      `No such exec instance: ${exec.json.Id}`,
+    );
+    refused(
+      await a.mallory.api.request('POST', `/exec/${exec.json.Id}/resize?h=1&w=1`),
+      404,
+      /No such exec instance/,
+    );
+  });
+});
+
+describe('the victim by name, id prefix and full id, on every container route (scopeToTenant → 404)', () => {
+  const ops: [string, string, (ref: string) => string, unknown?][] = [
+    ['inspect', 'GET', (r) => `/containers/${r}/json`],
+    ['start', 'POST', (r) => `/containers/${r}/start`],
+    ['stop', 'POST', (r) => `/containers/${r}/stop?t=0`],
+    ['restart', 'POST', (r) => `/containers/${r}/restart?t=0`],
+    ['kill', 'POST', (r) => `/containers/${r}/kill`],
+    ['pause', 'POST', (r) => `/containers/${r}/pause`],
+    ['rm', 'DELETE', (r) => `/containers/${r}?force=1`],
+    ['logs', 'GET', (r) => `/containers/${r}/logs?stdout=1`],
+    ['attach', 'POST', (r) => `/containers/${r}/attach?stream=0&logs=1&stdout=1`],
+    ['exec', 'POST', (r) => `/containers/${r}/exec`, { Cmd: ['id'] }],
+    ['archive get', 'GET', (r) => `/containers/${r}/archive?path=/etc/hostname`],
+    ['archive put', 'PUT', (r) => `/containers/${r}/archive?path=/tmp`],
+    ['export', 'GET', (r) => `/containers/${r}/export`],
+    ['commit', 'POST', (r) => `/commit?container=${r}`, {}],
+    ['update', 'POST', (r) => `/containers/${r}/update`, { Memory: 8 * 1024 * 1024 }],
+    ['wait', 'POST', (r) => `/containers/${r}/wait?condition=not-running`],
+    ['top', 'GET', (r) => `/containers/${r}/top`],
+    ['stats', 'GET', (r) => `/containers/${r}/stats?stream=0`],
+    ['changes', 'GET', (r) => `/containers/${r}/changes`],
+    ['rename', 'POST', (r) => `/containers/${r}/rename?name=${a.run}-renamed`],
+    ['resize', 'POST', (r) => `/containers/${r}/resize?h=10&w=10`],
+  ];
+  const refs: [string, () => string][] = [
+    ['name', () => victimName],
+    ['id prefix', () => victim.slice(0, 6)],
+    ['full id', () => victim],
+  ];
+  const cases = ops.flatMap(([op, method, path, body]) =>
+    refs.map(([kind, ref]) => [`${op} by ${kind}`, method, path, body, ref] as const),
+  );
+  it.each(cases)('%s', async (_w, method, path, body, ref) => {
+    const r = await a.mallory.api.request(
+      method,
+      path(ref()),
+      body !== undefined
+        ? { body }
+        : method === 'PUT'
+          ? { raw: Buffer.alloc(1024), headers: { 'content-type': 'application/x-tar' } }
+          : {},
+    );
+    refused(r, 404, `No such container: ${ref()}`);
+    await victimUntouched();
+  });
+
+  it('an own container named with the victim id prefix: the prefix reaches only the own container', async () => {
+    const prefix = victim.slice(0, 12);
+    const decoy = await a.ownContainer(prefix);
+    const r = await a.mallory.api.request('GET', `/containers/${prefix}/json`);
+    expect(r.status).toBe(200);
+    expect(r.json.Id).toBe(decoy);
+    const rm = await a.mallory.api.request('DELETE', `/containers/${prefix}?force=1`);
+    expect(rm.status).toBe(204);
+    expect((await a.inspect('containers', decoy)).status).toBe(404);
+    await victimUntouched();
+  });
+
+  it('rename of an own container to the victim name', async () => {
+    const r = await a.mallory.api.request('POST', `/containers/${own}/rename?name=${victimName}`);
+    expect(r.status).toBe(409);
+    expect(r.json).toEqual({ message: expect.any(String) });
+    expect((await a.inspect('containers', own)).json.Name).toBe(`/${a.run}-own`);
+    await victimUntouched();
+  });
+});
+
+describe('the victim network and volume by name and id (scopeToTenant → 404)', () => {
+  it.each<[string, string, () => string, () => string | RegExp]>([
+    [
+      'network inspect by name',
+      'GET',
+      () => `/networks/${victimNetName}`,
+      () => `network ${victimNetName} not found`,
+    ],
+    ['network inspect by id prefix', 'GET', () => `/networks/${victimNet.slice(0, 8)}`, () => /not found/],
+    ['network rm by name', 'DELETE', () => `/networks/${victimNetName}`, () => /not found/],
+    ['network rm by full id', 'DELETE', () => `/networks/${victimNet}`, () => /not found/],
+    [
+      'network disconnect from the victim network',
+      'POST',
+      () => `/networks/${victimNet}/disconnect`,
+      () => /not found/,
+    ],
+    ['volume inspect', 'GET', () => `/volumes/${victimVol}`, () => `get ${victimVol}: no such volume`],
+    ['volume rm', 'DELETE', () => `/volumes/${victimVol}?force=1`, () => `get ${victimVol}: no such volume`],
+  ])('%s', async (_w, method, path, message) => {
+    const r = await a.mallory.api.request(
+      method,
+      path(),
+      method === 'POST' ? { body: { Container: own } } : {},
+    );
+    refused(r, 404, message());
+    await victimUntouched();
+  });
+
+  it('volumes/create with the victim volume name', async () => {
+    const r = await a.mallory.api.request('POST', '/volumes/create', { body: { Name: victimVol } });
+    refused(r, 403, /already in use/);
+    expect((await a.inspect('volumes', victimVol)).json.Labels).toEqual(a.victimLabels);
+  });
+});
