@@ -18,6 +18,8 @@ export const mutatorErrorCodes = {
   DOCKHAND_AMBIGUOUS_BODY: 400,
   /** A label the proxy owns, set by the client. */
   DOCKHAND_LABEL_SPOOF: 403,
+  /** A `filters` query parameter that is not valid JSON in a form the daemon accepts. */
+  DOCKHAND_BAD_FILTERS: 400,
 } as const;
 
 /** A code of {@link mutatorErrorCodes}. */

@@ -1,4 +1,4 @@
-import { DockhandError } from '@dockhand/core';
+import { refuse } from './errors.ts';
 
 /**
  * Adds `label=<key>=<value>` to an Engine API `filters` query value, keeping the client's own filters. Both
@@ -21,10 +21,10 @@ export function mergeLabelFilter(raw: string | null, label: string): string {
     try {
       filters = JSON.parse(raw);
     } catch {
-      throw new DockhandError('DOCKHAND_BAD_FILTERS', 400, `invalid filter '${raw}'`);
+      throw refuse('DOCKHAND_BAD_FILTERS', `invalid filter '${raw}'`);
     }
     if (filters === null || typeof filters !== 'object' || Array.isArray(filters)) {
-      throw new DockhandError('DOCKHAND_BAD_FILTERS', 400, `invalid filter '${raw}'`);
+      throw refuse('DOCKHAND_BAD_FILTERS', `invalid filter '${raw}'`);
     }
   }
   const current = filters.label;
@@ -36,7 +36,7 @@ export function mergeLabelFilter(raw: string | null, label: string): string {
     filters.label = legacy ? { [label]: true } : [label];
   } else if (Array.isArray(current)) filters.label = [...current, label];
   else if (current !== null && typeof current === 'object') filters.label = { ...current, [label]: true };
-  else throw new DockhandError('DOCKHAND_BAD_FILTERS', 400, `invalid filter '${raw}'`);
+  else throw refuse('DOCKHAND_BAD_FILTERS', `invalid filter '${raw}'`);
   return JSON.stringify(filters);
 }
 
