@@ -172,7 +172,7 @@ describe('hijacked connections', () => {
 
   function execStart(execId: string, body: string, extra = ''): string {
     return (
-      `POST /v1.45/exec/${execId}/start HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n` +
+      `POST /v1.41/exec/${execId}/start HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n` +
       `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`
     );
   }

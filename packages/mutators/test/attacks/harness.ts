@@ -102,9 +102,11 @@ async function startTenant(engine: Client, run: string, who: string): Promise<Te
   const dir = await mkdtemp(join(tmpdir(), 'dockhand-attack-'));
   dirs.push(dir);
   const socket = join(dir, 'docker.sock');
+  // where the proxy sees the project volume's files, for engines before API 1.45 (tests run beside the engine)
+  const projectMount = (await engine.request('GET', `/volumes/${projectVolume}`)).json.Mountpoint as string;
   const proxy = createProxy({
     upstream: `unix://${ENGINE_SOCKET}`,
-    middleware: [workshopTenant({ tenant: name, projectVolume, socketVolume })],
+    middleware: [workshopTenant({ tenant: name, projectVolume, socketVolume, projectMount })],
   });
   await proxy.listen(socket);
   return {

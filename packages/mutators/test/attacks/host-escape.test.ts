@@ -192,13 +192,25 @@ describe('the daemon socket, in every spelling, becomes the proxy socket volume 
     const { r, name } = await tryCreate(hc);
     expect(r.status, r.text).toBe(201);
     const c = (await a.inspect('containers', name)).json;
-    expect(c.HostConfig.Binds ?? []).toEqual([]);
     expect(c.Mounts).toHaveLength(1);
-    expect(c.Mounts[0]).toMatchObject({
-      Type: 'volume',
-      Name: a.mallory.socketVolume,
-      Destination: '/var/run/docker.sock',
-    });
+    const version = (await a.engine.request('GET', '/version')).json.ApiVersion as string;
+    if (Number(version.split('.')[1]) >= 45) {
+      expect(c.HostConfig.Binds ?? []).toEqual([]);
+      expect(c.Mounts[0]).toMatchObject({
+        Type: 'volume',
+        Name: a.mallory.socketVolume,
+        Destination: '/var/run/docker.sock',
+      });
+    } else {
+      // before API 1.45 (no volume subpaths): a bind of the socket inside the socket volume's mountpoint
+      const mountpoint = (await a.engine.request('GET', `/volumes/${a.mallory.socketVolume}`)).json
+        .Mountpoint;
+      expect(c.Mounts[0]).toMatchObject({
+        Type: 'bind',
+        Source: `${mountpoint}/docker.sock`,
+        Destination: '/var/run/docker.sock',
+      });
+    }
     expect(JSON.stringify(c.Mounts)).not.toMatch(/"Source":"\/(var\/)?run\/docker\.sock"/);
   });
 });

@@ -89,6 +89,11 @@ describe('prunes that try to reach the victim (scopeToTenant)', () => {
     ['images (dangling=false)', '/images/prune', () => ({ label: [victimLabel], dangling: ['false'] })],
   ])('%s prune with the victim label', async (_w, path, filters) => {
     const r = await a.mallory.api.request('POST', `${path}?filters=${q(filters())}`);
+    // engines before API 1.42 do not know the volume prune `all` filter and refuse it themselves
+    if (path === '/volumes/prune' && r.status === 400 && /Invalid filter 'all'/.test(r.text)) {
+      await victimsExist();
+      return;
+    }
     expect(r.status, r.text).toBe(200);
     expect(JSON.stringify(r.json)).not.toMatch(
       new RegExp(`${victimStopped}|${victimVol}|${victimNet}|${victimImage.slice(7)}`),

@@ -61,6 +61,7 @@ describe('dockhand proxy --config', () => {
       PROJECT_DIR: t.projectDir,
       PROJECT_VOLUME: t.projectVolume,
       SOCKET_VOLUME: t.socketVolume,
+      PROJECT_MOUNT: await onEngine('volume', 'inspect', '-f', '{{.Mountpoint}}', t.projectVolume),
     };
     delete env.DOCKER_HOST;
     proxy = spawn(process.execPath, [BIN, 'proxy', '--config', CONFIG], {
