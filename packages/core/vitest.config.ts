@@ -1,5 +1,11 @@
 import { defineProject } from 'vitest/config';
 
 export default defineProject({
-  test: { name: 'core', include: ['src/**/*.test.ts', 'test/**/*.test.ts'] },
+  // integration tests drive the real engine: setup and teardown (images, cleanup) take longer than unit tests
+  test: {
+    name: 'core',
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    hookTimeout: 120_000,
+    testTimeout: 120_000,
+  },
 });

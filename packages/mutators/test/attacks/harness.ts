@@ -174,14 +174,15 @@ export async function arena(): Promise<Arena> {
       return engine.request('GET', path);
     },
     async [Symbol.asyncDispose]() {
-      await mallory.proxy.close();
-      await victim.proxy.close();
+      // the engine first: whatever happens to the proxies' shutdown, nothing is left behind
       await cleanup(engine, [
         `dockhand.test=${run}`,
         `dockhand.tenant=${mallory.name}`,
         `dockhand.tenant=${victim.name}`,
       ]);
-      await Promise.all([mallory.api.pool.close(), victim.api.pool.close()]);
+      await Promise.all([mallory.api.pool.destroy(), victim.api.pool.destroy()]);
+      await mallory.proxy.close();
+      await victim.proxy.close();
       await engine.pool.close();
       await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
     },
