@@ -56,7 +56,7 @@ export function createPageStore(options: PageStoreOptions): PageStore {
     },
     site() {
       if (!site) {
-        const loading = loadSite(options.root, options.title);
+        const loading = loadSite(options.root, options.title, options.variables ?? {});
         site = loading;
         loading.catch(() => {
           if (site === loading) site = undefined;

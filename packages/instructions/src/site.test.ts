@@ -50,6 +50,13 @@ describe('the site', () => {
     expect(site.pages.map((page) => page.title)).toEqual(['C', 'From front matter', 'From the heading']);
   });
 
+  it('substitutes variables before taking a title from a heading', async () => {
+    const site = await loadSite(await docs({ 'a.md': '# Open {{ IDE_URL }} in {{ NOT_SET }}' }), undefined, {
+      IDE_URL: 'http://localhost:8443',
+    });
+    expect(site.pages.map((page) => page.title)).toEqual(['Open http://localhost:8443 in {{ NOT_SET }}']);
+  });
+
   it('prefers the manifest over everything, and appends pages it does not list', async () => {
     const site = await loadSite(
       await docs({

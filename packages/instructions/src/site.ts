@@ -6,6 +6,7 @@ import { splitFrontMatter } from './front-matter.ts';
 import { MANIFEST_FILES, type Manifest, parseManifest } from './manifest.ts';
 import { pageUrlForFile } from './page-url.ts';
 import { isInside } from './safe-path.ts';
+import { substituteVariables } from './variables.ts';
 
 /** One page of the guide. */
 export interface SitePage {
@@ -39,6 +40,7 @@ const SKIPPED_DIRS = new Set(['node_modules']);
  *
  * @param root - the docs folder
  * @param title - the workshop title to use when the manifest has none
+ * @param variables - `{{ NAME }}` values, substituted before titles are read from headings
  * @returns the site
  * @throws InstructionsError `ROOT_NOT_FOUND` when `root` is not a folder; `BAD_MANIFEST` for a broken manifest
  * @example
@@ -47,7 +49,11 @@ const SKIPPED_DIRS = new Set(['node_modules']);
  * console.log(site.pages.map((page) => page.title));
  * ```
  */
-export async function loadSite(root: string, title?: string): Promise<Site> {
+export async function loadSite(
+  root: string,
+  title?: string,
+  variables: Readonly<Record<string, string>> = {},
+): Promise<Site> {
   let rootReal: string;
   try {
     rootReal = await realpath(root);
@@ -65,7 +71,11 @@ export async function loadSite(root: string, title?: string): Promise<Site> {
   const manifest = await readManifest(rootReal);
   const infos = await Promise.all(
     files.map(async (file) => {
-      const source = await readFile(join(rootReal, ...file.split('/')), 'utf8');
+      // titles are taken after variables are substituted, as the page body is
+      const source = substituteVariables(
+        await readFile(join(rootReal, ...file.split('/')), 'utf8'),
+        variables,
+      );
       const { data, body } = splitFrontMatter(source);
       return { file, front: data, heading: firstHeading(body) };
     }),
@@ -169,7 +179,13 @@ function firstHeading(body: string): string | undefined {
     }
     if (fence !== undefined) continue;
     const heading = /^\s{0,3}#\s+(.+?)\s*#*\s*$/.exec(line);
-    if (heading) return (heading[1] ?? '').replace(/[`*_]/g, '').trim();
+    // emphasis markers and code ticks go; underscores inside words (`my_var`, `{{ IDE_URL }}`) stay
+    if (heading) {
+      return (heading[1] ?? '')
+        .replace(/`/g, '')
+        .replace(/(\*\*|__|\*|(?<![\w])_)(\S(?:.*?\S)?)\1(?![\w])/g, '$2')
+        .trim();
+    }
   }
   return undefined;
 }
