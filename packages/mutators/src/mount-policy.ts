@@ -5,7 +5,15 @@ import { minimatch } from 'minimatch';
 import { engineApiVersion, versionAtLeast } from './engine-version.ts';
 import { refuse } from './errors.ts';
 import { checkedBody, child, field, isObject, type JsonObject } from './fields.ts';
-import { cleanHostPath, type MountEntry, readMounts, sanctionedBinds, under, writeMounts } from './mounts.ts';
+import {
+  bindSpec,
+  cleanHostPath,
+  type MountEntry,
+  readMounts,
+  sanctionedBinds,
+  under,
+  writeMounts,
+} from './mounts.ts';
 import type { Ownership } from './ownership.ts';
 
 /** One remapped directory: bind paths under `path` become mounts of `volume` (at `subpath`). */
@@ -250,10 +258,5 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
 
 function keep(m: MountEntry, binds: string[], mounts: JsonObject[]): void {
   if (m.from === 'Mounts' && m.raw) mounts.push(m.raw);
-  else {
-    const opts = [...(m.readOnly ? ['ro'] : []), ...m.options];
-    binds.push(
-      m.source === '' ? m.target : `${m.source}:${m.target}${opts.length ? `:${opts.join(',')}` : ''}`,
-    );
-  }
+  else binds.push(bindSpec(m));
 }

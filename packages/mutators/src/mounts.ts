@@ -162,3 +162,18 @@ export function sanctionedBinds(state: Record<string, unknown>): Set<string> {
   }
   return set;
 }
+
+/**
+ * Writes a mount back as a `Binds` entry: `source:target[:options]`, or `target` alone for an anonymous volume.
+ *
+ * @param m - the mount
+ * @returns the entry
+ * @example
+ * ```ts
+ * bindSpec(parseBind('/srv/data:/data:ro')); // '/srv/data:/data:ro'
+ * ```
+ */
+export function bindSpec(m: Pick<MountEntry, 'source' | 'target' | 'readOnly' | 'options'>): string {
+  const opts = [...(m.readOnly ? ['ro'] : []), ...m.options];
+  return m.source === '' ? m.target : `${m.source}:${m.target}${opts.length ? `:${opts.join(',')}` : ''}`;
+}

@@ -3,7 +3,7 @@ import { compose, type Middleware, on } from '@dockhand/core';
 import { engineApiVersion, versionAtLeast } from './engine-version.ts';
 import { refuse } from './errors.ts';
 import { checkedBody, child, type JsonObject } from './fields.ts';
-import { readMounts, sanctionedBinds, writeMounts } from './mounts.ts';
+import { bindSpec, readMounts, sanctionedBinds, writeMounts } from './mounts.ts';
 
 /** Where the proxy's own socket is, for containers: a volume and the socket's path in it, or a host path. */
 export type SocketTarget = { readonly volume: string; readonly subpath: string } | { readonly path: string };
@@ -94,7 +94,7 @@ export function rewriteDockerSocket(options: RewriteSocketOptions): Middleware {
           );
         }
         if (m.from === 'Mounts' && m.raw) mounts.push(m.raw);
-        else binds.push(rebuild(m.source, m.target, m.readOnly, m.options));
+        else binds.push(bindSpec(m));
       }
       if (changed) {
         writeMounts(hc, binds, mounts);
@@ -103,9 +103,4 @@ export function rewriteDockerSocket(options: RewriteSocketOptions): Middleware {
       await next();
     }),
   ]);
-}
-
-function rebuild(source: string, target: string, ro: boolean, options: readonly string[]): string {
-  const opts = [...(ro ? ['ro'] : []), ...options];
-  return source === '' ? target : `${source}:${target}${opts.length ? `:${opts.join(',')}` : ''}`;
 }

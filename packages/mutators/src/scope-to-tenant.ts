@@ -255,18 +255,36 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     await next();
   });
 
+  /** An image's labels (`labels`), or `undefined` when the engine has no image of that reference. */
+  const imageLabels = async (
+    ctx: Context,
+    ref: string,
+  ): Promise<{ labels: Record<string, string> | null | undefined } | undefined> => {
+    const reply = await ctx.upstream.request({ path: `/images/${encodeURIComponent(ref)}/json` });
+    if (reply.status !== 200) {
+      await reply.text();
+      return undefined;
+    }
+    const img = await reply.json<{ Config?: { Labels?: Record<string, string> | null } }>();
+    return { labels: img.Config?.Labels };
+  };
+
+  /** Refuses, with the daemon's own 404, an image the tenant may not see; a missing one is left to the daemon. */
+  const assertImageVisible = async (ctx: Context, ref: string): Promise<void> => {
+    const img = await imageLabels(ctx, ref);
+    if (img && !imageVisible(img.labels, label, images)) throw notFound('image', ref);
+  };
+
   const images_: Middleware = on(
     ['ImageInspect', 'ImageHistory', 'ImageGet', 'ImageDelete', 'ImageTag', 'ImagePush'],
     async (ctx, next) => {
       const ref = ctx.params.name!;
-      const reply = await ctx.upstream.request({ path: `/images/${encodeURIComponent(ref)}/json` });
-      if (reply.status !== 200) {
-        await reply.text();
+      const img = await imageLabels(ctx, ref);
+      if (!img) {
         await next(); // the daemon's own error (no such image)
         return;
       }
-      const img = await reply.json<{ Id: string; Config?: { Labels?: Record<string, string> | null } }>();
-      const labels = img.Config?.Labels;
+      const labels = img.labels;
       if (!imageVisible(labels, label, images)) throw notFound('image', ref);
       if (ctx.operation === 'ImageDelete' || ctx.operation === 'ImageTag' || ctx.operation === 'ImagePush') {
         if (!carries(labels, label) && !images.allowChangingShared) {
@@ -286,13 +304,8 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   const checkTagTarget = async (ctx: Context, repo: string, tag = ''): Promise<void> => {
     if (repo === '') return;
     const ref = repoTag(repo, tag);
-    const reply = await ctx.upstream.request({ path: `/images/${encodeURIComponent(ref)}/json` });
-    if (reply.status !== 200) {
-      await reply.text();
-      return;
-    }
-    const img = await reply.json<{ Config?: { Labels?: Record<string, string> | null } }>();
-    if (!carries(img.Config?.Labels, label) && !images.allowChangingShared) {
+    const img = await imageLabels(ctx, ref);
+    if (img && !carries(img.labels, label) && !images.allowChangingShared) {
       throw refuse(
         'DOCKHAND_IMAGE_POLICY',
         `the tag ${ref} belongs to an image you did not build; pick another name`,
@@ -323,15 +336,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
         } catch {
           throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'the buildargs parameter is not valid JSON');
         }
-        for (const ref of dockerfileImages(dockerfile, buildArgs)) {
-          const reply = await ctx.upstream.request({ path: `/images/${encodeURIComponent(ref)}/json` });
-          if (reply.status !== 200) {
-            await reply.text();
-            continue;
-          }
-          const img = await reply.json<{ Config?: { Labels?: Record<string, string> | null } }>();
-          if (!imageVisible(img.Config?.Labels, label, images)) throw notFound('image', ref);
-        }
+        for (const ref of dockerfileImages(dockerfile, buildArgs)) await assertImageVisible(ctx, ref);
       }
     }
     await next();
@@ -354,15 +359,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   const saveImages: Middleware = on('ImageGetAll', async (ctx, next) => {
     const names = ctx.request.query.getAll('names');
     if (names.length === 0) throw refuse('DOCKHAND_IMAGE_POLICY', 'name the images to save');
-    for (const ref of names) {
-      const reply = await ctx.upstream.request({ path: `/images/${encodeURIComponent(ref)}/json` });
-      if (reply.status !== 200) {
-        await reply.text();
-        continue; // the daemon's own error (no such image)
-      }
-      const img = await reply.json<{ Config?: { Labels?: Record<string, string> | null } }>();
-      if (!imageVisible(img.Config?.Labels, label, images)) throw notFound('image', ref);
-    }
+    for (const ref of names) await assertImageVisible(ctx, ref);
     await next();
   });
 
@@ -384,15 +381,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     const own = ownership(ctx);
     const body = await checkedBody(() => ctx.request.json());
     const image = field(body, 'Image');
-    if (typeof image === 'string' && image !== '') {
-      const reply = await ctx.upstream.request({ path: `/images/${encodeURIComponent(image)}/json` });
-      if (reply.status === 200) {
-        const img = await reply.json<{ Config?: { Labels?: Record<string, string> | null } }>();
-        if (!imageVisible(img.Config?.Labels, label, images)) throw notFound('image', image);
-      } else {
-        await reply.text();
-      }
-    }
+    if (typeof image === 'string' && image !== '') await assertImageVisible(ctx, image);
     const hc = field(body, 'HostConfig');
     if (isObject(hc)) {
       for (const mode of ['NetworkMode', 'PidMode', 'IpcMode']) {
