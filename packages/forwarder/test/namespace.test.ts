@@ -82,7 +82,9 @@ describe('the forwarder in a container namespace (workshop shape)', () => {
   }, 60_000);
 
   test('testcontainers-node in the IDE namespace reaches its container through the forwarder', async () => {
-    // Ryuk cannot be pulled here (no registry) and fixtures/reaper does not exist yet: run without it.
+    // Without the reaper here: this forwarder follows only containers labelled with the test's label, and the
+    // reaper testcontainers starts cannot be given one. With the reaper on, through a tenant proxy (which labels
+    // the reaper too), the workshop's end-to-end test covers it (examples/workshop/test, step 3).
     const out = await docker(
       'exec',
       '-e',
