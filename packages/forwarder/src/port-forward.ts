@@ -37,3 +37,33 @@ export const ADDRESS_UNAVAILABLE: ReadonlySet<string> = new Set([
   'EAFNOSUPPORT',
   'EPROTONOSUPPORT',
 ]);
+
+/**
+ * Binds a port on every loopback address not bound yet: what is in use and what failed is reported, an address
+ * the namespace lacks (no IPv6) is remembered in `unavailable` and not tried again.
+ *
+ * @param listen - binds one address
+ * @param skip - whether an address needs no try (already bound, or the forward is closed)
+ * @param unavailable - addresses the namespace does not have
+ * @returns the addresses in use and the failures
+ * @internal
+ */
+export async function bindLoopback(
+  listen: (address: string) => Promise<void>,
+  skip: (address: string) => boolean,
+  unavailable: Set<string>,
+): Promise<BindResult> {
+  const result: BindResult = { inUse: [], failed: [] };
+  for (const address of LOOPBACK_ADDRESSES) {
+    if (skip(address) || unavailable.has(address)) continue;
+    try {
+      await listen(address);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (code === 'EADDRINUSE') result.inUse.push(address);
+      else if (ADDRESS_UNAVAILABLE.has(code)) unavailable.add(address);
+      else result.failed.push({ address, error: err as Error });
+    }
+  }
+  return result;
+}

@@ -1,10 +1,5 @@
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
-import {
-  ADDRESS_UNAVAILABLE,
-  type BindResult,
-  LOOPBACK_ADDRESSES,
-  type PortForward,
-} from './port-forward.ts';
+import { type BindResult, bindLoopback, type PortForward } from './port-forward.ts';
 import type { Target } from './target.ts';
 
 /** How long an upstream connect may take before the client connection is reset. */
@@ -81,21 +76,8 @@ export function createTcpForward(port: number, target: Target): PortForward {
     proto: 'tcp',
     port,
     target,
-    async bind(): Promise<BindResult> {
-      const result: BindResult = { inUse: [], failed: [] };
-      for (const address of LOOPBACK_ADDRESSES) {
-        if (closed || servers.has(address) || unavailable.has(address)) continue;
-        try {
-          await listen(address);
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code ?? '';
-          if (code === 'EADDRINUSE') result.inUse.push(address);
-          else if (ADDRESS_UNAVAILABLE.has(code)) unavailable.add(address);
-          else result.failed.push({ address, error: err as Error });
-        }
-      }
-      return result;
-    },
+    bind: (): Promise<BindResult> =>
+      bindLoopback(listen, (address) => closed || servers.has(address), unavailable),
     bound: () => [...servers.keys()],
     connections: () => clients,
     async close() {

@@ -1,11 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import {
-  ADDRESS_UNAVAILABLE,
-  type BindResult,
-  LOOPBACK_ADDRESSES,
-  type PortForward,
-} from './port-forward.ts';
+import { type BindResult, bindLoopback, type PortForward } from './port-forward.ts';
 import type { Target } from './target.ts';
 
 /** A UDP session with no datagram either way for this long is closed. */
@@ -94,21 +89,8 @@ export function createUdpForward(port: number, target: Target): PortForward {
     proto: 'udp',
     port,
     target,
-    async bind(): Promise<BindResult> {
-      const result: BindResult = { inUse: [], failed: [] };
-      for (const address of LOOPBACK_ADDRESSES) {
-        if (closed || servers.has(address) || unavailable.has(address)) continue;
-        try {
-          await listen(address);
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code ?? '';
-          if (code === 'EADDRINUSE') result.inUse.push(address);
-          else if (ADDRESS_UNAVAILABLE.has(code)) unavailable.add(address);
-          else result.failed.push({ address, error: err as Error });
-        }
-      }
-      return result;
-    },
+    bind: (): Promise<BindResult> =>
+      bindLoopback(listen, (address) => closed || servers.has(address), unavailable),
     bound: () => [...servers.keys()],
     connections: () => sessions.size,
     async close() {
