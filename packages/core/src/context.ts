@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { HeaderList } from './headers.ts';
 import type { ProxyRequest } from './request.ts';
@@ -6,6 +7,9 @@ import type { ResolvedPath } from './router.ts';
 import { buildPath, encodePath } from './router.ts';
 import type { OperationId, RouteSpec } from './routes.ts';
 import type { Upstream } from './upstream.ts';
+
+/** Carries a hijacked connection: see {@link Context.onHijack}. */
+export type HijackHandler = (client: Duplex, engine: Duplex, early: Buffer) => void;
 
 /**
  * Everything a middleware sees of one request: the resolved route, the request, after `await next()` the
@@ -47,6 +51,8 @@ export class Context {
   readonly upgrade: string | undefined;
   /** Free-form state shared between middleware for this request. */
   readonly state: Record<string, unknown> = {};
+  /** @internal the handler that takes over a hijacked connection, if a middleware set one */
+  hijackHandler: HijackHandler | undefined;
   #logger: Logger;
   #log: Logger | undefined;
   #rawPath: string;
@@ -92,6 +98,24 @@ export class Context {
       operation: this.operation ?? null,
     });
     return this.#log;
+  }
+
+  /**
+   * Takes over a hijacked connection (attach, exec, BuildKit `/session` and `/grpc`) instead of the default byte
+   * splice: once the engine has switched protocols and the client has its `101`, the handler gets both sockets
+   * and the bytes the client sent right behind its request. It must carry the traffic and close both sides.
+   *
+   * @param handler - called with the client side, the engine side and the early bytes
+   * @example
+   * ```ts
+   * on('Grpc', async (ctx, next) => {
+   *   ctx.onHijack((client, engine, early) => { engine.write(early); client.pipe(engine).pipe(client); });
+   *   await next();
+   * });
+   * ```
+   */
+  onHijack(handler: HijackHandler): void {
+    this.hijackHandler = handler;
   }
 
   /**

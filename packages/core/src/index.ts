@@ -1,4 +1,4 @@
-export { Context } from './context.ts';
+export { Context, type HijackHandler } from './context.ts';
 export { type CoreErrorCode, coreError, coreErrorCodes, DockhandError, toErrorResponse } from './errors.ts';
 export { HeaderList } from './headers.ts';
 export type { JsonLineTransform } from './json-lines.ts';

@@ -315,6 +315,23 @@ export function createProxy(options: ProxyOptions): DockerProxy {
     let head = `HTTP/1.1 101 ${ctx.upgrade === 'tcp' ? 'UPGRADED' : 'Switching Protocols'}\r\n`;
     for (let i = 0; i < raw.length; i += 2) head += `${raw[i]}: ${raw[i + 1]}\r\n`;
     client.write(`${head}\r\n`);
+    if (ctx.hijackHandler) {
+      hijacked.add(client).add(up);
+      const forget = () => {
+        hijacked.delete(client);
+        hijacked.delete(up);
+      };
+      client.on('close', forget);
+      up.on('close', forget);
+      try {
+        ctx.hijackHandler(client, up, rest);
+      } catch (err) {
+        logError(err, ctx);
+        client.destroy();
+        up.destroy();
+      }
+      return;
+    }
     if (rest.length > 0) up.write(rest);
     splice(client, up);
   }

@@ -188,6 +188,35 @@ describe('hijacked connections', () => {
     expect(response).toMatch(/early-bytes\n[\s\S]*END-OF-INPUT/);
   });
 
+  it('lets a middleware take over the hijacked connection, with the early bytes', async () => {
+    let taken = 0;
+    await using takeover = await startProxy([
+      on('ExecStart', async (ctx, next) => {
+        ctx.onHijack((client, engine, early) => {
+          taken = early.length;
+          engine.write(early);
+          client.pipe(engine);
+          engine.pipe(client);
+          client.on('close', () => engine.destroy());
+          engine.on('close', () => client.destroy());
+        });
+        await next();
+      }),
+    ]);
+    const execId = await createExec(['sh', '-c', 'cat; echo TAKEN-OVER']);
+    const response = await rawExchange(
+      takeover.socket,
+      execStart(execId, '{"Detach":false,"Tty":false}') + 'via-handler\n',
+      {
+        endAfterWrite: true,
+        timeoutMs: 15_000,
+      },
+    );
+    expect(statusOf(response)).toBe(101);
+    expect(response).toMatch(/via-handler\n[\s\S]*TAKEN-OVER/);
+    expect(taken).toBe('via-handler\n'.length);
+  });
+
   it('runs middleware before the hijack: a refusal is a daemon-style error, not a 101', async () => {
     const execId = await createExec(['echo', 'should-not-run']);
     const response = await rawExchange(tp.socket, execStart(execId, '{}', 'X-Test-Refuse: 1\r\n'));

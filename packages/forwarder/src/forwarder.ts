@@ -71,6 +71,8 @@ interface Wanted {
   hostPort: number;
   port: number;
   target: Target;
+  /** The loopback addresses to listen on. */
+  addresses: readonly string[];
 }
 
 interface Open {
@@ -196,7 +198,15 @@ export async function createForwarder(options: ForwarderOptions): Promise<Forwar
         );
         continue;
       }
-      out.push({ id: info.Id, name, proto: p.proto, hostPort: p.hostPort, port, target });
+      out.push({
+        id: info.Id,
+        name,
+        proto: p.proto,
+        hostPort: p.hostPort,
+        port,
+        target,
+        addresses: p.addresses,
+      });
     }
     return out;
   }
@@ -296,8 +306,8 @@ export async function createForwarder(options: ForwarderOptions): Promise<Forwar
         const owner = candidates[0]!;
         const fwd =
           owner.proto === 'tcp'
-            ? createTcpForward(owner.port, owner.target)
-            : createUdpForward(owner.port, owner.target);
+            ? createTcpForward(owner.port, owner.target, owner.addresses)
+            : createUdpForward(owner.port, owner.target, owner.addresses);
         o = { fwd, owner, reportedInUse: new Map() };
         open.set(key, o);
         await bindAndLog(o);

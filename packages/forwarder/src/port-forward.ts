@@ -45,6 +45,7 @@ export const ADDRESS_UNAVAILABLE: ReadonlySet<string> = new Set([
  * @param listen - binds one address
  * @param skip - whether an address needs no try (already bound, or the forward is closed)
  * @param unavailable - addresses the namespace does not have
+ * @param addresses - the loopback addresses to bind (default both)
  * @returns the addresses in use and the failures
  * @internal
  */
@@ -52,9 +53,10 @@ export async function bindLoopback(
   listen: (address: string) => Promise<void>,
   skip: (address: string) => boolean,
   unavailable: Set<string>,
+  addresses: readonly string[] = LOOPBACK_ADDRESSES,
 ): Promise<BindResult> {
   const result: BindResult = { inUse: [], failed: [] };
-  for (const address of LOOPBACK_ADDRESSES) {
+  for (const address of addresses) {
     if (skip(address) || unavailable.has(address)) continue;
     try {
       await listen(address);

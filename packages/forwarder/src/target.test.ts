@@ -23,8 +23,62 @@ describe('publishedPorts', () => {
       }),
     );
     expect(ports).toEqual([
-      { proto: 'tcp', containerPort: 80, hostIp: '0.0.0.0', hostPort: 32768 },
-      { proto: 'udp', containerPort: 53, hostIp: '127.0.0.2', hostPort: 5353 },
+      {
+        proto: 'tcp',
+        containerPort: 80,
+        hostIp: '0.0.0.0',
+        hostPort: 32768,
+        addresses: ['127.0.0.1', '::1'],
+        publishedPort: 32768,
+      },
+      {
+        proto: 'udp',
+        containerPort: 53,
+        hostIp: '127.0.0.2',
+        hostPort: 5353,
+        addresses: ['127.0.0.1', '::1'],
+        publishedPort: 5353,
+      },
+    ]);
+  });
+
+  test('forwards both ports when the engine split the families, both to the IPv4 port', () => {
+    // seen in CI once the engine's IPv4 and IPv6 port allocators were out of step: testcontainers resolved
+    // localhost to ::1 first and used the IPv6 binding's port
+    const ports = publishedPorts(
+      inspect({
+        '80/tcp': [
+          { HostIp: '0.0.0.0', HostPort: '32779' },
+          { HostIp: '::', HostPort: '32778' },
+        ],
+        '81/tcp': [{ HostIp: '::', HostPort: '40001' }],
+      }),
+    );
+    expect(ports).toEqual([
+      {
+        proto: 'tcp',
+        containerPort: 80,
+        hostIp: '0.0.0.0',
+        hostPort: 32779,
+        addresses: ['127.0.0.1', '::1'],
+        publishedPort: 32779,
+      },
+      {
+        proto: 'tcp',
+        containerPort: 80,
+        hostIp: '0.0.0.0',
+        hostPort: 32778,
+        addresses: ['127.0.0.1', '::1'],
+        publishedPort: 32779,
+      },
+      {
+        proto: 'tcp',
+        containerPort: 81,
+        hostIp: '::',
+        hostPort: 40001,
+        addresses: ['127.0.0.1', '::1'],
+        publishedPort: 40001,
+      },
     ]);
   });
 });

@@ -25,38 +25,59 @@ export interface PublishedPort {
   proto: 'tcp' | 'udp';
   containerPort: number;
   hostIp: string;
+  /** The host port a client uses: the forwarder listens on it. */
   hostPort: number;
+  /** The loopback addresses to listen on. */
+  addresses: readonly string[];
+  /**
+   * The port the engine host answers on for this container port over IPv4 (how the forwarder reaches a published
+   * port); differs from `hostPort` when the engine gave the IPv6 binding a port of its own.
+   */
+  publishedPort: number;
 }
 
 /**
- * Lists a container's published ports, one per protocol and host port (the `0.0.0.0` and `::` bindings of
- * one port count once).
+ * Lists a container's published ports, one per protocol and host port, each on both loopback addresses. The
+ * engine may publish one container port on different host ports for IPv4 and IPv6 (`0.0.0.0:32778` and
+ * `[::]:32779`, once its two port allocators are out of step), and clients may use either (testcontainers picks
+ * the binding of the family `localhost` resolves to first): both ports are forwarded, and both reach the
+ * container through the IPv4 one, the one the forwarder can reach.
  *
  * @param inspect - the container's inspect result
  * @returns the published ports
  * @example
  * ```ts
- * publishedPorts(await engine.inspect(id)); // [{ proto: 'tcp', containerPort: 80, hostIp: '0.0.0.0', hostPort: 32768 }]
+ * publishedPorts(await engine.inspect(id));
+ * // [{ proto: 'tcp', containerPort: 80, hostIp: '0.0.0.0', hostPort: 32768, addresses: ['127.0.0.1', '::1'], publishedPort: 32768 }]
  * ```
  */
 export function publishedPorts(inspect: ContainerInspect): PublishedPort[] {
-  const out = new Map<string, PublishedPort>();
+  const out: PublishedPort[] = [];
   for (const [key, bindings] of Object.entries(inspect.NetworkSettings.Ports ?? {})) {
     const [port, proto] = key.split('/');
     if (proto !== 'tcp' && proto !== 'udp') continue; // sctp is not forwarded
-    for (const b of bindings ?? []) {
+    const valid = (bindings ?? []).filter(
+      (b) => Number.isInteger(Number(b.HostPort)) && Number(b.HostPort) > 0,
+    );
+    const isV6 = (ip: string) => ip.includes(':');
+    const v4 = valid.filter((b) => !isV6(b.HostIp ?? ''));
+    const seen = new Set<number>();
+    for (const b of [...v4, ...valid.filter((x) => isV6(x.HostIp ?? ''))]) {
       const hostPort = Number(b.HostPort);
-      if (!Number.isInteger(hostPort) || hostPort <= 0) continue;
-      const id = `${proto}/${hostPort}`;
-      const hostIp = b.HostIp ?? '';
-      const prev = out.get(id);
-      // Prefer an IPv4 binding: it is the one most likely reachable from the forwarder.
-      if (!prev || (prev.hostIp.includes(':') && !hostIp.includes(':'))) {
-        out.set(id, { proto, containerPort: Number(port), hostIp, hostPort });
-      }
+      if (seen.has(hostPort)) continue;
+      seen.add(hostPort);
+      const v6Only = isV6(b.HostIp ?? '');
+      out.push({
+        proto,
+        containerPort: Number(port),
+        hostIp: v6Only && v4[0] ? (v4[0].HostIp ?? '') : (b.HostIp ?? ''),
+        hostPort,
+        addresses: ['127.0.0.1', '::1'],
+        publishedPort: v6Only && v4[0] ? Number(v4[0].HostPort) : hostPort,
+      });
     }
   }
-  return [...out.values()];
+  return out;
 }
 
 function ipv4ToInt(ip: string): number | undefined {
@@ -142,5 +163,5 @@ export function resolveTarget(
   }
   const host =
     publishedHost ?? (UNSPECIFIED.has(port.hostIp) ? (defaultGateway() ?? '127.0.0.1') : port.hostIp);
-  return { host, port: port.hostPort, via: 'published' };
+  return { host, port: port.publishedPort, via: 'published' };
 }

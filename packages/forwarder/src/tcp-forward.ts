@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
-import { type BindResult, bindLoopback, type PortForward } from './port-forward.ts';
+import { type BindResult, bindLoopback, LOOPBACK_ADDRESSES, type PortForward } from './port-forward.ts';
 import type { Target } from './target.ts';
 
 /** How long an upstream connect may take before the client connection is reset. */
@@ -19,7 +19,11 @@ const CONNECT_TIMEOUT_MS = 10_000;
  * ```
  * @internal
  */
-export function createTcpForward(port: number, target: Target): PortForward {
+export function createTcpForward(
+  port: number,
+  target: Target,
+  addresses: readonly string[] = LOOPBACK_ADDRESSES,
+): PortForward {
   const servers = new Map<string, Server>();
   const unavailable = new Set<string>();
   const sockets = new Set<Socket>();
@@ -77,7 +81,7 @@ export function createTcpForward(port: number, target: Target): PortForward {
     port,
     target,
     bind: (): Promise<BindResult> =>
-      bindLoopback(listen, (address) => closed || servers.has(address), unavailable),
+      bindLoopback(listen, (address) => closed || servers.has(address), unavailable, addresses),
     bound: () => [...servers.keys()],
     connections: () => clients,
     async close() {

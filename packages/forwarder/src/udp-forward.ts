@@ -1,6 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import { type BindResult, bindLoopback, type PortForward } from './port-forward.ts';
+import { type BindResult, bindLoopback, LOOPBACK_ADDRESSES, type PortForward } from './port-forward.ts';
 import type { Target } from './target.ts';
 
 /** A UDP session with no datagram either way for this long is closed. */
@@ -27,7 +27,11 @@ interface Session {
  * ```
  * @internal
  */
-export function createUdpForward(port: number, target: Target): PortForward {
+export function createUdpForward(
+  port: number,
+  target: Target,
+  addresses: readonly string[] = LOOPBACK_ADDRESSES,
+): PortForward {
   const servers = new Map<string, Socket>();
   const unavailable = new Set<string>();
   const sessions = new Map<string, Session>();
@@ -90,7 +94,7 @@ export function createUdpForward(port: number, target: Target): PortForward {
     port,
     target,
     bind: (): Promise<BindResult> =>
-      bindLoopback(listen, (address) => closed || servers.has(address), unavailable),
+      bindLoopback(listen, (address) => closed || servers.has(address), unavailable, addresses),
     bound: () => [...servers.keys()],
     connections: () => sessions.size,
     async close() {

@@ -1,4 +1,5 @@
 export { allowRoutes, DENIED_BY_DEFAULT, denyUnknownRoutes, TENANT_ROUTES } from './allow-routes.ts';
+export { type BuildKitGuardOptions, buildkitGuard, rewriteSolve } from './buildkit-guard.ts';
 export { ConfigError, loadProxyConfig, type ProxyConfig, parseProxyConfig } from './config.ts';
 export { type MutatorErrorCode, mutatorErrorCodes, notFound, refuse } from './errors.ts';
 export { assertUnambiguous, field, setField } from './fields.ts';

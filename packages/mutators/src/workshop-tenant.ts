@@ -1,5 +1,6 @@
 import { compose, type Middleware } from '@dockhand/core';
 import { allowRoutes, TENANT_ROUTES } from './allow-routes.ts';
+import { buildkitGuard } from './buildkit-guard.ts';
 import { hostGuard } from './host-guard.ts';
 import { mountPolicy } from './mount-policy.ts';
 import { Ownership } from './ownership.ts';
@@ -36,7 +37,8 @@ export interface WorkshopTenantOptions {
  * 3. {@link rewriteDockerSocket}: the daemon socket becomes the proxy's;
  * 4. {@link mountPolicy}: binds under the project directory become mounts of the project volume; nothing else;
  * 5. {@link scopeToTenant}: only the tenant's objects, everywhere;
- * 6. {@link stampLabels}: the tenant label on everything created (last, so nothing can override it).
+ * 6. {@link stampLabels}: the tenant label on everything created (last, so nothing can override it);
+ * 7. {@link buildkitGuard}: the same for BuildKit builds over `/grpc`, and no host-network or insecure builds.
  *
  * @param options - the tenant and its volumes
  * @returns the composed middleware
@@ -87,6 +89,7 @@ export function workshopTenant(options: WorkshopTenantOptions): Middleware {
       }),
       scopeToTenant({ label, shared, ownership: o }),
       stampLabels({ labels }),
+      buildkitGuard({ labels }),
     ]);
   return compose([
     own,
