@@ -338,22 +338,7 @@ async function workshopUp(opts: UpOptions): Promise<void> {
   await buildMissingImages(dir, images);
   const env = await instanceEnv(dir, opts, images);
   console.error(`workshop: starting instance ${opts.name}`);
-  await runVisible(
-    'docker',
-    [
-      'compose',
-      '--project-directory',
-      dir,
-      '-f',
-      join(dir, 'compose.yaml'),
-      '-p',
-      opts.name,
-      'up',
-      '-d',
-      '--no-build',
-    ],
-    env,
-  );
+  await runVisible('docker', composeArgs(dir, opts.name, 'up', '-d', '--no-build'), env);
   const host = opts.bind === '0.0.0.0' ? 'localhost' : opts.bind;
   const ideUrl = `http://${host}:${env.IDE_PORT}`;
   const guideUrl = `http://${host}:${env.GUIDE_PORT}`;
@@ -402,20 +387,10 @@ async function workshopDown(name: string, dirOption?: string): Promise<void> {
   const socketPath = (process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock').replace(/^unix:\/\//, '');
   const engine = socketPath.startsWith('/') ? socketPath : '/var/run/docker.sock';
   await sweepTenant(engine, name);
-  await runVisible('docker', [
-    'compose',
-    '--project-directory',
-    dir,
-    '-f',
-    join(dir, 'compose.yaml'),
-    '-p',
-    name,
-    'down',
-    '--volumes',
-    '--remove-orphans',
-    '--timeout',
-    '30',
-  ]);
+  await runVisible(
+    'docker',
+    composeArgs(dir, name, 'down', '--volumes', '--remove-orphans', '--timeout', '30'),
+  );
   const removed = await sweepTenant(engine, name);
   console.error(
     `workshop: ${name} is down (afterwards removed containers=${removed.containers} networks=${removed.networks} volumes=${removed.volumes})`,
@@ -503,4 +478,9 @@ async function sweepTenant(socketPath: string, tenant: string): Promise<Swept> {
       throw new Error(`could not remove everything of tenant ${tenant}: ${errors.join('; ')}`);
     await new Promise((done) => setTimeout(done, 1000 * attempt));
   }
+}
+
+/** `docker compose` arguments for one instance of the workshop stack in `dir`. */
+function composeArgs(dir: string, name: string, ...command: string[]): string[] {
+  return ['compose', '--project-directory', dir, '-f', join(dir, 'compose.yaml'), '-p', name, ...command];
 }
