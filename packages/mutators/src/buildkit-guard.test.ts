@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { rewriteSolve } from './buildkit-guard.ts';
+import { encodeSourcePolicy, normaliseReference, rewriteSolve } from './buildkit-guard.ts';
 
 const frame = (msg: Buffer): Buffer => {
   const h = Buffer.alloc(5);
@@ -44,5 +44,38 @@ describe('rewriteSolve', () => {
       /more than one message/,
     );
     expect(() => rewriteSolve(frame(Buffer.from([(9 << 3) | 2, 50, 1])), rules)).toThrow(/malformed/);
+  });
+});
+
+describe('the source policy', () => {
+  it('is appended as field 12 of Control/Solve, and a request with its own is refused', () => {
+    const policy = encodeSourcePolicy(['^docker-image://docker\\.io/library/busybox:latest$']);
+    const out = rewriteSolve(frame(str(6, 'dockerfile.v0')), rules, undefined, policy);
+    const body = out.subarray(5);
+    expect(body[15]).toBe((12 << 3) | 2);
+    expect(body.subarray(17, 17 + policy.length)).toEqual(policy);
+    const own = frame(Buffer.concat([str(6, 'dockerfile.v0'), Buffer.from([(12 << 3) | 2, 0])]));
+    expect(() => rewriteSolve(own, rules, undefined, policy)).toThrow(/its own source policy/);
+  });
+
+  it('denies every image first, then allows the patterns (BuildKit: the last matching rule decides)', () => {
+    const policy = encodeSourcePolicy(['^a$']).toString('latin1');
+    expect(policy.startsWith('\x08\x01')).toBe(true); // version 1
+    expect(policy.indexOf('docker-image://*')).toBeLessThan(policy.indexOf('^a$'));
+    expect(policy).toContain('\x08\x01\x12\x14\x0a\x10docker-image://*\x10\x00'); // DENY, WILDCARD
+    expect(policy).toContain('\x08\x00\x12\x07\x0a\x03^a$\x10\x02'); // ALLOW, REGEX
+  });
+});
+
+describe('normaliseReference', () => {
+  it.each([
+    ['busybox', 'docker.io/library/busybox', 'latest'],
+    ['busybox:1.36', 'docker.io/library/busybox', '1.36'],
+    ['dockhand-test/app:1', 'docker.io/dockhand-test/app', '1'],
+    ['localhost:5000/app', 'localhost:5000/app', 'latest'],
+    ['registry.example.com/team/app:v2', 'registry.example.com/team/app', 'v2'],
+    ['localhost/app:x', 'localhost/app', 'x'],
+  ])('%s', (ref, name, tag) => {
+    expect(normaliseReference(ref)).toEqual({ name, tag });
   });
 });

@@ -1,7 +1,11 @@
 import http2, { type ClientHttp2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { Duplex, PassThrough } from 'node:stream';
-import { type Middleware, on } from '@dockhand/core';
+import { DockhandError, type Middleware, on, type Upstream } from '@dockhand/core';
 import type { Logger } from 'pino';
+import { engineApiVersion, versionAtLeast } from './engine-version.ts';
+import { refuse } from './errors.ts';
+import { type ImagePolicy, imageVisible } from './image-policy.ts';
+import type { TenantLabel } from './tenant.ts';
 
 /** Options of {@link buildkitGuard}. */
 export interface BuildKitGuardOptions {
@@ -9,6 +13,13 @@ export interface BuildKitGuardOptions {
   readonly labels: Readonly<Record<string, string>>;
   /** BuildKit entitlements a build may ask for (default none: no `network.host`, no `security.insecure`). */
   readonly entitlements?: readonly string[];
+  /**
+   * Limit the images a build may start from (`FROM`, `COPY --from`, `RUN --mount=from=`) to those the tenant
+   * sees: every `Control/Solve` gets a BuildKit source policy that denies `docker-image://` sources except the
+   * visible images, by tag or by their own digests. Needs an engine whose BuildKit knows source policies
+   * (v0.12+, Engine 25+); an older one ignores the policy.
+   */
+  readonly images?: { readonly label: TenantLabel; readonly policy?: ImagePolicy };
 }
 
 /** Control methods a tenant may not call: they act on every tenant's builds. */
@@ -22,11 +33,23 @@ const DENIED_METHODS = new Set([
  * `Entitlements`), and `LLBBridge/Solve`, what buildx's client-side build sends to run the Dockerfile frontend
  * (field 2 `Frontend`, field 3 `FrontendOpt`).
  */
-const SOLVES: ReadonlyMap<string, { options: number; frontend?: number; entitlements?: number }> = new Map([
-  ['/moby.buildkit.v1.Control/Solve', { options: 7, entitlements: 9 }],
+const SOLVES: ReadonlyMap<string, SolveFields> = new Map([
+  ['/moby.buildkit.v1.Control/Solve', { options: 7, entitlements: 9, sourcePolicy: 12 }],
   ['/moby.buildkit.v1.frontend.LLBBridge/Solve', { options: 3, frontend: 2 }],
 ]);
 const PERMISSION_DENIED = '7';
+
+/** Where a solve request keeps what the guard reads and writes (protobuf field numbers). */
+interface SolveFields {
+  /** `FrontendAttrs` / `FrontendOpt`: a map of strings. */
+  readonly options: number;
+  /** `Frontend`: the frontend's name. */
+  readonly frontend?: number;
+  /** `Entitlements`: repeated strings. */
+  readonly entitlements?: number;
+  /** `SourcePolicy`: one `sourcepolicy.Policy` message. */
+  readonly sourcePolicy?: number;
+}
 
 /**
  * Reads BuildKit's gRPC on a hijacked `/grpc` connection (what `docker build` and `docker buildx` use with the
@@ -46,9 +69,23 @@ const PERMISSION_DENIED = '7';
 export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
   const allowed = new Set(options.entitlements ?? []);
   const labels = Object.entries(options.labels);
+  const images = options.images;
   return on('Grpc', async (ctx, next) => {
     const log = ctx.log;
-    ctx.onHijack((client, engine, early) => intercept(client, engine, early, { labels, allowed, log }));
+    const upstream = ctx.upstream;
+    // an engine whose BuildKit predates source policies (v0.12, Engine 25, API 1.44) would ignore the limit
+    if (images && !versionAtLeast(await engineApiVersion(upstream), '1.44')) {
+      throw refuse(
+        'DOCKHAND_IMAGE_POLICY',
+        'BuildKit builds are not available on this engine (it cannot limit the images a build uses); build with DOCKER_BUILDKIT=0',
+      );
+    }
+    const sourcePolicy = images
+      ? async () => encodeSourcePolicy(await visibleImageSources(upstream, images.label, images.policy ?? {}))
+      : undefined;
+    ctx.onHijack((client, engine, early) =>
+      intercept(client, engine, early, { labels, allowed, log, ...(sourcePolicy ? { sourcePolicy } : {}) }),
+    );
     await next();
   });
 }
@@ -57,6 +94,8 @@ interface Rules {
   labels: [string, string][];
   allowed: Set<string>;
   log: Logger;
+  /** Builds the `SourcePolicy` to give every `Control/Solve`, when images are limited. */
+  sourcePolicy?: () => Promise<Buffer>;
 }
 
 function intercept(client: Duplex, engine: Duplex, early: Buffer, rules: Rules): void {
@@ -131,16 +170,14 @@ function forwardStream(
   const chunks: Buffer[] = [];
   stream.on('data', (c: Buffer) => chunks.push(c));
   stream.on('end', () => {
-    let body: Buffer;
-    try {
-      body = rewriteSolve(Buffer.concat(chunks), rules, solve);
-    } catch (err) {
-      rules.log.warn({ code: 'DOCKHAND_HOST_ESCAPE' }, (err as Error).message);
-      request.close(http2.constants.NGHTTP2_CANCEL);
-      grpcError(stream, (err as Error).message);
-      return;
-    }
-    request.end(body);
+    const policy = solve.sourcePolicy !== undefined ? rules.sourcePolicy?.() : undefined;
+    Promise.resolve(policy)
+      .then((sourcePolicy) => request.end(rewriteSolve(Buffer.concat(chunks), rules, solve, sourcePolicy)))
+      .catch((err: Error) => {
+        rules.log.warn({ code: DockhandError.is(err) ? err.code : 'DOCKHAND_AMBIGUOUS_BODY' }, err.message);
+        request.close(http2.constants.NGHTTP2_CANCEL);
+        grpcError(stream, err.message);
+      });
   });
 }
 
@@ -166,7 +203,9 @@ function grpcError(stream: ServerHttp2Stream, message: string): void {
  *
  * @param frame - the gRPC message: a flag byte, a 4-byte length, the protobuf bytes
  * @param rules - the labels and allowed entitlements
- * @param fields - the field numbers of the frontend options, the frontend name and the entitlements
+ * @param fields - the field numbers of the frontend options, the frontend name, the entitlements and the
+ *   source policy
+ * @param sourcePolicy - an encoded `sourcepolicy.Policy` to set (a request that brings its own is refused)
  * @returns the rewritten frame
  * @throws Error with the refusal's message
  * @internal
@@ -174,7 +213,8 @@ function grpcError(stream: ServerHttp2Stream, message: string): void {
 export function rewriteSolve(
   frame: Buffer,
   rules: Pick<Rules, 'labels' | 'allowed'>,
-  fields: { options: number; frontend?: number; entitlements?: number } = { options: 7, entitlements: 9 },
+  fields: SolveFields = { options: 7, entitlements: 9, sourcePolicy: 12 },
+  sourcePolicy?: Buffer,
 ): Buffer {
   if (frame.length < 5 || frame[0] !== 0)
     throw new Error('a compressed or malformed BuildKit request cannot be checked here');
@@ -185,13 +225,18 @@ export function rewriteSolve(
   if (fields.entitlements !== undefined) {
     for (const entitlement of stringsOf(message, fields.entitlements)) {
       if (!rules.allowed.has(entitlement))
-        throw new Error(`the build entitlement ${entitlement} is not allowed here`);
+        throw refuse('DOCKHAND_HOST_ESCAPE', `the build entitlement ${entitlement} is not allowed here`);
     }
+  }
+  const extra: Buffer[] = [];
+  if (sourcePolicy !== undefined && fields.sourcePolicy !== undefined) {
+    if (hasField(message, fields.sourcePolicy))
+      throw refuse('DOCKHAND_IMAGE_POLICY', 'a build that brings its own source policy is not allowed here');
+    extra.push(lengthDelimited(fields.sourcePolicy, sourcePolicy));
   }
   // a solve of a bare definition runs no frontend: there is nothing to give labels to
   if (fields.frontend !== undefined && stringsOf(message, fields.frontend).every((f) => f === ''))
     return frame;
-  const extra: Buffer[] = [];
   for (const [k, v] of rules.labels) {
     const entry = Buffer.concat([
       lengthDelimited(1, Buffer.from(`label:${k}`)),
@@ -236,20 +281,149 @@ function readVarint(buf: Buffer, pos: number): [number, number] {
 /** The string values of a repeated string field at the top level of a protobuf message. */
 function stringsOf(msg: Buffer, wanted: number): string[] {
   const out: string[] = [];
-  let pos = 0;
-  while (pos < msg.length) {
-    const [key, p1] = readVarint(msg, pos);
-    const field = Math.floor(key / 8);
-    const type = key & 7;
-    if (type === 0) [, pos] = readVarint(msg, p1);
-    else if (type === 1) pos = p1 + 8;
-    else if (type === 5) pos = p1 + 4;
-    else if (type === 2) {
-      const [len, p2] = readVarint(msg, p1);
-      if (field === wanted) out.push(msg.toString('utf8', p2, p2 + len));
-      pos = p2 + len;
-    } else throw new Error('a malformed BuildKit request cannot be checked here');
-    if (pos > msg.length) throw new Error('a malformed BuildKit request cannot be checked here');
-  }
+  walkFields(msg, (field, value) => {
+    if (field === wanted && value !== undefined) out.push(value.toString('utf8'));
+  });
   return out;
+}
+
+/** Whether a protobuf message has a field, at its top level. */
+function hasField(msg: Buffer, wanted: number): boolean {
+  let found = false;
+  walkFields(msg, (field) => {
+    if (field === wanted) found = true;
+  });
+  return found;
+}
+
+/** Calls back with each top-level field of a protobuf message: its number and, when length-delimited, its bytes. */
+function walkFields(msg: Buffer, visit: (field: number, value: Buffer | undefined) => void): void {
+  let p = 0;
+  while (p < msg.length) {
+    const [key, p1] = readVarint(msg, p);
+    const field = Math.floor(key / 8);
+    switch (key & 7) {
+      case 0: {
+        p = readVarint(msg, p1)[1];
+        visit(field, undefined);
+        break;
+      }
+      case 1:
+        p = p1 + 8;
+        visit(field, undefined);
+        break;
+      case 2: {
+        const [len, p2] = readVarint(msg, p1);
+        if (p2 + len > msg.length) throw new Error('a malformed BuildKit request cannot be checked here');
+        visit(field, msg.subarray(p2, p2 + len));
+        p = p2 + len;
+        break;
+      }
+      case 5:
+        p = p1 + 4;
+        visit(field, undefined);
+        break;
+      default:
+        throw new Error('a malformed BuildKit request cannot be checked here');
+    }
+  }
+  if (p > msg.length) throw new Error('a malformed BuildKit request cannot be checked here');
+}
+
+const POLICY_ALLOW = 0;
+const POLICY_DENY = 1;
+const MATCH_WILDCARD = 0;
+const MATCH_REGEX = 2;
+
+/**
+ * Encodes a BuildKit `sourcepolicy.Policy` (version 1) that denies every `docker-image://` source except those
+ * matching one of the given regular expressions. BuildKit lets the last matching rule decide, so the deny rule
+ * comes first.
+ *
+ * @param allow - Go regular expressions over the whole source identifier (`docker-image://docker.io/...`)
+ * @returns the policy's protobuf bytes
+ * @internal
+ */
+export function encodeSourcePolicy(allow: readonly string[]): Buffer {
+  const rule = (action: number, identifier: string, match: number) =>
+    lengthDelimited(
+      2,
+      Buffer.concat([
+        Buffer.from([0x08, action]),
+        lengthDelimited(
+          2,
+          Buffer.concat([lengthDelimited(1, Buffer.from(identifier)), Buffer.from([0x10, match])]),
+        ),
+      ]),
+    );
+  return Buffer.concat([
+    Buffer.from([0x08, 0x01]),
+    rule(POLICY_DENY, 'docker-image://*', MATCH_WILDCARD),
+    ...allow.map((re) => rule(POLICY_ALLOW, re, MATCH_REGEX)),
+  ]);
+}
+
+interface ImageSummary {
+  Id: string;
+  RepoTags?: string[] | null;
+  RepoDigests?: string[] | null;
+  Labels?: Record<string, string> | null;
+}
+
+/**
+ * The source identifiers a tenant's build may use, as Go regular expressions: every image the tenant sees, by
+ * each of its tags (optionally pinned to one of the image's own digests, as BuildKit pins a resolved tag) and by
+ * its name with its own digest. Another tenant's image matches none of them under any name or digest.
+ *
+ * @param upstream - the engine
+ * @param label - the tenant label
+ * @param policy - the image policy
+ * @returns the patterns
+ * @internal
+ */
+export async function visibleImageSources(
+  upstream: Upstream,
+  label: TenantLabel,
+  policy: ImagePolicy,
+): Promise<string[]> {
+  const reply = await upstream.request({ path: '/images/json', query: { digests: '1' } });
+  if (reply.status !== 200) throw new Error(`cannot list the images a build may use (HTTP ${reply.status})`);
+  const patterns: string[] = [];
+  for (const image of await reply.json<ImageSummary[]>()) {
+    if (!imageVisible(image.Labels, label, policy)) continue;
+    const digests = [image.Id, ...(image.RepoDigests ?? []).map((d) => d.slice(d.indexOf('@') + 1))];
+    const pinned = `@(?:${[...new Set(digests)].map(escapeRegExp).join('|')})`;
+    const names = new Set<string>();
+    for (const tag of image.RepoTags ?? []) {
+      if (tag === '<none>:<none>') continue;
+      const { name, tag: t } = normaliseReference(tag);
+      names.add(name);
+      patterns.push(`^docker-image://${escapeRegExp(`${name}:${t}`)}(?:${pinned})?$`);
+    }
+    for (const d of image.RepoDigests ?? []) names.add(normaliseReference(d.slice(0, d.indexOf('@'))).name);
+    for (const name of names) patterns.push(`^docker-image://${escapeRegExp(name)}${pinned}$`);
+  }
+  return patterns;
+}
+
+/**
+ * Normalises an image reference the way Docker does (`busybox` → `docker.io/library/busybox`, tag `latest`).
+ *
+ * @param ref - a reference without a digest
+ * @returns the full name and the tag
+ * @internal
+ */
+export function normaliseReference(ref: string): { name: string; tag: string } {
+  const slash = ref.lastIndexOf('/');
+  const colon = ref.lastIndexOf(':');
+  const [repo, tag] = colon > slash ? [ref.slice(0, colon), ref.slice(colon + 1)] : [ref, 'latest'];
+  const first = repo.indexOf('/');
+  const domain = first === -1 ? '' : repo.slice(0, first);
+  const isDomain = domain !== '' && (domain.includes('.') || domain.includes(':') || domain === 'localhost');
+  const name = isDomain ? repo : `docker.io/${first === -1 ? `library/${repo}` : repo}`;
+  return { name, tag };
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

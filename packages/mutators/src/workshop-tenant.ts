@@ -89,7 +89,7 @@ export function workshopTenant(options: WorkshopTenantOptions): Middleware {
       }),
       scopeToTenant({ label, shared, ownership: o }),
       stampLabels({ labels }),
-      buildkitGuard({ labels }),
+      buildkitGuard({ labels, images: { label } }),
     ]);
   return compose([
     own,

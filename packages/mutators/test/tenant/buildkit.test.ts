@@ -32,7 +32,22 @@ async function build(t: Tenant, tag: string, dockerfile: string, extra: string[]
   });
 }
 
-describe('BuildKit builds through the tenant proxy (buildkitGuard)', () => {
+// BuildKit enforces the image limit with a source policy, which it knows from v0.12 (Engine 25, API 1.44) on
+const apiVersion = await onEngine('version', '--format', '{{.Server.APIVersion}}');
+const [major, minor] = apiVersion.split('.').map(Number) as [number, number];
+const sourcePolicies = major > 1 || minor >= 44;
+
+describe.runIf(!sourcePolicies)('BuildKit on an engine without source policies', () => {
+  it('is refused with a message that names the way out, and builds nothing', async () => {
+    const tag = `${alice.name}-old:1`;
+    const out = await build(alice, tag, 'FROM busybox:latest\n');
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toMatch(/BuildKit builds are not available on this engine.*DOCKER_BUILDKIT=0/);
+    await expect(onEngine('image', 'inspect', tag)).rejects.toThrow();
+  }, 180_000);
+});
+
+describe.runIf(sourcePolicies)('BuildKit builds through the tenant proxy (buildkitGuard)', () => {
   it('labels the image with the tenant, over a Dockerfile LABEL that claims another tenant', async () => {
     const tag = `${alice.name}-app:1`;
     const out = await build(
@@ -71,6 +86,51 @@ describe('BuildKit builds through the tenant proxy (buildkitGuard)', () => {
     expect(out.stderr).toMatch(/entitlement network\.host is not allowed here/);
     await expect(onEngine('image', 'inspect', tag)).rejects.toThrow();
   }, 180_000);
+
+  it("refuses a build FROM another tenant's image, by tag, id or pinned digest, and allows the tenant's own", async () => {
+    const bobs = `${bob.name}-base:1`;
+    const built = await build(
+      bob,
+      bobs,
+      `FROM busybox:latest\nRUN echo secret > /secret\nLABEL dockhand.test=${bob.testLabel}\n`,
+    );
+    expect(built.code, built.stderr).toBe(0);
+    const bobId = await onEngine('image', 'inspect', '-f', '{{.Id}}', bobs);
+    for (const from of [bobs, `${bobs}@${bobId}`, `busybox:latest@${bobId}`, `busybox@${bobId}`, bobId]) {
+      const tag = `${alice.name}-steal:1`;
+      const out = await build(alice, tag, `FROM ${from}\nRUN cat /secret\n`);
+      expect(out.code, `FROM ${from} was built:\n${out.stderr}`).not.toBe(0);
+      expect(out.stderr, `FROM ${from}`).toMatch(/source denied by policy/);
+      await expect(onEngine('image', 'inspect', tag)).rejects.toThrow();
+    }
+    // COPY --from names an image source too
+    const copy = await build(
+      alice,
+      `${alice.name}-copy:1`,
+      `FROM busybox:latest\nCOPY --from=${bobs} /secret /s\n`,
+    );
+    expect(copy.code).not.toBe(0);
+    expect(copy.stderr).toMatch(/denied/i);
+
+    // the tenant's own build and the base images are fine
+    const own = `${alice.name}-own:1`;
+    expect(
+      (
+        await build(
+          alice,
+          own,
+          `FROM busybox:latest\nRUN echo mine > /mine\nLABEL dockhand.test=${alice.testLabel}\n`,
+        )
+      ).code,
+    ).toBe(0);
+    const layered = await build(
+      alice,
+      `${alice.name}-layered:1`,
+      `FROM ${own}\nCOPY --from=busybox:latest /bin/true /true\nRUN cat /mine\nLABEL dockhand.test=${alice.testLabel}\n`,
+    );
+    expect(layered.code, layered.stderr).toBe(0);
+    expect(layered.stderr).toMatch(/mine/);
+  }, 300_000);
 
   it("refuses pruning everyone's build cache through BuildKit", async () => {
     const out = await alice.docker(['buildx', 'prune', '-f'], { env: { DOCKER_CONFIG: context } });
