@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 
 const GIB = 1024 ** 3;
+const ROUNDS = 3;
 const label = `dockhand.test=forwarder-bench-${randomBytes(4).toString('hex')}`;
 const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 const children: ChildProcess[] = [];
@@ -163,15 +164,32 @@ async function main(): Promise<void> {
     { name: 'socat', host: '127.0.0.1', stream: socatStream, http: socatHttp },
     { name: 'forwarder', host: '127.0.0.1', stream: streamPort, http: httpPort },
   ];
-  const results: Record<string, { mibps: number; p50: number; p99: number; rps: number }> = {};
+  type Sample = { mibps: number; p50: number; p99: number; rps: number };
+  const samples = new Map<string, Sample[]>(paths.map((p) => [p.name, []]));
+  for (const p of paths) await throughput(p.host, p.stream, 64 * 1024 * 1024); // warm-up
+  // interleaved rounds, the order rotated every round, so no path always runs first or on a quieter machine
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const p of paths.map((_, i) => paths[(i + round) % paths.length]!)) {
+      const secs = await throughput(p.host, p.stream, GIB);
+      const lat = await latencies(p.host, p.stream, 2000);
+      const r = await rps(p.host, p.http, 5);
+      samples.get(p.name)!.push({ mibps: 1024 / secs, p50: pct(lat, 50), p99: pct(lat, 99), rps: r });
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+  const results: Record<string, Sample> = {};
+  console.log(`medians of ${ROUNDS} interleaved rounds:`);
   for (const p of paths) {
-    await throughput(p.host, p.stream, 64 * 1024 * 1024); // warm-up
-    const secs = Math.min(await throughput(p.host, p.stream, GIB), await throughput(p.host, p.stream, GIB));
-    const lat = await latencies(p.host, p.stream, 2000);
-    const r = await rps(p.host, p.http, 5);
-    results[p.name] = { mibps: 1024 / secs, p50: pct(lat, 50), p99: pct(lat, 99), rps: r };
+    const xs = samples.get(p.name)!;
+    const m: Sample = {
+      mibps: median(xs.map((x) => x.mibps)),
+      p50: median(xs.map((x) => x.p50)),
+      p99: median(xs.map((x) => x.p99)),
+      rps: median(xs.map((x) => x.rps)),
+    };
+    results[p.name] = m;
     console.log(
-      `${p.name.padEnd(10)} 1 GiB: ${(1024 / secs).toFixed(0).padStart(6)} MiB/s   connect+first byte p50 ${pct(lat, 50).toFixed(3)} ms p99 ${pct(lat, 99).toFixed(3)} ms   HTTP c=32: ${r.toFixed(0)} req/s`,
+      `${p.name.padEnd(10)} 1 GiB: ${m.mibps.toFixed(0).padStart(6)} MiB/s   connect+first byte p50 ${m.p50.toFixed(3)} ms p99 ${m.p99.toFixed(3)} ms   HTTP c=32: ${m.rps.toFixed(0)} req/s`,
     );
   }
   const d = results.direct!;

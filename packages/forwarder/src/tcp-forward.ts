@@ -4,10 +4,21 @@ import type { Target } from './target.ts';
 
 /** How long an upstream connect may take before the client connection is reset. */
 const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * How much one read from the target may take. Node's default is 64 KiB; bulk downloads (the common direction:
+ * a database dump, an HTTP response) cost fewer reads, callbacks and writes with larger ones.
+ */
+const READ_SIZE = 512 * 1024;
+/** The size every connection starts reading with. */
+const FIRST_READ_SIZE = 16 * 1024;
+/** First read buffers kept for the next connections. */
+const MAX_SPARE_BUFFERS = 256;
+const spareBuffers: Buffer[] = [];
 
 /**
- * Forwards one local TCP port on the loopback addresses to a target with Node's `net`: backpressure through
- * `pipe`, half-close passed on (`allowHalfOpen`), an error or reset on one side resets the other.
+ * Forwards one local TCP port on the loopback addresses to a target with Node's `net`: backpressure both ways
+ * (`pipe` from the client; from the target, reads paused until the client drains), half-close passed on
+ * (`allowHalfOpen`), an error or reset on one side resets the other.
  *
  * @param port - the local port to listen on
  * @param target - where connections go
@@ -37,7 +48,36 @@ export function createTcpForward(
     }
     const { host, port: targetPort } = fwd.target;
     clients++;
-    const upstream = tcpConnect({ host, port: targetPort, allowHalfOpen: true, noDelay: true });
+    // target → client: read into buffers of our own, reused while the client takes every write at once, and
+    // grown (up to READ_SIZE) only while reads fill them; the first one comes from a pool shared by all
+    // connections, so that many short connections allocate (and collect) next to nothing
+    let size = FIRST_READ_SIZE;
+    let readBuffer = spareBuffers.pop() ?? Buffer.allocUnsafe(size);
+    const first = readBuffer;
+    let open = 2;
+    const release = () => {
+      // both sockets are closed: no write can still hold the first buffer
+      if (--open === 0 && spareBuffers.length < MAX_SPARE_BUFFERS) spareBuffers.push(first);
+    };
+    const upstream = tcpConnect({
+      host,
+      port: targetPort,
+      allowHalfOpen: true,
+      noDelay: true,
+      onread: {
+        buffer: () => {
+          if (client.writableLength > 0 || readBuffer.length < size) readBuffer = Buffer.allocUnsafe(size);
+          return readBuffer;
+        },
+        callback: (n, buf) => {
+          if (n === buf.length) size = Math.min(size * 4, READ_SIZE);
+          if (client.write(buf.subarray(0, n))) return true;
+          client.once('drain', () => upstream.resume());
+          return false;
+        },
+      },
+    });
+    upstream.on('end', () => client.end());
     sockets.add(client);
     sockets.add(upstream);
     client.setNoDelay(true);
@@ -51,16 +91,17 @@ export function createTcpForward(
       if (!client.destroyed) client.resetAndDestroy();
     });
     client.on('close', (hadError) => {
+      release();
       sockets.delete(client);
       clients--;
       if (hadError && !upstream.destroyed) upstream.resetAndDestroy();
     });
     upstream.on('close', (hadError) => {
+      release();
       sockets.delete(upstream);
       if (hadError && !client.destroyed) client.resetAndDestroy();
     });
     client.pipe(upstream);
-    upstream.pipe(client);
   }
 
   async function listen(address: string): Promise<void> {
