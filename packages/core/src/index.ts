@@ -3,7 +3,7 @@ export { type CoreErrorCode, coreError, coreErrorCodes, DockhandError, toErrorRe
 export { HeaderList } from './headers.ts';
 export type { JsonLineTransform } from './json-lines.ts';
 export { logRequests } from './log-requests.ts';
-export { compose, type Middleware, on, type RouteSelector, when } from './middleware.ts';
+export { compose, type Middleware, on, type RouteSelector, routesOf, when } from './middleware.ts';
 export { createProxy, type DockerProxy, type ListenTarget, type ProxyOptions } from './proxy.ts';
 export { ProxyRequest } from './request.ts';
 export { ProxyResponse } from './response.ts';

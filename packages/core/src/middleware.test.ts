@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Context } from './context.ts';
-import { compose, type Middleware, on, when } from './middleware.ts';
+import { compose, type Middleware, on, routesOf, when } from './middleware.ts';
 
 const fakeCtx = (operation?: string) => ({ operation, state: {} }) as unknown as Context;
 
@@ -75,5 +75,21 @@ describe('on / when', () => {
     await mw(fakeCtx(), async () => {});
     await mw(fakeCtx('ContainerList'), async () => {});
     expect(ran).toBe(1);
+  });
+
+  it('routesOf() tells the routes a pipeline can act on, and undefined for "every request"', () => {
+    const any: Middleware = (_ctx, next) => next();
+    expect(routesOf(any)).toBeUndefined();
+    expect(routesOf(on('ContainerCreate', any))).toEqual(new Set(['ContainerCreate']));
+    expect(routesOf(on(['POST /containers/{id}/start', 'VolumeCreate'], any))).toEqual(
+      new Set(['ContainerStart', 'VolumeCreate']),
+    );
+    expect(routesOf(compose([]))).toEqual(new Set());
+    expect(routesOf(compose([on('ContainerCreate', any), when(() => true, on('ImageList', any))]))).toEqual(
+      new Set(['ContainerCreate', 'ImageList']),
+    );
+    // one middleware on every request makes the whole pipeline act on every request
+    expect(routesOf(compose([on('ContainerCreate', any), any]))).toBeUndefined();
+    expect(routesOf(when(() => true, any))).toBeUndefined();
   });
 });

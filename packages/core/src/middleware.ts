@@ -16,6 +16,30 @@ import { type OperationId, routes } from './routes.ts';
  */
 export type Middleware = (ctx: Context, next: () => Promise<void>) => Promise<void>;
 
+const kRoutes = Symbol.for('dockhand.routes');
+
+function scoped(mw: Middleware, ops: ReadonlySet<OperationId>): Middleware {
+  Object.defineProperty(mw, kRoutes, { value: ops });
+  return mw;
+}
+
+/**
+ * The routes a middleware can act on, as {@link on} declared them (through {@link compose} and {@link when}),
+ * or `undefined` when it may act on any request. The proxy passes requests on the other routes through as bytes,
+ * without building a context for them.
+ *
+ * @param middleware - a middleware
+ * @returns its operationIds, or `undefined` for "every request"
+ * @example
+ * ```ts
+ * routesOf(on('ContainerCreate', mw)); // Set { 'ContainerCreate' }
+ * routesOf(logRequests()); // undefined
+ * ```
+ */
+export function routesOf(middleware: Middleware): ReadonlySet<OperationId> | undefined {
+  return (middleware as { [kRoutes]?: ReadonlySet<OperationId> })[kRoutes];
+}
+
 /**
  * Composes middleware into one, onion-style (koa-compose). The result is checked when it is built: a
  * non-function throws `TypeError`; at run time a second `next()` call rejects.
@@ -33,9 +57,9 @@ export function compose(middleware: readonly Middleware[]): Middleware {
     if (typeof mw !== 'function') throw new TypeError(`middleware #${i} is not a function`);
   }
   const list = [...middleware];
-  if (list.length === 0) return (_ctx, next) => next();
+  if (list.length === 0) return scoped((_ctx, next) => next(), new Set());
   if (list.length === 1) return list[0]!;
-  return (ctx, next) => {
+  const composed: Middleware = (ctx, next) => {
     let last = -1;
     const dispatch = (i: number): Promise<void> => {
       if (i <= last) return Promise.reject(new Error('next() called more than once'));
@@ -50,6 +74,9 @@ export function compose(middleware: readonly Middleware[]): Middleware {
     };
     return dispatch(0);
   };
+  const sets = list.map(routesOf);
+  if (sets.every((s) => s !== undefined)) scoped(composed, new Set(sets.flatMap((s) => [...s])));
+  return composed;
 }
 
 /** A route selector for {@link on}: an operationId (`'ContainerCreate'`) or `'METHOD /path/template'`. */
@@ -85,8 +112,10 @@ function toOperation(selector: string): OperationId {
 export function on(selector: RouteSelector | readonly RouteSelector[], middleware: Middleware): Middleware {
   if (typeof middleware !== 'function') throw new TypeError('on(): middleware is not a function');
   const ops = new Set((Array.isArray(selector) ? selector : [selector]).map(toOperation));
-  return (ctx, next) =>
-    ctx.operation !== undefined && ops.has(ctx.operation) ? middleware(ctx, next) : next();
+  return scoped(
+    (ctx, next) => (ctx.operation !== undefined && ops.has(ctx.operation) ? middleware(ctx, next) : next()),
+    ops,
+  );
 }
 
 /**
@@ -103,5 +132,7 @@ export function on(selector: RouteSelector | readonly RouteSelector[], middlewar
 export function when(predicate: (ctx: Context) => boolean, middleware: Middleware): Middleware {
   if (typeof predicate !== 'function') throw new TypeError('when(): predicate is not a function');
   if (typeof middleware !== 'function') throw new TypeError('when(): middleware is not a function');
-  return (ctx, next) => (predicate(ctx) ? middleware(ctx, next) : next());
+  const conditional: Middleware = (ctx, next) => (predicate(ctx) ? middleware(ctx, next) : next());
+  const inner = routesOf(middleware);
+  return inner === undefined ? conditional : scoped(conditional, inner);
 }

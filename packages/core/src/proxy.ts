@@ -7,7 +7,8 @@ import type { Dispatcher, Pool } from 'undici';
 import { Context } from './context.ts';
 import { coreError, DockhandError, toErrorResponse } from './errors.ts';
 import { HeaderList, rawToStrings } from './headers.ts';
-import { compose, type Middleware } from './middleware.ts';
+import { compose, type Middleware, routesOf } from './middleware.ts';
+import { RawLane } from './raw-lane.ts';
 import { ProxyRequest } from './request.ts';
 import { type BodySink, ProxyResponse } from './response.ts';
 import { resolvePath } from './router.ts';
@@ -83,9 +84,57 @@ export function createProxy(options: ProxyOptions): DockerProxy {
         : [options.middleware];
   const pipeline = compose(mws as Middleware[]);
   const hijacked = new Set<Duplex>();
+  const lanes = new Set<RawLane>();
   let nextId = 0;
 
-  const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 30_000 });
+  const keepAliveMs = 30_000;
+  const server = http.createServer({
+    requestTimeout: 0,
+    headersTimeout: 60_000,
+    keepAliveTimeout: keepAliveMs,
+  });
+  // Requests on routes no middleware acts on (every route, for an empty pipeline) take the byte lane: forwarded
+  // as sent, responses copied back. The first request that needs the pipeline moves its connection to node:http.
+  const interest = routesOf(pipeline);
+  if (interest !== undefined) {
+    const httpConnection = server.listeners('connection')[0] as (socket: Duplex) => void;
+    server.removeListener('connection', httpConnection);
+    const needsPipeline = (method: string, target: string): boolean => {
+      const q = target.indexOf('?');
+      const rawPath = q === -1 ? target : target.slice(0, q);
+      let resolved: ReturnType<typeof resolvePath>;
+      try {
+        resolved = resolvePath(method, rawPath);
+      } catch {
+        return true; // the pipeline path answers what the router refuses
+      }
+      if (resolved.redirect !== undefined || resolved.route?.hijack !== undefined) return true;
+      // the lane forwards the path as sent, so it takes only paths already in the canonical form
+      const { apiVersion, path } = resolved;
+      if (rawPath !== (apiVersion === undefined ? path : `/v${apiVersion}${path === '/' ? '' : path}`))
+        return true;
+      return resolved.operation !== undefined && interest.has(resolved.operation);
+    };
+    server.on('connection', (socket: Socket) => {
+      const lane = new RawLane(socket, {
+        upstream: address,
+        needsPipeline,
+        keepAliveMs,
+        unreachable: (err) =>
+          rawError(
+            coreError('DOCKHAND_UPSTREAM_UNREACHABLE', `cannot reach the Docker engine: ${err.message}`, err),
+          ),
+        handOff: (client, readAhead) => {
+          lanes.delete(lane);
+          if (readAhead.length > 0) client.unshift(readAhead);
+          httpConnection.call(server, client);
+          client.resume();
+        },
+      });
+      lanes.add(lane);
+      socket.once('close', () => lanes.delete(lane));
+    });
+  }
   server.on('request', (req, res) => handleRequest(req, res));
   server.on('upgrade', (req, socket, head) => handleUpgrade(req, socket as Socket, head));
   server.on('clientError', (err, socket) => {
@@ -391,8 +440,10 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       const timer = setTimeout(() => {
         server.closeAllConnections();
         for (const s of hijacked) s.destroy();
+        for (const lane of lanes) lane.destroy();
       }, grace);
       for (const s of hijacked) s.end();
+      for (const lane of lanes) lane.shutdown();
       if (!server.listening) clearTimeout(timer);
       await closed;
       clearTimeout(timer);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Middleware } from '../../src/index.ts';
+import { type Middleware, type OperationId, on } from '../../src/index.ts';
 import { cleanupLabel, docker, ENGINE, startProxy, type TestProxy } from '../harness.ts';
 
 /** Every request the proxy served: its operation, and whether the engine has answered it yet. */
@@ -33,23 +33,24 @@ let config: string;
 /** Image tags made on existing images (not labelled): untagged in afterAll. */
 const tags = new Set<string>();
 
-beforeAll(async () => {
-  proxy = await startProxy([record]);
-  label = proxy.label;
-  work = await mkdtemp(join(tmpdir(), 'dockhand-clients-cli-'));
-  config = join(work, 'docker-config');
-  await mkdir(config);
-});
-
-afterAll(async () => {
-  try {
-    for (const tag of tags) await docker(ENGINE, ['image', 'rm', tag], { env: { DOCKER_CONFIG: config } });
-    await cleanupLabel(label);
-  } finally {
-    await proxy?.[Symbol.asyncDispose]();
-    await rm(work, { recursive: true, force: true });
-  }
-}, 120_000);
+/** The operations the tests below check were used: the byte-lane run records only these, in the pipeline. */
+const CHECKED: OperationId[] = [
+  'SystemVersion',
+  'SystemInfo',
+  'SystemEvents',
+  'ContainerAttach',
+  'PutContainerArchive',
+  'ContainerArchive',
+  'Session',
+  'Grpc',
+  'ImageBuild',
+  'VolumeCreate',
+  'VolumeDelete',
+  'NetworkCreate',
+  'NetworkDelete',
+  'ImageTag',
+  'ImageDelete',
+];
 
 type Options = Parameters<typeof docker>[2];
 
@@ -112,7 +113,32 @@ async function sha256File(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-describe('docker CLI through the pass-through proxy', { timeout: 120_000 }, () => {
+// Twice: every request through the pipeline (a middleware on every route), and with the middleware on the
+// checked routes only, so that the rest take the proxy's byte lane and connections move from it to the pipeline.
+describe.each([
+  { lane: 'the pipeline', middleware: (): Middleware[] => [record] },
+  { lane: 'the byte lane', middleware: (): Middleware[] => [on(CHECKED, record)] },
+])('docker CLI through the pass-through proxy, on $lane', { timeout: 120_000 }, ({ middleware }) => {
+  beforeAll(async () => {
+    seen.length = 0;
+    proxy = await startProxy(middleware());
+    label = proxy.label;
+    work = await mkdtemp(join(tmpdir(), 'dockhand-clients-cli-'));
+    config = join(work, 'docker-config');
+    await mkdir(config);
+  });
+
+  afterAll(async () => {
+    try {
+      for (const tag of tags) await docker(ENGINE, ['image', 'rm', tag], { env: { DOCKER_CONFIG: config } });
+      tags.clear();
+      await cleanupLabel(label);
+    } finally {
+      await proxy?.[Symbol.asyncDispose]();
+      await rm(work, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   test('version shows the same server and API version as the daemon', async () => {
     const out = await ok(['version']);
     const daemon = JSON.parse((await direct(['version', '--format', '{{json .Server}}'])).stdout) as {

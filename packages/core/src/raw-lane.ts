@@ -1,0 +1,407 @@
+import { connect, type Socket } from 'node:net';
+import { ChunkedBody, MAX_HEAD, parsePlainRequestHead, parseResponseHead } from './http-framing.ts';
+import type { UpstreamAddress } from './upstream.ts';
+
+/** What a {@link RawLane} needs from its proxy. */
+export interface RawLaneOptions {
+  /** The engine. */
+  readonly upstream: UpstreamAddress;
+  /** Whether a request must go through the middleware pipeline (then the lane hands the connection over). */
+  readonly needsPipeline: (method: string, target: string) => boolean;
+  /** Gives the connection to `node:http`, with the bytes the lane read ahead. */
+  readonly handOff: (client: Socket, readAhead: Buffer) => void;
+  /** The complete HTTP response to send when the engine cannot be reached. */
+  readonly unreachable: (err: Error) => string;
+  /** How long an idle keep-alive connection is kept, in ms. */
+  readonly keepAliveMs: number;
+}
+
+/** The most the lane reads from the engine at once. */
+const READ_SIZE = 256 * 1024;
+/** How many client bytes may wait while a response is in flight before the client is paused. */
+const MAX_READ_AHEAD = 1024 * 1024;
+const EMPTY = Buffer.alloc(0);
+const HEAD_END = Buffer.from('\r\n\r\n');
+const BARE_LF_END = Buffer.from('\n\n');
+
+/** The response in flight: its head while it arrives, then where its body ends. */
+interface InFlight {
+  head: Buffer;
+  left: number;
+  chunked: ChunkedBody | undefined;
+  close: boolean;
+  /** Bytes of this response already sent to the client. */
+  sent: boolean;
+  done: boolean;
+}
+
+/**
+ * One client connection on the proxy's byte lane: requests that no middleware acts on are forwarded as the
+ * client sent them over a connection of its own to the engine, and the engine's responses are copied back as
+ * they arrive, reading only their framing (see `http-framing.ts`). No context, no header objects, no
+ * re-encoding: this is what makes an empty pipeline cost little more than a socket relay.
+ *
+ * Requests are taken one at a time. The first request that is not plain, that a middleware acts on, that the
+ * proxy answers itself (a redirect, an ambiguous path) or that asks for a connection upgrade ends the lane: at
+ * that request boundary, with nothing in flight, the connection and the bytes read ahead go to `node:http` and
+ * the pipeline for good. A response without framing (`101`, the old raw attach stream) turns the connection
+ * into a two-way splice, as the engine does.
+ *
+ * @internal
+ */
+export class RawLane {
+  readonly #client: Socket;
+  readonly #options: RawLaneOptions;
+  #up: Socket | undefined;
+  #upConnected = false;
+  #readAhead: Buffer = EMPTY;
+  #bodyLeft = 0;
+  #method = 'GET';
+  #inFlight: InFlight | undefined;
+  #phase: 'idle' | 'busy' | 'splice' | 'gone' = 'idle';
+  #clientEnded = false;
+  #closing = false;
+  #clientPaused = false;
+  #upPaused = false;
+
+  /**
+   * Takes over a freshly accepted connection.
+   *
+   * @param client - the accepted socket
+   * @param options - the engine and the proxy's hooks
+   */
+  constructor(client: Socket, options: RawLaneOptions) {
+    this.#client = client;
+    this.#options = options;
+    client.on('data', this.#onClientData);
+    client.on('end', this.#onClientEnd);
+    client.on('error', this.#onClientError);
+    client.on('close', this.#onClientClose);
+    client.on('timeout', this.#onTimeout);
+    client.setTimeout(options.keepAliveMs);
+  }
+
+  /** Whether the connection is still on this lane (not handed over, not closed). */
+  get active(): boolean {
+    return this.#phase !== 'gone';
+  }
+
+  /** Ends the connection once the request in flight is answered (at once when idle). */
+  shutdown(): void {
+    this.#closing = true;
+    if (this.#phase === 'idle') this.#finish();
+    else if (this.#phase === 'splice') {
+      this.#client.end();
+      this.#up?.end();
+    }
+  }
+
+  /** Cuts the connection now. */
+  destroy(): void {
+    this.#phase = 'gone';
+    this.#client.destroy();
+    this.#up?.destroy();
+  }
+
+  // --- client side ---------------------------------------------------------------------------------------
+
+  #onClientData = (chunk: Buffer): void => {
+    if (this.#bodyLeft > 0) {
+      const n = Math.min(this.#bodyLeft, chunk.length);
+      this.#bodyLeft -= n;
+      this.#sendUp(n === chunk.length ? chunk : chunk.subarray(0, n));
+      if (n === chunk.length) {
+        if (this.#bodyLeft === 0) this.#maybeNext();
+        return;
+      }
+      chunk = chunk.subarray(n);
+    }
+    this.#readAhead = this.#readAhead.length === 0 ? chunk : Buffer.concat([this.#readAhead, chunk]);
+    if (this.#phase === 'idle') this.#next();
+    else if (this.#readAhead.length > MAX_READ_AHEAD) this.#pauseClient();
+  };
+
+  #onClientEnd = (): void => {
+    this.#clientEnded = true;
+    if (this.#phase === 'idle') this.#finish();
+  };
+
+  #onClientError = (): void => {
+    this.destroy();
+  };
+
+  #onClientClose = (): void => {
+    if (this.#phase !== 'gone') this.destroy();
+  };
+
+  // the socket's inactivity timer runs all along; it only ends a connection that waits for a request
+  #onTimeout = (): void => {
+    if (this.#phase === 'idle') this.destroy();
+  };
+
+  #pauseClient(): void {
+    if (this.#clientPaused) return;
+    this.#clientPaused = true;
+    this.#client.pause();
+  }
+
+  #resumeClient(): void {
+    if (!this.#clientPaused) return;
+    this.#clientPaused = false;
+    this.#client.resume();
+  }
+
+  /** Reads the next request head from what the client sent, and forwards it or hands the connection over. */
+  #next(): void {
+    const buf = this.#readAhead;
+    const end = buf.indexOf(HEAD_END);
+    if (end === -1) {
+      // wait for the rest of the head, unless it is too long or ends in bare LFs: node:http judges those
+      if (buf.length > MAX_HEAD || buf.indexOf(BARE_LF_END) !== -1) this.#handOff();
+      else if (this.#clientEnded) this.#finish();
+      return;
+    }
+    if (end > MAX_HEAD) {
+      this.#handOff();
+      return;
+    }
+    const head = parsePlainRequestHead(buf.toString('latin1', 0, end));
+    if (head === undefined || this.#options.needsPipeline(head.method, head.target)) {
+      this.#handOff();
+      return;
+    }
+    const headLength = end + 4;
+    const inBuf = Math.min(head.bodyLength, buf.length - headLength);
+    const take = headLength + inBuf;
+    this.#readAhead = take === buf.length ? EMPTY : buf.subarray(take);
+    this.#bodyLeft = head.bodyLength - inBuf;
+    this.#method = head.method;
+    this.#inFlight = { head: EMPTY, left: 0, chunked: undefined, close: false, sent: false, done: false };
+    this.#phase = 'busy';
+    if (this.#readAhead.length > MAX_READ_AHEAD) this.#pauseClient();
+    this.#sendUp(take === buf.length ? buf : buf.subarray(0, take));
+  }
+
+  /** After a request body is sent or a response is complete: on to the next request when both are. */
+  #maybeNext(): void {
+    if (this.#phase !== 'busy' || this.#bodyLeft > 0 || !this.#inFlight?.done) return;
+    this.#inFlight = undefined;
+    if (this.#closing || (this.#clientEnded && this.#readAhead.length === 0)) {
+      this.#finish();
+      return;
+    }
+    this.#phase = 'idle';
+    this.#resumeClient();
+    if (this.#readAhead.length > 0) this.#next();
+  }
+
+  #handOff(): void {
+    this.#phase = 'gone';
+    const client = this.#client;
+    client.setTimeout(0);
+    client.pause();
+    client.off('data', this.#onClientData);
+    client.off('end', this.#onClientEnd);
+    client.off('error', this.#onClientError);
+    client.off('close', this.#onClientClose);
+    client.off('timeout', this.#onTimeout);
+    this.#up?.destroy();
+    this.#options.handOff(client, this.#readAhead);
+  }
+
+  /** Closes both sides after the last response. */
+  #finish(): void {
+    this.#phase = 'gone';
+    this.#up?.destroy();
+    this.#client.end();
+  }
+
+  // --- engine side ---------------------------------------------------------------------------------------
+
+  #sendUp(bytes: Buffer): void {
+    let up = this.#up;
+    if (up === undefined) {
+      const address = this.#options.upstream;
+      // the engine's bytes are read into buffers of the lane's own, reused while the client takes every write at
+      // once, and grown (up to READ_SIZE, past Node's 64 KiB) only while reads fill them: a long download costs
+      // fewer reads, callbacks and writes, a short exchange stays small
+      let size = 16 * 1024;
+      let readBuffer = Buffer.allocUnsafe(size);
+      const client = this.#client;
+      const onread = {
+        buffer: () => {
+          if (client.writableLength > 0 || readBuffer.length < size) readBuffer = Buffer.allocUnsafe(size);
+          return readBuffer;
+        },
+        callback: (n: number, buf: Uint8Array): boolean => {
+          if (n === buf.length) size = Math.min(size * 4, READ_SIZE);
+          this.#onUpBytes((buf as Buffer).subarray(0, n));
+          return true; // #toClient pauses the socket itself when the client is slow
+        },
+      };
+      up =
+        'socketPath' in address
+          ? connect({ path: address.socketPath, onread })
+          : connect({ port: address.port, host: address.host, noDelay: true, onread });
+      this.#up = up;
+      this.#upConnected = false;
+      up.on('connect', () => {
+        this.#upConnected = true;
+      });
+      up.on('end', this.#onUpEnd);
+      up.on('error', this.#onUpError);
+      up.on('close', () => {
+        // a connection the lane dropped while idle closes late: only the current one matters
+        if (this.#up === up && this.#phase === 'splice') this.#client.destroy();
+      });
+    }
+    if (!up.write(bytes)) {
+      this.#pauseClient();
+      up.once('drain', () => {
+        if (this.#phase === 'busy' || this.#phase === 'idle') this.#resumeClient();
+      });
+    }
+  }
+
+  #onUpBytes(chunk: Buffer): void {
+    if (this.#phase === 'splice') this.#toClient(chunk);
+    else if (this.#phase !== 'gone') this.#onUpData(chunk);
+  }
+
+  #onUpData(chunk: Buffer): void {
+    const r = this.#inFlight;
+    if (r === undefined || r.done) {
+      // the engine never speaks unasked on a request/response connection
+      this.destroy();
+      return;
+    }
+    // the bytes go to the client first, unchanged; reading their framing is only for what comes next
+    this.#toClient(chunk);
+    let from = 0;
+    while (from < chunk.length && !r.done) {
+      if (r.chunked !== undefined) {
+        let end: number;
+        try {
+          end = r.chunked.scan(chunk, from);
+        } catch {
+          this.destroy();
+          return;
+        }
+        from = end === -1 ? chunk.length : end;
+        r.done = end !== -1;
+      } else if (r.left > 0) {
+        const n = Math.min(r.left, chunk.length - from);
+        r.left -= n;
+        from += n;
+        r.done = r.left === 0;
+      } else {
+        const buf =
+          r.head.length === 0 ? chunk.subarray(from) : Buffer.concat([r.head, chunk.subarray(from)]);
+        const end = buf.indexOf(HEAD_END);
+        if (end === -1) {
+          // kept across reads: a copy, since the read buffer is reused
+          if (buf.length > 64 * 1024) this.destroy();
+          else r.head = Buffer.from(buf);
+          return;
+        }
+        from += end + 4 - r.head.length;
+        r.head = EMPTY;
+        let head: ReturnType<typeof parseResponseHead>;
+        try {
+          head = parseResponseHead(buf.toString('latin1', 0, end), this.#method);
+        } catch {
+          this.destroy();
+          return;
+        }
+        if (head.status === 101 || head.framing.kind === 'close') {
+          // the connection is the stream now: copy both ways until either side closes
+          this.#splice();
+          return;
+        }
+        if (head.status < 200) continue; // 1xx: the final response follows
+        r.close = head.close;
+        if (head.framing.kind === 'length') r.left = head.framing.length;
+        else if (head.framing.kind === 'chunked') r.chunked = new ChunkedBody();
+        r.done = r.left === 0 && r.chunked === undefined;
+      }
+    }
+    // bytes after the end of a response were never asked for
+    if (from < chunk.length) {
+      this.destroy();
+      return;
+    }
+    if (r.done) {
+      if (r.close) {
+        this.#up?.destroy();
+        this.#up = undefined;
+        if (this.#bodyLeft > 0) {
+          this.#finish();
+          return;
+        }
+      }
+      this.#maybeNext();
+    }
+  }
+
+  #toClient(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    if (this.#inFlight) this.#inFlight.sent = true;
+    const up = this.#up;
+    const client = this.#client;
+    if (!client.write(bytes) && up && !this.#upPaused) {
+      // 'drain' follows a write that returned false
+      this.#upPaused = true;
+      up.pause();
+      client.once('drain', () => {
+        this.#upPaused = false;
+        up.resume();
+      });
+    }
+  }
+
+  #onUpEnd = (): void => {
+    if (this.#phase === 'splice') return;
+    if (this.#inFlight === undefined || this.#inFlight.done) {
+      // the engine closed an idle connection: the next request opens another
+      this.#up?.destroy();
+      this.#up = undefined;
+      return;
+    }
+    // the engine hung up in the middle of a response: the client sees the same
+    this.destroy();
+  };
+
+  #onUpError = (err: Error): void => {
+    if (this.#phase === 'splice' || this.#phase === 'gone') {
+      this.destroy();
+      return;
+    }
+    if (!this.#upConnected && this.#inFlight !== undefined && !this.#inFlight.sent) {
+      // the engine is unreachable: answer like the pipeline does, and close
+      this.#phase = 'gone';
+      this.#up = undefined;
+      this.#client.end(this.#options.unreachable(err));
+      return;
+    }
+    this.destroy();
+  };
+
+  #splice(): void {
+    const client = this.#client;
+    const up = this.#up!;
+    this.#phase = 'splice';
+    this.#inFlight = undefined;
+    client.setTimeout(0);
+    client.off('data', this.#onClientData);
+    client.off('end', this.#onClientEnd);
+    // engine → client goes on through #onUpBytes; client → engine is piped
+    up.off('end', this.#onUpEnd);
+    up.on('end', () => client.end());
+    if (this.#readAhead.length > 0) up.write(this.#readAhead);
+    this.#readAhead = EMPTY;
+    this.#clientPaused = false;
+    if (this.#clientEnded) up.end();
+    else client.pipe(up);
+    client.resume();
+  }
+}

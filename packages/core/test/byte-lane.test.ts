@@ -1,0 +1,226 @@
+// The byte lane: requests no middleware acts on are forwarded as sent and their responses copied back, reading
+// only the framing. These tests use real clients with strict parsers (undici) against the real engine.
+import { execFile } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { promisify } from 'node:util';
+import { Client } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Middleware, on } from '../src/index.ts';
+import { cleanupLabel, ENGINE, startProxy, type TestProxy } from './harness.ts';
+import { bodyOf, rawExchange, statusOf } from './raw-client.ts';
+
+const run = promisify(execFile);
+const engine = { ...process.env, DOCKER_HOST: ENGINE };
+
+let tp: TestProxy;
+/** Connections the proxy accepted. */
+let accepted = 0;
+/** Requests that reached the pipeline's middleware. */
+const inPipeline: string[] = [];
+const versionHeader: Middleware = on('SystemVersion', async (ctx, next) => {
+  inPipeline.push(ctx.operation!);
+  await next();
+  ctx.response!.headers.set('X-Dockhand-Test', 'pipeline');
+});
+
+beforeAll(async () => {
+  tp = await startProxy([versionHeader]);
+  tp.proxy.server.on('connection', () => accepted++);
+});
+
+afterAll(async () => {
+  await cleanupLabel(tp.label);
+  await tp[Symbol.asyncDispose]();
+});
+
+function client(pipelining = 1): Client {
+  return new Client('http://docker', { socketPath: tp.socket, pipelining });
+}
+
+describe('the byte lane', { timeout: 60_000 }, () => {
+  it('answers pipelined requests in order over one connection, chunked and sized alike', async () => {
+    const c = client(8);
+    const before = accepted;
+    try {
+      const [ping, info, version, ping2] = await Promise.all([
+        c.request({ method: 'GET', path: '/_ping' }),
+        c.request({ method: 'GET', path: '/v1.41/info' }),
+        c.request({ method: 'GET', path: '/version' }),
+        c.request({ method: 'GET', path: '/_ping' }),
+      ]);
+      expect(await ping.body.text()).toBe('OK');
+      // /info is larger than Go's 2 KiB buffer, so the engine sends it chunked
+      expect(info.headers['transfer-encoding']).toBe('chunked');
+      expect((await info.body.json()) as { ID: string }).toHaveProperty('ID');
+      expect(version.headers['x-dockhand-test']).toBe('pipeline');
+      expect(await version.body.json()).toHaveProperty('ApiVersion');
+      expect(await ping2.body.text()).toBe('OK');
+    } finally {
+      await c.close();
+    }
+    expect(accepted - before).toBe(1);
+  });
+
+  it('answers HEAD requests and reads on after them', async () => {
+    const head = 'HEAD /_ping HTTP/1.1\r\nHost: d\r\n\r\n';
+    const out = await rawExchange(tp.socket, `${head}${head}GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n`, {
+      until: (s) => s.endsWith('\r\n\r\nOK'),
+    });
+    const responses = out.split(/(?=HTTP\/1\.1 )/);
+    expect(responses.map(statusOf)).toEqual([200, 200, 200]);
+    expect(responses.map(bodyOf)).toEqual(['', '', 'OK']);
+  });
+
+  it('moves a connection to the pipeline at the first request a middleware acts on, and keeps it working', async () => {
+    const c = client();
+    const before = accepted;
+    const seen = inPipeline.length;
+    try {
+      const get = async (path: string) => {
+        const r = await c.request({ method: 'GET', path });
+        return { status: r.statusCode, header: r.headers['x-dockhand-test'], body: await r.body.text() };
+      };
+      expect(await get('/_ping')).toMatchObject({ status: 200, body: 'OK', header: undefined });
+      expect(await get('/v1.45/version')).toMatchObject({ status: 200, header: 'pipeline' });
+      expect(await get('/_ping')).toMatchObject({ status: 200, body: 'OK' });
+      expect(await get('/version')).toMatchObject({ status: 200, header: 'pipeline' });
+    } finally {
+      await c.close();
+    }
+    expect(inPipeline.length - seen).toBe(2);
+    expect(accepted - before).toBe(1);
+  });
+
+  it('forwards a request body, then reads the next request after it', async () => {
+    const c = client();
+    const name = `lane-${randomUUID().slice(0, 8)}`;
+    try {
+      const created = await c.request({
+        method: 'POST',
+        path: `/containers/create?name=${name}`,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          Image: 'busybox:latest',
+          Cmd: ['true'],
+          Labels: { 'dockhand.test': tp.label },
+        }),
+      });
+      expect(created.statusCode).toBe(201);
+      const { Id } = (await created.body.json()) as { Id: string };
+      const inspected = await c.request({ method: 'GET', path: `/containers/${name}/json` });
+      expect(((await inspected.body.json()) as { Id: string }).Id).toBe(Id);
+      const removed = await c.request({ method: 'DELETE', path: `/containers/${Id}` });
+      expect(removed.statusCode).toBe(204);
+      await removed.body.text();
+      const gone = await c.request({ method: 'GET', path: `/containers/${Id}/json` });
+      expect(gone.statusCode).toBe(404);
+      await gone.body.text();
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('hands what it does not read plainly to node:http: chunked uploads, redirects, ambiguous paths', async () => {
+    const chunked =
+      'POST /containers/create HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n' +
+      '5\r\n{"Ima\r\n0\r\n\r\n';
+    const r1 = await rawExchange(tp.socket, `GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n${chunked}`, {
+      until: (s) => s.split('HTTP/1.1 ').length > 2 && s.endsWith('}\n'),
+    });
+    const [first, second] = r1.split(/(?=HTTP\/1\.1 )/);
+    expect(statusOf(first!)).toBe(200);
+    expect(statusOf(second!)).toBe(400); // the engine's own answer to the cut JSON
+    const r2 = await rawExchange(
+      tp.socket,
+      'GET /_ping HTTP/1.1\r\nHost: d\r\n\r\nGET //_ping HTTP/1.1\r\nHost: d\r\n\r\n',
+      {
+        until: (s) => s.includes('Location:'),
+      },
+    );
+    expect(r2).toMatch(/HTTP\/1\.1 301 Moved Permanently\r\nLocation: \/_ping\r\n/);
+    const r3 = await rawExchange(
+      tp.socket,
+      'GET /_ping HTTP/1.1\r\nHost: d\r\n\r\nGET /containers/a%2Fb/json HTTP/1.1\r\nHost: d\r\n\r\n',
+      { until: (s) => s.includes('"message"') },
+    );
+    const third = r3.slice(r3.lastIndexOf('HTTP/1.1 '));
+    expect(statusOf(third)).toBe(400);
+    expect(JSON.parse(bodyOf(third)).message).toMatch(/ambiguous|encoded/);
+    // a bare-LF request is not the lane's to judge either
+    const r4 = await rawExchange(tp.socket, 'GET /_ping HTTP/1.1\nHost: d\n\n', { timeoutMs: 5000 });
+    expect(statusOf(r4)).toBeGreaterThan(0);
+  });
+
+  it('streams events as they happen', async () => {
+    const mark = `ev-${randomUUID().slice(0, 8)}`;
+    const c = client();
+    try {
+      const filters = encodeURIComponent(JSON.stringify({ label: [`dockhand.lane=${mark}`] }));
+      const events = await c.request({ method: 'GET', path: `/events?filters=${filters}` });
+      expect(events.headers['transfer-encoding']).toBe('chunked');
+      const first = (async () => {
+        for await (const chunk of events.body) return JSON.parse(String(chunk)) as { Action: string };
+      })();
+      await run(
+        'docker',
+        [
+          'create',
+          '--label',
+          `dockhand.test=${tp.label}`,
+          '--label',
+          `dockhand.lane=${mark}`,
+          'busybox:latest',
+        ],
+        {
+          env: engine,
+        },
+      );
+      expect((await first)?.Action).toBe('create');
+    } finally {
+      await c.destroy();
+    }
+  });
+
+  it('copies a large export byte-exact, with backpressure', async () => {
+    const { stdout } = await run(
+      'docker',
+      ['create', '--label', `dockhand.test=${tp.label}`, 'busybox:latest'],
+      { env: engine },
+    );
+    const id = stdout.trim();
+    const digest = async (socketPath: string, slow: boolean) => {
+      const c = new Client('http://docker', { socketPath });
+      try {
+        const r = await c.request({ method: 'GET', path: `/containers/${id}/export` });
+        const hash = createHash('sha256');
+        let bytes = 0;
+        for await (const chunk of r.body) {
+          hash.update(chunk as Buffer);
+          bytes += (chunk as Buffer).length;
+          // a slow reader: the lane must hold the engine back, not buffer
+          if (slow && bytes < 256 * 1024) await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        return { bytes, sha: hash.digest('hex') };
+      } finally {
+        await c.close();
+      }
+    };
+    const direct = await digest(ENGINE.replace('unix://', ''), false);
+    expect(direct.bytes).toBeGreaterThan(1024 * 1024);
+    expect(await digest(tp.socket, true)).toEqual(direct);
+  });
+
+  it('closes idle keep-alive connections at once when the proxy closes', async () => {
+    await using own = await startProxy();
+    const s = connect(own.socket);
+    s.write('GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n');
+    await once(s, 'data');
+    const closed = once(s, 'close');
+    const t0 = performance.now();
+    await own.proxy.close();
+    await closed;
+    expect(performance.now() - t0).toBeLessThan(2000);
+  });
+});
