@@ -83,7 +83,7 @@ describe('the byte lane', { timeout: 60_000 }, () => {
         return { status: r.statusCode, header: r.headers['x-dockhand-test'], body: await r.body.text() };
       };
       expect(await get('/_ping')).toMatchObject({ status: 200, body: 'OK', header: undefined });
-      expect(await get('/v1.45/version')).toMatchObject({ status: 200, header: 'pipeline' });
+      expect(await get('/v1.41/version')).toMatchObject({ status: 200, header: 'pipeline' });
       expect(await get('/_ping')).toMatchObject({ status: 200, body: 'OK' });
       expect(await get('/version')).toMatchObject({ status: 200, header: 'pipeline' });
     } finally {
@@ -131,7 +131,9 @@ describe('the byte lane', { timeout: 60_000 }, () => {
     });
     const [first, second] = r1.split(/(?=HTTP\/1\.1 )/);
     expect(statusOf(first!)).toBe(200);
-    expect(statusOf(second!)).toBe(400); // the engine's own answer to the cut JSON
+    // the engine's own answer to the cut JSON (400 from Engine 26, 500 from 20.10)
+    expect(statusOf(second!)).toBeGreaterThanOrEqual(400);
+    expect(JSON.parse(bodyOf(second!)).message).toEqual(expect.any(String));
     const r2 = await rawExchange(
       tp.socket,
       'GET /_ping HTTP/1.1\r\nHost: d\r\n\r\nGET //_ping HTTP/1.1\r\nHost: d\r\n\r\n',

@@ -1,7 +1,9 @@
 // BuildKit builds (`docker build` with the CLI's default builder, over the hijacked `/grpc` connection) through
 // the workshop tenant proxy: the image gets the tenant label, another tenant does not see it, and builds that
 // ask for host networking or act on everyone's build cache are refused.
+import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,13 +40,20 @@ const [major, minor] = apiVersion.split('.').map(Number) as [number, number];
 const sourcePolicies = major > 1 || minor >= 44;
 
 describe.runIf(!sourcePolicies)('BuildKit on an engine without source policies', () => {
-  it('is refused with a message that names the way out, and builds nothing', async () => {
-    const tag = `${alice.name}-old:1`;
-    const out = await build(alice, tag, 'FROM busybox:latest\n');
-    expect(out.code).not.toBe(0);
-    expect(out.stderr).toMatch(/BuildKit builds are not available on this engine.*DOCKER_BUILDKIT=0/);
-    await expect(onEngine('image', 'inspect', tag)).rejects.toThrow();
-  }, 180_000);
+  // (the CLI 28 does not build with such an engine's own BuildKit: it asks for a docker-container builder, which
+  // needs an image from Docker Hub; so the refusal is shown on the /grpc request that BuildKit clients send)
+  it('refuses the BuildKit connection with a message that names the way out', async () => {
+    const s = connect(alice.socket);
+    const chunks: Buffer[] = [];
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.write('POST /grpc HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n');
+    await once(s, 'close');
+    const response = Buffer.concat(chunks).toString();
+    expect(response).toMatch(/^HTTP\/1\.1 403 /);
+    expect(JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4)).message).toMatch(
+      /BuildKit builds are not available on this engine.*DOCKER_BUILDKIT=0/,
+    );
+  });
 });
 
 describe.runIf(sourcePolicies)('BuildKit builds through the tenant proxy (buildkitGuard)', () => {
