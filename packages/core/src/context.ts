@@ -4,7 +4,7 @@ import { HeaderList } from './headers.ts';
 import type { ProxyRequest } from './request.ts';
 import { ProxyResponse } from './response.ts';
 import type { ResolvedPath } from './router.ts';
-import { buildPath, encodePath } from './router.ts';
+import { buildPath, encodePath, withVersion } from './router.ts';
 import type { OperationId, RouteSpec } from './routes.ts';
 import type { Upstream } from './upstream.ts';
 
@@ -145,9 +145,7 @@ export class Context {
 
   #canonicalWire(): string {
     // the raw path is forwarded as is only when it already is the canonical form
-    return this.apiVersion === undefined
-      ? this.path
-      : `/v${this.apiVersion}${this.path === '/' ? '' : this.path}`;
+    return withVersion(this.path, this.apiVersion);
   }
 
   #paramsChanged(): boolean {

@@ -11,7 +11,7 @@ import { compose, type Middleware, routesOf } from './middleware.ts';
 import { RawLane } from './raw-lane.ts';
 import { ProxyRequest } from './request.ts';
 import { type BodySink, ProxyResponse } from './response.ts';
-import { resolvePath } from './router.ts';
+import { resolvePath, withVersion } from './router.ts';
 import { createUpstreamPool, parseDockerHost, Upstream, type UpstreamAddress } from './upstream.ts';
 
 /** Options of {@link createProxy}. */
@@ -110,9 +110,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       }
       if (resolved.redirect !== undefined || resolved.route?.hijack !== undefined) return true;
       // the lane forwards the path as sent, so it takes only paths already in the canonical form
-      const { apiVersion, path } = resolved;
-      if (rawPath !== (apiVersion === undefined ? path : `/v${apiVersion}${path === '/' ? '' : path}`))
-        return true;
+      if (rawPath !== withVersion(resolved.path, resolved.apiVersion)) return true;
       return resolved.operation !== undefined && interest.has(resolved.operation);
     };
     server.on('connection', (socket: Socket) => {

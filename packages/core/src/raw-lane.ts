@@ -81,11 +81,6 @@ export class RawLane {
     client.setTimeout(options.keepAliveMs);
   }
 
-  /** Whether the connection is still on this lane (not handed over, not closed). */
-  get active(): boolean {
-    return this.#phase !== 'gone';
-  }
-
   /** Ends the connection once the request in flight is answered (at once when idle). */
   shutdown(): void {
     this.#closing = true;

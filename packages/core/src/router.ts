@@ -212,6 +212,17 @@ export function buildPath(spec: RouteSpec, params: Record<string, string>, apiVe
  * @internal
  */
 export function encodePath(path: string, apiVersion?: string): string {
-  const encoded = path === '/' ? '/' : path.split('/').map(encodeSegment).join('/');
-  return apiVersion === undefined ? encoded : `/v${apiVersion}${encoded === '/' ? '' : encoded}`;
+  return withVersion(path === '/' ? '/' : path.split('/').map(encodeSegment).join('/'), apiVersion);
+}
+
+/**
+ * Puts a `/v1.xx` prefix in front of a path, as the daemon's routes take it (`/` becomes `/v1.xx`).
+ *
+ * @param path - a path starting with `/`
+ * @param apiVersion - the version, or `undefined` for none
+ * @returns the path with its version prefix
+ * @internal
+ */
+export function withVersion(path: string, apiVersion: string | undefined): string {
+  return apiVersion === undefined ? path : `/v${apiVersion}${path === '/' ? '' : path}`;
 }
