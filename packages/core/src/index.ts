@@ -5,6 +5,7 @@ export type { JsonLineTransform } from './json-lines.ts';
 export { logRequests } from './log-requests.ts';
 export { compose, type Middleware, on, type RouteSelector, routesOf, when } from './middleware.ts';
 export { createProxy, type DockerProxy, type ListenTarget, type ProxyOptions } from './proxy.ts';
+export { type ByteSink, ReadBuffers, type ReadBuffersOptions, SpareBuffers } from './read-buffers.ts';
 export { ProxyRequest } from './request.ts';
 export { ProxyResponse } from './response.ts';
 export { buildPath, type ResolvedPath, resolvePath } from './router.ts';

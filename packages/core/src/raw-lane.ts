@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { ChunkedBody, MAX_HEAD, parsePlainRequestHead, parseResponseHead } from './http-framing.ts';
+import { ReadBuffers } from './read-buffers.ts';
 import type { UpstreamAddress } from './upstream.ts';
 
 /** What a {@link RawLane} needs from its proxy. */
@@ -217,20 +218,12 @@ export class RawLane {
     let up = this.#up;
     if (up === undefined) {
       const address = this.#options.upstream;
-      // the engine's bytes are read into buffers of the lane's own, reused while the client takes every write at
-      // once, and grown (up to READ_SIZE, past Node's 64 KiB) only while reads fill them: a long download costs
-      // fewer reads, callbacks and writes, a short exchange stays small
-      let size = 16 * 1024;
-      let readBuffer = Buffer.allocUnsafe(size);
-      const client = this.#client;
+      // the engine's bytes are read into buffers of the lane's own, read into again once the client has them
+      const buffers = new ReadBuffers(this.#client, { max: READ_SIZE });
       const onread = {
-        buffer: () => {
-          if (client.writableLength > 0 || readBuffer.length < size) readBuffer = Buffer.allocUnsafe(size);
-          return readBuffer;
-        },
+        buffer: () => buffers.next(),
         callback: (n: number, buf: Uint8Array): boolean => {
-          if (n === buf.length) size = Math.min(size * 4, READ_SIZE);
-          this.#onUpBytes((buf as Buffer).subarray(0, n));
+          this.#onUpBytes(buffers.filled(n, buf));
           return true; // #toClient pauses the socket itself when the client is slow
         },
       };

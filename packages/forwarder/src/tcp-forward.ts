@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
+import { ReadBuffers, SpareBuffers } from '@dockhand/core';
 import { type BindResult, bindLoopback, LOOPBACK_ADDRESSES, type PortForward } from './port-forward.ts';
 import type { Target } from './target.ts';
 
@@ -9,11 +10,8 @@ const CONNECT_TIMEOUT_MS = 10_000;
  * a database dump, an HTTP response) cost fewer reads, callbacks and writes with larger ones.
  */
 const READ_SIZE = 512 * 1024;
-/** The size every connection starts reading with. */
-const FIRST_READ_SIZE = 16 * 1024;
-/** First read buffers kept for the next connections. */
-const MAX_SPARE_BUFFERS = 256;
-const spareBuffers: Buffer[] = [];
+/** First read buffers (16 KiB) kept for the next connections. */
+const spares = new SpareBuffers(256);
 
 /**
  * Forwards one local TCP port on the loopback addresses to a target with Node's `net`: backpressure both ways
@@ -48,16 +46,14 @@ export function createTcpForward(
     }
     const { host, port: targetPort } = fwd.target;
     clients++;
-    // target → client: read into buffers of our own, reused while the client takes every write at once, and
-    // grown (up to READ_SIZE) only while reads fill them; the first one comes from a pool shared by all
+    // target → client: read into buffers of our own, read into again once the client has their bytes, and
+    // grown (up to READ_SIZE) only while reads fill them; the first one comes from spares shared by all
     // connections, so that many short connections allocate (and collect) next to nothing
-    let size = FIRST_READ_SIZE;
-    let readBuffer = spareBuffers.pop() ?? Buffer.allocUnsafe(size);
-    const first = readBuffer;
+    const buffers = new ReadBuffers(client, { max: READ_SIZE, spares });
     let open = 2;
     const release = () => {
-      // both sockets are closed: no write can still hold the first buffer
-      if (--open === 0 && spareBuffers.length < MAX_SPARE_BUFFERS) spareBuffers.push(first);
+      // both sockets are closed: no read or write uses the buffers any more
+      if (--open === 0) buffers.dispose();
     };
     const upstream = tcpConnect({
       host,
@@ -65,13 +61,9 @@ export function createTcpForward(
       allowHalfOpen: true,
       noDelay: true,
       onread: {
-        buffer: () => {
-          if (client.writableLength > 0 || readBuffer.length < size) readBuffer = Buffer.allocUnsafe(size);
-          return readBuffer;
-        },
+        buffer: () => buffers.next(),
         callback: (n, buf) => {
-          if (n === buf.length) size = Math.min(size * 4, READ_SIZE);
-          if (client.write(buf.subarray(0, n))) return true;
+          if (client.write(buffers.filled(n, buf))) return true;
           client.once('drain', () => upstream.resume());
           return false;
         },
