@@ -2,6 +2,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { routesOf } from '@dockhand/core';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadProxyConfig, parseProxyConfig } from './config.ts';
 
@@ -46,6 +47,10 @@ describe('parseProxyConfig: valid files', () => {
         '    shared: { networks: [workshop] }',
         '  - type: stampLabels',
         '    labels: { dockhand.tenant: alice }',
+        '  - type: buildkitGuard',
+        '    labels: { dockhand.tenant: alice }',
+        '    entitlements: [network.host]',
+        '    images: { label: dockhand.tenant=alice, policy: { showOtherTenants: false } }',
       ].join('\n'),
       FILE,
       {},
@@ -53,8 +58,10 @@ describe('parseProxyConfig: valid files', () => {
     expect(config.listen).toBe('/run/dockhand/docker.sock');
     expect(config.upstream).toBe('unix:///var/run/docker.sock');
     expect(config.socketMode).toBe(0o600);
-    expect(config.middleware).toHaveLength(8);
+    expect(config.middleware).toHaveLength(9);
     for (const m of config.middleware) expect(typeof m).toBe('function');
+    // the BuildKit guard acts on the gRPC route only
+    expect(routesOf(config.middleware[8]!)).toEqual(new Set(['Grpc']));
   });
 
   it('takes socketMode as a number too, and leaves out what the file does not say', () => {
@@ -144,7 +151,7 @@ describe('parseProxyConfig: environment substitution', () => {
 describe('parseProxyConfig: errors name the file, the key and what is wrong', () => {
   it('an unknown middleware type, with the known ones', () => {
     expect(failure('middleware:\n  - type: hostGuard\n  - type: workshopTenat\n')).toBe(
-      "tenant.yaml: middleware[1].type: unknown middleware type 'workshopTenat' (known: workshopTenant, stampLabels, scopeToTenant, mountPolicy, rewriteDockerSocket, hostGuard, allowRoutes, denyUnknownRoutes, logRequests)",
+      "tenant.yaml: middleware[1].type: unknown middleware type 'workshopTenat' (known: workshopTenant, stampLabels, scopeToTenant, mountPolicy, rewriteDockerSocket, hostGuard, buildkitGuard, allowRoutes, denyUnknownRoutes, logRequests)",
     );
   });
 
@@ -184,6 +191,17 @@ describe('parseProxyConfig: errors name the file, the key and what is wrong', ()
       'tenant.yaml: middleware[0].privileged: Invalid type: Expected boolean but received "yes"',
     );
     expect(failure('middleware: {}\n')).toMatch(/^tenant\.yaml: middleware: Invalid type: Expected Array/);
+  });
+
+  it('a tenant label that is not key=value', () => {
+    expect(failure('middleware:\n  - type: scopeToTenant\n    label: alice\n')).toBe(
+      'tenant.yaml: middleware[0].label: a tenant label is key=value',
+    );
+    expect(
+      failure(
+        'middleware:\n  - type: buildkitGuard\n    labels: { a: b }\n    images: { label: "dockhand.tenant=" }\n',
+      ),
+    ).toBe('tenant.yaml: middleware[0].images.label: a tenant label is key=value');
   });
 
   it('an unknown route in allowRoutes', () => {

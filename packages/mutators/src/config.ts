@@ -3,16 +3,23 @@ import { logRequests, type Middleware, type OperationId, operationIds } from '@d
 import * as v from 'valibot';
 import { parse as parseYaml } from 'yaml';
 import { allowRoutes, denyUnknownRoutes } from './allow-routes.ts';
+import { buildkitGuard } from './buildkit-guard.ts';
 import { hostGuard } from './host-guard.ts';
 import { mountPolicy } from './mount-policy.ts';
 import { rewriteDockerSocket } from './rewrite-docker-socket.ts';
 import { scopeToTenant } from './scope-to-tenant.ts';
 import { stampLabels } from './stamp-labels.ts';
+import { parseLabel } from './tenant.ts';
 import { workshopTenant } from './workshop-tenant.ts';
 
 const str = v.pipe(v.string(), v.minLength(1));
 const strings = v.array(str);
 const labels = v.record(str, v.string());
+const tenantLabel = v.pipe(v.string(), v.regex(/^[^=]+=./, 'a tenant label is key=value'));
+const imagePolicy = v.strictObject({
+  showOtherTenants: v.optional(v.boolean()),
+  allowChangingShared: v.optional(v.boolean()),
+});
 
 const entries = {
   workshopTenant: v.strictObject({
@@ -30,14 +37,9 @@ const entries = {
   stampLabels: v.strictObject({ type: v.literal('stampLabels'), labels }),
   scopeToTenant: v.strictObject({
     type: v.literal('scopeToTenant'),
-    label: str,
+    label: tenantLabel,
     shared: v.optional(v.strictObject({ networks: v.optional(strings), volumes: v.optional(strings) })),
-    images: v.optional(
-      v.strictObject({
-        showOtherTenants: v.optional(v.boolean()),
-        allowChangingShared: v.optional(v.boolean()),
-      }),
-    ),
+    images: v.optional(imagePolicy),
   }),
   mountPolicy: v.strictObject({
     type: v.literal('mountPolicy'),
@@ -71,6 +73,12 @@ const entries = {
     logDrivers: v.optional(strings),
     runtimes: v.optional(strings),
     privileged: v.optional(v.boolean()),
+  }),
+  buildkitGuard: v.strictObject({
+    type: v.literal('buildkitGuard'),
+    labels,
+    entitlements: v.optional(strings),
+    images: v.optional(v.strictObject({ label: tenantLabel, policy: v.optional(imagePolicy) })),
   }),
   allowRoutes: v.strictObject({
     type: v.literal('allowRoutes'),
@@ -239,6 +247,13 @@ function build(type: EntryType, o: Record<string, never>): Middleware {
       return rewriteDockerSocket(opts as never);
     case 'hostGuard':
       return hostGuard(opts as never);
+    case 'buildkitGuard': {
+      const { images, ...rest } = opts as { images?: { label: string; policy?: object } };
+      return buildkitGuard({
+        ...(rest as { labels: Record<string, string> }),
+        ...(images ? { images: { ...images, label: parseLabel(images.label) } } : {}),
+      });
+    }
     case 'allowRoutes':
       return allowRoutes((opts as { routes: OperationId[] }).routes);
     case 'denyUnknownRoutes':

@@ -113,11 +113,14 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       const res = ctx.response!;
       if (res.status !== 200 || ctx.operation?.endsWith('Prune')) return;
       const body = await res.json<unknown>();
+      // the daemon's own bytes go out when its filter already left only the tenant's objects (the usual case)
       if (ctx.operation === 'VolumeList') {
         const v = body as { Volumes?: { Labels?: Record<string, string> | null }[] | null };
-        res.setJson({ ...v, Volumes: (v.Volumes ?? []).filter((x) => carries(x.Labels, label)) });
+        const kept = (v.Volumes ?? []).filter((x) => carries(x.Labels, label));
+        if (kept.length !== v.Volumes?.length) res.setJson({ ...v, Volumes: kept });
       } else if (Array.isArray(body)) {
-        res.setJson(body.filter((x: { Labels?: Record<string, string> | null }) => carries(x.Labels, label)));
+        const kept = body.filter((x: { Labels?: Record<string, string> | null }) => carries(x.Labels, label));
+        if (kept.length !== body.length) res.setJson(kept);
       } else {
         res.setJson([]);
       }
@@ -147,7 +150,8 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     const res = ctx.response!;
     if (res.status !== 200) return;
     const list = await res.json<{ Labels?: Record<string, string> | null }[]>();
-    res.setJson((list ?? []).filter((img) => imageVisible(img.Labels, label, images)));
+    const kept = Array.isArray(list) ? list.filter((img) => imageVisible(img.Labels, label, images)) : [];
+    if (kept.length !== list?.length) res.setJson(kept);
   });
 
   const dataUsage: Middleware = on('SystemDataUsage', async (ctx, next) => {
