@@ -100,4 +100,69 @@ describe('the forwarder in a container namespace (workshop shape)', () => {
     expect(result.text).toBe('hello-testcontainers');
     expect(result.url).toMatch(/^http:\/\/localhost:\d+\/$/);
   }, 120_000);
+
+  test('attachNetwork: a container on another network is connected to the IDE network and reached by its IP there', async () => {
+    // a second IDE whose forwarder attaches what it forwards to its own network and targets container IPs only
+    const net = `${t.value}-ide2`;
+    await docker('network', 'create', '--label', t.label, net);
+    const only = 'dockhand.attach-test=1';
+    const ide2 = await runContainer(
+      t.label,
+      '--network',
+      net,
+      '-v',
+      `${root}:${root}:ro`,
+      '-v',
+      '/var/run/docker.sock:/var/run/docker.sock',
+      '-e',
+      `FORWARDER_LABEL=${t.label},${only}`,
+      '-e',
+      `FORWARDER_ATTACH_NETWORK=${net}`,
+      '-e',
+      'FORWARDER_TARGET=network',
+      '-w',
+      `${root}/packages/forwarder`,
+      'node:24-bookworm-slim',
+      'node',
+      'test/fixtures/forwarder-main.mjs',
+    );
+    await waitFor(
+      async () => (await docker('logs', ide2)).includes('forwarder following engine events'),
+      20_000,
+      'the forwarder in the second IDE',
+    );
+    const id = await runContainer(
+      t.label,
+      '--label',
+      only,
+      '--network',
+      `${t.value}-tenant`,
+      '-p',
+      '0:80',
+      ...httpd('hello-attached'),
+    );
+    const port = await hostPort(id, '80/tcp');
+    const fetchIn = (c: string) =>
+      docker(
+        'exec',
+        c,
+        'node',
+        '-e',
+        `fetch('http://localhost:${port}/',{signal:AbortSignal.timeout(2000)}).then(r=>r.text()).then(t=>console.log(t.trim()))`,
+      );
+    await waitFor(
+      async () => (await fetchIn(ide2).catch(() => '')) === 'hello-attached',
+      15_000,
+      'the port in IDE 2',
+    );
+    // the container is on the IDE network now, and the forwarder's target is its address there, not a published port
+    const ip = await docker('inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, id);
+    expect(ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    const opened = (await docker('logs', ide2))
+      .split('\n')
+      .filter((l) => l.includes('"msg":"port opened') && l.includes(`"port":${port}`))
+      .map((l) => JSON.parse(l) as { target: string; via: string });
+    expect(opened.length).toBeGreaterThan(0);
+    for (const o of opened) expect(o).toMatchObject({ target: `${ip}:80`, via: 'network' });
+  }, 90_000);
 });
