@@ -319,9 +319,12 @@ describe('the browser workshop', () => {
     }
   });
 
-  it('8: workshop down leaves no container, volume or network of either instance', async () => {
+  it('8: workshop down leaves no container, volume, network or built image of either instance', async () => {
+    // the attendee's compose project built images, labelled with the tenant
+    expect(await ok('docker', ['images', '-q', '--filter', `label=dockhand.tenant=${A}`])).not.toBe('');
     for (const name of [A, B]) await ok('node', [CLI, 'workshop', 'down', name]);
     for (const name of [A, B]) {
+      expect(await ok('docker', ['images', '-q', '--filter', `label=dockhand.tenant=${name}`])).toBe('');
       for (const label of [`dockhand.tenant=${name}`, `com.docker.compose.project=${name}`]) {
         expect(await ok('docker', ['ps', '-aq', '--filter', `label=${label}`])).toBe('');
         expect(await ok('docker', ['volume', 'ls', '-q', '--filter', `label=${label}`])).toBe('');

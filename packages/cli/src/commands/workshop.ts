@@ -391,9 +391,11 @@ async function workshopDown(name: string, dirOption?: string): Promise<void> {
     'docker',
     composeArgs(dir, name, 'down', '--volumes', '--remove-orphans', '--timeout', '30'),
   );
-  const removed = await sweepTenant(engine, name);
+  // the instance is gone for good: the images the attendee built (labelled with the tenant, and invisible to
+  // every other tenant) go too; a mere stop keeps them
+  const removed = await sweepTenant(engine, name, { images: true });
   console.error(
-    `workshop: ${name} is down (afterwards removed containers=${removed.containers} networks=${removed.networks} volumes=${removed.volumes})`,
+    `workshop: ${name} is down (afterwards removed containers=${removed.containers} networks=${removed.networks} volumes=${removed.volumes} images=${removed.images})`,
   );
 }
 
@@ -402,6 +404,7 @@ interface Swept {
   containers: number;
   networks: number;
   volumes: number;
+  images: number;
 }
 
 /** One Engine API call over a unix socket; resolves to the parsed JSON body (or `undefined`). */
@@ -428,15 +431,21 @@ function engine(socketPath: string, method: string, path: string): Promise<unkno
 
 /**
  * Removes every container (with its anonymous volumes), network and volume that carries
- * `dockhand.tenant=<tenant>`, in that order; retries a few times for objects still in use.
+ * `dockhand.tenant=<tenant>`, in that order, and with `images` the images too; retries a few times for objects
+ * still in use (an image whose child image is removed in the same pass goes at the next).
  *
  * @param socketPath - the engine's unix socket
  * @param tenant - the tenant
+ * @param options - `images`: remove the tenant's images as well
  * @returns how many objects were removed
  */
-async function sweepTenant(socketPath: string, tenant: string): Promise<Swept> {
+async function sweepTenant(
+  socketPath: string,
+  tenant: string,
+  options: { images?: boolean } = {},
+): Promise<Swept> {
   const filters = encodeURIComponent(JSON.stringify({ label: [`${TENANT_LABEL}=${tenant}`] }));
-  const swept: Swept = { containers: 0, networks: 0, volumes: 0 };
+  const swept: Swept = { containers: 0, networks: 0, volumes: 0, images: 0 };
   for (let attempt = 1; ; attempt++) {
     const errors: string[] = [];
     const containers = (await engine(
@@ -470,6 +479,15 @@ async function sweepTenant(socketPath: string, tenant: string): Promise<Swept> {
     for (const v of volumes) {
       await engine(socketPath, 'DELETE', `/volumes/${encodeURIComponent(v.Name)}?force=1`).then(
         () => swept.volumes++,
+        (e: Error) => errors.push(e.message),
+      );
+    }
+    const images = options.images
+      ? ((await engine(socketPath, 'GET', `/images/json?filters=${filters}`)) as Array<{ Id: string }>)
+      : [];
+    for (const image of images) {
+      await engine(socketPath, 'DELETE', `/images/${image.Id}?force=1`).then(
+        () => swept.images++,
         (e: Error) => errors.push(e.message),
       );
     }
