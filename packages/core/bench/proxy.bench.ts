@@ -1,6 +1,6 @@
 // Benchmark: direct engine socket against the pass-through proxy (and socat / HAProxy as references when
 // installed), side by side, interleaved, in one run. Prints ratios proxy/direct.
-//   node packages/core/bench/proxy.bench.ts [--quick]
+//   node packages/core/bench/proxy.bench.ts [--quick] [--only=ping,list,archive,echo] [--without=socat,haproxy]
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -10,12 +10,18 @@ import { Pool } from 'undici';
 
 const ENGINE_SOCK = '/var/run/docker.sock';
 const quick = process.argv.includes('--quick');
-// `--only ping,list,archive,echo` runs some of the cases
+// `--only=ping,list,archive,echo` runs some of the cases
 const only = process.argv
   .find((a) => a.startsWith('--only='))
   ?.slice('--only='.length)
   .split(',');
 const want = (name: string) => !only || only.includes(name);
+// `--without=haproxy` leaves a reference contestant out
+const without =
+  process.argv
+    .find((a) => a.startsWith('--without='))
+    ?.slice('--without='.length)
+    .split(',') ?? [];
 const ROUNDS = quick ? 3 : 7;
 const dir = mkdtempSync(join(tmpdir(), 'dockhand-bench-'));
 const LABEL = `dockhand.test=bench-${process.pid}`;
@@ -76,7 +82,7 @@ const cpuOf = () =>
   });
 targets.push({ name: 'dockhand', socket: proxySock, stop: () => child.send({ stop: true }), cpu: cpuOf });
 
-if (has('socat')) {
+if (has('socat') && !without.includes('socat')) {
   const sock = join(dir, 'socat.sock');
   const p = spawn(
     'socat',
@@ -86,7 +92,7 @@ if (has('socat')) {
   await waitSocket(sock);
   targets.push({ name: 'socat', socket: sock, stop: () => p.kill() });
 }
-if (has('haproxy')) {
+if (has('haproxy') && !without.includes('haproxy')) {
   const sock = join(dir, 'haproxy.sock');
   const cfg = join(dir, 'haproxy.cfg');
   writeFileSync(
@@ -127,7 +133,8 @@ async function requests(socket: string, path: string, n: number, conc: number): 
 }
 
 async function archive(socket: string, id: string): Promise<Sample> {
-  const pool = new Pool('http://docker', { socketPath: socket });
+  // a contestant that stops sending for 30 s is counted as failed (undici's default would wait 300 s)
+  const pool = new Pool('http://docker', { socketPath: socket, bodyTimeout: 30_000 });
   const t0 = performance.now();
   const r = await pool.request({ path: `/containers/${id}/archive?path=/big`, method: 'GET' });
   let bytes = 0;

@@ -31,6 +31,8 @@ export interface ForwarderOptions {
   logger?: Logger;
   /** How often to retry a port that was taken (default 1000 ms). */
   retryIntervalMs?: number;
+  /** How long a UDP session may see no datagram either way before it is closed (default 60000 ms). */
+  udpIdleMs?: number;
   /** Full re-sync period as a safety net besides events (default 30000 ms; 0 disables). */
   resyncIntervalMs?: number;
   /** Longest wait between reconnect attempts to a lost engine (default 2000 ms). */
@@ -307,7 +309,7 @@ export async function createForwarder(options: ForwarderOptions): Promise<Forwar
         const fwd =
           owner.proto === 'tcp'
             ? createTcpForward(owner.port, owner.target, owner.addresses)
-            : createUdpForward(owner.port, owner.target, owner.addresses);
+            : createUdpForward(owner.port, owner.target, owner.addresses, options.udpIdleMs);
         o = { fwd, owner, reportedInUse: new Map() };
         open.set(key, o);
         await bindAndLog(o);

@@ -3,8 +3,8 @@ import { isIPv6 } from 'node:net';
 import { type BindResult, bindLoopback, LOOPBACK_ADDRESSES, type PortForward } from './port-forward.ts';
 import type { Target } from './target.ts';
 
-/** A UDP session with no datagram either way for this long is closed. */
-const SESSION_IDLE_MS = 60_000;
+/** A UDP session with no datagram either way for this long is closed, by default. */
+export const UDP_IDLE_MS = 60_000;
 
 interface Session {
   upstream: Socket;
@@ -19,6 +19,8 @@ interface Session {
  *
  * @param port - the local port to listen on
  * @param target - where datagrams go
+ * @param addresses - the loopback addresses to listen on
+ * @param idleMs - how long a session may see no datagram either way before its upstream socket is closed
  * @returns the port forward; call `bind()` to start listening
  * @example
  * ```ts
@@ -31,6 +33,7 @@ export function createUdpForward(
   port: number,
   target: Target,
   addresses: readonly string[] = LOOPBACK_ADDRESSES,
+  idleMs: number = UDP_IDLE_MS,
 ): PortForward {
   const servers = new Map<string, Socket>();
   const unavailable = new Set<string>();
@@ -59,7 +62,7 @@ export function createUdpForward(
       upstream.on('error', () => endSession(key));
       const created: Session = {
         upstream,
-        timer: setTimeout(() => endSession(key), SESSION_IDLE_MS).unref(),
+        timer: setTimeout(() => endSession(key), idleMs).unref(),
         pending: [],
       };
       upstream.connect(targetPort, host, () => {

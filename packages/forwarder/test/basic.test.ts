@@ -135,8 +135,12 @@ describe('forwarding published ports to localhost', () => {
     held.destroy();
   }, 60_000);
 
-  test('UDP published ports are forwarded', async () => {
-    await using fwd = await createForwarder({ dockerHost: 'unix:///var/run/docker.sock', labels: [t.label] });
+  test('UDP published ports are forwarded, and idle sessions are closed', async () => {
+    await using fwd = await createForwarder({
+      dockerHost: 'unix:///var/run/docker.sock',
+      labels: [t.label],
+      udpIdleMs: 3000,
+    });
     const port = await freePort();
     await runContainer(
       t.label,
@@ -173,5 +177,10 @@ describe('forwarding published ports to localhost', () => {
         sock.close();
       }
     }
+    // one session per client address, each closed once no datagram passed for udpIdleMs
+    const sessions = () => fwd.ports().find((p) => p.port === port && p.proto === 'udp')?.connections;
+    expect(sessions()).toBe(2);
+    const idle = await waitFor(() => sessions() === 0, 10_000, 'the idle UDP sessions to close');
+    expect(idle).toBeGreaterThan(1000);
   }, 60_000);
 });
