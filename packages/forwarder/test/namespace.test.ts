@@ -10,32 +10,31 @@ const t = testLabel('namespace');
 const root = fileURLToPath(new URL('../../..', import.meta.url)).replace(/\/$/, '');
 let ide = '';
 
-/** Runs a fetch of http://localhost:<port>/ inside the IDE namespace. */
-async function fetchInIde(port: number): Promise<string> {
+/** Runs a fetch of http://localhost:<port>/ inside an IDE's namespace (the first IDE's by default). */
+async function fetchInIde(port: number, container = ide): Promise<string> {
   return docker(
     'exec',
-    ide,
+    container,
     'node',
     '-e',
     `fetch('http://localhost:${port}/',{signal:AbortSignal.timeout(2000)}).then(r=>r.text()).then(t=>console.log(t.trim()))`,
   );
 }
 
-beforeAll(async () => {
-  if (!existsSync(`${root}/packages/forwarder/dist/index.js`))
-    throw new Error('build first: pnpm exec tsc -b packages/forwarder');
-  await docker('network', 'create', '--label', t.label, `${t.value}-ide`);
-  await docker('network', 'create', '--label', t.label, `${t.value}-tenant`);
-  ide = await runContainer(
+/**
+ * Starts an "IDE" container on `network` running the built forwarder (test/fixtures/forwarder-main.mjs) with the
+ * given environment, and waits until it follows engine events.
+ */
+async function startIde(network: string, env: string[]): Promise<string> {
+  const id = await runContainer(
     t.label,
     '--network',
-    `${t.value}-ide`,
+    network,
     '-v',
     `${root}:${root}:ro`,
     '-v',
     '/var/run/docker.sock:/var/run/docker.sock',
-    '-e',
-    `FORWARDER_LABEL=${t.label}`,
+    ...env.flatMap((e) => ['-e', e]),
     '-w',
     `${root}/packages/forwarder`,
     'node:24-bookworm-slim',
@@ -43,10 +42,19 @@ beforeAll(async () => {
     'test/fixtures/forwarder-main.mjs',
   );
   await waitFor(
-    async () => (await docker('logs', ide)).includes('forwarder following engine events'),
+    async () => (await docker('logs', id)).includes('forwarder following engine events'),
     20_000,
-    'the forwarder in the IDE',
+    `the forwarder in the IDE on ${network}`,
   );
+  return id;
+}
+
+beforeAll(async () => {
+  if (!existsSync(`${root}/packages/forwarder/dist/index.js`))
+    throw new Error('build first: pnpm exec tsc -b packages/forwarder');
+  await docker('network', 'create', '--label', t.label, `${t.value}-ide`);
+  await docker('network', 'create', '--label', t.label, `${t.value}-tenant`);
+  ide = await startIde(`${t.value}-ide`, [`FORWARDER_LABEL=${t.label}`]);
 }, 60_000);
 afterAll(async () => {
   if (ide) console.log((await docker('logs', ide).catch(() => '')).split('\n').slice(-20).join('\n'));
@@ -106,31 +114,11 @@ describe('the forwarder in a container namespace (workshop shape)', () => {
     const net = `${t.value}-ide2`;
     await docker('network', 'create', '--label', t.label, net);
     const only = 'dockhand.attach-test=1';
-    const ide2 = await runContainer(
-      t.label,
-      '--network',
-      net,
-      '-v',
-      `${root}:${root}:ro`,
-      '-v',
-      '/var/run/docker.sock:/var/run/docker.sock',
-      '-e',
+    const ide2 = await startIde(net, [
       `FORWARDER_LABEL=${t.label},${only}`,
-      '-e',
       `FORWARDER_ATTACH_NETWORK=${net}`,
-      '-e',
       'FORWARDER_TARGET=network',
-      '-w',
-      `${root}/packages/forwarder`,
-      'node:24-bookworm-slim',
-      'node',
-      'test/fixtures/forwarder-main.mjs',
-    );
-    await waitFor(
-      async () => (await docker('logs', ide2)).includes('forwarder following engine events'),
-      20_000,
-      'the forwarder in the second IDE',
-    );
+    ]);
     const id = await runContainer(
       t.label,
       '--label',
@@ -142,16 +130,8 @@ describe('the forwarder in a container namespace (workshop shape)', () => {
       ...httpd('hello-attached'),
     );
     const port = await hostPort(id, '80/tcp');
-    const fetchIn = (c: string) =>
-      docker(
-        'exec',
-        c,
-        'node',
-        '-e',
-        `fetch('http://localhost:${port}/',{signal:AbortSignal.timeout(2000)}).then(r=>r.text()).then(t=>console.log(t.trim()))`,
-      );
     await waitFor(
-      async () => (await fetchIn(ide2).catch(() => '')) === 'hello-attached',
+      async () => (await fetchInIde(port, ide2).catch(() => '')) === 'hello-attached',
       15_000,
       'the port in IDE 2',
     );
