@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { engineApiVersion, versionAtLeast } from './engine-version.ts';
 import { refuse } from './errors.ts';
 import { type ImagePolicy, imageVisible } from './image-policy.ts';
-import type { TenantLabel } from './tenant.ts';
+import { parseLabel, type TenantLabel } from './tenant.ts';
 
 /** Options of {@link buildkitGuard}. */
 export interface BuildKitGuardOptions {
@@ -19,7 +19,7 @@ export interface BuildKitGuardOptions {
    * visible images, by tag or by their own digests. Needs an engine whose BuildKit knows source policies
    * (v0.12+, Engine 25+); an older one ignores the policy.
    */
-  readonly images?: { readonly label: TenantLabel; readonly policy?: ImagePolicy };
+  readonly images?: { readonly label: string | TenantLabel; readonly policy?: ImagePolicy };
 }
 
 /** Control methods a tenant may not call: they act on every tenant's builds. */
@@ -69,7 +69,7 @@ interface SolveFields {
 export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
   const allowed = new Set(options.entitlements ?? []);
   const labels = Object.entries(options.labels);
-  const images = options.images;
+  const images = options.images && { label: parseLabel(options.images.label), policy: options.images.policy };
   return on('Grpc', async (ctx, next) => {
     const log = ctx.log;
     const upstream = ctx.upstream;

@@ -9,13 +9,13 @@ import { mountPolicy } from './mount-policy.ts';
 import { rewriteDockerSocket } from './rewrite-docker-socket.ts';
 import { scopeToTenant } from './scope-to-tenant.ts';
 import { stampLabels } from './stamp-labels.ts';
-import { parseLabel } from './tenant.ts';
+import { LABEL_SPEC } from './tenant.ts';
 import { workshopTenant } from './workshop-tenant.ts';
 
 const str = v.pipe(v.string(), v.minLength(1));
 const strings = v.array(str);
 const labels = v.record(str, v.string());
-const tenantLabel = v.pipe(v.string(), v.regex(/^[^=]+=./, 'a tenant label is key=value'));
+const tenantLabel = v.pipe(v.string(), v.regex(LABEL_SPEC, 'a tenant label is key=value'));
 const imagePolicy = v.strictObject({
   showOtherTenants: v.optional(v.boolean()),
   allowChangingShared: v.optional(v.boolean()),
@@ -247,13 +247,8 @@ function build(type: EntryType, o: Record<string, never>): Middleware {
       return rewriteDockerSocket(opts as never);
     case 'hostGuard':
       return hostGuard(opts as never);
-    case 'buildkitGuard': {
-      const { images, ...rest } = opts as { images?: { label: string; policy?: object } };
-      return buildkitGuard({
-        ...(rest as { labels: Record<string, string> }),
-        ...(images ? { images: { ...images, label: parseLabel(images.label) } } : {}),
-      });
-    }
+    case 'buildkitGuard':
+      return buildkitGuard(opts as never);
     case 'allowRoutes':
       return allowRoutes((opts as { routes: OperationId[] }).routes);
     case 'denyUnknownRoutes':

@@ -6,6 +6,9 @@ export interface TenantLabel {
   readonly value: string;
 }
 
+/** A tenant label written as `key=value`: a key without `=` and a value of at least one character. */
+export const LABEL_SPEC: RegExp = /^[^=]+=[\s\S]/;
+
 /**
  * Parses `key=value` into a {@link TenantLabel}.
  *
@@ -19,8 +22,8 @@ export interface TenantLabel {
  */
 export function parseLabel(spec: string | TenantLabel): TenantLabel {
   if (typeof spec !== 'string') return spec;
+  if (!LABEL_SPEC.test(spec)) throw new TypeError(`a tenant label is key=value, got '${spec}'`);
   const eq = spec.indexOf('=');
-  if (eq <= 0 || eq === spec.length - 1) throw new TypeError(`a tenant label is key=value, got '${spec}'`);
   return { key: spec.slice(0, eq), value: spec.slice(eq + 1) };
 }
 
