@@ -10,18 +10,16 @@ import { Pool } from 'undici';
 
 const ENGINE_SOCK = '/var/run/docker.sock';
 const quick = process.argv.includes('--quick');
-// `--only=ping,list,archive,echo` runs some of the cases
-const only = process.argv
-  .find((a) => a.startsWith('--only='))
-  ?.slice('--only='.length)
-  .split(',');
-const want = (name: string) => !only || only.includes(name);
-// `--without=haproxy` leaves a reference contestant out
-const without =
+/** The comma-separated values of `--<name>=a,b`, if given. */
+const listArg = (name: string) =>
   process.argv
-    .find((a) => a.startsWith('--without='))
-    ?.slice('--without='.length)
-    .split(',') ?? [];
+    .find((a) => a.startsWith(`--${name}=`))
+    ?.slice(name.length + 3)
+    .split(',');
+// `--only=ping,list,archive,echo` runs some of the cases; `--without=haproxy` leaves a reference contestant out
+const only = listArg('only');
+const want = (name: string) => !only || only.includes(name);
+const without = listArg('without') ?? [];
 const ROUNDS = quick ? 3 : 7;
 const dir = mkdtempSync(join(tmpdir(), 'dockhand-bench-'));
 const LABEL = `dockhand.test=bench-${process.pid}`;
