@@ -7,12 +7,18 @@ describe('parsePlainRequestHead', () => {
       method: 'GET',
       target: '/v1.45/containers/json?all=1',
       bodyLength: 0,
+      contentType: undefined,
     });
     expect(
       parsePlainRequestHead(
-        'POST /containers/create HTTP/1.1\r\nHost: d\r\ncontent-length:  17 \r\nX-A:\t b',
+        'POST /containers/create HTTP/1.1\r\nHost: d\r\ncontent-length:  17 \r\nX-A:\t b\r\nContent-Type:  application/json ',
       ),
-    ).toEqual({ method: 'POST', target: '/containers/create', bodyLength: 17 });
+    ).toEqual({
+      method: 'POST',
+      target: '/containers/create',
+      bodyLength: 17,
+      contentType: 'application/json',
+    });
   });
 
   it.each([
@@ -23,6 +29,7 @@ describe('parsePlainRequestHead', () => {
     ['Expect', 'PUT /containers/x/archive HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4'],
     ['two lengths', 'POST /x HTTP/1.1\r\nContent-Length: 4\r\nContent-Length: 4'],
     ['a signed length', 'POST /x HTTP/1.1\r\nContent-Length: +4'],
+    ['two content types', 'POST /x HTTP/1.1\r\nContent-Type: a/b\r\ncontent-type: c/d'],
     ['a list of lengths', 'POST /x HTTP/1.1\r\nContent-Length: 4, 4'],
     ['an empty length', 'POST /x HTTP/1.1\r\nContent-Length: '],
     ['a folded line', 'GET /_ping HTTP/1.1\r\nX-A: 1\r\n  folded'],

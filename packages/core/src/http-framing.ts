@@ -22,6 +22,8 @@ export interface PlainRequestHead {
   readonly target: string;
   /** The body length from `Content-Length` (0 when there is none). */
   readonly bodyLength: number;
+  /** The `Content-Type` value, trimmed (a head with two is not plain). */
+  readonly contentType: string | undefined;
 }
 
 const REQUEST_LINE = /^([A-Z]{1,20}) (\/[!-~]*) HTTP\/1\.1$/;
@@ -37,7 +39,7 @@ const DIGITS = /^[0-9]{1,15}$/;
  * @returns the method, target and body length, or `undefined`
  * @example
  * ```ts
- * parsePlainRequestHead('GET /_ping HTTP/1.1\r\nHost: docker'); // { method: 'GET', target: '/_ping', bodyLength: 0 }
+ * parsePlainRequestHead('GET /_ping HTTP/1.1\r\nHost: docker'); // { method: 'GET', target: '/_ping', bodyLength: 0, contentType: undefined }
  * parsePlainRequestHead('POST /build HTTP/1.1\r\nTransfer-Encoding: chunked'); // undefined
  * ```
  */
@@ -47,6 +49,7 @@ export function parsePlainRequestHead(head: string): PlainRequestHead | undefine
   if (!m) return undefined;
   let bodyLength = 0;
   let sawLength = false;
+  let contentType: string | undefined;
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
     const colon = line.indexOf(':');
@@ -62,6 +65,10 @@ export function parsePlainRequestHead(head: string): PlainRequestHead | undefine
         bodyLength = Number(v);
         break;
       }
+      case 'content-type':
+        if (contentType !== undefined) return undefined;
+        contentType = value.trim();
+        break;
       case 'transfer-encoding':
       case 'upgrade':
       case 'expect':
@@ -71,7 +78,7 @@ export function parsePlainRequestHead(head: string): PlainRequestHead | undefine
         break;
     }
   }
-  return { method: m[1]!, target: m[2]!, bodyLength };
+  return { method: m[1]!, target: m[2]!, bodyLength, contentType };
 }
 
 /** How the body of a response is delimited. */

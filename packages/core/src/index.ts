@@ -3,7 +3,18 @@ export { type CoreErrorCode, coreError, coreErrorCodes, DockhandError, toErrorRe
 export { HeaderList } from './headers.ts';
 export type { JsonLineTransform } from './json-lines.ts';
 export { logRequests } from './log-requests.ts';
-export { compose, type Middleware, on, type RouteSelector, routesOf, when } from './middleware.ts';
+export {
+  compose,
+  type Middleware,
+  on,
+  type RequestSummary,
+  type RouteSelector,
+  routesOf,
+  type UntouchedTest,
+  untouchedTest,
+  untouchedWhen,
+  when,
+} from './middleware.ts';
 export { createProxy, type DockerProxy, type ListenTarget, type ProxyOptions } from './proxy.ts';
 export { type ByteSink, ReadBuffers, type ReadBuffersOptions, SpareBuffers } from './read-buffers.ts';
 export { ProxyRequest } from './request.ts';

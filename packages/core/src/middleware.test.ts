@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { Context } from './context.ts';
-import { compose, type Middleware, on, routesOf, when } from './middleware.ts';
+import {
+  compose,
+  type Middleware,
+  on,
+  type RequestSummary,
+  routesOf,
+  untouchedTest,
+  untouchedWhen,
+  when,
+} from './middleware.ts';
 
 const fakeCtx = (operation?: string) => ({ operation, state: {} }) as unknown as Context;
 
@@ -91,5 +100,84 @@ describe('on / when', () => {
     // one middleware on every request makes the whole pipeline act on every request
     expect(routesOf(compose([on('ContainerCreate', any), any]))).toBeUndefined();
     expect(routesOf(when(() => true, any))).toBeUndefined();
+  });
+});
+
+describe('untouchedWhen / untouchedTest', () => {
+  const any: Middleware = (_ctx, next) => next();
+  const req = (operation: string | undefined, params: Record<string, string> = {}): RequestSummary =>
+    ({
+      method: 'GET',
+      operation,
+      params,
+      query: new URLSearchParams(),
+      bodyLength: 0,
+      contentType: undefined,
+    }) as RequestSummary;
+  const verdicts = (mw: Middleware, ...requests: RequestSummary[]) => {
+    const test = untouchedTest(mw);
+    return test === undefined ? undefined : requests.map(test);
+  };
+
+  it('takes routes outside on() as untouched, and a middleware on every request as touching all', () => {
+    expect(
+      verdicts(on('ContainerCreate', any), req('ContainerCreate'), req('ImageList'), req(undefined)),
+    ).toEqual([false, true, true]);
+    expect(untouchedTest(any)).toBeUndefined();
+    expect(verdicts(compose([]), req('ContainerCreate'))).toEqual([true]);
+  });
+
+  it('lets a declaration open requests a middleware leaves alone, on its routes or on every route', () => {
+    const owned = untouchedWhen((r) => r.params.id === 'mine', on('ContainerInspect', any));
+    expect(
+      verdicts(owned, req('ContainerInspect', { id: 'mine' }), req('ContainerInspect', { id: 'x' })),
+    ).toEqual([true, false]);
+    expect(verdicts(owned, req('ImageList'))).toEqual([true]);
+    // the declaration keeps the routes the middleware names
+    expect(routesOf(owned)).toEqual(new Set(['ContainerInspect']));
+    // a middleware on every request, declared: only its declaration decides
+    const everywhere = untouchedWhen((r) => r.method === 'GET', any);
+    expect(verdicts(everywhere, req('ImageList'), { ...req('ImageList'), method: 'POST' })).toEqual([
+      true,
+      false,
+    ]);
+    expect(routesOf(everywhere)).toBeUndefined();
+  });
+
+  it('carries declarations through on(), when() and compose(), and needs every member to agree', () => {
+    const mine = untouchedWhen((r) => r.params.id === 'mine', any);
+    const scoped = on(['ContainerInspect', 'ContainerStart'], mine);
+    expect(
+      verdicts(scoped, req('ContainerInspect', { id: 'mine' }), req('ContainerStart', { id: 'x' })),
+    ).toEqual([true, false]);
+    expect(verdicts(scoped, req('ImageList', { id: 'x' }))).toEqual([true]);
+    expect(
+      verdicts(
+        when(() => true, scoped),
+        req('ContainerStart', { id: 'mine' }),
+        req('ContainerStart'),
+      ),
+    ).toEqual([true, false]);
+    const pipeline = compose([scoped, on('ContainerStart', any)]);
+    expect(
+      verdicts(pipeline, req('ContainerInspect', { id: 'mine' }), req('ContainerStart', { id: 'mine' })),
+    ).toEqual([true, false]);
+    // one undeclared middleware on every request closes the lane for the whole pipeline
+    expect(untouchedTest(compose([scoped, any]))).toBeUndefined();
+    expect(untouchedTest(compose([untouchedWhen(() => true, any), scoped]))).toBeDefined();
+  });
+
+  it('still runs the middleware when the pipeline is run', async () => {
+    const seen: string[] = [];
+    const mw = untouchedWhen(
+      () => true,
+      async (ctx, next) => {
+        seen.push(String(ctx.operation));
+        await next();
+      },
+    );
+    await compose([mw])(fakeCtx('ImageList'), async () => {});
+    expect(seen).toEqual(['ImageList']);
+    expect(() => untouchedWhen('x' as unknown as () => boolean, any)).toThrow(TypeError);
   });
 });

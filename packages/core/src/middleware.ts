@@ -17,6 +17,29 @@ import { type OperationId, routes } from './routes.ts';
 export type Middleware = (ctx: Context, next: () => Promise<void>) => Promise<void>;
 
 const kRoutes = Symbol.for('dockhand.routes');
+const kUntouched = Symbol.for('dockhand.untouched');
+
+/**
+ * What the proxy knows of a request before deciding whether the pipeline must see it: the request line and the
+ * framing, nothing read from the body. See {@link untouchedWhen}.
+ */
+export interface RequestSummary {
+  /** The method, e.g. `GET`. */
+  readonly method: string;
+  /** The route, or `undefined` for a path outside the Engine API. */
+  readonly operation: OperationId | undefined;
+  /** The path parameters, percent-decoded (`{ id: '4f1c…' }`). */
+  readonly params: Readonly<Record<string, string>>;
+  /** The query string, parsed. */
+  readonly query: URLSearchParams;
+  /** The body length in bytes (0 when there is none). */
+  readonly bodyLength: number;
+  /** The `Content-Type` header, when sent. */
+  readonly contentType: string | undefined;
+}
+
+/** Decides, from a {@link RequestSummary} alone, that a middleware would leave a request and its response as they are. */
+export type UntouchedTest = (request: RequestSummary) => boolean;
 
 function scoped(mw: Middleware, ops: ReadonlySet<OperationId>): Middleware {
   Object.defineProperty(mw, kRoutes, { value: ops });
@@ -38,6 +61,58 @@ function scoped(mw: Middleware, ops: ReadonlySet<OperationId>): Middleware {
  */
 export function routesOf(middleware: Middleware): ReadonlySet<OperationId> | undefined {
   return (middleware as { [kRoutes]?: ReadonlySet<OperationId> })[kRoutes];
+}
+
+/**
+ * Declares when a middleware leaves a request untouched: for requests where `test` holds, running `middleware`
+ * would only call `next()` and change neither the request nor the response. The proxy forwards such requests as
+ * bytes on its byte lane, without building a context, when every middleware of the pipeline says so (through
+ * {@link compose}, {@link on} and {@link when}). A test must be exact: a `true` where the middleware would act
+ * lets the request past it. Without a declaration, a middleware is taken to act on every request its
+ * {@link on} routes name (or on every request).
+ *
+ * @param test - true when `middleware` would leave this request and its response unchanged
+ * @param middleware - the middleware
+ * @returns the same middleware, carrying the declaration
+ * @example
+ * ```ts
+ * // a cache-warm ownership check: requests naming a known-owned full id need no pipeline
+ * untouchedWhen((req) => owned.has(req.params.id ?? ''), on('ContainerInspect', checkOwner));
+ * ```
+ */
+export function untouchedWhen(test: UntouchedTest, middleware: Middleware): Middleware {
+  if (typeof test !== 'function') throw new TypeError('untouchedWhen(): test is not a function');
+  if (typeof middleware !== 'function') throw new TypeError('untouchedWhen(): middleware is not a function');
+  const declared: Middleware = (ctx, next) => middleware(ctx, next);
+  const inner = untouchedTest(middleware);
+  const routes = routesOf(middleware);
+  if (routes !== undefined) Object.defineProperty(declared, kRoutes, { value: routes });
+  return marked(declared, inner === undefined ? test : (req) => inner(req) || test(req));
+}
+
+/**
+ * The test by which the proxy decides that a middleware leaves a request untouched: its {@link untouchedWhen}
+ * declaration, else "the request is not on one of its {@link on} routes", else `undefined` (it may act on any
+ * request, so every request goes through the pipeline).
+ *
+ * @param middleware - a middleware
+ * @returns the test, or `undefined`
+ * @example
+ * ```ts
+ * untouchedTest(on('ContainerCreate', mw))?.(summary); // true unless summary.operation is ContainerCreate
+ * untouchedTest(logRequests()); // undefined
+ * ```
+ */
+export function untouchedTest(middleware: Middleware): UntouchedTest | undefined {
+  const declared = (middleware as { [kUntouched]?: UntouchedTest })[kUntouched];
+  if (declared !== undefined) return declared;
+  const ops = routesOf(middleware);
+  return ops === undefined ? undefined : (req) => req.operation === undefined || !ops.has(req.operation);
+}
+
+function marked(mw: Middleware, test: UntouchedTest): Middleware {
+  Object.defineProperty(mw, kUntouched, { value: test });
+  return mw;
 }
 
 /**
@@ -76,6 +151,13 @@ export function compose(middleware: readonly Middleware[]): Middleware {
   };
   const sets = list.map(routesOf);
   if (sets.every((s) => s !== undefined)) scoped(composed, new Set(sets.flatMap((s) => [...s])));
+  const tests = list.map(untouchedTest);
+  if (tests.every((t) => t !== undefined)) {
+    marked(composed, (req) => {
+      for (const t of tests) if (!t(req)) return false;
+      return true;
+    });
+  }
   return composed;
 }
 
@@ -112,10 +194,14 @@ function toOperation(selector: string): OperationId {
 export function on(selector: RouteSelector | readonly RouteSelector[], middleware: Middleware): Middleware {
   if (typeof middleware !== 'function') throw new TypeError('on(): middleware is not a function');
   const ops = new Set((Array.isArray(selector) ? selector : [selector]).map(toOperation));
-  return scoped(
+  const scopedMw = scoped(
     (ctx, next) => (ctx.operation !== undefined && ops.has(ctx.operation) ? middleware(ctx, next) : next()),
     ops,
   );
+  const inner = untouchedTest(middleware);
+  return inner === undefined
+    ? scopedMw
+    : marked(scopedMw, (req) => req.operation === undefined || !ops.has(req.operation) || inner(req));
 }
 
 /**
@@ -134,5 +220,7 @@ export function when(predicate: (ctx: Context) => boolean, middleware: Middlewar
   if (typeof middleware !== 'function') throw new TypeError('when(): middleware is not a function');
   const conditional: Middleware = (ctx, next) => (predicate(ctx) ? middleware(ctx, next) : next());
   const inner = routesOf(middleware);
-  return inner === undefined ? conditional : scoped(conditional, inner);
+  const test = untouchedTest(middleware);
+  if (inner !== undefined) scoped(conditional, inner);
+  return test === undefined ? conditional : marked(conditional, test);
 }

@@ -7,9 +7,12 @@ import type { Dispatcher, Pool } from 'undici';
 import { Context } from './context.ts';
 import { coreError, DockhandError, toErrorResponse } from './errors.ts';
 import { HeaderList, rawToStrings } from './headers.ts';
-import { compose, type Middleware, routesOf } from './middleware.ts';
+import type { PlainRequestHead } from './http-framing.ts';
+import { logRequests } from './log-requests.ts';
+import { compose, type Middleware, untouchedTest } from './middleware.ts';
 import { RawLane } from './raw-lane.ts';
 import { ProxyRequest } from './request.ts';
+import { LaneRequest } from './request-summary.ts';
 import { type BodySink, ProxyResponse } from './response.ts';
 import { resolvePath, withVersion } from './router.ts';
 import { createUpstreamPool, parseDockerHost, Upstream, type UpstreamAddress } from './upstream.ts';
@@ -26,6 +29,11 @@ export interface ProxyOptions {
   readonly bodyLimit?: number;
   /** How long {@link DockerProxy.close} waits for requests in flight before cutting them (default 5 s). */
   readonly closeGraceMs?: number;
+  /**
+   * Logs one `info` line per request (`method`, `operation`, `path`, `status`, `ms`; `lane: true` when it took
+   * the byte lane). Unlike a {@link logRequests} middleware in the pipeline, it keeps the byte lane open.
+   */
+  readonly accessLog?: boolean;
 }
 
 /** Where to listen: a unix socket path (with an optional file mode) or a TCP host and port. */
@@ -58,7 +66,8 @@ const NO_BODY_STATUS = new Set([204, 304]);
 /**
  * Creates a Docker Engine API proxy: every request is resolved to its Engine API route, runs through the
  * middleware pipeline, and is forwarded to the engine with undici; streams and hijacked connections (attach,
- * exec, BuildKit) pass through.
+ * exec, BuildKit) pass through. Requests every middleware leaves untouched (`untouchedWhen`) are
+ * forwarded as bytes instead, on the byte lane.
  *
  * @param options - the engine, the pipeline and the logger
  * @returns the proxy, not yet listening
@@ -83,6 +92,9 @@ export function createProxy(options: ProxyOptions): DockerProxy {
         ? options.middleware
         : [options.middleware];
   const pipeline = compose(mws as Middleware[]);
+  const accessLog = options.accessLog ?? false;
+  // the access log wraps the pipeline for the requests that run it; the byte lane logs its own
+  const run = accessLog ? compose([logRequests(), pipeline]) : pipeline;
   const hijacked = new Set<Duplex>();
   const lanes = new Set<RawLane>();
   let nextId = 0;
@@ -93,30 +105,50 @@ export function createProxy(options: ProxyOptions): DockerProxy {
     headersTimeout: 60_000,
     keepAliveTimeout: keepAliveMs,
   });
-  // Requests on routes no middleware acts on (every route, for an empty pipeline) take the byte lane: forwarded
-  // as sent, responses copied back. The first request that needs the pipeline moves its connection to node:http.
-  const interest = routesOf(pipeline);
-  if (interest !== undefined) {
+  // Requests every middleware leaves untouched (every request, for an empty pipeline) take the byte lane:
+  // forwarded as sent, responses copied back. The first request that needs the pipeline moves its connection to
+  // node:http.
+  const untouched = untouchedTest(pipeline);
+  if (untouched !== undefined) {
     const httpConnection = server.listeners('connection')[0] as (socket: Duplex) => void;
     server.removeListener('connection', httpConnection);
-    const needsPipeline = (method: string, target: string): boolean => {
+    const needsPipeline = (head: PlainRequestHead): boolean => {
+      const target = head.target;
       const q = target.indexOf('?');
       const rawPath = q === -1 ? target : target.slice(0, q);
       let resolved: ReturnType<typeof resolvePath>;
       try {
-        resolved = resolvePath(method, rawPath);
+        resolved = resolvePath(head.method, rawPath);
       } catch {
         return true; // the pipeline path answers what the router refuses
       }
       if (resolved.redirect !== undefined || resolved.route?.hijack !== undefined) return true;
       // the lane forwards the path as sent, so it takes only paths already in the canonical form
       if (rawPath !== withVersion(resolved.path, resolved.apiVersion)) return true;
-      return resolved.operation !== undefined && interest.has(resolved.operation);
+      return !untouched(new LaneRequest(head, resolved, q === -1 ? '' : target.slice(q + 1)));
     };
+    const onResponse = accessLog
+      ? (head: PlainRequestHead, status: number, ms: number): void => {
+          const q = head.target.indexOf('?');
+          const resolved = resolvePath(head.method, q === -1 ? head.target : head.target.slice(0, q));
+          logger.info(
+            {
+              method: head.method,
+              operation: resolved.operation ?? null,
+              path: resolved.path,
+              status,
+              ms: Math.round(ms * 10) / 10,
+              lane: true,
+            },
+            'request',
+          );
+        }
+      : undefined;
     server.on('connection', (socket: Socket) => {
       const lane = new RawLane(socket, {
         upstream: address,
         needsPipeline,
+        ...(onResponse === undefined ? {} : { onResponse }),
         keepAliveMs,
         unreachable: (err) =>
           rawError(
@@ -244,7 +276,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       sendError(res, err, undefined);
       return;
     }
-    pipeline(ctx, () => forward(ctx)).then(
+    run(ctx, () => forward(ctx)).then(
       () => writeResponse(ctx, req, res),
       (err) => sendError(res, err, ctx),
     );
@@ -322,7 +354,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
               : `connection upgrade refused on an unknown route: ${ctx.path}`,
           );
         }
-        return pipeline(ctx, () => forward(ctx)).then(() => finishUpgrade(ctx, socket, rest));
+        return run(ctx, () => forward(ctx)).then(() => finishUpgrade(ctx, socket, rest));
       })
       .catch((err) => {
         if (err instanceof Redirect) {

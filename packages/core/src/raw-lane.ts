@@ -1,5 +1,11 @@
 import { connect, type Socket } from 'node:net';
-import { ChunkedBody, MAX_HEAD, parsePlainRequestHead, parseResponseHead } from './http-framing.ts';
+import {
+  ChunkedBody,
+  MAX_HEAD,
+  type PlainRequestHead,
+  parsePlainRequestHead,
+  parseResponseHead,
+} from './http-framing.ts';
 import { ReadBuffers } from './read-buffers.ts';
 import type { UpstreamAddress } from './upstream.ts';
 
@@ -8,7 +14,9 @@ export interface RawLaneOptions {
   /** The engine. */
   readonly upstream: UpstreamAddress;
   /** Whether a request must go through the middleware pipeline (then the lane hands the connection over). */
-  readonly needsPipeline: (method: string, target: string) => boolean;
+  readonly needsPipeline: (head: PlainRequestHead) => boolean;
+  /** Called when the lane has passed on a response (its head, for a `101` or a stream without framing). */
+  readonly onResponse?: (request: PlainRequestHead, status: number, ms: number) => void;
   /** Gives the connection to `node:http`, with the bytes the lane read ahead. */
   readonly handOff: (client: Socket, readAhead: Buffer) => void;
   /** The complete HTTP response to send when the engine cannot be reached. */
@@ -34,6 +42,10 @@ interface InFlight {
   /** Bytes of this response already sent to the client. */
   sent: boolean;
   done: boolean;
+  /** The request, and when it was forwarded (kept for `onResponse`). */
+  request: PlainRequestHead;
+  start: number;
+  status: number;
 }
 
 /**
@@ -162,7 +174,7 @@ export class RawLane {
       return;
     }
     const head = parsePlainRequestHead(buf.toString('latin1', 0, end));
-    if (head === undefined || this.#options.needsPipeline(head.method, head.target)) {
+    if (head === undefined || this.#options.needsPipeline(head)) {
       this.#handOff();
       return;
     }
@@ -172,7 +184,17 @@ export class RawLane {
     this.#readAhead = take === buf.length ? EMPTY : buf.subarray(take);
     this.#bodyLeft = head.bodyLength - inBuf;
     this.#method = head.method;
-    this.#inFlight = { head: EMPTY, left: 0, chunked: undefined, close: false, sent: false, done: false };
+    this.#inFlight = {
+      head: EMPTY,
+      left: 0,
+      chunked: undefined,
+      close: false,
+      sent: false,
+      done: false,
+      request: head,
+      start: this.#options.onResponse === undefined ? 0 : performance.now(),
+      status: 0,
+    };
     this.#phase = 'busy';
     if (this.#readAhead.length > MAX_READ_AHEAD) this.#pauseClient();
     this.#sendUp(take === buf.length ? buf : buf.subarray(0, take));
@@ -303,10 +325,13 @@ export class RawLane {
         }
         if (head.status === 101 || head.framing.kind === 'close') {
           // the connection is the stream now: copy both ways until either side closes
+          r.status = head.status;
+          this.#report(r);
           this.#splice();
           return;
         }
         if (head.status < 200) continue; // 1xx: the final response follows
+        r.status = head.status;
         r.close = head.close;
         if (head.framing.kind === 'length') r.left = head.framing.length;
         else if (head.framing.kind === 'chunked') r.chunked = new ChunkedBody();
@@ -319,6 +344,7 @@ export class RawLane {
       return;
     }
     if (r.done) {
+      this.#report(r);
       if (r.close) {
         this.#up?.destroy();
         this.#up = undefined;
@@ -329,6 +355,10 @@ export class RawLane {
       }
       this.#maybeNext();
     }
+  }
+
+  #report(r: InFlight): void {
+    this.#options.onResponse?.(r.request, r.status, performance.now() - r.start);
   }
 
   #toClient(bytes: Buffer): void {

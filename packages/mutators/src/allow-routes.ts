@@ -5,6 +5,7 @@ import {
   type OperationId,
   operationIds,
   routes,
+  untouchedWhen,
 } from '@dockhand/core';
 import { refuse } from './errors.ts';
 
@@ -40,9 +41,12 @@ export const TENANT_ROUTES: readonly OperationId[] = operationIds.filter(
  * from such a body before the URL, so `filters`, `repo`, `networkmode`, ... could be smuggled past every check
  * made on the query.
  */
+function isForm(contentType: string | null | undefined): boolean {
+  return (contentType ?? '').split(';')[0]!.trim().toLowerCase() === 'application/x-www-form-urlencoded';
+}
+
 function refuseFormBody(ctx: Context): void {
-  const type = (ctx.request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type === 'application/x-www-form-urlencoded') {
+  if (isForm(ctx.request.headers.get('content-type'))) {
     throw refuse(
       'DOCKHAND_AMBIGUOUS_BODY',
       `${ctx.method} ${ctx.path}: a form-encoded body is not accepted here (send parameters in the URL)`,
@@ -65,17 +69,21 @@ export function allowRoutes(list: readonly OperationId[]): Middleware {
   for (const op of list)
     if (!Object.hasOwn(routes, op)) throw new TypeError(`allowRoutes(): unknown route '${op}'`);
   const allowed = new Set<string>(list);
-  return async (ctx, next) => {
-    if (ctx.operation === undefined) {
-      throw refuse(
-        'DOCKHAND_ROUTE_DENIED',
-        `${ctx.method} ${ctx.path} is not part of the Docker Engine API this proxy serves`,
-      );
-    }
-    if (!allowed.has(ctx.operation)) throw denial(ctx);
-    refuseFormBody(ctx);
-    await next();
-  };
+  // what it lets through, it leaves untouched: such requests may take the proxy's byte lane
+  return untouchedWhen(
+    (req) => req.operation !== undefined && allowed.has(req.operation) && !isForm(req.contentType),
+    async (ctx, next) => {
+      if (ctx.operation === undefined) {
+        throw refuse(
+          'DOCKHAND_ROUTE_DENIED',
+          `${ctx.method} ${ctx.path} is not part of the Docker Engine API this proxy serves`,
+        );
+      }
+      if (!allowed.has(ctx.operation)) throw denial(ctx);
+      refuseFormBody(ctx);
+      await next();
+    },
+  );
 }
 
 /**
@@ -89,14 +97,17 @@ export function allowRoutes(list: readonly OperationId[]): Middleware {
  * ```
  */
 export function denyUnknownRoutes(): Middleware {
-  return async (ctx, next) => {
-    if (ctx.operation === undefined) {
-      throw refuse(
-        'DOCKHAND_ROUTE_DENIED',
-        `${ctx.method} ${ctx.path} is not part of the Docker Engine API this proxy serves`,
-      );
-    }
-    refuseFormBody(ctx);
-    await next();
-  };
+  return untouchedWhen(
+    (req) => req.operation !== undefined && !isForm(req.contentType),
+    async (ctx, next) => {
+      if (ctx.operation === undefined) {
+        throw refuse(
+          'DOCKHAND_ROUTE_DENIED',
+          `${ctx.method} ${ctx.path} is not part of the Docker Engine API this proxy serves`,
+        );
+      }
+      refuseFormBody(ctx);
+      await next();
+    },
+  );
 }

@@ -1,4 +1,4 @@
-import { type Context, compose, type Middleware, on } from '@dockhand/core';
+import { type Context, compose, type Middleware, on, untouchedWhen } from '@dockhand/core';
 import { dockerfileImages, peekDockerfile } from './build-context.ts';
 import { notFound, refuse } from './errors.ts';
 import { checkedBody, field, isObject, type JsonObject, setField } from './fields.ts';
@@ -48,6 +48,7 @@ const NETWORK_OPS = ['NetworkInspect', 'NetworkDelete', 'NetworkConnect', 'Netwo
 const VOLUME_OPS = ['VolumeInspect', 'VolumeUpdate', 'VolumeDelete'] as const;
 const EXEC_OPS = ['ExecStart', 'ExecResize', 'ExecInspect'] as const;
 const DEFAULT_NETWORKS = new Set(['default', 'bridge', 'none', 'host', '']);
+const FULL_ID = /^[0-9a-f]{64}$/;
 
 /**
  * The `name:tag` the daemon makes of a `repo` and `tag` parameter: a tag given in `repo` counts unless `tag`
@@ -195,15 +196,24 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     });
   });
 
-  const containers: Middleware = on(CONTAINER_OPS, async (ctx, next) => {
-    const id = await ownership(ctx).container(ctx.params.id!);
-    ctx.params.id = id;
-    await next();
-    if (ctx.operation === 'ContainerExec' && ctx.response!.status === 201) {
-      const exec = await ctx.response!.json<{ Id: string }>();
-      ownership(ctx).rememberExec(exec.Id, id);
-    }
-  });
+  // a request naming, by its full id, a container known to be the tenant's is forwarded as it is (ownership of a
+  // full id never changes), so it may take the proxy's byte lane; an exec create is still seen, for its answer
+  const containers: Middleware = untouchedWhen(
+    (req) =>
+      req.operation !== 'ContainerExec' &&
+      owners !== undefined &&
+      FULL_ID.test(req.params.id ?? '') &&
+      owners.knownOwned('container', req.params.id!),
+    on(CONTAINER_OPS, async (ctx, next) => {
+      const id = await ownership(ctx).container(ctx.params.id!);
+      ctx.params.id = id;
+      await next();
+      if (ctx.operation === 'ContainerExec' && ctx.response!.status === 201) {
+        const exec = await ctx.response!.json<{ Id: string }>();
+        ownership(ctx).rememberExec(exec.Id, id);
+      }
+    }),
+  );
 
   /** Keeps only the tenant's containers in a network's `Containers` map. */
   const ownContainers = async (ctx: Context, containers: unknown): Promise<JsonObject> => {

@@ -1,4 +1,4 @@
-import { compose, type Middleware } from '@dockhand/core';
+import { compose, type Middleware, type UntouchedTest, untouchedTest, untouchedWhen } from '@dockhand/core';
 import { allowRoutes, TENANT_ROUTES } from './allow-routes.ts';
 import { buildkitGuard } from './buildkit-guard.ts';
 import { hostGuard } from './host-guard.ts';
@@ -60,14 +60,19 @@ export function workshopTenant(options: WorkshopTenantOptions): Middleware {
     networks: options.shared?.networks ?? [],
     volumes: [...(options.shared?.volumes ?? []), options.projectVolume, options.socketVolume],
   };
-  const own: Middleware = async (ctx, next) => {
-    ownership ??= new Ownership(label, ctx.upstream, ctx.log);
-    ctx.state['dockhand.ownership'] = ownership;
-    await next();
-  };
+  // sets up the ownership cache; changes nothing
+  const own: Middleware = untouchedWhen(
+    () => true,
+    async (ctx, next) => {
+      ownership ??= new Ownership(label, ctx.upstream, ctx.log);
+      ctx.state['dockhand.ownership'] = ownership;
+      await next();
+    },
+  );
   // the ownership cache is created on the first request, when the upstream is known; the middleware that need
-  // it are built lazily around it
+  // it are built lazily around it. Until then, every request goes through the pipeline.
   let inner: Middleware | undefined;
+  let innerUntouched: UntouchedTest | undefined;
   const build = (o: Ownership): Middleware =>
     compose([
       allowRoutes(TENANT_ROUTES),
@@ -93,9 +98,15 @@ export function workshopTenant(options: WorkshopTenantOptions): Middleware {
     ]);
   return compose([
     own,
-    async (ctx, next) => {
-      inner ??= build(ctx.state['dockhand.ownership'] as Ownership);
-      await inner(ctx, next);
-    },
+    untouchedWhen(
+      (req) => innerUntouched?.(req) ?? false,
+      async (ctx, next) => {
+        if (inner === undefined) {
+          inner = build(ctx.state['dockhand.ownership'] as Ownership);
+          innerUntouched = untouchedTest(inner);
+        }
+        await inner(ctx, next);
+      },
+    ),
   ]);
 }

@@ -1,4 +1,4 @@
-import { createProxy, logRequests, type Middleware } from '@dockhand/core';
+import { createProxy, type Middleware } from '@dockhand/core';
 import { loadProxyConfig } from '@dockhand/mutators';
 import type { Command } from 'commander';
 import { createCliLogger } from '../logger.ts';
@@ -33,12 +33,12 @@ export function registerProxy(program: Command): void {
     )
     .action(async (flags: ProxyFlags) => {
       const logger = createCliLogger();
-      let middleware: Middleware[] = [logRequests()];
+      let middleware: Middleware[] = [];
       let fromFile: { listen?: string; upstream?: string; socketMode?: number } = {};
       if (flags.config) {
         try {
           const config = await loadProxyConfig(flags.config);
-          middleware = [logRequests(), ...config.middleware];
+          middleware = config.middleware;
           fromFile = config;
         } catch (err) {
           logger.fatal({ code: (err as { code?: string }).code }, (err as Error).message);
@@ -58,7 +58,8 @@ export function registerProxy(program: Command): void {
         flags.socketMode !== undefined
           ? Number.parseInt(flags.socketMode, 8)
           : (fromFile.socketMode ?? 0o660);
-      const proxy = createProxy({ upstream, middleware, logger });
+      // the access log, not a logging middleware: it keeps the byte lane open for what the pipeline leaves alone
+      const proxy = createProxy({ upstream, middleware, logger, accessLog: true });
       const target = listen.includes('/') ? { path: listen.replace(/^unix:\/\//, ''), mode } : listen;
       await proxy.listen(target);
       const stop = async (signal: string) => {

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { createProxy, type DockerProxy } from '@dockhand/core';
+import { pino } from 'pino';
 import { Pool } from 'undici';
 import { expect } from 'vitest';
 import { workshopTenant } from '../../src/index.ts';
@@ -67,6 +69,8 @@ export interface Tenant {
   dockerHost: string;
   projectVolume: string;
   socketVolume: string;
+  /** The proxy's access log, one entry per request (`lane: true` for those it forwarded as bytes). */
+  requests: Record<string, unknown>[];
 }
 
 /** The attacker, the victim and the engine, all labelled with one unique `dockhand.test` value. */
@@ -104,9 +108,22 @@ async function startTenant(engine: Client, run: string, who: string): Promise<Te
   const socket = join(dir, 'docker.sock');
   // where the proxy sees the project volume's files, for engines before API 1.45 (tests run beside the engine)
   const projectMount = (await engine.request('GET', `/volumes/${projectVolume}`)).json.Mountpoint as string;
+  const requests: Record<string, unknown>[] = [];
+  const log = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) {
+        if (line === '') continue;
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        if (entry.msg === 'request') requests.push(entry);
+      }
+      done();
+    },
+  });
   const proxy = createProxy({
     upstream: `unix://${ENGINE_SOCKET}`,
     middleware: [workshopTenant({ tenant: name, projectVolume, socketVolume, projectMount })],
+    logger: pino({ level: 'info' }, log),
+    accessLog: true,
   });
   await proxy.listen(socket);
   return {
@@ -117,6 +134,7 @@ async function startTenant(engine: Client, run: string, who: string): Promise<Te
     dockerHost: `unix://${socket}`,
     projectVolume,
     socketVolume,
+    requests,
   };
 }
 

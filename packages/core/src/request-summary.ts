@@ -1,0 +1,40 @@
+import type { PlainRequestHead } from './http-framing.ts';
+import type { RequestSummary } from './middleware.ts';
+import type { ResolvedPath } from './router.ts';
+import type { OperationId } from './routes.ts';
+
+/**
+ * The {@link RequestSummary} of a request on the byte lane: its head's framing and its resolved route, with the
+ * query parsed only if a test asks for it.
+ *
+ * @internal
+ */
+export class LaneRequest implements RequestSummary {
+  readonly method: string;
+  readonly operation: OperationId | undefined;
+  readonly params: Readonly<Record<string, string>>;
+  readonly bodyLength: number;
+  readonly contentType: string | undefined;
+  readonly #search: string;
+  #query: URLSearchParams | undefined;
+
+  /**
+   * @param head - the request head, as the lane read it
+   * @param resolved - its route
+   * @param search - the query string, without `?`
+   */
+  constructor(head: PlainRequestHead, resolved: ResolvedPath, search: string) {
+    this.method = head.method;
+    this.operation = resolved.operation;
+    this.params = resolved.params;
+    this.bodyLength = head.bodyLength;
+    this.contentType = head.contentType;
+    this.#search = search;
+  }
+
+  /** The query string, parsed on first use. */
+  get query(): URLSearchParams {
+    this.#query ??= new URLSearchParams(this.#search);
+    return this.#query;
+  }
+}

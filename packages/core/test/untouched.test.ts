@@ -1,0 +1,131 @@
+// untouchedWhen: requests every middleware declares it leaves alone take the byte lane even though the pipeline
+// acts on their route; the access log names which path carried each request. Real engine, real clients.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { Client } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createProxy, type DockerProxy, type Middleware, on, untouchedWhen } from '../src/index.ts';
+import { ENGINE } from './harness.ts';
+import { rawExchange, statusOf } from './raw-client.ts';
+
+/** Requests that reached the middleware, with what the proxy's lane test saw. */
+const seen: string[] = [];
+const tested: { contentType: string | undefined; bodyLength: number; query: string }[] = [];
+const lines: Record<string, unknown>[] = [];
+
+// acts on /version unless asked not to (`?plain=1`); marks what it touches
+const versionHeader: Middleware = untouchedWhen(
+  (req) => {
+    tested.push({ contentType: req.contentType, bodyLength: req.bodyLength, query: req.query.toString() });
+    return req.query.get('plain') === '1';
+  },
+  on('SystemVersion', async (ctx, next) => {
+    seen.push(ctx.path);
+    await next();
+    ctx.response!.headers.set('X-Dockhand-Test', 'pipeline');
+  }),
+);
+// acts on every request, declared untouched for GET and HEAD
+const writes: Middleware = untouchedWhen(
+  (req) => req.method === 'GET' || req.method === 'HEAD',
+  async (ctx, next) => {
+    seen.push(`${ctx.method} ${ctx.path}`);
+    await next();
+  },
+);
+
+let proxy: DockerProxy;
+let dir: string;
+let socket: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'dockhand-untouched-'));
+  socket = join(dir, 'docker.sock');
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  proxy = createProxy({
+    upstream: ENGINE,
+    middleware: [writes, versionHeader],
+    logger: pino({ level: 'info' }, sink),
+    accessLog: true,
+  });
+  await proxy.listen(socket);
+});
+
+afterAll(async () => {
+  await proxy.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** One request on a connection of its own (a connection the pipeline took stays with it). */
+async function get(path: string, method: 'GET' | 'POST' = 'GET') {
+  const c = new Client('http://docker', { socketPath: socket });
+  try {
+    const r = await c.request({ method, path });
+    return { status: r.statusCode, header: r.headers['x-dockhand-test'], body: await r.body.text() };
+  } finally {
+    await c.close();
+  }
+}
+
+const logged = async (path: string) => {
+  await expect.poll(() => lines.some((l) => l.msg === 'request' && l.path === path)).toBe(true);
+  return lines.filter((l) => l.msg === 'request' && l.path === path).at(-1)!;
+};
+
+describe('requests the pipeline declares it leaves untouched', () => {
+  it('take the byte lane: no middleware runs, the engine answers as is, the access log says lane', async () => {
+    const before = seen.length;
+    const r = await get('/v1.41/version?plain=1');
+    expect(r).toMatchObject({ status: 200, header: undefined });
+    expect(JSON.parse(r.body)).toHaveProperty('ApiVersion');
+    expect(seen.length).toBe(before);
+    expect(await logged('/version')).toMatchObject({
+      method: 'GET',
+      operation: 'SystemVersion',
+      status: 200,
+      lane: true,
+    });
+    expect(tested.at(-1)).toEqual({ contentType: undefined, bodyLength: 0, query: 'plain=1' });
+  });
+
+  it('go through the pipeline as soon as one middleware would act', async () => {
+    const before = seen.length;
+    expect(await get('/version')).toMatchObject({ status: 200, header: 'pipeline' });
+    expect(seen.slice(before)).toEqual(['GET /version', '/version']);
+    const line = await logged('/version');
+    expect(line).toMatchObject({ method: 'GET', operation: 'SystemVersion', status: 200 });
+    expect(line.lane).toBeUndefined();
+    // the catch-all middleware acts on a POST: pipeline, even on a route nothing else names
+    const n = seen.length;
+    expect((await get('/containers/dockhand-untouched-missing/stop', 'POST')).status).toBe(404);
+    expect(seen.slice(n)).toEqual(['POST /containers/dockhand-untouched-missing/stop']);
+  });
+
+  it('see the framing the lane read: body length and content type', async () => {
+    const body = '{}';
+    const out = await rawExchange(
+      socket,
+      `GET /version?plain=1 HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      { until: (s) => s.includes('"ApiVersion"') && s.trimEnd().endsWith('}') },
+    );
+    expect(statusOf(out)).toBe(200);
+    expect(tested.at(-1)).toEqual({ contentType: 'application/json', bodyLength: 2, query: 'plain=1' });
+  });
+
+  it('log a status of their own for what the engine refuses on the lane', async () => {
+    expect((await get('/v1.41/containers/dockhand-untouched-missing/json')).status).toBe(404);
+    expect(await logged('/containers/dockhand-untouched-missing/json')).toMatchObject({
+      operation: 'ContainerInspect',
+      status: 404,
+      lane: true,
+    });
+  });
+});

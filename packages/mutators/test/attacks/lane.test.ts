@@ -1,0 +1,136 @@
+// The byte lane under a tenant pipeline: a request naming one of the tenant's own containers by its full id,
+// once the ownership cache knows it, is forwarded as bytes; everything else still meets the pipeline. The
+// access log (`lane: true`) shows which path carried each request.
+import { Client as HttpClient } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Arena, arena } from './harness.ts';
+
+let a: Arena;
+let own: string;
+let victim: string;
+
+beforeAll(async () => {
+  a = await arena();
+  own = await a.ownContainer(`${a.run}-own`);
+  victim = await a.victimContainer(`${a.run}-victim`);
+}, 120_000);
+
+afterAll(async () => {
+  await a?.[Symbol.asyncDispose]();
+}, 120_000);
+
+interface Sent {
+  method?: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/** Requests in order on one new connection of mallory's; the replies and how each was carried. */
+async function onOneConnection(...requests: Sent[]) {
+  const c = new HttpClient('http://docker', { socketPath: a.mallory.socket });
+  const out: { status: number; text: string; lane: boolean | undefined }[] = [];
+  try {
+    for (const r of requests) {
+      const before = a.mallory.requests.length;
+      const res = await c.request({
+        method: (r.method ?? 'GET') as 'GET',
+        path: r.path,
+        headers: r.headers ?? {},
+        body: r.body ?? null,
+      });
+      const text = await res.body.text();
+      await expect.poll(() => a.mallory.requests.length).toBeGreaterThan(before);
+      out.push({
+        status: res.statusCode,
+        text,
+        lane: a.mallory.requests.at(-1)!.lane as boolean | undefined,
+      });
+    }
+  } finally {
+    await c.close();
+  }
+  return out;
+}
+
+describe('the byte lane under the workshop tenant pipeline', { timeout: 60_000 }, () => {
+  it('carries requests on an own container named by full id, once ownership is known', async () => {
+    // the first look by name resolves it through the pipeline and caches the verdict on the full id
+    const [byName] = await onOneConnection({ path: `/containers/${a.run}-own/json` });
+    expect(byName).toMatchObject({ status: 200, lane: undefined });
+    const replies = await onOneConnection(
+      { path: `/v1.41/containers/${own}/json` },
+      { method: 'POST', path: `/containers/${own}/start` },
+      { path: `/containers/${own}/top` },
+      { path: `/containers/${own}/logs?stdout=1` },
+      { method: 'POST', path: `/containers/${own}/pause` },
+      { method: 'POST', path: `/containers/${own}/unpause` },
+    );
+    expect(replies.map((r) => [r.status, r.lane])).toEqual([
+      [200, true],
+      [204, true],
+      [200, true],
+      [200, true],
+      [204, true],
+      [204, true],
+    ]);
+    expect(JSON.parse(replies[0]!.text).Id).toBe(own);
+  });
+
+  it('hands the connection to the pipeline for anything else, which refuses the victim as before', async () => {
+    const replies = await onOneConnection(
+      { path: `/containers/${own}/json` },
+      { path: `/containers/${victim}/json` },
+      { path: `/containers/${victim}/json` },
+      { path: `/containers/${own}/json` },
+    );
+    expect(replies.map((r) => [r.status, r.lane])).toEqual([
+      [200, true],
+      [404, undefined],
+      [404, undefined],
+      [200, undefined],
+    ]);
+    expect(JSON.parse(replies[1]!.text)).toEqual({ message: `No such container: ${victim}` });
+    // on a connection of its own, the victim's full id never takes the lane either
+    const [alone] = await onOneConnection({ method: 'POST', path: `/containers/${victim}/stop` });
+    expect(alone).toMatchObject({ status: 404, lane: undefined });
+    expect((await a.inspect('containers', victim)).json.State.Running).toBe(true);
+  });
+
+  it('keeps prefixes, exec creation, form bodies and renames on the pipeline', async () => {
+    const replies = await onOneConnection(
+      { path: `/containers/${own.slice(0, 12)}/json` },
+      {
+        method: 'POST',
+        path: `/containers/${own}/exec`,
+        headers: { 'content-type': 'application/json' },
+        body: '{"Cmd":["true"]}',
+      },
+    );
+    expect(replies.map((r) => [r.status, r.lane])).toEqual([
+      [200, undefined],
+      [201, undefined],
+    ]);
+    const [form] = await onOneConnection({
+      method: 'POST',
+      path: `/containers/${own}/stop`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 't=0',
+    });
+    expect(form).toMatchObject({ status: 400, lane: undefined });
+    const [rename] = await onOneConnection({
+      method: 'POST',
+      path: `/containers/${own}/rename?name=${a.run}-victim`,
+    });
+    expect(rename).toMatchObject({ status: 409, lane: undefined });
+  });
+
+  it('passes through routes no middleware acts on, and never those it denies', async () => {
+    const replies = await onOneConnection({ path: '/_ping' }, { path: '/version' }, { path: '/swarm' });
+    expect(replies.map((r) => [r.status, r.lane])).toEqual([
+      [200, true],
+      [200, true],
+      [503, undefined],
+    ]);
+  });
+});
