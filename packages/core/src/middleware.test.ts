@@ -167,6 +167,27 @@ describe('untouchedWhen / untouchedTest', () => {
     expect(untouchedTest(compose([untouchedWhen(() => true, any), scoped]))).toBeDefined();
   });
 
+  it('narrows, never widens, a middleware that already carries a declaration', () => {
+    const getOnly = untouchedWhen((r) => r.method === 'GET', any);
+    const post = { ...req('ImageList'), method: 'POST' };
+    expect(
+      verdicts(
+        untouchedWhen(() => true, getOnly),
+        req('ImageList'),
+        post,
+      ),
+    ).toEqual([true, false]);
+    // a compose() of on() parts is declared: its routes stay closed whatever the outer test says
+    const parts = compose([on('ContainerCreate', any), on('ContainerStart', any)]);
+    expect(
+      verdicts(
+        untouchedWhen(() => true, parts),
+        req('ContainerCreate'),
+        req('ImageList'),
+      ),
+    ).toEqual([false, true]);
+  });
+
   it('still runs the middleware when the pipeline is run', async () => {
     const seen: string[] = [];
     const mw = untouchedWhen(

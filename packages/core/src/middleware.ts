@@ -48,8 +48,8 @@ function scoped(mw: Middleware, ops: ReadonlySet<OperationId>): Middleware {
 
 /**
  * The routes a middleware can act on, as {@link on} declared them (through {@link compose} and {@link when}),
- * or `undefined` when it may act on any request. The proxy passes requests on the other routes through as bytes,
- * without building a context for them.
+ * or `undefined` when it may act on any request. Requests on the other routes are left untouched (see
+ * {@link untouchedTest}), so the proxy passes them through as bytes, without building a context for them.
  *
  * @param middleware - a middleware
  * @returns its operationIds, or `undefined` for "every request"
@@ -69,7 +69,9 @@ export function routesOf(middleware: Middleware): ReadonlySet<OperationId> | und
  * bytes on its byte lane, without building a context, when every middleware of the pipeline says so (through
  * {@link compose}, {@link on} and {@link when}). A test must be exact: a `true` where the middleware would act
  * lets the request past it. Without a declaration, a middleware is taken to act on every request its
- * {@link on} routes name (or on every request).
+ * {@link on} routes name (or on every request); `test` opens requests on those routes. Wrapping a middleware that
+ * already carries a declaration (an `untouchedWhen`, or a `compose()` of parts that all have one) can only narrow
+ * it: both must hold. A test that throws counts as `false`.
  *
  * @param test - true when `middleware` would leave this request and its response unchanged
  * @param middleware - the middleware
@@ -84,10 +86,12 @@ export function untouchedWhen(test: UntouchedTest, middleware: Middleware): Midd
   if (typeof test !== 'function') throw new TypeError('untouchedWhen(): test is not a function');
   if (typeof middleware !== 'function') throw new TypeError('untouchedWhen(): middleware is not a function');
   const declared: Middleware = (ctx, next) => middleware(ctx, next);
-  const inner = untouchedTest(middleware);
   const routes = routesOf(middleware);
   if (routes !== undefined) Object.defineProperty(declared, kRoutes, { value: routes });
-  return marked(declared, inner === undefined ? test : (req) => inner(req) || test(req));
+  const inner = (middleware as { [kUntouched]?: UntouchedTest })[kUntouched];
+  if (inner !== undefined) return marked(declared, (req) => inner(req) && test(req));
+  if (routes === undefined) return marked(declared, test);
+  return marked(declared, (req) => req.operation === undefined || !routes.has(req.operation) || test(req));
 }
 
 /**

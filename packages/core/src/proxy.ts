@@ -8,7 +8,6 @@ import { Context } from './context.ts';
 import { coreError, DockhandError, toErrorResponse } from './errors.ts';
 import { HeaderList, rawToStrings } from './headers.ts';
 import type { PlainRequestHead } from './http-framing.ts';
-import { logRequests } from './log-requests.ts';
 import { compose, type Middleware, untouchedTest } from './middleware.ts';
 import { RawLane } from './raw-lane.ts';
 import { ProxyRequest } from './request.ts';
@@ -31,7 +30,8 @@ export interface ProxyOptions {
   readonly closeGraceMs?: number;
   /**
    * Logs one `info` line per request (`method`, `operation`, `path`, `status`, `ms`; `lane: true` when it took
-   * the byte lane). Unlike a {@link logRequests} middleware in the pipeline, it keeps the byte lane open.
+   * the byte lane), when the response head goes out or the request is refused. Unlike a `logRequests()`
+   * middleware in the pipeline, it keeps the byte lane open and logs refusals with their status.
    */
   readonly accessLog?: boolean;
 }
@@ -93,8 +93,31 @@ export function createProxy(options: ProxyOptions): DockerProxy {
         : [options.middleware];
   const pipeline = compose(mws as Middleware[]);
   const accessLog = options.accessLog ?? false;
-  // the access log wraps the pipeline for the requests that run it; the byte lane logs its own
-  const run = accessLog ? compose([logRequests(), pipeline]) : pipeline;
+
+  /** One access-log line: when the response head went out (or the refusal), with its status. */
+  function logAccess(
+    fields: { method: string; operation: string | undefined; path: string; lane?: true },
+    status: number,
+    start: number,
+  ): void {
+    logger.info(
+      {
+        method: fields.method,
+        operation: fields.operation ?? null,
+        path: fields.path,
+        status,
+        ms: Math.round((performance.now() - start) * 10) / 10,
+        ...(fields.lane ? { lane: true } : {}),
+      },
+      'request',
+    );
+  }
+  /** The access-log fields of a request the pipeline could not make a context of. */
+  function rawFields(req: IncomingMessage): { method: string; operation: undefined; path: string } {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    return { method: req.method ?? 'GET', operation: undefined, path: q === -1 ? url : url.slice(0, q) };
+  }
   const hijacked = new Set<Duplex>();
   const lanes = new Set<RawLane>();
   let nextId = 0;
@@ -125,22 +148,22 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       if (resolved.redirect !== undefined || resolved.route?.hijack !== undefined) return true;
       // the lane forwards the path as sent, so it takes only paths already in the canonical form
       if (rawPath !== withVersion(resolved.path, resolved.apiVersion)) return true;
-      return !untouched(new LaneRequest(head, resolved, q === -1 ? '' : target.slice(q + 1)));
+      try {
+        return !untouched(new LaneRequest(head, resolved, q === -1 ? '' : target.slice(q + 1)));
+      } catch (err) {
+        // a test that fails sends the request to the pipeline, where the middleware itself decides
+        logger.warn({ err }, 'an untouchedWhen test threw; the request goes through the pipeline');
+        return true;
+      }
     };
     const onResponse = accessLog
-      ? (head: PlainRequestHead, status: number, ms: number): void => {
+      ? (head: PlainRequestHead, status: number, start: number): void => {
           const q = head.target.indexOf('?');
           const resolved = resolvePath(head.method, q === -1 ? head.target : head.target.slice(0, q));
-          logger.info(
-            {
-              method: head.method,
-              operation: resolved.operation ?? null,
-              path: resolved.path,
-              status,
-              ms: Math.round(ms * 10) / 10,
-              lane: true,
-            },
-            'request',
+          logAccess(
+            { method: head.method, operation: resolved.operation, path: resolved.path, lane: true },
+            status,
+            start,
           );
         }
       : undefined;
@@ -266,6 +289,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
   }
 
   function handleRequest(req: IncomingMessage, res: ServerResponse): void {
+    const start = accessLog ? performance.now() : 0;
     let ctx: Context;
     try {
       const hasBody =
@@ -274,12 +298,17 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       ctx = makeContext(req, hasBody ? req : undefined);
     } catch (err) {
       sendError(res, err, undefined);
+      if (accessLog) logAccess(rawFields(req), res.statusCode, start);
       return;
     }
-    run(ctx, () => forward(ctx)).then(
-      () => writeResponse(ctx, req, res),
-      (err) => sendError(res, err, ctx),
-    );
+    pipeline(ctx, () => forward(ctx))
+      .then(
+        () => writeResponse(ctx, req, res),
+        (err) => sendError(res, err, ctx),
+      )
+      .finally(() => {
+        if (accessLog) logAccess(ctx, res.statusCode, start);
+      });
   }
 
   function writeResponse(ctx: Context, req: IncomingMessage, res: ServerResponse): void {
@@ -342,6 +371,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
 
   function handleUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', () => socket.destroy());
+    const start = accessLog ? performance.now() : 0;
     const protocol = String(req.headers.upgrade ?? '').toLowerCase();
     readUpgradeBody(req, socket, head)
       .then(({ body, rest }) => {
@@ -354,17 +384,22 @@ export function createProxy(options: ProxyOptions): DockerProxy {
               : `connection upgrade refused on an unknown route: ${ctx.path}`,
           );
         }
-        return run(ctx, () => forward(ctx)).then(() => finishUpgrade(ctx, socket, rest));
+        return pipeline(ctx, () => forward(ctx)).then(() => {
+          finishUpgrade(ctx, socket, rest);
+          if (accessLog) logAccess(ctx, ctx.response!.status, start);
+        });
       })
       .catch((err) => {
         if (err instanceof Redirect) {
           socket.end(
             `HTTP/1.1 301 Moved Permanently\r\nLocation: ${err.location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
           );
+          if (accessLog) logAccess(rawFields(req), 301, start);
           return;
         }
         logError(err, undefined);
         socket.end(rawError(err));
+        if (accessLog) logAccess(rawFields(req), toErrorResponse(err).status, start);
       });
   }
 

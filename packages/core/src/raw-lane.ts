@@ -15,8 +15,11 @@ export interface RawLaneOptions {
   readonly upstream: UpstreamAddress;
   /** Whether a request must go through the middleware pipeline (then the lane hands the connection over). */
   readonly needsPipeline: (head: PlainRequestHead) => boolean;
-  /** Called when the lane has passed on a response (its head, for a `101` or a stream without framing). */
-  readonly onResponse?: (request: PlainRequestHead, status: number, ms: number) => void;
+  /**
+   * Called as the head of each response the lane passes on arrives (or with 502 when the engine cannot be
+   * reached), with the `performance.now()` at which the request was taken. What it throws is ignored.
+   */
+  readonly onResponse?: (request: PlainRequestHead, status: number, start: number) => void;
   /** Gives the connection to `node:http`, with the bytes the lane read ahead. */
   readonly handOff: (client: Socket, readAhead: Buffer) => void;
   /** The complete HTTP response to send when the engine cannot be reached. */
@@ -42,10 +45,9 @@ interface InFlight {
   /** Bytes of this response already sent to the client. */
   sent: boolean;
   done: boolean;
-  /** The request, and when it was forwarded (kept for `onResponse`). */
+  /** The request, and when it was taken (kept for `onResponse`). */
   request: PlainRequestHead;
   start: number;
-  status: number;
 }
 
 /**
@@ -193,7 +195,6 @@ export class RawLane {
       done: false,
       request: head,
       start: this.#options.onResponse === undefined ? 0 : performance.now(),
-      status: 0,
     };
     this.#phase = 'busy';
     if (this.#readAhead.length > MAX_READ_AHEAD) this.#pauseClient();
@@ -325,13 +326,12 @@ export class RawLane {
         }
         if (head.status === 101 || head.framing.kind === 'close') {
           // the connection is the stream now: copy both ways until either side closes
-          r.status = head.status;
-          this.#report(r);
+          this.#report(r, head.status);
           this.#splice();
           return;
         }
         if (head.status < 200) continue; // 1xx: the final response follows
-        r.status = head.status;
+        this.#report(r, head.status);
         r.close = head.close;
         if (head.framing.kind === 'length') r.left = head.framing.length;
         else if (head.framing.kind === 'chunked') r.chunked = new ChunkedBody();
@@ -344,7 +344,6 @@ export class RawLane {
       return;
     }
     if (r.done) {
-      this.#report(r);
       if (r.close) {
         this.#up?.destroy();
         this.#up = undefined;
@@ -357,8 +356,14 @@ export class RawLane {
     }
   }
 
-  #report(r: InFlight): void {
-    this.#options.onResponse?.(r.request, r.status, performance.now() - r.start);
+  #report(r: InFlight, status: number): void {
+    const report = this.#options.onResponse;
+    if (report === undefined) return;
+    try {
+      report(r.request, status, r.start);
+    } catch {
+      // a logger's trouble is not the connection's
+    }
   }
 
   #toClient(bytes: Buffer): void {
@@ -396,6 +401,7 @@ export class RawLane {
     }
     if (!this.#upConnected && this.#inFlight !== undefined && !this.#inFlight.sent) {
       // the engine is unreachable: answer like the pipeline does, and close
+      this.#report(this.#inFlight, 502);
       this.#phase = 'gone';
       this.#up = undefined;
       this.#client.end(this.#options.unreachable(err));

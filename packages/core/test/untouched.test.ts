@@ -7,7 +7,14 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createProxy, type DockerProxy, type Middleware, on, untouchedWhen } from '../src/index.ts';
+import {
+  createProxy,
+  type DockerProxy,
+  DockhandError,
+  type Middleware,
+  on,
+  untouchedWhen,
+} from '../src/index.ts';
 import { ENGINE } from './harness.ts';
 import { rawExchange, statusOf } from './raw-client.ts';
 
@@ -16,16 +23,26 @@ const seen: string[] = [];
 const tested: { contentType: string | undefined; bodyLength: number; query: string }[] = [];
 const lines: Record<string, unknown>[] = [];
 
-// acts on /version unless asked not to (`?plain=1`); marks what it touches
+// acts on /version unless asked not to (`?plain=1`); marks what it touches. `?throw=1` makes its test throw.
 const versionHeader: Middleware = untouchedWhen(
   (req) => {
     tested.push({ contentType: req.contentType, bodyLength: req.bodyLength, query: req.query.toString() });
+    if (req.query.get('throw') === '1') throw new Error('a broken test');
     return req.query.get('plain') === '1';
   },
   on('SystemVersion', async (ctx, next) => {
     seen.push(ctx.path);
     await next();
     ctx.response!.headers.set('X-Dockhand-Test', 'pipeline');
+  }),
+);
+// refuses one container name, on every route that names it
+const refuseName: Middleware = untouchedWhen(
+  (req) => req.params.id !== 'dockhand-untouched-refused',
+  on('ContainerInspect', async (ctx, next) => {
+    if (ctx.params.id === 'dockhand-untouched-refused')
+      throw new DockhandError('TEST_REFUSED', 403, 'refused by the test');
+    await next();
   }),
 );
 // acts on every request, declared untouched for GET and HEAD
@@ -52,7 +69,7 @@ beforeAll(async () => {
   });
   proxy = createProxy({
     upstream: ENGINE,
-    middleware: [writes, versionHeader],
+    middleware: [writes, versionHeader, refuseName],
     logger: pino({ level: 'info' }, sink),
     accessLog: true,
   });
@@ -75,21 +92,25 @@ async function get(path: string, method: 'GET' | 'POST' = 'GET') {
   }
 }
 
-const logged = async (path: string) => {
-  await expect.poll(() => lines.some((l) => l.msg === 'request' && l.path === path)).toBe(true);
-  return lines.filter((l) => l.msg === 'request' && l.path === path).at(-1)!;
-};
+/** Runs `send`, then waits for the access-log line it causes (one request, so one new line). */
+async function logged<T>(send: () => Promise<T>): Promise<{ reply: T; line: Record<string, unknown> }> {
+  const before = lines.filter((l) => l.msg === 'request').length;
+  const reply = await send();
+  await expect.poll(() => lines.filter((l) => l.msg === 'request').length).toBe(before + 1);
+  return { reply, line: lines.filter((l) => l.msg === 'request').at(-1)! };
+}
 
 describe('requests the pipeline declares it leaves untouched', () => {
   it('take the byte lane: no middleware runs, the engine answers as is, the access log says lane', async () => {
     const before = seen.length;
-    const r = await get('/v1.41/version?plain=1');
+    const { reply: r, line } = await logged(() => get('/v1.41/version?plain=1'));
     expect(r).toMatchObject({ status: 200, header: undefined });
     expect(JSON.parse(r.body)).toHaveProperty('ApiVersion');
     expect(seen.length).toBe(before);
-    expect(await logged('/version')).toMatchObject({
+    expect(line).toMatchObject({
       method: 'GET',
       operation: 'SystemVersion',
+      path: '/version',
       status: 200,
       lane: true,
     });
@@ -98,10 +119,10 @@ describe('requests the pipeline declares it leaves untouched', () => {
 
   it('go through the pipeline as soon as one middleware would act', async () => {
     const before = seen.length;
-    expect(await get('/version')).toMatchObject({ status: 200, header: 'pipeline' });
+    const { reply, line } = await logged(() => get('/version'));
+    expect(reply).toMatchObject({ status: 200, header: 'pipeline' });
     expect(seen.slice(before)).toEqual(['GET /version', '/version']);
-    const line = await logged('/version');
-    expect(line).toMatchObject({ method: 'GET', operation: 'SystemVersion', status: 200 });
+    expect(line).toMatchObject({ method: 'GET', operation: 'SystemVersion', path: '/version', status: 200 });
     expect(line.lane).toBeUndefined();
     // the catch-all middleware acts on a POST: pipeline, even on a route nothing else names
     const n = seen.length;
@@ -111,21 +132,49 @@ describe('requests the pipeline declares it leaves untouched', () => {
 
   it('see the framing the lane read: body length and content type', async () => {
     const body = '{}';
-    const out = await rawExchange(
-      socket,
-      `GET /version?plain=1 HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
-      { until: (s) => s.includes('"ApiVersion"') && s.trimEnd().endsWith('}') },
+    const before = seen.length;
+    const { reply: out, line } = await logged(() =>
+      rawExchange(
+        socket,
+        `GET /version?plain=1 HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+        { until: (s) => s.includes('"ApiVersion"') && s.trimEnd().endsWith('}') },
+      ),
     );
     expect(statusOf(out)).toBe(200);
+    expect(out).not.toMatch(/x-dockhand-test/i);
+    expect(seen.length).toBe(before);
+    expect(line).toMatchObject({ operation: 'SystemVersion', lane: true });
     expect(tested.at(-1)).toEqual({ contentType: 'application/json', bodyLength: 2, query: 'plain=1' });
   });
 
-  it('log a status of their own for what the engine refuses on the lane', async () => {
-    expect((await get('/v1.41/containers/dockhand-untouched-missing/json')).status).toBe(404);
-    expect(await logged('/containers/dockhand-untouched-missing/json')).toMatchObject({
+  it('go through the pipeline when a test throws', async () => {
+    const before = seen.length;
+    const { reply, line } = await logged(() => get('/version?plain=1&throw=1'));
+    expect(reply).toMatchObject({ status: 200, header: 'pipeline' });
+    expect(seen.slice(before)).toEqual(['GET /version', '/version']);
+    expect(line.lane).toBeUndefined();
+    expect(
+      lines.some((l) => l.msg === 'an untouchedWhen test threw; the request goes through the pipeline'),
+    ).toBe(true);
+  });
+
+  it('are logged with the status the client got, on either path', async () => {
+    // the engine's 404 on the lane
+    const missing = await logged(() => get('/v1.41/containers/dockhand-untouched-missing/json'));
+    expect(missing.reply.status).toBe(404);
+    expect(missing.line).toMatchObject({
       operation: 'ContainerInspect',
+      path: '/containers/dockhand-untouched-missing/json',
       status: 404,
       lane: true,
     });
+    // a middleware's refusal, and a path the proxy refuses before any middleware
+    const refused = await logged(() => get('/containers/dockhand-untouched-refused/json'));
+    expect(refused.reply.status).toBe(403);
+    expect(refused.line).toMatchObject({ operation: 'ContainerInspect', status: 403 });
+    expect(refused.line.lane).toBeUndefined();
+    const ambiguous = await logged(() => get('/containers/a%2Fb/json'));
+    expect(ambiguous.reply.status).toBe(400);
+    expect(ambiguous.line).toMatchObject({ method: 'GET', status: 400, path: '/containers/a%2Fb/json' });
   });
 });

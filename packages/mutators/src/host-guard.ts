@@ -1,6 +1,6 @@
-import { compose, type Middleware, on } from '@dockhand/core';
+import { compose, type Middleware, on, untouchedWhen } from '@dockhand/core';
 import { refuse } from './errors.ts';
-import { checkedBody, field, isObject, type JsonObject } from './fields.ts';
+import { checkedBody, field, foldKey, isObject, type JsonObject } from './fields.ts';
 
 /** Options of {@link hostGuard}: each escape is refused unless allowed here. */
 export interface HostGuardOptions {
@@ -19,6 +19,101 @@ const NON_EMPTY = ['Devices', 'DeviceRequests', 'DeviceCgroupRules', 'Sysctls', 
 /** Refused whenever present: an empty list is no default but "mask nothing" (a writable `/proc/sys`). */
 const PRESENT = ['MaskedPaths', 'ReadonlyPaths'] as const;
 
+/**
+ * The fields of a `HostConfig` (with its `Resources`), folded as Go matches them. The engine still reads them at
+ * the top level of a create body that has no `HostConfig` (the deprecated `ContainerConfigWrapper`), so
+ * `{"Image": "x", "Privileged": true}` makes a privileged container.
+ */
+const HOST_CONFIG_FIELDS: ReadonlySet<string> = new Set(
+  [
+    // Resources
+    'CpuShares',
+    'Memory',
+    'NanoCpus',
+    'CgroupParent',
+    'BlkioWeight',
+    'BlkioWeightDevice',
+    'BlkioDeviceReadBps',
+    'BlkioDeviceWriteBps',
+    'BlkioDeviceReadIOps',
+    'BlkioDeviceWriteIOps',
+    'CpuPeriod',
+    'CpuQuota',
+    'CpuRealtimePeriod',
+    'CpuRealtimeRuntime',
+    'CpusetCpus',
+    'CpusetMems',
+    'Devices',
+    'DeviceCgroupRules',
+    'DeviceRequests',
+    'KernelMemory',
+    'KernelMemoryTCP',
+    'MemoryReservation',
+    'MemorySwap',
+    'MemorySwappiness',
+    'OomKillDisable',
+    'PidsLimit',
+    'Ulimits',
+    'CpuCount',
+    'CpuPercent',
+    'IOMaximumIOps',
+    'IOMaximumBandwidth',
+    // HostConfig
+    'Binds',
+    'ContainerIDFile',
+    'LogConfig',
+    'NetworkMode',
+    'PortBindings',
+    'RestartPolicy',
+    'AutoRemove',
+    'VolumeDriver',
+    'VolumesFrom',
+    'ConsoleSize',
+    'Annotations',
+    'CapAdd',
+    'CapDrop',
+    'CgroupnsMode',
+    'Dns',
+    'DnsOptions',
+    'DnsSearch',
+    'ExtraHosts',
+    'GroupAdd',
+    'IpcMode',
+    'Cgroup',
+    'Links',
+    'OomScoreAdj',
+    'PidMode',
+    'Privileged',
+    'PublishAllPorts',
+    'ReadonlyRootfs',
+    'SecurityOpt',
+    'StorageOpt',
+    'Tmpfs',
+    'UTSMode',
+    'UsernsMode',
+    'ShmSize',
+    'Sysctls',
+    'Runtime',
+    'Isolation',
+    'Mounts',
+    'MaskedPaths',
+    'ReadonlyPaths',
+    'Init',
+  ].map(foldKey),
+);
+
+/** Refuses a create body that sets host settings at its top level, where no check of ours looks. */
+function refuseTopLevelHostConfig(body: JsonObject): void {
+  for (const key of Object.keys(body)) {
+    if (HOST_CONFIG_FIELDS.has(foldKey(key))) {
+      throw refuse(
+        'DOCKHAND_AMBIGUOUS_BODY',
+        `${key} is a HostConfig setting: send it inside HostConfig, not at the top level of the body`,
+      );
+    }
+  }
+}
+
 function nonEmpty(v: unknown): boolean {
   if (v === undefined || v === null) return false;
   if (Array.isArray(v)) return v.length > 0;
@@ -31,7 +126,9 @@ function nonEmpty(v: unknown): boolean {
  * `CapAdd` beyond an allowlist, devices and device requests, host namespaces (network, pid, ipc, uts, user,
  * cgroup), unconfined `SecurityOpt`, `MaskedPaths`/`ReadonlyPaths` overrides (even empty ones, which unmask
  * everything), `Sysctls`, OCI `Annotations` (read by the runtime), `CgroupParent`, `Runtime`, log drivers that ship data off the machine, privileged exec; and on `/build`, host networking,
- * `cgroupparent` and `extrahosts`.
+ * `cgroupparent` and `extrahosts`. Host settings at the top level of a create body (which the engine still
+ * reads when there is no `HostConfig`) and a body on `start` (which engines apply for API versions before 1.24)
+ * are refused too.
  *
  * @param options - what to allow
  * @returns the middleware
@@ -108,12 +205,29 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
 
   const create: Middleware = on('ContainerCreate', async (ctx, next) => {
     const body = await checkedBody(() => ctx.request.json());
+    refuseTopLevelHostConfig(body);
     const hc = field(body, 'HostConfig');
     if (hc !== undefined && hc !== null && !isObject(hc))
       throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'HostConfig must be an object');
     if (isObject(hc)) checkHostConfig(hc);
     await next();
   });
+
+  // before API 1.24 the engine applies a HostConfig sent with start (Engine 20.10 still serves API 1.12 and up);
+  // from 1.24 on it refuses any body there, so no client sends one
+  const start: Middleware = untouchedWhen(
+    (req) => req.bodyLength === 0,
+    on('ContainerStart', async (ctx, next) => {
+      const body = await checkedBody(() => ctx.request.json());
+      if (Object.keys(body).length > 0) {
+        throw refuse(
+          'DOCKHAND_HOST_ESCAPE',
+          'a start request takes no body here (old API versions would apply its HostConfig)',
+        );
+      }
+      await next();
+    }),
+  );
 
   const update: Middleware = on('ContainerUpdate', async (ctx, next) => {
     const body = await checkedBody(() => ctx.request.json());
@@ -143,5 +257,5 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
     await next();
   });
 
-  return compose([create, update, exec, build]);
+  return compose([create, start, update, exec, build]);
 }

@@ -197,10 +197,12 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   });
 
   // a request naming, by its full id, a container known to be the tenant's is forwarded as it is (ownership of a
-  // full id never changes), so it may take the proxy's byte lane; an exec create is still seen, for its answer
+  // full id never changes), so it may take the proxy's byte lane; an exec create is still seen (for its answer),
+  // and so is a removal (the id leaves the cache at once, not when the engine's event arrives)
   const containers: Middleware = untouchedWhen(
     (req) =>
       req.operation !== 'ContainerExec' &&
+      req.operation !== 'ContainerDelete' &&
       owners !== undefined &&
       FULL_ID.test(req.params.id ?? '') &&
       owners.knownOwned('container', req.params.id!),
@@ -211,6 +213,8 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       if (ctx.operation === 'ContainerExec' && ctx.response!.status === 201) {
         const exec = await ctx.response!.json<{ Id: string }>();
         ownership(ctx).rememberExec(exec.Id, id);
+      } else if (ctx.operation === 'ContainerDelete' && ctx.response!.status < 300) {
+        ownership(ctx).forget('container', id);
       }
     }),
   );

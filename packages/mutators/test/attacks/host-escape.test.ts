@@ -1,5 +1,10 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createProxy } from '@dockhand/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Arena, arena, refused } from './harness.ts';
+import { hostGuard } from '../../src/index.ts';
+import { type Arena, arena, client, ENGINE_SOCKET, refused } from './harness.ts';
 
 let a: Arena;
 let own: string;
@@ -113,6 +118,18 @@ describe('host-escape fields of HostConfig are refused (hostGuard, DOCKHAND_HOST
     });
     refused(r, 403, /Devices/);
     expect((await a.inspect('containers', own)).json.HostConfig.Devices ?? []).toEqual([]);
+  });
+
+  it('start with a HostConfig body (applied by engines for API versions before 1.24)', async () => {
+    for (const version of ['/v1.23', '/v1.24', '']) {
+      const r = await a.mallory.api.request('POST', `${version}/containers/${own}/start`, {
+        body: { Privileged: true, Binds: ['/:/host'] },
+      });
+      refused(r, 403, /start request takes no body/);
+    }
+    const state = (await a.inspect('containers', own)).json;
+    expect(state.State.Running).toBe(false);
+    expect(state.HostConfig.Privileged).toBe(false);
   });
 
   it.each([
@@ -260,5 +277,50 @@ describe('host binds outside the project are refused (rewriteDockerSocket / moun
       expect(start.status, start.text).toBeGreaterThanOrEqual(400);
       expect((await a.inspect('containers', name)).json.State.Running).toBe(false);
     } else refused(r, 403);
+  });
+});
+
+describe('host settings at the top level of a create body (read by the engine when there is no HostConfig)', () => {
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['Privileged', { Privileged: true }, /Privileged is a HostConfig setting/],
+    ['Binds of /', { Binds: ['/:/host'] }, /Binds is a HostConfig setting/],
+    ['PidMode=host', { PidMode: 'host' }, /PidMode/],
+    ['privileged in another case', { pRIVILEGED: true }, /pRIVILEGED/],
+    ['SecurityOpt spelled with a long s', { '\u017fecurityOpt': ['seccomp=unconfined'] }, /ecurityOpt/],
+    ['Devices', { Devices: [{ PathOnHost: '/dev/kmsg', PathInContainer: '/dev/kmsg' }] }, /Devices/],
+    ['Mounts', { Mounts: [{ Type: 'bind', Source: '/', Target: '/host' }] }, /Mounts/],
+  ];
+
+  it.each(cases)('%s, through the workshop tenant', async (_what, fields, message) => {
+    const name = `${a.run}-top${++n}`;
+    const r = await a.mallory.api.request('POST', `/containers/create?name=${name}`, {
+      body: { Image: 'busybox', Cmd: ['true'], Labels: { 'dockhand.test': a.run }, ...fields },
+    });
+    refused(r, 400, message);
+    await noContainer(name);
+  });
+
+  it.each(cases)('%s, through hostGuard alone', async (_what, fields, message) => {
+    const dir = await mkdtemp(join(tmpdir(), 'dockhand-hostguard-'));
+    const proxy = createProxy({ upstream: `unix://${ENGINE_SOCKET}`, middleware: [hostGuard()] });
+    await proxy.listen(join(dir, 'docker.sock'));
+    const api = client(join(dir, 'docker.sock'));
+    try {
+      const name = `${a.run}-top${++n}`;
+      const r = await api.request('POST', `/containers/create?name=${name}`, {
+        body: { Image: 'busybox', Cmd: ['true'], Labels: { 'dockhand.test': a.run }, ...fields },
+      });
+      refused(r, 400, message);
+      await noContainer(name);
+      // the same settings inside HostConfig meet the usual checks, and a plain create still works
+      const ok = await api.request('POST', `/containers/create?name=${name}-ok`, {
+        body: { Image: 'busybox', Cmd: ['true'], Labels: { 'dockhand.test': a.run }, HostConfig: {} },
+      });
+      expect(ok.status, ok.text).toBe(201);
+    } finally {
+      await api.pool.close();
+      await proxy.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

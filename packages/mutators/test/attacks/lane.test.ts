@@ -125,6 +125,46 @@ describe('the byte lane under the workshop tenant pipeline', { timeout: 60_000 }
     expect(rename).toMatchObject({ status: 409, lane: undefined });
   });
 
+  it('keeps bodies the pipeline checks on it, on an own container named by full id', async () => {
+    const replies = await onOneConnection(
+      { path: `/containers/${own}/json` },
+      {
+        method: 'POST',
+        path: `/containers/${own}/update`,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ Devices: [{ PathOnHost: '/dev/kmsg', PathInContainer: '/dev/kmsg' }] }),
+      },
+    );
+    expect(replies.map((r) => [r.status, r.lane])).toEqual([
+      [200, true],
+      [403, undefined],
+    ]);
+    const [start] = await onOneConnection({
+      method: 'POST',
+      path: `/containers/${own}/start`,
+      headers: { 'content-type': 'application/json' },
+      body: '{"Privileged":true}',
+    });
+    expect(start).toMatchObject({ status: 403, lane: undefined });
+    expect((await a.inspect('containers', own)).json.HostConfig.Devices ?? []).toEqual([]);
+  });
+
+  it('takes a removal through the pipeline, and the removed id off the lane at once', async () => {
+    const gone = await a.ownContainer(`${a.run}-gone`);
+    const replies = await onOneConnection(
+      { path: `/containers/${gone}/json` },
+      { method: 'DELETE', path: `/containers/${gone}` },
+      { path: `/containers/${gone}/json` },
+    );
+    expect(replies.map((r) => [r.status, r.lane])).toEqual([
+      [200, true],
+      [204, undefined],
+      [404, undefined],
+    ]);
+    const [after] = await onOneConnection({ path: `/containers/${gone}/json` });
+    expect(after).toMatchObject({ status: 404, lane: undefined });
+  });
+
   it('passes through routes no middleware acts on, and never those it denies', async () => {
     const replies = await onOneConnection({ path: '/_ping' }, { path: '/version' }, { path: '/swarm' });
     expect(replies.map((r) => [r.status, r.lane])).toEqual([
