@@ -110,6 +110,7 @@ describe('untouchedWhen / untouchedTest', () => {
       method: 'GET',
       operation,
       params,
+      apiVersion: undefined,
       query: new URLSearchParams(),
       bodyLength: 0,
       contentType: undefined,

@@ -30,6 +30,8 @@ export interface RequestSummary {
   readonly operation: OperationId | undefined;
   /** The path parameters, percent-decoded (`{ id: '4f1c…' }`). */
   readonly params: Readonly<Record<string, string>>;
+  /** The API version the path names (`1.41` for `/v1.41/...`), or `undefined`. */
+  readonly apiVersion: string | undefined;
   /** The query string, parsed. */
   readonly query: URLSearchParams;
   /** The body length in bytes (0 when there is none). */

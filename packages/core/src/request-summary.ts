@@ -13,6 +13,7 @@ export class LaneRequest implements RequestSummary {
   readonly method: string;
   readonly operation: OperationId | undefined;
   readonly params: Readonly<Record<string, string>>;
+  readonly apiVersion: string | undefined;
   readonly bodyLength: number;
   readonly contentType: string | undefined;
   readonly #search: string;
@@ -27,6 +28,7 @@ export class LaneRequest implements RequestSummary {
     this.method = head.method;
     this.operation = resolved.operation;
     this.params = resolved.params;
+    this.apiVersion = resolved.apiVersion;
     this.bodyLength = head.bodyLength;
     this.contentType = head.contentType;
     this.#search = search;

@@ -21,7 +21,9 @@ const ARGS = [
 ];
 const RESULTS = new URL('../test-results/', import.meta.url);
 
-describe('the guide in Chromium', () => {
+// Chromium shares the machine with the engine and the other suites: its tests wait for the page (mermaid is
+// given 15 s), so the test timeout must outlast those waits rather than Vitest's 5 s default.
+describe('the guide in Chromium', { timeout: 60_000 }, () => {
   let root: string;
   let server: InstructionsServer;
   let base: string;

@@ -4,9 +4,11 @@ import {
   type Middleware,
   type OperationId,
   operationIds,
+  type RequestSummary,
   routes,
   untouchedWhen,
 } from '@dockhand/core';
+import { versionAtLeast } from './engine-version.ts';
 import { refuse } from './errors.ts';
 
 const SWARM = /^(Swarm|Node|Service|Task|Secret|Config)/;
@@ -41,8 +43,39 @@ export const TENANT_ROUTES: readonly OperationId[] = operationIds.filter(
  * from such a body before the URL, so `filters`, `repo`, `networkmode`, ... could be smuggled past every check
  * made on the query.
  */
+/**
+ * The oldest API version served: engines before 25 still serve 1.12 to 1.23, where `start` applies a
+ * `HostConfig` body and other legacy rules hold; Engine 25 and later refuse them themselves.
+ */
+const MIN_API_VERSION = '1.24';
+
+function tooOld(apiVersion: string | undefined): boolean {
+  return apiVersion !== undefined && !versionAtLeast(apiVersion, MIN_API_VERSION);
+}
+
 function isForm(contentType: string | null | undefined): boolean {
   return (contentType ?? '').split(';')[0]!.trim().toLowerCase() === 'application/x-www-form-urlencoded';
+}
+
+/** What both route gates let through untouched: a known route, a supported version, no form body. */
+function admissible(req: RequestSummary): boolean {
+  return req.operation !== undefined && !tooOld(req.apiVersion) && !isForm(req.contentType);
+}
+
+/** The route gates' checks on every request: a known route, a supported API version, no form body. */
+function checkRequest(ctx: Context): void {
+  if (ctx.operation === undefined) {
+    throw refuse(
+      'DOCKHAND_ROUTE_DENIED',
+      `${ctx.method} ${ctx.path} is not part of the Docker Engine API this proxy serves`,
+    );
+  }
+  if (tooOld(ctx.apiVersion)) {
+    throw refuse(
+      'DOCKHAND_API_TOO_OLD',
+      `client version ${ctx.apiVersion} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`,
+    );
+  }
 }
 
 function refuseFormBody(ctx: Context): void {
@@ -55,8 +88,9 @@ function refuseFormBody(ctx: Context): void {
 }
 
 /**
- * Refuses every route that is not on the list, every path that is no Engine API route (fail closed), and every
- * form-encoded body (the daemon would read it as query parameters the policy never saw).
+ * Refuses every route that is not on the list, every path that is no Engine API route (fail closed), every
+ * form-encoded body (the daemon would read it as query parameters the policy never saw), and API versions before
+ * 1.24 in the path (legacy behaviour that older engines still serve, such as `start` applying a `HostConfig`).
  *
  * @param list - the operationIds to allow
  * @returns the middleware
@@ -71,15 +105,10 @@ export function allowRoutes(list: readonly OperationId[]): Middleware {
   const allowed = new Set<string>(list);
   // what it lets through, it leaves untouched: such requests may take the proxy's byte lane
   return untouchedWhen(
-    (req) => req.operation !== undefined && allowed.has(req.operation) && !isForm(req.contentType),
+    (req) => admissible(req) && allowed.has(req.operation!),
     async (ctx, next) => {
-      if (ctx.operation === undefined) {
-        throw refuse(
-          'DOCKHAND_ROUTE_DENIED',
-          `${ctx.method} ${ctx.path} is not part of the Docker Engine API this proxy serves`,
-        );
-      }
-      if (!allowed.has(ctx.operation)) throw denial(ctx);
+      checkRequest(ctx);
+      if (!allowed.has(ctx.operation!)) throw denial(ctx);
       refuseFormBody(ctx);
       await next();
     },
@@ -88,7 +117,8 @@ export function allowRoutes(list: readonly OperationId[]): Middleware {
 
 /**
  * Refuses every path that is no Engine API route (e.g. `/libpod/...`), so that a policy can never be bypassed
- * by a route it does not know, and every form-encoded body (the daemon would read it as query parameters).
+ * by a route it does not know, every form-encoded body (the daemon would read it as query parameters), and API
+ * versions before 1.24 in the path.
  *
  * @returns the middleware
  * @example
@@ -97,17 +127,9 @@ export function allowRoutes(list: readonly OperationId[]): Middleware {
  * ```
  */
 export function denyUnknownRoutes(): Middleware {
-  return untouchedWhen(
-    (req) => req.operation !== undefined && !isForm(req.contentType),
-    async (ctx, next) => {
-      if (ctx.operation === undefined) {
-        throw refuse(
-          'DOCKHAND_ROUTE_DENIED',
-          `${ctx.method} ${ctx.path} is not part of the Docker Engine API this proxy serves`,
-        );
-      }
-      refuseFormBody(ctx);
-      await next();
-    },
-  );
+  return untouchedWhen(admissible, async (ctx, next) => {
+    checkRequest(ctx);
+    refuseFormBody(ctx);
+    await next();
+  });
 }

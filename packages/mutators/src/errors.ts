@@ -20,6 +20,8 @@ export const mutatorErrorCodes = {
   DOCKHAND_LABEL_SPOOF: 403,
   /** A `filters` query parameter that is not valid JSON in a form the daemon accepts. */
   DOCKHAND_BAD_FILTERS: 400,
+  /** An API version older than 1.24 in the path: engines before 25 still serve it, with legacy behaviour. */
+  DOCKHAND_API_TOO_OLD: 400,
 } as const;
 
 /** A code of {@link mutatorErrorCodes}. */

@@ -121,12 +121,17 @@ describe('host-escape fields of HostConfig are refused (hostGuard, DOCKHAND_HOST
   });
 
   it('start with a HostConfig body (applied by engines for API versions before 1.24)', async () => {
-    for (const version of ['/v1.23', '/v1.24', '']) {
+    for (const version of ['/v1.24', '/v1.41', '']) {
       const r = await a.mallory.api.request('POST', `${version}/containers/${own}/start`, {
         body: { Privileged: true, Binds: ['/:/host'] },
       });
       refused(r, 403, /start request takes no body/);
     }
+    // the versions that would apply it are refused before that (allowRoutes)
+    const old = await a.mallory.api.request('POST', `/v1.23/containers/${own}/start`, {
+      body: { Privileged: true, Binds: ['/:/host'] },
+    });
+    refused(old, 400, /too old/);
     const state = (await a.inspect('containers', own)).json;
     expect(state.State.Running).toBe(false);
     expect(state.HostConfig.Privileged).toBe(false);

@@ -172,5 +172,8 @@ describe('the byte lane under the workshop tenant pipeline', { timeout: 60_000 }
       [200, true],
       [503, undefined],
     ]);
+    // an own container by full id, under an API version the gate refuses
+    const [old] = await onOneConnection({ path: `/v1.23/containers/${own}/json` });
+    expect(old).toMatchObject({ status: 400, lane: undefined });
   });
 });

@@ -185,6 +185,18 @@ describe('route spellings reach the same checks (core router + scopeToTenant)', 
   });
 });
 
+describe('API versions before 1.24 (served by Engine 20.10, with legacy rules) are refused (allowRoutes)', () => {
+  it.each([
+    ['a list', 'GET', '/v1.23/containers/json'],
+    ['a ping', 'GET', '/v1.12/_ping'],
+    ['a start of the victim', 'POST', () => `/v1.20/containers/${victim}/start`],
+  ] as [string, string, string | (() => string)][])('%s', async (_what, method, path) => {
+    const r = await a.mallory.api.request(method, typeof path === 'string' ? path : path());
+    refused(r, 400, /^client version 1\.\d+ is too old\. Minimum supported API version is 1\.24/);
+    await victimRunning();
+  });
+});
+
 describe('query parameters smuggled in a form body (the daemon reads them as the query)', () => {
   it('container prune with filters in an urlencoded body', async () => {
     const filters = JSON.stringify({ label: [`dockhand.test=${a.run}`] });
