@@ -20,7 +20,14 @@ export { type ByteSink, ReadBuffers, type ReadBuffersOptions, SpareBuffers } fro
 export { ProxyRequest } from './request.ts';
 export { ProxyResponse } from './response.ts';
 export { buildPath, type ResolvedPath, resolvePath } from './router.ts';
-export { type OperationId, operationIds, type RouteParams, type RouteSpec, routes } from './routes.ts';
+export {
+  type OperationId,
+  operationIds,
+  type ParamNames,
+  type RouteParams,
+  type RouteSpec,
+  routes,
+} from './routes.ts';
 export {
   createUpstreamPool,
   parseDockerHost,

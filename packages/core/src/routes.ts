@@ -147,7 +147,10 @@ export const routes = {
 /** The name of an Engine API operation, e.g. `'ContainerCreate'`. */
 export type OperationId = keyof typeof routes;
 
-type ParamNames<P extends string> = P extends `${string}${':' | '*'}${infer Rest}`
+/**
+ * The names of the `:name` and `*name` parameters in a route path pattern, e.g. `'id'` for `'/containers/:id/json'`.
+ */
+export type ParamNames<P extends string> = P extends `${string}${':' | '*'}${infer Rest}`
   ? Rest extends `${infer Name}/${infer Tail}`
     ? Name | ParamNames<`/${Tail}`>
     : Rest

@@ -4,7 +4,7 @@ export { parseFenceInfo, SHELL_LANGUAGES } from './code-blocks.ts';
 export { contentSecurityPolicy } from './csp.ts';
 export type { InstructionsErrorCode } from './errors.ts';
 export { InstructionsError, InstructionsErrorCodes } from './errors.ts';
-export type { FrontMatter } from './front-matter.ts';
+export type { FrontMatter, SplitPage } from './front-matter.ts';
 export { splitFrontMatter } from './front-matter.ts';
 export type { Manifest, ManifestPage } from './manifest.ts';
 export { MANIFEST_FILES, parseManifest } from './manifest.ts';

@@ -11,7 +11,7 @@ import { refuse } from './errors.ts';
  * @param name - the Dockerfile's path in the context (`dockerfile` query parameter, default `Dockerfile`)
  * @param limit - the most bytes to hold before the Dockerfile is found
  * @returns the Dockerfile text (`undefined` when the context has none) and the body to forward
- * @throws {@link DockhandError} when the context is compressed in a way the proxy cannot read, or too large
+ * @throws {@link @dockhand/core!DockhandError} when the context is compressed in a way the proxy cannot read, or too large
  *   before its Dockerfile
  * @example
  * ```ts
@@ -104,7 +104,7 @@ function normalise(p: string): string {
  * @param dockerfile - the Dockerfile's text
  * @param buildArgs - the `buildargs` of the request
  * @returns image references; a reference that still holds a `$` after substitution makes it throw
- * @throws {@link DockhandError} for a reference that cannot be resolved
+ * @throws {@link @dockhand/core!DockhandError} for a reference that cannot be resolved
  * @example
  * ```ts
  * dockerfileImages('ARG V=1\nFROM busybox:$V AS a\nCOPY --from=a / /\n', {}); // ['busybox:1']

@@ -43,7 +43,7 @@ export function foldKey(key: string): string {
  * two ways. Keys are compared as Go folds them ({@link foldKey}). Map-valued fields (`Labels`, ...) are exempt: their keys are case-sensitive.
  *
  * @param value - the parsed body
- * @throws {@link DockhandError} `DOCKHAND_AMBIGUOUS_BODY`
+ * @throws {@link @dockhand/core!DockhandError} `DOCKHAND_AMBIGUOUS_BODY`
  * @example
  * ```ts
  * assertUnambiguous({ HostConfig: { Privileged: false, privileged: true } }); // throws
@@ -150,7 +150,7 @@ export function isObject(v: unknown): v is JsonObject {
  *
  * @param read - the lazy body reader (`ctx.request.json`)
  * @returns the object (`{}` for an empty body)
- * @throws {@link DockhandError} for a non-object or ambiguous body
+ * @throws {@link @dockhand/core!DockhandError} for a non-object or ambiguous body
  * @example
  * ```ts
  * const body = await checkedBody(() => ctx.request.json());

@@ -8,7 +8,7 @@ import { refuse } from './errors.ts';
  * @param raw - the client's `filters` value, or `null`
  * @param label - `key=value` to require
  * @returns the merged JSON to forward
- * @throws {@link DockhandError} 400 when the client's filters are not valid JSON
+ * @throws {@link @dockhand/core!DockhandError} 400 when the client's filters are not valid JSON
  * @example
  * ```ts
  * mergeLabelFilter('{"status":["running"]}', 'dockhand.tenant=alice');

@@ -2,12 +2,12 @@ export { allowRoutes, DENIED_BY_DEFAULT, denyUnknownRoutes, TENANT_ROUTES } from
 export { type BuildKitGuardOptions, buildkitGuard, rewriteSolve } from './buildkit-guard.ts';
 export { ConfigError, loadProxyConfig, type ProxyConfig, parseProxyConfig } from './config.ts';
 export { type MutatorErrorCode, mutatorErrorCodes, notFound, refuse } from './errors.ts';
-export { assertUnambiguous, field, setField } from './fields.ts';
+export { assertUnambiguous, field, foldKey, type JsonObject, setField } from './fields.ts';
 export { injectLabelFilter, mergeLabelFilter } from './filters.ts';
 export { type HostGuardOptions, hostGuard } from './host-guard.ts';
 export { type ImagePolicy, imageVisible } from './image-policy.ts';
 export { type MountPolicyOptions, mountPolicy, type Remap } from './mount-policy.ts';
-export { Ownership } from './ownership.ts';
+export { type OwnedKind, Ownership } from './ownership.ts';
 export {
   type RewriteSocketOptions,
   rewriteDockerSocket,

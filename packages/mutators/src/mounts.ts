@@ -110,7 +110,7 @@ export function writeMounts(hc: JsonObject, binds: string[], mounts: JsonObject[
  *
  * @param path - the path as the client sent it
  * @returns the path, unchanged
- * @throws {@link DockhandError} `DOCKHAND_MOUNT_REFUSED`
+ * @throws {@link @dockhand/core!DockhandError} `DOCKHAND_MOUNT_REFUSED`
  * @example
  * ```ts
  * cleanHostPath('/home/coder/project/../../etc'); // throws

@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { notFound } from './errors.ts';
 import { carries, type TenantLabel } from './tenant.ts';
 
-type Kind = 'container' | 'network' | 'volume';
+/** The kinds of object whose ownership {@link Ownership} remembers. */
+export type OwnedKind = 'container' | 'network' | 'volume';
 
 const FULL_ID = /^[0-9a-f]{64}$/;
 
@@ -56,7 +57,7 @@ export class Ownership {
    * @param kind - the object kind
    * @param id - the full id (or volume name)
    */
-  remember(kind: Kind, id: string): void {
+  remember(kind: OwnedKind, id: string): void {
     this.#owned[kind].add(id);
   }
 
@@ -76,7 +77,7 @@ export class Ownership {
    * @param kind - the object kind
    * @param id - the id or volume name
    */
-  forget(kind: Kind, id: string): void {
+  forget(kind: OwnedKind, id: string): void {
     this.#owned[kind].delete(id);
     this.#foreign[kind].delete(id);
   }
@@ -88,7 +89,7 @@ export class Ownership {
    * @param id - the full id or volume name
    * @returns the verdict from the cache
    */
-  knownOwned(kind: Kind, id: string): boolean {
+  knownOwned(kind: OwnedKind, id: string): boolean {
     return this.#owned[kind].has(id);
   }
 
@@ -97,7 +98,7 @@ export class Ownership {
    *
    * @param ref - what the client sent
    * @returns the full id
-   * @throws {@link DockhandError} 404 with the daemon's wording when there is no such container of the tenant's
+   * @throws {@link @dockhand/core!DockhandError} 404 with the daemon's wording when there is no such container of the tenant's
    */
   container(ref: string): Promise<string> {
     return this.#resolve('container', ref);
@@ -108,7 +109,7 @@ export class Ownership {
    *
    * @param ref - name, id prefix or id
    * @returns the full id
-   * @throws {@link DockhandError} 404 when it is not the tenant's
+   * @throws {@link @dockhand/core!DockhandError} 404 when it is not the tenant's
    */
   network(ref: string): Promise<string> {
     return this.#resolve('network', ref);
@@ -119,7 +120,7 @@ export class Ownership {
    *
    * @param name - the volume name
    * @returns the name
-   * @throws {@link DockhandError} 404 when it is not the tenant's
+   * @throws {@link @dockhand/core!DockhandError} 404 when it is not the tenant's
    */
   volume(name: string): Promise<string> {
     return this.#resolve('volume', name);
@@ -147,7 +148,7 @@ export class Ownership {
    *
    * @param execId - the exec id
    * @returns the exec's full id
-   * @throws {@link DockhandError} 404 `No such exec instance` otherwise
+   * @throws {@link @dockhand/core!DockhandError} 404 `No such exec instance` otherwise
    */
   async exec(execId: string): Promise<string> {
     const cached = this.#execs.get(execId);
@@ -167,7 +168,7 @@ export class Ownership {
     return info.ID;
   }
 
-  async #resolve(kind: Kind, ref: string): Promise<string> {
+  async #resolve(kind: OwnedKind, ref: string): Promise<string> {
     if (kind !== 'volume' && FULL_ID.test(ref)) {
       if (this.#owned[kind].has(ref)) return ref;
       if (this.#foreign[kind].has(ref)) throw notFound(kind, ref);
@@ -199,7 +200,7 @@ export class Ownership {
     throw notFound(kind, ref);
   }
 
-  #record(kind: Kind, id: string, labels: Record<string, string> | null | undefined): boolean {
+  #record(kind: OwnedKind, id: string, labels: Record<string, string> | null | undefined): boolean {
     if (carries(labels, this.label)) {
       this.#owned[kind].add(id);
       return true;
@@ -208,7 +209,7 @@ export class Ownership {
     return false;
   }
 
-  async #findOwn(kind: Kind, ref: string): Promise<string | undefined> {
+  async #findOwn(kind: OwnedKind, ref: string): Promise<string | undefined> {
     if (kind === 'volume') return undefined;
     const filters = JSON.stringify({ label: [`${this.label.key}=${this.label.value}`] });
     const reply = await this.#upstream.request({
