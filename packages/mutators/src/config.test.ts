@@ -37,6 +37,7 @@ describe('parseProxyConfig: valid files', () => {
         '    routes: [SystemPing, ContainerList]',
         '  - type: hostGuard',
         '    capAdd: [NET_ADMIN]',
+        '    network: { drivers: [bridge, macvlan], options: [com.docker.network.driver.mtu], subnets: [10.128.0.0/9] }',
         '  - type: rewriteDockerSocket',
         '    target: { path: /run/dockhand/docker.sock }',
         '  - type: mountPolicy',
@@ -251,6 +252,19 @@ describe('loadProxyConfig', () => {
   it('names a file it cannot read', async () => {
     await expect(loadProxyConfig('/nonexistent/dockhand.yaml', {})).rejects.toThrow(
       /^\/nonexistent\/dockhand\.yaml: cannot read: ENOENT/,
+    );
+  });
+});
+
+describe('parseProxyConfig: network policy', () => {
+  it('takes workshopTenant networkSubnets as ranges or true, and names a bad value', () => {
+    expect(() => parseProxyConfig(tenant('    networkSubnets: [10.128.0.0/9]\n'), FILE, {})).not.toThrow();
+    expect(() => parseProxyConfig(tenant('    networkSubnets: true\n'), FILE, {})).not.toThrow();
+    expect(failure(tenant('    networkSubnets: some\n'))).toMatch(
+      /^tenant\.yaml: middleware\[0\]\.networkSubnets: /,
+    );
+    expect(() => parseProxyConfig(tenant('    networkSubnets: [10.128.0.0]\n'), FILE, {})).toThrow(
+      /not an IPv4 CIDR/,
     );
   });
 });

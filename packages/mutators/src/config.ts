@@ -33,6 +33,7 @@ const entries = {
     projectMount: v.optional(str),
     shared: v.optional(v.strictObject({ networks: v.optional(strings), volumes: v.optional(strings) })),
     allowBinds: v.optional(strings),
+    networkSubnets: v.optional(v.union([v.boolean(), strings])),
   }),
   stampLabels: v.strictObject({ type: v.literal('stampLabels'), labels }),
   scopeToTenant: v.strictObject({
@@ -73,6 +74,13 @@ const entries = {
     logDrivers: v.optional(strings),
     runtimes: v.optional(strings),
     privileged: v.optional(v.boolean()),
+    network: v.optional(
+      v.strictObject({
+        drivers: v.optional(strings),
+        options: v.optional(strings),
+        subnets: v.optional(v.union([v.boolean(), strings])),
+      }),
+    ),
   }),
   buildkitGuard: v.strictObject({
     type: v.literal('buildkitGuard'),

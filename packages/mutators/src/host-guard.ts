@@ -1,6 +1,12 @@
 import { compose, type Middleware, on, untouchedWhen } from '@dockhand/core';
 import { refuse } from './errors.ts';
 import { checkedBody, field, foldKey, isObject, type JsonObject } from './fields.ts';
+import {
+  assertNetworkPolicy,
+  checkEndpoints,
+  checkNetworkCreate,
+  type NetworkPolicy,
+} from './network-settings.ts';
 
 /** Options of {@link hostGuard}: each escape is refused unless allowed here. */
 export interface HostGuardOptions {
@@ -12,6 +18,8 @@ export interface HostGuardOptions {
   readonly runtimes?: readonly string[];
   /** Allow `Privileged` containers and execs (default `false`). */
   readonly privileged?: boolean;
+  /** What created networks and container endpoints may set (default: `bridge` networks, no options, no subnets). */
+  readonly network?: NetworkPolicy;
 }
 
 const HOST_MODES = ['NetworkMode', 'PidMode', 'IpcMode', 'UTSMode', 'UsernsMode', 'CgroupnsMode'] as const;
@@ -128,7 +136,9 @@ function nonEmpty(v: unknown): boolean {
  * everything), `Sysctls`, OCI `Annotations` (read by the runtime), `CgroupParent`, `Runtime`, log drivers that ship data off the machine, privileged exec; and on `/build`, host networking,
  * `cgroupparent` and `extrahosts`. Host settings at the top level of a create body (which the engine still
  * reads when there is no `HostConfig`) and a body on `start` (which engines apply for API versions before 1.24)
- * are refused too.
+ * are refused too. Networks: only `bridge` networks without driver options or explicit subnets (a `macvlan`
+ * network puts containers on the host's LAN; bridge options and subnets act on the host's interfaces and routes),
+ * and no endpoint `DriverOpts`; see {@link NetworkPolicy}.
  *
  * @param options - what to allow
  * @returns the middleware
@@ -141,6 +151,7 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
   const capAdd = new Set((options.capAdd ?? []).map((c) => c.toUpperCase().replace(/^CAP_/, '')));
   const logDrivers = new Set(options.logDrivers ?? ['json-file', 'local', 'none', '']);
   const runtimes = new Set(options.runtimes ?? ['runc', '']);
+  assertNetworkPolicy(options.network ?? {});
 
   const checkResources = (hc: JsonObject) => {
     for (const key of NON_EMPTY) {
@@ -210,6 +221,19 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
     if (hc !== undefined && hc !== null && !isObject(hc))
       throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'HostConfig must be an object');
     if (isObject(hc)) checkHostConfig(hc);
+    const nc = field(body, 'NetworkingConfig');
+    checkEndpoints(isObject(nc) ? field(nc, 'EndpointsConfig') : undefined, true);
+    await next();
+  });
+
+  const networkCreate: Middleware = on('NetworkCreate', async (ctx, next) => {
+    checkNetworkCreate(await checkedBody(() => ctx.request.json()), options.network ?? {});
+    await next();
+  });
+
+  const networkConnect: Middleware = on('NetworkConnect', async (ctx, next) => {
+    const body = await checkedBody(() => ctx.request.json());
+    checkEndpoints(field(body, 'EndpointConfig'), false);
     await next();
   });
 
@@ -257,5 +281,5 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
     await next();
   });
 
-  return compose([create, start, update, exec, build]);
+  return compose([create, start, update, exec, build, networkCreate, networkConnect]);
 }

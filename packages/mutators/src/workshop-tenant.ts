@@ -3,6 +3,7 @@ import { allowRoutes, TENANT_ROUTES } from './allow-routes.ts';
 import { buildkitGuard } from './buildkit-guard.ts';
 import { hostGuard } from './host-guard.ts';
 import { mountPolicy } from './mount-policy.ts';
+import { assertNetworkPolicy } from './network-settings.ts';
 import { Ownership } from './ownership.ts';
 import { rewriteDockerSocket } from './rewrite-docker-socket.ts';
 import { scopeToTenant } from './scope-to-tenant.ts';
@@ -28,6 +29,8 @@ export interface WorkshopTenantOptions {
   readonly shared?: { readonly networks?: readonly string[]; readonly volumes?: readonly string[] };
   /** Host paths that may be bind-mounted as they are (minimatch globs; default none). */
   readonly allowBinds?: readonly string[];
+  /** Explicit network subnets: IPv4 ranges they must lie within, or `true` for any (default none; see `hostGuard`). */
+  readonly networkSubnets?: boolean | readonly string[];
 }
 
 /**
@@ -52,6 +55,8 @@ export interface WorkshopTenantOptions {
  */
 export function workshopTenant(options: WorkshopTenantOptions): Middleware {
   if (!options.tenant) throw new TypeError('workshopTenant(): tenant is required');
+  // checked now: the rules are built on the first request
+  if (options.networkSubnets !== undefined) assertNetworkPolicy({ subnets: options.networkSubnets });
   const key = options.labelKey ?? 'dockhand.tenant';
   const label = { key, value: options.tenant };
   const labels = { [key]: options.tenant };
@@ -76,7 +81,7 @@ export function workshopTenant(options: WorkshopTenantOptions): Middleware {
   const build = (o: Ownership): Middleware =>
     compose([
       allowRoutes(TENANT_ROUTES),
-      hostGuard(),
+      hostGuard(options.networkSubnets === undefined ? {} : { network: { subnets: options.networkSubnets } }),
       rewriteDockerSocket({
         target: { volume: options.socketVolume, subpath: options.socketPath ?? 'docker.sock' },
       }),

@@ -329,3 +329,109 @@ describe('host settings at the top level of a create body (read by the engine wh
     }
   });
 });
+
+describe('networks that reach the host (hostGuard, DOCKHAND_HOST_ESCAPE 403)', () => {
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    ['macvlan on the host interface', { Driver: 'macvlan', Options: { parent: 'eth0' } }, /driver 'macvlan'/],
+    ['ipvlan', { Driver: 'ipvlan', Options: { parent: 'eth0' } }, /driver 'ipvlan'/],
+    ['the host driver', { Driver: 'host' }, /driver 'host'/],
+    [
+      'a bridge in routed mode (containers reachable from the LAN without NAT)',
+      { Options: { 'com.docker.network.bridge.gateway_mode_ipv4': 'routed' } },
+      /gateway_mode_ipv4/,
+    ],
+    ["the engine's own bridge", { Options: { 'com.docker.network.bridge.name': 'docker0' } }, /bridge\.name/],
+    [
+      'a subnet that takes over host routes',
+      { IPAM: { Config: [{ Subnet: '10.99.0.0/16', Gateway: '10.99.0.1' }] } },
+      /IPAM Subnet/,
+    ],
+    ['another IPAM driver', { IPAM: { Driver: 'null' } }, /IPAM driver/],
+    ['a config-only network', { ConfigOnly: true }, /config-only/],
+    ['config borrowed from another network', { ConfigFrom: { Network: 'bridge' } }, /ConfigFrom/],
+    ['swarm scope', { Scope: 'swarm' }, /scope 'swarm'/],
+    ['the driver spelled in another case', { dRIVER: 'macvlan', Options: { parent: 'eth0' } }, /macvlan/],
+  ])('network create: %s', async (_what, fields, message) => {
+    const name = `${a.run}-net${++n}`;
+    const r = await a.mallory.api.request('POST', '/networks/create', {
+      body: { Name: name, Labels: { 'dockhand.test': a.run }, ...fields },
+    });
+    refused(r, 403, message);
+    expect((await a.inspect('networks', name)).status).toBe(404);
+  });
+
+  it('a plain network is still created, and compose-style empty settings pass', async () => {
+    const name = `${a.run}-net${++n}`;
+    const r = await a.mallory.api.request('POST', '/networks/create', {
+      body: {
+        Name: name,
+        Driver: 'bridge',
+        Options: {},
+        IPAM: { Driver: 'default', Config: [], Options: {} },
+        ConfigFrom: { Network: '' },
+        Scope: 'local',
+        Labels: { 'dockhand.test': a.run },
+      },
+    });
+    expect(r.status, r.text).toBe(201);
+  });
+
+  it('subnets outside the ranges an operator allows', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dockhand-hostguard-'));
+    const proxy = createProxy({
+      upstream: `unix://${ENGINE_SOCKET}`,
+      middleware: [hostGuard({ network: { subnets: ['10.128.0.0/9'] } })],
+    });
+    await proxy.listen(join(dir, 'docker.sock'));
+    const api = client(join(dir, 'docker.sock'));
+    const create = (Subnet: string) =>
+      api.request('POST', '/networks/create', {
+        body: {
+          Name: `${a.run}-net${++n}`,
+          Labels: { 'dockhand.test': a.run },
+          IPAM: { Config: [{ Subnet }] },
+        },
+      });
+    try {
+      for (const subnet of [
+        '10.0.0.0/16',
+        '10.127.0.0/16',
+        '10.0.0.0/8',
+        '192.168.1.0/24',
+        'fd00::/64',
+        'x',
+      ]) {
+        refused(await create(subnet), 403, /is not allowed here \(allowed: 10\.128\.0\.0\/9\)/);
+      }
+      // 10.252-255.x: inside the allowed range, outside the two-tenants test's 10.100-250.x
+      const inside = await create(
+        `10.${252 + Math.floor(Math.random() * 4)}.${Math.floor(Math.random() * 256)}.0/24`,
+      );
+      expect(inside.status, inside.text).toBe(201);
+    } finally {
+      await api.pool.close();
+      await proxy.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+    expect(() => hostGuard({ network: { subnets: ['10.0.0.0'] } })).toThrow(TypeError);
+  });
+
+  it('endpoint DriverOpts (per-interface sysctls) on create and on connect', async () => {
+    const name = `${a.run}-ep${++n}`;
+    const sysctl = { 'com.docker.network.endpoint.sysctls': 'net.ipv4.conf.IFNAME.forwarding=1' };
+    const r = await a.mallory.api.request('POST', `/containers/create?name=${name}`, {
+      body: {
+        Image: 'busybox',
+        Cmd: ['true'],
+        Labels: { 'dockhand.test': a.run },
+        NetworkingConfig: { EndpointsConfig: { bridge: { DriverOpts: sysctl } } },
+      },
+    });
+    refused(r, 403, /DriverOpts/);
+    await noContainer(name);
+    const c = await a.mallory.api.request('POST', '/networks/bridge/connect', {
+      body: { Container: own, EndpointConfig: { DriverOpts: sysctl } },
+    });
+    refused(c, 403, /DriverOpts/);
+  });
+});

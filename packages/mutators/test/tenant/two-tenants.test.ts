@@ -20,7 +20,10 @@ let b: Tenant;
 const events = new Map<Tenant, { child: ChildProcess; out: string }>();
 
 beforeAll(async () => {
-  [a, b] = await Promise.all([createTenant(), createTenant()]);
+  // 60 networks would exhaust the engine's default address pools (31 networks), so each is given a subnet under
+  // 10.0.0.0/8, which the tenants are configured to allow (hostGuard refuses explicit subnets by default)
+  const extra = { networkSubnets: ['10.0.0.0/8'] };
+  [a, b] = await Promise.all([createTenant({ extra }), createTenant({ extra })]);
   // `docker events` of each tenant, running through the whole test
   for (const t of [a, b]) {
     const child = spawn('docker', ['events', '--format', '{{json .}}'], {
