@@ -153,3 +153,40 @@ export function dockerfileImages(dockerfile: string, buildArgs: Record<string, s
   }
   return images;
 }
+
+const REMOTE_SOURCE = /^(?:https?:\/\/|git:\/\/|ssh:\/\/|git@)/i;
+
+/**
+ * The remote sources of a Dockerfile's `ADD` instructions (URLs and git repositories), which the classic builder
+ * fetches in the engine, from the host's network.
+ *
+ * @param dockerfile - the Dockerfile's text
+ * @returns the remote sources, in order
+ * @example
+ * ```ts
+ * dockerfileRemoteSources('FROM busybox\nADD http://127.0.0.1:8080/x /x\n'); // ['http://127.0.0.1:8080/x']
+ * ```
+ */
+export function dockerfileRemoteSources(dockerfile: string): string[] {
+  const found: string[] = [];
+  for (const raw of dockerfile.replace(/\\\r?\n/g, ' ').split(/\r?\n/)) {
+    const line = raw.trim();
+    const m = /^add\s+(.*)$/i.exec(line);
+    if (!m) continue;
+    let args: string[];
+    const rest = m[1]!.trim();
+    if (rest.startsWith('[')) {
+      try {
+        args = (JSON.parse(rest) as unknown[]).map(String);
+      } catch {
+        args = rest.split(/\s+/);
+      }
+    } else {
+      args = rest.split(/\s+/).filter((a) => !a.startsWith('--'));
+    }
+    for (const src of args.slice(0, -1)) {
+      if (REMOTE_SOURCE.test(src.replace(/^["']/, ''))) found.push(src);
+    }
+  }
+  return found;
+}

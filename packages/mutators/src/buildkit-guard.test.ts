@@ -53,7 +53,10 @@ describe('the source policy', () => {
     const out = rewriteSolve(frame(str(6, 'dockerfile.v0')), rules, undefined, policy);
     const body = out.subarray(5);
     expect(body[15]).toBe((12 << 3) | 2);
-    expect(body.subarray(17, 17 + policy.length)).toEqual(policy);
+    // the length is a varint: two bytes once the policy is 128 bytes or more
+    expect(policy.length).toBeGreaterThan(127);
+    expect((body[16]! & 0x7f) | (body[17]! << 7)).toBe(policy.length);
+    expect(body.subarray(18, 18 + policy.length)).toEqual(policy);
     const own = frame(Buffer.concat([str(6, 'dockerfile.v0'), Buffer.from([(12 << 3) | 2, 0])]));
     expect(() => rewriteSolve(own, rules, undefined, policy)).toThrow(/its own source policy/);
   });
@@ -64,6 +67,12 @@ describe('the source policy', () => {
     expect(policy.indexOf('docker-image://*')).toBeLessThan(policy.indexOf('^a$'));
     expect(policy).toContain('\x08\x01\x12\x14\x0a\x10docker-image://*\x10\x00'); // DENY, WILDCARD
     expect(policy).toContain('\x08\x00\x12\x07\x0a\x03^a$\x10\x02'); // ALLOW, REGEX
+    // and, after every allow, sources the engine would fetch from the host network
+    for (const scheme of ['http', 'https', 'git']) {
+      const deny = `\x0a${String.fromCharCode(scheme.length + 4)}${scheme}://*\x10\x00`;
+      expect(policy).toContain(deny);
+      expect(policy.indexOf(deny)).toBeGreaterThan(policy.indexOf('^a$'));
+    }
   });
 });
 

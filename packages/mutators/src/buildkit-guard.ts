@@ -1,6 +1,6 @@
 import http2, { type ClientHttp2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { Duplex, PassThrough } from 'node:stream';
-import { DockhandError, type Middleware, on, type Upstream } from '@dockhand/core';
+import { compose, DockhandError, type Middleware, on, type Upstream } from '@dockhand/core';
 import type { Logger } from 'pino';
 import { engineApiVersion, versionAtLeast } from './engine-version.ts';
 import { refuse } from './errors.ts';
@@ -70,7 +70,17 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
   const allowed = new Set(options.entitlements ?? []);
   const labels = Object.entries(options.labels);
   const images = options.images && { label: parseLabel(options.images.label), policy: options.images.policy };
-  return on('Grpc', async (ctx, next) => {
+  // BuildKit through `/build?version=2` runs in the engine without a Solve this guard could give a policy to
+  const legacy: Middleware = on('ImageBuild', async (ctx, next) => {
+    if (images && ctx.request.query.get('version') === '2') {
+      throw refuse(
+        'DOCKHAND_IMAGE_POLICY',
+        'BuildKit builds through /build cannot be limited to your images here; use docker buildx (the default docker build) or DOCKER_BUILDKIT=0',
+      );
+    }
+    await next();
+  });
+  const grpc: Middleware = on('Grpc', async (ctx, next) => {
     const log = ctx.log;
     const upstream = ctx.upstream;
     // an engine whose BuildKit predates source policies (v0.12, Engine 25, API 1.44) would ignore the limit
@@ -88,6 +98,7 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
     );
     await next();
   });
+  return images ? compose([legacy, grpc]) : grpc;
 }
 
 interface Rules {
@@ -334,11 +345,14 @@ const POLICY_ALLOW = 0;
 const POLICY_DENY = 1;
 const MATCH_WILDCARD = 0;
 const MATCH_REGEX = 2;
+/** Sources BuildKit fetches over the network from the engine's host. */
+const REMOTE_SOURCES = ['http://*', 'https://*', 'git://*'];
 
 /**
  * Encodes a BuildKit `sourcepolicy.Policy` (version 1) that denies every `docker-image://` source except those
- * matching one of the given regular expressions. BuildKit lets the last matching rule decide, so the deny rule
- * comes first.
+ * matching one of the given regular expressions, and every `http://`, `https://` and `git://` source (fetched by
+ * the engine from the host's network). BuildKit lets the last matching rule decide, so the image deny rule comes
+ * first.
  *
  * @param allow - Go regular expressions over the whole source identifier (`docker-image://docker.io/...`)
  * @returns the policy's protobuf bytes
@@ -360,6 +374,8 @@ export function encodeSourcePolicy(allow: readonly string[]): Buffer {
     Buffer.from([0x08, 0x01]),
     rule(POLICY_DENY, 'docker-image://*', MATCH_WILDCARD),
     ...allow.map((re) => rule(POLICY_ALLOW, re, MATCH_REGEX)),
+    // `ADD <url>` and git contexts are fetched by BuildKit in the engine, from the host's network
+    ...REMOTE_SOURCES.map((id) => rule(POLICY_DENY, id, MATCH_WILDCARD)),
   ]);
 }
 

@@ -61,8 +61,8 @@ describe('parseProxyConfig: valid files', () => {
     expect(config.socketMode).toBe(0o600);
     expect(config.middleware).toHaveLength(9);
     for (const m of config.middleware) expect(typeof m).toBe('function');
-    // the BuildKit guard acts on the gRPC route only
-    expect(routesOf(config.middleware[8]!)).toEqual(new Set(['Grpc']));
+    // the BuildKit guard acts on the gRPC route, and (limiting images) on /build, to refuse BuildKit there
+    expect(routesOf(config.middleware[8]!)).toEqual(new Set(['Grpc', 'ImageBuild']));
   });
 
   it('takes socketMode as a number too, and leaves out what the file does not say', () => {

@@ -278,8 +278,30 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
     const hosts = q.get('extrahosts');
     if (hosts && hosts !== '[]')
       throw refuse('DOCKHAND_HOST_ESCAPE', 'extrahosts is not allowed on builds here');
+    // a remote context (a URL, a git repository) is fetched by the engine itself, from the host's network
+    for (const remote of q.getAll('remote')) {
+      if (remote !== '' && remote !== 'client-session') {
+        throw refuse(
+          'DOCKHAND_HOST_ESCAPE',
+          'building from a remote context is not allowed here (the engine would fetch it from the host network); send the build context',
+        );
+      }
+    }
     await next();
   });
 
-  return compose([create, start, update, exec, build, networkCreate, networkConnect]);
+  // the same for an import from a URL (`docker import http://...`); `fromSrc=-` sends the archive itself
+  const importImage: Middleware = on('ImageCreate', async (ctx, next) => {
+    for (const src of ctx.request.query.getAll('fromSrc')) {
+      if (src !== '-') {
+        throw refuse(
+          'DOCKHAND_HOST_ESCAPE',
+          'importing from a URL is not allowed here (the engine would fetch it from the host network); send the archive',
+        );
+      }
+    }
+    await next();
+  });
+
+  return compose([create, start, update, exec, build, importImage, networkCreate, networkConnect]);
 }

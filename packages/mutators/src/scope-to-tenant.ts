@@ -1,5 +1,5 @@
 import { type Context, compose, type Middleware, on, untouchedWhen } from '@dockhand/core';
-import { dockerfileImages, peekDockerfile } from './build-context.ts';
+import { dockerfileImages, dockerfileRemoteSources, peekDockerfile } from './build-context.ts';
 import { notFound, refuse } from './errors.ts';
 import { checkedBody, field, isObject, type JsonObject, setField } from './fields.ts';
 import { injectLabelFilter } from './filters.ts';
@@ -348,6 +348,13 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       );
       ctx.request.restoreStream(replay);
       if (dockerfile !== undefined) {
+        const remote = dockerfileRemoteSources(dockerfile);
+        if (remote.length > 0) {
+          throw refuse(
+            'DOCKHAND_HOST_ESCAPE',
+            `ADD ${remote[0]} is not allowed here (the engine would fetch it from the host network); download it in a RUN step`,
+          );
+        }
         let buildArgs: Record<string, string> = {};
         try {
           buildArgs = JSON.parse(ctx.request.query.get('buildargs') || '{}');

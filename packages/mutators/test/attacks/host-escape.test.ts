@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createProxy } from '@dockhand/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostGuard } from '../../src/index.ts';
-import { type Arena, arena, client, ENGINE_SOCKET, refused } from './harness.ts';
+import { type Arena, arena, build, client, ENGINE_SOCKET, refused } from './harness.ts';
 
 let a: Arena;
 let own: string;
@@ -433,5 +433,51 @@ describe('networks that reach the host (hostGuard, DOCKHAND_HOST_ESCAPE 403)', (
       body: { Container: own, EndpointConfig: { DriverOpts: sysctl } },
     });
     refused(c, 403, /DriverOpts/);
+  });
+});
+
+describe('what the engine would fetch from the host network (hostGuard, scopeToTenant, buildkitGuard)', () => {
+  // a port on the engine host's loopback, which only the engine itself (not a container) can reach
+  const hostOnly = 'http://127.0.0.1:9/secret';
+
+  it.each([
+    ['a URL', `${hostOnly}.tar`],
+    ['a git repository', 'https://127.0.0.1:9/repo.git'],
+    ['a git ssh address', 'git@127.0.0.1:repo.git'],
+  ])('build from a remote context: %s', async (_what, remote) => {
+    const t = `${a.run}-remote${++n}`;
+    const r = await a.mallory.api.request('POST', `/build?t=${t}&remote=${encodeURIComponent(remote)}`);
+    refused(r, 403, /remote context is not allowed here/);
+    expect((await a.inspect('images', t)).status).toBe(404);
+  });
+
+  it('import from a URL', async () => {
+    const t = `${a.run}-import${++n}`;
+    const r = await a.mallory.api.request(
+      'POST',
+      `/images/create?fromSrc=${encodeURIComponent(`${hostOnly}.tar`)}&repo=${t}`,
+    );
+    refused(r, 403, /importing from a URL is not allowed here/);
+    expect((await a.inspect('images', t)).status).toBe(404);
+  });
+
+  it.each([
+    ['ADD <url>', `FROM busybox\nADD ${hostOnly} /x\n`],
+    ['ADD --chmod <url>', `FROM busybox\nADD --chmod=644 ${hostOnly} /x\n`],
+    ['ADD in JSON form', `FROM busybox\nADD ["${hostOnly}", "/x"]\n`],
+    ['ADD of a git repository', 'FROM busybox\nadd https://127.0.0.1:9/repo.git /src\n'],
+  ])('classic build with %s', async (_what, dockerfile) => {
+    const t = `${a.run}-add${++n}`;
+    const { reply, id } = await build(a.mallory.api, `t=${t}`, dockerfile);
+    refused(reply, 403, /is not allowed here \(the engine would fetch it from the host network\)/);
+    expect(id).toBeUndefined();
+    expect((await a.inspect('images', t)).status).toBe(404);
+  });
+
+  it('BuildKit through /build (version=2), which no source policy reaches', async () => {
+    const t = `${a.run}-v2${++n}`;
+    const r = await a.mallory.api.request('POST', `/build?version=2&remote=client-session&session=x&t=${t}`);
+    refused(r, 403, /BuildKit builds through \/build cannot be limited/);
+    expect((await a.inspect('images', t)).status).toBe(404);
   });
 });

@@ -96,6 +96,16 @@ describe.runIf(sourcePolicies)('BuildKit builds through the tenant proxy (buildk
     await expect(onEngine('image', 'inspect', tag)).rejects.toThrow();
   }, 180_000);
 
+  it('refuses ADD of a URL or a git repository, which BuildKit would fetch from the host network', async () => {
+    for (const [i, src] of ['http://127.0.0.1:9/secret', 'https://127.0.0.1:9/repo.git'].entries()) {
+      const tag = `${alice.name}-add${i}:1`;
+      const out = await build(alice, tag, `FROM busybox:latest\nADD ${src} /x\n`);
+      expect(out.code).not.toBe(0);
+      expect(out.stderr).toMatch(/source denied by policy/);
+      await expect(onEngine('image', 'inspect', tag)).rejects.toThrow();
+    }
+  }, 180_000);
+
   it("refuses a build FROM another tenant's image, by tag, id or pinned digest, and allows the tenant's own", async () => {
     const bobs = `${bob.name}-base:1`;
     const built = await build(
