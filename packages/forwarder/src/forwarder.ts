@@ -216,7 +216,7 @@ export async function createForwarder(options: ForwarderOptions): Promise<Forwar
   async function reportInUse(o: Open, addresses: string[]): Promise<void> {
     for (const address of addresses) {
       if (o.reportedInUse.has(address)) continue;
-      const holder = await describePortOwner(o.fwd.proto, o.fwd.port);
+      const holder = await describePortOwner(o.fwd.proto, o.fwd.port, address);
       o.reportedInUse.set(address, holder);
       log.warn(
         {

@@ -1,5 +1,14 @@
 import { readdir, readFile, readlink } from 'node:fs/promises';
 
+/** `/proc/net/tcp{,6}` local addresses (hex, as the kernel prints them) that a bind of `address` collides with. */
+function collidingAddresses(address: string): Set<string> | undefined {
+  const any4 = '00000000';
+  const any6 = '0'.repeat(32);
+  if (address === '127.0.0.1') return new Set(['0100007F', any4, any6, '0000000000000000FFFF00000100007F']);
+  if (address === '::1') return new Set(['00000000000000000000000001000000', any6]);
+  return undefined;
+}
+
 /**
  * Names whoever holds a local port in this network namespace, from `/proc/net/*` and `/proc/<pid>/fd`.
  * Processes in another PID namespace (the IDE, when the forwarder is a `network_mode: service:ide`
@@ -7,12 +16,19 @@ import { readdir, readFile, readlink } from 'node:fs/promises';
  *
  * @param proto - `tcp` or `udp`
  * @param port - the local port
+ * @param address - the loopback address a bind failed on: only sockets that collide with it count (another
+ *   process may hold the same port on another address, such as the engine's `docker-proxy` on `127.0.0.2`)
  * @returns a description such as `pid 42 (python3 -m http.server 8080)`
  * @internal
  */
-export async function describePortOwner(proto: 'tcp' | 'udp', port: number): Promise<string> {
+export async function describePortOwner(
+  proto: 'tcp' | 'udp',
+  port: number,
+  address?: string,
+): Promise<string> {
   const inodes = new Set<string>();
   const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  const colliding = address === undefined ? undefined : collidingAddresses(address);
   for (const table of [proto, `${proto}6`]) {
     const text = await readFile(`/proc/net/${table}`, 'utf8').catch(() => '');
     for (const line of text.split('\n').slice(1)) {
@@ -21,6 +37,7 @@ export async function describePortOwner(proto: 'tcp' | 'udp', port: number): Pro
       const state = cols[3];
       const inode = cols[9];
       if (!local?.endsWith(`:${hex}`) || !inode || inode === '0') continue;
+      if (colliding && !colliding.has(local.slice(0, -5).toUpperCase())) continue;
       if (proto === 'tcp' && state !== '0A') continue; // LISTEN
       inodes.add(inode);
     }
