@@ -43,6 +43,11 @@ export interface RequestSummary {
 /** Decides, from a {@link RequestSummary} alone, that a middleware would leave a request and its response as they are. */
 export type UntouchedTest = (request: RequestSummary) => boolean;
 
+/** Whether a request is on none of the given routes: what a middleware built with {@link on} leaves untouched. */
+function offRoutes(req: RequestSummary, ops: ReadonlySet<OperationId>): boolean {
+  return req.operation === undefined || !ops.has(req.operation);
+}
+
 function scoped(mw: Middleware, ops: ReadonlySet<OperationId>): Middleware {
   Object.defineProperty(mw, kRoutes, { value: ops });
   return mw;
@@ -93,7 +98,7 @@ export function untouchedWhen(test: UntouchedTest, middleware: Middleware): Midd
   const inner = (middleware as { [kUntouched]?: UntouchedTest })[kUntouched];
   if (inner !== undefined) return marked(declared, (req) => inner(req) && test(req));
   if (routes === undefined) return marked(declared, test);
-  return marked(declared, (req) => req.operation === undefined || !routes.has(req.operation) || test(req));
+  return marked(declared, (req) => offRoutes(req, routes) || test(req));
 }
 
 /**
@@ -113,7 +118,7 @@ export function untouchedTest(middleware: Middleware): UntouchedTest | undefined
   const declared = (middleware as { [kUntouched]?: UntouchedTest })[kUntouched];
   if (declared !== undefined) return declared;
   const ops = routesOf(middleware);
-  return ops === undefined ? undefined : (req) => req.operation === undefined || !ops.has(req.operation);
+  return ops === undefined ? undefined : (req) => offRoutes(req, ops);
 }
 
 function marked(mw: Middleware, test: UntouchedTest): Middleware {
@@ -205,9 +210,7 @@ export function on(selector: RouteSelector | readonly RouteSelector[], middlewar
     ops,
   );
   const inner = untouchedTest(middleware);
-  return inner === undefined
-    ? scopedMw
-    : marked(scopedMw, (req) => req.operation === undefined || !ops.has(req.operation) || inner(req));
+  return inner === undefined ? scopedMw : marked(scopedMw, (req) => offRoutes(req, ops) || inner(req));
 }
 
 /**

@@ -96,9 +96,10 @@ export function createProxy(options: ProxyOptions): DockerProxy {
 
   /** One access-log line: when the response head went out (or the refusal), with its status. */
   function logAccess(
-    fields: { method: string; operation: string | undefined; path: string; lane?: true },
+    fields: { method: string; operation: string | undefined; path: string },
     status: number,
     start: number,
+    lane = false,
   ): void {
     logger.info(
       {
@@ -107,7 +108,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
         path: fields.path,
         status,
         ms: Math.round((performance.now() - start) * 10) / 10,
-        ...(fields.lane ? { lane: true } : {}),
+        ...(lane ? { lane: true } : {}),
       },
       'request',
     );
@@ -135,7 +136,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
   if (untouched !== undefined) {
     const httpConnection = server.listeners('connection')[0] as (socket: Duplex) => void;
     server.removeListener('connection', httpConnection);
-    const needsPipeline = (head: PlainRequestHead): boolean => {
+    const admit = (head: PlainRequestHead): LaneRequest | undefined => {
       const target = head.target;
       const q = target.indexOf('?');
       const rawPath = q === -1 ? target : target.slice(0, q);
@@ -143,34 +144,27 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       try {
         resolved = resolvePath(head.method, rawPath);
       } catch {
-        return true; // the pipeline path answers what the router refuses
+        return undefined; // the pipeline path answers what the router refuses
       }
-      if (resolved.redirect !== undefined || resolved.route?.hijack !== undefined) return true;
+      if (resolved.redirect !== undefined || resolved.route?.hijack !== undefined) return undefined;
       // the lane forwards the path as sent, so it takes only paths already in the canonical form
-      if (rawPath !== withVersion(resolved.path, resolved.apiVersion)) return true;
+      if (rawPath !== withVersion(resolved.path, resolved.apiVersion)) return undefined;
+      const request = new LaneRequest(head, resolved, q === -1 ? '' : target.slice(q + 1));
       try {
-        return !untouched(new LaneRequest(head, resolved, q === -1 ? '' : target.slice(q + 1)));
+        return untouched(request) ? request : undefined;
       } catch (err) {
         // a test that fails sends the request to the pipeline, where the middleware itself decides
         logger.warn({ err }, 'an untouchedWhen test threw; the request goes through the pipeline');
-        return true;
+        return undefined;
       }
     };
     const onResponse = accessLog
-      ? (head: PlainRequestHead, status: number, start: number): void => {
-          const q = head.target.indexOf('?');
-          const resolved = resolvePath(head.method, q === -1 ? head.target : head.target.slice(0, q));
-          logAccess(
-            { method: head.method, operation: resolved.operation, path: resolved.path, lane: true },
-            status,
-            start,
-          );
-        }
+      ? (request: LaneRequest, status: number, start: number): void => logAccess(request, status, start, true)
       : undefined;
     server.on('connection', (socket: Socket) => {
       const lane = new RawLane(socket, {
         upstream: address,
-        needsPipeline,
+        admit,
         ...(onResponse === undefined ? {} : { onResponse }),
         keepAliveMs,
         unreachable: (err) =>

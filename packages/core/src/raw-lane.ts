@@ -7,19 +7,23 @@ import {
   parseResponseHead,
 } from './http-framing.ts';
 import { ReadBuffers } from './read-buffers.ts';
+import type { LaneRequest } from './request-summary.ts';
 import type { UpstreamAddress } from './upstream.ts';
 
 /** What a {@link RawLane} needs from its proxy. */
 export interface RawLaneOptions {
   /** The engine. */
   readonly upstream: UpstreamAddress;
-  /** Whether a request must go through the middleware pipeline (then the lane hands the connection over). */
-  readonly needsPipeline: (head: PlainRequestHead) => boolean;
+  /**
+   * The request as the lane may carry it, or `undefined` when it must go through the middleware pipeline (then
+   * the lane hands the connection over).
+   */
+  readonly admit: (head: PlainRequestHead) => LaneRequest | undefined;
   /**
    * Called as the head of each response the lane passes on arrives (or with 502 when the engine cannot be
    * reached), with the `performance.now()` at which the request was taken. What it throws is ignored.
    */
-  readonly onResponse?: (request: PlainRequestHead, status: number, start: number) => void;
+  readonly onResponse?: (request: LaneRequest, status: number, start: number) => void;
   /** Gives the connection to `node:http`, with the bytes the lane read ahead. */
   readonly handOff: (client: Socket, readAhead: Buffer) => void;
   /** The complete HTTP response to send when the engine cannot be reached. */
@@ -46,7 +50,7 @@ interface InFlight {
   sent: boolean;
   done: boolean;
   /** The request, and when it was taken (kept for `onResponse`). */
-  request: PlainRequestHead;
+  request: LaneRequest;
   start: number;
 }
 
@@ -176,7 +180,8 @@ export class RawLane {
       return;
     }
     const head = parsePlainRequestHead(buf.toString('latin1', 0, end));
-    if (head === undefined || this.#options.needsPipeline(head)) {
+    const request = head === undefined ? undefined : this.#options.admit(head);
+    if (head === undefined || request === undefined) {
       this.#handOff();
       return;
     }
@@ -193,7 +198,7 @@ export class RawLane {
       close: false,
       sent: false,
       done: false,
-      request: head,
+      request,
       start: this.#options.onResponse === undefined ? 0 : performance.now(),
     };
     this.#phase = 'busy';

@@ -14,6 +14,8 @@ export class LaneRequest implements RequestSummary {
   readonly operation: OperationId | undefined;
   readonly params: Readonly<Record<string, string>>;
   readonly apiVersion: string | undefined;
+  /** The path without its version prefix and query (`/containers/{id}/json`, filled in), for the access log. */
+  readonly path: string;
   readonly bodyLength: number;
   readonly contentType: string | undefined;
   readonly #search: string;
@@ -29,6 +31,7 @@ export class LaneRequest implements RequestSummary {
     this.operation = resolved.operation;
     this.params = resolved.params;
     this.apiVersion = resolved.apiVersion;
+    this.path = resolved.path;
     this.bodyLength = head.bodyLength;
     this.contentType = head.contentType;
     this.#search = search;
