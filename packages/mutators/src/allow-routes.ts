@@ -39,11 +39,6 @@ export const TENANT_ROUTES: readonly OperationId[] = operationIds.filter(
 );
 
 /**
- * Refuses a urlencoded form body: the daemon's Go handlers read query parameters with `r.Form`, which takes them
- * from such a body before the URL, so `filters`, `repo`, `networkmode`, ... could be smuggled past every check
- * made on the query.
- */
-/**
  * The oldest API version served: engines before 25 still serve 1.12 to 1.23, where `start` applies a
  * `HostConfig` body and other legacy rules hold; Engine 25 and later refuse them themselves.
  */
@@ -78,6 +73,11 @@ function checkRequest(ctx: Context): void {
   }
 }
 
+/**
+ * Refuses a urlencoded form body: the daemon's Go handlers read query parameters with `r.Form`, which takes them
+ * from such a body before the URL, so `filters`, `repo`, `networkmode`, ... could be smuggled past every check
+ * made on the query.
+ */
 function refuseFormBody(ctx: Context): void {
   if (isForm(ctx.request.headers.get('content-type'))) {
     throw refuse(

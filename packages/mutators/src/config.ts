@@ -16,6 +16,8 @@ const str = v.pipe(v.string(), v.minLength(1));
 const strings = v.array(str);
 const labels = v.record(str, v.string());
 const tenantLabel = v.pipe(v.string(), v.regex(LABEL_SPEC, 'a tenant label is key=value'));
+/** Explicit network subnets: `true` for any, or the IPv4 ranges they must lie within. */
+const subnets = v.union([v.boolean(), strings]);
 const imagePolicy = v.strictObject({
   showOtherTenants: v.optional(v.boolean()),
   allowChangingShared: v.optional(v.boolean()),
@@ -33,7 +35,7 @@ const entries = {
     projectMount: v.optional(str),
     shared: v.optional(v.strictObject({ networks: v.optional(strings), volumes: v.optional(strings) })),
     allowBinds: v.optional(strings),
-    networkSubnets: v.optional(v.union([v.boolean(), strings])),
+    networkSubnets: v.optional(subnets),
   }),
   stampLabels: v.strictObject({ type: v.literal('stampLabels'), labels }),
   scopeToTenant: v.strictObject({
@@ -78,7 +80,7 @@ const entries = {
       v.strictObject({
         drivers: v.optional(strings),
         options: v.optional(strings),
-        subnets: v.optional(v.union([v.boolean(), strings])),
+        subnets: v.optional(subnets),
       }),
     ),
   }),

@@ -1,12 +1,7 @@
 import { compose, type Middleware, on, untouchedWhen } from '@dockhand/core';
 import { refuse } from './errors.ts';
 import { checkedBody, field, foldKey, isObject, type JsonObject } from './fields.ts';
-import {
-  assertNetworkPolicy,
-  checkEndpoints,
-  checkNetworkCreate,
-  type NetworkPolicy,
-} from './network-settings.ts';
+import { checkEndpoints, type NetworkPolicy, networkCreateCheck } from './network-settings.ts';
 
 /** Options of {@link hostGuard}: each escape is refused unless allowed here. */
 export interface HostGuardOptions {
@@ -151,7 +146,7 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
   const capAdd = new Set((options.capAdd ?? []).map((c) => c.toUpperCase().replace(/^CAP_/, '')));
   const logDrivers = new Set(options.logDrivers ?? ['json-file', 'local', 'none', '']);
   const runtimes = new Set(options.runtimes ?? ['runc', '']);
-  assertNetworkPolicy(options.network ?? {});
+  const checkNetworkCreate = networkCreateCheck(options.network ?? {});
 
   const checkResources = (hc: JsonObject) => {
     for (const key of NON_EMPTY) {
@@ -227,7 +222,7 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
   });
 
   const networkCreate: Middleware = on('NetworkCreate', async (ctx, next) => {
-    checkNetworkCreate(await checkedBody(() => ctx.request.json()), options.network ?? {});
+    checkNetworkCreate(await checkedBody(() => ctx.request.json()));
     await next();
   });
 

@@ -40,92 +40,86 @@ function refuseNetwork(message: string): never {
   throw refuse('DOCKHAND_HOST_ESCAPE', message);
 }
 
-/**
- * Checks a `POST /networks/create` body: an allowed driver, only allowed driver options, no config-only or
- * config-from networks (how `macvlan` and swarm networks borrow another network's settings), no ingress or
- * swarm scope, the default IPAM driver without options, and no explicit addresses unless allowed.
- *
- * @param body - the create body
- * @param policy - what is allowed
- * @throws {@link @dockhand/core!DockhandError} `DOCKHAND_HOST_ESCAPE` (403) naming the setting
- * @example
- * ```ts
- * checkNetworkCreate({ Name: 'x', Driver: 'macvlan' }, {}); // throws: the network driver 'macvlan' is not allowed here
- * ```
- */
-export function checkNetworkCreate(body: JsonObject, policy: NetworkPolicy): void {
-  const drivers = new Set(policy.drivers ?? ['bridge']);
-  const driver = field(body, 'Driver');
-  if (typeof driver !== 'string' && driver !== undefined && driver !== null)
-    refuseNetwork('Driver must be a string');
-  const name = typeof driver === 'string' && driver !== '' ? driver : 'bridge';
-  if (!drivers.has(name)) refuseNetwork(`the network driver '${name}' is not allowed here`);
-  const allowedOptions = new Set(policy.options ?? []);
-  const options = field(body, 'Options');
-  if (options !== undefined && options !== null) {
-    if (!isObject(options)) refuseNetwork('Options must be an object');
-    for (const key of Object.keys(options)) {
-      if (!allowedOptions.has(key)) refuseNetwork(`the network option '${key}' is not allowed here`);
-    }
-  }
-  if (field(body, 'ConfigOnly') === true) refuseNetwork('config-only networks are not allowed here');
-  const from = field(body, 'ConfigFrom');
-  if (from !== undefined && from !== null && !(isObject(from) && !field(from, 'Network')))
-    refuseNetwork('ConfigFrom is not allowed here');
-  if (field(body, 'Ingress') === true) refuseNetwork('ingress networks are not allowed here');
-  const scope = field(body, 'Scope');
-  if (scope !== undefined && scope !== null && scope !== '' && scope !== 'local')
-    refuseNetwork(`the network scope '${String(scope)}' is not allowed here`);
-  const ipam = field(body, 'IPAM');
-  if (ipam === undefined || ipam === null) return;
-  if (!isObject(ipam)) refuseNetwork('IPAM must be an object');
-  const ipamDriver = field(ipam, 'Driver');
-  if (ipamDriver !== undefined && ipamDriver !== null && ipamDriver !== '' && ipamDriver !== 'default')
-    refuseNetwork(`the IPAM driver '${String(ipamDriver)}' is not allowed here`);
-  const ipamOptions = field(ipam, 'Options');
-  if (isObject(ipamOptions) && Object.keys(ipamOptions).length > 0)
-    refuseNetwork('IPAM options are not allowed here');
-  const configs = field(ipam, 'Config');
-  if (configs === undefined || configs === null || policy.subnets === true) return;
-  if (!Array.isArray(configs)) refuseNetwork('IPAM.Config must be a list');
-  const ranges = Array.isArray(policy.subnets) ? policy.subnets : [];
-  const allowed = ranges.map((r) => parseCidr(r)!);
-  for (const c of configs) {
-    if (!isObject(c)) refuseNetwork('IPAM.Config must be a list of objects');
-    const subnet = field(c, 'Subnet');
-    const set = (v: unknown) =>
-      v !== undefined && v !== null && v !== '' && !(isObject(v) && Object.keys(v).length === 0);
-    if (allowed.length > 0 && set(subnet)) {
-      const parsed = typeof subnet === 'string' ? parseCidr(subnet) : undefined;
-      if (parsed === undefined || !allowed.some((r) => within(parsed, r)))
-        refuseNetwork(`the subnet ${String(subnet)} is not allowed here (allowed: ${ranges.join(', ')})`);
-      continue;
-    }
-    for (const key of IPAM_ADDRESSES) {
-      if (set(field(c, key)))
-        refuseNetwork(
-          `an explicit IPAM ${key} is not allowed here (the engine picks the network's addresses)`,
-        );
-    }
-  }
+/** Whether a field is set: present, and neither `""` nor an empty object. */
+function isSet(v: unknown): boolean {
+  return v !== undefined && v !== null && v !== '' && !(isObject(v) && Object.keys(v).length === 0);
 }
 
 /**
- * Checks a {@link NetworkPolicy} when a middleware is built.
+ * Builds the check of a `POST /networks/create` body under a policy: an allowed driver, only allowed driver
+ * options, no config-only or config-from networks (how `macvlan` and swarm networks borrow another network's
+ * settings), no ingress or swarm scope, the default IPAM driver without options, and no explicit addresses unless
+ * allowed. The policy is read once, here.
  *
- * @param policy - the policy
+ * @param policy - what is allowed
+ * @returns the check, which throws {@link @dockhand/core!DockhandError} `DOCKHAND_HOST_ESCAPE` (403) naming the setting
  * @throws TypeError for a subnet range that is not an IPv4 CIDR
  * @example
  * ```ts
- * assertNetworkPolicy({ subnets: ['10.128.0.0/9'] });
+ * networkCreateCheck({})({ Name: 'x', Driver: 'macvlan' }); // throws: the network driver 'macvlan' is not allowed here
  * ```
  */
-export function assertNetworkPolicy(policy: NetworkPolicy): void {
-  if (!Array.isArray(policy.subnets)) return;
-  for (const r of policy.subnets) {
-    if (parseCidr(r) === undefined)
-      throw new TypeError(`hostGuard(): network.subnets: '${r}' is not an IPv4 CIDR`);
-  }
+export function networkCreateCheck(policy: NetworkPolicy): (body: JsonObject) => void {
+  const drivers = new Set(policy.drivers ?? ['bridge']);
+  const allowedOptions = new Set(policy.options ?? []);
+  const anySubnet = policy.subnets === true;
+  const ranges = Array.isArray(policy.subnets) ? policy.subnets : [];
+  const allowed = ranges.map((r) => {
+    const range = parseCidr(r);
+    if (range === undefined) throw new TypeError(`hostGuard(): network.subnets: '${r}' is not an IPv4 CIDR`);
+    return range;
+  });
+
+  return (body) => {
+    const driver = field(body, 'Driver');
+    if (typeof driver !== 'string' && driver !== undefined && driver !== null)
+      refuseNetwork('Driver must be a string');
+    const name = typeof driver === 'string' && driver !== '' ? driver : 'bridge';
+    if (!drivers.has(name)) refuseNetwork(`the network driver '${name}' is not allowed here`);
+    const options = field(body, 'Options');
+    if (options !== undefined && options !== null) {
+      if (!isObject(options)) refuseNetwork('Options must be an object');
+      for (const key of Object.keys(options)) {
+        if (!allowedOptions.has(key)) refuseNetwork(`the network option '${key}' is not allowed here`);
+      }
+    }
+    if (field(body, 'ConfigOnly') === true) refuseNetwork('config-only networks are not allowed here');
+    const from = field(body, 'ConfigFrom');
+    if (from !== undefined && from !== null && !(isObject(from) && !field(from, 'Network')))
+      refuseNetwork('ConfigFrom is not allowed here');
+    if (field(body, 'Ingress') === true) refuseNetwork('ingress networks are not allowed here');
+    const scope = field(body, 'Scope');
+    if (scope !== undefined && scope !== null && scope !== '' && scope !== 'local')
+      refuseNetwork(`the network scope '${String(scope)}' is not allowed here`);
+    const ipam = field(body, 'IPAM');
+    if (ipam === undefined || ipam === null) return;
+    if (!isObject(ipam)) refuseNetwork('IPAM must be an object');
+    const ipamDriver = field(ipam, 'Driver');
+    if (ipamDriver !== undefined && ipamDriver !== null && ipamDriver !== '' && ipamDriver !== 'default')
+      refuseNetwork(`the IPAM driver '${String(ipamDriver)}' is not allowed here`);
+    const ipamOptions = field(ipam, 'Options');
+    if (isObject(ipamOptions) && Object.keys(ipamOptions).length > 0)
+      refuseNetwork('IPAM options are not allowed here');
+    const configs = field(ipam, 'Config');
+    if (configs === undefined || configs === null || anySubnet) return;
+    if (!Array.isArray(configs)) refuseNetwork('IPAM.Config must be a list');
+    for (const c of configs) {
+      if (!isObject(c)) refuseNetwork('IPAM.Config must be a list of objects');
+      const subnet = field(c, 'Subnet');
+      if (allowed.length > 0 && isSet(subnet)) {
+        const parsed = typeof subnet === 'string' ? parseCidr(subnet) : undefined;
+        if (parsed === undefined || !allowed.some((r) => within(parsed, r)))
+          refuseNetwork(`the subnet ${String(subnet)} is not allowed here (allowed: ${ranges.join(', ')})`);
+        continue;
+      }
+      for (const key of IPAM_ADDRESSES) {
+        if (isSet(field(c, key)))
+          refuseNetwork(
+            `an explicit IPAM ${key} is not allowed here (the engine picks the network's addresses)`,
+          );
+      }
+    }
+  };
 }
 
 /**

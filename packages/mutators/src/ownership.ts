@@ -6,7 +6,8 @@ import { carries, type TenantLabel } from './tenant.ts';
 /** The kinds of object whose ownership {@link Ownership} remembers. */
 export type OwnedKind = 'container' | 'network' | 'volume';
 
-const FULL_ID = /^[0-9a-f]{64}$/;
+/** A full object id as the engine gives it (64 hex digits): what ownership verdicts are cached on. */
+export const FULL_ID: RegExp = /^[0-9a-f]{64}$/;
 
 interface Listed {
   Id?: string;

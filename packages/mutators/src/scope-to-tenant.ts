@@ -4,7 +4,7 @@ import { notFound, refuse } from './errors.ts';
 import { checkedBody, field, isObject, type JsonObject, setField } from './fields.ts';
 import { injectLabelFilter } from './filters.ts';
 import { type ImagePolicy, imageVisible } from './image-policy.ts';
-import { Ownership } from './ownership.ts';
+import { FULL_ID, Ownership } from './ownership.ts';
 import { carries, parseLabel, type TenantLabel } from './tenant.ts';
 
 /** Options of {@link scopeToTenant}. */
@@ -48,7 +48,6 @@ const NETWORK_OPS = ['NetworkInspect', 'NetworkDelete', 'NetworkConnect', 'Netwo
 const VOLUME_OPS = ['VolumeInspect', 'VolumeUpdate', 'VolumeDelete'] as const;
 const EXEC_OPS = ['ExecStart', 'ExecResize', 'ExecInspect'] as const;
 const DEFAULT_NETWORKS = new Set(['default', 'bridge', 'none', 'host', '']);
-const FULL_ID = /^[0-9a-f]{64}$/;
 
 /**
  * The `name:tag` the daemon makes of a `repo` and `tag` parameter: a tag given in `repo` counts unless `tag`

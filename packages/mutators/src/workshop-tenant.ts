@@ -3,7 +3,6 @@ import { allowRoutes, TENANT_ROUTES } from './allow-routes.ts';
 import { buildkitGuard } from './buildkit-guard.ts';
 import { hostGuard } from './host-guard.ts';
 import { mountPolicy } from './mount-policy.ts';
-import { assertNetworkPolicy } from './network-settings.ts';
 import { Ownership } from './ownership.ts';
 import { rewriteDockerSocket } from './rewrite-docker-socket.ts';
 import { scopeToTenant } from './scope-to-tenant.ts';
@@ -55,8 +54,6 @@ export interface WorkshopTenantOptions {
  */
 export function workshopTenant(options: WorkshopTenantOptions): Middleware {
   if (!options.tenant) throw new TypeError('workshopTenant(): tenant is required');
-  // checked now: the rules are built on the first request
-  if (options.networkSubnets !== undefined) assertNetworkPolicy({ subnets: options.networkSubnets });
   const key = options.labelKey ?? 'dockhand.tenant';
   const label = { key, value: options.tenant };
   const labels = { [key]: options.tenant };
@@ -78,10 +75,14 @@ export function workshopTenant(options: WorkshopTenantOptions): Middleware {
   // it are built lazily around it. Until then, every request goes through the pipeline.
   let inner: Middleware | undefined;
   let innerUntouched: UntouchedTest | undefined;
+  // built now (it needs no ownership cache), so that a bad option is an error at once
+  const guard = hostGuard(
+    options.networkSubnets === undefined ? {} : { network: { subnets: options.networkSubnets } },
+  );
   const build = (o: Ownership): Middleware =>
     compose([
       allowRoutes(TENANT_ROUTES),
-      hostGuard(options.networkSubnets === undefined ? {} : { network: { subnets: options.networkSubnets } }),
+      guard,
       rewriteDockerSocket({
         target: { volume: options.socketVolume, subpath: options.socketPath ?? 'docker.sock' },
       }),
