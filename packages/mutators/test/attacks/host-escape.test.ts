@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createProxy } from '@dockhand/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hostGuard } from '../../src/index.ts';
-import { type Arena, arena, build, client, ENGINE_SOCKET, refused } from './harness.ts';
+import { type HostGuardOptions, hostGuard } from '../../src/index.ts';
+import { type Arena, arena, build, type Client, client, ENGINE_SOCKET, refused } from './harness.ts';
 
 let a: Arena;
 let own: string;
@@ -29,6 +29,21 @@ async function tryCreate(hostConfig: Record<string, unknown>, extra: Record<stri
     },
   });
   return { r, name };
+}
+
+/** Runs `use` against a proxy of its own whose only middleware is `hostGuard(options)`, closed afterwards. */
+async function withHostGuard(options: HostGuardOptions, use: (api: Client) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'dockhand-hostguard-'));
+  const proxy = createProxy({ upstream: `unix://${ENGINE_SOCKET}`, middleware: [hostGuard(options)] });
+  await proxy.listen(join(dir, 'docker.sock'));
+  const api = client(join(dir, 'docker.sock'));
+  try {
+    await use(api);
+  } finally {
+    await api.pool.close();
+    await proxy.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** (b): no container of that name exists on the engine. */
@@ -306,11 +321,7 @@ describe('host settings at the top level of a create body (read by the engine wh
   });
 
   it.each(cases)('%s, through hostGuard alone', async (_what, fields, message) => {
-    const dir = await mkdtemp(join(tmpdir(), 'dockhand-hostguard-'));
-    const proxy = createProxy({ upstream: `unix://${ENGINE_SOCKET}`, middleware: [hostGuard()] });
-    await proxy.listen(join(dir, 'docker.sock'));
-    const api = client(join(dir, 'docker.sock'));
-    try {
+    await withHostGuard({}, async (api) => {
       const name = `${a.run}-top${++n}`;
       const r = await api.request('POST', `/containers/create?name=${name}`, {
         body: { Image: 'busybox', Cmd: ['true'], Labels: { 'dockhand.test': a.run }, ...fields },
@@ -322,11 +333,7 @@ describe('host settings at the top level of a create body (read by the engine wh
         body: { Image: 'busybox', Cmd: ['true'], Labels: { 'dockhand.test': a.run }, HostConfig: {} },
       });
       expect(ok.status, ok.text).toBe(201);
-    } finally {
-      await api.pool.close();
-      await proxy.close();
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 
@@ -377,22 +384,15 @@ describe('networks that reach the host (hostGuard, DOCKHAND_HOST_ESCAPE 403)', (
   });
 
   it('subnets outside the ranges an operator allows', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'dockhand-hostguard-'));
-    const proxy = createProxy({
-      upstream: `unix://${ENGINE_SOCKET}`,
-      middleware: [hostGuard({ network: { subnets: ['10.128.0.0/9'] } })],
-    });
-    await proxy.listen(join(dir, 'docker.sock'));
-    const api = client(join(dir, 'docker.sock'));
-    const create = (Subnet: string) =>
-      api.request('POST', '/networks/create', {
-        body: {
-          Name: `${a.run}-net${++n}`,
-          Labels: { 'dockhand.test': a.run },
-          IPAM: { Config: [{ Subnet }] },
-        },
-      });
-    try {
+    await withHostGuard({ network: { subnets: ['10.128.0.0/9'] } }, async (api) => {
+      const create = (Subnet: string) =>
+        api.request('POST', '/networks/create', {
+          body: {
+            Name: `${a.run}-net${++n}`,
+            Labels: { 'dockhand.test': a.run },
+            IPAM: { Config: [{ Subnet }] },
+          },
+        });
       for (const subnet of [
         '10.0.0.0/16',
         '10.127.0.0/16',
@@ -408,11 +408,7 @@ describe('networks that reach the host (hostGuard, DOCKHAND_HOST_ESCAPE 403)', (
         `10.${252 + Math.floor(Math.random() * 4)}.${Math.floor(Math.random() * 256)}.0/24`,
       );
       expect(inside.status, inside.text).toBe(201);
-    } finally {
-      await api.pool.close();
-      await proxy.close();
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
     expect(() => hostGuard({ network: { subnets: ['10.0.0.0'] } })).toThrow(TypeError);
   });
 
