@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { ChunkedBody, parsePlainRequestHead, parseResponseHead } from './http-framing.ts';
+import {
+  ChunkedBody,
+  parsePlainRequestHead as parseRequestBytes,
+  parseResponseHead as parseResponseBytes,
+} from './http-framing.ts';
+
+// the heads as text, without their final CRLF CRLF; latin1 keeps each character one byte
+const parsePlainRequestHead = (head: string) => parseRequestBytes(Buffer.from(head, 'latin1'));
+const parseResponseHead = (head: string, method: string) => {
+  const buf = Buffer.from(head, 'latin1');
+  return parseResponseBytes(buf, buf.length, method);
+};
 
 describe('parsePlainRequestHead', () => {
   it('reads a plain request', () => {
@@ -18,6 +29,25 @@ describe('parsePlainRequestHead', () => {
       target: '/containers/create',
       bodyLength: 17,
       contentType: 'application/json',
+    });
+  });
+
+  it('reads field names in any case, values with tabs, and the method and target as sent', () => {
+    expect(
+      parsePlainRequestHead(
+        'PUT /v1.41/containers/a%20b/archive?path=%2Ftmp HTTP/1.1\r\nCONTENT-LENGTH:\t4096\t\r\ncOnTeNt-TyPe: \tapplication/x-tar\t\r\nConnection: keep-alive\r\nx-upgrade: none',
+      ),
+    ).toEqual({
+      method: 'PUT',
+      target: '/v1.41/containers/a%20b/archive?path=%2Ftmp',
+      bodyLength: 4096,
+      contentType: 'application/x-tar',
+    });
+    expect(parsePlainRequestHead('GET /_ping HTTP/1.1')).toEqual({
+      method: 'GET',
+      target: '/_ping',
+      bodyLength: 0,
+      contentType: undefined,
     });
   });
 
@@ -45,6 +75,15 @@ describe('parsePlainRequestHead', () => {
     ['an asterisk target', 'OPTIONS * HTTP/1.1\r\nHost: d'],
     ['a space in the target', 'GET /_ping x HTTP/1.1\r\nHost: d'],
     ['a lower-case method', 'get /_ping HTTP/1.1\r\nHost: d'],
+    ['a method of 21 letters', `${'A'.repeat(21)} /_ping HTTP/1.1\r\nHost: d`],
+    ['DEL in the target', 'GET /_pi\x7fng HTTP/1.1\r\nHost: d'],
+    ['bytes after the version', 'GET /_ping HTTP/1.1x\r\nHost: d'],
+    ['a request line cut short', 'GET /_ping HTTP/1.'],
+    ['a 16-digit length', 'POST /x HTTP/1.1\r\nContent-Length: 1234567890123456'],
+    ['an upgrade in any case', 'POST /exec/x/start HTTP/1.1\r\nCONNECTION: UPGRADE'],
+    ['an empty line inside', 'GET /_ping HTTP/1.1\r\n\r\nHost: d'],
+    ['DEL in a value', 'GET /_ping HTTP/1.1\r\nX-A: a\x7fb'],
+    ['a CR at the end', 'GET /_ping HTTP/1.1\r\nX-A: 1\r'],
   ])('leaves %s to node:http', (_what, head) => {
     expect(parsePlainRequestHead(head)).toBeUndefined();
   });
@@ -76,7 +115,30 @@ describe('parseResponseHead', () => {
     expect(parseResponseHead(head('100 Continue'), 'PUT').framing.kind).toBe('none');
   });
 
+  it('reads a chunked coding only when it is the last one', () => {
+    expect(parseResponseHead(head('200 OK', 'Transfer-Encoding: gzip, Chunked '), 'GET').framing.kind).toBe(
+      'chunked',
+    );
+    expect(parseResponseHead(head('200 OK', 'Transfer-Encoding: chunked, gzip'), 'GET').framing.kind).toBe(
+      'close',
+    );
+    expect(parseResponseHead(head('200 OK', 'Transfer-Encoding: xchunked'), 'GET').framing.kind).toBe(
+      'close',
+    );
+    expect(parseResponseHead(head('200', 'content-length:\t7\t'), 'GET')).toEqual({
+      status: 200,
+      framing: { kind: 'length', length: 7 },
+      close: false,
+    });
+  });
+
   it('sees when the engine closes the connection', () => {
+    expect(
+      parseResponseHead(head('200 OK', 'Connection: Keep-Alive, CLOSE', 'Content-Length: 0'), 'GET').close,
+    ).toBe(true);
+    expect(parseResponseHead(head('200 OK', 'Connection: closed', 'Content-Length: 0'), 'GET').close).toBe(
+      false,
+    );
     expect(parseResponseHead(head('200 OK', 'Connection: close', 'Content-Length: 0'), 'GET').close).toBe(
       true,
     );
@@ -88,6 +150,10 @@ describe('parseResponseHead', () => {
 
   it('throws on what is not a response', () => {
     expect(() => parseResponseHead('SSH-2.0-OpenSSH', 'GET')).toThrow(/status line/);
+    expect(() => parseResponseHead('HTTP/1.2 200 OK', 'GET')).toThrow(/status line/);
+    expect(() => parseResponseHead('HTTP/1.1 20x OK', 'GET')).toThrow(/status line/);
+    expect(() => parseResponseHead('HTTP/1.1 2000', 'GET')).toThrow(/status line/);
+    expect(() => parseResponseHead(head('200 OK', 'Content-Length 2'), 'GET')).toThrow(/header line/);
     expect(() => parseResponseHead(head('200 OK', 'Content-Length: 2', 'Content-Length: 3'), 'GET')).toThrow(
       /Content-Length/,
     );

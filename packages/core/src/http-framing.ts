@@ -26,59 +26,164 @@ export interface PlainRequestHead {
   readonly contentType: string | undefined;
 }
 
-const REQUEST_LINE = /^([A-Z]{1,20}) (\/[!-~]*) HTTP\/1\.1$/;
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const FIELD_VALUE = /^[\t\x20-\x7e]*$/;
-const DIGITS = /^[0-9]{1,15}$/;
+const SP = 0x20;
+const HT = 0x09;
+const CR = 0x0d;
+const LF = 0x0a;
+const COLON = 0x3a;
+/** `tchar` of RFC 9110: the bytes a field name is made of. */
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+  TCHAR[c.charCodeAt(0)] = 1;
+const HTTP11 = Buffer.from(' HTTP/1.1');
+const CONTENT_LENGTH = Buffer.from('content-length');
+const CONTENT_TYPE = Buffer.from('content-type');
+const TRANSFER_ENCODING = Buffer.from('transfer-encoding');
+const UPGRADE = Buffer.from('upgrade');
+const EXPECT = Buffer.from('expect');
+const CONNECTION = Buffer.from('connection');
+const CHUNKED = Buffer.from('chunked');
+const CLOSE = Buffer.from('close');
+const KEEP_ALIVE = Buffer.from('keep-alive');
+const HTTP1 = Buffer.from('HTTP/1.');
+
+/** Whether `buf[at..]` spells `lower` in any case (`lower` is letters, digits and `-`). */
+function spells(buf: Uint8Array, at: number, lower: Uint8Array): boolean {
+  for (let i = 0; i < lower.length; i++) if ((buf[at + i]! | 0x20) !== lower[i]) return false;
+  return true;
+}
+
+/** Whether the field name `buf[from..to)` is `lower`, in any case. */
+function isName(buf: Uint8Array, from: number, to: number, lower: Uint8Array): boolean {
+  return to - from === lower.length && spells(buf, from, lower);
+}
+
+/** Where a field value starts once its leading spaces and tabs are skipped. */
+function skipOws(buf: Uint8Array, from: number, to: number): number {
+  while (from < to && (buf[from] === SP || buf[from] === HT)) from++;
+  return from;
+}
+
+/** Where a field value ends once its trailing spaces and tabs are dropped. */
+function dropOws(buf: Uint8Array, from: number, to: number): number {
+  while (to > from && (buf[to - 1] === SP || buf[to - 1] === HT)) to--;
+  return to;
+}
+
+/** A decimal of 1 to 15 digits, alone between optional spaces and tabs, or -1. */
+function decimal(buf: Uint8Array, from: number, to: number): number {
+  from = skipOws(buf, from, to);
+  to = dropOws(buf, from, to);
+  if (to === from || to - from > 15) return -1;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = buf[i]! - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** Whether `buf[from..to)` holds `lower` in any case anywhere (the `upgrade` in a `Connection` value). */
+function contains(buf: Uint8Array, from: number, to: number, lower: Uint8Array): boolean {
+  for (let i = from; i + lower.length <= to; i++) if (spells(buf, i, lower)) return true;
+  return false;
+}
 
 /**
- * Reads a request head (the bytes before the empty line) when it is plain; anything that is not is
- * `undefined`, for `node:http` to parse.
+ * Whether a comma-separated field value (`buf[from..to)`) has `lower` as one of its elements, in any case and
+ * with optional spaces and tabs around it (`keep-alive, Close`).
+ */
+function hasElement(buf: Uint8Array, from: number, to: number, lower: Uint8Array): boolean {
+  let i = from;
+  while (i <= to) {
+    let comma = i;
+    while (comma < to && buf[comma] !== 0x2c) comma++;
+    const a = skipOws(buf, i, comma);
+    if (isName(buf, a, dropOws(buf, a, comma), lower)) return true;
+    i = comma + 1;
+  }
+  return false;
+}
+
+/**
+ * Reads a request head when it is plain; anything that is not is `undefined`, for `node:http` to parse. It reads
+ * the bytes themselves (no string per line, no regular expression): this runs once for every request on the lane.
  *
- * @param head - the head decoded as latin1, without the final `\r\n\r\n`
+ * @param buf - bytes that start with the head
+ * @param end - where the head ends, before its final `\r\n\r\n` (default: the whole of `buf`)
  * @returns the method, target and body length, or `undefined`
  * @example
  * ```ts
- * parsePlainRequestHead('GET /_ping HTTP/1.1\r\nHost: docker'); // { method: 'GET', target: '/_ping', bodyLength: 0, contentType: undefined }
- * parsePlainRequestHead('POST /build HTTP/1.1\r\nTransfer-Encoding: chunked'); // undefined
+ * parsePlainRequestHead(Buffer.from('GET /_ping HTTP/1.1\r\nHost: docker')); // { method: 'GET', target: '/_ping', bodyLength: 0, contentType: undefined }
+ * parsePlainRequestHead(Buffer.from('POST /build HTTP/1.1\r\nTransfer-Encoding: chunked')); // undefined
  * ```
  */
-export function parsePlainRequestHead(head: string): PlainRequestHead | undefined {
-  const lines = head.split('\r\n');
-  const m = REQUEST_LINE.exec(lines[0]!);
-  if (!m) return undefined;
+export function parsePlainRequestHead(buf: Buffer, end: number = buf.length): PlainRequestHead | undefined {
+  // the request line: METHOD SP origin-form SP HTTP/1.1
+  let i = 0;
+  while (i < end && buf[i]! >= 0x41 && buf[i]! <= 0x5a) i++;
+  if (i === 0 || i > 20 || buf[i] !== SP) return undefined;
+  const methodEnd = i++;
+  const targetStart = i;
+  if (buf[i] !== 0x2f) return undefined;
+  while (i < end && buf[i]! > SP && buf[i]! < 0x7f) i++;
+  const targetEnd = i;
+  if (end - i < HTTP11.length) return undefined;
+  for (let k = 0; k < HTTP11.length; k++) if (buf[i + k] !== HTTP11[k]) return undefined;
+  i += HTTP11.length;
   let bodyLength = 0;
   let sawLength = false;
   let contentType: string | undefined;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    const colon = line.indexOf(':');
-    if (colon <= 0) return undefined;
-    const name = line.slice(0, colon);
-    const value = line.slice(colon + 1);
-    if (!TOKEN.test(name) || !FIELD_VALUE.test(value)) return undefined;
-    switch (name.toLowerCase()) {
-      case 'content-length': {
-        const v = value.trim();
-        if (sawLength || !DIGITS.test(v)) return undefined;
-        sawLength = true;
-        bodyLength = Number(v);
+  // each field line: CRLF name ":" value, the value in HTAB / SP / VCHAR only (no obs-text, no bare CR or LF)
+  while (i < end) {
+    if (buf[i] !== CR || buf[i + 1] !== LF) return undefined;
+    i += 2;
+    const nameStart = i;
+    while (i < end && buf[i]! < 0x80 && TCHAR[buf[i]!] === 1) i++;
+    if (i === nameStart || buf[i] !== COLON) return undefined;
+    const nameEnd = i++;
+    const valueStart = i;
+    while (i < end && (buf[i] === HT || (buf[i]! >= SP && buf[i]! < 0x7f))) i++;
+    const valueEnd = i;
+    if (i < end && buf[i] !== CR) return undefined;
+    switch (nameEnd - nameStart) {
+      case CONTENT_LENGTH.length:
+        if (isName(buf, nameStart, nameEnd, CONTENT_LENGTH)) {
+          if (sawLength) return undefined;
+          bodyLength = decimal(buf, valueStart, valueEnd);
+          if (bodyLength < 0) return undefined;
+          sawLength = true;
+        }
         break;
-      }
-      case 'content-type':
-        if (contentType !== undefined) return undefined;
-        contentType = value.trim();
+      case CONTENT_TYPE.length:
+        if (isName(buf, nameStart, nameEnd, CONTENT_TYPE)) {
+          if (contentType !== undefined) return undefined;
+          const a = skipOws(buf, valueStart, valueEnd);
+          contentType = buf.toString('latin1', a, dropOws(buf, a, valueEnd));
+        }
         break;
-      case 'transfer-encoding':
-      case 'upgrade':
-      case 'expect':
-        return undefined;
-      case 'connection':
-        if (/upgrade/i.test(value)) return undefined;
+      case TRANSFER_ENCODING.length:
+        if (isName(buf, nameStart, nameEnd, TRANSFER_ENCODING)) return undefined;
+        break;
+      case UPGRADE.length:
+        if (isName(buf, nameStart, nameEnd, UPGRADE)) return undefined;
+        break;
+      case EXPECT.length:
+        if (isName(buf, nameStart, nameEnd, EXPECT)) return undefined;
+        break;
+      case CONNECTION.length:
+        if (isName(buf, nameStart, nameEnd, CONNECTION) && contains(buf, valueStart, valueEnd, UPGRADE))
+          return undefined;
         break;
     }
   }
-  return { method: m[1]!, target: m[2]!, bodyLength, contentType };
+  return {
+    method: buf.toString('latin1', 0, methodEnd),
+    target: buf.toString('latin1', targetStart, targetEnd),
+    bodyLength,
+    contentType,
+  };
 }
 
 /** How the body of a response is delimited. */
@@ -102,53 +207,72 @@ export interface ResponseHead {
   readonly close: boolean;
 }
 
-const STATUS_LINE = /^HTTP\/1\.([01]) ([0-9]{3})(?: |$)/;
-
 /**
- * Reads the framing of a response head of the engine.
+ * Reads the framing of a response head of the engine, from its bytes.
  *
- * @param head - the head decoded as latin1, without the final `\r\n\r\n`
+ * @param buf - bytes that start with the head
+ * @param end - where the head ends, before its final `\r\n\r\n`
  * @param method - the method of the request it answers
  * @returns the status and framing
  * @throws Error when the head is not an HTTP/1.x response
  * @example
  * ```ts
- * parseResponseHead('HTTP/1.1 200 OK\r\nContent-Length: 2', 'GET').framing; // { kind: 'length', length: 2 }
+ * const head = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2');
+ * parseResponseHead(head, head.length, 'GET').framing; // { kind: 'length', length: 2 }
  * ```
  */
-export function parseResponseHead(head: string, method: string): ResponseHead {
-  const lineEnd = head.indexOf('\r\n');
-  const m = STATUS_LINE.exec(lineEnd === -1 ? head : head.slice(0, lineEnd));
-  if (!m) throw new Error(`the engine sent a malformed status line: ${JSON.stringify(head.slice(0, 80))}`);
-  const status = Number(m[2]);
-  let close = m[1] === '0';
+export function parseResponseHead(buf: Buffer, end: number, method: string): ResponseHead {
+  // HTTP/1.x SP 3DIGIT (SP reason | end of line)
+  let ok = end >= 12;
+  for (let k = 0; ok && k < HTTP1.length; k++) ok = buf[k] === HTTP1[k];
+  const minor = buf[7]! - 0x30;
+  const d0 = buf[9]! - 0x30;
+  const d1 = buf[10]! - 0x30;
+  const d2 = buf[11]! - 0x30;
+  ok &&= (minor === 0 || minor === 1) && buf[8] === SP;
+  ok &&= d0 >= 0 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9;
+  ok &&= end === 12 || buf[12] === SP || buf[12] === CR;
+  if (!ok) {
+    const text = buf.toString('latin1', 0, Math.min(end, 80));
+    throw new Error(`the engine sent a malformed status line: ${JSON.stringify(text)}`);
+  }
+  const status = d0 * 100 + d1 * 10 + d2;
+  let close = minor === 0;
   let length: number | undefined;
   let chunked = false;
   let encoded = false;
   // only three fields matter here; the engine's head is trusted to be well formed, so skip the others cheaply
-  let pos = lineEnd;
-  while (pos !== -1) {
-    const start = pos + 2;
-    const next = head.indexOf('\r\n', start);
-    const stop = next === -1 ? head.length : next;
-    pos = next;
-    const first = head.charCodeAt(start) | 0x20;
+  let i = 12;
+  while (i < end) {
+    while (i < end && buf[i] !== CR) i++;
+    const start = i + 2;
+    if (start >= end) break;
+    let stop = start;
+    while (stop < end && buf[stop] !== CR) stop++;
+    i = stop;
+    const first = buf[start]! | 0x20;
     if (first !== 0x63 && first !== 0x74) continue; // c, t
-    const colon = head.indexOf(':', start);
-    if (colon === -1 || colon > stop) throw new Error('the engine sent a malformed header line');
-    const name = head.slice(start, colon).toLowerCase();
-    if (name === 'content-length') {
-      const value = head.slice(colon + 1, stop).trim();
-      if (!DIGITS.test(value) || (length !== undefined && length !== Number(value)))
+    let colon = start;
+    while (colon < stop && buf[colon] !== COLON) colon++;
+    if (colon === stop) throw new Error('the engine sent a malformed header line');
+    if (isName(buf, start, colon, CONTENT_LENGTH)) {
+      const value = decimal(buf, colon + 1, stop);
+      if (value < 0 || (length !== undefined && length !== value))
         throw new Error('the engine sent an invalid Content-Length');
-      length = Number(value);
-    } else if (name === 'transfer-encoding') {
+      length = value;
+    } else if (isName(buf, start, colon, TRANSFER_ENCODING)) {
+      // chunked when it is the last coding
       encoded = true;
-      chunked = /(?:^|,)\s*chunked\s*$/i.test(head.slice(colon + 1, stop));
-    } else if (name === 'connection') {
-      const value = head.slice(colon + 1, stop);
-      if (/(?:^|,)\s*close\s*(?:,|$)/i.test(value)) close = true;
-      else if (/(?:^|,)\s*keep-alive\s*(?:,|$)/i.test(value)) close = false;
+      const to = dropOws(buf, colon + 1, stop);
+      const from = to - CHUNKED.length;
+      chunked = from > colon && spells(buf, from, CHUNKED);
+      if (chunked) {
+        const before = dropOws(buf, colon + 1, from);
+        chunked = before === colon + 1 || buf[before - 1] === 0x2c;
+      }
+    } else if (isName(buf, start, colon, CONNECTION)) {
+      if (hasElement(buf, colon + 1, stop, CLOSE)) close = true;
+      else if (hasElement(buf, colon + 1, stop, KEEP_ALIVE)) close = false;
     }
   }
   let framing: ResponseFraming;

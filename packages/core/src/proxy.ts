@@ -13,7 +13,7 @@ import { RawLane } from './raw-lane.ts';
 import { ProxyRequest } from './request.ts';
 import { LaneRequest } from './request-summary.ts';
 import { type BodySink, ProxyResponse } from './response.ts';
-import { resolvePath, withVersion } from './router.ts';
+import { type ResolvedPath, resolvePath, withVersion } from './router.ts';
 import { createUpstreamPool, parseDockerHost, Upstream, type UpstreamAddress } from './upstream.ts';
 
 /** Options of {@link createProxy}. */
@@ -28,6 +28,11 @@ export interface ProxyOptions {
   readonly bodyLimit?: number;
   /** How long {@link DockerProxy.close} waits for requests in flight before cutting them (default 5 s). */
   readonly closeGraceMs?: number;
+  /**
+   * How long a client connection may wait between requests before the proxy closes it, in ms (default 30 s,
+   * the engine's own keep-alive is longer). A request in flight, however long its stream, is never cut by it.
+   */
+  readonly keepAliveMs?: number;
   /**
    * Logs one `info` line per request (`method`, `operation`, `path`, `status`, `ms`; `lane: true` when it took
    * the byte lane), when the response head goes out or the request is refused. Unlike a `logRequests()`
@@ -121,9 +126,10 @@ export function createProxy(options: ProxyOptions): DockerProxy {
   }
   const hijacked = new Set<Duplex>();
   const lanes = new Set<RawLane>();
+  let laneSweep: NodeJS.Timeout | undefined;
   let nextId = 0;
 
-  const keepAliveMs = 30_000;
+  const keepAliveMs = options.keepAliveMs ?? 30_000;
   const server = http.createServer({
     requestTimeout: 0,
     headersTimeout: 60_000,
@@ -136,19 +142,36 @@ export function createProxy(options: ProxyOptions): DockerProxy {
   if (untouched !== undefined) {
     const httpConnection = server.listeners('connection')[0] as (socket: Duplex) => void;
     server.removeListener('connection', httpConnection);
+    // Clients send the same few request lines over and over: the lane keeps what their paths resolve to
+    // (`null`: not for the lane), a bounded map emptied when full.
+    const laneRoutes = new Map<string, ResolvedPath | null>();
+    const laneRoute = (method: string, rawPath: string): ResolvedPath | null => {
+      const key = `${method} ${rawPath}`;
+      let resolved = laneRoutes.get(key);
+      if (resolved !== undefined) return resolved;
+      try {
+        resolved = resolvePath(method, rawPath);
+        // the lane forwards the path as sent, so it takes only paths already in the canonical form
+        if (
+          resolved.redirect !== undefined ||
+          resolved.route?.hijack !== undefined ||
+          rawPath !== withVersion(resolved.path, resolved.apiVersion)
+        )
+          resolved = null;
+        // shared by every request with this line: no test may change it
+        else Object.freeze(resolved.params);
+      } catch {
+        resolved = null; // the pipeline path answers what the router refuses
+      }
+      if (laneRoutes.size >= 1024) laneRoutes.clear();
+      laneRoutes.set(key, resolved);
+      return resolved;
+    };
     const admit = (head: PlainRequestHead): LaneRequest | undefined => {
       const target = head.target;
       const q = target.indexOf('?');
-      const rawPath = q === -1 ? target : target.slice(0, q);
-      let resolved: ReturnType<typeof resolvePath>;
-      try {
-        resolved = resolvePath(head.method, rawPath);
-      } catch {
-        return undefined; // the pipeline path answers what the router refuses
-      }
-      if (resolved.redirect !== undefined || resolved.route?.hijack !== undefined) return undefined;
-      // the lane forwards the path as sent, so it takes only paths already in the canonical form
-      if (rawPath !== withVersion(resolved.path, resolved.apiVersion)) return undefined;
+      const resolved = laneRoute(head.method, q === -1 ? target : target.slice(0, q));
+      if (resolved === null) return undefined;
       const request = new LaneRequest(head, resolved, q === -1 ? '' : target.slice(q + 1));
       try {
         return untouched(request) ? request : undefined;
@@ -181,6 +204,14 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       lanes.add(lane);
       socket.once('close', () => lanes.delete(lane));
     });
+    // one coarse timer ends the lane connections idle for longer than keepAliveMs
+    laneSweep = setInterval(
+      () => {
+        const now = performance.now();
+        for (const lane of lanes) lane.expireIdle(now);
+      },
+      Math.min(1000, keepAliveMs / 4),
+    ).unref();
   }
   server.on('request', (req, res) => handleRequest(req, res));
   server.on('upgrade', (req, socket, head) => handleUpgrade(req, socket as Socket, head));
@@ -506,6 +537,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       if (!server.listening) clearTimeout(timer);
       await closed;
       clearTimeout(timer);
+      clearInterval(laneSweep);
       // client requests are done; what is left are middleware streams (event watchers): cut them
       await pool.destroy();
     },

@@ -28,7 +28,7 @@ export interface RawLaneOptions {
   readonly handOff: (client: Socket, readAhead: Buffer) => void;
   /** The complete HTTP response to send when the engine cannot be reached. */
   readonly unreachable: (err: Error) => string;
-  /** How long an idle keep-alive connection is kept, in ms. */
+  /** How long an idle keep-alive connection is kept, in ms (see {@link RawLane.expireIdle}). */
   readonly keepAliveMs: number;
 }
 
@@ -82,6 +82,8 @@ export class RawLane {
   #closing = false;
   #clientPaused = false;
   #upPaused = false;
+  /** When the connection last became idle (`performance.now()`). */
+  #idleSince = performance.now();
 
   /**
    * Takes over a freshly accepted connection.
@@ -96,8 +98,17 @@ export class RawLane {
     client.on('end', this.#onClientEnd);
     client.on('error', this.#onClientError);
     client.on('close', this.#onClientClose);
-    client.on('timeout', this.#onTimeout);
-    client.setTimeout(options.keepAliveMs);
+  }
+
+  /**
+   * Ends the connection if it has waited for a request (or for the rest of one) longer than `keepAliveMs`.
+   * The proxy calls this for every lane from one coarse timer: a socket timeout of its own would be re-armed on
+   * every read and write, which costs more than the rest of a small request's work.
+   *
+   * @param now - `performance.now()`
+   */
+  expireIdle(now: number): void {
+    if (this.#phase === 'idle' && now - this.#idleSince >= this.#options.keepAliveMs) this.destroy();
   }
 
   /** Ends the connection once the request in flight is answered (at once when idle). */
@@ -148,11 +159,6 @@ export class RawLane {
     if (this.#phase !== 'gone') this.destroy();
   };
 
-  // the socket's inactivity timer runs all along; it only ends a connection that waits for a request
-  #onTimeout = (): void => {
-    if (this.#phase === 'idle') this.destroy();
-  };
-
   #pauseClient(): void {
     if (this.#clientPaused) return;
     this.#clientPaused = true;
@@ -179,7 +185,7 @@ export class RawLane {
       this.#handOff();
       return;
     }
-    const head = parsePlainRequestHead(buf.toString('latin1', 0, end));
+    const head = parsePlainRequestHead(buf, end);
     const request = head === undefined ? undefined : this.#options.admit(head);
     if (head === undefined || request === undefined) {
       this.#handOff();
@@ -215,6 +221,7 @@ export class RawLane {
       return;
     }
     this.#phase = 'idle';
+    this.#idleSince = performance.now();
     this.#resumeClient();
     if (this.#readAhead.length > 0) this.#next();
   }
@@ -222,13 +229,11 @@ export class RawLane {
   #handOff(): void {
     this.#phase = 'gone';
     const client = this.#client;
-    client.setTimeout(0);
     client.pause();
     client.off('data', this.#onClientData);
     client.off('end', this.#onClientEnd);
     client.off('error', this.#onClientError);
     client.off('close', this.#onClientClose);
-    client.off('timeout', this.#onTimeout);
     this.#up?.destroy();
     this.#options.handOff(client, this.#readAhead);
   }
@@ -324,7 +329,7 @@ export class RawLane {
         r.head = EMPTY;
         let head: ReturnType<typeof parseResponseHead>;
         try {
-          head = parseResponseHead(buf.toString('latin1', 0, end), this.#method);
+          head = parseResponseHead(buf, end, this.#method);
         } catch {
           this.destroy();
           return;
@@ -420,7 +425,6 @@ export class RawLane {
     const up = this.#up!;
     this.#phase = 'splice';
     this.#inFlight = undefined;
-    client.setTimeout(0);
     client.off('data', this.#onClientData);
     client.off('end', this.#onClientEnd);
     // engine → client goes on through #onUpBytes; client → engine is piped

@@ -225,4 +225,39 @@ describe('the byte lane', { timeout: 60_000 }, () => {
     await closed;
     expect(performance.now() - t0).toBeLessThan(2000);
   });
+
+  it('closes a connection idle for longer than keepAliveMs, on the lane and on the pipeline, but never mid-stream', async () => {
+    await using own = await startProxy([versionHeader], { keepAliveMs: 600 });
+    const closedAfter = async (request: string): Promise<number> => {
+      const s = connect(own.socket);
+      s.write(request);
+      await once(s, 'data');
+      const t0 = performance.now();
+      await once(s, 'close');
+      return performance.now() - t0;
+    };
+    const [lane, pipeline] = await Promise.all([
+      closedAfter('GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n'),
+      closedAfter('GET /version HTTP/1.1\r\nHost: d\r\n\r\n'),
+    ]);
+    expect(lane).toBeGreaterThanOrEqual(400);
+    expect(lane).toBeLessThan(5000);
+    expect(pipeline).toBeLessThan(5000);
+
+    // an event stream with nothing to say for 2 s is a request in flight, not an idle connection
+    const until = Math.floor(Date.now() / 1000) + 2;
+    const c = new Client('http://docker', { socketPath: own.socket });
+    try {
+      const r = await c.request({
+        method: 'GET',
+        path: `/events?since=${until - 2}&until=${until}&filters=${encodeURIComponent(JSON.stringify({ label: [`dockhand.test=${randomUUID()}`] }))}`,
+      });
+      expect(r.statusCode).toBe(200);
+      expect(await r.body.text()).toBe('');
+      // and the connection that carried it is still usable
+      expect(await (await c.request({ method: 'GET', path: '/_ping' })).body.text()).toBe('OK');
+    } finally {
+      await c.close();
+    }
+  });
 });

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createProxy, type DockerProxy, type Middleware } from '../src/index.ts';
+import { createProxy, type DockerProxy, type Middleware, type ProxyOptions } from '../src/index.ts';
 
 const run = promisify(execFile);
 
@@ -21,10 +21,13 @@ export interface TestProxy extends AsyncDisposable {
 }
 
 /** Starts a proxy in this process on a fresh socket. */
-export async function startProxy(middleware: Middleware[] = []): Promise<TestProxy> {
+export async function startProxy(
+  middleware: Middleware[] = [],
+  options: Omit<ProxyOptions, 'upstream' | 'middleware'> = {},
+): Promise<TestProxy> {
   const dir = await mkdtemp(join(tmpdir(), 'dockhand-test-'));
   const socket = join(dir, 'docker.sock');
-  const proxy = createProxy({ upstream: ENGINE, middleware });
+  const proxy = createProxy({ ...options, upstream: ENGINE, middleware });
   await proxy.listen(socket);
   const label = `core-${randomUUID().slice(0, 8)}`;
   return {
