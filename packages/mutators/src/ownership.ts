@@ -32,7 +32,7 @@ interface Listed {
 export class Ownership {
   /** The tenant label. */
   readonly label: TenantLabel;
-  readonly #upstream: Upstream;
+  #upstream: Upstream | undefined;
   readonly #owned = { container: new Set<string>(), network: new Set<string>(), volume: new Set<string>() };
   readonly #foreign = { container: new Set<string>(), network: new Set<string>(), volume: new Set<string>() };
   readonly #execs = new Map<string, string>();
@@ -43,13 +43,32 @@ export class Ownership {
 
   /**
    * @param label - the tenant label
-   * @param upstream - the engine
+   * @param upstream - the engine; when the cache is made before the proxy exists, leave it out and
+   *   {@link Ownership.connect} it on the first request
    * @param log - where to log event-stream trouble
    */
-  constructor(label: TenantLabel, upstream: Upstream, log?: Logger) {
+  constructor(label: TenantLabel, upstream?: Upstream, log?: Logger) {
     this.label = label;
     this.#upstream = upstream;
     this.#log = log;
+  }
+
+  /**
+   * Binds a cache made without an engine to one (a middleware calls it with `ctx.upstream` on every request it
+   * sees; only the first call counts).
+   *
+   * @param upstream - the engine
+   * @param log - where to log event-stream trouble, unless the constructor was given a logger
+   */
+  connect(upstream: Upstream, log?: Logger): void {
+    this.#upstream ??= upstream;
+    this.#log ??= log;
+  }
+
+  get #engine(): Upstream {
+    if (this.#upstream === undefined)
+      throw new Error('this ownership cache is not connected to an engine: call connect(ctx.upstream) first');
+    return this.#upstream;
   }
 
   /**
@@ -135,7 +154,7 @@ export class Ownership {
    */
   async volumeState(name: string): Promise<'missing' | 'owned' | 'foreign'> {
     if (this.#owned.volume.has(name)) return 'owned';
-    const reply = await this.#upstream.request({ path: `/volumes/${encodeURIComponent(name)}` });
+    const reply = await this.#engine.request({ path: `/volumes/${encodeURIComponent(name)}` });
     if (reply.status === 404) {
       await reply.text();
       return 'missing';
@@ -154,7 +173,7 @@ export class Ownership {
   async exec(execId: string): Promise<string> {
     const cached = this.#execs.get(execId);
     if (cached && this.#owned.container.has(cached)) return execId;
-    const reply = await this.#upstream.request({ path: `/exec/${encodeURIComponent(execId)}/json` });
+    const reply = await this.#engine.request({ path: `/exec/${encodeURIComponent(execId)}/json` });
     if (reply.status !== 200) {
       await reply.text();
       throw notFound('exec instance', execId);
@@ -180,7 +199,7 @@ export class Ownership {
         : kind === 'network'
           ? `/networks/${encodeURIComponent(ref)}`
           : `/volumes/${encodeURIComponent(ref)}`;
-    const reply = await this.#upstream.request({ path });
+    const reply = await this.#engine.request({ path });
     if (reply.status === 200) {
       const obj = await reply.json<{
         Id?: string;
@@ -213,7 +232,7 @@ export class Ownership {
   async #findOwn(kind: OwnedKind, ref: string): Promise<string | undefined> {
     if (kind === 'volume') return undefined;
     const filters = JSON.stringify({ label: [`${this.label.key}=${this.label.value}`] });
-    const reply = await this.#upstream.request({
+    const reply = await this.#engine.request({
       path: kind === 'container' ? '/containers/json' : '/networks',
       query: kind === 'container' ? { all: '1', filters } : { filters },
     });
@@ -243,7 +262,7 @@ export class Ownership {
     while (!this.#stopped) {
       this.#abort = new AbortController();
       try {
-        const res = await this.#upstream.pool.request({
+        const res = await this.#engine.pool.request({
           method: 'GET',
           path: `/events?filters=${encodeURIComponent(JSON.stringify({ event: ['destroy', 'rename'] }))}`,
           signal: this.#abort.signal,

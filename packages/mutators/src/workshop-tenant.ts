@@ -1,4 +1,4 @@
-import { compose, type Middleware, type UntouchedTest, untouchedTest, untouchedWhen } from '@dockhand/core';
+import { compose, type Middleware, untouchedWhen } from '@dockhand/core';
 import { allowRoutes, TENANT_ROUTES } from './allow-routes.ts';
 import { buildkitGuard } from './buildkit-guard.ts';
 import { hostGuard } from './host-guard.ts';
@@ -57,62 +57,42 @@ export function workshopTenant(options: WorkshopTenantOptions): Middleware {
   const key = options.labelKey ?? 'dockhand.tenant';
   const label = { key, value: options.tenant };
   const labels = { [key]: options.tenant };
-  let ownership: Ownership | undefined;
+  // made now and connected to the engine on the first request, so the whole pipeline (and what it leaves to the
+  // proxy's byte lane) is known before any request arrives
+  const ownership = new Ownership(label);
   const shared = {
     networks: options.shared?.networks ?? [],
     volumes: [...(options.shared?.volumes ?? []), options.projectVolume, options.socketVolume],
   };
-  // sets up the ownership cache; changes nothing
-  const own: Middleware = untouchedWhen(
+  // connects the ownership cache to the engine; changes nothing
+  const connect: Middleware = untouchedWhen(
     () => true,
     async (ctx, next) => {
-      ownership ??= new Ownership(label, ctx.upstream, ctx.log);
-      ctx.state['dockhand.ownership'] = ownership;
+      ownership.connect(ctx.upstream, ctx.log);
       await next();
     },
   );
-  // the ownership cache is created on the first request, when the upstream is known; the middleware that need
-  // it are built lazily around it. Until then, every request goes through the pipeline.
-  let inner: Middleware | undefined;
-  let innerUntouched: UntouchedTest | undefined;
-  // built now (it needs no ownership cache), so that a bad option is an error at once
-  const guard = hostGuard(
-    options.networkSubnets === undefined ? {} : { network: { subnets: options.networkSubnets } },
-  );
-  const build = (o: Ownership): Middleware =>
-    compose([
-      allowRoutes(TENANT_ROUTES),
-      guard,
-      rewriteDockerSocket({
-        target: { volume: options.socketVolume, subpath: options.socketPath ?? 'docker.sock' },
-      }),
-      mountPolicy({
-        remap: [
-          {
-            path: options.projectDir ?? '/home/coder/project',
-            volume: options.projectVolume,
-            ...(options.projectMount ? { verifyRoot: options.projectMount } : {}),
-          },
-        ],
-        allow: { binds: options.allowBinds ?? [], volumes: shared.volumes },
-        ownership: o,
-        labels,
-      }),
-      scopeToTenant({ label, shared, ownership: o }),
-      stampLabels({ labels }),
-      buildkitGuard({ labels, images: { label } }),
-    ]);
   return compose([
-    own,
-    untouchedWhen(
-      (req) => innerUntouched?.(req) ?? false,
-      async (ctx, next) => {
-        if (inner === undefined) {
-          inner = build(ctx.state['dockhand.ownership'] as Ownership);
-          innerUntouched = untouchedTest(inner);
-        }
-        await inner(ctx, next);
-      },
-    ),
+    connect,
+    allowRoutes(TENANT_ROUTES),
+    hostGuard(options.networkSubnets === undefined ? {} : { network: { subnets: options.networkSubnets } }),
+    rewriteDockerSocket({
+      target: { volume: options.socketVolume, subpath: options.socketPath ?? 'docker.sock' },
+    }),
+    mountPolicy({
+      remap: [
+        {
+          path: options.projectDir ?? '/home/coder/project',
+          volume: options.projectVolume,
+          ...(options.projectMount ? { verifyRoot: options.projectMount } : {}),
+        },
+      ],
+      allow: { binds: options.allowBinds ?? [], volumes: shared.volumes },
+      ownership,
+      labels,
+    }),
+    scopeToTenant({ label, shared, ownership }),
+    stampLabels({ labels }),
+    buildkitGuard({ labels, images: { label } }),
   ]);
 }

@@ -1,9 +1,15 @@
 // The byte lane under a tenant pipeline: a request naming one of the tenant's own containers by its full id,
 // once the ownership cache knows it, is forwarded as bytes; everything else still meets the pipeline. The
 // access log (`lane: true`) shows which path carried each request.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createProxy } from '@dockhand/core';
+import pino from 'pino';
 import { Client as HttpClient } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Arena, arena } from './harness.ts';
+import { workshopTenant } from '../../src/index.ts';
+import { type Arena, arena, ENGINE_SOCKET } from './harness.ts';
 
 let a: Arena;
 let own: string;
@@ -175,5 +181,48 @@ describe('the byte lane under the workshop tenant pipeline', { timeout: 60_000 }
     // an own container by full id, under an API version the gate refuses
     const [old] = await onOneConnection({ path: `/v1.23/containers/${own}/json` });
     expect(old).toMatchObject({ status: 400, lane: undefined });
+  });
+
+  it('opens for the very first requests of a new tenant proxy, before anything has met the pipeline', async () => {
+    // the preset used to build its pipeline on the first request it saw, so until then nothing took the lane and
+    // the connections of those first requests went to the pipeline for good
+    const lines: Record<string, unknown>[] = [];
+    const proxy = createProxy({
+      upstream: `unix://${ENGINE_SOCKET}`,
+      middleware: [
+        workshopTenant({
+          tenant: `${a.run}-fresh`,
+          projectVolume: a.mallory.projectVolume,
+          socketVolume: a.mallory.socketVolume,
+        }),
+      ],
+      logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) }),
+      accessLog: true,
+    });
+    const dir = await mkdtemp(join(tmpdir(), 'dockhand-lane-'));
+    const socket = join(dir, 'docker.sock');
+    await proxy.listen(socket);
+    const c = new HttpClient('http://docker', { socketPath: socket, pipelining: 4 });
+    try {
+      const replies = await Promise.all(
+        ['/_ping', '/_ping', '/version', '/containers/json'].map(async (path) => {
+          const r = await c.request({ method: 'GET', path });
+          await r.body.text();
+          return r.statusCode;
+        }),
+      );
+      expect(replies).toEqual([200, 200, 200, 200]);
+      const carried = lines.filter((l) => l.msg === 'request').map((l) => [l.path, l.lane ?? false]);
+      expect(carried).toEqual([
+        ['/_ping', true],
+        ['/_ping', true],
+        ['/version', true],
+        ['/containers/json', false],
+      ]);
+    } finally {
+      await c.close();
+      await proxy.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
