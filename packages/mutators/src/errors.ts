@@ -22,6 +22,8 @@ export const mutatorErrorCodes = {
   DOCKHAND_BAD_FILTERS: 400,
   /** An API version older than 1.24 in the path: engines before 25 still serve it, with legacy behaviour. */
   DOCKHAND_API_TOO_OLD: 400,
+  /** A lookup the proxy needs before it can answer safely failed on the engine; nothing unchecked is sent. */
+  DOCKHAND_ENGINE_LOOKUP_FAILED: 502,
 } as const;
 
 /** A code of {@link mutatorErrorCodes}. */

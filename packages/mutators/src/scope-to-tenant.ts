@@ -67,6 +67,7 @@ function repoTag(repo: string, tag: string): string {
  * - every `{id}` or name is resolved to the full id of one of the tenant's objects, or refused with the
  *   daemon's own 404 wording, and the full id is forwarded;
  * - `exec/{id}` only for execs of the tenant's containers; events only the tenant's, filtered per message;
+ * - `/info` counts the tenant's containers (running, paused, stopped) and the images it can see;
  * - objects named inside a create body (`container:<x>` modes, `VolumesFrom`, `Links`, network endpoints) must
  *   be the tenant's or shared;
  * - images: another tenant's builds look missing (also in `/images/get?names=`); tags, commits, imports and builds
@@ -173,6 +174,40 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
           )
         : [],
       BuildCache: [],
+    });
+  });
+
+  // `docker info` counts the tenant's containers and the images it can see, not the engine's: the engine-wide
+  // counts would show how many containers the other tenants have and when they start and stop them
+  const info: Middleware = on('SystemInfo', async (ctx, next) => {
+    await next();
+    const res = ctx.response!;
+    if (res.status !== 200) return;
+    const body = await res.json<JsonObject>();
+    const filters = encodeURIComponent(JSON.stringify({ label: [labelSpec] }));
+    const [containersReply, imagesReply] = await Promise.all([
+      ctx.upstream.request({ path: `/containers/json?all=1&filters=${filters}` }),
+      ctx.upstream.request({ path: '/images/json' }),
+    ]);
+    if (containersReply.status !== 200 || imagesReply.status !== 200) {
+      await Promise.all([containersReply.text(), imagesReply.text()]);
+      throw refuse('DOCKHAND_ENGINE_LOOKUP_FAILED', 'the engine did not list the objects to count for /info');
+    }
+    const containers = (
+      await containersReply.json<{ State?: string; Labels?: Record<string, string> | null }[]>()
+    ).filter((c) => carries(c.Labels, label));
+    const visibleImages = (await imagesReply.json<{ Labels?: Record<string, string> | null }[]>()).filter(
+      (img) => imageVisible(img.Labels, label, images),
+    );
+    const running = containers.filter((c) => c.State === 'running').length;
+    const paused = containers.filter((c) => c.State === 'paused').length;
+    res.setJson({
+      ...body,
+      Containers: containers.length,
+      ContainersRunning: running,
+      ContainersPaused: paused,
+      ContainersStopped: containers.length - running - paused,
+      Images: visibleImages.length,
     });
   });
 
@@ -512,6 +547,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     rename,
     imageList,
     dataUsage,
+    info,
     events,
     containers,
     networks,

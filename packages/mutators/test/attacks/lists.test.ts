@@ -142,6 +142,36 @@ describe('events and system/df (scopeToTenant)', () => {
     for (const id of [victim, victimStopped, victimVol, victimImage]) expect(r.text).not.toContain(id);
   });
 
+  it('info counts only the tenant containers and the images it can see', async () => {
+    const counts = async (api: typeof a.engine) => {
+      const info = (await api.request('GET', '/info')).json as Record<string, number>;
+      return [
+        info.Containers,
+        info.ContainersRunning,
+        info.ContainersPaused,
+        info.ContainersStopped,
+        info.Images,
+      ];
+    };
+    const own = (await a.mallory.api.request('GET', '/containers/json?all=1')).json as { State: string }[];
+    const images = (await a.mallory.api.request('GET', '/images/json')).json as unknown[];
+    const running = own.filter((c) => c.State === 'running').length;
+    const paused = own.filter((c) => c.State === 'paused').length;
+    const expected = [own.length, running, paused, own.length - running - paused, images.length];
+    expect(await counts(a.mallory.api)).toEqual(expected);
+    // the engine's own counts differ (the victim's containers and image are in them) and move when the victim
+    // acts; the tenant's do not
+    const engineBefore = await counts(a.engine);
+    expect(engineBefore[0]).toBeGreaterThan(own.length);
+    await a.engine.request('POST', `/containers/${victim}/pause`);
+    try {
+      expect((await counts(a.engine))[2]).toBe(engineBefore[2]! + 1);
+      expect(await counts(a.mallory.api)).toEqual(expected);
+    } finally {
+      await a.engine.request('POST', `/containers/${victim}/unpause`);
+    }
+  });
+
   it('image list does not show the victim image', async () => {
     const r = await a.mallory.api.request('GET', `/images/json?all=1&filters=${q({ label: [victimLabel] })}`);
     expect(r.status).toBe(200);
