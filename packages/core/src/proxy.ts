@@ -1,7 +1,7 @@
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { type Duplex, duplexPair } from 'node:stream';
 import { type Logger, pino } from 'pino';
 import type { Dispatcher, Pool } from 'undici';
 import { Context } from './context.ts';
@@ -136,50 +136,63 @@ export function createProxy(options: ProxyOptions): DockerProxy {
     keepAliveTimeout: keepAliveMs,
   });
   // Requests every middleware leaves untouched (every request, for an empty pipeline) take the byte lane:
-  // forwarded as sent, responses copied back. The first request that needs the pipeline moves its connection to
-  // node:http.
+  // forwarded as sent, responses copied back. Plain requests the pipeline must see go to node:http over an
+  // in-process connection of the lane's; the first request that is not plain, or that names a route which takes
+  // the connection over, moves the connection itself to node:http.
   const untouched = untouchedTest(pipeline);
   if (untouched !== undefined) {
     const httpConnection = server.listeners('connection')[0] as (socket: Duplex) => void;
     server.removeListener('connection', httpConnection);
-    // Clients send the same few request lines over and over: the lane keeps what their paths resolve to
-    // (`null`: not for the lane), a bounded map emptied when full.
-    const laneRoutes = new Map<string, ResolvedPath | null>();
-    const laneRoute = (method: string, rawPath: string): ResolvedPath | null => {
+    // Clients send the same few request lines over and over: the lane keeps what their paths resolve to, a
+    // bounded map emptied when full. `'pipeline'`: a path the proxy answers itself (a redirect, a refusal) or
+    // one not in the canonical form the lane would have to forward; `'hijack'`: a route that takes the
+    // connection over, which goes to node:http with the connection.
+    const laneRoutes = new Map<string, ResolvedPath | 'pipeline' | 'hijack'>();
+    const laneRoute = (method: string, rawPath: string): ResolvedPath | 'pipeline' | 'hijack' => {
       const key = `${method} ${rawPath}`;
       let resolved = laneRoutes.get(key);
       if (resolved !== undefined) return resolved;
       try {
-        resolved = resolvePath(method, rawPath);
+        const r = resolvePath(method, rawPath);
+        if (r.route?.hijack !== undefined) resolved = 'hijack';
         // the lane forwards the path as sent, so it takes only paths already in the canonical form
-        if (
-          resolved.redirect !== undefined ||
-          resolved.route?.hijack !== undefined ||
-          rawPath !== withVersion(resolved.path, resolved.apiVersion)
-        )
-          resolved = null;
-        // shared by every request with this line: no test may change it
-        else Object.freeze(resolved.params);
+        else if (r.redirect !== undefined || rawPath !== withVersion(r.path, r.apiVersion))
+          resolved = 'pipeline';
+        else {
+          // shared by every request with this line: no test may change it
+          Object.freeze(r.params);
+          resolved = r;
+        }
       } catch {
-        resolved = null; // the pipeline path answers what the router refuses
+        resolved = 'pipeline'; // the pipeline answers what the router refuses
       }
       if (laneRoutes.size >= 1024) laneRoutes.clear();
       laneRoutes.set(key, resolved);
       return resolved;
     };
-    const admit = (head: PlainRequestHead): LaneRequest | undefined => {
+    const admit = (head: PlainRequestHead): LaneRequest | 'pipeline' | undefined => {
       const target = head.target;
       const q = target.indexOf('?');
       const resolved = laneRoute(head.method, q === -1 ? target : target.slice(0, q));
-      if (resolved === null) return undefined;
+      if (resolved === 'hijack') return undefined;
+      if (resolved === 'pipeline') return 'pipeline';
       const request = new LaneRequest(head, resolved, q === -1 ? '' : target.slice(q + 1));
       try {
-        return untouched(request) ? request : undefined;
+        return untouched(request) ? request : 'pipeline';
       } catch (err) {
         // a test that fails sends the request to the pipeline, where the middleware itself decides
         logger.warn({ err }, 'an untouchedWhen test threw; the request goes through the pipeline');
-        return undefined;
+        return 'pipeline';
       }
+    };
+    // the pipeline's end of an in-process connection, served by node:http like an accepted socket
+    const pipelineConnection = (): Duplex => {
+      const [lane, http] = duplexPair();
+      // a pair's ends only see each other's end of data: when the lane drops its end, node:http must see its
+      // connection close, as with a socket, so that a request in flight (an event stream) is aborted upstream
+      lane.once('close', () => http.destroy());
+      httpConnection.call(server, http);
+      return lane;
     };
     const onResponse = accessLog
       ? (request: LaneRequest, status: number, start: number): void => logAccess(request, status, start, true)
@@ -188,6 +201,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       const lane = new RawLane(socket, {
         upstream: address,
         admit,
+        pipeline: pipelineConnection,
         ...(onResponse === undefined ? {} : { onResponse }),
         keepAliveMs,
         unreachable: (err) =>
@@ -525,6 +539,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       return addr;
     },
     async close() {
+      const listening = server.listening;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const timer = setTimeout(() => {
@@ -534,7 +549,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       }, grace);
       for (const s of hijacked) s.end();
       for (const lane of lanes) lane.shutdown();
-      if (!server.listening) clearTimeout(timer);
+      if (!listening) clearTimeout(timer);
       await closed;
       clearTimeout(timer);
       clearInterval(laneSweep);

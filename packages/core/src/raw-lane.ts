@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import {
   ChunkedBody,
   MAX_HEAD,
@@ -15,10 +16,13 @@ export interface RawLaneOptions {
   /** The engine. */
   readonly upstream: UpstreamAddress;
   /**
-   * The request as the lane may carry it, or `undefined` when it must go through the middleware pipeline (then
-   * the lane hands the connection over).
+   * Where a plain request goes: to the engine as bytes (the request as the lane carries it, for `onResponse`),
+   * through the middleware pipeline over {@link RawLaneOptions.pipeline} (`'pipeline'`), or, with the
+   * connection, to `node:http` for good (`undefined`: routes that take the connection over).
    */
-  readonly admit: (head: PlainRequestHead) => LaneRequest | undefined;
+  readonly admit: (head: PlainRequestHead) => LaneRequest | 'pipeline' | undefined;
+  /** Opens an in-process connection to the proxy's `node:http` server, which runs the pipeline. */
+  readonly pipeline: () => Duplex;
   /**
    * Called as the head of each response the lane passes on arrives (or with 502 when the engine cannot be
    * reached), with the `performance.now()` at which the request was taken. What it throws is ignored.
@@ -49,9 +53,11 @@ interface InFlight {
   /** Bytes of this response already sent to the client. */
   sent: boolean;
   done: boolean;
-  /** The request, and when it was taken (kept for `onResponse`). */
-  request: LaneRequest;
+  /** The request, and when it was taken (kept for `onResponse`); none for the pipeline, which logs its own. */
+  request: LaneRequest | undefined;
   start: number;
+  /** Where it went: the engine, or the pipeline's connection. */
+  to: 'engine' | 'pipeline';
 }
 
 /**
@@ -60,11 +66,13 @@ interface InFlight {
  * they arrive, reading only their framing (see `http-framing.ts`). No context, no header objects, no
  * re-encoding: this is what makes an empty pipeline cost little more than a socket relay.
  *
- * Requests are taken one at a time. The first request that is not plain, that a middleware acts on, that the
- * proxy answers itself (a redirect, an ambiguous path) or that asks for a connection upgrade ends the lane: at
- * that request boundary, with nothing in flight, the connection and the bytes read ahead go to `node:http` and
- * the pipeline for good. A response without framing (`101`, the old raw attach stream) turns the connection
- * into a two-way splice, as the engine does.
+ * Requests are taken one at a time. A plain request that a middleware acts on, or that the proxy answers itself
+ * (a redirect, an ambiguous path), is written as it came to an in-process connection to the proxy's `node:http`
+ * server, which runs the pipeline, and its answer is copied back the same way: the client's connection stays on
+ * the lane for the requests after it. The first request that is not plain, or that names a route which takes
+ * the connection over (attach, exec start, BuildKit), ends the lane: at that request boundary, with nothing in
+ * flight, the connection and the bytes read ahead go to `node:http` for good. A response without framing
+ * (`101`, the old raw attach stream) turns the connection into a two-way splice, as the engine does.
  *
  * @internal
  */
@@ -73,6 +81,8 @@ export class RawLane {
   readonly #options: RawLaneOptions;
   #up: Socket | undefined;
   #upConnected = false;
+  /** The in-process connection to the pipeline, opened on the first request that needs it. */
+  #inner: Duplex | undefined;
   #readAhead: Buffer = EMPTY;
   #bodyLeft = 0;
   #method = 'GET';
@@ -126,11 +136,15 @@ export class RawLane {
     this.#phase = 'gone';
     this.#client.destroy();
     this.#up?.destroy();
+    this.#inner?.destroy();
   }
 
   // --- client side ---------------------------------------------------------------------------------------
 
   #onClientData = (chunk: Buffer): void => {
+    // once the lane is done with the connection, nothing the client sends is forwarded: the rest of a body the
+    // engine stopped reading (it answered and closed) would otherwise reach a new engine connection as a request
+    if (this.#phase === 'gone') return;
     if (this.#bodyLeft > 0) {
       const n = Math.min(this.#bodyLeft, chunk.length);
       this.#bodyLeft -= n;
@@ -149,6 +163,9 @@ export class RawLane {
   #onClientEnd = (): void => {
     this.#clientEnded = true;
     if (this.#phase === 'idle') this.#finish();
+    // a client that hangs up in the middle of a request abandons it, as node:http and the engine itself take it:
+    // a stream that may never end (wait, events, logs -f) must not hold the engine connection open
+    else if (this.#phase === 'busy') this.destroy();
   };
 
   #onClientError = (): void => {
@@ -191,6 +208,7 @@ export class RawLane {
       this.#handOff();
       return;
     }
+    const to = request === 'pipeline' ? 'pipeline' : 'engine';
     const headLength = end + 4;
     const inBuf = Math.min(head.bodyLength, buf.length - headLength);
     const take = headLength + inBuf;
@@ -204,8 +222,9 @@ export class RawLane {
       close: false,
       sent: false,
       done: false,
-      request,
-      start: this.#options.onResponse === undefined ? 0 : performance.now(),
+      request: to === 'engine' ? (request as LaneRequest) : undefined,
+      start: this.#options.onResponse === undefined || to === 'pipeline' ? 0 : performance.now(),
+      to,
     };
     this.#phase = 'busy';
     if (this.#readAhead.length > MAX_READ_AHEAD) this.#pauseClient();
@@ -235,6 +254,7 @@ export class RawLane {
     client.off('error', this.#onClientError);
     client.off('close', this.#onClientClose);
     this.#up?.destroy();
+    this.#inner?.destroy();
     this.#options.handOff(client, this.#readAhead);
   }
 
@@ -242,12 +262,17 @@ export class RawLane {
   #finish(): void {
     this.#phase = 'gone';
     this.#up?.destroy();
+    this.#inner?.destroy();
     this.#client.end();
   }
 
   // --- engine side ---------------------------------------------------------------------------------------
 
   #sendUp(bytes: Buffer): void {
+    if (this.#inFlight?.to === 'pipeline') {
+      this.#sendInner(bytes);
+      return;
+    }
     let up = this.#up;
     if (up === undefined) {
       const address = this.#options.upstream;
@@ -284,9 +309,44 @@ export class RawLane {
     }
   }
 
+  /** Writes request bytes to the pipeline's connection, opening it first if need be. */
+  #sendInner(bytes: Buffer): void {
+    let inner = this.#inner;
+    if (inner === undefined) {
+      inner = this.#options.pipeline();
+      this.#inner = inner;
+      const self = inner;
+      inner.on('data', (chunk: Buffer) => {
+        if (this.#inner === self && this.#phase === 'busy' && this.#inFlight?.to === 'pipeline')
+          this.#onUpData(chunk);
+        else if (this.#inner === self) this.destroy(); // the pipeline never speaks unasked
+      });
+      inner.on('end', () => {
+        if (this.#inner !== self) return;
+        this.#inner = undefined;
+        self.destroy();
+        // the pipeline closed its side in the middle of an answer: the client sees the same
+        if (this.#phase === 'busy' && this.#inFlight?.to === 'pipeline' && !this.#inFlight.done)
+          this.destroy();
+      });
+      inner.on('error', () => {
+        if (this.#inner === self) this.destroy();
+      });
+    }
+    if (!inner.write(bytes)) {
+      this.#pauseClient();
+      inner.once('drain', () => {
+        if (this.#phase === 'busy' || this.#phase === 'idle') this.#resumeClient();
+      });
+    }
+  }
+
   #onUpBytes(chunk: Buffer): void {
     if (this.#phase === 'splice') this.#toClient(chunk);
-    else if (this.#phase !== 'gone') this.#onUpData(chunk);
+    else if (this.#phase === 'gone') return;
+    // the engine never speaks unasked, and it was not asked while the pipeline answers
+    else if (this.#inFlight?.to === 'pipeline') this.destroy();
+    else this.#onUpData(chunk);
   }
 
   #onUpData(chunk: Buffer): void {
@@ -335,6 +395,11 @@ export class RawLane {
           return;
         }
         if (head.status === 101 || head.framing.kind === 'close') {
+          if (r.to === 'pipeline') {
+            // node:http frames every answer to a plain request; anything else is not ours to splice
+            this.destroy();
+            return;
+          }
           // the connection is the stream now: copy both ways until either side closes
           this.#report(r, head.status);
           this.#splice();
@@ -355,8 +420,13 @@ export class RawLane {
     }
     if (r.done) {
       if (r.close) {
-        this.#up?.destroy();
-        this.#up = undefined;
+        if (r.to === 'pipeline') {
+          this.#inner?.destroy();
+          this.#inner = undefined;
+        } else {
+          this.#up?.destroy();
+          this.#up = undefined;
+        }
         if (this.#bodyLeft > 0) {
           this.#finish();
           return;
@@ -368,7 +438,7 @@ export class RawLane {
 
   #report(r: InFlight, status: number): void {
     const report = this.#options.onResponse;
-    if (report === undefined) return;
+    if (report === undefined || r.request === undefined) return;
     try {
       report(r.request, status, r.start);
     } catch {
@@ -379,7 +449,7 @@ export class RawLane {
   #toClient(bytes: Buffer): void {
     if (bytes.length === 0) return;
     if (this.#inFlight) this.#inFlight.sent = true;
-    const up = this.#up;
+    const up = this.#inFlight?.to === 'pipeline' ? this.#inner : this.#up;
     const client = this.#client;
     if (!client.write(bytes) && up && !this.#upPaused) {
       // 'drain' follows a write that returned false
@@ -394,7 +464,7 @@ export class RawLane {
 
   #onUpEnd = (): void => {
     if (this.#phase === 'splice') return;
-    if (this.#inFlight === undefined || this.#inFlight.done) {
+    if (this.#inFlight === undefined || this.#inFlight.done || this.#inFlight.to === 'pipeline') {
       // the engine closed an idle connection: the next request opens another
       this.#up?.destroy();
       this.#up = undefined;
@@ -407,6 +477,12 @@ export class RawLane {
   #onUpError = (err: Error): void => {
     if (this.#phase === 'splice' || this.#phase === 'gone') {
       this.destroy();
+      return;
+    }
+    if (this.#inFlight?.to === 'pipeline') {
+      // the engine connection was idle: the next request to the engine opens another
+      this.#up?.destroy();
+      this.#up = undefined;
       return;
     }
     if (!this.#upConnected && this.#inFlight !== undefined && !this.#inFlight.sent) {

@@ -73,7 +73,7 @@ describe('the byte lane', { timeout: 60_000 }, () => {
     expect(responses.map(bodyOf)).toEqual(['', '', 'OK']);
   });
 
-  it('moves a connection to the pipeline at the first request a middleware acts on, and keeps it working', async () => {
+  it('takes the requests a middleware acts on through the pipeline, on the same connection', async () => {
     const c = client();
     const before = accepted;
     const seen = inPipeline.length;
@@ -259,5 +259,33 @@ describe('the byte lane', { timeout: 60_000 }, () => {
     } finally {
       await c.close();
     }
+  });
+
+  /** An event stream that stays silent: no event carries this label. */
+  const silentEvents = () =>
+    `GET /events?filters=${encodeURIComponent(JSON.stringify({ label: [`dockhand.test=${randomUUID()}`] }))} HTTP/1.1\r\nHost: d\r\n\r\n`;
+
+  it('abandons a stream when the client hangs up in the middle of it, as node:http and the engine do', async () => {
+    const s = connect(tp.socket);
+    s.write(silentEvents());
+    await once(s, 'data');
+    const closed = once(s, 'close');
+    s.end();
+    // before, the lane waited for the end of a response that a silent event stream never sends
+    await closed;
+  });
+
+  it('cuts the requests still in flight when closeGraceMs runs out on close', async () => {
+    await using own = await startProxy([], { closeGraceMs: 300 });
+    const s = connect(own.socket);
+    s.on('error', () => {});
+    s.write(silentEvents());
+    await once(s, 'data');
+    const closed = once(s, 'close');
+    const t0 = performance.now();
+    await own.proxy.close();
+    await closed;
+    // before, close() cleared its own grace timer and waited for the stream to end
+    expect(performance.now() - t0).toBeLessThan(5000);
   });
 });

@@ -177,4 +177,41 @@ describe('requests the pipeline declares it leaves untouched', () => {
     expect(ambiguous.reply.status).toBe(400);
     expect(ambiguous.line).toMatchObject({ method: 'GET', status: 400, path: '/containers/a%2Fb/json' });
   });
+
+  it('keep one connection on the lane around the requests the pipeline takes', async () => {
+    // the pipeline's requests go to node:http over an in-process connection of the lane's, so the client's
+    // connection is never handed over for them: before, the first one moved it to node:http for good
+    const c = new Client('http://docker', { socketPath: socket });
+    const accepted: unknown[] = [];
+    const count = (s: unknown) => accepted.push(s);
+    proxy.server.on('connection', count);
+    try {
+      const carried: { status: number; header: unknown; lane: unknown; seen: number }[] = [];
+      for (const path of ['/version?plain=1', '/version', '/version?plain=1', '/_ping', '/version']) {
+        const before = seen.length;
+        const { reply, line } = await logged(async () => {
+          const r = await c.request({ method: 'GET', path });
+          await r.body.text();
+          return r;
+        });
+        carried.push({
+          status: reply.statusCode,
+          header: reply.headers['x-dockhand-test'],
+          lane: line.lane ?? false,
+          seen: seen.length - before,
+        });
+      }
+      expect(carried).toEqual([
+        { status: 200, header: undefined, lane: true, seen: 0 },
+        { status: 200, header: 'pipeline', lane: false, seen: 2 },
+        { status: 200, header: undefined, lane: true, seen: 0 },
+        { status: 200, header: undefined, lane: true, seen: 0 },
+        { status: 200, header: 'pipeline', lane: false, seen: 2 },
+      ]);
+      expect(accepted.length).toBe(1);
+    } finally {
+      proxy.server.off('connection', count);
+      await c.close();
+    }
+  });
 });
