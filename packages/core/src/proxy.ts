@@ -30,7 +30,8 @@ export interface ProxyOptions {
   readonly closeGraceMs?: number;
   /**
    * How long a client connection may wait between requests before the proxy closes it, in ms (default 30 s,
-   * the engine's own keep-alive is longer). A request in flight, however long its stream, is never cut by it.
+   * the engine's own keep-alive is longer; 0: no limit, as for `node:http`). A request in flight, however long
+   * its stream, is never cut by it.
    */
   readonly keepAliveMs?: number;
   /**
@@ -188,9 +189,13 @@ export function createProxy(options: ProxyOptions): DockerProxy {
     // the pipeline's end of an in-process connection, served by node:http like an accepted socket
     const pipelineConnection = (): Duplex => {
       const [lane, http] = duplexPair();
-      // a pair's ends only see each other's end of data: when the lane drops its end, node:http must see its
-      // connection close, as with a socket, so that a request in flight (an event stream) is aborted upstream
+      // a pair's ends only see each other's end of data: when either end is dropped, the other must close too,
+      // as with a socket (node:http then aborts a request in flight upstream; the lane ends an unfinished answer)
       lane.once('close', () => http.destroy());
+      // (an answer node:http finished writing still reaches the lane in full: its end follows its bytes)
+      http.once('close', () => {
+        if (!http.writableFinished) lane.destroy();
+      });
       httpConnection.call(server, http);
       return lane;
     };
@@ -218,14 +223,15 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       lanes.add(lane);
       socket.once('close', () => lanes.delete(lane));
     });
-    // one coarse timer ends the lane connections idle for longer than keepAliveMs
-    laneSweep = setInterval(
-      () => {
-        const now = performance.now();
-        for (const lane of lanes) lane.expireIdle(now);
-      },
-      Math.min(1000, keepAliveMs / 4),
-    ).unref();
+    // one coarse timer ends the lane connections idle for longer than keepAliveMs (0: never, as for node:http)
+    if (keepAliveMs > 0)
+      laneSweep = setInterval(
+        () => {
+          const now = performance.now();
+          for (const lane of lanes) lane.expireIdle(now);
+        },
+        Math.min(1000, keepAliveMs / 4),
+      ).unref();
   }
   server.on('request', (req, res) => handleRequest(req, res));
   server.on('upgrade', (req, socket, head) => handleUpgrade(req, socket as Socket, head));

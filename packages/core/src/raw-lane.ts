@@ -91,7 +91,8 @@ export class RawLane {
   #clientEnded = false;
   #closing = false;
   #clientPaused = false;
-  #upPaused = false;
+  /** The sources (engine or pipeline connection) paused until the client drains. */
+  readonly #paused = new Set<Duplex>();
   /** When the connection last became idle (`performance.now()`). */
   #idleSince = performance.now();
 
@@ -148,7 +149,7 @@ export class RawLane {
     if (this.#bodyLeft > 0) {
       const n = Math.min(this.#bodyLeft, chunk.length);
       this.#bodyLeft -= n;
-      this.#sendUp(n === chunk.length ? chunk : chunk.subarray(0, n));
+      this.#sendUp(n === chunk.length ? chunk : chunk.subarray(0, n), false);
       if (n === chunk.length) {
         if (this.#bodyLeft === 0) this.#maybeNext();
         return;
@@ -228,7 +229,7 @@ export class RawLane {
     };
     this.#phase = 'busy';
     if (this.#readAhead.length > MAX_READ_AHEAD) this.#pauseClient();
-    this.#sendUp(take === buf.length ? buf : buf.subarray(0, take));
+    this.#sendUp(take === buf.length ? buf : buf.subarray(0, take), true);
   }
 
   /** After a request body is sent or a response is complete: on to the next request when both are. */
@@ -268,12 +269,21 @@ export class RawLane {
 
   // --- engine side ---------------------------------------------------------------------------------------
 
-  #sendUp(bytes: Buffer): void {
+  /**
+   * Writes request bytes to where the request in flight goes. Only the start of a request opens a connection:
+   * the rest of a body whose connection is gone (it answered and closed) must never reach a new one, where it
+   * would be read as a request of its own.
+   */
+  #sendUp(bytes: Buffer, start: boolean): void {
     if (this.#inFlight?.to === 'pipeline') {
-      this.#sendInner(bytes);
+      this.#sendInner(bytes, start);
       return;
     }
     let up = this.#up;
+    if (up === undefined && !start) {
+      this.#finish();
+      return;
+    }
     if (up === undefined) {
       const address = this.#options.upstream;
       // the engine's bytes are read into buffers of the lane's own, read into again once the client has them
@@ -310,8 +320,12 @@ export class RawLane {
   }
 
   /** Writes request bytes to the pipeline's connection, opening it first if need be. */
-  #sendInner(bytes: Buffer): void {
+  #sendInner(bytes: Buffer, start: boolean): void {
     let inner = this.#inner;
+    if (inner === undefined && !start) {
+      this.#finish();
+      return;
+    }
     if (inner === undefined) {
       inner = this.#options.pipeline();
       this.#inner = inner;
@@ -321,14 +335,16 @@ export class RawLane {
           this.#onUpData(chunk);
         else if (this.#inner === self) this.destroy(); // the pipeline never speaks unasked
       });
-      inner.on('end', () => {
+      const gone = (): void => {
         if (this.#inner !== self) return;
         this.#inner = undefined;
         self.destroy();
         // the pipeline closed its side in the middle of an answer: the client sees the same
         if (this.#phase === 'busy' && this.#inFlight?.to === 'pipeline' && !this.#inFlight.done)
           this.destroy();
-      });
+      };
+      inner.on('end', gone);
+      inner.on('close', gone);
       inner.on('error', () => {
         if (this.#inner === self) this.destroy();
       });
@@ -449,15 +465,15 @@ export class RawLane {
   #toClient(bytes: Buffer): void {
     if (bytes.length === 0) return;
     if (this.#inFlight) this.#inFlight.sent = true;
-    const up = this.#inFlight?.to === 'pipeline' ? this.#inner : this.#up;
+    const source = this.#inFlight?.to === 'pipeline' ? this.#inner : this.#up;
     const client = this.#client;
-    if (!client.write(bytes) && up && !this.#upPaused) {
-      // 'drain' follows a write that returned false
-      this.#upPaused = true;
-      up.pause();
+    if (!client.write(bytes) && source && !this.#paused.has(source)) {
+      // 'drain' follows a write that returned false; each source is held back on its own
+      this.#paused.add(source);
+      source.pause();
       client.once('drain', () => {
-        this.#upPaused = false;
-        up.resume();
+        this.#paused.delete(source);
+        source.resume();
       });
     }
   }
@@ -490,6 +506,7 @@ export class RawLane {
       this.#report(this.#inFlight, 502);
       this.#phase = 'gone';
       this.#up = undefined;
+      this.#inner?.destroy();
       this.#client.end(this.#options.unreachable(err));
       return;
     }

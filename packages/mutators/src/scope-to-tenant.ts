@@ -185,12 +185,16 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     if (res.status !== 200) return;
     const body = await res.json<JsonObject>();
     const filters = encodeURIComponent(JSON.stringify({ label: [labelSpec] }));
-    const [containersReply, imagesReply] = await Promise.all([
+    const replies = await Promise.allSettled([
       ctx.upstream.request({ path: `/containers/json?all=1&filters=${filters}` }),
       ctx.upstream.request({ path: '/images/json' }),
     ]);
-    if (containersReply.status !== 200 || imagesReply.status !== 200) {
-      await Promise.all([containersReply.text(), imagesReply.text()]);
+    const [containersReply, imagesReply] = replies.map((r) =>
+      r.status === 'fulfilled' && r.value.status === 200 ? r.value : undefined,
+    );
+    if (containersReply === undefined || imagesReply === undefined) {
+      // read what did arrive, so that its connection is free again
+      await Promise.all(replies.map((r) => (r.status === 'fulfilled' ? r.value.text() : undefined)));
       throw refuse('DOCKHAND_ENGINE_LOOKUP_FAILED', 'the engine did not list the objects to count for /info');
     }
     const containers = (
