@@ -275,86 +275,75 @@ export class RawLane {
    * would be read as a request of its own.
    */
   #sendUp(bytes: Buffer, start: boolean): void {
-    if (this.#inFlight?.to === 'pipeline') {
-      this.#sendInner(bytes, start);
-      return;
+    const toPipeline = this.#inFlight?.to === 'pipeline';
+    let target: Duplex | undefined = toPipeline ? this.#inner : this.#up;
+    if (target === undefined) {
+      if (!start) {
+        this.#finish();
+        return;
+      }
+      target = toPipeline ? this.#openPipeline() : this.#openEngine();
     }
-    let up = this.#up;
-    if (up === undefined && !start) {
-      this.#finish();
-      return;
-    }
-    if (up === undefined) {
-      const address = this.#options.upstream;
-      // the engine's bytes are read into buffers of the lane's own, read into again once the client has them
-      const buffers = new ReadBuffers(this.#client, { max: READ_SIZE });
-      const onread = {
-        buffer: () => buffers.next(),
-        callback: (n: number, buf: Uint8Array): boolean => {
-          this.#onUpBytes(buffers.filled(n, buf));
-          return true; // #toClient pauses the socket itself when the client is slow
-        },
-      };
-      up =
-        'socketPath' in address
-          ? connect({ path: address.socketPath, onread })
-          : connect({ port: address.port, host: address.host, noDelay: true, onread });
-      this.#up = up;
-      this.#upConnected = false;
-      up.on('connect', () => {
-        this.#upConnected = true;
-      });
-      up.on('end', this.#onUpEnd);
-      up.on('error', this.#onUpError);
-      up.on('close', () => {
-        // a connection the lane dropped while idle closes late: only the current one matters
-        if (this.#up === up && this.#phase === 'splice') this.#client.destroy();
-      });
-    }
-    if (!up.write(bytes)) {
+    if (!target.write(bytes)) {
       this.#pauseClient();
-      up.once('drain', () => {
+      target.once('drain', () => {
         if (this.#phase === 'busy' || this.#phase === 'idle') this.#resumeClient();
       });
     }
   }
 
-  /** Writes request bytes to the pipeline's connection, opening it first if need be. */
-  #sendInner(bytes: Buffer, start: boolean): void {
-    let inner = this.#inner;
-    if (inner === undefined && !start) {
-      this.#finish();
-      return;
-    }
-    if (inner === undefined) {
-      inner = this.#options.pipeline();
-      this.#inner = inner;
-      const self = inner;
-      inner.on('data', (chunk: Buffer) => {
-        if (this.#inner === self && this.#phase === 'busy' && this.#inFlight?.to === 'pipeline')
-          this.#onUpData(chunk);
-        else if (this.#inner === self) this.destroy(); // the pipeline never speaks unasked
-      });
-      const gone = (): void => {
-        if (this.#inner !== self) return;
-        this.#inner = undefined;
-        self.destroy();
-        // the pipeline closed its side in the middle of an answer: the client sees the same
-        if (this.#phase === 'busy' && this.#inFlight?.to === 'pipeline' && !this.#inFlight.done)
-          this.destroy();
-      };
-      inner.on('end', gone);
-      inner.on('close', gone);
-      inner.on('error', () => {
-        if (this.#inner === self) this.destroy();
-      });
-    }
-    if (!inner.write(bytes)) {
-      this.#pauseClient();
-      inner.once('drain', () => {
-        if (this.#phase === 'busy' || this.#phase === 'idle') this.#resumeClient();
-      });
-    }
+  /** Opens a connection to the engine, whose bytes come back through `#onUpBytes`. */
+  #openEngine(): Socket {
+    const address = this.#options.upstream;
+    // the engine's bytes are read into buffers of the lane's own, read into again once the client has them
+    const buffers = new ReadBuffers(this.#client, { max: READ_SIZE });
+    const onread = {
+      buffer: () => buffers.next(),
+      callback: (n: number, buf: Uint8Array): boolean => {
+        this.#onUpBytes(buffers.filled(n, buf));
+        return true; // #toClient pauses the socket itself when the client is slow
+      },
+    };
+    const up =
+      'socketPath' in address
+        ? connect({ path: address.socketPath, onread })
+        : connect({ port: address.port, host: address.host, noDelay: true, onread });
+    this.#up = up;
+    this.#upConnected = false;
+    up.on('connect', () => {
+      this.#upConnected = true;
+    });
+    up.on('end', this.#onUpEnd);
+    up.on('error', this.#onUpError);
+    up.on('close', () => {
+      // a connection the lane dropped while idle closes late: only the current one matters
+      if (this.#up === up && this.#phase === 'splice') this.#client.destroy();
+    });
+    return up;
+  }
+
+  /** Opens the in-process connection to the pipeline, whose answers come back through `#onUpData`. */
+  #openPipeline(): Duplex {
+    const self = this.#options.pipeline();
+    this.#inner = self;
+    self.on('data', (chunk: Buffer) => {
+      if (this.#inner === self && this.#phase === 'busy' && this.#inFlight?.to === 'pipeline')
+        this.#onUpData(chunk);
+      else if (this.#inner === self) this.destroy(); // the pipeline never speaks unasked
+    });
+    const gone = (): void => {
+      if (this.#inner !== self) return;
+      this.#inner = undefined;
+      self.destroy();
+      // the pipeline closed its side in the middle of an answer: the client sees the same
+      if (this.#phase === 'busy' && this.#inFlight?.to === 'pipeline' && !this.#inFlight.done) this.destroy();
+    };
+    self.on('end', gone);
+    self.on('close', gone);
+    self.on('error', () => {
+      if (this.#inner === self) this.destroy();
+    });
+    return self;
   }
 
   #onUpBytes(chunk: Buffer): void {

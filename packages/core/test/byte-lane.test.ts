@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -214,24 +214,36 @@ describe('the byte lane', { timeout: 60_000 }, () => {
     expect(await digest(tp.socket, true)).toEqual(direct);
   });
 
-  it('closes idle keep-alive connections at once when the proxy closes', async () => {
-    await using own = await startProxy();
-    const s = connect(own.socket);
-    s.write('GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n');
+  /** A raw connection to `socket` that sent `request` and has the first bytes of its answer. */
+  const answered = async (socket: string, request: string): Promise<Socket> => {
+    const s = connect(socket);
+    s.on('error', () => {});
+    s.write(request);
     await once(s, 'data');
+    return s;
+  };
+  /** How long `proxy.close()` takes to close a connection that sent `request`, in ms. */
+  const closingTime = async (own: TestProxy, request: string): Promise<number> => {
+    const s = await answered(own.socket, request);
     const closed = once(s, 'close');
     const t0 = performance.now();
     await own.proxy.close();
     await closed;
-    expect(performance.now() - t0).toBeLessThan(2000);
+    return performance.now() - t0;
+  };
+  /** An event stream that stays silent: no event carries this label. */
+  const silentEvents = () =>
+    `GET /events?filters=${encodeURIComponent(JSON.stringify({ label: [`dockhand.test=${randomUUID()}`] }))} HTTP/1.1\r\nHost: d\r\n\r\n`;
+
+  it('closes idle keep-alive connections at once when the proxy closes', async () => {
+    await using own = await startProxy();
+    expect(await closingTime(own, 'GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n')).toBeLessThan(2000);
   });
 
   it('closes a connection idle for longer than keepAliveMs, on the lane and on the pipeline, but never mid-stream', async () => {
     await using own = await startProxy([versionHeader], { keepAliveMs: 600 });
     const closedAfter = async (request: string): Promise<number> => {
-      const s = connect(own.socket);
-      s.write(request);
-      await once(s, 'data');
+      const s = await answered(own.socket, request);
       const t0 = performance.now();
       await once(s, 'close');
       return performance.now() - t0;
@@ -261,14 +273,8 @@ describe('the byte lane', { timeout: 60_000 }, () => {
     }
   });
 
-  /** An event stream that stays silent: no event carries this label. */
-  const silentEvents = () =>
-    `GET /events?filters=${encodeURIComponent(JSON.stringify({ label: [`dockhand.test=${randomUUID()}`] }))} HTTP/1.1\r\nHost: d\r\n\r\n`;
-
   it('abandons a stream when the client hangs up in the middle of it, as node:http and the engine do', async () => {
-    const s = connect(tp.socket);
-    s.write(silentEvents());
-    await once(s, 'data');
+    const s = await answered(tp.socket, silentEvents());
     const closed = once(s, 'close');
     s.end();
     // before, the lane waited for the end of a response that a silent event stream never sends
@@ -277,15 +283,7 @@ describe('the byte lane', { timeout: 60_000 }, () => {
 
   it('cuts the requests still in flight when closeGraceMs runs out on close', async () => {
     await using own = await startProxy([], { closeGraceMs: 300 });
-    const s = connect(own.socket);
-    s.on('error', () => {});
-    s.write(silentEvents());
-    await once(s, 'data');
-    const closed = once(s, 'close');
-    const t0 = performance.now();
-    await own.proxy.close();
-    await closed;
     // before, close() cleared its own grace timer and waited for the stream to end
-    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(await closingTime(own, silentEvents())).toBeLessThan(5000);
   });
 });

@@ -179,14 +179,14 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
 
   // `docker info` counts the tenant's containers and the images it can see, not the engine's: the engine-wide
   // counts would show how many containers the other tenants have and when they start and stop them
+  const ownContainersPath = `/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ label: [labelSpec] }))}`;
   const info: Middleware = on('SystemInfo', async (ctx, next) => {
     await next();
     const res = ctx.response!;
     if (res.status !== 200) return;
     const body = await res.json<JsonObject>();
-    const filters = encodeURIComponent(JSON.stringify({ label: [labelSpec] }));
     const replies = await Promise.allSettled([
-      ctx.upstream.request({ path: `/containers/json?all=1&filters=${filters}` }),
+      ctx.upstream.request({ path: ownContainersPath }),
       ctx.upstream.request({ path: '/images/json' }),
     ]);
     const [containersReply, imagesReply] = replies.map((r) =>

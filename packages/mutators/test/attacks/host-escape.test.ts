@@ -31,6 +31,20 @@ async function tryCreate(hostConfig: Record<string, unknown>, extra: Record<stri
   return { r, name };
 }
 
+/** Asks the attacker's proxy to create a volume or network with `fields`; expects the refusal and no object. */
+async function refusedCreate(
+  kind: 'volumes' | 'networks',
+  fields: Record<string, unknown>,
+  message: RegExp,
+): Promise<void> {
+  const name = `${a.run}-${kind}${++n}`;
+  const r = await a.mallory.api.request('POST', `/${kind}/create`, {
+    body: { Name: name, Labels: { 'dockhand.test': a.run }, ...fields },
+  });
+  refused(r, 403, message);
+  expect((await a.inspect(kind, name)).status).toBe(404);
+}
+
 /** Runs `use` against a proxy of its own whose only middleware is `hostGuard(options)`, closed afterwards. */
 async function withHostGuard(options: HostGuardOptions, use: (api: Client) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'dockhand-hostguard-'));
@@ -187,12 +201,7 @@ describe('volume drivers that reach the host or the network are refused (mountPo
     ],
     ['a non-local driver', { Driver: 'rexray' }, /volume driver 'rexray'/],
   ])('volumes/create: %s', async (_w, body, message) => {
-    const name = `${a.run}-escvol${++n}`;
-    const r = await a.mallory.api.request('POST', '/volumes/create', {
-      body: { Name: name, Labels: { 'dockhand.test': a.run }, ...body },
-    });
-    refused(r, 403, message);
-    expect((await a.inspect('volumes', name)).status).toBe(404);
+    await refusedCreate('volumes', body, message);
   });
 
   it('Mounts volume with VolumeOptions.DriverConfig bind options', async () => {
@@ -359,12 +368,7 @@ describe('networks that reach the host (hostGuard, DOCKHAND_HOST_ESCAPE 403)', (
     ['swarm scope', { Scope: 'swarm' }, /scope 'swarm'/],
     ['the driver spelled in another case', { dRIVER: 'macvlan', Options: { parent: 'eth0' } }, /macvlan/],
   ])('network create: %s', async (_what, fields, message) => {
-    const name = `${a.run}-net${++n}`;
-    const r = await a.mallory.api.request('POST', '/networks/create', {
-      body: { Name: name, Labels: { 'dockhand.test': a.run }, ...fields },
-    });
-    refused(r, 403, message);
-    expect((await a.inspect('networks', name)).status).toBe(404);
+    await refusedCreate('networks', fields, message);
   });
 
   it('a plain network is still created, and compose-style empty settings pass', async () => {
