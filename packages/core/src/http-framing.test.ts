@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   ChunkedBody,
+  headerFields,
   parsePlainRequestHead as parseRequestBytes,
   parseResponseHead as parseResponseBytes,
 } from './http-framing.ts';
@@ -12,6 +13,20 @@ const parseResponseHead = (head: string, method: string) => {
   return parseResponseBytes(buf, buf.length, method);
 };
 
+describe('headerFields', () => {
+  it('gives the fields of a plain head in order, with their casing, values trimmed, duplicates kept', () => {
+    const head = Buffer.from(
+      'POST /containers/create HTTP/1.1\r\nHost: docker\r\nX-A:\t a b \r\nx-a:\r\nContent-Length: 2',
+      'latin1',
+    );
+    expect(headerFields(head)).toEqual(['Host', 'docker', 'X-A', 'a b', 'x-a', '', 'Content-Length', '2']);
+    expect(headerFields(Buffer.from('GET /_ping HTTP/1.1'))).toEqual([]);
+    // only the head: what follows its end is the body
+    const withBody = Buffer.from('GET / HTTP/1.1\r\nA: 1\r\n\r\nB: 2');
+    expect(headerFields(withBody, withBody.indexOf('\r\n\r\n'))).toEqual(['A', '1']);
+  });
+});
+
 describe('parsePlainRequestHead', () => {
   it('reads a plain request', () => {
     expect(parsePlainRequestHead('GET /v1.45/containers/json?all=1 HTTP/1.1\r\nHost: docker')).toEqual({
@@ -19,6 +34,7 @@ describe('parsePlainRequestHead', () => {
       target: '/v1.45/containers/json?all=1',
       bodyLength: 0,
       contentType: undefined,
+      close: false,
     });
     expect(
       parsePlainRequestHead(
@@ -29,6 +45,7 @@ describe('parsePlainRequestHead', () => {
       target: '/containers/create',
       bodyLength: 17,
       contentType: 'application/json',
+      close: false,
     });
   });
 
@@ -42,13 +59,24 @@ describe('parsePlainRequestHead', () => {
       target: '/v1.41/containers/a%20b/archive?path=%2Ftmp',
       bodyLength: 4096,
       contentType: 'application/x-tar',
+      close: false,
     });
     expect(parsePlainRequestHead('GET /_ping HTTP/1.1')).toEqual({
       method: 'GET',
       target: '/_ping',
       bodyLength: 0,
       contentType: undefined,
+      close: false,
     });
+  });
+
+  it('sees a Connection: close among the connection options, in any case', () => {
+    const close = (value: string) =>
+      parsePlainRequestHead(`GET /_ping HTTP/1.1\r\nConnection: ${value}`)?.close;
+    expect(close('close')).toBe(true);
+    expect(close('keep-alive, CLOSE ')).toBe(true);
+    expect(close('keep-alive')).toBe(false);
+    expect(close('closed')).toBe(false);
   });
 
   it.each([

@@ -24,6 +24,8 @@ export interface PlainRequestHead {
   readonly bodyLength: number;
   /** The `Content-Type` value, trimmed (a head with two is not plain). */
   readonly contentType: string | undefined;
+  /** The client asked to close the connection after this request (`Connection: close`). */
+  readonly close: boolean;
 }
 
 const SP = 0x20;
@@ -115,7 +117,7 @@ function hasElement(buf: Uint8Array, from: number, to: number, lower: Uint8Array
  * @returns the method, target and body length, or `undefined`
  * @example
  * ```ts
- * parsePlainRequestHead(Buffer.from('GET /_ping HTTP/1.1\r\nHost: docker')); // { method: 'GET', target: '/_ping', bodyLength: 0, contentType: undefined }
+ * parsePlainRequestHead(Buffer.from('GET /_ping HTTP/1.1\r\nHost: docker')); // { method: 'GET', target: '/_ping', bodyLength: 0, contentType: undefined, close: false }
  * parsePlainRequestHead(Buffer.from('POST /build HTTP/1.1\r\nTransfer-Encoding: chunked')); // undefined
  * ```
  */
@@ -135,6 +137,7 @@ export function parsePlainRequestHead(buf: Buffer, end: number = buf.length): Pl
   let bodyLength = 0;
   let sawLength = false;
   let contentType: string | undefined;
+  let close = false;
   // each field line: CRLF name ":" value, the value in HTAB / SP / VCHAR only (no obs-text, no bare CR or LF)
   while (i < end) {
     if (buf[i] !== CR || buf[i + 1] !== LF) return undefined;
@@ -173,8 +176,10 @@ export function parsePlainRequestHead(buf: Buffer, end: number = buf.length): Pl
         if (isName(buf, nameStart, nameEnd, EXPECT)) return undefined;
         break;
       case CONNECTION.length:
-        if (isName(buf, nameStart, nameEnd, CONNECTION) && contains(buf, valueStart, valueEnd, UPGRADE))
-          return undefined;
+        if (isName(buf, nameStart, nameEnd, CONNECTION)) {
+          if (contains(buf, valueStart, valueEnd, UPGRADE)) return undefined;
+          if (hasElement(buf, valueStart, valueEnd, CLOSE)) close = true;
+        }
         break;
     }
   }
@@ -183,7 +188,35 @@ export function parsePlainRequestHead(buf: Buffer, end: number = buf.length): Pl
     target: buf.toString('latin1', targetStart, targetEnd),
     bodyLength,
     contentType,
+    close,
   };
+}
+
+/**
+ * The header fields of a head that {@link parsePlainRequestHead} accepted, as flat `[name, value, ...]` strings
+ * with the sender's casing, each value without its surrounding spaces and tabs.
+ *
+ * @param buf - bytes that start with the head
+ * @param end - where the head ends, before its final `\r\n\r\n`
+ * @returns the fields in order, duplicates kept
+ * @example
+ * ```ts
+ * headerFields(Buffer.from('GET / HTTP/1.1\r\nHost: docker\r\nX-A:  1 ')); // ['Host', 'docker', 'X-A', '1']
+ * ```
+ */
+export function headerFields(buf: Buffer, end: number = buf.length): string[] {
+  const out: string[] = [];
+  let i = buf.indexOf(CR);
+  while (i !== -1 && i < end) {
+    const start = i + 2;
+    let stop = buf.indexOf(CR, start);
+    if (stop === -1 || stop > end) stop = end;
+    const colon = buf.indexOf(COLON, start);
+    const from = skipOws(buf, colon + 1, stop);
+    out.push(buf.toString('latin1', start, colon), buf.toString('latin1', from, dropOws(buf, from, stop)));
+    i = stop === end ? -1 : stop;
+  }
+  return out;
 }
 
 /** How the body of a response is delimited. */

@@ -7,9 +7,10 @@ import type { Dispatcher, Pool } from 'undici';
 import { Context } from './context.ts';
 import { coreError, DockhandError, toErrorResponse } from './errors.ts';
 import { HeaderList, rawToStrings } from './headers.ts';
-import type { PlainRequestHead } from './http-framing.ts';
+import { headerFields, type PlainRequestHead } from './http-framing.ts';
 import { compose, type Middleware, untouchedTest } from './middleware.ts';
-import { RawLane } from './raw-lane.ts';
+import { type LaneReply, RawLane } from './raw-lane.ts';
+import { errorResponse, replyResponse, responseHead } from './raw-response.ts';
 import { ProxyRequest } from './request.ts';
 import { LaneRequest } from './request-summary.ts';
 import { type BodySink, ProxyResponse } from './response.ts';
@@ -68,6 +69,8 @@ export interface DockerProxy extends AsyncDisposable {
 }
 
 const NO_BODY_STATUS = new Set([204, 304]);
+/** The largest request body the byte lane reads whole to serve the request through the pipeline itself. */
+const SERVE_BODY_MAX = 256 * 1024;
 
 /**
  * Creates a Docker Engine API proxy: every request is resolved to its Engine API route, runs through the
@@ -179,12 +182,69 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       if (resolved === 'pipeline') return 'pipeline';
       const request = new LaneRequest(head, resolved, q === -1 ? '' : target.slice(q + 1));
       try {
-        return untouched(request) ? request : 'pipeline';
+        request.toPipeline = !untouched(request);
       } catch (err) {
         // a test that fails sends the request to the pipeline, where the middleware itself decides
         logger.warn({ err }, 'an untouchedWhen test threw; the request goes through the pipeline');
-        return 'pipeline';
+        request.toPipeline = true;
       }
+      return request;
+    };
+    // a plain request the pipeline must see, read whole by the lane: the pipeline runs on it there, and the
+    // answer goes back on the client's connection, without node:http
+    const serve = (
+      request: LaneRequest,
+      headBytes: Buffer,
+      body: Buffer | undefined,
+      reply: LaneReply,
+    ): void => {
+      const start = accessLog ? performance.now() : 0;
+      const { head, resolved } = request;
+      const q = head.target.indexOf('?');
+      const ctx = new Context({
+        id: String(++nextId),
+        method: head.method,
+        // the lane's resolution is shared by every request with this line: the context gets params of its own
+        resolved: { ...resolved, params: { ...resolved.params } },
+        rawPath: q === -1 ? head.target : head.target.slice(0, q),
+        request: new ProxyRequest(
+          head.method,
+          request.search,
+          new HeaderList(headerFields(headBytes)),
+          body,
+          limit,
+        ),
+        upstream,
+        logger,
+        limit,
+      });
+      pipeline(ctx, () => forward(ctx))
+        .then(
+          () => {
+            const controller = (ctx.state as { [kController]?: Dispatcher.DispatchController })[kController];
+            return replyResponse(ctx, reply, head.close, controller);
+          },
+          (err: unknown) => {
+            logError(err, ctx);
+            if (reply.started) {
+              reply.destroy();
+              return toErrorResponse(err).status;
+            }
+            const { status, bytes } = errorResponse(err, head.close);
+            reply.end(head.close, bytes);
+            return status;
+          },
+        )
+        .then(
+          (status) => {
+            if (accessLog) logAccess(ctx, status, start);
+          },
+          (err: unknown) => {
+            // writing the answer failed (a body already consumed by a middleware): the connection is cut
+            logError(err, ctx);
+            reply.destroy();
+          },
+        );
     };
     // the pipeline's end of an in-process connection, served by node:http like an accepted socket
     const pipelineConnection = (): Duplex => {
@@ -206,6 +266,8 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       const lane = new RawLane(socket, {
         upstream: address,
         admit,
+        serve,
+        serveBodyMax: Math.min(SERVE_BODY_MAX, limit),
         pipeline: pipelineConnection,
         ...(onResponse === undefined ? {} : { onResponse }),
         keepAliveMs,
@@ -455,25 +517,19 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       // the engine answered without switching protocols (an error, or an old-style raw stream)
       const headers = r.headers.forwardable(true);
       const complete = r.completeBody();
-      let head = `HTTP/1.1 ${r.status} ${http.STATUS_CODES[r.status] ?? ''}\r\n`;
-      for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
       if (complete) {
-        client.end(
-          Buffer.concat([
-            Buffer.from(`${head}Content-Length: ${complete.length}\r\nConnection: close\r\n\r\n`),
-            complete,
-          ]),
-        );
+        headers.push('Content-Length', String(complete.length), 'Connection', 'close');
+        client.end(Buffer.concat([Buffer.from(responseHead(r.status, headers)), complete]));
         return;
       }
-      client.write(`${head}Connection: close\r\n\r\n`);
+      headers.push('Connection', 'close');
+      client.write(responseHead(r.status, headers));
       r.pipeTo(responseSink(client));
       return;
     }
-    const raw = r.headers.raw;
-    let head = `HTTP/1.1 101 ${ctx.upgrade === 'tcp' ? 'UPGRADED' : 'Switching Protocols'}\r\n`;
-    for (let i = 0; i < raw.length; i += 2) head += `${raw[i]}: ${raw[i + 1]}\r\n`;
-    client.write(`${head}\r\n`);
+    client.write(
+      responseHead(101, r.headers.raw, ctx.upgrade === 'tcp' ? 'UPGRADED' : 'Switching Protocols'),
+    );
     if (ctx.hijackHandler) {
       hijacked.add(client).add(up);
       const forget = () => {
@@ -597,9 +653,7 @@ function responseSink(out: {
 }
 
 function rawError(err: unknown): string {
-  const { status, body } = toErrorResponse(err);
-  const json = JSON.stringify(body);
-  return `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`;
+  return errorResponse(err, true).bytes;
 }
 
 /** Reads the Content-Length body of an upgrade request from what came with the head and the socket. */

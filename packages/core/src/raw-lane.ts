@@ -17,11 +17,23 @@ export interface RawLaneOptions {
   readonly upstream: UpstreamAddress;
   /**
    * Where a plain request goes: to the engine as bytes (the request as the lane carries it, for `onResponse`),
-   * through the middleware pipeline over {@link RawLaneOptions.pipeline} (`'pipeline'`), or, with the
-   * connection, to `node:http` for good (`undefined`: routes that take the connection over).
+   * through the middleware pipeline when that request is marked `toPipeline` (served by
+   * {@link RawLaneOptions.serve}) or is `'pipeline'` (a path the proxy answers itself; over
+   * {@link RawLaneOptions.pipeline}), or, with the connection, to `node:http` for good (`undefined`: routes that
+   * take the connection over).
    */
   readonly admit: (head: PlainRequestHead) => LaneRequest | 'pipeline' | undefined;
-  /** Opens an in-process connection to the proxy's `node:http` server, which runs the pipeline. */
+  /**
+   * Runs the pipeline for a request marked `toPipeline` whose body is at most `serveBodyMax` bytes, once the
+   * whole body has arrived, and answers it through `reply`.
+   */
+  readonly serve: (request: LaneRequest, head: Buffer, body: Buffer | undefined, reply: LaneReply) => void;
+  /** The largest body of a request the lane reads whole for {@link RawLaneOptions.serve}. */
+  readonly serveBodyMax: number;
+  /**
+   * Opens an in-process connection to the proxy's `node:http` server, which runs the pipeline: for the requests
+   * `serve` does not take (a larger body, a path the proxy answers itself).
+   */
   readonly pipeline: () => Duplex;
   /**
    * Called as the head of each response the lane passes on arrives (or with 502 when the engine cannot be
@@ -44,6 +56,35 @@ const EMPTY = Buffer.alloc(0);
 const HEAD_END = Buffer.from('\r\n\r\n');
 const BARE_LF_END = Buffer.from('\n\n');
 
+/**
+ * Where the answer to a request the lane serves through the pipeline ({@link RawLaneOptions.serve}) goes: the
+ * client's connection, which the lane takes back for the next request once the answer ends.
+ *
+ * @internal
+ */
+export interface LaneReply {
+  /** Writes bytes of the answer, several at once in one write; `false` when the client is slow. */
+  write(...bytes: (Buffer | string)[]): boolean;
+  /** Calls `fn` once, when the client has taken what was written (after `write` returned false). */
+  onDrain(fn: () => void): void;
+  /** Ends the answer, with its last bytes; `close` ends the connection after it. */
+  end(close: boolean, ...bytes: (Buffer | string)[]): void;
+  /** The answer cannot be completed: the connection is cut. */
+  destroy(): void;
+  /** Calls `fn` if the connection is cut before the answer ends. */
+  onAbort(fn: () => void): void;
+  /** Whether any byte of the answer was written. */
+  readonly started: boolean;
+}
+
+/** A request the lane reads whole before serving it: its bytes so far. */
+interface Collecting {
+  request: LaneRequest;
+  headEnd: number;
+  headLength: number;
+  parts: Buffer[];
+}
+
 /** The response in flight: its head while it arrives, then where its body ends. */
 interface InFlight {
   head: Buffer;
@@ -56,8 +97,8 @@ interface InFlight {
   /** The request, and when it was taken (kept for `onResponse`); none for the pipeline, which logs its own. */
   request: LaneRequest | undefined;
   start: number;
-  /** Where it went: the engine, or the pipeline's connection. */
-  to: 'engine' | 'pipeline';
+  /** Where it went: the engine, the pipeline's connection, or the pipeline run by the lane itself. */
+  to: 'engine' | 'pipeline' | 'serve';
 }
 
 /**
@@ -66,10 +107,11 @@ interface InFlight {
  * they arrive, reading only their framing (see `http-framing.ts`). No context, no header objects, no
  * re-encoding: this is what makes an empty pipeline cost little more than a socket relay.
  *
- * Requests are taken one at a time. A plain request that a middleware acts on, or that the proxy answers itself
- * (a redirect, an ambiguous path), is written as it came to an in-process connection to the proxy's `node:http`
- * server, which runs the pipeline, and its answer is copied back the same way: the client's connection stays on
- * the lane for the requests after it. The first request that is not plain, or that names a route which takes
+ * Requests are taken one at a time. A plain request that a middleware acts on is read whole (up to
+ * `serveBodyMax`) and served through the pipeline by the proxy, which writes its answer to the connection; one
+ * with a larger body, or that the proxy answers itself (a redirect, an ambiguous path), is written as it came to
+ * an in-process connection to the proxy's `node:http` server, and its answer is copied back. Either way the
+ * client's connection stays on the lane for the requests after it. The first request that is not plain, or that names a route which takes
  * the connection over (attach, exec start, BuildKit), ends the lane: at that request boundary, with nothing in
  * flight, the connection and the bytes read ahead go to `node:http` for good. A response without framing
  * (`101`, the old raw attach stream) turns the connection into a two-way splice, as the engine does.
@@ -83,6 +125,10 @@ export class RawLane {
   #upConnected = false;
   /** The in-process connection to the pipeline, opened on the first request that needs it. */
   #inner: Duplex | undefined;
+  /** The request being read whole, to be served. */
+  #collecting: Collecting | undefined;
+  /** What cancels the answer being served, if the connection is cut first. */
+  #abortServed: (() => void) | undefined;
   #readAhead: Buffer = EMPTY;
   #bodyLeft = 0;
   #method = 'GET';
@@ -138,6 +184,10 @@ export class RawLane {
     this.#client.destroy();
     this.#up?.destroy();
     this.#inner?.destroy();
+    this.#collecting = undefined;
+    const abort = this.#abortServed;
+    this.#abortServed = undefined;
+    abort?.();
   }
 
   // --- client side ---------------------------------------------------------------------------------------
@@ -209,12 +259,21 @@ export class RawLane {
       this.#handOff();
       return;
     }
-    const to = request === 'pipeline' ? 'pipeline' : 'engine';
+    const to =
+      request === 'pipeline'
+        ? 'pipeline'
+        : !request.toPipeline
+          ? 'engine'
+          : head.bodyLength <= this.#options.serveBodyMax
+            ? 'serve'
+            : 'pipeline';
     const headLength = end + 4;
     const inBuf = Math.min(head.bodyLength, buf.length - headLength);
     const take = headLength + inBuf;
     this.#readAhead = take === buf.length ? EMPTY : buf.subarray(take);
     this.#bodyLeft = head.bodyLength - inBuf;
+    if (to === 'serve')
+      this.#collecting = { request: request as LaneRequest, headEnd: end, headLength, parts: [] };
     this.#method = head.method;
     this.#inFlight = {
       head: EMPTY,
@@ -275,6 +334,10 @@ export class RawLane {
    * would be read as a request of its own.
    */
   #sendUp(bytes: Buffer, start: boolean): void {
+    if (this.#inFlight?.to === 'serve') {
+      this.#collect(bytes);
+      return;
+    }
     const toPipeline = this.#inFlight?.to === 'pipeline';
     let target: Duplex | undefined = toPipeline ? this.#inner : this.#up;
     if (target === undefined) {
@@ -290,6 +353,73 @@ export class RawLane {
         if (this.#phase === 'busy' || this.#phase === 'idle') this.#resumeClient();
       });
     }
+  }
+
+  // --- requests served through the pipeline by the proxy -------------------------------------------------
+
+  /** Keeps the bytes of a request to be served; once its body is complete, hands it to the proxy. */
+  #collect(bytes: Buffer): void {
+    const c = this.#collecting;
+    if (c === undefined) return;
+    c.parts.push(bytes);
+    if (this.#bodyLeft > 0) return;
+    this.#collecting = undefined;
+    const all = c.parts.length === 1 ? c.parts[0]! : Buffer.concat(c.parts);
+    const body = all.length > c.headLength ? all.subarray(c.headLength) : undefined;
+    this.#options.serve(c.request, all.subarray(0, c.headEnd), body, this.#reply(this.#inFlight!));
+  }
+
+  /** The reply through which the proxy answers the request in flight. */
+  #reply(r: InFlight): LaneReply {
+    const client = this.#client;
+    // the answer is the connection's only while this request is the one in flight
+    const live = (): boolean => this.#inFlight === r && this.#phase === 'busy';
+    const write = (bytes: (Buffer | string)[]): void => {
+      if (bytes.length === 1) client.write(bytes[0]!);
+      else {
+        client.cork();
+        for (const b of bytes) client.write(b);
+        client.uncork();
+      }
+    };
+    let started = false;
+    return {
+      write: (...bytes) => {
+        if (!live()) return true;
+        started = true;
+        r.sent = true;
+        write(bytes);
+        return !client.writableNeedDrain;
+      },
+      onDrain: (fn) => {
+        client.once('drain', () => {
+          if (live()) fn();
+        });
+      },
+      end: (close, ...bytes) => {
+        if (!live()) return;
+        this.#abortServed = undefined;
+        if (bytes.length > 0) {
+          started = true;
+          r.sent = true;
+          write(bytes);
+        }
+        r.done = true;
+        if (close) this.#finish();
+        else this.#maybeNext();
+      },
+      destroy: () => {
+        if (!live()) return;
+        this.#abortServed = undefined;
+        this.destroy();
+      },
+      onAbort: (fn) => {
+        if (live()) this.#abortServed = fn;
+      },
+      get started() {
+        return started;
+      },
+    };
   }
 
   /** Opens a connection to the engine, whose bytes come back through `#onUpBytes`. */
@@ -350,7 +480,7 @@ export class RawLane {
     if (this.#phase === 'splice') this.#toClient(chunk);
     else if (this.#phase === 'gone') return;
     // the engine never speaks unasked, and it was not asked while the pipeline answers
-    else if (this.#inFlight?.to === 'pipeline') this.destroy();
+    else if (this.#inFlight !== undefined && this.#inFlight.to !== 'engine') this.destroy();
     else this.#onUpData(chunk);
   }
 
@@ -469,7 +599,7 @@ export class RawLane {
 
   #onUpEnd = (): void => {
     if (this.#phase === 'splice') return;
-    if (this.#inFlight === undefined || this.#inFlight.done || this.#inFlight.to === 'pipeline') {
+    if (this.#inFlight === undefined || this.#inFlight.done || this.#inFlight.to !== 'engine') {
       // the engine closed an idle connection: the next request opens another
       this.#up?.destroy();
       this.#up = undefined;
@@ -484,7 +614,7 @@ export class RawLane {
       this.destroy();
       return;
     }
-    if (this.#inFlight?.to === 'pipeline') {
+    if (this.#inFlight !== undefined && this.#inFlight.to !== 'engine') {
       // the engine connection was idle: the next request to the engine opens another
       this.#up?.destroy();
       this.#up = undefined;

@@ -18,6 +18,12 @@ export class LaneRequest implements RequestSummary {
   readonly path: string;
   readonly bodyLength: number;
   readonly contentType: string | undefined;
+  /** The head as the lane read it. */
+  readonly head: PlainRequestHead;
+  /** The resolved path; its `params` are shared by every request with this request line and frozen. */
+  readonly resolved: ResolvedPath;
+  /** Set by the proxy when the pipeline must see the request (an `untouchedWhen` test said no). */
+  toPipeline = false;
   readonly #search: string;
   #query: URLSearchParams | undefined;
 
@@ -34,7 +40,14 @@ export class LaneRequest implements RequestSummary {
     this.path = resolved.path;
     this.bodyLength = head.bodyLength;
     this.contentType = head.contentType;
+    this.head = head;
+    this.resolved = resolved;
     this.#search = search;
+  }
+
+  /** The query string, without `?`. */
+  get search(): string {
+    return this.#search;
   }
 
   /** The query string, parsed on first use. */

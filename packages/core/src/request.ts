@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { parseJson, readBounded } from './body.ts';
 import type { HeaderList } from './headers.ts';
 
@@ -125,15 +125,25 @@ export class ProxyRequest {
   }
 
   /**
-   * Takes the body stream to read part of it (e.g. to peek into a build context), leaving nothing in its place
-   * until {@link ProxyRequest.restoreStream} hands back a stream with the same bytes.
+   * Takes the body as a stream to read part of it (e.g. to peek into a build context), leaving nothing in its
+   * place until {@link ProxyRequest.restoreStream} hands back a stream with the same bytes. A body the proxy
+   * already holds whole (a small one, or one a middleware read) comes as a stream of those bytes, so a
+   * middleware sees every body the same way, however it arrived.
    *
-   * @returns the unread body stream, or `undefined` when there is none or it was already read
+   * @returns the body as a stream, or `undefined` when there is none or it was already taken
    */
   takeStream(): Readable | undefined {
     const s = this.#stream;
-    this.#stream = undefined;
-    return s;
+    if (s !== undefined) {
+      this.#stream = undefined;
+      return s;
+    }
+    const buffered = this.#buffered;
+    if (buffered === undefined || buffered.length === 0) return undefined;
+    this.#buffered = undefined;
+    this.#reading = undefined;
+    this.#json = undefined;
+    return Readable.from([buffered], { objectMode: false });
   }
 
   /**

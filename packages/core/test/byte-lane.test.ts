@@ -281,6 +281,31 @@ describe('the byte lane', { timeout: 60_000 }, () => {
     await closed;
   });
 
+  it('answers a request the pipeline takes with Connection: close as asked, and closes', async () => {
+    const t0 = performance.now();
+    const out = await rawExchange(tp.socket, 'GET /version HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n');
+    // rawExchange returns when the proxy closes the connection (or after 10 s)
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(statusOf(out)).toBe(200);
+    const head = out.slice(0, out.indexOf('\r\n\r\n'));
+    expect(head).toMatch(/\r\nX-Dockhand-Test: pipeline\r\n/i);
+    expect(head).toMatch(/\r\nConnection: close(\r\n|$)/i);
+    expect(JSON.parse(bodyOf(out))).toHaveProperty('ApiVersion');
+  });
+
+  it('cancels the engine request when the client leaves in the middle of a stream the pipeline serves', async () => {
+    await using own = await startProxy([on('SystemEvents', async (_ctx, next) => next())]);
+    const s = await answered(own.socket, silentEvents());
+    const pool = own.proxy.upstream.pool;
+    expect(pool.stats.running).toBe(1);
+    s.destroy();
+    // before, the engine's event stream was kept open, unread, for as long as the engine kept it
+    const t0 = performance.now();
+    while (pool.stats.running > 0 && performance.now() - t0 < 5000)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(pool.stats.running).toBe(0);
+  });
+
   it('cuts the requests still in flight when closeGraceMs runs out on close', async () => {
     await using own = await startProxy([], { closeGraceMs: 300 });
     // before, close() cleared its own grace timer and waited for the stream to end

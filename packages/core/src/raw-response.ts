@@ -1,0 +1,125 @@
+import { STATUS_CODES } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { Context } from './context.ts';
+import { coreError, toErrorResponse } from './errors.ts';
+import type { LaneReply } from './raw-lane.ts';
+import type { BodySink } from './response.ts';
+
+const NO_BODY_STATUS = new Set([204, 304]);
+const LAST_CHUNK = '0\r\n\r\n';
+const CRLF = '\r\n';
+
+/**
+ * An HTTP/1.1 response head as written on a raw connection: the status line and the fields, then the empty line.
+ *
+ * @param status - the status code
+ * @param fields - flat `[name, value, ...]`
+ * @param reason - the reason phrase; the standard one when left out
+ * @returns the head
+ * @example
+ * ```ts
+ * responseHead(404, ['Content-Length', '0']); // 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n'
+ * ```
+ * @internal
+ */
+export function responseHead(status: number, fields: readonly string[], reason?: string): string {
+  let head = `HTTP/1.1 ${status} ${reason ?? STATUS_CODES[status] ?? ''}\r\n`;
+  for (let i = 0; i < fields.length; i += 2) head += `${fields[i]}: ${fields[i + 1]}\r\n`;
+  return `${head}\r\n`;
+}
+
+/**
+ * A whole JSON error answer in the daemon's format (`{"message": "..."}`), for a raw connection.
+ *
+ * @param err - what was thrown
+ * @param close - whether to add `Connection: close`
+ * @returns the status and the response bytes
+ * @internal
+ */
+export function errorResponse(err: unknown, close: boolean): { status: number; bytes: string } {
+  const { status, body } = toErrorResponse(err);
+  const json = JSON.stringify(body);
+  const fields = ['Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(json))];
+  if (close) fields.push('Connection', 'close');
+  return { status, bytes: responseHead(status, fields) + json };
+}
+
+/**
+ * Writes the pipeline's answer to a request the byte lane served (see `RawLane`): what `node:http` would do with
+ * it, on the lane's own connection. A body that arrived whole goes out with its `Content-Length` in one write; a
+ * streamed one keeps the engine's `Content-Length` when nothing re-frames it, and is sent `chunked` otherwise.
+ *
+ * @param ctx - the request, its response set
+ * @param reply - the lane's side of the connection
+ * @param close - the client asked to close the connection after this answer
+ * @param controller - the engine request, aborted when the client goes away in the middle of the body
+ * @returns the status sent
+ * @internal
+ */
+export function replyResponse(
+  ctx: Context,
+  reply: LaneReply,
+  close: boolean,
+  controller: Dispatcher.DispatchController | undefined,
+): number {
+  const r = ctx.response;
+  if (r === undefined) {
+    const { status, bytes } = errorResponse(
+      coreError('DOCKHAND_INTERNAL', 'the pipeline produced no response'),
+      close,
+    );
+    reply.end(close, bytes);
+    return status;
+  }
+  if (ctx.method === 'HEAD' || NO_BODY_STATUS.has(r.status)) {
+    const fields = r.headers.forwardable(r.reframed);
+    if (close) fields.push('Connection', 'close');
+    reply.end(close, responseHead(r.status, fields));
+    return r.status;
+  }
+  const complete = r.completeBody();
+  const fields = r.headers.forwardable(true);
+  if (close) fields.push('Connection', 'close');
+  if (complete !== undefined) {
+    fields.push('Content-Length', String(complete.length));
+    reply.end(close, responseHead(r.status, fields), complete);
+    return r.status;
+  }
+  const length = r.reframed ? undefined : r.headers.get('content-length');
+  const chunked = length === undefined;
+  fields.push(...(chunked ? ['Transfer-Encoding', 'chunked'] : ['Content-Length', length]));
+  reply.onAbort(() => controller?.abort(new Error('client went away')));
+  reply.write(responseHead(r.status, fields));
+  r.pipeTo(replySink(reply, chunked, close));
+  return r.status;
+}
+
+/** A response body's way to the lane's connection, in chunks of its own when `chunked`. */
+function replySink(reply: LaneReply, chunked: boolean, close: boolean): BodySink {
+  let resume: (() => void) | undefined;
+  let waiting = false;
+  return {
+    write(chunk) {
+      if (chunk.length === 0) return true;
+      const ok = chunked ? reply.write(`${chunk.length.toString(16)}\r\n`, chunk, CRLF) : reply.write(chunk);
+      if (!ok && !waiting && resume !== undefined) {
+        waiting = true;
+        reply.onDrain(() => {
+          waiting = false;
+          resume?.();
+        });
+      }
+      return ok;
+    },
+    end() {
+      if (chunked) reply.end(close, LAST_CHUNK);
+      else reply.end(close);
+    },
+    destroy() {
+      reply.destroy();
+    },
+    onDrain(fn) {
+      resume = fn;
+    },
+  };
+}
