@@ -210,6 +210,20 @@ describe('ChunkedBody', () => {
     expect(c.scan(body.subarray(body.length - 1), 0)).toBe(1);
   });
 
+  it('decodes the chunk data however the body is split', () => {
+    for (let cut = 1; cut < body.length; cut++) {
+      const c = new ChunkedBody();
+      const data: string[] = [];
+      const onData = (buf: Buffer) => (start: number, end: number) =>
+        data.push(buf.toString('latin1', start, end));
+      const first = body.subarray(0, cut);
+      expect(c.scan(first, 0, onData(first))).toBe(-1);
+      const rest = body.subarray(cut);
+      expect(c.scan(rest, 0, onData(rest))).toBe(rest.length);
+      expect(data.join(''), `cut at ${cut}`).toBe('helloabcdefghijklmnopqrstuvwxyz');
+    }
+  });
+
   it('ends at the last chunk without trailers, and starts at an offset', () => {
     const buf = Buffer.from('xx0\r\n\r\n');
     expect(new ChunkedBody().scan(buf, 2)).toBe(buf.length);

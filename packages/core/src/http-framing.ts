@@ -193,8 +193,9 @@ export function parsePlainRequestHead(buf: Buffer, end: number = buf.length): Pl
 }
 
 /**
- * The header fields of a head that {@link parsePlainRequestHead} accepted, as flat `[name, value, ...]` strings
- * with the sender's casing, each value without its surrounding spaces and tabs.
+ * The header fields of a head that {@link parsePlainRequestHead} accepted (or of a response head of the engine),
+ * as flat `[name, value, ...]` strings with the sender's casing, each value without its surrounding spaces and
+ * tabs. A line without a colon is skipped.
  *
  * @param buf - bytes that start with the head
  * @param end - where the head ends, before its final `\r\n\r\n`
@@ -212,8 +213,10 @@ export function headerFields(buf: Buffer, end: number = buf.length): string[] {
     let stop = buf.indexOf(CR, start);
     if (stop === -1 || stop > end) stop = end;
     const colon = buf.indexOf(COLON, start);
-    const from = skipOws(buf, colon + 1, stop);
-    out.push(buf.toString('latin1', start, colon), buf.toString('latin1', from, dropOws(buf, from, stop)));
+    if (colon !== -1 && colon < stop) {
+      const from = skipOws(buf, colon + 1, stop);
+      out.push(buf.toString('latin1', start, colon), buf.toString('latin1', from, dropOws(buf, from, stop)));
+    }
     i = stop === end ? -1 : stop;
   }
   return out;
@@ -348,15 +351,17 @@ export class ChunkedBody {
    *
    * @param buf - the next bytes of the body
    * @param from - where in `buf` the body continues
+   * @param onData - called with each stretch of chunk data in `buf` (`start`, `end`), to decode the body
    * @returns the index just past the end of the body, or -1 when the body goes on past `buf`
    * @throws Error on bytes that are not chunked framing
    */
-  scan(buf: Buffer, from: number): number {
+  scan(buf: Buffer, from: number, onData?: (start: number, end: number) => void): number {
     let i = from;
     while (i < buf.length) {
       switch (this.#state) {
         case Chunk.Data: {
           const n = Math.min(this.#remaining, buf.length - i);
+          if (onData !== undefined && n > 0) onData(i, i + n);
           this.#remaining -= n;
           i += n;
           if (this.#remaining === 0) this.#state = Chunk.DataCr;

@@ -9,8 +9,8 @@ import { coreError, DockhandError, toErrorResponse } from './errors.ts';
 import { HeaderList, rawToStrings } from './headers.ts';
 import { headerFields, type PlainRequestHead } from './http-framing.ts';
 import { compose, type Middleware, untouchedTest } from './middleware.ts';
+import { errorResponse, replyResponse, requestHead, responseHead } from './raw-http.ts';
 import { type LaneReply, RawLane } from './raw-lane.ts';
-import { errorResponse, replyResponse, responseHead } from './raw-response.ts';
 import { ProxyRequest } from './request.ts';
 import { LaneRequest } from './request-summary.ts';
 import { type BodySink, ProxyResponse } from './response.ts';
@@ -218,29 +218,42 @@ export function createProxy(options: ProxyOptions): DockerProxy {
         logger,
         limit,
       });
-      pipeline(ctx, () => forward(ctx))
-        .then(
-          () => {
-            const controller = (ctx.state as { [kController]?: Dispatcher.DispatchController })[kController];
-            return replyResponse(ctx, reply, head.close, controller);
-          },
-          (err: unknown) => {
-            logError(err, ctx);
-            if (reply.started) {
-              reply.destroy();
-              return toErrorResponse(err).status;
-            }
-            const { status, bytes } = errorResponse(err, head.close);
-            reply.end(head.close, bytes);
-            return status;
-          },
-        )
+      const close = head.close || reply.closing;
+      const controller = () => (ctx.state as { [kController]?: Dispatcher.DispatchController })[kController];
+      /** Answers with the error, or cuts the connection when part of the answer is out. */
+      const refuse = (err: unknown): number => {
+        logError(err, ctx);
+        // an engine response nobody will read is not left streaming
+        controller()?.abort(err instanceof Error ? err : new Error(String(err)));
+        if (reply.started) {
+          reply.destroy();
+          return toErrorResponse(err).status;
+        }
+        const { status, bytes } = errorResponse(err, close);
+        reply.end(close, bytes);
+        return status;
+      };
+      let run: Promise<void>;
+      try {
+        run = pipeline(ctx, () => forwardOnLane(ctx, reply));
+      } catch (err) {
+        run = Promise.reject(err); // a middleware that throws before it returns a promise
+      }
+      run
+        .then(() => {
+          try {
+            return replyResponse(ctx, reply, close, controller());
+          } catch (err) {
+            // a header a middleware set that cannot be written, a body already consumed, ...
+            return refuse(err);
+          }
+        }, refuse)
         .then(
           (status) => {
             if (accessLog) logAccess(ctx, status, start);
           },
           (err: unknown) => {
-            // writing the answer failed (a body already consumed by a middleware): the connection is cut
+            // not even the error could be written
             logError(err, ctx);
             reply.destroy();
           },
@@ -367,6 +380,22 @@ export function createProxy(options: ProxyOptions): DockerProxy {
         },
         handler,
       );
+    });
+  }
+
+  /**
+   * Forwards a request the byte lane serves over the lane's own engine connection; a body a middleware turned
+   * back into a stream goes through undici instead.
+   */
+  function forwardOnLane(ctx: Context, reply: LaneReply): Promise<void> {
+    const body = ctx.request.forwardBody();
+    if (body.stream !== undefined) return forward(ctx);
+    const replaced = ctx.request.changed;
+    const fields = ctx.request.headers.forwardable(replaced);
+    if (replaced) fields.push('Content-Length', String(body.buffer?.length ?? 0));
+    const head = requestHead(ctx.method, ctx.target(), fields);
+    return reply.forward(ctx.method, head, body.buffer, limit).then((response) => {
+      ctx.response = response;
     });
   }
 
@@ -652,7 +681,7 @@ function responseSink(out: {
   };
 }
 
-function rawError(err: unknown): string {
+function rawError(err: unknown): Buffer {
   return errorResponse(err, true).bytes;
 }
 

@@ -1,7 +1,10 @@
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { coreError } from './errors.ts';
+import { HeaderList } from './headers.ts';
 import {
   ChunkedBody,
+  headerFields,
   MAX_HEAD,
   type PlainRequestHead,
   parsePlainRequestHead,
@@ -9,6 +12,7 @@ import {
 } from './http-framing.ts';
 import { ReadBuffers } from './read-buffers.ts';
 import type { LaneRequest } from './request-summary.ts';
+import { ProxyResponse } from './response.ts';
 import type { UpstreamAddress } from './upstream.ts';
 
 /** What a {@link RawLane} needs from its proxy. */
@@ -43,7 +47,7 @@ export interface RawLaneOptions {
   /** Gives the connection to `node:http`, with the bytes the lane read ahead. */
   readonly handOff: (client: Socket, readAhead: Buffer) => void;
   /** The complete HTTP response to send when the engine cannot be reached. */
-  readonly unreachable: (err: Error) => string;
+  readonly unreachable: (err: Error) => Buffer;
   /** How long an idle keep-alive connection is kept, in ms (see {@link RawLane.expireIdle}). */
   readonly keepAliveMs: number;
 }
@@ -63,7 +67,10 @@ const BARE_LF_END = Buffer.from('\n\n');
  * @internal
  */
 export interface LaneReply {
-  /** Writes bytes of the answer, several at once in one write; `false` when the client is slow. */
+  /**
+   * Writes bytes of the answer (strings as latin1, the bytes of a head), several at once in one write; `false`
+   * when the client is slow.
+   */
   write(...bytes: (Buffer | string)[]): boolean;
   /** Calls `fn` once, when the client has taken what was written (after `write` returned false). */
   onDrain(fn: () => void): void;
@@ -71,10 +78,39 @@ export interface LaneReply {
   end(close: boolean, ...bytes: (Buffer | string)[]): void;
   /** The answer cannot be completed: the connection is cut. */
   destroy(): void;
-  /** Calls `fn` if the connection is cut before the answer ends. */
+  /** Calls `fn` if the connection is cut before the answer ends (at once if it already was). */
   onAbort(fn: () => void): void;
   /** Whether any byte of the answer was written. */
   readonly started: boolean;
+  /** Whether the proxy is shutting down, so the connection closes after this answer. */
+  readonly closing: boolean;
+  /**
+   * Sends the request to the engine over the lane's own engine connection, and resolves with the engine's
+   * response once its head has arrived; its body follows, with backpressure on the engine connection.
+   *
+   * @param method - the request's method (a `HEAD` answer has no body)
+   * @param head - the whole request head, ending with the empty line
+   * @param body - the request body, if any; the head carries its `Content-Length`
+   * @param limit - the largest body a middleware may read from the response
+   * @throws {@link DockhandError} `DOCKHAND_UPSTREAM_UNREACHABLE` when the engine cannot be reached
+   */
+  forward(method: string, head: string, body: Buffer | undefined, limit: number): Promise<ProxyResponse>;
+}
+
+/** A request the lane sent to the engine for the pipeline: its response as it arrives. */
+interface Forwarded {
+  readonly method: string;
+  readonly limit: number;
+  readonly resolve: (response: ProxyResponse) => void;
+  readonly reject: (err: Error) => void;
+  /** The head while it arrives (a copy: read buffers are reused). */
+  head: Buffer;
+  response: ProxyResponse | undefined;
+  left: number;
+  chunked: ChunkedBody | undefined;
+  close: boolean;
+  /** Whether any byte of the response arrived. */
+  answered: boolean;
 }
 
 /** A request the lane reads whole before serving it: its bytes so far. */
@@ -129,6 +165,8 @@ export class RawLane {
   #collecting: Collecting | undefined;
   /** What cancels the answer being served, if the connection is cut first. */
   #abortServed: (() => void) | undefined;
+  /** The engine request of the answer being served, until the engine's response is complete. */
+  #forwarded: Forwarded | undefined;
   #readAhead: Buffer = EMPTY;
   #bodyLeft = 0;
   #method = 'GET';
@@ -185,6 +223,7 @@ export class RawLane {
     this.#up?.destroy();
     this.#inner?.destroy();
     this.#collecting = undefined;
+    this.#failForward(new Error('the client connection was closed'));
     const abort = this.#abortServed;
     this.#abortServed = undefined;
     abort?.();
@@ -365,7 +404,8 @@ export class RawLane {
     if (this.#bodyLeft > 0) return;
     this.#collecting = undefined;
     const all = c.parts.length === 1 ? c.parts[0]! : Buffer.concat(c.parts);
-    const body = all.length > c.headLength ? all.subarray(c.headLength) : undefined;
+    // a copy: the body lives as long as the answer, which must not keep a larger read-ahead chunk alive
+    const body = all.length > c.headLength ? Buffer.from(all.subarray(c.headLength)) : undefined;
     this.#options.serve(c.request, all.subarray(0, c.headEnd), body, this.#reply(this.#inFlight!));
   }
 
@@ -374,11 +414,12 @@ export class RawLane {
     const client = this.#client;
     // the answer is the connection's only while this request is the one in flight
     const live = (): boolean => this.#inFlight === r && this.#phase === 'busy';
+    const closing = (): boolean => this.#closing;
     const write = (bytes: (Buffer | string)[]): void => {
-      if (bytes.length === 1) client.write(bytes[0]!);
+      if (bytes.length === 1) client.write(bytes[0]!, 'latin1');
       else {
         client.cork();
-        for (const b of bytes) client.write(b);
+        for (const b of bytes) client.write(b, 'latin1');
         client.uncork();
       }
     };
@@ -399,13 +440,19 @@ export class RawLane {
       end: (close, ...bytes) => {
         if (!live()) return;
         this.#abortServed = undefined;
+        this.#dropForward();
         if (bytes.length > 0) {
           started = true;
           r.sent = true;
           write(bytes);
         }
         r.done = true;
-        if (close) this.#finish();
+        if (close || this.#closing) this.#finish();
+        // the next request waits until the client has taken this answer, as for node:http and the engine
+        else if (client.writableNeedDrain)
+          client.once('drain', () => {
+            if (this.#inFlight === r && this.#phase === 'busy') this.#maybeNext();
+          });
         else this.#maybeNext();
       },
       destroy: () => {
@@ -413,13 +460,145 @@ export class RawLane {
         this.#abortServed = undefined;
         this.destroy();
       },
+      forward: (method, head, body, limit) =>
+        new Promise<ProxyResponse>((resolve, reject) => {
+          if (!live()) {
+            reject(new Error('the client connection was closed'));
+            return;
+          }
+          if (this.#forwarded !== undefined) {
+            reject(new Error('a request is already on its way to the engine'));
+            return;
+          }
+          this.#forwarded = {
+            method,
+            limit,
+            resolve,
+            reject,
+            head: EMPTY,
+            response: undefined,
+            left: 0,
+            chunked: undefined,
+            close: false,
+            answered: false,
+          };
+          const up = this.#up ?? this.#openEngine();
+          if (body === undefined || body.length === 0) up.write(head, 'latin1');
+          else {
+            up.cork();
+            up.write(head, 'latin1');
+            up.write(body);
+            up.uncork();
+          }
+        }),
       onAbort: (fn) => {
         if (live()) this.#abortServed = fn;
+        else if (!r.done) fn();
       },
       get started() {
         return started;
       },
+      get closing() {
+        return closing();
+      },
     };
+  }
+
+  /** Reads the engine's response to a request forwarded for the pipeline into its {@link ProxyResponse}. */
+  #onForwardedData(chunk: Buffer): void {
+    const f = this.#forwarded;
+    if (f === undefined) {
+      this.destroy(); // the engine never speaks unasked
+      return;
+    }
+    f.answered = true;
+    let from = 0;
+    let done = false;
+    try {
+      while (from < chunk.length && !done) {
+        const response = f.response;
+        if (response === undefined) {
+          const buf =
+            f.head.length === 0 ? chunk.subarray(from) : Buffer.concat([f.head, chunk.subarray(from)]);
+          const end = buf.indexOf(HEAD_END);
+          if (end === -1) {
+            if (buf.length > 64 * 1024) throw new Error('the engine sent a response head over 64 KiB');
+            f.head = Buffer.from(buf);
+            return;
+          }
+          from += end + 4 - f.head.length;
+          f.head = EMPTY;
+          const head = parseResponseHead(buf, end, f.method);
+          if (head.status < 200 && head.status !== 101) continue; // 1xx: the final response follows
+          if (head.status === 101 || head.framing.kind === 'close')
+            throw new Error('the engine answered a plain request with a raw stream');
+          const up = this.#up!;
+          const r = new ProxyResponse(head.status, new HeaderList(headerFields(buf, end)), {
+            flow: { pause: () => up.pause(), resume: () => up.resume() },
+            limit: f.limit,
+          });
+          f.response = r;
+          f.close = head.close;
+          if (head.framing.kind === 'length') f.left = head.framing.length;
+          else if (head.framing.kind === 'chunked') f.chunked = new ChunkedBody();
+          f.resolve(r);
+          done = f.left === 0 && f.chunked === undefined;
+        } else if (f.chunked !== undefined) {
+          // what is pushed is copied: the read buffer is read into again
+          const end = f.chunked.scan(chunk, from, (a, b) => response.push(Buffer.from(chunk.subarray(a, b))));
+          if (end === -1) return;
+          from = end;
+          done = true;
+        } else {
+          const n = Math.min(f.left, chunk.length - from);
+          response.push(Buffer.from(chunk.subarray(from, from + n)));
+          f.left -= n;
+          from += n;
+          done = f.left === 0;
+        }
+      }
+    } catch (err) {
+      // the engine's answer is not HTTP the lane can read: the pipeline answers 502, or the client's stream is cut
+      this.#failForward(err as Error);
+      this.#dropEngine();
+      return;
+    }
+    if (!done || f.response === undefined) return;
+    // the response is complete: bytes after it were never asked for
+    if (from < chunk.length) {
+      this.#failForward(new Error('the engine sent bytes after its response'));
+      this.#dropEngine();
+      return;
+    }
+    this.#forwarded = undefined;
+    if (f.close) this.#dropEngine();
+    f.response.end();
+  }
+
+  /** The engine request of a served answer failed: before its head (unreachable), or in the middle of its body. */
+  #failForward(err: Error): void {
+    const f = this.#forwarded;
+    if (f === undefined) return;
+    this.#forwarded = undefined;
+    if (f.response !== undefined) f.response.fail(err);
+    else if (!f.answered && !this.#upConnected)
+      f.reject(
+        coreError('DOCKHAND_UPSTREAM_UNREACHABLE', `cannot reach the Docker engine: ${err.message}`, err),
+      );
+    else f.reject(err);
+  }
+
+  /** The served answer ended before the engine's response did (a middleware answered instead): drop it. */
+  #dropForward(): void {
+    if (this.#forwarded === undefined) return;
+    this.#forwarded = undefined;
+    this.#dropEngine();
+  }
+
+  /** Closes the engine connection; the next request to the engine opens another. */
+  #dropEngine(): void {
+    this.#up?.destroy();
+    this.#up = undefined;
   }
 
   /** Opens a connection to the engine, whose bytes come back through `#onUpBytes`. */
@@ -479,8 +658,9 @@ export class RawLane {
   #onUpBytes(chunk: Buffer): void {
     if (this.#phase === 'splice') this.#toClient(chunk);
     else if (this.#phase === 'gone') return;
-    // the engine never speaks unasked, and it was not asked while the pipeline answers
-    else if (this.#inFlight !== undefined && this.#inFlight.to !== 'engine') this.destroy();
+    else if (this.#inFlight?.to === 'serve') this.#onForwardedData(chunk);
+    // the engine never speaks unasked, and it was not asked while the pipeline's connection answers
+    else if (this.#inFlight?.to === 'pipeline') this.destroy();
     else this.#onUpData(chunk);
   }
 
@@ -559,8 +739,7 @@ export class RawLane {
           this.#inner?.destroy();
           this.#inner = undefined;
         } else {
-          this.#up?.destroy();
-          this.#up = undefined;
+          this.#dropEngine();
         }
         if (this.#bodyLeft > 0) {
           this.#finish();
@@ -599,10 +778,15 @@ export class RawLane {
 
   #onUpEnd = (): void => {
     if (this.#phase === 'splice') return;
+    if (this.#forwarded !== undefined) {
+      // the engine hung up before the end of its response to the pipeline's request
+      this.#failForward(new Error('the engine closed the connection in the middle of a response'));
+      this.#dropEngine();
+      return;
+    }
     if (this.#inFlight === undefined || this.#inFlight.done || this.#inFlight.to !== 'engine') {
       // the engine closed an idle connection: the next request opens another
-      this.#up?.destroy();
-      this.#up = undefined;
+      this.#dropEngine();
       return;
     }
     // the engine hung up in the middle of a response: the client sees the same
@@ -614,10 +798,15 @@ export class RawLane {
       this.destroy();
       return;
     }
+    if (this.#forwarded !== undefined) {
+      // the pipeline answers the client: 502 when the engine was not reached, a cut stream otherwise
+      this.#failForward(err);
+      this.#dropEngine();
+      return;
+    }
     if (this.#inFlight !== undefined && this.#inFlight.to !== 'engine') {
       // the engine connection was idle: the next request to the engine opens another
-      this.#up?.destroy();
-      this.#up = undefined;
+      this.#dropEngine();
       return;
     }
     if (!this.#upConnected && this.#inFlight !== undefined && !this.#inFlight.sent) {

@@ -29,6 +29,16 @@ describe('ProxyRequest.takeStream', () => {
     expect(await text(read.takeStream()!)).toBe('hello');
   });
 
+  it('frames a replaced body taken as a stream by its own length', async () => {
+    const req = request(Buffer.from('hello'));
+    req.setBody(Buffer.from('hi'));
+    const taken = req.takeStream()!;
+    req.restoreStream(taken);
+    expect(req.changed).toBe(false);
+    expect(req.headers.get('content-length')).toBe('2');
+    expect(await text(taken)).toBe('hi');
+  });
+
   it('gives nothing for a request without a body', () => {
     expect(request(undefined).takeStream()).toBeUndefined();
     expect(request(Buffer.alloc(0)).takeStream()).toBeUndefined();

@@ -140,6 +140,11 @@ export class ProxyRequest {
     }
     const buffered = this.#buffered;
     if (buffered === undefined || buffered.length === 0) return undefined;
+    if (this.#changed) {
+      // a replaced body becomes the body as sent: its stream is framed by its own length
+      this.headers.set('Content-Length', String(buffered.length));
+      this.#changed = false;
+    }
     this.#buffered = undefined;
     this.#reading = undefined;
     this.#json = undefined;

@@ -3,11 +3,14 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Middleware, on } from '../src/index.ts';
+import { createProxy, type Middleware, on } from '../src/index.ts';
 import { cleanupLabel, ENGINE, startProxy, type TestProxy } from './harness.ts';
 import { bodyOf, rawExchange, statusOf } from './raw-client.ts';
 
@@ -294,16 +297,62 @@ describe('the byte lane', { timeout: 60_000 }, () => {
   });
 
   it('cancels the engine request when the client leaves in the middle of a stream the pipeline serves', async () => {
-    await using own = await startProxy([on('SystemEvents', async (_ctx, next) => next())]);
-    const s = await answered(own.socket, silentEvents());
-    const pool = own.proxy.upstream.pool;
-    expect(pool.stats.running).toBe(1);
-    s.destroy();
-    // before, the engine's event stream was kept open, unread, for as long as the engine kept it
-    const t0 = performance.now();
-    while (pool.stats.running > 0 && performance.now() - t0 < 5000)
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(pool.stats.running).toBe(0);
+    // the proxy's engine is a relay in front of the real one, so that the test sees the proxy's connections to it
+    const dir = await mkdtemp(join(tmpdir(), 'dockhand-relay-'));
+    const open = new Set<Socket>();
+    const relay = createServer((toProxy) => {
+      open.add(toProxy);
+      const toEngine = connect(ENGINE.replace('unix://', ''));
+      toProxy.pipe(toEngine).pipe(toProxy);
+      toProxy.on('error', () => toEngine.destroy());
+      toEngine.on('error', () => toProxy.destroy());
+      toProxy.on('close', () => {
+        open.delete(toProxy);
+        toEngine.destroy();
+      });
+      toEngine.on('close', () => toProxy.destroy());
+    });
+    await new Promise<void>((resolve) => relay.listen(join(dir, 'engine.sock'), resolve));
+    const proxy = createProxy({
+      upstream: `unix://${join(dir, 'engine.sock')}`,
+      middleware: [on('SystemEvents', async (_ctx, next) => next())],
+    });
+    await proxy.listen(join(dir, 'proxy.sock'));
+    try {
+      const s = await answered(join(dir, 'proxy.sock'), silentEvents());
+      expect(open.size).toBe(1);
+      s.destroy();
+      // before, the engine's event stream was kept open, unread, for as long as the engine kept it
+      const t0 = performance.now();
+      while (open.size > 0 && performance.now() - t0 < 5000)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(open.size).toBe(0);
+    } finally {
+      await proxy.close();
+      relay.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('drops an engine answer a middleware replaced before it ended, and goes on on the same connection', async () => {
+    await using own = await startProxy([
+      on('SystemEvents', async (ctx, next) => {
+        await next();
+        // the engine's stream is still open and never read
+        ctx.respond(200, { replaced: true });
+      }),
+    ]);
+    const c = new Client('http://docker', { socketPath: own.socket });
+    const path = silentEvents().split(' ')[1]!;
+    try {
+      for (const p of [path, '/_ping', path, '/_ping']) {
+        const r = await c.request({ method: 'GET', path: p });
+        expect(r.statusCode).toBe(200);
+        expect(await r.body.text()).toBe(p === '/_ping' ? 'OK' : '{"replaced":true}');
+      }
+    } finally {
+      await c.close();
+    }
   });
 
   it('cuts the requests still in flight when closeGraceMs runs out on close', async () => {

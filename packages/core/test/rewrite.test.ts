@@ -254,23 +254,29 @@ describe('hijacked connections', () => {
 });
 
 describe('errors', () => {
-  it('answers 502 in the daemon format when the engine is unreachable, and keeps running', async () => {
-    await using proxy = createProxy({ upstream: 'unix:///nonexistent/docker.sock' });
-    const sock = `${tp.socket}.down`;
-    await proxy.listen(sock);
-    const down = new Pool('http://docker', { socketPath: sock });
-    for (let i = 0; i < 2; i++) {
-      const res = await down.request({ method: 'GET', path: '/_ping' });
-      expect(res.statusCode).toBe(502);
-      expect(((await res.body.json()) as { message: string }).message).toMatch(
-        /cannot reach the Docker engine/,
-      );
-    }
-    const cli = await docker(`unix://${sock}`, ['ps']);
-    expect(cli.code).not.toBe(0);
-    expect(cli.stderr).toMatch(/Error response from daemon: cannot reach the Docker engine/);
-    await down.close();
-  });
+  it.each([
+    ['on the byte lane', [], '/_ping'],
+    ['for a request the pipeline serves', [on('ContainerList', (_ctx, next) => next())], '/containers/json'],
+  ])(
+    'answers 502 in the daemon format when the engine is unreachable, and keeps running (%s)',
+    async (_name, middleware, path) => {
+      await using proxy = createProxy({ upstream: 'unix:///nonexistent/docker.sock', middleware });
+      const sock = `${tp.socket}.down`;
+      await proxy.listen(sock);
+      const down = new Pool('http://docker', { socketPath: sock });
+      for (let i = 0; i < 2; i++) {
+        const res = await down.request({ method: 'GET', path });
+        expect(res.statusCode).toBe(502);
+        expect(((await res.body.json()) as { message: string }).message).toMatch(
+          /cannot reach the Docker engine/,
+        );
+      }
+      const cli = await docker(`unix://${sock}`, ['ps']);
+      expect(cli.code).not.toBe(0);
+      expect(cli.stderr).toMatch(/Error response from daemon: cannot reach the Docker engine/);
+      await down.close();
+    },
+  );
 
   it('sends a thrown DockhandError as the daemon would, so the CLI prints it', async () => {
     await using refusing = await startProxy([

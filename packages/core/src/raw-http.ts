@@ -8,14 +8,28 @@ import type { BodySink } from './response.ts';
 const NO_BODY_STATUS = new Set([204, 304]);
 const LAST_CHUNK = '0\r\n\r\n';
 const CRLF = '\r\n';
+/** Bytes that would end a field early or smuggle a line into a head. */
+const UNSAFE_IN_HEAD = /[\r\n\0]/;
+
+/** One header line; a line break in it would smuggle a line of its own into the head. */
+function field(name: string, value: string): string {
+  if (UNSAFE_IN_HEAD.test(name) || UNSAFE_IN_HEAD.test(value))
+    throw coreError(
+      'DOCKHAND_INTERNAL',
+      `a middleware set the header ${JSON.stringify(name)} with a line break in it`,
+    );
+  return `${name}: ${value}\r\n`;
+}
 
 /**
  * An HTTP/1.1 response head as written on a raw connection: the status line and the fields, then the empty line.
+ * Write it as latin1, one byte per character, as `node:http` writes heads.
  *
  * @param status - the status code
  * @param fields - flat `[name, value, ...]`
  * @param reason - the reason phrase; the standard one when left out
  * @returns the head
+ * @throws {@link DockhandError} `DOCKHAND_INTERNAL` when a middleware put a line break into a field
  * @example
  * ```ts
  * responseHead(404, ['Content-Length', '0']); // 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n'
@@ -24,7 +38,30 @@ const CRLF = '\r\n';
  */
 export function responseHead(status: number, fields: readonly string[], reason?: string): string {
   let head = `HTTP/1.1 ${status} ${reason ?? STATUS_CODES[status] ?? ''}\r\n`;
-  for (let i = 0; i < fields.length; i += 2) head += `${fields[i]}: ${fields[i + 1]}\r\n`;
+  for (let i = 0; i < fields.length; i += 2) head += field(fields[i]!, fields[i + 1]!);
+  return `${head}\r\n`;
+}
+
+/**
+ * An HTTP/1.1 request head as written to the engine: the request line and the fields, then the empty line.
+ *
+ * @param method - the method
+ * @param target - the path and query
+ * @param fields - flat `[name, value, ...]`
+ * @returns the head
+ * @throws {@link DockhandError} `DOCKHAND_INTERNAL` when a middleware put a line break into a field, or a space or
+ * line break into the target
+ * @example
+ * ```ts
+ * requestHead('GET', '/_ping', ['Host', 'docker']); // 'GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n'
+ * ```
+ * @internal
+ */
+export function requestHead(method: string, target: string, fields: readonly string[]): string {
+  if (UNSAFE_IN_HEAD.test(target) || target.includes(' '))
+    throw coreError('DOCKHAND_INTERNAL', 'a middleware set a path with a space or line break in it');
+  let head = `${method} ${target} HTTP/1.1\r\n`;
+  for (let i = 0; i < fields.length; i += 2) head += field(fields[i]!, fields[i + 1]!);
   return `${head}\r\n`;
 }
 
@@ -36,12 +73,23 @@ export function responseHead(status: number, fields: readonly string[], reason?:
  * @returns the status and the response bytes
  * @internal
  */
-export function errorResponse(err: unknown, close: boolean): { status: number; bytes: string } {
+export function errorResponse(err: unknown, close: boolean): { status: number; bytes: Buffer } {
   const { status, body } = toErrorResponse(err);
   const json = JSON.stringify(body);
-  const fields = ['Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(json))];
+  const fields = [
+    'Content-Type',
+    'application/json',
+    'Date',
+    new Date().toUTCString(),
+    'Content-Length',
+    String(Buffer.byteLength(json)),
+  ];
   if (close) fields.push('Connection', 'close');
-  return { status, bytes: responseHead(status, fields) + json };
+  // the head is latin1, the message UTF-8
+  return {
+    status,
+    bytes: Buffer.concat([Buffer.from(responseHead(status, fields), 'latin1'), Buffer.from(json)]),
+  };
 }
 
 /**
