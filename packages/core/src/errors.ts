@@ -15,6 +15,8 @@ export const coreErrorCodes = {
   DOCKHAND_BAD_REQUEST: 400,
   /** The engine could not be reached. */
   DOCKHAND_UPSTREAM_UNREACHABLE: 502,
+  /** The engine's connection failed, or its answer could not be read, before the answer's head. */
+  DOCKHAND_UPSTREAM_FAILED: 502,
   /** A middleware threw something that is not a {@link DockhandError}. */
   DOCKHAND_INTERNAL: 500,
 } as const;

@@ -223,7 +223,7 @@ export class RawLane {
     this.#up?.destroy();
     this.#inner?.destroy();
     this.#collecting = undefined;
-    this.#failForward(new Error('the client connection was closed'));
+    this.#failForward(new Error('the client connection was closed'), true);
     const abort = this.#abortServed;
     this.#abortServed = undefined;
     abort?.();
@@ -413,7 +413,7 @@ export class RawLane {
   #reply(r: InFlight): LaneReply {
     const client = this.#client;
     // the answer is the connection's only while this request is the one in flight
-    const live = (): boolean => this.#inFlight === r && this.#phase === 'busy';
+    const live = (): boolean => this.#inFlight === r && this.#phase === 'busy' && !r.done;
     const closing = (): boolean => this.#closing;
     const write = (bytes: (Buffer | string)[]): void => {
       if (bytes.length === 1) client.write(bytes[0]!, 'latin1');
@@ -533,8 +533,19 @@ export class RawLane {
           if (head.status === 101 || head.framing.kind === 'close')
             throw new Error('the engine answered a plain request with a raw stream');
           const up = this.#up!;
-          const r = new ProxyResponse(head.status, new HeaderList(headerFields(buf, end)), {
-            flow: { pause: () => up.pause(), resume: () => up.resume() },
+          const fields = new HeaderList(headerFields(buf, end));
+          // a length beside chunked framing means nothing (RFC 9112 §6.3): it must not frame the decoded body
+          if (head.framing.kind === 'chunked') fields.delete('content-length');
+          // only while this response is the one arriving: the connection goes on to the next request after it
+          const r = new ProxyResponse(head.status, fields, {
+            flow: {
+              pause: () => {
+                if (this.#forwarded === f) up.pause();
+              },
+              resume: () => {
+                if (this.#forwarded === f) up.resume();
+              },
+            },
             limit: f.limit,
           });
           f.response = r;
@@ -572,20 +583,30 @@ export class RawLane {
     }
     this.#forwarded = undefined;
     if (f.close) this.#dropEngine();
+    // a response queued past its limit paused the connection: the next request needs it reading
+    else this.#up?.resume();
     f.response.end();
   }
 
-  /** The engine request of a served answer failed: before its head (unreachable), or in the middle of its body. */
-  #failForward(err: Error): void {
+  /**
+   * The engine request of a served answer failed: before its head (unreachable, or a broken or unreadable
+   * answer: 502), or in the middle of its body (the client's stream is cut). `clientGone`: the lane is closing
+   * because the client left, which is nobody's error to report.
+   */
+  #failForward(err: Error, clientGone = false): void {
     const f = this.#forwarded;
     if (f === undefined) return;
     this.#forwarded = undefined;
     if (f.response !== undefined) f.response.fail(err);
+    else if (clientGone) f.reject(err);
     else if (!f.answered && !this.#upConnected)
       f.reject(
         coreError('DOCKHAND_UPSTREAM_UNREACHABLE', `cannot reach the Docker engine: ${err.message}`, err),
       );
-    else f.reject(err);
+    else
+      f.reject(
+        coreError('DOCKHAND_UPSTREAM_FAILED', `the Docker engine's answer failed: ${err.message}`, err),
+      );
   }
 
   /** The served answer ended before the engine's response did (a middleware answered instead): drop it. */
@@ -609,7 +630,11 @@ export class RawLane {
     const onread = {
       buffer: () => buffers.next(),
       callback: (n: number, buf: Uint8Array): boolean => {
-        this.#onUpBytes(buffers.filled(n, buf));
+        // the answer to a request the pipeline serves is copied into its response, never written to the client
+        // from this buffer: it must not count as bytes the client holds
+        if (this.#forwarded !== undefined && this.#phase === 'busy')
+          this.#onForwardedData(buffers.copied(n, buf));
+        else this.#onUpBytes(buffers.filled(n, buf));
         return true; // #toClient pauses the socket itself when the client is slow
       },
     };

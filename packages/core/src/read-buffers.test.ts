@@ -149,3 +149,24 @@ describe('ReadBuffers', () => {
     expect([...second.buffers].some((b) => first.buffers.has(b))).toBe(true);
   });
 });
+
+describe('ReadBuffers.copied', () => {
+  it('reads into a copied-out buffer again, and never into one whose bytes the sink still holds', () => {
+    // a sink that holds every byte written to it: nothing handed to it is ever free
+    const sink = { writableLength: 0 };
+    const buffers = new ReadBuffers(sink, { first: 1024, max: 1024 });
+    const held = buffers.next();
+    held.fill(1);
+    buffers.filled(10, held);
+    sink.writableLength = 10;
+    const copied = buffers.next();
+    expect(copied).not.toBe(held);
+    expect(buffers.copied(10, copied).length).toBe(10);
+    // the copied one is read into next, and the held one still is not (the sink's count was left alone)
+    expect(buffers.next()).toBe(copied);
+    buffers.copied(5, copied);
+    const third = buffers.next();
+    expect(third).toBe(copied);
+    expect(held[0]).toBe(1);
+  });
+});

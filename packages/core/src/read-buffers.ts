@@ -117,6 +117,22 @@ export class ReadBuffers {
     return b.subarray(0, n);
   }
 
+  /**
+   * Records that `n` bytes were read into `buf` and copied out at once instead of being written to the sink:
+   * the buffer is free to be read into again, and the sink's count is left as it is.
+   *
+   * @param n - the bytes read
+   * @param buf - the buffer they were read into (from {@link ReadBuffers.next})
+   * @returns the bytes read, valid only until the next read
+   */
+  copied(n: number, buf: Uint8Array): Buffer {
+    const b = buf as Buffer;
+    if (b === this.#lent) this.#lent = undefined;
+    if (n === b.length && this.#size < this.#max) this.#size = Math.min(this.#size * 4, this.#max);
+    this.#free.push(b);
+    return b.subarray(0, n);
+  }
+
   /** Gives the first-size buffers to the shared spares; call it once both sockets are closed. */
   dispose(): void {
     const spares = this.#spares;

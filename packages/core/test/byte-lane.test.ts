@@ -296,14 +296,25 @@ describe('the byte lane', { timeout: 60_000 }, () => {
     expect(JSON.parse(bodyOf(out))).toHaveProperty('ApiVersion');
   });
 
-  it('cancels the engine request when the client leaves in the middle of a stream the pipeline serves', async () => {
-    // the proxy's engine is a relay in front of the real one, so that the test sees the proxy's connections to it
+  /**
+   * A proxy whose engine is a relay in front of the real one, so that a test sees the proxy's engine connections
+   * and can cut one: `cut` is asked about each piece the proxy sends, and true ends that connection unanswered.
+   */
+  const behindRelay = async (
+    middleware: Middleware[],
+    cut: (sent: Buffer) => boolean = () => false,
+  ): Promise<{ socket: string; open: Set<Socket> } & AsyncDisposable> => {
     const dir = await mkdtemp(join(tmpdir(), 'dockhand-relay-'));
     const open = new Set<Socket>();
     const relay = createServer((toProxy) => {
       open.add(toProxy);
       const toEngine = connect(ENGINE.replace('unix://', ''));
-      toProxy.pipe(toEngine).pipe(toProxy);
+      toProxy.on('data', (chunk: Buffer) => {
+        if (cut(chunk)) toProxy.destroy();
+        else if (!toEngine.write(chunk)) toProxy.pause();
+      });
+      toEngine.on('drain', () => toProxy.resume());
+      toEngine.pipe(toProxy);
       toProxy.on('error', () => toEngine.destroy());
       toEngine.on('error', () => toProxy.destroy());
       toProxy.on('close', () => {
@@ -313,24 +324,46 @@ describe('the byte lane', { timeout: 60_000 }, () => {
       toEngine.on('close', () => toProxy.destroy());
     });
     await new Promise<void>((resolve) => relay.listen(join(dir, 'engine.sock'), resolve));
-    const proxy = createProxy({
-      upstream: `unix://${join(dir, 'engine.sock')}`,
-      middleware: [on('SystemEvents', async (_ctx, next) => next())],
-    });
+    const proxy = createProxy({ upstream: `unix://${join(dir, 'engine.sock')}`, middleware });
     await proxy.listen(join(dir, 'proxy.sock'));
+    return {
+      socket: join(dir, 'proxy.sock'),
+      open,
+      async [Symbol.asyncDispose]() {
+        await proxy.close();
+        relay.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  };
+
+  it('cancels the engine request when the client leaves in the middle of a stream the pipeline serves', async () => {
+    await using relayed = await behindRelay([on('SystemEvents', async (_ctx, next) => next())]);
+    const s = await answered(relayed.socket, silentEvents());
+    expect(relayed.open.size).toBe(1);
+    s.destroy();
+    // before, the engine's event stream was kept open, unread, for as long as the engine kept it
+    const t0 = performance.now();
+    while (relayed.open.size > 0 && performance.now() - t0 < 5000)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(relayed.open.size).toBe(0);
+  });
+
+  it('answers 502 when the engine connection breaks before its answer to a request the pipeline serves', async () => {
+    await using relayed = await behindRelay([on('SystemVersion', async (_ctx, next) => next())], (sent) =>
+      sent.toString('latin1').startsWith('GET /version '),
+    );
+    const c = new Client('http://docker', { socketPath: relayed.socket });
     try {
-      const s = await answered(join(dir, 'proxy.sock'), silentEvents());
-      expect(open.size).toBe(1);
-      s.destroy();
-      // before, the engine's event stream was kept open, unread, for as long as the engine kept it
-      const t0 = performance.now();
-      while (open.size > 0 && performance.now() - t0 < 5000)
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      expect(open.size).toBe(0);
+      const r = await c.request({ method: 'GET', path: '/version' });
+      expect(r.statusCode).toBe(502);
+      expect(((await r.body.json()) as { message: string }).message).toMatch(
+        /the Docker engine's answer failed/,
+      );
+      // the connection goes on, over a new engine connection
+      expect(await (await c.request({ method: 'GET', path: '/_ping' })).body.text()).toBe('OK');
     } finally {
-      await proxy.close();
-      relay.close();
-      await rm(dir, { recursive: true, force: true });
+      await c.close();
     }
   });
 
@@ -349,6 +382,52 @@ describe('the byte lane', { timeout: 60_000 }, () => {
         const r = await c.request({ method: 'GET', path: p });
         expect(r.statusCode).toBe(200);
         expect(await r.body.text()).toBe(p === '/_ping' ? 'OK' : '{"replaced":true}');
+      }
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('goes on reading the engine connection after an answer a middleware let queue past its limit', async () => {
+    // the response queues while the middleware is busy after next(); past 256 KiB the engine connection is paused,
+    // and when the read that crosses the limit also ends the response, nothing else resumes it
+    const sizes = [270, 290, 310, 330].map((k) => k * 1024);
+    const { stdout } = await run(
+      'docker',
+      [
+        'run',
+        '-d',
+        '--label',
+        `dockhand.test=${tp.label}`,
+        'busybox:latest',
+        'sh',
+        '-c',
+        sizes.map((n) => `head -c ${n} /dev/zero > /f${n}`).join(' && '),
+      ],
+      { env: engine },
+    );
+    const id = stdout.trim();
+    expect((await run('docker', ['wait', id], { env: engine })).stdout.trim()).toBe('0');
+    await using own = await startProxy([
+      on('ContainerArchive', async (_ctx, next) => {
+        await next();
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      }),
+    ]);
+    const c = new Client('http://docker', {
+      socketPath: own.socket,
+      bodyTimeout: 5000,
+      headersTimeout: 5000,
+    });
+    try {
+      for (const n of sizes) {
+        for (let i = 0; i < 3; i++) {
+          const r = await c.request({ method: 'GET', path: `/containers/${id}/archive?path=/f${n}` });
+          expect(r.statusCode).toBe(200);
+          expect((await r.body.arrayBuffer()).byteLength).toBeGreaterThan(n);
+          const ping = await c.request({ method: 'GET', path: '/_ping' });
+          expect(await ping.body.text()).toBe('OK');
+        }
       }
     } finally {
       await c.close();
