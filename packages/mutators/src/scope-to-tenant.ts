@@ -205,8 +205,11 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     );
     const running = containers.filter((c) => c.State === 'running').length;
     const paused = containers.filter((c) => c.State === 'paused').length;
+    // the daemon's own debug counters move with every tenant's activity (an event listener, an attach, a build
+    // open file descriptors and goroutines): left out, as the daemon leaves them out when they are unknown
+    const { NFd: _fd, NGoroutines: _goroutines, NEventsListener: _listeners, ...rest } = body;
     res.setJson({
-      ...body,
+      ...rest,
       Containers: containers.length,
       ContainersRunning: running,
       ContainersPaused: paused,

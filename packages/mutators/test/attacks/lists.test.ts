@@ -172,6 +172,15 @@ describe('events and system/df (scopeToTenant)', () => {
     }
   });
 
+  it('info leaves out the engine-wide debug counters another tenant moves', async () => {
+    // the victim following events is one more listener on the engine: the count would tell the tenant so
+    const before = (await a.engine.request('GET', '/info')).json as Record<string, unknown>;
+    expect(before.NEventsListener).toEqual(expect.any(Number));
+    const info = (await a.mallory.api.request('GET', '/info')).json as Record<string, unknown>;
+    for (const key of ['NFd', 'NGoroutines', 'NEventsListener']) expect(info).not.toHaveProperty(key);
+    expect(info).toHaveProperty('KernelVersion');
+  });
+
   it('image list does not show the victim image', async () => {
     const r = await a.mallory.api.request('GET', `/images/json?all=1&filters=${q({ label: [victimLabel] })}`);
     expect(r.status).toBe(200);
