@@ -222,6 +222,12 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       const controller = () => (ctx.state as { [kController]?: Dispatcher.DispatchController })[kController];
       /** Answers with the error, or cuts the connection when part of the answer is out. */
       const refuse = (err: unknown): number => {
+        if (reply.gone) {
+          // the client left before its answer: nobody's failure, and nobody to answer (499, as nginx logs it)
+          ctx.log.debug({ err }, 'the client closed the connection before the answer');
+          controller()?.abort(new Error('client went away'));
+          return 499;
+        }
         logError(err, ctx);
         // an engine response nobody will read is not left streaming
         controller()?.abort(err instanceof Error ? err : new Error(String(err)));
@@ -235,7 +241,8 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       };
       let run: Promise<void>;
       try {
-        run = pipeline(ctx, () => forwardOnLane(ctx, reply));
+        // (a lone middleware is the pipeline itself: one written without async may return anything)
+        run = Promise.resolve(pipeline(ctx, () => forwardOnLane(ctx, reply)));
       } catch (err) {
         run = Promise.reject(err); // a middleware that throws before it returns a promise
       }
@@ -257,7 +264,10 @@ export function createProxy(options: ProxyOptions): DockerProxy {
             logError(err, ctx);
             reply.destroy();
           },
-        );
+        )
+        .catch(() => {
+          // only a logger that throws gets here: the connection was answered or cut already
+        });
     };
     // the pipeline's end of an in-process connection, served by node:http like an accepted socket
     const pipelineConnection = (): Duplex => {
@@ -390,9 +400,12 @@ export function createProxy(options: ProxyOptions): DockerProxy {
   function forwardOnLane(ctx: Context, reply: LaneReply): Promise<void> {
     const body = ctx.request.forwardBody();
     if (body.stream !== undefined) return forward(ctx);
-    const replaced = ctx.request.changed;
-    const fields = ctx.request.headers.forwardable(replaced);
-    if (replaced) fields.push('Content-Length', String(body.buffer?.length ?? 0));
+    // the length is always the body's own: a Content-Length a middleware changed without the body (or a body it
+    // took and never gave back) must not let the engine read part of one request as the next
+    const length = body.buffer?.length ?? 0;
+    const sent = ctx.request.headers.get('content-length') !== undefined;
+    const fields = ctx.request.headers.forwardable(true);
+    if (length > 0 || sent || ctx.request.changed) fields.push('Content-Length', String(length));
     const head = requestHead(ctx.method, ctx.target(), fields);
     return reply.forward(ctx.method, head, body.buffer, limit).then((response) => {
       ctx.response = response;

@@ -84,6 +84,8 @@ export interface LaneReply {
   readonly started: boolean;
   /** Whether the proxy is shutting down, so the connection closes after this answer. */
   readonly closing: boolean;
+  /** Whether the connection was cut (the client left) before the answer ended. */
+  readonly gone: boolean;
   /**
    * Sends the request to the engine over the lane's own engine connection, and resolves with the engine's
    * response once its head has arrived; its body follows, with backpressure on the engine connection.
@@ -113,12 +115,16 @@ interface Forwarded {
   answered: boolean;
 }
 
-/** A request the lane reads whole before serving it: its bytes so far. */
+/** A request the lane reads whole before serving it: its head, and its body as it arrives. */
 interface Collecting {
-  request: LaneRequest;
-  headEnd: number;
-  headLength: number;
-  parts: Buffer[];
+  readonly request: LaneRequest;
+  /** The head's bytes, up to its final CRLF CRLF (copied: the read-ahead chunk is not kept). */
+  head: Buffer | undefined;
+  readonly headEnd: number;
+  readonly headLength: number;
+  /** The body, allocated at its full length and filled as it arrives. */
+  readonly body: Buffer | undefined;
+  filled: number;
 }
 
 /** The response in flight: its head while it arrives, then where its body ends. */
@@ -196,20 +202,24 @@ export class RawLane {
   }
 
   /**
-   * Ends the connection if it has waited for a request (or for the rest of one) longer than `keepAliveMs`.
+   * Ends the connection if it has waited for a request, or for more of the body of one the lane reads whole,
+   * longer than `keepAliveMs`.
    * The proxy calls this for every lane from one coarse timer: a socket timeout of its own would be re-armed on
    * every read and write, which costs more than the rest of a small request's work.
    *
    * @param now - `performance.now()`
    */
   expireIdle(now: number): void {
-    if (this.#phase === 'idle' && now - this.#idleSince >= this.#options.keepAliveMs) this.destroy();
+    const waiting = this.#phase === 'idle' || this.#collecting !== undefined;
+    if (waiting && now - this.#idleSince >= this.#options.keepAliveMs) this.destroy();
   }
 
   /** Ends the connection once the request in flight is answered (at once when idle). */
   shutdown(): void {
     this.#closing = true;
     if (this.#phase === 'idle') this.#finish();
+    // a request still arriving has not reached the pipeline: nothing of it is run once the proxy is closing
+    else if (this.#collecting !== undefined) this.destroy();
     else if (this.#phase === 'splice') {
       this.#client.end();
       this.#up?.end();
@@ -254,8 +264,9 @@ export class RawLane {
     this.#clientEnded = true;
     if (this.#phase === 'idle') this.#finish();
     // a client that hangs up in the middle of a request abandons it, as node:http and the engine itself take it:
-    // a stream that may never end (wait, events, logs -f) must not hold the engine connection open
-    else if (this.#phase === 'busy') this.destroy();
+    // a stream that may never end (wait, events, logs -f) must not hold the engine connection open. An answer
+    // that is complete but still draining to the client is not cut: the lane closes after it
+    else if (this.#phase === 'busy' && !this.#inFlight?.done) this.destroy();
   };
 
   #onClientError = (): void => {
@@ -312,7 +323,14 @@ export class RawLane {
     this.#readAhead = take === buf.length ? EMPTY : buf.subarray(take);
     this.#bodyLeft = head.bodyLength - inBuf;
     if (to === 'serve')
-      this.#collecting = { request: request as LaneRequest, headEnd: end, headLength, parts: [] };
+      this.#collecting = {
+        request: request as LaneRequest,
+        head: undefined,
+        headEnd: end,
+        headLength,
+        body: head.bodyLength > 0 ? Buffer.allocUnsafe(head.bodyLength) : undefined,
+        filled: 0,
+      };
     this.#method = head.method;
     this.#inFlight = {
       head: EMPTY,
@@ -400,13 +418,17 @@ export class RawLane {
   #collect(bytes: Buffer): void {
     const c = this.#collecting;
     if (c === undefined) return;
-    c.parts.push(bytes);
+    // copies: the request lives as long as its answer, which must not keep a larger read-ahead chunk alive
+    let from = 0;
+    if (c.head === undefined) {
+      c.head = Buffer.from(bytes.subarray(0, c.headEnd));
+      from = c.headLength;
+    }
+    if (c.body !== undefined && from < bytes.length) c.filled += bytes.copy(c.body, c.filled, from);
+    this.#idleSince = performance.now();
     if (this.#bodyLeft > 0) return;
     this.#collecting = undefined;
-    const all = c.parts.length === 1 ? c.parts[0]! : Buffer.concat(c.parts);
-    // a copy: the body lives as long as the answer, which must not keep a larger read-ahead chunk alive
-    const body = all.length > c.headLength ? Buffer.from(all.subarray(c.headLength)) : undefined;
-    this.#options.serve(c.request, all.subarray(0, c.headEnd), body, this.#reply(this.#inFlight!));
+    this.#options.serve(c.request, c.head, c.body, this.#reply(this.#inFlight!));
   }
 
   /** The reply through which the proxy answers the request in flight. */
@@ -501,6 +523,9 @@ export class RawLane {
       get closing() {
         return closing();
       },
+      get gone() {
+        return !r.done && !live();
+      },
     };
   }
 
@@ -585,7 +610,12 @@ export class RawLane {
     if (f.close) this.#dropEngine();
     // a response queued past its limit paused the connection: the next request needs it reading
     else this.#up?.resume();
-    f.response.end();
+    try {
+      f.response.end();
+    } catch {
+      // a middleware's transform of the last JSON line threw: the answer cannot be completed
+      this.destroy();
+    }
   }
 
   /**

@@ -434,6 +434,40 @@ describe('the byte lane', { timeout: 60_000 }, () => {
     }
   });
 
+  it('closes a connection whose request body stops arriving for longer than keepAliveMs', async () => {
+    await using own = await startProxy([on('ContainerCreate', (_ctx, next) => next())], { keepAliveMs: 600 });
+    // the lane reads this body whole before the pipeline runs: 10 of its 100 bytes, then nothing
+    const s = connect(own.socket);
+    s.on('error', () => {});
+    s.write('POST /containers/create HTTP/1.1\r\nHost: d\r\nContent-Length: 100\r\n\r\n{"Image":"');
+    const t0 = performance.now();
+    await once(s, 'close');
+    expect(performance.now() - t0).toBeLessThan(5000);
+  });
+
+  it('frames the body the engine gets by its own length, whatever Content-Length a middleware left', async () => {
+    await using own = await startProxy([
+      on('ContainerCreate', (ctx, next) => {
+        ctx.request.headers.set('Content-Length', '0');
+        return next();
+      }),
+    ]);
+    const c = new Client('http://docker', { socketPath: own.socket });
+    try {
+      const r = await c.request({
+        method: 'POST',
+        path: '/containers/create',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ Image: 'busybox:latest', Labels: { 'dockhand.test': tp.label } }),
+      });
+      expect(r.statusCode).toBe(201);
+      expect(await r.body.json()).toHaveProperty('Id');
+      expect(await (await c.request({ method: 'GET', path: '/_ping' })).body.text()).toBe('OK');
+    } finally {
+      await c.close();
+    }
+  });
+
   it('cuts the requests still in flight when closeGraceMs runs out on close', async () => {
     await using own = await startProxy([], { closeGraceMs: 300 });
     // before, close() cleared its own grace timer and waited for the stream to end
