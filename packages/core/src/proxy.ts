@@ -9,7 +9,7 @@ import { coreError, DockhandError, toErrorResponse } from './errors.ts';
 import { HeaderList, rawToStrings } from './headers.ts';
 import { headerFields, type PlainRequestHead } from './http-framing.ts';
 import { compose, type Middleware, untouchedTest } from './middleware.ts';
-import { errorResponse, replyResponse, requestHead, responseHead } from './raw-http.ts';
+import { errorResponse, NO_BODY_STATUS, replyResponse, requestHead, responseHead } from './raw-http.ts';
 import { type LaneReply, RawLane } from './raw-lane.ts';
 import { ProxyRequest } from './request.ts';
 import { LaneRequest } from './request-summary.ts';
@@ -68,7 +68,6 @@ export interface DockerProxy extends AsyncDisposable {
   readonly server: http.Server;
 }
 
-const NO_BODY_STATUS = new Set([204, 304]);
 /** The largest request body the byte lane reads whole to serve the request through the pipeline itself. */
 const SERVE_BODY_MAX = 256 * 1024;
 
@@ -201,23 +200,13 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       const start = accessLog ? performance.now() : 0;
       const { head, resolved } = request;
       const q = head.target.indexOf('?');
-      const ctx = new Context({
-        id: String(++nextId),
-        method: head.method,
+      const target = {
+        rawPath: q === -1 ? head.target : head.target.slice(0, q),
+        query: request.search,
         // the lane's resolution is shared by every request with this line: the context gets params of its own
         resolved: { ...resolved, params: { ...resolved.params } },
-        rawPath: q === -1 ? head.target : head.target.slice(0, q),
-        request: new ProxyRequest(
-          head.method,
-          request.search,
-          new HeaderList(headerFields(headBytes)),
-          body,
-          limit,
-        ),
-        upstream,
-        logger,
-        limit,
-      });
+      };
+      const ctx = newContext(head.method, target, headerFields(headBytes), body);
       const close = head.close || reply.closing;
       const controller = () => (ctx.state as { [kController]?: Dispatcher.DispatchController })[kController];
       /** Answers with the error, or cuts the connection when part of the answer is out. */
@@ -412,6 +401,27 @@ export function createProxy(options: ProxyOptions): DockerProxy {
     });
   }
 
+  /** The context of one request, however it arrived (node:http, or read whole by the byte lane). */
+  function newContext(
+    method: string,
+    target: { rawPath: string; query: string; resolved: ResolvedPath },
+    rawHeaders: string[],
+    body: IncomingMessage | Buffer | undefined,
+    upgrade?: string,
+  ): Context {
+    return new Context({
+      id: String(++nextId),
+      method,
+      resolved: target.resolved,
+      rawPath: target.rawPath,
+      request: new ProxyRequest(method, target.query, new HeaderList(rawHeaders), body, limit),
+      upstream,
+      logger,
+      limit,
+      ...(upgrade === undefined ? {} : { upgrade }),
+    });
+  }
+
   function makeContext(
     req: IncomingMessage,
     body: IncomingMessage | Buffer | undefined,
@@ -421,20 +431,12 @@ export function createProxy(options: ProxyOptions): DockerProxy {
     const q = url.indexOf('?');
     const rawPath = q === -1 ? url : url.slice(0, q);
     const method = req.method ?? 'GET';
-    const resolved = resolvePath(method, rawPath);
-    const headers = new HeaderList(req.rawHeaders.slice());
-    const request = new ProxyRequest(method, q === -1 ? '' : url.slice(q + 1), headers, body, limit);
-    return new Context({
-      id: String(++nextId),
-      method,
-      resolved,
+    const target = {
       rawPath,
-      request,
-      upstream,
-      logger,
-      limit,
-      ...(upgrade === undefined ? {} : { upgrade }),
-    });
+      query: q === -1 ? '' : url.slice(q + 1),
+      resolved: resolvePath(method, rawPath),
+    };
+    return newContext(method, target, req.rawHeaders.slice(), body, upgrade);
   }
 
   function handleRequest(req: IncomingMessage, res: ServerResponse): void {

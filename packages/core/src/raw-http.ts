@@ -5,7 +5,8 @@ import { coreError, toErrorResponse } from './errors.ts';
 import type { LaneReply } from './raw-lane.ts';
 import type { BodySink } from './response.ts';
 
-const NO_BODY_STATUS = new Set([204, 304]);
+/** Statuses whose responses never carry a body (with any answer to `HEAD`). @internal */
+export const NO_BODY_STATUS: ReadonlySet<number> = new Set([204, 304]);
 const LAST_CHUNK = '0\r\n\r\n';
 const CRLF = '\r\n';
 /** Bytes that would end a field early or smuggle a line into a head. */

@@ -60,6 +60,32 @@ const EMPTY = Buffer.alloc(0);
 const HEAD_END = Buffer.from('\r\n\r\n');
 const BARE_LF_END = Buffer.from('\n\n');
 
+/** The most bytes a response head of the engine may take. */
+const MAX_RESPONSE_HEAD = 64 * 1024;
+
+/** A response head read on from where the last read left it: complete, or its bytes so far. */
+type HeadRead =
+  /** The head's bytes up to its final CRLF CRLF (`end`), and how many bytes of the chunk it took. */
+  | { readonly buf: Buffer; readonly end: number; readonly used: number }
+  /** Not complete yet: the bytes to keep for the next read (a copy, since the read buffer is reused). */
+  | { readonly partial: Buffer };
+
+/**
+ * Reads on in a response head of the engine that may span reads.
+ *
+ * @param saved - the head's bytes from earlier reads (empty for a new head)
+ * @param chunk - the bytes just read
+ * @param from - where in `chunk` the head continues
+ * @throws Error when the head grows past {@link MAX_RESPONSE_HEAD}
+ */
+function readResponseHead(saved: Buffer, chunk: Buffer, from: number): HeadRead {
+  const buf = saved.length === 0 ? chunk.subarray(from) : Buffer.concat([saved, chunk.subarray(from)]);
+  const end = buf.indexOf(HEAD_END);
+  if (end !== -1) return { buf, end, used: end + 4 - saved.length };
+  if (buf.length > MAX_RESPONSE_HEAD) throw new Error('the engine sent a response head over 64 KiB');
+  return { partial: Buffer.from(buf) };
+}
+
 /**
  * Where the answer to a request the lane serves through the pipeline ({@link RawLaneOptions.serve}) goes: the
  * client's connection, which the lane takes back for the next request once the answer ends.
@@ -115,13 +141,14 @@ interface Forwarded {
   answered: boolean;
 }
 
-/** A request the lane reads whole before serving it: its head, and its body as it arrives. */
+/**
+ * A request the lane reads whole before serving it: its head, and its body as it arrives (copies: the request
+ * lives as long as its answer, which must not keep a larger read-ahead chunk alive).
+ */
 interface Collecting {
   readonly request: LaneRequest;
-  /** The head's bytes, up to its final CRLF CRLF (copied: the read-ahead chunk is not kept). */
-  head: Buffer | undefined;
-  readonly headEnd: number;
-  readonly headLength: number;
+  /** The head's bytes, up to its final CRLF CRLF. */
+  readonly head: Buffer;
   /** The body, allocated at its full length and filled as it arrives. */
   readonly body: Buffer | undefined;
   filled: number;
@@ -325,9 +352,7 @@ export class RawLane {
     if (to === 'serve')
       this.#collecting = {
         request: request as LaneRequest,
-        head: undefined,
-        headEnd: end,
-        headLength,
+        head: Buffer.from(buf.subarray(0, end)),
         body: head.bodyLength > 0 ? Buffer.allocUnsafe(head.bodyLength) : undefined,
         filled: 0,
       };
@@ -340,12 +365,13 @@ export class RawLane {
       sent: false,
       done: false,
       request: to === 'engine' ? (request as LaneRequest) : undefined,
-      start: this.#options.onResponse === undefined || to === 'pipeline' ? 0 : performance.now(),
+      start: this.#options.onResponse === undefined || to !== 'engine' ? 0 : performance.now(),
       to,
     };
     this.#phase = 'busy';
     if (this.#readAhead.length > MAX_READ_AHEAD) this.#pauseClient();
-    this.#sendUp(take === buf.length ? buf : buf.subarray(0, take), true);
+    if (to === 'serve') this.#collect(buf.subarray(headLength, take));
+    else this.#sendUp(take === buf.length ? buf : buf.subarray(0, take), true);
   }
 
   /** After a request body is sent or a response is complete: on to the next request when both are. */
@@ -414,17 +440,11 @@ export class RawLane {
 
   // --- requests served through the pipeline by the proxy -------------------------------------------------
 
-  /** Keeps the bytes of a request to be served; once its body is complete, hands it to the proxy. */
+  /** Keeps body bytes of a request to be served; once its body is complete, hands it to the proxy. */
   #collect(bytes: Buffer): void {
     const c = this.#collecting;
     if (c === undefined) return;
-    // copies: the request lives as long as its answer, which must not keep a larger read-ahead chunk alive
-    let from = 0;
-    if (c.head === undefined) {
-      c.head = Buffer.from(bytes.subarray(0, c.headEnd));
-      from = c.headLength;
-    }
-    if (c.body !== undefined && from < bytes.length) c.filled += bytes.copy(c.body, c.filled, from);
+    if (c.body !== undefined && bytes.length > 0) c.filled += bytes.copy(c.body, c.filled);
     this.#idleSince = performance.now();
     if (this.#bodyLeft > 0) return;
     this.#collecting = undefined;
@@ -543,15 +563,13 @@ export class RawLane {
       while (from < chunk.length && !done) {
         const response = f.response;
         if (response === undefined) {
-          const buf =
-            f.head.length === 0 ? chunk.subarray(from) : Buffer.concat([f.head, chunk.subarray(from)]);
-          const end = buf.indexOf(HEAD_END);
-          if (end === -1) {
-            if (buf.length > 64 * 1024) throw new Error('the engine sent a response head over 64 KiB');
-            f.head = Buffer.from(buf);
+          const read = readResponseHead(f.head, chunk, from);
+          if ('partial' in read) {
+            f.head = read.partial;
             return;
           }
-          from += end + 4 - f.head.length;
+          const { buf, end } = read;
+          from += read.used;
           f.head = EMPTY;
           const head = parseResponseHead(buf, end, f.method);
           if (head.status < 200 && head.status !== 101) continue; // 1xx: the final response follows
@@ -746,20 +764,16 @@ export class RawLane {
         from += n;
         r.done = r.left === 0;
       } else {
-        const buf =
-          r.head.length === 0 ? chunk.subarray(from) : Buffer.concat([r.head, chunk.subarray(from)]);
-        const end = buf.indexOf(HEAD_END);
-        if (end === -1) {
-          // kept across reads: a copy, since the read buffer is reused
-          if (buf.length > 64 * 1024) this.destroy();
-          else r.head = Buffer.from(buf);
-          return;
-        }
-        from += end + 4 - r.head.length;
-        r.head = EMPTY;
         let head: ReturnType<typeof parseResponseHead>;
         try {
-          head = parseResponseHead(buf, end, this.#method);
+          const read = readResponseHead(r.head, chunk, from);
+          if ('partial' in read) {
+            r.head = read.partial;
+            return;
+          }
+          from += read.used;
+          r.head = EMPTY;
+          head = parseResponseHead(read.buf, read.end, this.#method);
         } catch {
           this.destroy();
           return;
