@@ -563,16 +563,17 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       const complete = r.completeBody();
       if (complete) {
         headers.push('Content-Length', String(complete.length), 'Connection', 'close');
-        client.end(Buffer.concat([Buffer.from(responseHead(r.status, headers)), complete]));
+        client.end(Buffer.concat([Buffer.from(responseHead(r.status, headers), 'latin1'), complete]));
         return;
       }
       headers.push('Connection', 'close');
-      client.write(responseHead(r.status, headers));
+      client.write(responseHead(r.status, headers), 'latin1');
       r.pipeTo(responseSink(client));
       return;
     }
     client.write(
       responseHead(101, r.headers.raw, ctx.upgrade === 'tcp' ? 'UPGRADED' : 'Switching Protocols'),
+      'latin1',
     );
     if (ctx.hijackHandler) {
       hijacked.add(client).add(up);
