@@ -1,12 +1,16 @@
 // Benchmark: direct engine socket against the pass-through proxy (and socat / HAProxy as references when
-// installed), side by side, interleaved, in one run. Prints ratios proxy/direct.
-//   node packages/core/bench/proxy.bench.ts [--quick] [--only=ping,list,archive,echo] [--without=socat,haproxy]
+// installed), side by side, interleaved, in one run. Prints ratios proxy/direct. A further reference, `splice`,
+// shows what any user-space proxy can reach on this machine: a C relay that moves bytes with splice(2) and
+// parses nothing (scripts/splice-relay.c, built with `cc` where there is one).
+//   node packages/core/bench/proxy.bench.ts [--quick] [--only=ping,list,archive,echo]
+//     [--without=socat,haproxy,splice]
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
+import { startSpliceRelay } from '../../../scripts/splice-relay.ts';
 
 const ENGINE_SOCK = '/var/run/docker.sock';
 const quick = process.argv.includes('--quick');
@@ -101,6 +105,15 @@ if (has('haproxy') && !without.includes('haproxy')) {
   const p = spawn('haproxy', ['-f', cfg], { stdio: 'ignore' });
   await waitSocket(sock);
   targets.push({ name: 'haproxy', socket: sock, stop: () => p.kill() });
+}
+
+if (!without.includes('splice')) {
+  const sock = join(dir, 'splice.sock');
+  const relay = startSpliceRelay(`unix:${sock}`, `unix:${ENGINE_SOCK}`);
+  if (relay) {
+    await waitSocket(sock);
+    targets.push({ name: 'splice', socket: sock, stop: () => relay.stop() });
+  }
 }
 
 // --- measurements ---------------------------------------------------------------------------------------

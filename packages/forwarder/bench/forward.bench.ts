@@ -1,11 +1,14 @@
 // Compares three paths to one container, side by side in one run: direct to the container's address,
 // through socat (TCP-LISTEN,fork,reuseaddr), and through @dockhand/forwarder (in its own process, like socat).
+// A fourth, `splice`, is a reference for what any user-space forwarder can reach on this machine: a C relay
+// that moves bytes with splice(2) and copies none (scripts/splice-relay.c; left out where there is no `cc`).
 // Run after building: node packages/forwarder/bench/forward.bench.ts   (needs Debian's socat)
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
+import { startSpliceRelay } from '../../../scripts/splice-relay.ts';
 
 const GIB = 1024 ** 3;
 const ROUNDS = 3;
@@ -153,16 +156,25 @@ async function main(): Promise<void> {
       }),
     );
   }
+  const spliceStream = await freePort();
+  const spliceHttp = await freePort();
+  const splice = [
+    startSpliceRelay(`tcp:127.0.0.1:${spliceStream}`, `tcp:${ip}:9000`),
+    startSpliceRelay(`tcp:127.0.0.1:${spliceHttp}`, `tcp:${ip}:80`),
+  ];
+  for (const relay of splice) if (relay) children.push(relay.process);
   const fwdScript = `import(${JSON.stringify(dist)}).then(({ createForwarder }) =>
     createForwarder({ dockerHost: 'unix:///var/run/docker.sock', labels: [${JSON.stringify(label)}] }))`;
   children.push(spawn(process.execPath, ['-e', fwdScript], { stdio: 'inherit' }));
   await waitConnect('127.0.0.1', socatStream);
   await waitConnect('127.0.0.1', streamPort); // the forwarder listens on the published host port
+  if (splice[0]) await waitConnect('127.0.0.1', spliceStream);
 
   const paths = [
     { name: 'direct', host: ip, stream: 9000, http: 80 },
     { name: 'socat', host: '127.0.0.1', stream: socatStream, http: socatHttp },
     { name: 'forwarder', host: '127.0.0.1', stream: streamPort, http: httpPort },
+    ...(splice[0] ? [{ name: 'splice', host: '127.0.0.1', stream: spliceStream, http: spliceHttp }] : []),
   ];
   type Sample = { mibps: number; p50: number; p99: number; rps: number };
   const samples = new Map<string, Sample[]>(paths.map((p) => [p.name, []]));
@@ -204,6 +216,15 @@ async function main(): Promise<void> {
   );
   console.log(`  latency p99  ${(f.p99 / d.p99).toFixed(2)}x direct   ${(f.p99 / s.p99).toFixed(2)}x socat`);
   console.log(`  HTTP req/s   ${(f.rps / d.rps).toFixed(2)}x direct   ${(f.rps / s.rps).toFixed(2)}x socat`);
+  const z = results.splice;
+  if (z) {
+    console.log(
+      '\nthe zero-copy reference (splice vs direct), the most a user-space forwarder reaches here:',
+    );
+    console.log(
+      `  throughput   ${(z.mibps / d.mibps).toFixed(2)}x direct   latency p50 ${(z.p50 / s.p50).toFixed(2)}x socat   p99 ${(z.p99 / s.p99).toFixed(2)}x socat   HTTP ${(z.rps / d.rps).toFixed(2)}x direct`,
+    );
+  }
 }
 
 try {

@@ -1,11 +1,15 @@
 // Benchmark: the workshop tenant pipeline against the engine socket direct and the pass-through proxy, side by
-// side, interleaved, in one run. The tenant owns 20 of 200 containers.
+// side, interleaved, in one run. The tenant owns 20 of 200 containers. A further reference, `splice`, shows what
+// any user-space proxy can reach on this machine: a C relay that moves bytes with splice(2) and parses nothing
+// (scripts/splice-relay.c, built with `cc` where there is one; it is asked what direct is asked).
 //   node packages/mutators/bench/tenant.bench.ts [--quick]
 import { execFileSync, fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
+import { startSpliceRelay } from '../../../scripts/splice-relay.ts';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 3 : 7;
@@ -34,6 +38,16 @@ async function serve(
   await new Promise((r) => child.once('message', r));
   return { name, socket, stop: () => child.send({ stop: true }) };
 }
+
+/** Whether a unix socket accepts a connection. */
+const answers = (path: string) =>
+  new Promise<boolean>((resolve) => {
+    const s = connect(path, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
 
 interface Sample {
   rps: number;
@@ -95,6 +109,13 @@ try {
   targets.push({ name: 'direct', socket: ENGINE, stop() {} });
   targets.push(await serve('pass-through', '-'));
   targets.push(await serve('tenant', tenant));
+  const spliceSocket = join(dir, 'splice.sock');
+  const relay = startSpliceRelay(`unix:${spliceSocket}`, `unix:${ENGINE}`);
+  if (relay) {
+    for (let i = 0; i < 100 && !(await answers(spliceSocket)); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    targets.push({ name: 'splice', socket: spliceSocket, stop: () => relay.stop() });
+  }
   const own = ids[0]!;
   const tenantFilter = encodeURIComponent(JSON.stringify({ label: [`dockhand.tenant=${tenant}`] }));
   const cases: {
