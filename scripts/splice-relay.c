@@ -4,12 +4,16 @@
  * bytes with splice(2) through a pipe, so no byte is copied into or out of user space. A clean end is passed
  * on as a half-close; an error on either side shuts both down. Nothing is parsed or counted.
  *
- *   splice-relay <listen> <target>      each one of  unix:/path  or  tcp:host:port
+ *   splice-relay <listen> <target>      each one of  unix:/path  or  tcp:host:port  (tcp:[::1]:port for IPv6)
+ *
+ * TCP connections get TCP_NODELAY on both sides, as Dockhand's do (socat leaves Nagle on by default). The relay
+ * exits when its standard input ends, so it does not outlive the benchmark that started it.
  *
  * Built and started by scripts/splice-relay.ts; the benchmarks measure it in the same run as Dockhand to show
  * what the kernel's zero-copy path costs on the machine at hand.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -50,10 +54,16 @@ static int parse(const char *spec, struct endpoint *out) {
   }
   if (strncmp(spec, "tcp:", 4) != 0) return -1;
   char host[256];
-  const char *colon = strrchr(spec + 4, ':');
-  if (colon == NULL || (size_t)(colon - spec - 4) >= sizeof host) return -1;
-  memcpy(host, spec + 4, colon - spec - 4);
-  host[colon - spec - 4] = 0;
+  const char *start = spec + 4;
+  const char *colon = strrchr(start, ':');
+  if (colon == NULL || colon == start || (size_t)(colon - start) >= sizeof host) return -1;
+  size_t len = colon - start;
+  if (start[0] == '[' && colon[-1] == ']') {
+    start++;
+    len -= 2;
+  }
+  memcpy(host, start, len);
+  host[len] = 0;
   struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
   if (getaddrinfo(host, colon + 1, &hints, &res) != 0) return -1;
   memcpy(&out->addr, res->ai_addr, res->ai_addrlen);
@@ -73,9 +83,11 @@ static void *pump(void *arg) {
   int p[2];
   int failed = 1;
   if (pipe2(p, O_CLOEXEC) == 0) {
-    fcntl(p[0], F_SETPIPE_SZ, PIPE_SIZE);
+    // a pipe of PIPE_SIZE where the per-user pipe budget allows, else the size it has
+    int size = fcntl(p[0], F_SETPIPE_SZ, PIPE_SIZE);
+    if (size < 0) size = fcntl(p[0], F_GETPIPE_SZ);
     for (;;) {
-      ssize_t n = splice(d->from, NULL, p[1], NULL, PIPE_SIZE, SPLICE_F_MOVE);
+      ssize_t n = splice(d->from, NULL, p[1], NULL, size, SPLICE_F_MOVE);
       if (n == 0) {
         failed = 0;
         break;
@@ -117,6 +129,15 @@ static void *connection(void *arg) {
   return NULL;
 }
 
+/* Ends the process once standard input ends: the benchmark that started it has gone. */
+static void *watch_stdin(void *arg) {
+  (void)arg;
+  char buf[64];
+  while (read(0, buf, sizeof buf) > 0) {
+  }
+  _exit(0);
+}
+
 int main(int argc, char **argv) {
   struct endpoint listen_on;
   if (argc != 3 || parse(argv[1], &listen_on) || parse(argv[2], &target)) {
@@ -132,13 +153,18 @@ int main(int argc, char **argv) {
     perror("splice-relay: listen");
     return 1;
   }
+  pthread_t watcher;
+  pthread_create(&watcher, NULL, watch_stdin, NULL);
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&attr, 256 * 1024);
   for (;;) {
     int client = accept4(server, NULL, NULL, SOCK_CLOEXEC);
-    if (client < 0) continue;
+    if (client < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) usleep(10000);
+      continue;
+    }
     no_delay(client, listen_on.family);
     pthread_t t;
     if (pthread_create(&t, &attr, connection, (void *)(long)client) != 0) close(client);

@@ -109,11 +109,8 @@ if (has('haproxy') && !without.includes('haproxy')) {
 
 if (!without.includes('splice')) {
   const sock = join(dir, 'splice.sock');
-  const relay = startSpliceRelay(`unix:${sock}`, `unix:${ENGINE_SOCK}`);
-  if (relay) {
-    await waitSocket(sock);
-    targets.push({ name: 'splice', socket: sock, stop: () => relay.stop() });
-  }
+  const relay = await startSpliceRelay(`unix:${sock}`, `unix:${ENGINE_SOCK}`);
+  if (relay) targets.push({ name: 'splice', socket: sock, stop: () => relay.stop() });
 }
 
 // --- measurements ---------------------------------------------------------------------------------------

@@ -180,6 +180,13 @@ describe('the guide in Chromium', { timeout: 60_000 }, () => {
     await dark.goto(`${base}/guide/diagrams`);
     await dark.locator('pre.mermaid svg').waitFor({ timeout: 15_000 });
     await dark.screenshot({ path: new URL('diagrams-dark.png', RESULTS).pathname, fullPage: true });
+    // the toggle wins over the system's dark preference too
+    await dark.locator('.dh-theme').click();
+    expect(await dark.evaluate(() => document.documentElement.dataset.theme)).toBe('light');
+    expect(await dark.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe(
+      'rgb(255, 255, 255)',
+    );
+    await dark.evaluate(() => localStorage.removeItem('dockhand-theme'));
     await dark.close();
   });
 

@@ -5,7 +5,6 @@
 //   node packages/mutators/bench/tenant.bench.ts [--quick]
 import { execFileSync, fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
@@ -38,16 +37,6 @@ async function serve(
   await new Promise((r) => child.once('message', r));
   return { name, socket, stop: () => child.send({ stop: true }) };
 }
-
-/** Whether a unix socket accepts a connection. */
-const answers = (path: string) =>
-  new Promise<boolean>((resolve) => {
-    const s = connect(path, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false));
-  });
 
 interface Sample {
   rps: number;
@@ -110,12 +99,8 @@ try {
   targets.push(await serve('pass-through', '-'));
   targets.push(await serve('tenant', tenant));
   const spliceSocket = join(dir, 'splice.sock');
-  const relay = startSpliceRelay(`unix:${spliceSocket}`, `unix:${ENGINE}`);
-  if (relay) {
-    for (let i = 0; i < 100 && !(await answers(spliceSocket)); i++)
-      await new Promise((r) => setTimeout(r, 50));
-    targets.push({ name: 'splice', socket: spliceSocket, stop: () => relay.stop() });
-  }
+  const relay = await startSpliceRelay(`unix:${spliceSocket}`, `unix:${ENGINE}`);
+  if (relay) targets.push({ name: 'splice', socket: spliceSocket, stop: () => relay.stop() });
   const own = ids[0]!;
   const tenantFilter = encodeURIComponent(JSON.stringify({ label: [`dockhand.tenant=${tenant}`] }));
   const cases: {
