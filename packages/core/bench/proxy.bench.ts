@@ -67,6 +67,11 @@ interface Target {
   cpu?(): Promise<number>;
 }
 const targets: Target[] = [{ name: 'direct', socket: ENGINE_SOCK, stop() {} }];
+// the contestants' processes are killed however the bench ends, a failure before the measurements included
+const started: ChildProcess[] = [];
+process.on('exit', () => {
+  for (const p of started) p.kill();
+});
 
 const proxySock = join(dir, 'dockhand.sock');
 const child: ChildProcess = fork(
@@ -76,6 +81,7 @@ const child: ChildProcess = fork(
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   },
 );
+started.push(child);
 await new Promise((r) => child.once('message', r));
 const cpuOf = () =>
   new Promise<number>((resolve) => {
@@ -91,6 +97,7 @@ if (has('socat') && !without.includes('socat')) {
     [`UNIX-LISTEN:${sock},fork,reuseaddr,backlog=512`, `UNIX-CONNECT:${ENGINE_SOCK}`],
     { stdio: 'ignore' },
   );
+  started.push(p);
   await waitSocket(sock);
   targets.push({ name: 'socat', socket: sock, stop: () => p.kill() });
 }
@@ -103,6 +110,7 @@ if (has('haproxy') && !without.includes('haproxy')) {
       `frontend f\n  bind unix@${sock}\n  default_backend b\nbackend b\n  server engine unix@${ENGINE_SOCK}\n`,
   );
   const p = spawn('haproxy', ['-f', cfg], { stdio: 'ignore' });
+  started.push(p);
   await waitSocket(sock);
   targets.push({ name: 'haproxy', socket: sock, stop: () => p.kill() });
 }

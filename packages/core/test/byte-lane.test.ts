@@ -42,11 +42,19 @@ function client(pipelining = 1): Client {
   return new Client('http://docker', { socketPath: tp.socket, pipelining });
 }
 
+/** Runs `use` with the client `c`, then closes `c` whatever happened. */
+async function closing<T>(c: Client, use: (c: Client) => Promise<T>): Promise<T> {
+  try {
+    return await use(c);
+  } finally {
+    await c.close();
+  }
+}
+
 describe('the byte lane', { timeout: 60_000 }, () => {
   it('answers pipelined requests in order over one connection, chunked and sized alike', async () => {
-    const c = client(8);
     const before = accepted;
-    try {
+    await closing(client(8), async (c) => {
       const [ping, info, version, ping2] = await Promise.all([
         c.request({ method: 'GET', path: '/_ping' }),
         c.request({ method: 'GET', path: '/v1.41/info' }),
@@ -60,9 +68,7 @@ describe('the byte lane', { timeout: 60_000 }, () => {
       expect(version.headers['x-dockhand-test']).toBe('pipeline');
       expect(await version.body.json()).toHaveProperty('ApiVersion');
       expect(await ping2.body.text()).toBe('OK');
-    } finally {
-      await c.close();
-    }
+    });
     expect(accepted - before).toBe(1);
   });
 
@@ -77,10 +83,9 @@ describe('the byte lane', { timeout: 60_000 }, () => {
   });
 
   it('takes the requests a middleware acts on through the pipeline, on the same connection', async () => {
-    const c = client();
     const before = accepted;
     const seen = inPipeline.length;
-    try {
+    await closing(client(), async (c) => {
       const get = async (path: string) => {
         const r = await c.request({ method: 'GET', path });
         return { status: r.statusCode, header: r.headers['x-dockhand-test'], body: await r.body.text() };
@@ -89,17 +94,14 @@ describe('the byte lane', { timeout: 60_000 }, () => {
       expect(await get('/v1.41/version')).toMatchObject({ status: 200, header: 'pipeline' });
       expect(await get('/_ping')).toMatchObject({ status: 200, body: 'OK' });
       expect(await get('/version')).toMatchObject({ status: 200, header: 'pipeline' });
-    } finally {
-      await c.close();
-    }
+    });
     expect(inPipeline.length - seen).toBe(2);
     expect(accepted - before).toBe(1);
   });
 
   it('forwards a request body, then reads the next request after it', async () => {
-    const c = client();
     const name = `lane-${randomUUID().slice(0, 8)}`;
-    try {
+    await closing(client(), async (c) => {
       const created = await c.request({
         method: 'POST',
         path: `/containers/create?name=${name}`,
@@ -120,9 +122,7 @@ describe('the byte lane', { timeout: 60_000 }, () => {
       const gone = await c.request({ method: 'GET', path: `/containers/${Id}/json` });
       expect(gone.statusCode).toBe(404);
       await gone.body.text();
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   it('hands what it does not read plainly to node:http: chunked uploads, redirects, ambiguous paths', async () => {
@@ -195,9 +195,8 @@ describe('the byte lane', { timeout: 60_000 }, () => {
       { env: engine },
     );
     const id = stdout.trim();
-    const digest = async (socketPath: string, slow: boolean) => {
-      const c = new Client('http://docker', { socketPath });
-      try {
+    const digest = (socketPath: string, slow: boolean) =>
+      closing(new Client('http://docker', { socketPath }), async (c) => {
         const r = await c.request({ method: 'GET', path: `/containers/${id}/export` });
         const hash = createHash('sha256');
         let bytes = 0;
@@ -208,10 +207,7 @@ describe('the byte lane', { timeout: 60_000 }, () => {
           if (slow && bytes < 256 * 1024) await new Promise((resolve) => setTimeout(resolve, 5));
         }
         return { bytes, sha: hash.digest('hex') };
-      } finally {
-        await c.close();
-      }
-    };
+      });
     const direct = await digest(ENGINE.replace('unix://', ''), false);
     expect(direct.bytes).toBeGreaterThan(1024 * 1024);
     expect(await digest(tp.socket, true)).toEqual(direct);
@@ -261,8 +257,7 @@ describe('the byte lane', { timeout: 60_000 }, () => {
 
     // an event stream with nothing to say for 2 s is a request in flight, not an idle connection
     const until = Math.floor(Date.now() / 1000) + 2;
-    const c = new Client('http://docker', { socketPath: own.socket });
-    try {
+    await closing(new Client('http://docker', { socketPath: own.socket }), async (c) => {
       const r = await c.request({
         method: 'GET',
         path: `/events?since=${until - 2}&until=${until}&filters=${encodeURIComponent(JSON.stringify({ label: [`dockhand.test=${randomUUID()}`] }))}`,
@@ -271,9 +266,7 @@ describe('the byte lane', { timeout: 60_000 }, () => {
       expect(await r.body.text()).toBe('');
       // and the connection that carried it is still usable
       expect(await (await c.request({ method: 'GET', path: '/_ping' })).body.text()).toBe('OK');
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   it('abandons a stream when the client hangs up in the middle of it, as node:http and the engine do', async () => {
@@ -353,8 +346,7 @@ describe('the byte lane', { timeout: 60_000 }, () => {
     await using relayed = await behindRelay([on('SystemVersion', async (_ctx, next) => next())], (sent) =>
       sent.toString('latin1').startsWith('GET /version '),
     );
-    const c = new Client('http://docker', { socketPath: relayed.socket });
-    try {
+    await closing(new Client('http://docker', { socketPath: relayed.socket }), async (c) => {
       const r = await c.request({ method: 'GET', path: '/version' });
       expect(r.statusCode).toBe(502);
       expect(((await r.body.json()) as { message: string }).message).toMatch(
@@ -362,9 +354,7 @@ describe('the byte lane', { timeout: 60_000 }, () => {
       );
       // the connection goes on, over a new engine connection
       expect(await (await c.request({ method: 'GET', path: '/_ping' })).body.text()).toBe('OK');
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   it('drops an engine answer a middleware replaced before it ended, and goes on on the same connection', async () => {
@@ -375,17 +365,14 @@ describe('the byte lane', { timeout: 60_000 }, () => {
         ctx.respond(200, { replaced: true });
       }),
     ]);
-    const c = new Client('http://docker', { socketPath: own.socket });
     const path = silentEvents().split(' ')[1]!;
-    try {
+    await closing(new Client('http://docker', { socketPath: own.socket }), async (c) => {
       for (const p of [path, '/_ping', path, '/_ping']) {
         const r = await c.request({ method: 'GET', path: p });
         expect(r.statusCode).toBe(200);
         expect(await r.body.text()).toBe(p === '/_ping' ? 'OK' : '{"replaced":true}');
       }
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   it('goes on reading the engine connection after an answer a middleware let queue past its limit', async () => {
@@ -414,24 +401,24 @@ describe('the byte lane', { timeout: 60_000 }, () => {
         await new Promise((resolve) => setTimeout(resolve, 150));
       }),
     ]);
-    const c = new Client('http://docker', {
-      socketPath: own.socket,
-      bodyTimeout: 5000,
-      headersTimeout: 5000,
-    });
-    try {
-      for (const n of sizes) {
-        for (let i = 0; i < 3; i++) {
-          const r = await c.request({ method: 'GET', path: `/containers/${id}/archive?path=/f${n}` });
-          expect(r.statusCode).toBe(200);
-          expect((await r.body.arrayBuffer()).byteLength).toBeGreaterThan(n);
-          const ping = await c.request({ method: 'GET', path: '/_ping' });
-          expect(await ping.body.text()).toBe('OK');
+    await closing(
+      new Client('http://docker', {
+        socketPath: own.socket,
+        bodyTimeout: 5000,
+        headersTimeout: 5000,
+      }),
+      async (c) => {
+        for (const n of sizes) {
+          for (let i = 0; i < 3; i++) {
+            const r = await c.request({ method: 'GET', path: `/containers/${id}/archive?path=/f${n}` });
+            expect(r.statusCode).toBe(200);
+            expect((await r.body.arrayBuffer()).byteLength).toBeGreaterThan(n);
+            const ping = await c.request({ method: 'GET', path: '/_ping' });
+            expect(await ping.body.text()).toBe('OK');
+          }
         }
-      }
-    } finally {
-      await c.close();
-    }
+      },
+    );
   });
 
   it('closes a connection whose request body stops arriving for longer than keepAliveMs', async () => {
@@ -452,8 +439,7 @@ describe('the byte lane', { timeout: 60_000 }, () => {
         return next();
       }),
     ]);
-    const c = new Client('http://docker', { socketPath: own.socket });
-    try {
+    await closing(new Client('http://docker', { socketPath: own.socket }), async (c) => {
       const r = await c.request({
         method: 'POST',
         path: '/containers/create',
@@ -463,9 +449,7 @@ describe('the byte lane', { timeout: 60_000 }, () => {
       expect(r.statusCode).toBe(201);
       expect(await r.body.json()).toHaveProperty('Id');
       expect(await (await c.request({ method: 'GET', path: '/_ping' })).body.text()).toBe('OK');
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   it('cuts the requests still in flight when closeGraceMs runs out on close', async () => {
