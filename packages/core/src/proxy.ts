@@ -491,12 +491,6 @@ export function createProxy(options: ProxyOptions): DockerProxy {
   }
 
   function sendError(res: ServerResponse, err: unknown, ctx: Context | undefined): void {
-    if (err instanceof Redirect) {
-      // the daemon's router answers an unclean path (`//`, `.`, `..`) with this redirect, and executes nothing
-      res.writeHead(301, ['Location', err.location, 'Content-Length', '0']);
-      res.end();
-      return;
-    }
     logError(err, ctx);
     if (res.headersSent) {
       res.destroy();
@@ -541,13 +535,6 @@ export function createProxy(options: ProxyOptions): DockerProxy {
         });
       })
       .catch((err) => {
-        if (err instanceof Redirect) {
-          socket.end(
-            `HTTP/1.1 301 Moved Permanently\r\nLocation: ${err.location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
-          );
-          if (accessLog) logAccess(rawFields(req), 301, start);
-          return;
-        }
         logError(err, undefined);
         socket.end(rawError(err));
         if (accessLog) logAccess(rawFields(req), toErrorResponse(err).status, start);
@@ -667,15 +654,6 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       await this.close();
     },
   };
-}
-
-/** The answer to a path the daemon would redirect: not an error, but it short-cuts the pipeline the same way. */
-class Redirect extends Error {
-  readonly location: string;
-  constructor(location: string) {
-    super(`redirect to ${location}`);
-    this.location = location;
-  }
 }
 
 const kController = Symbol('dockhand.controller');
