@@ -1,5 +1,10 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createProxy, on } from '@dockhand/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Arena, arena, refused } from './harness.ts';
+import { scopeToTenant } from '../../src/index.ts';
+import { type Arena, arena, client, ENGINE_SOCKET, refused } from './harness.ts';
 
 let a: Arena;
 let victim: string;
@@ -8,6 +13,7 @@ let victimNet: string;
 let victimVol: string;
 let victimImage: string;
 let victimLabel: string;
+let own: string;
 
 beforeAll(async () => {
   a = await arena();
@@ -25,7 +31,7 @@ beforeAll(async () => {
     body: { Labels: a.victimLabels },
   });
   victimImage = commit.json.Id;
-  await a.ownContainer(`${a.run}-own`);
+  own = await a.ownContainer(`${a.run}-own`);
 }, 120_000);
 afterAll(async () => a?.[Symbol.asyncDispose](), 120_000);
 
@@ -185,5 +191,59 @@ describe('events and system/df (scopeToTenant)', () => {
     const r = await a.mallory.api.request('GET', `/images/json?all=1&filters=${q({ label: [victimLabel] })}`);
     expect(r.status).toBe(200);
     expect((r.json as { Id: string }[]).map((i) => i.Id)).not.toContain(victimImage);
+  });
+});
+
+describe('what slips past the label filter is filtered out of the answer (scopeToTenant, second layer)', () => {
+  // a middleware behind scopeToTenant drops the label filter it injected, as a daemon whose filter failed would:
+  // the engine then answers with everything on it, and the tenant must still see only its own objects
+  type Listed = { Id?: string; Name?: string; Labels: Record<string, string> | null };
+  type Entry = { id: string; labels: Record<string, string> | null };
+  const lists: [string, 'ContainerList' | 'VolumeList', string, (body: unknown) => Entry[]][] = [
+    [
+      'containers',
+      'ContainerList',
+      '/containers/json?all=1',
+      (b) => (b as Listed[]).map((c) => ({ id: c.Id!, labels: c.Labels })),
+    ],
+    [
+      'volumes',
+      'VolumeList',
+      '/volumes',
+      (b) =>
+        ((b as { Volumes: Listed[] | null }).Volumes ?? []).map((v) => ({ id: v.Name!, labels: v.Labels })),
+    ],
+  ];
+  it.each(lists)('%s', async (_what, operation, path, entries) => {
+    const dir = await mkdtemp(join(tmpdir(), 'dockhand-slip-'));
+    const socket = join(dir, 'docker.sock');
+    const proxy = createProxy({
+      upstream: `unix://${ENGINE_SOCKET}`,
+      middleware: [
+        scopeToTenant({ label: `dockhand.tenant=${a.mallory.name}` }),
+        on(operation, (ctx, next) => {
+          ctx.request.query.delete('filters');
+          return next();
+        }),
+      ],
+    });
+    await proxy.listen(socket);
+    const api = client(socket);
+    try {
+      // the engine's own answer to what reaches it holds the victim's objects
+      const engine = entries((await a.engine.request('GET', path)).json).map((e) => e.id);
+      for (const id of operation === 'ContainerList' ? [victim, victimStopped] : [victimVol])
+        expect(engine).toContain(id);
+      const r = await api.request('GET', path);
+      expect(r.status, r.text).toBe(200);
+      const seen = entries(r.json);
+      for (const e of seen) expect(e.labels?.['dockhand.tenant'], e.id).toBe(a.mallory.name);
+      if (operation === 'ContainerList') expect(seen.map((e) => e.id)).toContain(own);
+      for (const id of [victim, victimStopped, victimVol]) expect(r.text).not.toContain(id);
+    } finally {
+      await api.pool.close();
+      await proxy.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

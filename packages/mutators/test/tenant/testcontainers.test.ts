@@ -45,18 +45,22 @@ function startSession(): Promise<{ containerId: string; networkId: string; exec:
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env))
     if (k.startsWith('TESTCONTAINERS_') || k.startsWith('RYUK_')) delete env[k];
-  child = spawn(process.execPath, [fileURLToPath(new URL('testcontainers-session.mjs', import.meta.url))], {
-    env: {
-      ...env,
-      ...reaperEnv(image),
-      DOCKER_HOST: t.dockerHost,
-      TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE: '/var/run/docker.sock',
-      TESTCONTAINERS_RYUK_RECONNECTION_TIMEOUT: '1s',
-      TESTCONTAINERS_ENTRY: createRequire(import.meta.url).resolve('testcontainers'),
-      TEST_LABELS: JSON.stringify({ 'dockhand.test': t.testLabel }),
+  child = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('../../../../fixtures/reaper/testcontainers-session.mjs', import.meta.url))],
+    {
+      env: {
+        ...env,
+        ...reaperEnv(image),
+        DOCKER_HOST: t.dockerHost,
+        TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE: '/var/run/docker.sock',
+        TESTCONTAINERS_RYUK_RECONNECTION_TIMEOUT: '1s',
+        TESTCONTAINERS_ENTRY: createRequire(import.meta.url).resolve('testcontainers'),
+        TEST_LABELS: JSON.stringify({ 'dockhand.test': t.testLabel }),
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
     },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  );
   let stderr = '';
   child.stderr!.on('data', (c) => {
     stderr += c;
