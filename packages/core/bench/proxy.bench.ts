@@ -1,9 +1,10 @@
 // Benchmark: direct engine socket against the pass-through proxy (and socat / HAProxy as references when
 // installed), side by side, interleaved, in one run. Prints ratios proxy/direct. A further reference, `splice`,
 // shows what any user-space proxy can reach on this machine: a C relay that moves bytes with splice(2) and
-// parses nothing (scripts/splice-relay.c, built with `cc` where there is one).
+// parses nothing (scripts/splice-relay.c, built with `cc` where there is one). Another, `node`, shows Node.js's
+// own floor: a relay that copies bytes in a Node process and parses nothing (node-relay.ts).
 //   node packages/core/bench/proxy.bench.ts [--quick] [--only=ping,list,archive,echo]
-//     [--without=socat,haproxy,splice]
+//     [--without=socat,haproxy,splice,node]
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -115,6 +116,16 @@ if (has('haproxy') && !without.includes('haproxy')) {
   targets.push({ name: 'haproxy', socket: sock, stop: () => p.kill() });
 }
 
+if (!without.includes('node')) {
+  // the least any Node.js proxy does: a relay that copies bytes and parses nothing (node-relay.ts)
+  const sock = join(dir, 'node.sock');
+  const p = fork(new URL('./node-relay.ts', import.meta.url).pathname, [sock, ENGINE_SOCK], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  started.push(p);
+  await new Promise((r) => p.once('message', r));
+  targets.push({ name: 'node', socket: sock, stop: () => p.kill() });
+}
 if (!without.includes('splice')) {
   const sock = join(dir, 'splice.sock');
   const relay = await startSpliceRelay(`unix:${sock}`, `unix:${ENGINE_SOCK}`);
