@@ -31,6 +31,10 @@ const server = createServer({ allowHalfOpen: true }, (client) => {
   client.on('close', () => up.destroy());
   up.on('close', () => client.destroy());
 });
+server.on('error', (err) => {
+  console.error(`node-relay: ${err.message}`);
+  process.exit(1);
+});
 server.listen(listen, () => process.send?.({ ready: true }));
 // the bench that started it ends: so does the relay
 process.on('disconnect', () => process.exit(0));

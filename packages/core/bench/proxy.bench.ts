@@ -74,6 +74,14 @@ process.on('exit', () => {
   for (const p of started) p.kill();
 });
 
+/** Waits for a forked contestant's first message (it listens); fails if it exits first. */
+function ready(p: ChildProcess, name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    p.once('message', () => resolve());
+    p.once('exit', (code) => reject(new Error(`${name} exited (${code}) before it listened`)));
+  });
+}
+
 const proxySock = join(dir, 'dockhand.sock');
 const child: ChildProcess = fork(
   new URL('./serve.ts', import.meta.url).pathname,
@@ -83,7 +91,7 @@ const child: ChildProcess = fork(
   },
 );
 started.push(child);
-await new Promise((r) => child.once('message', r));
+await ready(child, 'the proxy');
 const cpuOf = () =>
   new Promise<number>((resolve) => {
     child.once('message', (m: { cpu: NodeJS.CpuUsage }) => resolve((m.cpu.user + m.cpu.system) / 1000));
@@ -123,7 +131,7 @@ if (!without.includes('node')) {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   started.push(p);
-  await new Promise((r) => p.once('message', r));
+  await ready(p, 'the node relay');
   targets.push({ name: 'node', socket: sock, stop: () => p.kill() });
 }
 if (!without.includes('splice')) {
