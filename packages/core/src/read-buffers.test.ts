@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ReadBuffers, SpareBuffers } from './read-buffers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'dockhand-read-buffers-'));
@@ -12,7 +12,8 @@ const servers: Server[] = [];
 afterEach(async () => {
   for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
 });
-process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+// (not on process exit: a Vitest worker outlives the file, and its exit may never come)
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let n = 0;
 async function listen(onConnection: (s: Socket) => void): Promise<string> {
