@@ -179,7 +179,7 @@ try {
   reloads.sort((a, b) => a - b);
 
   const p50 = percentile(guide.latencies, 50);
-  const rows = [
+  const rows: [string, string][] = [
     [
       'live reload: edit -> event -> edited page served (10 edits)',
       `p50 ${reloads[5]!.toFixed(0)} ms, max ${reloads[9]!.toFixed(0)} ms (target < 1000 ms)`,

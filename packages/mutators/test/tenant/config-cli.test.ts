@@ -53,7 +53,7 @@ it('docs/configuration.md shows the tested config verbatim', async () => {
 
 describe('dockhand proxy --config', () => {
   it('serves a tenant view from a YAML workshopTenant config with ${VAR} substitution', async () => {
-    const env = {
+    const env: NodeJS.ProcessEnv = {
       ...process.env,
       LOG_LEVEL: 'info',
       DOCKHAND_LISTEN: t.socket,
