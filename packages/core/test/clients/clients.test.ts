@@ -1,21 +1,19 @@
 // Clients other than the docker CLI (dockerode, testcontainers-node, Python's docker SDK) and raw HTTP against
 // a pass-through proxy: each must get what it gets from the daemon itself.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import http from 'node:http';
 import { createRequire } from 'node:module';
-import { createInterface } from 'node:readline';
 import { PassThrough, type Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ensureReaperImage, reaperEnv } from '../../../../fixtures/reaper/image.ts';
+import { startSession } from '../../../../fixtures/reaper/session.ts';
 import { cleanupLabel, ENGINE, startProxy, type TestProxy } from '../harness.ts';
 
 const run = promisify(execFile);
-const SESSION_SCRIPT = '../../../../fixtures/reaper/testcontainers-session.mjs';
 const ENGINE_SOCKET = ENGINE.replace(/^unix:\/\//, '');
 
 let proxy: TestProxy;
@@ -249,40 +247,23 @@ describe('testcontainers-node', { timeout: 120_000 }, () => {
 
   test('a session’s reaper removes its container and network through the proxy when the session ends', async () => {
     const startedAt = Date.now() - 1000;
-    const child = spawn(process.execPath, [fileURLToPath(new URL(SESSION_SCRIPT, import.meta.url))], {
-      env: {
-        ...process.env,
-        TESTCONTAINERS_RYUK_RECONNECTION_TIMEOUT: '1s',
-        TESTCONTAINERS_ENTRY: createRequire(import.meta.url).resolve('testcontainers'),
-        TEST_LABELS: JSON.stringify(labels()),
-      },
-      stdio: ['pipe', 'pipe', 'pipe'],
+    const { child, started, exited, output } = startSession({
+      ...process.env,
+      TESTCONTAINERS_RYUK_RECONNECTION_TIMEOUT: '1s',
+      TESTCONTAINERS_ENTRY: createRequire(import.meta.url).resolve('testcontainers'),
+      TEST_LABELS: JSON.stringify(labels()),
     });
-    let output = '';
-    child.stderr.setEncoding('utf8').on('data', (c: string) => {
-      output += c;
-    });
-    const exited = once(child, 'exit');
     try {
-      const line = await new Promise<string>((resolve, reject) => {
-        createInterface({ input: child.stdout }).on('line', (l) => {
-          output += `${l}\n`;
-          if (l.startsWith('SESSION ')) resolve(l.slice('SESSION '.length));
-        });
-        exited.then(([code]) =>
-          reject(new Error(`the session exited (${code}) before starting:\n${output}`)),
-        );
-      });
-      const { containerId, networkId } = JSON.parse(line) as { containerId: string; networkId: string };
+      const { containerId, networkId } = await started;
       const info = await engine.getContainer(containerId).inspect();
       expect(info.State.Status).toBe('running');
       const session = info.Config.Labels['org.testcontainers.session-id'];
       const [reaper] = await engine.listContainers({
         filters: { label: ['org.testcontainers.ryuk=true', `org.testcontainers.session-id=${session}`] },
       });
-      expect(reaper?.Image, output).toBe(reaperImage);
+      expect(reaper?.Image, output()).toBe(reaperImage);
       child.stdin.end();
-      expect((await exited)[0], output).toBe(0);
+      expect(await exited, output()).toBe(0);
       if (reaper!.Mounts.some((m) => m.Source === proxy.socket)) {
         // the reaper is this session's own and reaches the engine only through the proxy
         await eventually('the reaper removed the container and network', async () => {

@@ -2,12 +2,11 @@
 // the workshop's IDE: there the proxy's socket is mounted at /var/run/docker.sock, which is what testcontainers
 // hands its reaper (TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE says so here, where the test process reaches the
 // socket at its path inside the socket volume).
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ensureReaperImage, reaperEnv } from '../../../../fixtures/reaper/image.ts';
+import { type Session, startSession } from '../../../../fixtures/reaper/session.ts';
 import {
   createTenant,
   engineHasSubpaths,
@@ -40,39 +39,22 @@ afterAll(async () => {
   await t?.[Symbol.asyncDispose]();
 }, 120_000);
 
-/** Starts the session and resolves with what it printed. */
-function startSession(): Promise<{ containerId: string; networkId: string; exec: string; exitCode: number }> {
+/** Starts the session through the tenant's proxy and resolves with what it printed. */
+function startTenantSession(): Promise<Session> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env))
     if (k.startsWith('TESTCONTAINERS_') || k.startsWith('RYUK_')) delete env[k];
-  child = spawn(
-    process.execPath,
-    [fileURLToPath(new URL('../../../../fixtures/reaper/testcontainers-session.mjs', import.meta.url))],
-    {
-      env: {
-        ...env,
-        ...reaperEnv(image),
-        DOCKER_HOST: t.dockerHost,
-        TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE: '/var/run/docker.sock',
-        TESTCONTAINERS_RYUK_RECONNECTION_TIMEOUT: '1s',
-        TESTCONTAINERS_ENTRY: createRequire(import.meta.url).resolve('testcontainers'),
-        TEST_LABELS: JSON.stringify({ 'dockhand.test': t.testLabel }),
-      },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    },
-  );
-  let stderr = '';
-  child.stderr!.on('data', (c) => {
-    stderr += c;
+  const session = startSession({
+    ...env,
+    ...reaperEnv(image),
+    DOCKER_HOST: t.dockerHost,
+    TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE: '/var/run/docker.sock',
+    TESTCONTAINERS_RYUK_RECONNECTION_TIMEOUT: '1s',
+    TESTCONTAINERS_ENTRY: createRequire(import.meta.url).resolve('testcontainers'),
+    TEST_LABELS: JSON.stringify({ 'dockhand.test': t.testLabel }),
   });
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child!.stdout! }).on('line', (line) => {
-      if (line.startsWith('SESSION ')) resolve(JSON.parse(line.slice('SESSION '.length)));
-    });
-    child!.on('exit', (code) =>
-      reject(new Error(`the session exited (${code}) before it started: ${stderr}`)),
-    );
-  });
+  child = session.child;
+  return session.started;
 }
 
 it('lets a tool in a container inspect the default bridge network (testcontainers does, to find the gateway)', async () => {
@@ -84,7 +66,7 @@ it('lets a tool in a container inspect the default bridge network (testcontainer
 });
 
 it('starts, uses and reaps a container, with its reaper proxied too; everything carries the tenant label', async () => {
-  const session = await startSession();
+  const session = await startTenantSession();
   expect(session).toMatchObject({ exec: 'hello from the session\n', exitCode: 0 });
 
   const c = await inspectOnEngine<{ Config: { Labels: Record<string, string> } }>(
