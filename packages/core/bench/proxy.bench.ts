@@ -11,6 +11,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
+import { whenListening } from '../../../scripts/contestant.ts';
 import { startSpliceRelay } from '../../../scripts/splice-relay.ts';
 
 const ENGINE_SOCK = '/var/run/docker.sock';
@@ -74,14 +75,6 @@ process.on('exit', () => {
   for (const p of started) p.kill();
 });
 
-/** Waits for a forked contestant's first message (it listens); fails if it exits first. */
-function ready(p: ChildProcess, name: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    p.once('message', () => resolve());
-    p.once('exit', (code) => reject(new Error(`${name} exited (${code}) before it listened`)));
-  });
-}
-
 const proxySock = join(dir, 'dockhand.sock');
 const child: ChildProcess = fork(
   new URL('./serve.ts', import.meta.url).pathname,
@@ -91,7 +84,7 @@ const child: ChildProcess = fork(
   },
 );
 started.push(child);
-await ready(child, 'the proxy');
+await whenListening(child, 'the proxy');
 const cpuOf = () =>
   new Promise<number>((resolve) => {
     child.once('message', (m: { cpu: NodeJS.CpuUsage }) => resolve((m.cpu.user + m.cpu.system) / 1000));
@@ -131,7 +124,7 @@ if (!without.includes('node')) {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   started.push(p);
-  await ready(p, 'the node relay');
+  await whenListening(p, 'the node relay');
   targets.push({ name: 'node', socket: sock, stop: () => p.kill() });
 }
 if (!without.includes('splice')) {

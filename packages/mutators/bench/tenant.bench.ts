@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
+import { whenListening } from '../../../scripts/contestant.ts';
 import { startSpliceRelay } from '../../../scripts/splice-relay.ts';
 
 const quick = process.argv.includes('--quick');
@@ -34,7 +35,7 @@ async function serve(
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     },
   );
-  await new Promise((r) => child.once('message', r));
+  await whenListening(child, `the ${name} proxy`);
   return { name, socket, stop: () => child.send({ stop: true }) };
 }
 
