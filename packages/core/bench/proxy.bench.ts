@@ -2,16 +2,16 @@
 // installed), side by side, interleaved, in one run. Prints ratios proxy/direct. A further reference, `splice`,
 // shows what any user-space proxy can reach on this machine: a C relay that moves bytes with splice(2) and
 // parses nothing (scripts/splice-relay.c, built with `cc` where there is one). Another, `node`, shows Node.js's
-// own floor: a relay that copies bytes in a Node process and parses nothing (node-relay.ts).
+// own floor: a relay that copies bytes in a Node process and parses nothing (scripts/node-relay.ts).
 //   node packages/core/bench/proxy.bench.ts [--quick] [--only=ping,list,archive,echo]
 //     [--without=socat,haproxy,splice,node]
-import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import { whenListening } from '../../../scripts/contestant.ts';
+import { forkContestant } from '../../../scripts/contestant.ts';
 import { startSpliceRelay } from '../../../scripts/splice-relay.ts';
 
 const ENGINE_SOCK = '/var/run/docker.sock';
@@ -76,21 +76,18 @@ process.on('exit', () => {
 });
 
 const proxySock = join(dir, 'dockhand.sock');
-const child: ChildProcess = fork(
+const proxy = await forkContestant(
   new URL('./serve.ts', import.meta.url).pathname,
   [proxySock, `unix://${ENGINE_SOCK}`],
-  {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  },
+  'the proxy',
 );
-started.push(child);
-await whenListening(child, 'the proxy');
-const cpuOf = () =>
-  new Promise<number>((resolve) => {
-    child.once('message', (m: { cpu: NodeJS.CpuUsage }) => resolve((m.cpu.user + m.cpu.system) / 1000));
-    child.send({ cpu: true });
-  });
-targets.push({ name: 'dockhand', socket: proxySock, stop: () => child.send({ stop: true }), cpu: cpuOf });
+started.push(proxy.child);
+targets.push({
+  name: 'dockhand',
+  socket: proxySock,
+  stop: proxy.stop,
+  cpu: async () => (await proxy.cpu()) / 1000,
+});
 
 if (has('socat') && !without.includes('socat')) {
   const sock = join(dir, 'socat.sock');
@@ -118,14 +115,15 @@ if (has('haproxy') && !without.includes('haproxy')) {
 }
 
 if (!without.includes('node')) {
-  // the least any Node.js proxy does: a relay that copies bytes and parses nothing (node-relay.ts)
+  // the least any Node.js proxy does: a relay that copies bytes and parses nothing (scripts/node-relay.ts)
   const sock = join(dir, 'node.sock');
-  const p = fork(new URL('./node-relay.ts', import.meta.url).pathname, [sock, ENGINE_SOCK], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  started.push(p);
-  await whenListening(p, 'the node relay');
-  targets.push({ name: 'node', socket: sock, stop: () => p.kill() });
+  const relay = await forkContestant(
+    new URL('../../../scripts/node-relay.ts', import.meta.url).pathname,
+    [sock, ENGINE_SOCK],
+    'the node relay',
+  );
+  started.push(relay.child);
+  targets.push({ name: 'node', socket: sock, stop: relay.stop });
 }
 if (!without.includes('splice')) {
   const sock = join(dir, 'splice.sock');

@@ -18,3 +18,5 @@ process.on('message', (msg: { cpu?: boolean; stop?: boolean }) => {
   if (msg.cpu) process.send?.({ cpu: process.cpuUsage() });
   if (msg.stop) void proxy.close().then(() => process.exit(0));
 });
+// the bench that started it ends: so does the proxy
+process.on('disconnect', () => process.exit(0));

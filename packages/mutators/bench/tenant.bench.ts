@@ -3,12 +3,12 @@
 // any user-space proxy can reach on this machine: a C relay that moves bytes with splice(2) and parses nothing
 // (scripts/splice-relay.c, built with `cc` where there is one; it is asked what direct is asked).
 //   node packages/mutators/bench/tenant.bench.ts [--quick]
-import { execFileSync, fork } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import { whenListening } from '../../../scripts/contestant.ts';
+import { forkContestant } from '../../../scripts/contestant.ts';
 import { startSpliceRelay } from '../../../scripts/splice-relay.ts';
 
 const quick = process.argv.includes('--quick');
@@ -23,34 +23,39 @@ const sh = (args: string[]) =>
     env: { ...process.env, DOCKER_HOST: `unix://${ENGINE}` },
   }).trim();
 
-async function serve(
-  name: string,
-  tenantName: string,
-): Promise<{ name: string; socket: string; stop(): void }> {
+interface Target {
+  name: string;
+  socket: string;
+  stop(): void;
+  /** The CPU time the contestant's process used so far, in µs (a contestant in a Node.js process of its own). */
+  cpu?(): Promise<number>;
+}
+
+async function serve(name: string, tenantName: string): Promise<Target> {
   const socket = join(dir, `${name}.sock`);
-  const child = fork(
+  const proxy = await forkContestant(
     new URL('./serve.ts', import.meta.url).pathname,
     [socket, tenantName, `${run}-project`, `${run}-socket`],
-    {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    },
+    `the ${name} proxy`,
   );
-  await whenListening(child, `the ${name} proxy`);
-  return { name, socket, stop: () => child.send({ stop: true }) };
+  return { name, socket, stop: proxy.stop, cpu: proxy.cpu };
 }
 
 interface Sample {
   rps: number;
   p50: number;
+  /** CPU µs per request, for a contestant that reports its CPU time. */
+  cpu: number | undefined;
 }
 async function load(
-  socket: string,
+  target: Target,
   n: number,
   conc: number,
   req: (pool: Pool, i: number) => Promise<void>,
 ): Promise<Sample> {
-  const pool = new Pool('http://docker', { socketPath: socket, connections: conc });
+  const pool = new Pool('http://docker', { socketPath: target.socket, connections: conc });
   const lat: number[] = [];
+  const cpu0 = await target.cpu?.();
   let i = 0;
   const t0 = performance.now();
   await Promise.all(
@@ -64,9 +69,11 @@ async function load(
     }),
   );
   const dt = performance.now() - t0;
+  const cpu1 = await target.cpu?.();
   await pool.close();
   lat.sort((a, b) => a - b);
-  return { rps: (n / dt) * 1000, p50: lat[lat.length >> 1]! };
+  const cpu = cpu0 === undefined || cpu1 === undefined ? undefined : (cpu1 - cpu0) / n;
+  return { rps: (n / dt) * 1000, p50: lat[lat.length >> 1]!, cpu };
 }
 const get = (path: string) => async (pool: Pool) => {
   const r = await pool.request({ method: 'GET', path });
@@ -88,7 +95,7 @@ const createDelete = (labels: Record<string, string>) => async (pool: Pool) => {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const ids: string[] = [];
-const targets: { name: string; socket: string; stop(): void }[] = [];
+const targets: Target[] = [];
 try {
   sh(['volume', 'create', '--label', `dockhand.test=${run}`, `${run}-project`]);
   sh(['volume', 'create', '--label', `dockhand.test=${run}`, `${run}-socket`]);
@@ -99,6 +106,13 @@ try {
   targets.push({ name: 'direct', socket: ENGINE, stop() {} });
   targets.push(await serve('pass-through', '-'));
   targets.push(await serve('tenant', tenant));
+  const nodeSocket = join(dir, 'node.sock');
+  const nodeRelay = await forkContestant(
+    new URL('../../../scripts/node-relay.ts', import.meta.url).pathname,
+    [nodeSocket, ENGINE],
+    'the node relay',
+  );
+  targets.push({ name: 'node', socket: nodeSocket, stop: nodeRelay.stop, cpu: nodeRelay.cpu });
   const spliceSocket = join(dir, 'splice.sock');
   const relay = await startSpliceRelay(`unix:${spliceSocket}`, `unix:${ENGINE}`);
   if (relay) targets.push({ name: 'splice', socket: spliceSocket, stop: () => relay.stop() });
@@ -158,18 +172,23 @@ try {
     for (let r = 0; r < ROUNDS; r++) {
       for (let k = 0; k < targets.length; k++) {
         const t = targets[(k + r) % targets.length]!;
-        samples.get(t.name)!.push(await load(t.socket, c.n, c.conc, c.req(t.name)));
+        samples.get(t.name)!.push(await load(t, c.n, c.conc, c.req(t.name)));
       }
     }
     const direct = median(samples.get('direct')!.map((s) => s.rps));
     console.log(`\n## ${c.name}`);
     console.table(
-      targets.map((t) => ({
-        target: t.name,
-        'req/s': Math.round(median(samples.get(t.name)!.map((s) => s.rps))),
-        'p50 ms': Math.round(median(samples.get(t.name)!.map((s) => s.p50)) * 1000) / 1000,
-        'ratio vs direct': Math.round((median(samples.get(t.name)!.map((s) => s.rps)) / direct) * 100) / 100,
-      })),
+      targets.map((t) => {
+        const s = samples.get(t.name)!;
+        const cpu = s.map((x) => x.cpu).filter((x) => x !== undefined);
+        return {
+          target: t.name,
+          'req/s': Math.round(median(s.map((x) => x.rps))),
+          'p50 ms': Math.round(median(s.map((x) => x.p50)) * 1000) / 1000,
+          'ratio vs direct': Math.round((median(s.map((x) => x.rps)) / direct) * 100) / 100,
+          'CPU µs/req': cpu.length === 0 ? '-' : Math.round(median(cpu)),
+        };
+      }),
     );
   }
 } finally {

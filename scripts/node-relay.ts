@@ -1,8 +1,9 @@
 // A reference for the proxy benchmark: the least a Node.js process can do between client and engine. It accepts
 // a connection, connects to the engine and copies bytes each way as they arrive (`data` → `write`, pausing on
 // backpressure); it parses nothing and runs no middleware. What it costs per request is Node's own floor on this
-// machine: the event loop, a read and a write each way. Run by proxy.bench.ts as the contestant `node`.
-//   node packages/core/bench/node-relay.ts <listen socket> <engine socket>
+// machine: the event loop, a read and a write each way. Run by the proxy and tenant benchmarks as the contestant
+// `node`; it speaks the contestants' IPC protocol (contestant.ts).
+//   node scripts/node-relay.ts <listen socket> <engine socket>
 import { connect, createServer, type Socket } from 'node:net';
 
 const [listen, engine] = process.argv.slice(2) as [string, string];
@@ -36,5 +37,9 @@ server.on('error', (err) => {
   process.exit(1);
 });
 server.listen(listen, () => process.send?.({ ready: true }));
+process.on('message', (msg: { cpu?: boolean; stop?: boolean }) => {
+  if (msg.cpu) process.send?.({ cpu: process.cpuUsage() });
+  if (msg.stop) process.exit(0);
+});
 // the bench that started it ends: so does the relay
 process.on('disconnect', () => process.exit(0));
