@@ -8,7 +8,12 @@ import { type ChildProcess, fork } from 'node:child_process';
  *
  * @param child - the forked process
  * @param name - what it is, for the error
+ * @returns when the contestant listens
  * @throws Error when it exits before it listens (a bench would otherwise wait for ever)
+ * @example
+ * ```ts
+ * await whenListening(fork('serve.ts', [socket]), 'the proxy');
+ * ```
  */
 export function whenListening(child: ChildProcess, name: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -21,7 +26,11 @@ export function whenListening(child: ChildProcess, name: string): Promise<void> 
 export interface ForkedContestant {
   /** The process. */
   readonly child: ChildProcess;
-  /** The CPU time (user and system) the process has used so far, in µs. */
+  /**
+   * The CPU time (user and system) the process has used so far, in µs.
+   *
+   * @throws Error when the process is gone, or exits before it answers
+   */
   cpu(): Promise<number>;
   /** Asks it to close and exit. */
   stop(): void;
@@ -33,7 +42,13 @@ export interface ForkedContestant {
  * @param script - the contestant's script (its path)
  * @param args - its arguments
  * @param name - what it is, for errors
+ * @returns the running contestant
  * @throws Error when it exits before it listens
+ * @example
+ * ```ts
+ * const relay = await forkContestant('scripts/node-relay.ts', [socket, '/var/run/docker.sock'], 'the node relay');
+ * const before = await relay.cpu();
+ * ```
  */
 export async function forkContestant(
   script: string,
@@ -46,13 +61,32 @@ export async function forkContestant(
     child,
     cpu: () =>
       new Promise<number>((resolve, reject) => {
-        const onExit = (code: number | null) => reject(new Error(`${name} exited (${code})`));
-        child.once('exit', onExit);
-        child.once('message', (m: { cpu: NodeJS.CpuUsage }) => {
+        if (!child.connected) {
+          reject(new Error(`${name} is gone`));
+          return;
+        }
+        const done = (): void => {
+          child.off('message', onMessage);
           child.off('exit', onExit);
-          resolve(m.cpu.user + m.cpu.system);
+        };
+        const onMessage = (m: unknown): void => {
+          if (typeof m !== 'object' || m === null || !('cpu' in m)) return;
+          done();
+          const cpu = (m as { cpu: NodeJS.CpuUsage }).cpu;
+          resolve(cpu.user + cpu.system);
+        };
+        const onExit = (code: number | null): void => {
+          done();
+          reject(new Error(`${name} exited (${code})`));
+        };
+        child.on('message', onMessage);
+        child.on('exit', onExit);
+        child.send({ cpu: true }, (err) => {
+          if (err) {
+            done();
+            reject(err);
+          }
         });
-        child.send({ cpu: true });
       }),
     stop: () => {
       if (child.connected) child.send({ stop: true });

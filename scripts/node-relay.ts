@@ -1,4 +1,4 @@
-// A reference for the proxy benchmark: the least a Node.js process can do between client and engine. It accepts
+// A reference for the benchmarks: the least a Node.js process can do between client and engine. It accepts
 // a connection, connects to the engine and copies bytes each way as they arrive (`data` → `write`, pausing on
 // backpressure); it parses nothing and runs no middleware. What it costs per request is Node's own floor on this
 // machine: the event loop, a read and a write each way. Run by the proxy and tenant benchmarks as the contestant

@@ -66,6 +66,7 @@ interface Target {
   name: string;
   socket: string;
   stop(): void;
+  /** The CPU time the contestant's process used so far, in ms (the proxy's). */
   cpu?(): Promise<number>;
 }
 const targets: Target[] = [{ name: 'direct', socket: ENGINE_SOCK, stop() {} }];

@@ -1,7 +1,9 @@
 // Benchmark: the workshop tenant pipeline against the engine socket direct and the pass-through proxy, side by
-// side, interleaved, in one run. The tenant owns 20 of 200 containers. A further reference, `splice`, shows what
-// any user-space proxy can reach on this machine: a C relay that moves bytes with splice(2) and parses nothing
-// (scripts/splice-relay.c, built with `cc` where there is one; it is asked what direct is asked).
+// side, interleaved, in one run, after one round per case that is not measured. The tenant owns 20 of 200
+// containers. Two further references show the floor on this machine and are asked what direct is asked: `node`, a
+// Node.js process that copies bytes and parses nothing (scripts/node-relay.ts), and `splice`, a C relay that moves
+// bytes with splice(2) (scripts/splice-relay.c, built with `cc` where there is one). For the contestants in a
+// Node.js process of their own, the CPU time they spend per request is measured too.
 //   node packages/mutators/bench/tenant.bench.ts [--quick]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
