@@ -1,6 +1,6 @@
 // For the benchmarks: a contestant forked in a process of its own (a proxy, a reference relay). It speaks a small
-// IPC protocol: its first message says it listens; `{ cpu: true }` is answered with `{ cpu: process.cpuUsage() }`;
-// `{ stop: true }` makes it close and exit.
+// IPC protocol, the bench's side in forkContestant and the contestant's in answerBench: its first message says it
+// listens; `{ cpu: true }` is answered with `{ cpu: process.cpuUsage() }`; `{ stop: true }` makes it close and exit.
 import { type ChildProcess, fork } from 'node:child_process';
 
 /**
@@ -20,6 +20,26 @@ export function whenListening(child: ChildProcess, name: string): Promise<void> 
     child.once('message', () => resolve());
     child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before it listened`)));
   });
+}
+
+/**
+ * The contestant's side of the protocol, called once it listens: says so, answers `cpu`, and closes and exits on
+ * `stop`, or at once when the bench that started it is gone.
+ *
+ * @param close - what to close before it exits on `stop`
+ * @example
+ * ```ts
+ * await proxy.listen(socket);
+ * answerBench(() => proxy.close());
+ * ```
+ */
+export function answerBench(close: () => Promise<void> | void = () => {}): void {
+  process.send?.({ ready: true });
+  process.on('message', (msg: { cpu?: boolean; stop?: boolean }) => {
+    if (msg.cpu) process.send?.({ cpu: process.cpuUsage() });
+    if (msg.stop) void Promise.resolve(close()).then(() => process.exit(0));
+  });
+  process.on('disconnect', () => process.exit(0));
 }
 
 /** A contestant running in a process of its own. */

@@ -5,6 +5,7 @@
 // `node`; it speaks the contestants' IPC protocol (contestant.ts).
 //   node scripts/node-relay.ts <listen socket> <engine socket>
 import { connect, createServer, type Socket } from 'node:net';
+import { answerBench } from './contestant.ts';
 
 const [listen, engine] = process.argv.slice(2) as [string, string];
 
@@ -36,10 +37,4 @@ server.on('error', (err) => {
   console.error(`node-relay: ${err.message}`);
   process.exit(1);
 });
-server.listen(listen, () => process.send?.({ ready: true }));
-process.on('message', (msg: { cpu?: boolean; stop?: boolean }) => {
-  if (msg.cpu) process.send?.({ cpu: process.cpuUsage() });
-  if (msg.stop) process.exit(0);
-});
-// the bench that started it ends: so does the relay
-process.on('disconnect', () => process.exit(0));
+server.listen(listen, () => answerBench());

@@ -1,5 +1,6 @@
 // A proxy in its own process for the benchmark: the workshop tenant pipeline (or none), CPU time over IPC.
 import { createProxy } from '@dockhand/core';
+import { answerBench } from '../../../scripts/contestant.ts';
 import { workshopTenant } from '../src/index.ts';
 
 const [listen, tenant, projectVolume, socketVolume] = process.argv.slice(2) as [
@@ -13,10 +14,4 @@ const proxy = createProxy({
   middleware: tenant === '-' ? [] : [workshopTenant({ tenant, projectVolume, socketVolume })],
 });
 await proxy.listen(listen);
-process.send?.({ ready: true });
-process.on('message', (msg: { cpu?: boolean; stop?: boolean }) => {
-  if (msg.cpu) process.send?.({ cpu: process.cpuUsage() });
-  if (msg.stop) void proxy.close().then(() => process.exit(0));
-});
-// the bench that started it ends: so does the proxy
-process.on('disconnect', () => process.exit(0));
+answerBench(() => proxy.close());
