@@ -48,8 +48,13 @@ function tooOld(apiVersion: string | undefined): boolean {
   return apiVersion !== undefined && !versionAtLeast(apiVersion, MIN_API_VERSION);
 }
 
+/**
+ * Whether a body is a form the daemon's Go handlers would read parameters from: `r.FormValue` parses a urlencoded
+ * body and, through `ParseMultipartForm`, a multipart one.
+ */
 function isForm(contentType: string | null | undefined): boolean {
-  return (contentType ?? '').split(';')[0]!.trim().toLowerCase() === 'application/x-www-form-urlencoded';
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  return type === 'application/x-www-form-urlencoded' || type.startsWith('multipart/');
 }
 
 /** What both route gates let through untouched: a known route, a supported version, no form body. */
@@ -74,15 +79,15 @@ function checkRequest(ctx: Context): void {
 }
 
 /**
- * Refuses a urlencoded form body: the daemon's Go handlers read query parameters with `r.Form`, which takes them
- * from such a body before the URL, so `filters`, `repo`, `networkmode`, ... could be smuggled past every check
- * made on the query.
+ * Refuses a form body, urlencoded or multipart: the daemon's Go handlers read query parameters with `r.Form` and
+ * `r.FormValue`, which take them from such a body too, so `filters`, `repo`, `networkmode`, `remote`, ... could be
+ * smuggled past every check made on the query.
  */
 function refuseFormBody(ctx: Context): void {
   if (isForm(ctx.request.headers.get('content-type'))) {
     throw refuse(
       'DOCKHAND_AMBIGUOUS_BODY',
-      `${ctx.method} ${ctx.path}: a form-encoded body is not accepted here (send parameters in the URL)`,
+      `${ctx.method} ${ctx.path}: a form body (urlencoded or multipart) is not accepted here (send parameters in the URL)`,
     );
   }
 }

@@ -1,18 +1,22 @@
+import { posix } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { extract } from 'tar-stream';
 import { refuse } from './errors.ts';
 
 /**
- * Reads the Dockerfile out of a classic-builder build context (a tar, possibly gzipped) as it streams, keeping
- * every byte to replay to the engine. Only the bytes up to the Dockerfile's entry are held (bounded by `limit`).
+ * Reads the Dockerfile out of a classic-builder build context (a tar, possibly gzipped), as the engine will: the
+ * whole context is read (bounded by `limit`) and held to replay to the engine, so that the Dockerfile checked is the
+ * one the engine builds. With the default name, the engine falls back to `dockerfile` when the context has no
+ * `Dockerfile`, and so does this. Fails closed on what the engine could read another way: a Dockerfile entry given
+ * twice (the engine keeps the last), one that is a link, or a context without one.
  *
  * @param body - the request body
  * @param name - the Dockerfile's path in the context (`dockerfile` query parameter, default `Dockerfile`)
- * @param limit - the most bytes to hold before the Dockerfile is found
- * @returns the Dockerfile text (`undefined` when the context has none) and the body to forward
- * @throws {@link @dockhand/core!DockhandError} when the context is compressed in a way the proxy cannot read, or too large
- *   before its Dockerfile
+ * @param limit - the largest context held to be checked, in bytes
+ * @returns the Dockerfile text and the body to forward
+ * @throws {@link @dockhand/core!DockhandError} when the context is compressed in a way the proxy cannot read, larger
+ *   than `limit`, or has no single regular file for its Dockerfile
  * @example
  * ```ts
  * const { dockerfile, replay } = await peekDockerfile(stream, 'Dockerfile', 64 << 20);
@@ -22,27 +26,50 @@ export async function peekDockerfile(
   body: Readable,
   name: string,
   limit: number,
-): Promise<{ dockerfile: string | undefined; replay: Readable }> {
+): Promise<{ dockerfile: string; replay: Readable }> {
   const wanted = normalise(name);
+  if (wanted === '' || wanted === '..' || wanted.startsWith('../'))
+    throw refuse('DOCKHAND_AMBIGUOUS_BODY', `the Dockerfile path ${name} is outside the build context`);
+  const names = wanted === 'Dockerfile' ? [wanted, 'dockerfile'] : [wanted];
+  const texts = new Map<string, string>();
   const held: Buffer[] = [];
   let size = 0;
   let first = true;
   const parser = extract();
   let sink: NodeJS.WritableStream = parser;
-  const found = new Promise<string | undefined>((resolve, reject) => {
+  const read = new Promise<void>((resolve, reject) => {
     parser.on('entry', (header, stream, next) => {
-      if (normalise(header.name) === wanted && header.type === 'file') {
-        const parts: Buffer[] = [];
-        stream.on('data', (c: unknown) => {
-          parts.push(c as Buffer);
-        });
-        stream.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-      } else {
+      // a failure reaches the parser's own 'error': an entry's stream reports it too
+      stream.on('error', () => {});
+      const entry = normalise(header.name);
+      if (!names.includes(entry)) {
         stream.on('end', next);
         stream.resume();
+        return;
       }
+      if (header.type !== 'file') {
+        parser.destroy(
+          refuse(
+            'DOCKHAND_AMBIGUOUS_BODY',
+            `the build context's ${entry} is not a regular file; send the file itself`,
+          ),
+        );
+        return;
+      }
+      if (texts.has(entry)) {
+        parser.destroy(refuse('DOCKHAND_AMBIGUOUS_BODY', `the build context holds ${entry} twice`));
+        return;
+      }
+      const parts: Buffer[] = [];
+      stream.on('data', (c: unknown) => {
+        parts.push(c as Buffer);
+      });
+      stream.on('end', () => {
+        texts.set(entry, Buffer.concat(parts).toString('utf8'));
+        next();
+      });
     });
-    parser.on('finish', () => resolve(undefined));
+    parser.on('finish', () => resolve());
     parser.on('error', reject);
     body.on('error', reject);
   });
@@ -70,7 +97,7 @@ export async function peekDockerfile(
       parser.destroy(
         refuse(
           'DOCKHAND_AMBIGUOUS_BODY',
-          `the build context is larger than ${limit} bytes before its Dockerfile`,
+          `the build context is larger than ${limit} bytes, more than can be checked here; use BuildKit (docker buildx, the default docker build)`,
         ),
       );
       return;
@@ -79,13 +106,15 @@ export async function peekDockerfile(
   };
   body.on('data', onData);
   body.on('end', () => sink.end());
-  let dockerfile: string | undefined;
   try {
-    dockerfile = await found;
+    await read;
   } finally {
     body.off('data', onData);
     body.pause();
   }
+  const dockerfile = names.map((n) => texts.get(n)).find((t) => t !== undefined);
+  if (dockerfile === undefined)
+    throw refuse('DOCKHAND_AMBIGUOUS_BODY', `Cannot locate specified Dockerfile: ${name}`);
   const replay = new PassThrough();
   for (const chunk of held) replay.write(chunk);
   if (body.readableEnded) replay.end();
@@ -93,17 +122,62 @@ export async function peekDockerfile(
   return { dockerfile, replay };
 }
 
+/** A path in a build context as the engine reads it: cleaned, relative to the context's root. */
 function normalise(p: string): string {
-  return p.replace(/^(\.\/)+/, '').replace(/^\/+/, '');
+  return posix
+    .normalize(p)
+    .replace(/^(\.\/)+/, '')
+    .replace(/^\/+/, '')
+    .replace(/\/+$/, '');
 }
 
 /**
+ * A Dockerfile's instructions as the builder reads them: a line ending in the escape character (`\`) goes on on the
+ * next, which is joined to it as it is; comment and empty lines are dropped, also inside such a line.
+ *
+ * @throws {@link @dockhand/core!DockhandError} for an `escape` parser directive other than `\`
+ */
+function instructions(dockerfile: string): string[] {
+  const lines = dockerfile.split(/\r?\n/);
+  // parser directives come first, as comments of the form `# key=value`
+  for (const line of lines) {
+    const m = /^\s*#\s*([A-Za-z]+)\s*=\s*(.*?)\s*$/.exec(line);
+    if (!m) break;
+    if (m[1]!.toLowerCase() === 'escape' && m[2] !== '\\')
+      throw refuse(
+        'DOCKHAND_IMAGE_POLICY',
+        'a Dockerfile with an escape directive cannot be checked here; use the default escape character',
+      );
+  }
+  const out: string[] = [];
+  let current: string | undefined;
+  for (const raw of lines) {
+    const trimmed = raw.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) continue;
+    const continues = /\\[ \t]*$/.test(raw);
+    const text = continues ? raw.replace(/\\[ \t]*$/, '') : raw;
+    current = current === undefined ? text : current + text;
+    if (!continues) {
+      out.push(current.trim());
+      current = undefined;
+    }
+  }
+  if (current !== undefined && current.trim() !== '') out.push(current.trim());
+  return out;
+}
+
+/** Characters that make a reference mean something else to the builder's word processing than to this check. */
+const UNCHECKABLE = /[$'"\\`{}]/;
+
+/**
  * The images a Dockerfile reads: every `FROM` and `COPY --from` / `RUN --mount=from=` that is not an earlier
- * stage, with `ARG` defaults and build args substituted.
+ * stage, also inside `ONBUILD` (whose triggers run in a later build), with `ARG` defaults and build args
+ * substituted. Fails closed: a reference this cannot read exactly as the builder does (quotes, escapes, a
+ * `${VAR:-default}` form, an unknown variable) is refused rather than guessed.
  *
  * @param dockerfile - the Dockerfile's text
  * @param buildArgs - the `buildargs` of the request
- * @returns image references; a reference that still holds a `$` after substitution makes it throw
+ * @returns image references
  * @throws {@link @dockhand/core!DockhandError} for a reference that cannot be resolved
  * @example
  * ```ts
@@ -111,19 +185,17 @@ function normalise(p: string): string {
  * ```
  */
 export function dockerfileImages(dockerfile: string, buildArgs: Record<string, string>): string[] {
-  const lines = dockerfile
-    .replace(/\\\r?\n/g, ' ')
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'));
   const args: Record<string, string> = {};
   const stages = new Set<string>();
   const images: string[] = [];
   const sub = (s: string) =>
-    s.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (m, n: string) => buildArgs[n] ?? args[n] ?? m);
+    s.replace(/\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})/g, (m, a?: string, b?: string) => {
+      const n = (a ?? b)!;
+      return buildArgs[n] ?? args[n] ?? m;
+    });
   const use = (ref: string) => {
     const r = sub(ref);
-    if (r.includes('$'))
+    if (UNCHECKABLE.test(r))
       throw refuse(
         'DOCKHAND_IMAGE_POLICY',
         `the image reference '${ref}' in the Dockerfile cannot be checked here`,
@@ -131,13 +203,14 @@ export function dockerfileImages(dockerfile: string, buildArgs: Record<string, s
     if (r.toLowerCase() === 'scratch' || stages.has(r.toLowerCase()) || /^\d+$/.test(r)) return;
     images.push(r);
   };
-  for (const line of lines) {
-    const [instr = '', ...rest] = line.split(/\s+/);
+  const instruction = (words: string[]): void => {
+    const [instr = '', ...rest] = words;
     const word = instr.toUpperCase();
-    if (word === 'ARG') {
+    if (word === 'ONBUILD') instruction(rest);
+    else if (word === 'ARG') {
       for (const a of rest) {
         const eq = a.indexOf('=');
-        if (eq > 0) args[a.slice(0, eq)] = a.slice(eq + 1).replace(/^"(.*)"$/, '$1');
+        if (eq > 0) args[a.slice(0, eq)] = a.slice(eq + 1).replace(/^"([^"\\]*)"$|^'([^']*)'$/, '$1$2');
       }
     } else if (word === 'FROM') {
       const parts = rest.filter((p) => !p.startsWith('--'));
@@ -150,7 +223,8 @@ export function dockerfileImages(dockerfile: string, buildArgs: Record<string, s
         if (m) use(m[1]!);
       }
     }
-  }
+  };
+  for (const line of instructions(dockerfile)) instruction(line.split(/\s+/));
   return images;
 }
 
@@ -169,9 +243,8 @@ const REMOTE_SOURCE = /^(?:https?:\/\/|git:\/\/|ssh:\/\/|git@)/i;
  */
 export function dockerfileRemoteSources(dockerfile: string): string[] {
   const found: string[] = [];
-  for (const raw of dockerfile.replace(/\\\r?\n/g, ' ').split(/\r?\n/)) {
-    const line = raw.trim();
-    const m = /^add\s+(.*)$/i.exec(line);
+  for (const line of instructions(dockerfile)) {
+    const m = /^(?:onbuild\s+)*add\s+(.*)$/i.exec(line);
     if (!m) continue;
     let args: string[];
     const rest = m[1]!.trim();

@@ -172,7 +172,11 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
         );
       }
     }
-    const caps = field(hc, 'CapAdd');
+    // the daemon reads CapAdd as a list or as one string (strslice.StrSlice)
+    const capField = field(hc, 'CapAdd');
+    const caps = typeof capField === 'string' ? [capField] : capField;
+    if (caps !== undefined && caps !== null && !Array.isArray(caps))
+      throw refuse('DOCKHAND_HOST_ESCAPE', 'CapAdd must be a list of capabilities');
     if (Array.isArray(caps)) {
       for (const cap of caps) {
         const c = String(cap).toUpperCase().replace(/^CAP_/, '');

@@ -98,6 +98,20 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     return ownership(ctx).network(ref);
   };
 
+  /**
+   * An endpoint's `NetworkID`: the daemon joins the network it names rather than the one the request names (for
+   * user-defined networks, moby's `getNetworkID`), so it must be one of the tenant's (or shared) too, and goes on
+   * as the network resolved.
+   */
+  const endpointNetwork = async (ctx: Context, endpoint: unknown): Promise<void> => {
+    if (!isObject(endpoint)) return;
+    const id = field(endpoint, 'NetworkID');
+    if (id === undefined || id === null || id === '') return;
+    if (typeof id !== 'string')
+      throw refuse('DOCKHAND_FOREIGN_REFERENCE', 'an endpoint NetworkID must be a string');
+    setField(endpoint, 'NetworkID', await network(ctx, id));
+  };
+
   const lists: Middleware = on(
     [
       'ContainerList',
@@ -299,6 +313,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       const c = field(body, 'Container');
       if (typeof c !== 'string') throw refuse('DOCKHAND_FOREIGN_REFERENCE', 'a container is required');
       setField(body, 'Container', await ownership(ctx).container(c));
+      await endpointNetwork(ctx, field(body, 'EndpointConfig'));
       ctx.request.setJson(body);
     }
     await next();
@@ -374,9 +389,9 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
 
   const build: Middleware = on('ImageBuild', async (ctx, next) => {
     for (const t of ctx.request.query.getAll('t')) await checkTagTarget(ctx, t);
-    // the classic builder reads its Dockerfile from the context tar: peek at it (the bytes are replayed as they
-    // are) so that `FROM` and `COPY --from` cannot read another tenant's image. BuildKit (`version=2`) sends the
-    // Dockerfile over its session instead; see docs/security.md.
+    // the classic builder reads its Dockerfile from the context tar: read it as the engine will (the bytes are
+    // replayed as they are) so that `FROM`, `COPY --from` and `ONBUILD` cannot read another tenant's image.
+    // BuildKit (`version=2`) sends the Dockerfile over its session instead; see docs/security.md.
     const stream =
       ctx.request.query.get('version') === '2' || ctx.request.query.get('remote')
         ? undefined
@@ -388,22 +403,20 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
         64 * 1024 * 1024,
       );
       ctx.request.restoreStream(replay);
-      if (dockerfile !== undefined) {
-        const remote = dockerfileRemoteSources(dockerfile);
-        if (remote.length > 0) {
-          throw refuse(
-            'DOCKHAND_HOST_ESCAPE',
-            `ADD ${remote[0]} is not allowed here (the engine would fetch it from the host network); download it in a RUN step`,
-          );
-        }
-        let buildArgs: Record<string, string> = {};
-        try {
-          buildArgs = JSON.parse(ctx.request.query.get('buildargs') || '{}');
-        } catch {
-          throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'the buildargs parameter is not valid JSON');
-        }
-        for (const ref of dockerfileImages(dockerfile, buildArgs)) await assertImageVisible(ctx, ref);
+      const remote = dockerfileRemoteSources(dockerfile);
+      if (remote.length > 0) {
+        throw refuse(
+          'DOCKHAND_HOST_ESCAPE',
+          `ADD ${remote[0]} is not allowed here (the engine would fetch it from the host network); download it in a RUN step`,
+        );
       }
+      let buildArgs: Record<string, string> = {};
+      try {
+        buildArgs = JSON.parse(ctx.request.query.get('buildargs') || '{}');
+      } catch {
+        throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'the buildargs parameter is not valid JSON');
+      }
+      for (const ref of dockerfileImages(dockerfile, buildArgs)) await assertImageVisible(ctx, ref);
     }
     await next();
   });
@@ -487,6 +500,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     if (isObject(endpoints)) {
       for (const [net, ep] of Object.entries(endpoints)) {
         if (!DEFAULT_NETWORKS.has(net)) await network(ctx, net);
+        await endpointNetwork(ctx, ep);
         const epLinks = field(ep, 'Links');
         if (Array.isArray(epLinks) && isObject(ep)) {
           const out: string[] = [];

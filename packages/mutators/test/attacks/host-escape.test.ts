@@ -70,6 +70,9 @@ describe('host-escape fields of HostConfig are refused (hostGuard, DOCKHAND_HOST
     ['Privileged', { Privileged: true }, /privileged/],
     ['CapAdd SYS_ADMIN', { CapAdd: ['SYS_ADMIN'] }, /SYS_ADMIN/],
     ['CapAdd ALL', { CapAdd: ['ALL'] }, /ALL/],
+    ['CapAdd as one string, ALL (the daemon reads a string as a list of one)', { CapAdd: 'ALL' }, /ALL/],
+    ['capadd as one string, SYS_ADMIN', { capadd: 'SYS_ADMIN' }, /SYS_ADMIN/],
+    ['CapAdd as an object', { CapAdd: { 0: 'SYS_ADMIN' } }, /CapAdd/],
     ['CapAdd cap_sys_admin (lower case, prefixed)', { CapAdd: ['cap_sys_admin'] }, /cap_sys_admin/],
     [
       'Devices',

@@ -1,3 +1,4 @@
+import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Arena, arena, build, imageId, refused, tarOf } from './harness.ts';
 
@@ -242,6 +243,33 @@ describe('shared and foreign images (scopeToTenant image policy)', () => {
     await sharedUnchanged();
   });
 
+  it.each([
+    'multipart/form-data; boundary=XBOUNDARYX',
+    'Multipart/Form-Data ; boundary=XBOUNDARYX',
+    'multipart/mixed; boundary=XBOUNDARYX',
+  ])('build parameters smuggled in a multipart body (%s)', async (type) => {
+    const t = `${a.run}-multipart${++n}`;
+    const form = [
+      '--XBOUNDARYX',
+      'Content-Disposition: form-data; name="networkmode"',
+      '',
+      'host',
+      '--XBOUNDARYX',
+      'Content-Disposition: form-data; name="t"',
+      '',
+      'busybox:latest',
+      '--XBOUNDARYX--',
+      '',
+    ].join('\r\n');
+    const r = await a.mallory.api.request('POST', `/build?t=${t}`, {
+      raw: Buffer.concat([await tarOf({ Dockerfile: 'FROM busybox\n' }), Buffer.from(form)]),
+      headers: { 'content-type': type },
+    });
+    refused(r, 400, /form/);
+    expect((await a.inspect('images', t)).status).toBe(404);
+    await sharedUnchanged();
+  });
+
   it('import (ImageCreate fromSrc) onto the victim tag', async () => {
     const r = await a.mallory.api.request(
       'POST',
@@ -275,6 +303,94 @@ describe('shared and foreign images (scopeToTenant image policy)', () => {
       body: { Image: victimImageName, Labels: { 'dockhand.test': a.run } },
     });
     refused(r, 404, `No such image: ${victimImageName}`);
+  });
+
+  // the classic builder's Dockerfile, read the way the engine reads it: every way to name the victim image that the
+  // builder understands is refused, and no image is built
+  it.each<[string, () => string]>([
+    ['FROM "<victim>" in quotes', () => `FROM "${victimImageName}"\n`],
+    ['ARG with a single-quoted default', () => `ARG IMG='${victimImageName}'\nFROM $IMG\n`],
+    ['a :+ variable modifier naming the victim', () => `ARG IMG=busybox\nFROM \${IMG:+${victimImageName}}\n`],
+    ['a :- variable default naming the victim', () => `FROM \${IMG:-${victimImageName}}\n`],
+    ['the escape directive', () => `# escape=\`\nFROM \`\n${victimImageName}\n`],
+    ['a comment inside a continued FROM', () => `FROM \\\n# a comment\n${victimImageName}\n`],
+    [
+      'a FROM continued in the middle of the name',
+      () => `FROM ${victimImageName.slice(0, 4)}\\\n${victimImageName.slice(4)}\n`,
+    ],
+    [
+      'ONBUILD COPY --from=<victim>',
+      () => `FROM busybox\nONBUILD COPY --from=${victimImageName} / /stolen\n`,
+    ],
+    ['COPY --from="<victim>" in quotes', () => `FROM busybox\nCOPY --from="${victimImageName}" / /stolen\n`],
+  ])('build with %s (classic builder)', async (_w, dockerfile) => {
+    const t = `${a.run}-dfile${++n}`;
+    const { reply, id } = await build(a.mallory.api, `t=${t}`, dockerfile());
+    expect(id, reply.text).toBeUndefined();
+    expect([403, 404], reply.text).toContain(reply.status);
+    expect(reply.json.message).toMatch(/No such image|cannot be checked/);
+    expect((await a.inspect('images', t)).status).toBe(404);
+  });
+
+  /** A build context made entry by entry: duplicates, links and names `tar` would not make. */
+  async function contextOf(entries: { name: string; text?: string; link?: string }[]): Promise<Buffer> {
+    const p = pack();
+    for (const e of entries) {
+      if (e.link !== undefined) p.entry({ name: e.name, type: 'symlink', linkname: e.link });
+      else p.entry({ name: e.name }, e.text ?? '');
+    }
+    p.finalize();
+    const parts: Buffer[] = [];
+    for await (const c of p) parts.push(c as Buffer);
+    return Buffer.concat(parts);
+  }
+
+  it.each<[string, () => { name: string; text?: string; link?: string }[], RegExp]>([
+    [
+      'a context whose only Dockerfile is the lower-case fallback',
+      () => [{ name: 'dockerfile', text: `FROM ${victimImageName}\n` }],
+      /No such image/,
+    ],
+    [
+      'a context with two Dockerfile entries (the engine keeps the last)',
+      () => [
+        { name: 'Dockerfile', text: 'FROM busybox\n' },
+        { name: './Dockerfile', text: `FROM ${victimImageName}\n` },
+      ],
+      /twice/,
+    ],
+    [
+      'a Dockerfile that is a symlink to another file of the context',
+      () => [
+        { name: 'real', text: `FROM ${victimImageName}\n` },
+        { name: 'Dockerfile', link: 'real' },
+      ],
+      /not a regular file/,
+    ],
+    [
+      'a context without a Dockerfile',
+      () => [{ name: 'other', text: `FROM ${victimImageName}\n` }],
+      /Cannot locate/,
+    ],
+  ])('build of %s (classic builder)', async (_w, entries, message) => {
+    const t = `${a.run}-ctx${++n}`;
+    const reply = await a.mallory.api.request('POST', `/build?t=${t}`, {
+      raw: await contextOf(entries()),
+      headers: { 'content-type': 'application/x-tar' },
+    });
+    expect(reply.status === 200 ? reply.text : reply.json.message).toMatch(message);
+    expect(/"aux":\{"ID"/.test(reply.text), reply.text).toBe(false);
+    expect((await a.inspect('images', t)).status).toBe(404);
+  });
+
+  it('a build whose Dockerfile names only visible images still builds (classic builder)', async () => {
+    const t = `${a.run}-dfile-ok`;
+    const { reply, id } = await build(
+      a.mallory.api,
+      `t=${t}&labels=${encodeURIComponent(JSON.stringify({ 'dockhand.test': a.run }))}`,
+      `ARG BASE=busybox\nFROM \${BASE} AS base\nFROM \\\n  # a comment\n  busybox\nCOPY --from=base /bin/true /t\nONBUILD RUN true\n`,
+    );
+    expect(id, reply.text).toBeDefined();
   });
 
   it('build FROM the victim image (classic builder)', async () => {

@@ -105,6 +105,27 @@ describe('object references inside a create body (scopeToTenant)', () => {
       () => /network .* not found/,
     ],
     [
+      'EndpointsConfig NetworkID of the victim network, under an own network',
+      () => ({ NetworkMode: ownNet }),
+      () => ({ NetworkingConfig: { EndpointsConfig: { [ownNet]: { NetworkID: victimNet.slice(0, 3) } } } }),
+      404,
+      () => /network .* not found/,
+    ],
+    [
+      'EndpointsConfig networkid (any case) of the victim network, under an own network',
+      () => ({ NetworkMode: ownNet }),
+      () => ({ NetworkingConfig: { EndpointsConfig: { [ownNet]: { networkid: victimNetName } } } }),
+      404,
+      () => `network ${victimNetName} not found`,
+    ],
+    [
+      'EndpointsConfig NetworkID of the victim network, under the default bridge',
+      () => ({}),
+      () => ({ NetworkingConfig: { EndpointsConfig: { bridge: { NetworkID: victimNet } } } }),
+      404,
+      () => /network .* not found/,
+    ],
+    [
       'EndpointsConfig Links to the victim',
       () => ({ NetworkMode: ownNet }),
       () => ({ NetworkingConfig: { EndpointsConfig: { [ownNet]: { Links: [victimName] } } } }),
@@ -172,6 +193,30 @@ describe('object references inside a create body (scopeToTenant)', () => {
     });
     refused(r, 404, `network ${victimNetName} not found`);
     await victimUntouched();
+  });
+
+  it('network connect of an own container to an own network, with the victim network as the endpoint NetworkID', async () => {
+    const r = await a.mallory.api.request('POST', `/networks/${ownNet}/connect`, {
+      body: { Container: own, EndpointConfig: { NetworkID: victimNetName } },
+    });
+    refused(r, 404, `network ${victimNetName} not found`);
+    expect(Object.keys((await a.inspect('containers', own)).json.NetworkSettings.Networks)).not.toContain(
+      victimNetName,
+    );
+    await victimUntouched();
+  });
+
+  it('network connect with the endpoint NetworkID of an own network goes on as that network', async () => {
+    const r = await a.mallory.api.request('POST', `/networks/${ownNet}/connect`, {
+      body: { Container: own, EndpointConfig: { NetworkID: ownNet.slice(0, 12) } },
+    });
+    expect(r.status, r.text).toBe(200);
+    const nets = (await a.inspect('containers', own)).json.NetworkSettings.Networks;
+    expect(Object.values(nets).map((x) => (x as { NetworkID: string }).NetworkID)).toContain(ownNet);
+    const d = await a.mallory.api.request('POST', `/networks/${ownNet}/disconnect`, {
+      body: { Container: own },
+    });
+    expect(d.status, d.text).toBe(200);
   });
 
   it('network connect of the victim container to an own network', async () => {
