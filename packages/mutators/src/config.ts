@@ -36,6 +36,7 @@ const entries = {
     shared: v.optional(v.strictObject({ networks: v.optional(strings), volumes: v.optional(strings) })),
     allowBinds: v.optional(strings),
     networkSubnets: v.optional(subnets),
+    localRegistries: v.optional(strings),
   }),
   stampLabels: v.strictObject({ type: v.literal('stampLabels'), labels }),
   scopeToTenant: v.strictObject({
@@ -83,6 +84,7 @@ const entries = {
         subnets: v.optional(subnets),
       }),
     ),
+    localRegistries: v.optional(strings),
   }),
   buildkitGuard: v.strictObject({
     type: v.literal('buildkitGuard'),

@@ -2,6 +2,7 @@ import { compose, type Middleware, on, untouchedWhen } from '@dockhand/core';
 import { refuse } from './errors.ts';
 import { checkedBody, field, foldKey, isObject, type JsonObject } from './fields.ts';
 import { checkEndpoints, type NetworkPolicy, networkCreateCheck } from './network-settings.ts';
+import { isHostLocal, registryAddressHost, registryOf } from './registry-host.ts';
 
 /** Options of {@link hostGuard}: each escape is refused unless allowed here. */
 export interface HostGuardOptions {
@@ -15,6 +16,11 @@ export interface HostGuardOptions {
   readonly privileged?: boolean;
   /** What created networks and container endpoints may set (default: `bridge` networks, no options, no subnets). */
   readonly network?: NetworkPolicy;
+  /**
+   * Registries on the engine's host (`localhost:5000`, `127.0.0.1:5000`) that pulls, pushes and logins may reach,
+   * as `host:port` (default none): the engine reaches the host's loopback, which no container can.
+   */
+  readonly localRegistries?: readonly string[];
 }
 
 const HOST_MODES = ['NetworkMode', 'PidMode', 'IpcMode', 'UTSMode', 'UsernsMode', 'CgroupnsMode'] as const;
@@ -302,5 +308,40 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
     await next();
   });
 
-  return compose([create, start, update, exec, build, importImage, networkCreate, networkConnect]);
+  // a registry on the engine's host: the engine (on the host) reaches services bound to the host's loopback, which
+  // no container can reach, and its errors carry what answered there
+  const localRegistries = new Set((options.localRegistries ?? []).map((r) => r.toLowerCase()));
+  const registries: Middleware = on(
+    ['ImageCreate', 'ImagePush', 'DistributionInspect', 'SystemAuth'],
+    async (ctx, next) => {
+      const hosts: string[] = [];
+      if (ctx.operation === 'ImageCreate') {
+        for (const image of ctx.request.query.getAll('fromImage')) hosts.push(registryOf(image) ?? '');
+      } else if (ctx.operation === 'SystemAuth') {
+        const address = field(await checkedBody(() => ctx.request.json()), 'serveraddress');
+        if (typeof address === 'string') hosts.push(registryAddressHost(address));
+      } else hosts.push(registryOf(ctx.params.name ?? '') ?? '');
+      for (const host of hosts) {
+        if (host !== '' && isHostLocal(host) && !localRegistries.has(host.toLowerCase())) {
+          throw refuse(
+            'DOCKHAND_HOST_ESCAPE',
+            `the registry ${host} is on the engine's host, which the engine reaches and containers do not; it is not allowed here`,
+          );
+        }
+      }
+      await next();
+    },
+  );
+
+  return compose([
+    create,
+    start,
+    update,
+    exec,
+    build,
+    importImage,
+    registries,
+    networkCreate,
+    networkConnect,
+  ]);
 }

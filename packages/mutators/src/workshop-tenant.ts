@@ -30,6 +30,8 @@ export interface WorkshopTenantOptions {
   readonly allowBinds?: readonly string[];
   /** Explicit network subnets: IPv4 ranges they must lie within, or `true` for any (default none; see `hostGuard`). */
   readonly networkSubnets?: boolean | readonly string[];
+  /** Registries on the engine's host that pulls, pushes and logins may reach, as `host:port` (default none; see `hostGuard`). */
+  readonly localRegistries?: readonly string[];
 }
 
 /**
@@ -75,7 +77,10 @@ export function workshopTenant(options: WorkshopTenantOptions): Middleware {
   return compose([
     connect,
     allowRoutes(TENANT_ROUTES),
-    hostGuard(options.networkSubnets === undefined ? {} : { network: { subnets: options.networkSubnets } }),
+    hostGuard({
+      ...(options.networkSubnets === undefined ? {} : { network: { subnets: options.networkSubnets } }),
+      ...(options.localRegistries === undefined ? {} : { localRegistries: options.localRegistries }),
+    }),
     rewriteDockerSocket({
       target: { volume: options.socketVolume, subpath: options.socketPath ?? 'docker.sock' },
     }),

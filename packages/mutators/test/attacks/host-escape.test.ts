@@ -484,3 +484,82 @@ describe('what the engine would fetch from the host network (hostGuard, scopeToT
     expect((await a.inspect('images', t)).status).toBe(404);
   });
 });
+
+describe('registries on the engine host (hostGuard, DOCKHAND_HOST_ESCAPE 403)', () => {
+  // a server on the engine host's loopback: the engine would reach it, a container would not; it must see nothing
+  let port = 0;
+  let seen = 0;
+  let server: import('node:http').Server;
+  beforeAll(async () => {
+    const { createServer } = await import('node:http');
+    server = createServer((_req, res) => {
+      seen++;
+      res.end('host-only secret');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as import('node:net').AddressInfo).port;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it.each<[string, () => [string, string, Record<string, unknown> | undefined]]>([
+    [
+      'pull from 127.0.0.1',
+      () => ['POST', `/images/create?fromImage=127.0.0.1:${port}/team/app&tag=1`, undefined],
+    ],
+    [
+      'pull from localhost',
+      () => ['POST', `/images/create?fromImage=localhost:${port}/app&tag=1`, undefined],
+    ],
+    [
+      'pull from [::1]',
+      () => ['POST', `/images/create?fromImage=${encodeURIComponent(`[::1]:${port}/app`)}`, undefined],
+    ],
+    [
+      'pull from 127.1.2.3 (all of 127/8)',
+      () => ['POST', `/images/create?fromImage=127.1.2.3:${port}/app`, undefined],
+    ],
+    [
+      'pull from 169.254.169.254 (metadata)',
+      () => ['POST', '/images/create?fromImage=169.254.169.254/app', undefined],
+    ],
+    ['push to 127.0.0.1', () => ['POST', `/images/127.0.0.1:${port}/app/push?tag=1`, undefined]],
+    [
+      'distribution inspect of 127.0.0.1',
+      () => ['GET', `/distribution/127.0.0.1:${port}/app/json`, undefined],
+    ],
+    [
+      'login to http://127.0.0.1',
+      () => ['POST', '/auth', { serveraddress: `http://127.0.0.1:${port}`, username: 'u', password: 'p' }],
+    ],
+    [
+      'login to localhost, key in another case',
+      () => ['POST', '/auth', { ServerAddress: `localhost:${port}`, username: 'u', password: 'p' }],
+    ],
+  ])('%s', async (_w, request) => {
+    const [method, path, body] = request();
+    const r = await a.mallory.api.request(method, path, body === undefined ? {} : { body });
+    refused(r, 403, /is on the engine's host/);
+    expect(seen).toBe(0);
+  });
+
+  it('a registry elsewhere is left to the engine', async () => {
+    const r = await a.mallory.api.request('POST', '/images/create?fromImage=registry.invalid:5000/app&tag=1');
+    expect(r.status, r.text).not.toBe(403);
+  });
+
+  it('a registry on the host allowed by name (localRegistries) is reached', async () => {
+    const sock = join(await mkdtemp(join(tmpdir(), 'dockhand-registry-')), 'p.sock');
+    const proxy = createProxy({
+      upstream: `unix://${ENGINE_SOCKET}`,
+      middleware: [hostGuard({ localRegistries: [`127.0.0.1:${port}`] })],
+    });
+    await proxy.listen(sock);
+    try {
+      const r = await client(sock).request('POST', `/images/create?fromImage=127.0.0.1:${port}/app&tag=1`);
+      expect(r.status, r.text).not.toBe(403);
+      expect(seen).toBeGreaterThan(0);
+    } finally {
+      await proxy.close();
+    }
+  });
+});

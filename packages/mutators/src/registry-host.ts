@@ -1,0 +1,74 @@
+import { BlockList, isIP } from 'node:net';
+
+/** Addresses that are the host itself, as the engine (on the host) would reach them, and cloud metadata. */
+const HOST_LOCAL = new BlockList();
+HOST_LOCAL.addSubnet('127.0.0.0', 8, 'ipv4');
+HOST_LOCAL.addSubnet('0.0.0.0', 8, 'ipv4');
+HOST_LOCAL.addSubnet('169.254.0.0', 16, 'ipv4');
+HOST_LOCAL.addAddress('::1', 'ipv6');
+HOST_LOCAL.addAddress('::', 'ipv6');
+HOST_LOCAL.addSubnet('fe80::', 10, 'ipv6');
+HOST_LOCAL.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
+HOST_LOCAL.addSubnet('::ffff:0.0.0.0', 104, 'ipv6');
+HOST_LOCAL.addSubnet('::ffff:169.254.0.0', 112, 'ipv6');
+
+/**
+ * The registry an image reference names, read as the engine reads it: the first component of the name when it
+ * has a `.` or a `:`, or is `localhost`; none (Docker Hub) otherwise.
+ *
+ * @param ref - an image reference (`fromImage`, a push or distribution name, a Dockerfile's `FROM`)
+ * @returns the registry's `host[:port]`, or `undefined` for Docker Hub
+ * @example
+ * ```ts
+ * registryOf('127.0.0.1:5000/team/app:1'); // '127.0.0.1:5000'
+ * registryOf('busybox:latest'); // undefined
+ * ```
+ */
+export function registryOf(ref: string): string | undefined {
+  const slash = ref.indexOf('/');
+  if (slash === -1) return undefined;
+  const first = ref.slice(0, slash);
+  return first.includes('.') || first.includes(':') || first === 'localhost' ? first : undefined;
+}
+
+/**
+ * The host of a registry address as `/auth` takes it (`serveraddress`): with or without a scheme and a path.
+ *
+ * @param address - `https://registry:5000/v2/`, `registry:5000`, ...
+ * @returns its `host[:port]`
+ * @example
+ * ```ts
+ * registryAddressHost('http://127.0.0.1:5000/v2/'); // '127.0.0.1:5000'
+ * ```
+ */
+export function registryAddressHost(address: string): string {
+  const rest = address.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
+  const end = rest.search(/[/?#]/);
+  return end === -1 ? rest : rest.slice(0, end);
+}
+
+/**
+ * Whether a registry the engine would contact is the host itself: `localhost` (and `*.localhost`), or an IP literal
+ * in the loopback, unspecified or link-local ranges (IPv4, IPv6 and IPv4-mapped). The engine runs on the host, so it
+ * reaches services bound to the host's loopback that no container can reach, and its errors carry their answers.
+ * A name that merely resolves to such an address is not caught (the proxy does not resolve names).
+ *
+ * @param host - `host[:port]`, `[v6]:port` or a bare IPv6 address
+ * @returns whether it is the host itself
+ * @example
+ * ```ts
+ * isHostLocal('127.0.0.1:5000'); // true
+ * isHostLocal('registry.example:5000'); // false
+ * ```
+ */
+export function isHostLocal(host: string): boolean {
+  let h = host.trim().toLowerCase();
+  if (h.startsWith('[')) h = h.slice(1, h.indexOf(']') === -1 ? undefined : h.indexOf(']'));
+  else if (isIP(h) !== 6) h = h.replace(/:\d*$/, '');
+  h = h.replace(/\.$/, '');
+  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  const kind = isIP(h);
+  if (kind === 4) return HOST_LOCAL.check(h, 'ipv4');
+  if (kind === 6) return HOST_LOCAL.check(h, 'ipv6');
+  return false;
+}
