@@ -178,15 +178,24 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       Array.isArray(xs)
         ? xs.filter((x: { Labels?: Record<string, string> | null }) => carries(x.Labels, label))
         : [];
+    const containers = mine(df.Containers) as { ImageID?: unknown }[];
+    // an image's count of containers and the size of all layers are the engine's: they would show how many
+    // containers the other tenants run from each image, and how much they built. Counted again from what the
+    // tenant sees (the size of its images, shared layers counted in each)
+    const visible = (Array.isArray(df.Images) ? df.Images : [])
+      .filter((x: { Labels?: Record<string, string> | null }) => imageVisible(x.Labels, label, images))
+      .map(
+        (img: Record<string, unknown>): Record<string, unknown> => ({
+          ...img,
+          Containers: containers.filter((c) => c.ImageID === img.Id).length,
+        }),
+      );
     res.setJson({
       ...df,
-      Containers: mine(df.Containers),
+      LayersSize: visible.reduce((sum, img) => sum + (typeof img.Size === 'number' ? img.Size : 0), 0),
+      Containers: containers,
       Volumes: mine(df.Volumes),
-      Images: Array.isArray(df.Images)
-        ? df.Images.filter((x: { Labels?: Record<string, string> | null }) =>
-            imageVisible(x.Labels, label, images),
-          )
-        : [],
+      Images: visible,
       BuildCache: [],
     });
   });

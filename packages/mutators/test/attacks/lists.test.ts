@@ -147,6 +147,21 @@ describe('events and system/df (scopeToTenant)', () => {
     for (const id of [victim, victimStopped, victimVol, victimImage]) expect(r.text).not.toContain(id);
   });
 
+  it('system/df counts, for each image, only the tenant containers, and sizes only what the tenant sees', async () => {
+    const engine = (await a.engine.request('GET', '/system/df')).json;
+    const df = (await a.mallory.api.request('GET', '/system/df')).json;
+    const own = df.Containers as { ImageID: string }[];
+    expect(own.length).toBeGreaterThan(0);
+    const victimImageId = (await a.inspect('containers', victim)).json.Image as string;
+    const seen = df.Images.find((i: { Id: string }) => i.Id === victimImageId);
+    expect(seen, 'the victim container runs an image the tenant sees').toBeDefined();
+    const onEngine = engine.Images.find((i: { Id: string }) => i.Id === victimImageId);
+    expect(onEngine.Containers).toBeGreaterThan(seen.Containers);
+    for (const img of df.Images as { Id: string; Containers: number }[])
+      expect(img.Containers).toBe(own.filter((c) => c.ImageID === img.Id).length);
+    expect(df.LayersSize).toBe(df.Images.reduce((s: number, i: { Size: number }) => s + i.Size, 0));
+  });
+
   it('info counts only the tenant containers and the images it can see', async () => {
     const counts = async (api: typeof a.engine) => {
       const info = (await api.request('GET', '/info')).json as Record<string, number>;
