@@ -27,6 +27,28 @@ describe('rewriteSolve', () => {
     ).toBeGreaterThan(17);
   });
 
+  it('refuses the frontend options that reach outside the sandbox, in either solve', () => {
+    const option = (field: number, k: string, v: string) => {
+      const entry = Buffer.concat([str(1, k), str(2, v)]);
+      return Buffer.concat([Buffer.from([(field << 3) | 2, entry.length]), entry]);
+    };
+    expect(() => rewriteSolve(frame(option(7, 'add-hosts', 'evil=10.9.9.9')), rules)).toThrow(/--add-host/);
+    expect(() => rewriteSolve(frame(option(7, 'cgroup-parent', '/x')), rules)).toThrow(/cgroupparent/);
+    expect(() =>
+      rewriteSolve(
+        frame(Buffer.concat([str(2, 'dockerfile.v0'), option(3, 'add-hosts', 'a=1.2.3.4')])),
+        rules,
+        {
+          options: 3,
+          frontend: 2,
+        },
+      ),
+    ).toThrow(/--add-host/);
+    // empty, or another option: left as they are
+    expect(rewriteSolve(frame(option(7, 'add-hosts', '')), rules).length).toBeGreaterThan(5);
+    expect(rewriteSolve(frame(option(7, 'build-arg:HOSTS', 'a=1')), rules).length).toBeGreaterThan(5);
+  });
+
   it('leaves a gateway solve of a bare definition alone, and labels one that runs a frontend', () => {
     const bare = frame(str(1, 'llb'));
     expect(rewriteSolve(bare, rules, { options: 3, frontend: 2 })).toEqual(bare);

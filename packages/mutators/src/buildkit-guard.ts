@@ -39,6 +39,15 @@ const SOLVES: ReadonlyMap<string, SolveFields> = new Map([
 ]);
 const PERMISSION_DENIED = '7';
 
+/**
+ * Frontend options that reach outside the build's sandbox, refused when set as `/build` refuses their query
+ * parameters: `add-hosts` (`--add-host`, `extrahosts`) and `cgroup-parent` (`--cgroup-parent`, `cgroupparent`).
+ */
+const REFUSED_FRONTEND_OPTIONS: ReadonlyMap<string, string> = new Map([
+  ['add-hosts', 'extra hosts (--add-host) are not allowed on builds here'],
+  ['cgroup-parent', 'cgroupparent is not allowed here'],
+]);
+
 /** Where a solve request keeps what the guard reads and writes (protobuf field numbers). */
 interface SolveFields {
   /** `FrontendAttrs` / `FrontendOpt`: a map of strings. */
@@ -209,8 +218,8 @@ function grpcError(stream: ServerHttp2Stream, message: string): void {
 }
 
 /**
- * Checks and rewrites one gRPC-framed `SolveRequest`: refuses entitlements that are not allowed and appends the
- * tenant's labels as `FrontendAttrs` entries (a later map entry wins, so a client's own `label:` is overridden).
+ * Checks and rewrites one gRPC-framed `SolveRequest`: refuses entitlements that are not allowed and frontend
+ * options that reach outside the sandbox (`add-hosts`, `cgroup-parent`), and appends the tenant's labels as `FrontendAttrs` entries (a later map entry wins, so a client's own `label:` is overridden).
  *
  * @param frame - the gRPC message: a flag byte, a 4-byte length, the protobuf bytes
  * @param rules - the labels and allowed entitlements
@@ -239,6 +248,17 @@ export function rewriteSolve(
         throw refuse('DOCKHAND_HOST_ESCAPE', `the build entitlement ${entitlement} is not allowed here`);
     }
   }
+  walkFields(message, (field, entry) => {
+    if (field !== fields.options || entry === undefined) return;
+    let key = '';
+    let value = '';
+    walkFields(entry, (f, v) => {
+      if (f === 1 && v !== undefined) key = v.toString('utf8');
+      else if (f === 2 && v !== undefined) value = v.toString('utf8');
+    });
+    const refused = REFUSED_FRONTEND_OPTIONS.get(key);
+    if (refused !== undefined && value !== '') throw refuse('DOCKHAND_HOST_ESCAPE', refused);
+  });
   const extra: Buffer[] = [];
   if (sourcePolicy !== undefined && fields.sourcePolicy !== undefined) {
     if (hasField(message, fields.sourcePolicy))

@@ -96,6 +96,17 @@ describe.runIf(sourcePolicies)('BuildKit builds through the tenant proxy (buildk
     await expect(onEngine('image', 'inspect', tag)).rejects.toThrow();
   }, 180_000);
 
+  it('refuses a build with --add-host, as /build refuses extrahosts, and builds nothing', async () => {
+    const tag = `${alice.name}-addhost:1`;
+    const out = await build(alice, tag, 'FROM busybox:latest\nRUN cat /etc/hosts\n', [
+      '--add-host',
+      'evil.example:10.9.9.9',
+    ]);
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toMatch(/--add-host\) are not allowed on builds here/);
+    await expect(onEngine('image', 'inspect', tag)).rejects.toThrow();
+  }, 180_000);
+
   it('refuses ADD of a URL or a git repository, which BuildKit would fetch from the host network', async () => {
     for (const [i, src] of ['http://127.0.0.1:9/secret', 'https://127.0.0.1:9/repo.git'].entries()) {
       const tag = `${alice.name}-add${i}:1`;
