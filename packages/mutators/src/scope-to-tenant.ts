@@ -361,6 +361,8 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   const images_: Middleware = on(
     ['ImageInspect', 'ImageHistory', 'ImageGet', 'ImageDelete', 'ImageTag', 'ImagePush'],
     async (ctx, next) => {
+      if (ctx.operation === 'ImagePush')
+        await checkPushedTags(ctx, ctx.params.name!, ctx.request.query.get('tag') ?? '');
       const ref = ctx.params.name!;
       const img = await imageLabels(ctx, ref);
       if (!img) {
@@ -382,6 +384,49 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       await next();
     },
   );
+
+  /**
+   * What a push sends, as the daemon reads it: with a `tag`, that tag of the name's repository (whatever tag the
+   * name carries); with none and a name without a tag, every local tag of the repository. Each must be the
+   * tenant's own image: another tenant's image under the same repository would go to a registry of the pusher's
+   * choosing.
+   */
+  const checkPushedTags = async (ctx: Context, name: string, tag: string): Promise<void> => {
+    const slash = name.lastIndexOf('/');
+    const at = name.indexOf('@');
+    const colon = name.indexOf(':', slash + 1);
+    const repo = at !== -1 ? name.slice(0, at) : colon === -1 ? name : name.slice(0, colon);
+    if (tag !== '') {
+      const ref = tag.includes(':') ? `${repo}@${tag}` : `${repo}:${tag}`;
+      const img = await imageLabels(ctx, ref);
+      if (img && !imageVisible(img.labels, label, images)) throw notFound('image', ref);
+      if (img && !carries(img.labels, label) && !images.allowChangingShared)
+        throw refuse(
+          'DOCKHAND_IMAGE_POLICY',
+          `image ${ref} is shared with everyone on this engine: only images you built can be pushed`,
+        );
+      return;
+    }
+    if (at !== -1 || colon !== -1) return; // one tag or digest: the name's own check
+    const reply = await ctx.upstream.request({
+      path: '/images/json',
+      query: { filters: JSON.stringify({ reference: [repo] }) },
+    });
+    if (reply.status !== 200) {
+      await reply.text();
+      throw refuse('DOCKHAND_IMAGE_POLICY', `the tags of ${repo} cannot be checked here; push one tag`);
+    }
+    // another tenant's image under the repository looks missing, as everywhere; a shared one is the policy's
+    for (const img of await reply.json<{ Labels?: Record<string, string> | null }[]>()) {
+      if (!imageVisible(img.Labels, label, images)) throw notFound('image', repo);
+      if (!carries(img.Labels, label) && !images.allowChangingShared) {
+        throw refuse(
+          'DOCKHAND_IMAGE_POLICY',
+          `pushing every tag of ${repo} would push images you did not build; push a tag of your own`,
+        );
+      }
+    }
+  };
 
   /** Refuses a tag that would move a name another tenant's (or a shared) image holds. */
   const checkTagTarget = async (ctx: Context, repo: string, tag = ''): Promise<void> => {

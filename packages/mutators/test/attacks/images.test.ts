@@ -270,6 +270,27 @@ describe('shared and foreign images (scopeToTenant image policy)', () => {
     await sharedUnchanged();
   });
 
+  it('push of a repository whose other tag is the victim image: with a tag, and every tag', async () => {
+    const repo = `${a.run}-vrepo`;
+    const stopped = await a.victimContainer(`${a.run}-victim-push`, {}, false);
+    const v = await a.engine.request('POST', `/commit?container=${stopped}&repo=${repo}&tag=v1`, {
+      body: { Labels: a.victimLabels },
+    });
+    expect(v.status, v.text).toBe(201);
+    const own = await a.mallory.api.request('POST', `/images/${ownImageName}/tag?repo=${repo}&tag=mine`);
+    expect(own.status, own.text).toBe(201);
+    // the daemon pushes <repo>:v1 for a name <repo>:mine with tag=v1
+    refused(
+      await a.mallory.api.request('POST', `/images/${repo}:mine/push?tag=v1`),
+      404,
+      `No such image: ${repo}:v1`,
+    );
+    // and every local tag of the repository for a bare name
+    refused(await a.mallory.api.request('POST', `/images/${repo}/push`), 404, `No such image: ${repo}`);
+    await a.mallory.api.request('DELETE', `/images/${repo}:mine`);
+    await a.engine.request('DELETE', `/images/${repo}:v1?force=1`);
+  });
+
   it('import (ImageCreate fromSrc) onto the victim tag', async () => {
     const r = await a.mallory.api.request(
       'POST',
