@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { engineApiVersion, versionAtLeast } from './engine-version.ts';
 import { refuse } from './errors.ts';
 import { type ImagePolicy, imageVisible } from './image-policy.ts';
-import { parseLabel, type TenantLabel } from './tenant.ts';
+import { carries, parseLabel, type TenantLabel } from './tenant.ts';
 
 /** Options of {@link buildkitGuard}. */
 export interface BuildKitGuardOptions {
@@ -102,8 +102,17 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
     const sourcePolicy = images
       ? async () => encodeSourcePolicy(await visibleImageSources(upstream, images.label, images.policy ?? {}))
       : undefined;
+    const exportNames = images
+      ? (names: string[]) => checkExportNames(upstream, names, images.label, images.policy ?? {})
+      : undefined;
     ctx.onHijack((client, engine, early) =>
-      intercept(client, engine, early, { labels, allowed, log, ...(sourcePolicy ? { sourcePolicy } : {}) }),
+      intercept(client, engine, early, {
+        labels,
+        allowed,
+        log,
+        ...(sourcePolicy ? { sourcePolicy } : {}),
+        ...(exportNames ? { exportNames } : {}),
+      }),
     );
     await next();
   });
@@ -116,6 +125,8 @@ interface Rules {
   log: Logger;
   /** Builds the `SourcePolicy` to give every `Control/Solve`, when images are limited. */
   sourcePolicy?: () => Promise<Buffer>;
+  /** Refuses image names a `Control/Solve` would export to that another tenant's or a shared image holds. */
+  exportNames?: (names: string[]) => Promise<void>;
 }
 
 function intercept(client: Duplex, engine: Duplex, early: Buffer, rules: Rules): void {
@@ -190,9 +201,11 @@ function forwardStream(
   const chunks: Buffer[] = [];
   stream.on('data', (c: Buffer) => chunks.push(c));
   stream.on('end', () => {
+    const frame = Buffer.concat(chunks);
     const policy = solve.sourcePolicy !== undefined ? rules.sourcePolicy?.() : undefined;
-    Promise.resolve(policy)
-      .then((sourcePolicy) => request.end(rewriteSolve(Buffer.concat(chunks), rules, solve, sourcePolicy)))
+    const names = solve.sourcePolicy !== undefined ? rules.exportNames?.(exportNamesOf(frame)) : undefined;
+    Promise.all([policy, names])
+      .then(([sourcePolicy]) => request.end(rewriteSolve(frame, rules, solve, sourcePolicy)))
       .catch((err: Error) => {
         rules.log.warn({ code: DockhandError.is(err) ? err.code : 'DOCKHAND_AMBIGUOUS_BODY' }, err.message);
         request.close(http2.constants.NGHTTP2_CANCEL);
@@ -397,6 +410,76 @@ export function encodeSourcePolicy(allow: readonly string[]): Buffer {
     // `ADD <url>` and git contexts are fetched by BuildKit in the engine, from the host's network
     ...REMOTE_SOURCES.map((id) => rule(POLICY_DENY, id, MATCH_WILDCARD)),
   ]);
+}
+
+/**
+ * The image names a `Control/Solve` exports to: the `name` attribute of each exporter (field 13 `Exporters`, each
+ * with its attributes in field 2), and of the deprecated single exporter (field 4 `ExporterAttrs`); several names
+ * are separated by commas. A frame it cannot read gives none: `rewriteSolve` refuses it.
+ */
+function exportNamesOf(frame: Buffer): string[] {
+  const names: string[] = [];
+  const fromAttrs = (entry: Buffer): void => {
+    let key = '';
+    let value = '';
+    walkFields(entry, (f, v) => {
+      if (f === 1 && v !== undefined) key = v.toString('utf8');
+      else if (f === 2 && v !== undefined) value = v.toString('utf8');
+    });
+    if (key === 'name')
+      names.push(
+        ...value
+          .split(',')
+          .map((n) => n.trim())
+          .filter((n) => n !== ''),
+      );
+  };
+  try {
+    walkFields(frame.subarray(5), (field, value) => {
+      if (value === undefined) return;
+      if (field === 4) fromAttrs(value);
+      else if (field === 13) walkFields(value, (f, v) => v !== undefined && f === 2 && fromAttrs(v));
+    });
+  } catch {
+    return [];
+  }
+  return names;
+}
+
+/**
+ * Refuses export names that another tenant's or a shared image holds, as tags and classic builds do: a build
+ * exported under `busybox:latest` would move that name for everyone.
+ *
+ * @throws {@link @dockhand/core!DockhandError} `DOCKHAND_IMAGE_POLICY`
+ */
+async function checkExportNames(
+  upstream: Upstream,
+  names: string[],
+  label: TenantLabel,
+  policy: ImagePolicy,
+): Promise<void> {
+  if (names.length === 0 || policy.allowChangingShared) return;
+  const wanted = new Map(names.map((n) => [refKey(n), n]));
+  const reply = await upstream.request({ path: '/images/json' });
+  if (reply.status !== 200)
+    throw new Error(`cannot list the images a build may replace (HTTP ${reply.status})`);
+  for (const image of await reply.json<ImageSummary[]>()) {
+    if (carries(image.Labels, label)) continue;
+    for (const tag of image.RepoTags ?? []) {
+      const name = wanted.get(refKey(tag));
+      if (name !== undefined)
+        throw refuse(
+          'DOCKHAND_IMAGE_POLICY',
+          `the tag ${name} belongs to an image you did not build; pick another name`,
+        );
+    }
+  }
+}
+
+/** A tagged reference as one key (`busybox` and `docker.io/library/busybox:latest` are the same). */
+function refKey(ref: string): string {
+  const { name, tag } = normaliseReference(ref);
+  return `${name}:${tag}`;
 }
 
 interface ImageSummary {

@@ -96,6 +96,20 @@ describe.runIf(sourcePolicies)('BuildKit builds through the tenant proxy (buildk
     await expect(onEngine('image', 'inspect', tag)).rejects.toThrow();
   }, 180_000);
 
+  it('refuses a build tagged with a name a shared image holds, which stays where it was', async () => {
+    const shared = `${alice.name}-shared-name:latest`;
+    await onEngine('tag', 'busybox:latest', shared);
+    try {
+      const before = await onEngine('image', 'inspect', '--format', '{{.Id}}', shared);
+      const out = await build(alice, shared, 'FROM busybox:latest\nRUN echo mine > /mine\n');
+      expect(out.code).not.toBe(0);
+      expect(out.stderr).toMatch(/belongs to an image you did not build/);
+      expect(await onEngine('image', 'inspect', '--format', '{{.Id}}', shared)).toBe(before);
+    } finally {
+      await onEngine('image', 'rm', shared).catch(() => {});
+    }
+  }, 180_000);
+
   it('refuses a build with --add-host, as /build refuses extrahosts, and builds nothing', async () => {
     const tag = `${alice.name}-addhost:1`;
     const out = await build(alice, tag, 'FROM busybox:latest\nRUN cat /etc/hosts\n', [
