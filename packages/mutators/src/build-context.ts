@@ -185,46 +185,56 @@ const UNCHECKABLE = /[$'"\\`{}]/;
  * ```
  */
 export function dockerfileImages(dockerfile: string, buildArgs: Record<string, string>): string[] {
-  const args: Record<string, string> = {};
+  // the builder expands `FROM` with the ARGs declared before the first `FROM` only, a build arg replacing the
+  // default of a declared one; a variable it does not know this way is refused, never guessed
+  const globals = new Map<string, string | undefined>();
+  let staged = false;
   const stages = new Set<string>();
   const images: string[] = [];
-  const sub = (s: string) =>
+  const expand = (s: string) =>
     s.replace(/\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})/g, (m, a?: string, b?: string) => {
       const n = (a ?? b)!;
-      return buildArgs[n] ?? args[n] ?? m;
+      return globals.get(n) ?? m;
     });
-  const use = (ref: string) => {
-    const r = sub(ref);
+  /** `ref` as the image it names; `stage`: whether it may name an earlier stage of this Dockerfile. */
+  const use = (ref: string, stage: boolean, variables: boolean) => {
+    const r = variables ? expand(ref) : ref;
     if (UNCHECKABLE.test(r))
       throw refuse(
         'DOCKHAND_IMAGE_POLICY',
         `the image reference '${ref}' in the Dockerfile cannot be checked here`,
       );
-    if (r.toLowerCase() === 'scratch' || stages.has(r.toLowerCase()) || /^\d+$/.test(r)) return;
+    if (r.toLowerCase() === 'scratch') return;
+    if (stage && (stages.has(r.toLowerCase()) || /^\d+$/.test(r))) return;
     images.push(r);
   };
-  const instruction = (words: string[]): void => {
+  // inside ONBUILD, a trigger runs in a later build, where this Dockerfile's stages mean nothing: every `--from`
+  // there names an image
+  const instruction = (words: string[], trigger: boolean): void => {
     const [instr = '', ...rest] = words;
     const word = instr.toUpperCase();
-    if (word === 'ONBUILD') instruction(rest);
-    else if (word === 'ARG') {
+    if (word === 'ONBUILD') instruction(rest, true);
+    else if (word === 'ARG' && !staged && !trigger) {
       for (const a of rest) {
         const eq = a.indexOf('=');
-        if (eq > 0) args[a.slice(0, eq)] = a.slice(eq + 1).replace(/^"([^"\\]*)"$|^'([^']*)'$/, '$1$2');
+        const name = eq === -1 ? a : a.slice(0, eq);
+        const value = eq === -1 ? undefined : a.slice(eq + 1).replace(/^"([^"\\]*)"$|^'([^']*)'$/, '$1$2');
+        globals.set(name, Object.hasOwn(buildArgs, name) ? buildArgs[name] : value);
       }
     } else if (word === 'FROM') {
       const parts = rest.filter((p) => !p.startsWith('--'));
-      if (parts[0]) use(parts[0]);
+      if (parts[0]) use(parts[0], true, true);
+      staged = true;
       const as = parts.findIndex((p) => p.toUpperCase() === 'AS');
       if (as !== -1 && parts[as + 1]) stages.add(parts[as + 1]!.toLowerCase());
     } else if (word === 'COPY' || word === 'ADD' || word === 'RUN') {
       for (const p of rest) {
         const m = /^--from=(.+)$/.exec(p) ?? /^--mount=.*\bfrom=([^,\s]+)/.exec(p);
-        if (m) use(m[1]!);
+        if (m) use(m[1]!, !trigger, false);
       }
     }
   };
-  for (const line of instructions(dockerfile)) instruction(line.split(/\s+/));
+  for (const line of instructions(dockerfile)) instruction(line.split(/\s+/), false);
   return images;
 }
 

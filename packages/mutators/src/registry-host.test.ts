@@ -12,6 +12,8 @@ describe('registryOf', () => {
     ['127.0.0.1:5000/team/app:1', '127.0.0.1:5000'],
     ['[::1]:5000/app', '[::1]:5000'],
     ['registry.example/app@sha256:abc', 'registry.example'],
+    ['LOCALHOST/app', 'LOCALHOST'],
+    ['Team/app', 'Team'],
   ])('%s → %s', (ref, registry) => {
     expect(registryOf(ref)).toBe(registry);
   });
@@ -23,6 +25,8 @@ describe('registryAddressHost', () => {
     ['https://index.docker.io/v1/', 'index.docker.io'],
     ['localhost:5000', 'localhost:5000'],
     [' HTTP://[::1]:5000/v2/?x ', '[::1]:5000'],
+    ['x@127.0.0.1:5000', '127.0.0.1:5000'],
+    ['https://user:pw@localhost:5000/v2/', 'localhost:5000'],
   ])('%s → %s', (address, host) => {
     expect(registryAddressHost(address)).toBe(host);
   });
@@ -60,5 +64,11 @@ describe('isHostLocal', () => {
     '128.0.0.1',
   ])('%s is not', (host) => {
     expect(isHostLocal(host)).toBe(false);
+  });
+});
+
+describe('a name Docker reads as a registry, at the engine host', () => {
+  it('LOCALHOST/app is localhost', () => {
+    expect(isHostLocal(registryOf('LOCALHOST/app')!)).toBe(true);
   });
 });

@@ -28,7 +28,10 @@ export function registryOf(ref: string): string | undefined {
   const slash = ref.indexOf('/');
   if (slash === -1) return undefined;
   const first = ref.slice(0, slash);
-  return first.includes('.') || first.includes(':') || first === 'localhost' ? first : undefined;
+  // as Docker reads a name: a first component with a `.` or `:`, `localhost`, or one not all lower case
+  return first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase()
+    ? first
+    : undefined;
 }
 
 /**
@@ -42,9 +45,16 @@ export function registryOf(ref: string): string | undefined {
  * ```
  */
 export function registryAddressHost(address: string): string {
-  const rest = address.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
-  const end = rest.search(/[/?#]/);
-  return end === -1 ? rest : rest.slice(0, end);
+  const a = address.trim();
+  // as the daemon reads it (a URL's host): user information before an `@` is not part of the host
+  try {
+    return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(a) ? a : `https://${a}`).host;
+  } catch {
+    const rest = a.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
+    const end = rest.search(/[/?#]/);
+    const host = end === -1 ? rest : rest.slice(0, end);
+    return host.slice(host.lastIndexOf('@') + 1);
+  }
 }
 
 /**

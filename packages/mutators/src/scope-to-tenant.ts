@@ -361,8 +361,15 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   const images_: Middleware = on(
     ['ImageInspect', 'ImageHistory', 'ImageGet', 'ImageDelete', 'ImageTag', 'ImagePush'],
     async (ctx, next) => {
-      if (ctx.operation === 'ImagePush')
-        await checkPushedTags(ctx, ctx.params.name!, ctx.request.query.get('tag') ?? '');
+      if (ctx.operation === 'ImagePush') {
+        const tag = ctx.request.query.get('tag') ?? '';
+        await checkPushedTags(ctx, ctx.params.name!, tag);
+        if (tag !== '') {
+          // the tag pushed is checked: the name's own tag (or its `latest`) is not what goes
+          await next();
+          return;
+        }
+      }
       const ref = ctx.params.name!;
       const img = await imageLabels(ctx, ref);
       if (!img) {
@@ -408,9 +415,13 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       return;
     }
     if (at !== -1 || colon !== -1) return; // one tag or digest: the name's own check
+    // the `reference` filter matches the short form of a name, as `docker images` shows it
+    const familiar = repo
+      .replace(/^(?:docker\.io|index\.docker\.io|registry-1\.docker\.io)\//i, '')
+      .replace(/^library\//, '');
     const reply = await ctx.upstream.request({
       path: '/images/json',
-      query: { filters: JSON.stringify({ reference: [repo] }) },
+      query: { filters: JSON.stringify({ reference: [familiar] }) },
     });
     if (reply.status !== 200) {
       await reply.text();

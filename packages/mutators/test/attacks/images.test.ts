@@ -287,6 +287,12 @@ describe('shared and foreign images (scopeToTenant image policy)', () => {
     );
     // and every local tag of the repository for a bare name
     refused(await a.mallory.api.request('POST', `/images/${repo}/push`), 404, `No such image: ${repo}`);
+    // the same repository by its full name, which the daemon normalises
+    refused(
+      await a.mallory.api.request('POST', `/images/docker.io/library/${repo}/push`),
+      404,
+      `No such image: docker.io/library/${repo}`,
+    );
     await a.mallory.api.request('DELETE', `/images/${repo}:mine`);
     await a.engine.request('DELETE', `/images/${repo}:v1?force=1`);
   });
@@ -344,6 +350,15 @@ describe('shared and foreign images (scopeToTenant image policy)', () => {
       () => `FROM busybox\nONBUILD COPY --from=${victimImageName} / /stolen\n`,
     ],
     ['COPY --from="<victim>" in quotes', () => `FROM busybox\nCOPY --from="${victimImageName}" / /stolen\n`],
+    [
+      'ONBUILD COPY --from=<victim>, where <victim> is also a stage of this Dockerfile',
+      () =>
+        `FROM busybox AS ${victimImageName}\nFROM busybox\nONBUILD COPY --from=${victimImageName} / /stolen\n`,
+    ],
+    [
+      'a stage ARG, which FROM does not see (the builder reads it as empty)',
+      () => `FROM busybox AS ${victimImageName}x\nARG S=x\nFROM ${victimImageName}\${S}\n`,
+    ],
   ])('build with %s (classic builder)', async (_w, dockerfile) => {
     const t = `${a.run}-dfile${++n}`;
     const { reply, id } = await build(a.mallory.api, `t=${t}`, dockerfile());
