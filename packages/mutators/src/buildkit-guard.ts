@@ -99,20 +99,16 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
         'BuildKit builds are not available on this engine (it cannot limit the images a build uses); build with DOCKER_BUILDKIT=0',
       );
     }
+    // one listing of the engine's images per solve serves both checks
     const sourcePolicy = images
-      ? async () => encodeSourcePolicy(await visibleImageSources(upstream, images.label, images.policy ?? {}))
-      : undefined;
-    const exportNames = images
-      ? (names: string[]) => checkExportNames(upstream, names, images.label, images.policy ?? {})
+      ? async (exportNames: string[]) => {
+          const list = await listImages(upstream);
+          checkExportNames(list, exportNames, images.label, images.policy ?? {});
+          return encodeSourcePolicy(visibleImageSources(list, images.label, images.policy ?? {}));
+        }
       : undefined;
     ctx.onHijack((client, engine, early) =>
-      intercept(client, engine, early, {
-        labels,
-        allowed,
-        log,
-        ...(sourcePolicy ? { sourcePolicy } : {}),
-        ...(exportNames ? { exportNames } : {}),
-      }),
+      intercept(client, engine, early, { labels, allowed, log, ...(sourcePolicy ? { sourcePolicy } : {}) }),
     );
     await next();
   });
@@ -123,10 +119,11 @@ interface Rules {
   labels: [string, string][];
   allowed: Set<string>;
   log: Logger;
-  /** Builds the `SourcePolicy` to give every `Control/Solve`, when images are limited. */
-  sourcePolicy?: () => Promise<Buffer>;
-  /** Refuses image names a `Control/Solve` would export to that another tenant's or a shared image holds. */
-  exportNames?: (names: string[]) => Promise<void>;
+  /**
+   * When images are limited: refuses the image names a `Control/Solve` exports to that another tenant's or a
+   * shared image holds, and builds the `SourcePolicy` to give it.
+   */
+  sourcePolicy?: (exportNames: string[]) => Promise<Buffer>;
 }
 
 function intercept(client: Duplex, engine: Duplex, early: Buffer, rules: Rules): void {
@@ -202,10 +199,9 @@ function forwardStream(
   stream.on('data', (c: Buffer) => chunks.push(c));
   stream.on('end', () => {
     const frame = Buffer.concat(chunks);
-    const policy = solve.sourcePolicy !== undefined ? rules.sourcePolicy?.() : undefined;
-    const names = solve.sourcePolicy !== undefined ? rules.exportNames?.(exportNamesOf(frame)) : undefined;
-    Promise.all([policy, names])
-      .then(([sourcePolicy]) => request.end(rewriteSolve(frame, rules, solve, sourcePolicy)))
+    const policy = solve.sourcePolicy !== undefined ? rules.sourcePolicy?.(exportNamesOf(frame)) : undefined;
+    Promise.resolve(policy)
+      .then((sourcePolicy) => request.end(rewriteSolve(frame, rules, solve, sourcePolicy)))
       .catch((err: Error) => {
         rules.log.warn({ code: DockhandError.is(err) ? err.code : 'DOCKHAND_AMBIGUOUS_BODY' }, err.message);
         request.close(http2.constants.NGHTTP2_CANCEL);
@@ -232,7 +228,8 @@ function grpcError(stream: ServerHttp2Stream, message: string): void {
 
 /**
  * Checks and rewrites one gRPC-framed `SolveRequest`: refuses entitlements that are not allowed and frontend
- * options that reach outside the sandbox (`add-hosts`, `cgroup-parent`), and appends the tenant's labels as `FrontendAttrs` entries (a later map entry wins, so a client's own `label:` is overridden).
+ * options that reach outside the sandbox (`add-hosts`, `cgroup-parent`), and appends the tenant's labels as
+ * `FrontendAttrs` entries (a later map entry wins, so a client's own `label:` is overridden).
  *
  * @param frame - the gRPC message: a flag byte, a 4-byte length, the protobuf bytes
  * @param rules - the labels and allowed entitlements
@@ -263,12 +260,7 @@ export function rewriteSolve(
   }
   walkFields(message, (field, entry) => {
     if (field !== fields.options || entry === undefined) return;
-    let key = '';
-    let value = '';
-    walkFields(entry, (f, v) => {
-      if (f === 1 && v !== undefined) key = v.toString('utf8');
-      else if (f === 2 && v !== undefined) value = v.toString('utf8');
-    });
+    const [key, value] = mapEntry(entry);
     const refused = REFUSED_FRONTEND_OPTIONS.get(key);
     if (refused !== undefined && value !== '') throw refuse('DOCKHAND_HOST_ESCAPE', refused);
   });
@@ -420,12 +412,7 @@ export function encodeSourcePolicy(allow: readonly string[]): Buffer {
 function exportNamesOf(frame: Buffer): string[] {
   const names: string[] = [];
   const fromAttrs = (entry: Buffer): void => {
-    let key = '';
-    let value = '';
-    walkFields(entry, (f, v) => {
-      if (f === 1 && v !== undefined) key = v.toString('utf8');
-      else if (f === 2 && v !== undefined) value = v.toString('utf8');
-    });
+    const [key, value] = mapEntry(entry);
     if (key === 'name')
       names.push(
         ...value
@@ -446,24 +433,39 @@ function exportNamesOf(frame: Buffer): string[] {
   return names;
 }
 
+/** One entry of a protobuf `map<string, string>`: its key (field 1) and value (field 2). */
+function mapEntry(entry: Buffer): [string, string] {
+  let key = '';
+  let value = '';
+  walkFields(entry, (f, v) => {
+    if (f === 1 && v !== undefined) key = v.toString('utf8');
+    else if (f === 2 && v !== undefined) value = v.toString('utf8');
+  });
+  return [key, value];
+}
+
+/** The engine's images, with their digests: what a solve's checks are made against. */
+async function listImages(upstream: Upstream): Promise<ImageSummary[]> {
+  const reply = await upstream.request({ path: '/images/json', query: { digests: '1' } });
+  if (reply.status !== 200) throw new Error(`cannot list the images a build may use (HTTP ${reply.status})`);
+  return reply.json<ImageSummary[]>();
+}
+
 /**
  * Refuses export names that another tenant's or a shared image holds, as tags and classic builds do: a build
  * exported under `busybox:latest` would move that name for everyone.
  *
  * @throws {@link @dockhand/core!DockhandError} `DOCKHAND_IMAGE_POLICY`
  */
-async function checkExportNames(
-  upstream: Upstream,
+function checkExportNames(
+  list: ImageSummary[],
   names: string[],
   label: TenantLabel,
   policy: ImagePolicy,
-): Promise<void> {
+): void {
   if (names.length === 0 || policy.allowChangingShared) return;
   const wanted = new Map(names.map((n) => [refKey(n), n]));
-  const reply = await upstream.request({ path: '/images/json' });
-  if (reply.status !== 200)
-    throw new Error(`cannot list the images a build may replace (HTTP ${reply.status})`);
-  for (const image of await reply.json<ImageSummary[]>()) {
+  for (const image of list) {
     if (carries(image.Labels, label)) continue;
     for (const tag of image.RepoTags ?? []) {
       const name = wanted.get(refKey(tag));
@@ -494,21 +496,15 @@ interface ImageSummary {
  * each of its tags (optionally pinned to one of the image's own digests, as BuildKit pins a resolved tag) and by
  * its name with its own digest. Another tenant's image matches none of them under any name or digest.
  *
- * @param upstream - the engine
+ * @param list - the engine's images, with their digests
  * @param label - the tenant label
  * @param policy - the image policy
  * @returns the patterns
  * @internal
  */
-export async function visibleImageSources(
-  upstream: Upstream,
-  label: TenantLabel,
-  policy: ImagePolicy,
-): Promise<string[]> {
-  const reply = await upstream.request({ path: '/images/json', query: { digests: '1' } });
-  if (reply.status !== 200) throw new Error(`cannot list the images a build may use (HTTP ${reply.status})`);
+export function visibleImageSources(list: ImageSummary[], label: TenantLabel, policy: ImagePolicy): string[] {
   const patterns: string[] = [];
-  for (const image of await reply.json<ImageSummary[]>()) {
+  for (const image of list) {
     if (!imageVisible(image.Labels, label, policy)) continue;
     const digests = [image.Id, ...(image.RepoDigests ?? []).map((d) => d.slice(d.indexOf('@') + 1))];
     const pinned = `@(?:${[...new Set(digests)].map(escapeRegExp).join('|')})`;

@@ -314,15 +314,15 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
   const registries: Middleware = on(
     ['ImageCreate', 'ImagePush', 'DistributionInspect', 'SystemAuth'],
     async (ctx, next) => {
-      const hosts: string[] = [];
+      const hosts: (string | undefined)[] = [];
       if (ctx.operation === 'ImageCreate') {
-        for (const image of ctx.request.query.getAll('fromImage')) hosts.push(registryOf(image) ?? '');
+        for (const image of ctx.request.query.getAll('fromImage')) hosts.push(registryOf(image));
       } else if (ctx.operation === 'SystemAuth') {
         const address = field(await checkedBody(() => ctx.request.json()), 'serveraddress');
         if (typeof address === 'string') hosts.push(registryAddressHost(address));
-      } else hosts.push(registryOf(ctx.params.name ?? '') ?? '');
+      } else hosts.push(registryOf(ctx.params.name ?? ''));
       for (const host of hosts) {
-        if (host !== '' && isHostLocal(host) && !localRegistries.has(host.toLowerCase())) {
+        if (host && isHostLocal(host) && !localRegistries.has(host.toLowerCase())) {
           throw refuse(
             'DOCKHAND_HOST_ESCAPE',
             `the registry ${host} is on the engine's host, which the engine reaches and containers do not; it is not allowed here`,

@@ -361,16 +361,10 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   const images_: Middleware = on(
     ['ImageInspect', 'ImageHistory', 'ImageGet', 'ImageDelete', 'ImageTag', 'ImagePush'],
     async (ctx, next) => {
-      if (ctx.operation === 'ImagePush') {
-        const tag = ctx.request.query.get('tag') ?? '';
-        await checkPushedTags(ctx, ctx.params.name!, tag);
-        if (tag !== '') {
-          // the tag pushed is checked: the name's own tag (or its `latest`) is not what goes
-          await next();
-          return;
-        }
-      }
-      const ref = ctx.params.name!;
+      const ref =
+        ctx.operation === 'ImagePush'
+          ? await pushedRef(ctx, ctx.params.name!, ctx.request.query.get('tag') ?? '')
+          : ctx.params.name!;
       const img = await imageLabels(ctx, ref);
       if (!img) {
         await next(); // the daemon's own error (no such image)
@@ -393,28 +387,18 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   );
 
   /**
-   * What a push sends, as the daemon reads it: with a `tag`, that tag of the name's repository (whatever tag the
-   * name carries); with none and a name without a tag, every local tag of the repository. Each must be the
-   * tenant's own image: another tenant's image under the same repository would go to a registry of the pusher's
-   * choosing.
+   * What a push sends, as the daemon reads it, for the image check: with a `tag`, that tag of the name's
+   * repository (whatever tag the name carries); with none, the name. A name without a tag sends every local tag
+   * of its repository: each must be the tenant's own image here, since another tenant's image under the same
+   * repository would go to a registry of the pusher's choosing.
    */
-  const checkPushedTags = async (ctx: Context, name: string, tag: string): Promise<void> => {
+  const pushedRef = async (ctx: Context, name: string, tag: string): Promise<string> => {
     const slash = name.lastIndexOf('/');
     const at = name.indexOf('@');
     const colon = name.indexOf(':', slash + 1);
     const repo = at !== -1 ? name.slice(0, at) : colon === -1 ? name : name.slice(0, colon);
-    if (tag !== '') {
-      const ref = tag.includes(':') ? `${repo}@${tag}` : `${repo}:${tag}`;
-      const img = await imageLabels(ctx, ref);
-      if (img && !imageVisible(img.labels, label, images)) throw notFound('image', ref);
-      if (img && !carries(img.labels, label) && !images.allowChangingShared)
-        throw refuse(
-          'DOCKHAND_IMAGE_POLICY',
-          `image ${ref} is shared with everyone on this engine: only images you built can be pushed`,
-        );
-      return;
-    }
-    if (at !== -1 || colon !== -1) return; // one tag or digest: the name's own check
+    if (tag !== '') return tag.includes(':') ? `${repo}@${tag}` : `${repo}:${tag}`;
+    if (at !== -1 || colon !== -1) return name; // one tag or digest
     // the `reference` filter matches the short form of a name, as `docker images` shows it
     const familiar = repo
       .replace(/^(?:docker\.io|index\.docker\.io|registry-1\.docker\.io)\//i, '')
@@ -437,6 +421,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
         );
       }
     }
+    return name;
   };
 
   /** Refuses a tag that would move a name another tenant's (or a shared) image holds. */
