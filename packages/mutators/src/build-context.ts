@@ -1,22 +1,27 @@
 import { posix } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { extract } from 'tar-stream';
+import { DockhandError } from '@dockhand/core';
+import { ContextTree, contextPath } from './context-tree.ts';
 import { refuse } from './errors.ts';
+import { readTar, type TarEntry } from './tar-reader.ts';
 
 /**
- * Reads the Dockerfile out of a classic-builder build context (a tar, possibly gzipped), as the engine will: the
- * whole context is read (bounded by `limit`) and held to replay to the engine, so that the Dockerfile checked is the
- * one the engine builds. With the default name, the engine falls back to `dockerfile` when the context has no
- * `Dockerfile`, and so does this. Fails closed on what the engine could read another way: a Dockerfile entry given
- * twice (the engine keeps the last), one that is a link, or a context without one.
+ * Reads the Dockerfile out of a classic-builder build context (a tar, possibly gzipped) as the engine will. The whole
+ * context is read (up to `limit` bytes) and held, to be replayed to the engine, so that the Dockerfile checked is the
+ * one the engine builds. The tar is read as Go's reader reads it ({@link readTar}) and its entries applied as the
+ * engine's unpack applies them ({@link ContextTree}): the last entry at a path wins, `..` stops at the context's
+ * root, and what follows the end of the archive is not read. With the default name, the engine falls back to
+ * `dockerfile` when the context has no `Dockerfile`, and so does this. Fails closed on what the engine could read
+ * another way: a Dockerfile that is a link or is reached through one, an entry written through a link, a context
+ * without a Dockerfile.
  *
  * @param body - the request body
  * @param name - the Dockerfile's path in the context (`dockerfile` query parameter, default `Dockerfile`)
- * @param limit - the largest context held to be checked, in bytes
+ * @param limit - the largest context held to be checked, in bytes; it may unpack to 16 times that
  * @returns the Dockerfile text and the body to forward
  * @throws {@link @dockhand/core!DockhandError} when the context is compressed in a way the proxy cannot read, larger
- *   than `limit`, or has no single regular file for its Dockerfile
+ *   than `limit`, not a tar Go reads as the proxy does, or has no single regular file for its Dockerfile
  * @example
  * ```ts
  * const { dockerfile, replay } = await peekDockerfile(stream, 'Dockerfile', 64 << 20);
@@ -27,108 +32,70 @@ export async function peekDockerfile(
   name: string,
   limit: number,
 ): Promise<{ dockerfile: string; replay: Readable }> {
-  const wanted = normalise(name);
-  if (wanted === '' || wanted === '..' || wanted.startsWith('../'))
+  const path = contextPath(Buffer.from(name, 'utf8').toString('latin1'));
+  if (/^\.\.(\/|$)/.test(posix.normalize(name)) || path.length === 0)
     throw refuse('DOCKHAND_AMBIGUOUS_BODY', `the Dockerfile path ${name} is outside the build context`);
-  const names = wanted === 'Dockerfile' ? [wanted, 'dockerfile'] : [wanted];
-  const texts = new Map<string, string>();
-  const held: Buffer[] = [];
-  let size = 0;
-  let first = true;
-  const parser = extract();
-  let sink: NodeJS.WritableStream = parser;
-  const read = new Promise<void>((resolve, reject) => {
-    parser.on('entry', (header, stream, next) => {
-      // a failure reaches the parser's own 'error': an entry's stream reports it too
-      stream.on('error', () => {});
-      const entry = normalise(header.name);
-      if (!names.includes(entry)) {
-        stream.on('end', next);
-        stream.resume();
-        return;
-      }
-      if (header.type !== 'file') {
-        parser.destroy(
-          refuse(
-            'DOCKHAND_AMBIGUOUS_BODY',
-            `the build context's ${entry} is not a regular file; send the file itself`,
-          ),
-        );
-        return;
-      }
-      if (texts.has(entry)) {
-        parser.destroy(refuse('DOCKHAND_AMBIGUOUS_BODY', `the build context holds ${entry} twice`));
-        return;
-      }
-      const parts: Buffer[] = [];
-      stream.on('data', (c: unknown) => {
-        parts.push(c as Buffer);
-      });
-      stream.on('end', () => {
-        texts.set(entry, Buffer.concat(parts).toString('utf8'));
-        next();
-      });
-    });
-    parser.on('finish', () => resolve());
-    parser.on('error', reject);
-    body.on('error', reject);
-  });
-  const onData = (chunk: Buffer) => {
-    if (first) {
-      first = false;
-      if (chunk[0] === 0x1f && chunk[1] === 0x8b) {
-        const gunzip = createGunzip();
-        gunzip.pipe(parser);
-        gunzip.on('error', (err) => parser.destroy(err));
-        sink = gunzip;
-      } else if ((chunk[0] === 0x42 && chunk[1] === 0x5a) || (chunk[0] === 0xfd && chunk[1] === 0x37)) {
-        parser.destroy(
-          refuse(
-            'DOCKHAND_AMBIGUOUS_BODY',
-            'build contexts compressed with bzip2 or xz cannot be checked here; send a plain or gzipped tar',
-          ),
-        );
-        return;
-      }
-    }
-    held.push(chunk);
-    size += chunk.length;
-    if (size > limit) {
-      parser.destroy(
-        refuse(
-          'DOCKHAND_AMBIGUOUS_BODY',
-          `the build context is larger than ${limit} bytes, more than can be checked here; use BuildKit (docker buildx, the default docker build)`,
-        ),
-      );
-      return;
-    }
-    sink.write(chunk);
+  const paths = name === 'Dockerfile' ? [path, ['dockerfile']] : [path];
+  const held = await readAll(body, limit);
+  const head = held.subarray(0, 6);
+  if (head[0] === 0x42 && head[1] === 0x5a && head[2] === 0x68) throw uncheckable('bzip2');
+  if (head.equals(XZ)) throw uncheckable('xz');
+  if (head.subarray(0, 4).equals(ZSTD)) throw uncheckable('zstd');
+  const gzip = head[0] === 0x1f && head[1] === 0x8b && head[2] === 0x08;
+  const source = gzip ? Readable.from([held]).pipe(createGunzip()) : Readable.from([held]);
+  const tree = new ContextTree(paths);
+  const wanted = (entry: TarEntry) => {
+    if (!tree.wants(entry)) return false;
+    if (entry.size > MAX_DOCKERFILE)
+      throw refuse('DOCKHAND_AMBIGUOUS_BODY', `the Dockerfile is larger than ${MAX_DOCKERFILE} bytes`);
+    return true;
   };
-  body.on('data', onData);
-  body.on('end', () => sink.end());
   try {
-    await read;
+    for await (const entry of readTar(source, wanted, limit * 16)) tree.add(entry);
+  } catch (err) {
+    if (err instanceof DockhandError) throw err;
+    throw refuse('DOCKHAND_AMBIGUOUS_BODY', `the build context cannot be read: ${(err as Error).message}`);
   } finally {
-    body.off('data', onData);
-    body.pause();
+    source.destroy();
   }
-  const dockerfile = names.map((n) => texts.get(n)).find((t) => t !== undefined);
+  let dockerfile: Buffer | undefined;
+  for (const p of paths) {
+    dockerfile = tree.file(p);
+    if (dockerfile !== undefined) break;
+  }
   if (dockerfile === undefined)
     throw refuse('DOCKHAND_AMBIGUOUS_BODY', `Cannot locate specified Dockerfile: ${name}`);
-  const replay = new PassThrough();
-  for (const chunk of held) replay.write(chunk);
-  if (body.readableEnded) replay.end();
-  else body.pipe(replay);
-  return { dockerfile, replay };
+  return { dockerfile: dockerfile.toString('utf8'), replay: Readable.from([held]) };
 }
 
-/** A path in a build context as the engine reads it: cleaned, relative to the context's root. */
-function normalise(p: string): string {
-  return posix
-    .normalize(p)
-    .replace(/^(\.\/)+/, '')
-    .replace(/^\/+/, '')
-    .replace(/\/+$/, '');
+/** The largest Dockerfile read; the proxy holds it whole. */
+const MAX_DOCKERFILE = 4 << 20;
+const XZ = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
+const ZSTD = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+
+function uncheckable(kind: string) {
+  return refuse(
+    'DOCKHAND_AMBIGUOUS_BODY',
+    `build contexts compressed with ${kind} cannot be checked here; send a plain or gzipped tar`,
+  );
+}
+
+/** The whole body, refused once it is larger than `limit`. */
+async function readAll(body: Readable, limit: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      body.destroy();
+      throw refuse(
+        'DOCKHAND_AMBIGUOUS_BODY',
+        `the build context is larger than ${limit} bytes, more than can be checked here; use BuildKit (docker buildx, the default docker build)`,
+      );
+    }
+    parts.push(chunk as Buffer);
+  }
+  return Buffer.concat(parts);
 }
 
 /**

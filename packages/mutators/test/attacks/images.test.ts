@@ -1,5 +1,6 @@
 import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { archive, file, header, pax } from '../raw-tar.ts';
 import { type Arena, arena, build, imageId, refused, tarOf } from './harness.ts';
 
 let a: Arena;
@@ -393,7 +394,7 @@ describe('shared and foreign images (scopeToTenant image policy)', () => {
         { name: 'Dockerfile', text: 'FROM busybox\n' },
         { name: './Dockerfile', text: `FROM ${victimImageName}\n` },
       ],
-      /twice/,
+      /No such image/,
     ],
     [
       'a Dockerfile that is a symlink to another file of the context',
@@ -416,6 +417,70 @@ describe('shared and foreign images (scopeToTenant image policy)', () => {
     });
     expect(reply.status === 200 ? reply.text : reply.json.message).toMatch(message);
     expect(/"aux":\{"ID"/.test(reply.text), reply.text).toBe(false);
+    expect((await a.inspect('images', t)).status).toBe(404);
+  });
+
+  it.each<[string, (hidden: string) => Buffer, string?]>([
+    [
+      'a Dockerfile hidden in the size of a symlink entry',
+      (hidden) =>
+        archive(
+          file('Dockerfile', 'FROM busybox\n'),
+          header({ name: 'l', type: '2', linkname: 'x', size: 1024 }),
+          file('Dockerfile', hidden),
+        ),
+    ],
+    [
+      'a Dockerfile hidden in the size of an old-style directory entry',
+      (hidden) =>
+        archive(
+          file('Dockerfile', 'FROM busybox\n'),
+          header({ name: 'd/', type: '\0', size: 1024 }),
+          file('Dockerfile', hidden),
+        ),
+    ],
+    [
+      'a Dockerfile renamed by a PAX global header, which the engine ignores',
+      (hidden) =>
+        archive(
+          file('Dockerfile', 'FROM busybox\n'),
+          pax('g', { path: 'elsewhere' }),
+          file('Dockerfile', hidden),
+        ),
+    ],
+    [
+      '../Dockerfile, the root Dockerfile to the engine',
+      (hidden) => archive(file('Dockerfile', 'FROM busybox\n'), file('../Dockerfile', hidden)),
+    ],
+    [
+      'a Dockerfile written through a symlink to the context root',
+      (hidden) =>
+        archive(
+          file('Dockerfile', 'FROM busybox\n'),
+          header({ name: 'a', type: '2', linkname: '.' }),
+          file('a/Dockerfile', hidden),
+        ),
+    ],
+    [
+      'a Dockerfile directory replaced by a symlink after its Dockerfile was read',
+      (hidden) =>
+        archive(
+          file('sub/Dockerfile', 'FROM busybox\n'),
+          file('x/Dockerfile', hidden),
+          header({ name: 'sub', type: '2', linkname: 'x' }),
+        ),
+      'sub/Dockerfile',
+    ],
+  ])('build with %s (classic builder)', async (_w, make, dockerfile) => {
+    const t = `${a.run}-tar${++n}`;
+    const query = `t=${t}${dockerfile ? `&dockerfile=${encodeURIComponent(dockerfile)}` : ''}`;
+    const reply = await a.mallory.api.request('POST', `/build?${query}`, {
+      raw: make(`FROM ${victimImageName}\n`),
+      headers: { 'content-type': 'application/x-tar' },
+    });
+    expect(/"aux":\{"ID"/.test(reply.text), reply.text).toBe(false);
+    expect([400, 404], reply.text).toContain(reply.status);
+    expect(reply.json.message).toMatch(/No such image|symbolic link/);
     expect((await a.inspect('images', t)).status).toBe(404);
   });
 
