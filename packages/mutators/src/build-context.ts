@@ -12,9 +12,10 @@ import { readTar, type TarEntry } from './tar-reader.ts';
  * one the engine builds. The tar is read as Go's reader reads it ({@link readTar}) and its entries applied as the
  * engine's unpack applies them ({@link ContextTree}): the last entry at a path wins, `..` stops at the context's
  * root, and what follows the end of the archive is not read. With the default name, the engine falls back to
- * `dockerfile` when the context has no `Dockerfile`, and so does this. Fails closed on what the engine could read
- * another way: a Dockerfile that is a link or is reached through one, an entry written through a link, a context
- * without a Dockerfile.
+ * `dockerfile` when the context has no `Dockerfile`, and so does this. The engine decompresses the context a second
+ * time after writing it anew, which a first entry's name can turn into another archive; such names are refused.
+ * Fails closed on what the engine could read another way: a Dockerfile that is a link or is reached through one, an
+ * entry written through a link, a context without a Dockerfile.
  *
  * @param body - the request body
  * @param name - the Dockerfile's path in the context (`dockerfile` query parameter, default `Dockerfile`)
@@ -37,12 +38,9 @@ export async function peekDockerfile(
     throw refuse('DOCKHAND_AMBIGUOUS_BODY', `the Dockerfile path ${name} is outside the build context`);
   const paths = name === 'Dockerfile' ? [path, ['dockerfile']] : [path];
   const held = await readAll(body, limit);
-  const head = held.subarray(0, 6);
-  if (head[0] === 0x42 && head[1] === 0x5a && head[2] === 0x68) throw uncheckable('bzip2');
-  if (head.equals(XZ)) throw uncheckable('xz');
-  if (head.subarray(0, 4).equals(ZSTD)) throw uncheckable('zstd');
-  const gzip = head[0] === 0x1f && head[1] === 0x8b && head[2] === 0x08;
-  const source = gzip ? Readable.from([held]).pipe(createGunzip()) : Readable.from([held]);
+  const compression = compressionOf(held);
+  if (compression !== undefined && compression !== 'gzip') throw uncheckable(compression);
+  const source = compression === 'gzip' ? Readable.from([held]).pipe(createGunzip()) : Readable.from([held]);
   const tree = new ContextTree(paths);
   const wanted = (entry: TarEntry) => {
     if (!tree.wants(entry)) return false;
@@ -50,8 +48,13 @@ export async function peekDockerfile(
       throw refuse('DOCKHAND_AMBIGUOUS_BODY', `the Dockerfile is larger than ${MAX_DOCKERFILE} bytes`);
     return true;
   };
+  let first = true;
   try {
-    for await (const entry of readTar(source, wanted, limit * 16)) tree.add(entry);
+    for await (const entry of readTar(source, wanted, limit * 16)) {
+      if (first) rewrittenUncompressed(entry.name);
+      first = false;
+      tree.add(entry);
+    }
   } catch (err) {
     if (err instanceof DockhandError) throw err;
     throw refuse('DOCKHAND_AMBIGUOUS_BODY', `the build context cannot be read: ${(err as Error).message}`);
@@ -70,8 +73,50 @@ export async function peekDockerfile(
 
 /** The largest Dockerfile read; the proxy holds it whole. */
 const MAX_DOCKERFILE = 4 << 20;
-const XZ = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
-const ZSTD = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+
+/** The compressions the engine detects (moby's `DetectCompression`), by their magic numbers. */
+const MAGIC: [string, Buffer][] = [
+  ['gzip', Buffer.from([0x1f, 0x8b, 0x08])],
+  ['bzip2', Buffer.from('BZh', 'latin1')],
+  ['xz', Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])],
+  ['zstd', Buffer.from([0x28, 0xb5, 0x2f, 0xfd])],
+];
+
+/**
+ * The compression the engine takes a stream's first bytes for, as moby's `DetectCompression` does: a zstd stream
+ * may also start with a skippable frame (`0x184D2A5?`, little-endian).
+ */
+function compressionOf(head: Buffer): string | undefined {
+  for (const [kind, magic] of MAGIC) if (head.subarray(0, magic.length).equals(magic)) return kind;
+  if (head.length >= 4 && (head.readUInt32LE(0) & 0xfffffff0) >>> 0 === 0x184d2a50) return 'zstd';
+  return undefined;
+}
+
+/**
+ * The engine reads a classic build's context twice: it decompresses it and reads it with Go's tar reader to sum
+ * it (`tarsum`), which writes the archive anew with Go's tar writer, and it decompresses that again to unpack it. If
+ * the new archive starts with a compression's magic number, the engine unpacks what that decompresses to instead.
+ * The new archive starts with the first entry's header, whose name field holds the name, the part after a `/` where
+ * the writer splits a long name, or, for a PAX header, the name with its non-ASCII bytes dropped; each padded with
+ * NULs. A first name that could start the new archive with a magic number is refused.
+ */
+function rewrittenUncompressed(name: string): void {
+  const bytes = Buffer.from(name, 'latin1');
+  const starts = [0];
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0x2f) starts.push(i + 1);
+  for (const start of starts) {
+    const rest = bytes.subarray(start);
+    const ascii = Buffer.from(rest.filter((c) => c > 0 && c < 0x80));
+    for (const candidate of [rest, ascii]) {
+      const kind = compressionOf(Buffer.concat([candidate, Buffer.alloc(16)]));
+      if (kind !== undefined)
+        throw refuse(
+          'DOCKHAND_AMBIGUOUS_BODY',
+          `the build context's first entry has a name the engine would take for ${kind} data; rename it or put another entry first`,
+        );
+    }
+  }
+}
 
 function uncheckable(kind: string) {
   return refuse(
@@ -203,6 +248,25 @@ export function dockerfileImages(dockerfile: string, buildArgs: Record<string, s
   };
   for (const line of instructions(dockerfile)) instruction(line.split(/\s+/), false);
   return images;
+}
+
+/**
+ * What the `ONBUILD` triggers of an image read when a build starts from it: the images their `--from` name (each an
+ * image, as it may be in the build that runs them) and the remote sources their `ADD` fetch. A trigger runs in that
+ * build whoever set it: a Dockerfile, a commit's or an import's `changes`, or a pulled image's publisher.
+ *
+ * @param triggers - the image's `Config.OnBuild`
+ * @returns the images and remote sources the triggers read
+ * @throws {@link @dockhand/core!DockhandError} for a reference the check cannot read exactly (see
+ *   {@link dockerfileImages})
+ * @example
+ * ```ts
+ * onBuildReads(['COPY --from=other / /x']); // { images: ['other'], remote: [] }
+ * ```
+ */
+export function onBuildReads(triggers: readonly string[]): { images: string[]; remote: string[] } {
+  const text = triggers.map((t) => `ONBUILD ${t.replace(/\r?\n/g, ' ')}`).join('\n');
+  return { images: dockerfileImages(text, {}), remote: dockerfileRemoteSources(text) };
 }
 
 const REMOTE_SOURCE = /^(?:https?:\/\/|git:\/\/|ssh:\/\/|git@)/i;

@@ -1,8 +1,9 @@
 import { compose, type Middleware, on, untouchedWhen } from '@dockhand/core';
+import { classicBuild } from './classic-build.ts';
 import { refuse } from './errors.ts';
 import { checkedBody, field, foldKey, isObject, type JsonObject } from './fields.ts';
 import { checkEndpoints, type NetworkPolicy, networkCreateCheck } from './network-settings.ts';
-import { isHostLocal, registryAddressHost, registryOf } from './registry-host.ts';
+import { registryAddressHost, registryOf, resolvesHostLocal } from './registry-host.ts';
 
 /** Options of {@link hostGuard}: each escape is refused unless allowed here. */
 export interface HostGuardOptions {
@@ -272,6 +273,19 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
     await next();
   });
 
+  // a registry on the engine's host: the engine (on the host) reaches services bound to the host's loopback, which
+  // no container can reach, and its errors carry what answered there
+  const localRegistries = new Set((options.localRegistries ?? []).map((r) => r.toLowerCase()));
+  const checkRegistries = async (hosts: readonly (string | undefined)[]) => {
+    for (const host of new Set(hosts)) {
+      if (host && !localRegistries.has(host.toLowerCase()) && (await resolvesHostLocal(host))) {
+        throw refuse(
+          'DOCKHAND_HOST_ESCAPE',
+          `the registry ${host} is on the engine's host, which the engine reaches and containers do not; it is not allowed here`,
+        );
+      }
+    }
+  };
   const build: Middleware = on('ImageBuild', async (ctx, next) => {
     const q = ctx.request.query;
     const net = (q.get('networkmode') ?? '').toLowerCase();
@@ -292,6 +306,17 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
         );
       }
     }
+    // so is what a classic build's `ADD <url>` names (its triggers' included), and the images it pulls
+    const classic = await classicBuild(ctx);
+    if (classic) {
+      if (classic.remote.length > 0) {
+        throw refuse(
+          'DOCKHAND_HOST_ESCAPE',
+          `ADD ${classic.remote[0]} is not allowed here (the engine would fetch it from the host network); download it in a RUN step`,
+        );
+      }
+      await checkRegistries(classic.images.map(registryOf));
+    }
     await next();
   });
 
@@ -308,9 +333,6 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
     await next();
   });
 
-  // a registry on the engine's host: the engine (on the host) reaches services bound to the host's loopback, which
-  // no container can reach, and its errors carry what answered there
-  const localRegistries = new Set((options.localRegistries ?? []).map((r) => r.toLowerCase()));
   const registries: Middleware = on(
     ['ImageCreate', 'ImagePush', 'DistributionInspect', 'SystemAuth'],
     async (ctx, next) => {
@@ -321,14 +343,7 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
         const address = field(await checkedBody(() => ctx.request.json()), 'serveraddress');
         if (typeof address === 'string') hosts.push(registryAddressHost(address));
       } else hosts.push(registryOf(ctx.params.name ?? ''));
-      for (const host of hosts) {
-        if (host && isHostLocal(host) && !localRegistries.has(host.toLowerCase())) {
-          throw refuse(
-            'DOCKHAND_HOST_ESCAPE',
-            `the registry ${host} is on the engine's host, which the engine reaches and containers do not; it is not allowed here`,
-          );
-        }
-      }
+      await checkRegistries(hosts);
       await next();
     },
   );

@@ -1,5 +1,6 @@
+import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { isHostLocal, registryAddressHost, registryOf } from './registry-host.ts';
+import { isHostLocal, registryAddressHost, registryOf, resolvesHostLocal } from './registry-host.ts';
 
 describe('registryOf', () => {
   it.each([
@@ -70,5 +71,38 @@ describe('isHostLocal', () => {
 describe('a name Docker reads as a registry, at the engine host', () => {
   it('LOCALHOST/app is localhost', () => {
     expect(isHostLocal(registryOf('LOCALHOST/app')!)).toBe(true);
+  });
+});
+
+describe('resolvesHostLocal', () => {
+  const names: Record<string, string[]> = {
+    'points-home.example': ['203.0.113.7', '127.0.0.1'],
+    'six.example': ['::1'],
+    'mapped.example': ['::ffff:127.0.0.1'],
+    'elsewhere.example': ['203.0.113.7', '2001:db8::1'],
+  };
+  const resolve = async (name: string) => {
+    const found = names[name];
+    if (!found) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${name}`), { code: 'ENOTFOUND' });
+    return found;
+  };
+  it.each([
+    ['points-home.example:5000', true],
+    ['SIX.example.', true],
+    ['mapped.example', true],
+    ['elsewhere.example:5000', false],
+    ['unknown.example:5000', false],
+    ['127.0.0.1:5000', true],
+    ['[::1]:5000', true],
+    ['203.0.113.7:5000', false],
+  ])('%s → %s', async (host, local) => {
+    expect(await resolvesHostLocal(host, resolve)).toBe(local);
+  });
+
+  it("resolves through the system's resolver: this machine's own name", async () => {
+    // the machine's name resolves through /etc/hosts; on the machines this runs on, to a loopback address
+    const { lookup } = await import('node:dns/promises');
+    const addresses = (await lookup(hostname(), { all: true })).map((a) => a.address);
+    expect(await resolvesHostLocal(`${hostname()}:5000`)).toBe(addresses.some((a) => isHostLocal(a)));
   });
 });

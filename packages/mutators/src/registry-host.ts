@@ -1,3 +1,4 @@
+import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 
 /** Addresses that are the host itself, as the engine (on the host) would reach them, and cloud metadata. */
@@ -61,7 +62,7 @@ export function registryAddressHost(address: string): string {
  * Whether a registry the engine would contact is the host itself: `localhost` (and `*.localhost`), or an IP literal
  * in the loopback, unspecified or link-local ranges (IPv4, IPv6 and IPv4-mapped). The engine runs on the host, so it
  * reaches services bound to the host's loopback that no container can reach, and its errors carry their answers.
- * A name that merely resolves to such an address is not caught (the proxy does not resolve names).
+ * A name that merely resolves to such an address is {@link resolvesHostLocal}'s to catch.
  *
  * @param host - `host[:port]`, `[v6]:port` or a bare IPv6 address
  * @returns whether it is the host itself
@@ -72,13 +73,51 @@ export function registryAddressHost(address: string): string {
  * ```
  */
 export function isHostLocal(host: string): boolean {
-  let h = host.trim().toLowerCase();
-  if (h.startsWith('[')) h = h.slice(1, h.indexOf(']') === -1 ? undefined : h.indexOf(']'));
-  else if (isIP(h) !== 6) h = h.replace(/:\d*$/, '');
-  h = h.replace(/\.$/, '');
+  const h = hostName(host);
   if (h === 'localhost' || h.endsWith('.localhost')) return true;
   const kind = isIP(h);
   if (kind === 4) return HOST_LOCAL.check(h, 'ipv4');
   if (kind === 6) return HOST_LOCAL.check(h, 'ipv6');
   return false;
+}
+
+/** How {@link resolvesHostLocal} resolves a name: `dns.lookup`, as the engine's resolver reads `/etc/hosts` too. */
+export type Resolve = (name: string) => Promise<readonly string[]>;
+
+const systemResolve: Resolve = async (name) =>
+  (await lookup(name, { all: true, verbatim: true })).map((a) => a.address);
+
+/**
+ * {@link isHostLocal}, or a name that resolves to such an address (`/etc/hosts` entries such as `ip6-localhost`,
+ * or a public name pointed at 127.0.0.1). The proxy resolves the name as its own machine does: where the proxy
+ * runs in a container, its `/etc/hosts` and resolver may differ from the engine host's, and a name can resolve
+ * differently when the engine looks it up (DNS rebinding). A name that does not resolve is left to the engine.
+ *
+ * @param host - `host[:port]`, `[v6]:port` or a bare IPv6 address
+ * @param resolve - how names are resolved (default: the system's `getaddrinfo`, through `dns.lookup`)
+ * @returns whether it is, or resolves to, the host itself
+ * @example
+ * ```ts
+ * await resolvesHostLocal('ip6-localhost:5000'); // true on Debian, whose /etc/hosts maps it to ::1
+ * ```
+ */
+export async function resolvesHostLocal(host: string, resolve: Resolve = systemResolve): Promise<boolean> {
+  if (isHostLocal(host)) return true;
+  const name = hostName(host);
+  if (isIP(name) !== 0 || name === '') return false;
+  let addresses: readonly string[];
+  try {
+    addresses = await resolve(name);
+  } catch {
+    return false;
+  }
+  return addresses.some((a) => isHostLocal(a));
+}
+
+/** The host of `host[:port]`, `[v6]:port` or a bare IPv6 address: lower case, without a trailing dot. */
+function hostName(host: string): string {
+  let h = host.trim().toLowerCase();
+  if (h.startsWith('[')) h = h.slice(1, h.indexOf(']') === -1 ? undefined : h.indexOf(']'));
+  else if (isIP(h) !== 6) h = h.replace(/:\d*$/, '');
+  return h.replace(/\.$/, '');
 }

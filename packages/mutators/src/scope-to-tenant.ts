@@ -1,10 +1,12 @@
 import { type Context, compose, type Middleware, on, untouchedWhen } from '@dockhand/core';
-import { dockerfileImages, dockerfileRemoteSources, peekDockerfile } from './build-context.ts';
+import { onBuildReads } from './build-context.ts';
+import { classicBuild } from './classic-build.ts';
 import { notFound, refuse } from './errors.ts';
 import { checkedBody, field, isObject, type JsonObject, setField } from './fields.ts';
 import { injectLabelFilter } from './filters.ts';
 import { type ImagePolicy, imageVisible } from './image-policy.ts';
 import { FULL_ID, Ownership } from './ownership.ts';
+import { registryOf, resolvesHostLocal } from './registry-host.ts';
 import { carries, parseLabel, type TenantLabel } from './tenant.ts';
 
 /** Options of {@link scopeToTenant}. */
@@ -342,14 +344,17 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   const imageLabels = async (
     ctx: Context,
     ref: string,
-  ): Promise<{ labels: Record<string, string> | null | undefined } | undefined> => {
+  ): Promise<{ labels: Record<string, string> | null | undefined; onBuild: string[] } | undefined> => {
     const reply = await ctx.upstream.request({ path: `/images/${encodeURIComponent(ref)}/json` });
     if (reply.status !== 200) {
       await reply.text();
       return undefined;
     }
-    const img = await reply.json<{ Config?: { Labels?: Record<string, string> | null } }>();
-    return { labels: img.Config?.Labels };
+    const img = await reply.json<{
+      Config?: { Labels?: Record<string, string> | null; OnBuild?: unknown };
+    }>();
+    const onBuild = img.Config?.OnBuild;
+    return { labels: img.Config?.Labels, onBuild: Array.isArray(onBuild) ? onBuild.map(String) : [] };
   };
 
   /** Refuses, with the daemon's own 404, an image the tenant may not see; a missing one is left to the daemon. */
@@ -439,34 +444,32 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
 
   const build: Middleware = on('ImageBuild', async (ctx, next) => {
     for (const t of ctx.request.query.getAll('t')) await checkTagTarget(ctx, t);
-    // the classic builder reads its Dockerfile from the context tar: read it as the engine will (the bytes are
-    // replayed as they are) so that `FROM`, `COPY --from` and `ONBUILD` cannot read another tenant's image.
-    // BuildKit (`version=2`) sends the Dockerfile over its session instead; see docs/security.md.
-    const stream =
-      ctx.request.query.get('version') === '2' || ctx.request.query.get('remote')
-        ? undefined
-        : ctx.request.takeStream();
-    if (stream) {
-      const { dockerfile, replay } = await peekDockerfile(
-        stream,
-        ctx.request.query.get('dockerfile') || 'Dockerfile',
-        64 * 1024 * 1024,
-      );
-      ctx.request.restoreStream(replay);
-      const remote = dockerfileRemoteSources(dockerfile);
-      if (remote.length > 0) {
+    // the classic builder reads its Dockerfile from the context tar: `classicBuild` reads it as the engine will
+    // (the bytes are replayed as they are), so that `FROM`, `COPY --from`, `ONBUILD` and the triggers of the images
+    // it starts from cannot read another tenant's image. BuildKit (`version=2`) sends the Dockerfile over its
+    // session instead; see docs/security.md.
+    for (const ref of (await classicBuild(ctx))?.images ?? []) {
+      const img = await imageLabels(ctx, ref);
+      if (!img) continue; // the engine pulls it, or fails
+      if (!imageVisible(img.labels, label, images)) throw notFound('image', ref);
+      // the image's ONBUILD triggers run in this build: read only now, so that a foreign image's stay unseen
+      const triggers = onBuildReads(img.onBuild);
+      if (triggers.remote.length > 0) {
         throw refuse(
           'DOCKHAND_HOST_ESCAPE',
-          `ADD ${remote[0]} is not allowed here (the engine would fetch it from the host network); download it in a RUN step`,
+          `an ONBUILD trigger of image ${ref} adds ${triggers.remote[0]}, which the engine would fetch from the host network; it is not allowed here`,
         );
       }
-      let buildArgs: Record<string, string> = {};
-      try {
-        buildArgs = JSON.parse(ctx.request.query.get('buildargs') || '{}');
-      } catch {
-        throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'the buildargs parameter is not valid JSON');
+      for (const read of triggers.images) {
+        const registry = registryOf(read);
+        if (registry && (await resolvesHostLocal(registry))) {
+          throw refuse(
+            'DOCKHAND_HOST_ESCAPE',
+            `an ONBUILD trigger of image ${ref} reads ${read} from the registry ${registry}, on the engine's host; it is not allowed here`,
+          );
+        }
+        await assertImageVisible(ctx, read);
       }
-      for (const ref of dockerfileImages(dockerfile, buildArgs)) await assertImageVisible(ctx, ref);
     }
     await next();
   });

@@ -151,7 +151,7 @@ function parseHeader(block: Buffer): { type: string; name: string; linkname: str
 
 /** The header's format as Go's `getFormat` tells it, or `undefined` when its checksum is wrong. */
 function formatOf(block: Buffer): 'v7' | 'ustar' | 'star' | 'gnu' | undefined {
-  let stored: number;
+  let stored: bigint;
   try {
     stored = octal(block.subarray(148, 156));
   } catch {
@@ -164,7 +164,7 @@ function formatOf(block: Buffer): 'v7' | 'ustar' | 'star' | 'gnu' | undefined {
     unsigned += c;
     signed += c < 128 ? c : c - 256;
   }
-  if (stored !== unsigned && stored !== signed) return undefined;
+  if (stored !== BigInt(unsigned) && stored !== BigInt(signed)) return undefined;
   const magic = block.toString('latin1', 257, 263);
   const version = block.toString('latin1', 263, 265);
   const trailer = block.toString('latin1', 508, 512);
@@ -176,6 +176,17 @@ function formatOf(block: Buffer): 'v7' | 'ustar' | 'star' | 'gnu' | undefined {
 
 /** A numeric field: base-256 when its first bit is set, else octal (Go's `parseNumeric`). */
 function numeric(field: Buffer): number {
+  let value: bigint;
+  try {
+    value = goNumeric(field);
+  } catch {
+    throw bad('a header has a size that is not a number');
+  }
+  return toNumber(value);
+}
+
+/** Go's `parseNumeric`, to its full range; throws where Go fails. */
+function goNumeric(field: Buffer): bigint {
   if (field.length > 0 && (field[0]! & 0x80) !== 0) {
     const negative = (field[0]! & 0x40) !== 0;
     let value = 0n;
@@ -183,41 +194,40 @@ function numeric(field: Buffer): number {
       let c = field[i]!;
       if (negative) c ^= 0xff;
       if (i === 0) c &= 0x7f;
-      if (value >> 56n > 0n) throw bad('a header has a size that overflows');
+      if (value >> 56n > 0n) throw new Error('overflow');
       value = (value << 8n) | BigInt(c);
     }
-    if (value >> 63n > 0n) throw bad('a header has a size that overflows');
-    return toNumber(negative ? -value - 1n : value);
+    if (value >> 63n > 0n) throw new Error('overflow');
+    return negative ? -value - 1n : value;
   }
-  try {
-    return octal(field);
-  } catch {
-    throw bad('a header has a size that is not a number');
-  }
+  return octal(field);
 }
 
 /** Whether Go's `parseNumeric` reads a field without error. */
 function parses(field: Buffer): boolean {
   try {
-    numeric(field);
+    goNumeric(field);
     return true;
   } catch {
     return false;
   }
 }
 
-/** An octal field: spaces and NULs trimmed at both ends, read up to the first NUL (Go's `parseOctal`). */
-function octal(field: Buffer): number {
+/**
+ * An octal field: spaces and NULs trimmed at both ends, read up to the first NUL, as Go's `parseOctal` does with
+ * `strconv.ParseUint(s, 8, 64)`, which takes no sign.
+ */
+function octal(field: Buffer): bigint {
   let start = 0;
   let end = field.length;
   while (start < end && (field[start] === 0x20 || field[start] === 0)) start++;
   while (end > start && (field[end - 1] === 0x20 || field[end - 1] === 0)) end--;
-  if (start === end) return 0;
+  if (start === end) return 0n;
   const text = cString(field.subarray(start, end));
-  if (!/^\+?[0-7]+$/.test(text)) throw new Error('not octal');
-  const value = BigInt(`0o${text.replace(/^\+/, '')}`);
+  if (!/^[0-7]+$/.test(text)) throw new Error('not octal');
+  const value = BigInt(`0o${text}`);
   if (value >= 1n << 64n) throw new Error('overflow');
-  return toNumber(value);
+  return value;
 }
 
 /** A decimal PAX value as Go's `strconv.ParseInt(v, 10, 64)` reads it. */

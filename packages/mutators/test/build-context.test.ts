@@ -1,10 +1,10 @@
 import { Readable } from 'node:stream';
-import { gzipSync } from 'node:zlib';
+import { crc32, deflateRawSync, gzipSync, zstdCompressSync } from 'node:zlib';
 import { DockhandError } from '@dockhand/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { peekDockerfile } from '../src/build-context.ts';
 import { client, ENGINE_SOCKET } from './attacks/harness.ts';
-import { archive, data, end, file, gnuLong, header, pax } from './raw-tar.ts';
+import { archive, checksummed, data, end, file, gnuLong, header, pax } from './raw-tar.ts';
 
 /**
  * The classic builder's context, read by the proxy and by the real engine side by side. Each Dockerfile is one word
@@ -256,6 +256,67 @@ describe('the Dockerfile of a classic build context, as the engine reads it', ()
       'same',
     ],
   ];
+
+  /** Found by review (stop 16): a GNU header whose time fields Go reads one way and an earlier reader another. */
+  const gnuTimes = (atime: string, ctime?: bigint) => {
+    const h = header({ name: 'Dockerfile', size: B.length, format: 'gnu' });
+    h.write(atime, 345, 'latin1');
+    if (ctime !== undefined) {
+      h[357] = 0x80;
+      h.writeBigUInt64BE(ctime, 361);
+    }
+    return archive(file('Dockerfile', A), checksummed(h), data(B));
+  };
+  /** The hidden archive, compressed, with room for the compressed data to run past a first header. */
+  const hidden = () => Buffer.concat([archive(file('Dockerfile', B)), Buffer.alloc(256 << 10)]);
+  cases.push(
+    ['a GNU time field above 2^53, which Go reads', () => gnuTimes('0', 1n << 60n), 'MARKER-B', 'same'],
+    ['a GNU time field with a sign, which Go does not read', () => gnuTimes('+1'), 'MARKER-A', 'same'],
+    [
+      'a context that starts with a zstd skippable frame',
+      () => {
+        const frame = zstdCompressSync(hidden());
+        const h = header({ name: 'xxxxxx', size: frame.length });
+        Buffer.from([0x50, 0x2a, 0x4d, 0x18, 0xf8, 0x01]).copy(h, 0);
+        return archive(checksummed(h), data(frame), file('Dockerfile', A));
+      },
+      'MARKER-B',
+      /compressed with zstd/,
+    ],
+    [
+      'a first name the engine takes for gzip when it reads the archive it wrote anew',
+      () => {
+        const inner = hidden();
+        const payload = Buffer.concat([deflateRawSync(inner), Buffer.alloc(8)]);
+        payload.writeUInt32LE(crc32(inner), payload.length - 8);
+        payload.writeUInt32LE(inner.length, payload.length - 4);
+        // FEXTRA with XLEN 500: the gzip header runs to the end of the rewritten first header block
+        const magic = Buffer.from([0x1f, 0x8b, 0x08, 0x04, 1, 1, 1, 1, 2, 3, 0xf4, 0x01]).toString('latin1');
+        return archive(
+          gnuLong('L', magic),
+          header({ name: 'x', size: payload.length, format: 'gnu' }),
+          data(payload),
+          file('Dockerfile', A),
+        );
+      },
+      'MARKER-B',
+      /would take for gzip/,
+    ],
+    [
+      'a first name the engine takes for a zstd skippable frame when it reads the archive it wrote anew',
+      () => {
+        const payload = Buffer.concat([Buffer.alloc(9, 0x41), zstdCompressSync(hidden())]);
+        return archive(
+          gnuLong('L', 'P*M\x18\x01\x02'),
+          header({ name: 'x', size: payload.length, format: 'gnu' }),
+          data(payload),
+          file('Dockerfile', A),
+        );
+      },
+      'MARKER-B',
+      /would take for zstd/,
+    ],
+  );
 
   it.each(cases)('%s', async (_what, make, engineRead, proxyRead, dockerfile) => {
     const tar = make();

@@ -31,6 +31,11 @@ export function header(h: RawHeader): Buffer {
   if (format === 'ustar') b.write('ustar\x0000', 257, 'latin1');
   if (format === 'gnu') b.write('ustar  \0', 257, 'latin1');
   if (h.prefix) b.write(h.prefix, 345, 155, 'latin1');
+  return checksummed(b);
+}
+
+/** A header block with its checksum (re)computed, after a test changed its bytes. */
+export function checksummed(b: Buffer): Buffer {
   b.write('        ', 148);
   let sum = 0;
   for (const c of b) sum += c;
@@ -38,15 +43,15 @@ export function header(h: RawHeader): Buffer {
   return b;
 }
 
-/** Data padded to a whole number of blocks. */
+/** Data padded to a whole number of blocks; a string is taken byte for byte (latin1). */
 export function data(bytes: string | Buffer): Buffer {
-  const d = Buffer.from(bytes);
+  const d = typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes;
   return Buffer.concat([d, Buffer.alloc(-d.length & 511)]);
 }
 
 /** A regular file: its header and its data. */
 export function file(name: string, text: string, extra: Partial<RawHeader> = {}): Buffer {
-  return Buffer.concat([header({ name, size: Buffer.byteLength(text), ...extra }), data(text)]);
+  return Buffer.concat([header({ name, size: Buffer.byteLength(text, 'latin1'), ...extra }), data(text)]);
 }
 
 /** A PAX header (`x`, for the next entry, or `g`, global) with its records. */
@@ -58,7 +63,10 @@ export function pax(type: 'x' | 'g', records: Record<string, string>): Buffer {
     while (`${n}${record}`.length !== n) n++;
     body += `${n}${record}`;
   }
-  return Buffer.concat([header({ name: 'PaxHeader', type, size: Buffer.byteLength(body) }), data(body)]);
+  return Buffer.concat([
+    header({ name: 'PaxHeader', type, size: Buffer.byteLength(body, 'latin1') }),
+    data(body),
+  ]);
 }
 
 /** A GNU long name (`L`) or long link (`K`) header for the next entry. */

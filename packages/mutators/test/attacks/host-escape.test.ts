@@ -542,6 +542,31 @@ describe('registries on the engine host (hostGuard, DOCKHAND_HOST_ESCAPE 403)', 
     expect(seen).toBe(0);
   });
 
+  it.each<[string, () => string]>([
+    ['FROM', () => `FROM 127.0.0.1:${port}/app:1\n`],
+    ['FROM localhost through an ARG', () => `ARG REG=localhost:${port}\nFROM \${REG}/app\n`],
+    ['COPY --from', () => `FROM busybox\nCOPY --from=127.0.0.1:${port}/app / /x\n`],
+    ['ONBUILD COPY --from', () => `FROM busybox\nONBUILD COPY --from=[::1]:${port}/app / /x\n`],
+  ])('classic build whose Dockerfile pulls from a registry on the host: %s', async (_w, dockerfile) => {
+    const t = `${a.run}-regbuild${++n}`;
+    const { reply, id } = await build(a.mallory.api, `t=${t}`, dockerfile());
+    refused(reply, 403, /is on the engine's host/);
+    expect(id).toBeUndefined();
+    expect(seen).toBe(0);
+  });
+
+  it("pull from this machine's own name, which resolves to its loopback", async () => {
+    const { hostname } = await import('node:os');
+    const { lookup } = await import('node:dns/promises');
+    const addresses = (await lookup(hostname(), { all: true })).map((x) => x.address);
+    expect(addresses, `${hostname()} must resolve to a loopback address on this machine`).toContainEqual(
+      expect.stringMatching(/^127\.|^::1$/),
+    );
+    const r = await a.mallory.api.request('POST', `/images/create?fromImage=${hostname()}:${port}/app&tag=1`);
+    refused(r, 403, /is on the engine's host/);
+    expect(seen).toBe(0);
+  });
+
   it('a registry elsewhere is left to the engine', async () => {
     const r = await a.mallory.api.request('POST', '/images/create?fromImage=registry.invalid:5000/app&tag=1');
     expect(r.status, r.text).not.toBe(403);

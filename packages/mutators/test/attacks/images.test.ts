@@ -484,6 +484,58 @@ describe('shared and foreign images (scopeToTenant image policy)', () => {
     expect((await a.inspect('images', t)).status).toBe(404);
   });
 
+  it.each<[string, () => string, RegExp]>([
+    [
+      "a commit's ONBUILD COPY --from=<victim>",
+      () => `ONBUILD COPY --from=${victimImageName} / /stolen`,
+      /No such image/,
+    ],
+    [
+      "a commit's ONBUILD RUN --mount=from=<victim>",
+      () => `ONBUILD RUN --mount=type=bind,from=${victimImageName},target=/v cat /v/etc/passwd`,
+      /No such image/,
+    ],
+    [
+      "a commit's ONBUILD ADD of a URL on the engine's host",
+      () => 'ONBUILD ADD http://127.0.0.1:9/secret /x',
+      /ONBUILD trigger .* adds http:\/\/127\.0\.0\.1:9\/secret/,
+    ],
+    [
+      "a commit's ONBUILD COPY --from an image on a registry on the engine's host",
+      () => 'ONBUILD COPY --from=127.0.0.1:9/app / /x',
+      /from the registry 127\.0\.0\.1:9, on the engine's host/,
+    ],
+  ])('classic build FROM an image with %s, which the build runs', async (_w, change, message) => {
+    const own = await a.ownContainer(`${a.run}-onbuild${++n}`);
+    const base = `${a.run}-onbuild-base${n}`;
+    const c = await a.mallory.api.request(
+      'POST',
+      `/commit?container=${own}&repo=${base}&tag=1&changes=${encodeURIComponent(change())}`,
+      { body: {} },
+    );
+    expect(c.status, c.text).toBe(201);
+    expect((await a.inspect('images', `${base}:1`)).json.Config.OnBuild).toHaveLength(1);
+    const t = `${a.run}-onbuild-child${n}`;
+    const { reply, id } = await build(a.mallory.api, `t=${t}`, `FROM ${base}:1\n`);
+    expect(id, reply.text).toBeUndefined();
+    expect([403, 404], reply.text).toContain(reply.status);
+    expect(reply.json.message).toMatch(message);
+    expect((await a.inspect('images', t)).status).toBe(404);
+  });
+
+  it('a classic build FROM an image whose ONBUILD triggers read only visible images still builds', async () => {
+    const own = await a.ownContainer(`${a.run}-onbuild-ok`);
+    const base = `${a.run}-onbuild-ok-base`;
+    const c = await a.mallory.api.request(
+      'POST',
+      `/commit?container=${own}&repo=${base}&tag=1&changes=${encodeURIComponent('ONBUILD COPY --from=busybox /bin/true /t')}`,
+      { body: {} },
+    );
+    expect(c.status, c.text).toBe(201);
+    const { reply, id } = await build(a.mallory.api, `t=${a.run}-onbuild-ok-child`, `FROM ${base}:1\n`);
+    expect(id, reply.text).toBeDefined();
+  });
+
   it('a build whose Dockerfile names only visible images still builds (classic builder)', async () => {
     const t = `${a.run}-dfile-ok`;
     const { reply, id } = await build(

@@ -1,0 +1,70 @@
+import type { Context } from '@dockhand/core';
+import { dockerfileImages, dockerfileRemoteSources, peekDockerfile } from './build-context.ts';
+import { refuse } from './errors.ts';
+
+/** What a classic build reads, worked out once per request for the middleware that check it. */
+export interface ClassicBuild {
+  /** The Dockerfile, as the engine will read it from the context. */
+  readonly dockerfile: string;
+  /**
+   * The images the Dockerfile reads: its `FROM`, `COPY --from` and `RUN --mount=from=` images, `ONBUILD` included.
+   * The triggers of these images, which run in this build too, are the image check's to read (`onBuildReads`),
+   * once it knows the tenant may see the image.
+   */
+  readonly images: readonly string[];
+  /** The remote sources the Dockerfile's `ADD` instructions fetch (URLs, git repositories). */
+  readonly remote: readonly string[];
+}
+
+/** The largest context the proxy holds to read its Dockerfile; BuildKit (the default builder) has no such limit. */
+const CONTEXT_LIMIT = 64 * 1024 * 1024;
+
+const builds = new WeakMap<Context, Promise<ClassicBuild | undefined>>();
+
+/**
+ * What the classic build of a `POST /build` reads, or `undefined` for a BuildKit build (`version=2`, whose
+ * Dockerfile comes over its session) and a remote context (refused by {@link hostGuard}). The context is read once
+ * per request, whichever middleware asks first, and replayed to the engine byte for byte.
+ *
+ * @param ctx - the `ImageBuild` request's context
+ * @returns the build's Dockerfile, images and remote sources
+ * @throws {@link @dockhand/core!DockhandError} for a context or Dockerfile the proxy cannot read as the engine does
+ *   (see {@link peekDockerfile} and {@link dockerfileImages}), or `buildargs` that are not JSON
+ * @example
+ * ```ts
+ * const build = await classicBuild(ctx);
+ * for (const ref of build?.images ?? []) await assertImageVisible(ctx, ref);
+ * ```
+ */
+export function classicBuild(ctx: Context): Promise<ClassicBuild | undefined> {
+  let read = builds.get(ctx);
+  if (read === undefined) {
+    read = readClassicBuild(ctx);
+    builds.set(ctx, read);
+  }
+  return read;
+}
+
+async function readClassicBuild(ctx: Context): Promise<ClassicBuild | undefined> {
+  const query = ctx.request.query;
+  if (query.get('version') === '2' || query.get('remote')) return undefined;
+  const stream = ctx.request.takeStream();
+  if (stream === undefined) return undefined;
+  const { dockerfile, replay } = await peekDockerfile(
+    stream,
+    query.get('dockerfile') || 'Dockerfile',
+    CONTEXT_LIMIT,
+  );
+  ctx.request.restoreStream(replay);
+  let buildArgs: Record<string, string>;
+  try {
+    buildArgs = JSON.parse(query.get('buildargs') || '{}');
+  } catch {
+    throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'the buildargs parameter is not valid JSON');
+  }
+  return {
+    dockerfile,
+    images: dockerfileImages(dockerfile, buildArgs),
+    remote: dockerfileRemoteSources(dockerfile),
+  };
+}
