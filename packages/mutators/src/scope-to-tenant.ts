@@ -516,7 +516,8 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     if (typeof image === 'string' && image !== '') await assertImageVisible(ctx, image);
     const hc = field(body, 'HostConfig');
     if (isObject(hc)) {
-      for (const mode of ['NetworkMode', 'PidMode', 'IpcMode']) {
+      // `Cgroup` (`container:<x>`) is stored and, on Engine 26.1, not used: it is held to the same rule all the same
+      for (const mode of ['NetworkMode', 'PidMode', 'IpcMode', 'Cgroup']) {
         const v = field(hc, mode);
         if (typeof v === 'string' && v.startsWith('container:')) {
           setField(hc, mode, `container:${await own.container(v.slice('container:'.length))}`);

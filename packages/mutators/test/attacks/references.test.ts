@@ -83,6 +83,13 @@ describe('object references inside a create body (scopeToTenant)', () => {
       () => /No such container/,
     ],
     [
+      'Cgroup container:<victim> (the engine stores it and, on Engine 26.1, does not use it: refused all the same)',
+      () => ({ Cgroup: `container:${victimName}` }),
+      () => ({}),
+      404,
+      () => `No such container: ${victimName}`,
+    ],
+    [
       'VolumesFrom <victim>',
       () => ({ VolumesFrom: [`${victimName}:ro`] }),
       () => ({}),

@@ -121,6 +121,27 @@ describe.runIf(sourcePolicies)('BuildKit builds through the tenant proxy (buildk
     await expect(onEngine('image', 'inspect', tag)).rejects.toThrow();
   }, 180_000);
 
+  it("refuses --push to a registry on the engine's host: the CLI pushes through the engine's push API", async () => {
+    const { createServer } = await import('node:http');
+    let seen = 0;
+    const server = createServer((_req, res) => {
+      seen++;
+      res.statusCode = 404;
+      res.end('host-only');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as import('node:net').AddressInfo).port;
+    try {
+      const tag = `127.0.0.1:${port}/${alice.name}-push:1`;
+      const out = await build(alice, tag, 'FROM busybox:latest\nRUN echo pushed > /x\n', ['--push']);
+      expect(out.code).not.toBe(0);
+      expect(out.stderr).toMatch(/is on the engine's host/);
+      expect(seen).toBe(0);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }, 180_000);
+
   it('refuses ADD of a URL or a git repository, which BuildKit would fetch from the host network', async () => {
     for (const [i, src] of ['http://127.0.0.1:9/secret', 'https://127.0.0.1:9/repo.git'].entries()) {
       const tag = `${alice.name}-add${i}:1`;
