@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { DockhandError } from '@dockhand/core';
 import { ContextTree, contextPath } from './context-tree.ts';
+import { type Instruction, parseDockerfile, parseInstruction, WORD_SPACE } from './dockerfile-parser.ts';
 import { refuse } from './errors.ts';
 import { readTar, type TarEntry } from './tar-reader.ts';
 
@@ -20,7 +21,8 @@ import { readTar, type TarEntry } from './tar-reader.ts';
  * @param body - the request body
  * @param name - the Dockerfile's path in the context (`dockerfile` query parameter, default `Dockerfile`)
  * @param limit - the largest context held to be checked, in bytes; it may unpack to 16 times that
- * @returns the Dockerfile text and the body to forward
+ * @returns the Dockerfile's bytes as a latin1 string (one character per byte, as the builder's parser reads
+ *   them) and the body to forward
  * @throws {@link @dockhand/core!DockhandError} when the context is compressed in a way the proxy cannot read, larger
  *   than `limit`, not a tar Go reads as the proxy does, or has no single regular file for its Dockerfile
  * @example
@@ -68,7 +70,7 @@ export async function peekDockerfile(
   }
   if (dockerfile === undefined)
     throw refuse('DOCKHAND_AMBIGUOUS_BODY', `Cannot locate specified Dockerfile: ${name}`);
-  return { dockerfile: dockerfile.toString('utf8'), replay: Readable.from([held]) };
+  return { dockerfile: dockerfile.toString('latin1'), replay: Readable.from([held]) };
 }
 
 /** The largest Dockerfile read; the proxy holds it whole. */
@@ -143,51 +145,18 @@ async function readAll(body: Readable, limit: number): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-/**
- * A Dockerfile's instructions as the builder reads them: a line ending in the escape character (`\`) goes on on the
- * next, which is joined to it as it is; comment and empty lines are dropped, also inside such a line.
- *
- * @throws {@link @dockhand/core!DockhandError} for an `escape` parser directive other than `\`
- */
-function instructions(dockerfile: string): string[] {
-  const lines = dockerfile.split(/\r?\n/);
-  // parser directives come first, as comments of the form `# key=value`
-  for (const line of lines) {
-    const m = /^\s*#\s*([A-Za-z]+)\s*=\s*(.*?)\s*$/.exec(line);
-    if (!m) break;
-    if (m[1]!.toLowerCase() === 'escape' && m[2] !== '\\')
-      throw refuse(
-        'DOCKHAND_IMAGE_POLICY',
-        'a Dockerfile with an escape directive cannot be checked here; use the default escape character',
-      );
-  }
-  const out: string[] = [];
-  let current: string | undefined;
-  for (const raw of lines) {
-    const trimmed = raw.trim();
-    if (trimmed === '' || trimmed.startsWith('#')) continue;
-    const continues = /\\[ \t]*$/.test(raw);
-    const text = continues ? raw.replace(/\\[ \t]*$/, '') : raw;
-    current = current === undefined ? text : current + text;
-    if (!continues) {
-      out.push(current.trim());
-      current = undefined;
-    }
-  }
-  if (current !== undefined && current.trim() !== '') out.push(current.trim());
-  return out;
-}
-
 /** Characters that make a reference mean something else to the builder's word processing than to this check. */
-const UNCHECKABLE = /[$'"\\`{}]/;
+const UNCHECKABLE = /[$'"\\`{}]|[^\x21-\x7e]/;
 
 /**
- * The images a Dockerfile reads: every `FROM` and `COPY --from` / `RUN --mount=from=` that is not an earlier
- * stage, also inside `ONBUILD` (whose triggers run in a later build), with `ARG` defaults and build args
- * substituted. Fails closed: a reference this cannot read exactly as the builder does (quotes, escapes, a
- * `${VAR:-default}` form, an unknown variable) is refused rather than guessed.
+ * The images a Dockerfile reads: every `FROM` that is not an earlier stage, and every `COPY --from` / `ADD --from`
+ * (and `RUN --mount=from=`, which the classic builder refuses) that is not an earlier stage, also inside `ONBUILD`
+ * (whose triggers run in a later build, where every `--from` names an image), with `ARG` defaults and build args
+ * substituted. The Dockerfile is read as the builder's parser reads it ({@link parseDockerfile}). Fails closed: a
+ * reference this cannot read exactly as the builder does (quotes, escapes, a `${VAR:-default}` form, an unknown
+ * variable, bytes outside printable ASCII) is refused rather than guessed.
  *
- * @param dockerfile - the Dockerfile's text
+ * @param dockerfile - the Dockerfile's bytes, latin1
  * @param buildArgs - the `buildargs` of the request
  * @returns image references
  * @throws {@link @dockhand/core!DockhandError} for a reference that cannot be resolved
@@ -197,109 +166,164 @@ const UNCHECKABLE = /[$'"\\`{}]/;
  * ```
  */
 export function dockerfileImages(dockerfile: string, buildArgs: Record<string, string>): string[] {
+  return imagesOf(parseDockerfile(dockerfile), buildArgs, false).map((i) => i.ref);
+}
+
+/**
+ * {@link dockerfileImages}, each marked as a base image (`FROM`), whose `ONBUILD` triggers the build runs, or not.
+ *
+ * @param dockerfile - the Dockerfile's bytes, latin1
+ * @param buildArgs - the `buildargs` of the request
+ * @returns the images, in order
+ * @throws {@link @dockhand/core!DockhandError} as {@link dockerfileImages}
+ * @example
+ * ```ts
+ * dockerfileReads('FROM a\nCOPY --from=b / /\n', {}); // [{ ref: 'a', base: true }, { ref: 'b', base: false }]
+ * ```
+ */
+export function dockerfileReads(
+  dockerfile: string,
+  buildArgs: Record<string, string>,
+): { ref: string; base: boolean }[] {
+  return imagesOf(parseDockerfile(dockerfile), buildArgs, false);
+}
+
+function imagesOf(
+  list: Instruction[],
+  buildArgs: Record<string, string>,
+  triggers: boolean,
+): { ref: string; base: boolean }[] {
   // the builder expands `FROM` with the ARGs declared before the first `FROM` only, a build arg replacing the
   // default of a declared one; a variable it does not know this way is refused, never guessed
   const globals = new Map<string, string | undefined>();
   let staged = false;
-  const stages = new Set<string>();
-  const images: string[] = [];
+  const stages: string[] = [];
+  const images: { ref: string; base: boolean }[] = [];
   const expand = (s: string) =>
     s.replace(/\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})/g, (m, a?: string, b?: string) => {
       const n = (a ?? b)!;
       return globals.get(n) ?? m;
     });
-  /** `ref` as the image it names; `stage`: whether it may name an earlier stage of this Dockerfile. */
-  const use = (ref: string, stage: boolean, variables: boolean) => {
-    const r = variables ? expand(ref) : ref;
-    if (UNCHECKABLE.test(r))
+  const checkable = (ref: string, shown: string) => {
+    if (UNCHECKABLE.test(ref) || ref === '')
       throw refuse(
         'DOCKHAND_IMAGE_POLICY',
-        `the image reference '${ref}' in the Dockerfile cannot be checked here`,
+        `the image reference '${shown}' in the Dockerfile cannot be checked here`,
       );
-    if (r.toLowerCase() === 'scratch') return;
-    if (stage && (stages.has(r.toLowerCase()) || /^\d+$/.test(r))) return;
-    images.push(r);
   };
-  // inside ONBUILD, a trigger runs in a later build, where this Dockerfile's stages mean nothing: every `--from`
-  // there names an image
-  const instruction = (words: string[], trigger: boolean): void => {
-    const [instr = '', ...rest] = words;
-    const word = instr.toUpperCase();
-    if (word === 'ONBUILD') instruction(rest, true);
-    else if (word === 'ARG' && !staged && !trigger) {
-      for (const a of rest) {
+  // `--from` names an earlier stage by its name (any case) or its index, else an image; inside ONBUILD it names
+  // an image of the later build, which is checked as one
+  const from = (value: string, trigger: boolean) => {
+    checkable(value, value);
+    const stage = !trigger && (stages.includes(value.toLowerCase()) || /^\d+$/.test(value));
+    if (!stage) images.push({ ref: value, base: false });
+  };
+  const instruction = (ins: Instruction, trigger: boolean): void => {
+    if (ins.keyword === 'onbuild') {
+      instruction(parseInstruction(ins.args), true);
+      return;
+    }
+    if (ins.keyword === 'arg' && !staged && !trigger) {
+      for (const a of ins.args.split(WORD_SPACE)) {
         const eq = a.indexOf('=');
         const name = eq === -1 ? a : a.slice(0, eq);
         const value = eq === -1 ? undefined : a.slice(eq + 1).replace(/^"([^"\\]*)"$|^'([^']*)'$/, '$1$2');
         globals.set(name, Object.hasOwn(buildArgs, name) ? buildArgs[name] : value);
       }
-    } else if (word === 'FROM') {
-      const parts = rest.filter((p) => !p.startsWith('--'));
-      if (parts[0]) use(parts[0], true, true);
+    } else if (ins.keyword === 'from') {
+      const words = ins.args === '' ? [] : ins.args.split(WORD_SPACE);
+      const base = words[0];
+      if (base !== undefined) {
+        const ref = expand(base);
+        checkable(ref, base);
+        // FROM names an earlier stage by its name only (a number is an image id prefix), and `scratch` nothing
+        if (ref !== 'scratch' && !stages.includes(ref.toLowerCase())) images.push({ ref, base: true });
+      }
       staged = true;
-      const as = parts.findIndex((p) => p.toUpperCase() === 'AS');
-      if (as !== -1 && parts[as + 1]) stages.add(parts[as + 1]!.toLowerCase());
-    } else if (word === 'COPY' || word === 'ADD' || word === 'RUN') {
-      for (const p of rest) {
-        const m = /^--from=(.+)$/.exec(p) ?? /^--mount=.*\bfrom=([^,\s]+)/.exec(p);
-        if (m) use(m[1]!, !trigger, false);
+      if (words.length === 3 && words[1]!.toLowerCase() === 'as') stages.push(words[2]!.toLowerCase());
+    }
+    for (const flag of ins.flags) {
+      if (flag.name === 'from' && ins.keyword !== 'from') from(flag.value, trigger);
+      else if (flag.name === 'mount') {
+        if (/["']/.test(flag.value)) checkable(flag.value, flag.value);
+        for (const field of flag.value.split(',')) {
+          const eq = field.indexOf('=');
+          if (eq !== -1 && field.slice(0, eq).toLowerCase() === 'from') from(field.slice(eq + 1), trigger);
+        }
       }
     }
   };
-  for (const line of instructions(dockerfile)) instruction(line.split(/\s+/), false);
+  for (const ins of list) instruction(ins, triggers);
   return images;
 }
 
 /**
  * What the `ONBUILD` triggers of an image read when a build starts from it: the images their `--from` name (each an
  * image, as it may be in the build that runs them) and the remote sources their `ADD` fetch. A trigger runs in that
- * build whoever set it: a Dockerfile, a commit's or an import's `changes`, or a pulled image's publisher.
+ * build whoever set it: a Dockerfile, a commit's or an import's `changes`, or a pulled image's publisher. The
+ * builder parses each trigger as a Dockerfile of its own (comments and continuations included), and so does this.
  *
  * @param triggers - the image's `Config.OnBuild`
  * @returns the images and remote sources the triggers read
- * @throws {@link @dockhand/core!DockhandError} for a reference the check cannot read exactly (see
- *   {@link dockerfileImages})
+ * @throws {@link @dockhand/core!DockhandError} for a trigger that is not one instruction, or a reference the check
+ *   cannot read exactly (see {@link dockerfileImages})
  * @example
  * ```ts
  * onBuildReads(['COPY --from=other / /x']); // { images: ['other'], remote: [] }
  * ```
  */
 export function onBuildReads(triggers: readonly string[]): { images: string[]; remote: string[] } {
-  const text = triggers.map((t) => `ONBUILD ${t.replace(/\r?\n/g, ' ')}`).join('\n');
-  return { images: dockerfileImages(text, {}), remote: dockerfileRemoteSources(text) };
+  const list = triggers.map((t) => {
+    const parsed = parseDockerfile(Buffer.from(t, 'utf8').toString('latin1'));
+    if (parsed.length !== 1)
+      throw refuse('DOCKHAND_IMAGE_POLICY', 'an ONBUILD trigger of the base image is not one instruction');
+    return parsed[0]!;
+  });
+  return { images: imagesOf(list, {}, true).map((i) => i.ref), remote: remoteOf(list) };
 }
 
 const REMOTE_SOURCE = /^(?:https?:\/\/|git:\/\/|ssh:\/\/|git@)/i;
 
 /**
  * The remote sources of a Dockerfile's `ADD` instructions (URLs and git repositories), which the classic builder
- * fetches in the engine, from the host's network.
+ * fetches in the engine, from the host's network. A source the builder's word processing would change (quotes,
+ * escapes, variables) cannot be told from a remote one here, and is refused.
  *
- * @param dockerfile - the Dockerfile's text
+ * @param dockerfile - the Dockerfile's bytes, latin1
  * @returns the remote sources, in order
+ * @throws {@link @dockhand/core!DockhandError} `DOCKHAND_IMAGE_POLICY` for an `ADD` source with quotes, escapes or
+ *   variables
  * @example
  * ```ts
  * dockerfileRemoteSources('FROM busybox\nADD http://127.0.0.1:8080/x /x\n'); // ['http://127.0.0.1:8080/x']
  * ```
  */
 export function dockerfileRemoteSources(dockerfile: string): string[] {
+  return remoteOf(parseDockerfile(dockerfile));
+}
+
+function remoteOf(list: Instruction[]): string[] {
   const found: string[] = [];
-  for (const line of instructions(dockerfile)) {
-    const m = /^(?:onbuild\s+)*add\s+(.*)$/i.exec(line);
-    if (!m) continue;
-    let args: string[];
-    const rest = m[1]!.trim();
-    if (rest.startsWith('[')) {
+  for (let ins of list) {
+    while (ins.keyword === 'onbuild') ins = parseInstruction(ins.args);
+    if (ins.keyword !== 'add') continue;
+    let args: string[] | undefined;
+    if (ins.args.startsWith('[')) {
       try {
-        args = (JSON.parse(rest) as unknown[]).map(String);
+        const parsed: unknown = JSON.parse(Buffer.from(ins.args, 'latin1').toString('utf8'));
+        if (Array.isArray(parsed)) args = parsed.map(String);
       } catch {
-        args = rest.split(/\s+/);
+        args = undefined;
       }
-    } else {
-      args = rest.split(/\s+/).filter((a) => !a.startsWith('--'));
     }
+    args ??= ins.args.split(WORD_SPACE);
     for (const src of args.slice(0, -1)) {
-      if (REMOTE_SOURCE.test(src.replace(/^["']/, ''))) found.push(src);
+      if (/[$'"\\`]/.test(src))
+        throw refuse(
+          'DOCKHAND_IMAGE_POLICY',
+          `ADD ${src}: a source with quotes, escapes or variables cannot be checked here; use COPY, or build with BuildKit`,
+        );
+      if (REMOTE_SOURCE.test(src)) found.push(src);
     }
   }
   return found;

@@ -1,5 +1,5 @@
 import type { Context } from '@dockhand/core';
-import { dockerfileImages, dockerfileRemoteSources, peekDockerfile } from './build-context.ts';
+import { dockerfileReads, dockerfileRemoteSources, peekDockerfile } from './build-context.ts';
 import { refuse } from './errors.ts';
 
 /** What a classic build reads, worked out once per request for the middleware that check it. */
@@ -12,6 +12,8 @@ export interface ClassicBuild {
    * once it knows the tenant may see the image.
    */
   readonly images: readonly string[];
+  /** Those of {@link ClassicBuild.images} the build starts from (`FROM`): the engine runs their triggers. */
+  readonly bases: readonly string[];
   /** The remote sources the Dockerfile's `ADD` instructions fetch (URLs, git repositories). */
   readonly remote: readonly string[];
 }
@@ -62,9 +64,11 @@ async function readClassicBuild(ctx: Context): Promise<ClassicBuild | undefined>
   } catch {
     throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'the buildargs parameter is not valid JSON');
   }
+  const reads = dockerfileReads(dockerfile, buildArgs);
   return {
     dockerfile,
-    images: dockerfileImages(dockerfile, buildArgs),
+    images: reads.map((r) => r.ref),
+    bases: reads.filter((r) => r.base).map((r) => r.ref),
     remote: dockerfileRemoteSources(dockerfile),
   };
 }

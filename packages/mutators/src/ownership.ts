@@ -153,7 +153,8 @@ export class Ownership {
    * @returns `missing`, `owned` or `foreign`
    */
   async volumeState(name: string): Promise<'missing' | 'owned' | 'foreign'> {
-    if (this.#owned.volume.has(name)) return 'owned';
+    // always asked: a volume's id is its name, which another tenant may take as soon as the volume is gone, before
+    // the engine's `destroy` event reaches this cache
     const reply = await this.#engine.request({ path: `/volumes/${encodeURIComponent(name)}` });
     if (reply.status === 404) {
       await reply.text();

@@ -128,6 +128,10 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       injectLabelFilter(ctx.request.query, labelSpec);
       await next();
       const res = ctx.response!;
+      if (res.status === 200 && ctx.operation === 'VolumePrune') {
+        const pruned = await res.json<{ VolumesDeleted?: string[] | null }>();
+        for (const name of pruned.VolumesDeleted ?? []) ownership(ctx).forget('volume', name);
+      }
       if (res.status !== 200 || ctx.operation?.endsWith('Prune')) return;
       const body = await res.json<unknown>();
       // the daemon's own bytes go out when its filter already left only the tenant's objects (the usual case)
@@ -330,9 +334,12 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     await next();
   });
 
+  // a removed volume leaves the cache at once: its name may be taken again before the engine's event arrives
   const volumes: Middleware = on(VOLUME_OPS, async (ctx, next) => {
     ctx.params.name = await ownership(ctx).volume(ctx.params.name!);
     await next();
+    if (ctx.operation === 'VolumeDelete' && ctx.response!.status < 300)
+      ownership(ctx).forget('volume', ctx.params.name);
   });
 
   const execs: Middleware = on(EXEC_OPS, async (ctx, next) => {
@@ -448,10 +455,18 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     // (the bytes are replayed as they are), so that `FROM`, `COPY --from`, `ONBUILD` and the triggers of the images
     // it starts from cannot read another tenant's image. BuildKit (`version=2`) sends the Dockerfile over its
     // session instead; see docs/security.md.
-    for (const ref of (await classicBuild(ctx))?.images ?? []) {
+    const classic = await classicBuild(ctx);
+    for (const ref of classic?.images ?? []) {
       const img = await imageLabels(ctx, ref);
-      if (!img) continue; // the engine pulls it, or fails
+      const base = classic!.bases.includes(ref);
+      // a base image the engine does not have would be pulled during the build, and its triggers run unchecked:
+      // the classic builder starts only from images on the engine, and a missing one looks like a foreign one
+      if (!img) {
+        if (base) throw notFound('image', ref);
+        continue;
+      }
       if (!imageVisible(img.labels, label, images)) throw notFound('image', ref);
+      if (!base) continue;
       // the image's ONBUILD triggers run in this build: read only now, so that a foreign image's stay unseen
       const triggers = onBuildReads(img.onBuild);
       if (triggers.remote.length > 0) {

@@ -477,6 +477,21 @@ describe('what the engine would fetch from the host network (hostGuard, scopeToT
     expect((await a.inspect('images', t)).status).toBe(404);
   });
 
+  it.each([
+    ['quotes inside the URL', `FROM busybox\nADD h"ttp"${hostOnly.slice(4)} /x\n`],
+    ['a variable holding the URL', `FROM busybox\nENV U=${hostOnly}\nADD $U /x\n`],
+    ['an ONBUILD ADD with quotes', `FROM busybox\nONBUILD ADD h"ttp"${hostOnly.slice(4)} /x\n`],
+  ])(
+    'classic build with an ADD source the builder rewrites: %s (found by review, stop 16)',
+    async (_what, dockerfile) => {
+      const t = `${a.run}-addq${++n}`;
+      const { reply, id } = await build(a.mallory.api, `t=${t}`, dockerfile);
+      refused(reply, 403, /cannot be checked here/);
+      expect(id).toBeUndefined();
+      expect((await a.inspect('images', t)).status).toBe(404);
+    },
+  );
+
   it('BuildKit through /build (version=2), which no source policy reaches', async () => {
     const t = `${a.run}-v2${++n}`;
     const r = await a.mallory.api.request('POST', `/build?version=2&remote=client-session&session=x&t=${t}`);

@@ -357,6 +357,18 @@ describe('shared and foreign images (scopeToTenant image policy)', () => {
         `FROM busybox AS ${victimImageName}\nFROM busybox\nONBUILD COPY --from=${victimImageName} / /stolen\n`,
     ],
     [
+      'COPY --fr"om"=<victim>: quotes inside the flag name, which the builder removes (found by review, stop 16)',
+      () => `FROM busybox\nCOPY --fr"om"=${victimImageName} / /stolen\n`,
+    ],
+    [
+      'COPY --fr\\om=<victim>: an escape inside the flag name (found by review, stop 16)',
+      () => `FROM busybox\nCOPY --fr\\om=${victimImageName} / /stolen\n`,
+    ],
+    [
+      'a 0x85 byte between FROM --platform and <victim> (found by review, stop 16)',
+      () => `FROM --platform=linux/amd64\u0085${victimImageName}\n`,
+    ],
+    [
       'a stage ARG, which FROM does not see (the builder reads it as empty)',
       () => `FROM busybox AS ${victimImageName}x\nARG S=x\nFROM ${victimImageName}\${S}\n`,
     ],
@@ -521,6 +533,52 @@ describe('shared and foreign images (scopeToTenant image policy)', () => {
     expect([403, 404], reply.text).toContain(reply.status);
     expect(reply.json.message).toMatch(message);
     expect((await a.inspect('images', t)).status).toBe(404);
+  });
+
+  it("classic build FROM an image whose trigger, set in a commit's body, hides its COPY --from=<victim> after a comment line (found by review, stop 16)", async () => {
+    const own = await a.ownContainer(`${a.run}-onbuild-body`);
+    const base = `${a.run}-onbuild-body-base`;
+    const c = await a.mallory.api.request('POST', `/commit?container=${own}&repo=${base}&tag=1`, {
+      body: { OnBuild: [`# a comment\nCOPY --from=${victimImageName} / /stolen`] },
+    });
+    expect(c.status, c.text).toBe(201);
+    const t = `${a.run}-onbuild-body-child`;
+    const { reply, id } = await build(a.mallory.api, `t=${t}`, `FROM ${base}:1\n`);
+    expect(id, reply.text).toBeUndefined();
+    refused(reply, 404, /No such image/);
+    expect((await a.inspect('images', t)).status).toBe(404);
+  });
+
+  it.each([
+    ['0x85', 0x85],
+    ['0xA0', 0xa0],
+  ])(
+    'classic build with a lone %s byte before --from=<victim>, a space to the flag reader (found by review, stop 16)',
+    async (_name, byte) => {
+      const t = `${a.run}-rawbyte${byte}`;
+      const dockerfile = Buffer.concat([
+        Buffer.from('FROM busybox\nCOPY --chown=0'),
+        Buffer.from([byte]),
+        Buffer.from(`--from=${victimImageName} / /stolen\n`),
+      ]);
+      const reply = await a.mallory.api.request('POST', `/build?t=${t}`, {
+        raw: await tarOf({ Dockerfile: dockerfile }),
+        headers: { 'content-type': 'application/x-tar' },
+      });
+      expect(/"aux":\{"ID"/.test(reply.text), reply.text).toBe(false);
+      refused(reply, 404, /No such image/);
+      expect((await a.inspect('images', t)).status).toBe(404);
+    },
+  );
+
+  it('a classic build FROM a missing image is answered as FROM a foreign one (found by review, stop 16)', async () => {
+    const missing = `${a.run}-no-such-image:1`;
+    const foreign = await build(a.mallory.api, `t=${a.run}-mf1`, `FROM ${victimImageName}\n`);
+    const absent = await build(a.mallory.api, `t=${a.run}-mf2`, `FROM ${missing}\n`);
+    expect(foreign.reply.status).toBe(404);
+    expect(absent.reply.status).toBe(404);
+    expect(foreign.reply.json.message).toBe(`No such image: ${victimImageName}`);
+    expect(absent.reply.json.message).toBe(`No such image: ${missing}`);
   });
 
   it('a classic build FROM an image whose ONBUILD triggers read only visible images still builds', async () => {

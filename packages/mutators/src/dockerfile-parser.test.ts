@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { dockerfileImages, dockerfileRemoteSources, onBuildReads } from './build-context.ts';
+import { parseDockerfile, parseInstruction } from './dockerfile-parser.ts';
+
+/** A Dockerfile's bytes as the proxy holds them: one character per byte. */
+const bytes = (text: string | Buffer) =>
+  (typeof text === 'string' ? Buffer.from(text, 'utf8') : text).toString('latin1');
+
+describe('parseInstruction: flags as the builder reads them (extractBuilderFlags)', () => {
+  it.each<[string, string, { name: string; value: string }[], string]>([
+    ['plain', 'COPY --from=x / /', [{ name: 'from', value: 'x' }], '/ /'],
+    ['quotes inside the name', 'COPY --fr"om"=x / /', [{ name: 'from', value: 'x' }], '/ /'],
+    ['an escape inside the name', 'COPY --fr\\om=x / /', [{ name: 'from', value: 'x' }], '/ /'],
+    ['a quoted value with a space', "COPY --chown='a b' / /", [{ name: 'chown', value: 'a b' }], '/ /'],
+    [
+      'byte 0x85 between flags',
+      'COPY --chown=0\x85--from=x / /',
+      [
+        { name: 'chown', value: '0' },
+        { name: 'from', value: 'x' },
+      ],
+      '/ /',
+    ],
+    [
+      'byte 0xa0 between flags',
+      'COPY --chown=0\xa0--from=x / /',
+      [
+        { name: 'chown', value: '0' },
+        { name: 'from', value: 'x' },
+      ],
+      '/ /',
+    ],
+    ['-- ends the flags', 'COPY -- --from=x /', [], '--from=x /'],
+    ['a word not starting with -- ends the flags', 'COPY a --from=x', [], 'a --from=x'],
+    ['a flag at the end of the line', 'COPY --from=x', [{ name: 'from', value: 'x' }], ''],
+  ])('%s', (_what, line, flags, args) => {
+    const ins = parseInstruction(line);
+    expect(ins.flags).toEqual(flags);
+    expect(ins.args).toBe(args);
+  });
+
+  it('splits the instruction at ASCII whitespace only, after trimming Unicode spaces', () => {
+    expect(parseInstruction(bytes('\u00a0FROM victim')).keyword).toBe('from');
+    expect(parseInstruction('FROM\x85x').keyword).toBe('from\x85x');
+  });
+});
+
+describe('parseDockerfile: lines as the builder joins them', () => {
+  it('drops a byte-order mark, comments and empty lines inside a continued line', () => {
+    const list = parseDockerfile(bytes('\ufeffFROM \\\n  # a comment\n\n  busybox\nRUN a\\\nb\n'));
+    expect(list.map((i) => [i.keyword, i.args])).toEqual([
+      ['from', 'busybox'],
+      ['run', 'ab'],
+    ]);
+  });
+
+  it('refuses an escape directive, also after leading Unicode spaces', () => {
+    expect(() => parseDockerfile('# escape=`\nFROM x\n')).toThrow(/escape directive/);
+    expect(() => parseDockerfile(bytes('\u00a0# escape=`\nFROM x\n'))).toThrow(/escape directive/);
+    expect(() => parseDockerfile('# ESCAPE = `\nFROM x\n')).toThrow(/escape directive/);
+    expect(parseDockerfile('# escape=\\\nFROM x\n')).toHaveLength(1);
+  });
+});
+
+describe('dockerfileImages, found by review (stop 16)', () => {
+  it.each([
+    ['COPY --fr"om"=<image>', 'FROM busybox\nCOPY --fr"om"=victim /s /s\n', ['busybox', 'victim']],
+    ['COPY --fr\\om=<image>', 'FROM busybox\nCOPY --fr\\om=victim /s /s\n', ['busybox', 'victim']],
+    [
+      'a 0x85 byte before --from',
+      'FROM busybox\nCOPY --chown=0\x85--from=victim /s /s\n',
+      ['busybox', 'victim'],
+    ],
+    ['a 0x85 byte after --platform', 'FROM --platform=linux/amd64\x85victim\n', ['victim']],
+    [
+      'FROM <digits>, an image id prefix and no stage index',
+      'FROM busybox\nFROM 230899059\n',
+      ['busybox', '230899059'],
+    ],
+    ['COPY --from=<digits>, a stage index', 'FROM busybox\nCOPY --from=0 / /\n', ['busybox']],
+  ])('%s', (_what, dockerfile, images) => {
+    expect(dockerfileImages(dockerfile, {})).toEqual(images);
+  });
+
+  it('refuses ADD sources the builder would rewrite (quotes, escapes, variables)', () => {
+    for (const src of ['h"ttp"://127.0.0.1:9/x', 'h\\ttp://127.0.0.1:9/x', '$U', '$' + '{U}'])
+      expect(() => dockerfileRemoteSources(`FROM busybox\nADD ${src} /x\n`)).toThrow(
+        /cannot be checked here/,
+      );
+    expect(dockerfileRemoteSources('FROM busybox\nADD http://127.0.0.1:9/x /x\nADD a /b\n')).toEqual([
+      'http://127.0.0.1:9/x',
+    ]);
+  });
+
+  it('reads each ONBUILD trigger as a Dockerfile of its own, comments and continuations included', () => {
+    expect(onBuildReads(['# c\nCOPY --from=victim / /s']).images).toEqual(['victim']);
+    expect(onBuildReads(['COPY \\\n --from=victim / /s']).images).toEqual(['victim']);
+    expect(() => onBuildReads(['RUN a\nRUN b'])).toThrow(/not one instruction/);
+  });
+});

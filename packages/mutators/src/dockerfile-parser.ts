@@ -1,0 +1,144 @@
+import { refuse } from './errors.ts';
+
+/** One instruction of a Dockerfile, split as the builder's parser splits it. */
+export interface Instruction {
+  /** The instruction, lower case (`from`, `copy`, `onbuild`, ...). */
+  keyword: string;
+  /** Its flags (`--from=x`), with the builder's quote and escape processing done, without the leading `--`. */
+  flags: { name: string; value: string }[];
+  /** What follows the flags, trimmed. */
+  args: string;
+}
+
+/**
+ * Bytes the builder's flag reader takes for spaces: it reads the line byte by byte and asks Go's `unicode.IsSpace`
+ * of each byte as a rune, which counts U+0085 and U+00A0 too.
+ */
+const FLAG_SPACE = new Set([0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20, 0x85, 0xa0]);
+
+/** What Go's `unicode.IsSpace` trims at an end of a UTF-8 string, spelled in bytes (the text here is latin1). */
+const GO_SPACE = String.raw`(?:[\t\n\v\f\r ]|\xc2[\x85\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]|\xe2\x81\x9f|\xe3\x80\x80)`;
+const LEADING_SPACE = new RegExp(`^${GO_SPACE}+`);
+const TRAILING_SPACE = new RegExp(`${GO_SPACE}+$`);
+
+/** The whitespace the parser splits an instruction from its arguments, and words, at: ASCII only. */
+export const WORD_SPACE: RegExp = /[\t\v\f\r ]+/;
+
+/** `strings.TrimSpace`, on text that is one character per byte. */
+export function goTrim(text: string): string {
+  return text.replace(LEADING_SPACE, '').replace(TRAILING_SPACE, '');
+}
+
+/**
+ * A Dockerfile's instructions as the builder's parser reads them, from its bytes (one character per byte, latin1):
+ * a byte-order mark is dropped; a line ending in `\` goes on on the next, joined as it is; comment lines and empty
+ * lines inside such a line are dropped; the instruction is the first word (split at ASCII whitespace), and its flags
+ * are read byte by byte, quotes and escapes processed, as `extractBuilderFlags` reads them.
+ *
+ * @param dockerfile - the Dockerfile's bytes as a latin1 string
+ * @returns the instructions, in order
+ * @throws {@link @dockhand/core!DockhandError} `DOCKHAND_IMAGE_POLICY` for an `escape` parser directive other
+ *   than `\`, which this does not read
+ * @example
+ * ```ts
+ * parseDockerfile('FROM busybox\nCOPY --fr"om"=x / /\n')[1]; // { keyword: 'copy', flags: [{ name: 'from', value: 'x' }], args: '/ /' }
+ * ```
+ */
+export function parseDockerfile(dockerfile: string): Instruction[] {
+  const lines = dockerfile.replace(/^\xef\xbb\xbf/, '').split('\n');
+  // parser directives come first, as comments of the form `# key=value`
+  for (const line of lines) {
+    const m = /^#[\t\n\f\r ]*([A-Za-z][A-Za-z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*$/.exec(
+      line.replace(/[\r\n]+$/, '').replace(LEADING_SPACE, ''),
+    );
+    if (!m) break;
+    if (m[1]!.toLowerCase() === 'escape' && m[2] !== '\\')
+      throw refuse(
+        'DOCKHAND_IMAGE_POLICY',
+        'a Dockerfile with an escape directive cannot be checked here; use the default escape character',
+      );
+  }
+  const out: Instruction[] = [];
+  let current: string | undefined;
+  for (const raw of lines) {
+    const line = raw.replace(/[\r\n]+$/, '');
+    const stripped = line.replace(LEADING_SPACE, '');
+    if (stripped.startsWith('#')) continue;
+    if (current !== undefined && stripped === '') continue;
+    const text = current === undefined ? stripped : line;
+    const continues = /\\[ \t]*$/.test(text);
+    const joined = (current ?? '') + (continues ? text.replace(/\\[ \t]*$/, '') : text);
+    if (continues) current = joined;
+    else {
+      current = undefined;
+      if (joined !== '') out.push(parseInstruction(joined));
+    }
+  }
+  if (current !== undefined && goTrim(current) !== '') out.push(parseInstruction(current));
+  return out;
+}
+
+/**
+ * One instruction line, split as the parser's `splitCommand` splits it: the instruction at the first run of ASCII
+ * whitespace, then its flags.
+ *
+ * @param line - the joined line, latin1
+ * @returns the instruction
+ */
+export function parseInstruction(line: string): Instruction {
+  const trimmed = goTrim(line);
+  const at = trimmed.search(WORD_SPACE);
+  const keyword = (at === -1 ? trimmed : trimmed.slice(0, at)).toLowerCase();
+  if (at === -1) return { keyword, flags: [], args: '' };
+  const { words, rest } = builderFlags(trimmed.slice(at).replace(WORD_SPACE, ''));
+  const flags = words.map((w) => {
+    const body = w.slice(2);
+    const eq = body.indexOf('=');
+    return eq === -1 ? { name: body, value: '' } : { name: body.slice(0, eq), value: body.slice(eq + 1) };
+  });
+  return { keyword, flags, args: goTrim(rest) };
+}
+
+/**
+ * The flags at the start of an instruction's arguments, read as the builder's `extractBuilderFlags` reads them: byte
+ * by byte, words that start with `--`, quotes and backslash escapes processed, `--` alone ending the flags.
+ */
+function builderFlags(text: string): { words: string[]; rest: string } {
+  const words: string[] = [];
+  const n = text.length;
+  let i = 0;
+  for (;;) {
+    while (i < n && FLAG_SPACE.has(text.charCodeAt(i))) i++;
+    if (i >= n) return { words, rest: '' };
+    if (text[i] !== '-' || text[i + 1] !== '-') return { words, rest: text.slice(i) };
+    let word = '';
+    let quote = '';
+    let quoted = false;
+    while (i < n) {
+      const c = text[i]!;
+      if (quote !== '') {
+        if (c === quote) quote = '';
+        else if (c === '\\') {
+          if (i + 1 === n) quote = '';
+          else word += text[++i];
+        } else word += c;
+        i++;
+        continue;
+      }
+      if (FLAG_SPACE.has(c.charCodeAt(0))) break;
+      if (c === '"' || c === "'") {
+        quote = c;
+        quoted = true;
+      } else if (c === '\\') {
+        if (i + 1 < n) word += text[++i];
+      } else word += c;
+      i++;
+    }
+    if (i >= n) {
+      if (word !== '--' && (quoted || word !== '')) words.push(word);
+      return { words, rest: '' };
+    }
+    if (word === '--') return { words, rest: text.slice(i) };
+    if (quoted || word !== '') words.push(word);
+  }
+}

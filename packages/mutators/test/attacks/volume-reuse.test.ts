@@ -1,0 +1,62 @@
+// A volume's id is its name, which another tenant may take as soon as the volume is gone. The ownership cache
+// learns that a volume is gone from the engine's `destroy` event, which may come late: until then, a cached
+// "owned" must not let the tenant mount someone else's volume of the same name. The event stream is left out here
+// (the cache is not watched), so that the window is as long as the test needs.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createProxy, type DockerProxy, type Middleware } from '@dockhand/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mountPolicy, Ownership, stampLabels } from '../../src/index.ts';
+import { type Arena, arena, type Client, client, ENGINE_SOCKET, refused } from './harness.ts';
+
+let a: Arena;
+let proxy: DockerProxy;
+let api: Client;
+const labels: Record<string, string> = {};
+
+beforeAll(async () => {
+  a = await arena();
+  Object.assign(labels, { 'dockhand.tenant': a.mallory.name, 'dockhand.test': a.run });
+  const own = new Ownership({ key: 'dockhand.tenant', value: a.mallory.name });
+  const connect: Middleware = async (ctx, next) => {
+    own.connect(ctx.upstream);
+    await next();
+  };
+  proxy = createProxy({
+    upstream: `unix://${ENGINE_SOCKET}`,
+    middleware: [connect, mountPolicy({ ownership: own, labels }), stampLabels({ labels })],
+  });
+  const socket = join(await mkdtemp(join(tmpdir(), 'dockhand-volreuse-')), 'p.sock');
+  await proxy.listen(socket);
+  api = client(socket);
+}, 120_000);
+afterAll(async () => {
+  await api?.pool.close();
+  await proxy?.close();
+  await a?.[Symbol.asyncDispose]();
+}, 120_000);
+
+describe('a volume name taken by another tenant before the cache hears the volume is gone (mountPolicy)', () => {
+  it("is not mounted as the tenant's: the engine is asked", async () => {
+    const name = `${a.run}-reused`;
+    const mount = (container: string) =>
+      api.request('POST', `/containers/create?name=${container}`, {
+        body: { Image: 'busybox', Cmd: ['true'], HostConfig: { Binds: [`${name}:/data`] } },
+      });
+    // the tenant's own volume, created (and cached as its) by its first mount
+    const first = await mount(`${a.run}-reuse1`);
+    expect(first.status, first.text).toBe(201);
+    expect((await a.inspect('volumes', name)).json.Labels['dockhand.tenant']).toBe(a.mallory.name);
+    // gone, and the name taken by the victim at once
+    expect((await a.engine.request('DELETE', `/containers/${first.json.Id}`)).status).toBe(204);
+    expect((await a.engine.request('DELETE', `/volumes/${name}`)).status).toBe(204);
+    const taken = await a.engine.request('POST', '/volumes/create', {
+      body: { Name: name, Labels: a.victimLabels },
+    });
+    expect(taken.status).toBe(201);
+    const second = await mount(`${a.run}-reuse2`);
+    refused(second, 403, new RegExp(`mounting volume '${name}'`));
+    expect((await a.inspect('containers', `${a.run}-reuse2`)).status).toBe(404);
+  });
+});
