@@ -5,6 +5,7 @@ import { DockhandError } from '@dockhand/core';
 import { ContextTree, contextPath } from './context-tree.ts';
 import { type Instruction, parseDockerfile, parseInstruction, WORD_SPACE } from './dockerfile-parser.ts';
 import { refuse } from './errors.ts';
+import { tarFileEntry } from './tar-entry.ts';
 import { readTar, type TarEntry } from './tar-reader.ts';
 
 /**
@@ -22,7 +23,7 @@ import { readTar, type TarEntry } from './tar-reader.ts';
  * @param name - the Dockerfile's path in the context (`dockerfile` query parameter, default `Dockerfile`)
  * @param limit - the largest context held to be checked, in bytes; it may unpack to 16 times that
  * @returns the Dockerfile's bytes as a latin1 string (one character per byte, as the builder's parser reads
- *   them) and the body to forward
+ *   them), the body to forward, and how to make a body whose Dockerfile is another
  * @throws {@link @dockhand/core!DockhandError} when the context is compressed in a way the proxy cannot read, larger
  *   than `limit`, not a tar Go reads as the proxy does, or has no single regular file for its Dockerfile
  * @example
@@ -34,7 +35,11 @@ export async function peekDockerfile(
   body: Readable,
   name: string,
   limit: number,
-): Promise<{ dockerfile: string; replay: Readable }> {
+): Promise<{
+  dockerfile: string;
+  replay: Readable;
+  replace: (dockerfile: string) => { body: Readable; length: number };
+}> {
   const path = contextPath(Buffer.from(name, 'utf8').toString('latin1'));
   if (/^\.\.(\/|$)/.test(posix.normalize(name)) || path.length === 0)
     throw refuse('DOCKHAND_AMBIGUOUS_BODY', `the Dockerfile path ${name} is outside the build context`);
@@ -51,8 +56,9 @@ export async function peekDockerfile(
     return true;
   };
   let first = true;
+  const end = { offset: 0 };
   try {
-    for await (const entry of readTar(source, wanted, limit * 16)) {
+    for await (const entry of readTar(source, wanted, limit * 16, end)) {
       if (first) rewrittenUncompressed(entry.name);
       first = false;
       tree.add(entry);
@@ -64,13 +70,44 @@ export async function peekDockerfile(
     source.destroy();
   }
   let dockerfile: Buffer | undefined;
+  let at: string[] = [];
   for (const p of paths) {
     dockerfile = tree.file(p);
+    at = p;
     if (dockerfile !== undefined) break;
   }
   if (dockerfile === undefined)
     throw refuse('DOCKHAND_AMBIGUOUS_BODY', `Cannot locate specified Dockerfile: ${name}`);
-  return { dockerfile: dockerfile.toString('latin1'), replay: Readable.from([held]) };
+  return {
+    dockerfile: dockerfile.toString('latin1'),
+    replay: Readable.from([held]),
+    // the context as it is, up to its end, then the new Dockerfile at the path the engine reads: the last entry
+    // at a path is the one unpacked. A gzipped context goes on decompressed.
+    replace: (text) => {
+      const entry = tarFileEntry(at.join('/'), Buffer.from(text, 'latin1'));
+      return {
+        body: Readable.from(appended(held, compression === 'gzip', end.offset, entry)),
+        length: end.offset + (-end.offset & 511) + entry.length + 1024,
+      };
+    },
+  };
+}
+
+/** The archive's first `end` bytes (decompressed), padded to a whole block, then `entry` and the end blocks. */
+async function* appended(held: Buffer, gzip: boolean, end: number, entry: Buffer): AsyncGenerator<Buffer> {
+  const source = gzip ? Readable.from([held]).pipe(createGunzip()) : Readable.from([held]);
+  let sent = 0;
+  try {
+    for await (const chunk of source) {
+      if (sent >= end) break;
+      const part = (chunk as Buffer).subarray(0, end - sent);
+      sent += part.length;
+      yield part;
+    }
+  } finally {
+    source.destroy();
+  }
+  yield Buffer.concat([Buffer.alloc(-sent & 511), entry, Buffer.alloc(1024)]);
 }
 
 /** The largest Dockerfile read; the proxy holds it whole. */
@@ -169,6 +206,52 @@ export function dockerfileImages(dockerfile: string, buildArgs: Record<string, s
   return imagesOf(parseDockerfile(dockerfile), buildArgs, false).map((i) => i.ref);
 }
 
+/** An image a Dockerfile reads, and whether the build starts from it (`FROM`, with that instruction). */
+export interface ImageRead {
+  ref: string;
+  base: boolean;
+  /** The `FROM` instruction of a base image. */
+  from?: Instruction;
+}
+
+/**
+ * A Dockerfile whose `FROM` instructions name the image ids given instead of the names they were checked under, so
+ * that the engine, which looks a name up only when it reaches the step, builds from the images that were checked.
+ * Each `FROM` becomes one line (`FROM [--platform=...] <id> [AS <stage>]`), followed by empty lines where it spanned
+ * more, so that line numbers stay; every other line is kept.
+ *
+ * @param dockerfile - the Dockerfile's bytes, latin1
+ * @param pins - each base image read ({@link dockerfileReads}) with the image id it was checked as
+ * @returns the pinned Dockerfile, latin1
+ * @throws {@link @dockhand/core!DockhandError} for a `FROM` flag this cannot write back as it was
+ * @example
+ * ```ts
+ * pinBaseImages('FROM busybox\n', [[read, 'sha256:...']]); // 'FROM sha256:...\n'
+ * ```
+ */
+export function pinBaseImages(dockerfile: string, pins: readonly [ImageRead, string][]): string {
+  const lines = dockerfile.replace(/^\xef\xbb\xbf/, '').split('\n');
+  for (const [read, id] of pins) {
+    const ins = read.from;
+    if (!ins?.lines) continue;
+    const flags = ins.flags.map((f) => {
+      if (f.name !== 'platform' || !/^[A-Za-z0-9_./-]+$/.test(f.value))
+        throw refuse('DOCKHAND_IMAGE_POLICY', `FROM --${f.name}=${f.value} cannot be checked here`);
+      return `--platform=${f.value} `;
+    });
+    const words = ins.args.split(WORD_SPACE);
+    const stage = words.length === 3 ? ` AS ${words[2]}` : '';
+    const [first, last] = ins.lines;
+    lines.splice(
+      first,
+      last - first + 1,
+      `FROM ${flags.join('')}${id}${stage}`,
+      ...Array(last - first).fill(''),
+    );
+  }
+  return lines.join('\n');
+}
+
 /**
  * {@link dockerfileImages}, each marked as a base image (`FROM`), whose `ONBUILD` triggers the build runs, or not.
  *
@@ -181,24 +264,17 @@ export function dockerfileImages(dockerfile: string, buildArgs: Record<string, s
  * dockerfileReads('FROM a\nCOPY --from=b / /\n', {}); // [{ ref: 'a', base: true }, { ref: 'b', base: false }]
  * ```
  */
-export function dockerfileReads(
-  dockerfile: string,
-  buildArgs: Record<string, string>,
-): { ref: string; base: boolean }[] {
+export function dockerfileReads(dockerfile: string, buildArgs: Record<string, string>): ImageRead[] {
   return imagesOf(parseDockerfile(dockerfile), buildArgs, false);
 }
 
-function imagesOf(
-  list: Instruction[],
-  buildArgs: Record<string, string>,
-  triggers: boolean,
-): { ref: string; base: boolean }[] {
+function imagesOf(list: Instruction[], buildArgs: Record<string, string>, triggers: boolean): ImageRead[] {
   // the builder expands `FROM` with the ARGs declared before the first `FROM` only, a build arg replacing the
   // default of a declared one; a variable it does not know this way is refused, never guessed
   const globals = new Map<string, string | undefined>();
   let staged = false;
   const stages: string[] = [];
-  const images: { ref: string; base: boolean }[] = [];
+  const images: ImageRead[] = [];
   const expand = (s: string) =>
     s.replace(/\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})/g, (m, a?: string, b?: string) => {
       const n = (a ?? b)!;
@@ -237,7 +313,8 @@ function imagesOf(
         const ref = expand(base);
         checkable(ref, base);
         // FROM names an earlier stage by its name only (a number is an image id prefix), and `scratch` nothing
-        if (ref !== 'scratch' && !stages.includes(ref.toLowerCase())) images.push({ ref, base: true });
+        if (ref !== 'scratch' && !stages.includes(ref.toLowerCase()))
+          images.push({ ref, base: true, from: ins });
       }
       staged = true;
       if (words.length === 3 && words[1]!.toLowerCase() === 'as') stages.push(words[2]!.toLowerCase());

@@ -1,5 +1,11 @@
 import type { Context } from '@dockhand/core';
-import { dockerfileReads, dockerfileRemoteSources, peekDockerfile } from './build-context.ts';
+import {
+  dockerfileReads,
+  dockerfileRemoteSources,
+  type ImageRead,
+  peekDockerfile,
+  pinBaseImages,
+} from './build-context.ts';
 import { refuse } from './errors.ts';
 
 /** What a classic build reads, worked out once per request for the middleware that check it. */
@@ -22,6 +28,45 @@ export interface ClassicBuild {
 const CONTEXT_LIMIT = 64 * 1024 * 1024;
 
 const builds = new WeakMap<Context, Promise<ClassicBuild | undefined>>();
+/** What pinning a build needs: its image reads, with their `FROM` instructions, and how to replace its Dockerfile. */
+const internals = new WeakMap<
+  Context,
+  {
+    reads: ImageRead[];
+    replace: (dockerfile: string) => { body: import('node:stream').Readable; length: number };
+  }
+>();
+
+/**
+ * Makes the engine build from the base images that were checked, not from whatever their names point at when the
+ * engine reaches each `FROM` (a tag moved in between would bring in an image nobody checked, and its `ONBUILD`
+ * triggers): the Dockerfile the engine reads becomes one whose `FROM` instructions name those images' ids
+ * ({@link pinBaseImages}), appended to the context.
+ *
+ * @param ctx - the `ImageBuild` request's context, after {@link classicBuild}
+ * @param ids - each base image reference with the id of the image it was checked as
+ * @example
+ * ```ts
+ * pinClassicBuild(ctx, new Map([['busybox', 'sha256:...']]));
+ * ```
+ */
+export async function pinClassicBuild(ctx: Context, ids: ReadonlyMap<string, string>): Promise<void> {
+  const build = await classicBuild(ctx);
+  const inner = internals.get(ctx);
+  if (build === undefined || inner === undefined) return;
+  const pins: [ImageRead, string][] = [];
+  for (const read of inner.reads) {
+    if (!read.base) continue;
+    const id = ids.get(read.ref);
+    if (id === undefined) throw new Error(`no image id to pin ${read.ref} to`);
+    pins.push([read, id]);
+  }
+  if (pins.length === 0) return;
+  const { body, length } = inner.replace(pinBaseImages(build.dockerfile, pins));
+  ctx.request.takeStream()?.destroy();
+  ctx.request.headers.set('Content-Length', String(length));
+  ctx.request.restoreStream(body);
+}
 
 /**
  * What the classic build of a `POST /build` reads, or `undefined` for a BuildKit build (`version=2`, whose
@@ -52,7 +97,7 @@ async function readClassicBuild(ctx: Context): Promise<ClassicBuild | undefined>
   if (query.get('version') === '2' || query.get('remote')) return undefined;
   const stream = ctx.request.takeStream();
   if (stream === undefined) return undefined;
-  const { dockerfile, replay } = await peekDockerfile(
+  const { dockerfile, replay, replace } = await peekDockerfile(
     stream,
     query.get('dockerfile') || 'Dockerfile',
     CONTEXT_LIMIT,
@@ -65,6 +110,7 @@ async function readClassicBuild(ctx: Context): Promise<ClassicBuild | undefined>
     throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'the buildargs parameter is not valid JSON');
   }
   const reads = dockerfileReads(dockerfile, buildArgs);
+  internals.set(ctx, { reads, replace });
   return {
     dockerfile,
     images: reads.map((r) => r.ref),

@@ -98,3 +98,26 @@ describe('dockerfileImages, found by review (stop 16)', () => {
     expect(() => onBuildReads(['RUN a\nRUN b'])).toThrow(/not one instruction/);
   });
 });
+
+describe('pinBaseImages', () => {
+  it('names the checked ids in FROM, keeping stages, --platform and line numbers', async () => {
+    const { dockerfileReads, pinBaseImages } = await import('./build-context.ts');
+    const text =
+      'ARG B=busybox\nFROM --platform=linux/amd64 \\\n  $B AS build\nRUN true\nFROM build\nFROM debian:x as Final\n';
+    const reads = dockerfileReads(text, {});
+    const ids: Record<string, string> = { busybox: 'sha256:aaa', 'debian:x': 'sha256:bbb' };
+    const pinned = pinBaseImages(
+      text,
+      reads.filter((r) => r.base).map((r) => [r, ids[r.ref]!] as [typeof r, string]),
+    );
+    expect(pinned.split('\n')).toEqual([
+      'ARG B=busybox',
+      'FROM --platform=linux/amd64 sha256:aaa AS build',
+      '',
+      'RUN true',
+      'FROM build',
+      'FROM sha256:bbb AS Final',
+      '',
+    ]);
+  });
+});

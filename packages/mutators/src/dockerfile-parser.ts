@@ -8,6 +8,8 @@ export interface Instruction {
   flags: { name: string; value: string }[];
   /** What follows the flags, trimmed. */
   args: string;
+  /** The Dockerfile's lines it spans, counting from 0, first and last (comment lines inside it included). */
+  lines?: [number, number];
 }
 
 /**
@@ -60,21 +62,24 @@ export function parseDockerfile(dockerfile: string): Instruction[] {
   }
   const out: Instruction[] = [];
   let current: string | undefined;
-  for (const raw of lines) {
+  let first = 0;
+  for (const [i, raw] of lines.entries()) {
     const line = raw.replace(/[\r\n]+$/, '');
     const stripped = line.replace(LEADING_SPACE, '');
     if (stripped.startsWith('#')) continue;
     if (current !== undefined && stripped === '') continue;
+    if (current === undefined) first = i;
     const text = current === undefined ? stripped : line;
     const continues = /\\[ \t]*$/.test(text);
     const joined = (current ?? '') + (continues ? text.replace(/\\[ \t]*$/, '') : text);
     if (continues) current = joined;
     else {
       current = undefined;
-      if (joined !== '') out.push(parseInstruction(joined));
+      if (joined !== '') out.push({ ...parseInstruction(joined), lines: [first, i] });
     }
   }
-  if (current !== undefined && goTrim(current) !== '') out.push(parseInstruction(current));
+  if (current !== undefined && goTrim(current) !== '')
+    out.push({ ...parseInstruction(current), lines: [first, lines.length - 1] });
   return out;
 }
 

@@ -1,6 +1,6 @@
 import { type Context, compose, type Middleware, on, untouchedWhen } from '@dockhand/core';
 import { onBuildReads } from './build-context.ts';
-import { classicBuild } from './classic-build.ts';
+import { classicBuild, pinClassicBuild } from './classic-build.ts';
 import { notFound, refuse } from './errors.ts';
 import { checkedBody, field, isObject, type JsonObject, setField } from './fields.ts';
 import { injectLabelFilter } from './filters.ts';
@@ -351,17 +351,24 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   const imageLabels = async (
     ctx: Context,
     ref: string,
-  ): Promise<{ labels: Record<string, string> | null | undefined; onBuild: string[] } | undefined> => {
+  ): Promise<
+    { id: string; labels: Record<string, string> | null | undefined; onBuild: string[] } | undefined
+  > => {
     const reply = await ctx.upstream.request({ path: `/images/${encodeURIComponent(ref)}/json` });
     if (reply.status !== 200) {
       await reply.text();
       return undefined;
     }
     const img = await reply.json<{
+      Id: string;
       Config?: { Labels?: Record<string, string> | null; OnBuild?: unknown };
     }>();
     const onBuild = img.Config?.OnBuild;
-    return { labels: img.Config?.Labels, onBuild: Array.isArray(onBuild) ? onBuild.map(String) : [] };
+    return {
+      id: img.Id,
+      labels: img.Config?.Labels,
+      onBuild: Array.isArray(onBuild) ? onBuild.map(String) : [],
+    };
   };
 
   /** Refuses, with the daemon's own 404, an image the tenant may not see; a missing one is left to the daemon. */
@@ -456,6 +463,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     // it starts from cannot read another tenant's image. BuildKit (`version=2`) sends the Dockerfile over its
     // session instead; see docs/security.md.
     const classic = await classicBuild(ctx);
+    const pins = new Map<string, string>();
     for (const ref of classic?.images ?? []) {
       const img = await imageLabels(ctx, ref);
       const base = classic!.bases.includes(ref);
@@ -467,6 +475,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       }
       if (!imageVisible(img.labels, label, images)) throw notFound('image', ref);
       if (!base) continue;
+      pins.set(ref, img.id);
       // the image's ONBUILD triggers run in this build: read only now, so that a foreign image's stay unseen
       const triggers = onBuildReads(img.onBuild);
       if (triggers.remote.length > 0) {
@@ -486,6 +495,8 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
         await assertImageVisible(ctx, read);
       }
     }
+    // the engine looks each name up only when it reaches the step: it builds from the ids checked here
+    if (classic) await pinClassicBuild(ctx, pins);
     await next();
   });
 

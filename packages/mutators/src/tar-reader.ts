@@ -35,6 +35,8 @@ const HEADER_ONLY = new Set(['1', '2', '3', '4', '5', '6']);
  * @param source - the archive's bytes, already decompressed
  * @param wantData - whether to hold an entry's data; the data of the others is skipped
  * @param limit - the most bytes to read before refusing, against decompression bombs
+ * @param end - set, once the archive is read, to where it ends: the offset of its end blocks, or of the end of its
+ *   input
  * @throws {@link @dockhand/core!DockhandError} `DOCKHAND_AMBIGUOUS_BODY` where Go's reader fails, or for what this
  *   does not read
  * @example
@@ -46,12 +48,14 @@ export async function* readTar(
   source: AsyncIterable<Buffer>,
   wantData: (entry: TarEntry) => boolean,
   limit: number,
+  end: { offset: number } = { offset: 0 },
 ): AsyncGenerator<TarEntry> {
   const input = new ByteQueue(source, limit);
   let pax: Map<string, string> | undefined;
   let longName: string | undefined;
   let longLink: string | undefined;
   for (;;) {
+    end.offset = input.consumed;
     const block = await input.read(512);
     if (block.length === 0) return;
     if (block.length < 512) throw bad('it ends inside a header');
@@ -112,7 +116,10 @@ export async function* readTar(
     yield entry;
     // the padding may be cut short at the very end: Go reads that as the end of the archive
     const pad = -dataSize & 511;
-    if ((await input.skip(pad)) < pad) return;
+    if ((await input.skip(pad)) < pad) {
+      end.offset = input.consumed;
+      return;
+    }
   }
 }
 
@@ -301,6 +308,8 @@ class ByteQueue {
   #chunks: Buffer[] = [];
   #length = 0;
   #total = 0;
+  /** How many bytes were read or skipped. */
+  consumed = 0;
   #done = false;
   readonly #source: AsyncIterator<Buffer>;
   readonly #limit: number;
@@ -319,6 +328,7 @@ class ByteQueue {
     const rest = out.subarray(take);
     this.#chunks = rest.length > 0 ? [rest] : [];
     this.#length = rest.length;
+    this.consumed += head.length;
     return head;
   }
 
@@ -338,6 +348,7 @@ class ByteQueue {
         left = 0;
       }
     }
+    this.consumed += n - left;
     return n - left;
   }
 

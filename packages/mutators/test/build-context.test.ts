@@ -318,6 +318,33 @@ describe('the Dockerfile of a classic build context, as the engine reads it', ()
     ],
   );
 
+  it.each<[string, () => Buffer, string?]>([
+    ['a plain context', () => archive(file('Dockerfile', A))],
+    ['a gzipped context', () => gzipSync(archive(file('Dockerfile', A), file('big', 'x'.repeat(70_000))))],
+    ['only the lower-case fallback', () => archive(file('dockerfile', A))],
+    ['the end blocks cut short', () => Buffer.concat([file('Dockerfile', A), Buffer.alloc(512)])],
+    [
+      'the last padding cut short',
+      () => Buffer.concat([header({ name: 'Dockerfile', size: A.length }), Buffer.from(A)]),
+    ],
+    [
+      'a second archive after the end blocks',
+      () => archive(file('Dockerfile', A), end, file('Dockerfile', B)),
+    ],
+    ['-f sub/Dockerfile', () => archive(file('sub/Dockerfile', A)), 'sub/Dockerfile'],
+    [
+      'a path longer than a name field',
+      () => archive(pax('x', { path: `${'d'.repeat(90)}/${'e'.repeat(30)}/Dockerfile` }), file('short', A)),
+      `${'d'.repeat(90)}/${'e'.repeat(30)}/Dockerfile`,
+    ],
+  ])('%s, its Dockerfile replaced: the engine reads the replacement', async (_what, make, dockerfile) => {
+    const { replace } = await peekDockerfile(Readable.from([make()]), dockerfile ?? 'Dockerfile', 64 << 20);
+    const { body, length } = replace('MARKER-R\n');
+    const bytes = Buffer.concat(await body.toArray());
+    expect(bytes.length).toBe(length);
+    expect(await engineReads(bytes, dockerfile)).toBe('MARKER-R');
+  });
+
   it.each(cases)('%s', async (_what, make, engineRead, proxyRead, dockerfile) => {
     const tar = make();
     const seen = await engineReads(tar, dockerfile);

@@ -581,6 +581,37 @@ describe('shared and foreign images (scopeToTenant image policy)', () => {
     expect(absent.reply.json.message).toBe(`No such image: ${missing}`);
   });
 
+  it('a classic build FROM a name moved, during the build, to an image whose trigger reads <victim> builds from the image checked (found by review, stop 16)', async () => {
+    const own = await a.ownContainer(`${a.run}-swap`);
+    const commit = (repo: string, changes?: string) =>
+      a.mallory.api.request(
+        'POST',
+        `/commit?container=${own}&repo=${repo}&tag=1${changes ? `&changes=${encodeURIComponent(changes)}` : ''}`,
+        { body: {} },
+      );
+    const base = `${a.run}-swap-base`;
+    const evil = `${a.run}-swap-evil`;
+    expect((await commit(base)).status).toBe(201);
+    expect((await commit(evil, `ONBUILD COPY --from=${victimImageName} / /stolen`)).status).toBe(201);
+    const baseId = (await a.inspect('images', `${base}:1`)).json.Id as string;
+    const t = `${a.run}-swap-child`;
+    // the second stage starts only after the first one's RUN: time to move the name before the engine looks it up
+    const building = build(
+      a.mallory.api,
+      `t=${t}&labels=${encodeURIComponent(JSON.stringify({ 'dockhand.test': a.run }))}`,
+      `FROM busybox\nRUN sleep 3\nFROM ${base}:1\n`,
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    const moved = await a.mallory.api.request('POST', `/images/${evil}:1/tag?repo=${base}&tag=1`);
+    expect(moved.status, moved.text).toBe(201);
+    const { reply, id } = await building;
+    expect(id, reply.text).toBeDefined();
+    expect(reply.text).toContain(`FROM ${baseId}`);
+    // the image built is the checked base's, without what the moved name's trigger would have copied
+    const built = (await a.inspect('images', t)).json;
+    expect(built.RootFS.Layers).toEqual((await a.inspect('images', baseId)).json.RootFS.Layers);
+  });
+
   it('a classic build FROM an image whose ONBUILD triggers read only visible images still builds', async () => {
     const own = await a.ownContainer(`${a.run}-onbuild-ok`);
     const base = `${a.run}-onbuild-ok-base`;
