@@ -3,7 +3,13 @@ import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { DockhandError } from '@dockhand/core';
 import { ContextTree, contextPath } from './context-tree.ts';
-import { type Instruction, parseDockerfile, parseInstruction, WORD_SPACE } from './dockerfile-parser.ts';
+import {
+  argWords,
+  type Instruction,
+  parseDockerfile,
+  parseInstruction,
+  WORD_SPACE,
+} from './dockerfile-parser.ts';
 import { refuse } from './errors.ts';
 import { tarFileEntry } from './tar-entry.ts';
 import { readTar, type TarEntry } from './tar-reader.ts';
@@ -274,6 +280,7 @@ function imagesOf(list: Instruction[], buildArgs: Record<string, string>, trigge
   const globals = new Map<string, string | undefined>();
   let staged = false;
   const stages: string[] = [];
+  let current: string | undefined;
   const images: ImageRead[] = [];
   const expand = (s: string) =>
     s.replace(/\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})/g, (m, a?: string, b?: string) => {
@@ -291,7 +298,10 @@ function imagesOf(list: Instruction[], buildArgs: Record<string, string>, trigge
   // an image of the later build, which is checked as one
   const from = (value: string, trigger: boolean) => {
     checkable(value, value);
-    const stage = !trigger && (stages.includes(value.toLowerCase()) || /^\d+$/.test(value));
+    // (stages done: the one being built is not one yet, and an index past them names an image)
+    const stage =
+      !trigger &&
+      (stages.includes(value.toLowerCase()) || (/^\d+$/.test(value) && Number(value) < stages.length));
     if (!stage) images.push({ ref: value, base: false });
   };
   const instruction = (ins: Instruction, trigger: boolean): void => {
@@ -300,14 +310,21 @@ function imagesOf(list: Instruction[], buildArgs: Record<string, string>, trigge
       return;
     }
     if (ins.keyword === 'arg' && !staged && !trigger) {
-      for (const a of ins.args.split(WORD_SPACE)) {
+      // the words as the parser splits them; a name or value the builder's word processing would change (beyond
+      // one pair of quotes around the whole value) is refused, as a FROM may use it
+      for (const a of argWords(ins.args)) {
         const eq = a.indexOf('=');
         const name = eq === -1 ? a : a.slice(0, eq);
-        const value = eq === -1 ? undefined : a.slice(eq + 1).replace(/^"([^"\\]*)"$|^'([^']*)'$/, '$1$2');
+        const raw = eq === -1 ? undefined : a.slice(eq + 1);
+        const value = raw?.replace(/^"([^"\\$`]*)"$|^'([^']*)'$/, '$1$2');
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || (value !== undefined && /["'\\$`]/.test(value)))
+          throw refuse('DOCKHAND_IMAGE_POLICY', `ARG ${a}, before the first FROM, cannot be checked here`);
         globals.set(name, Object.hasOwn(buildArgs, name) ? buildArgs[name] : value);
       }
     } else if (ins.keyword === 'from') {
       const words = ins.args === '' ? [] : ins.args.split(WORD_SPACE);
+      // the stage before is done, and one to this FROM and what follows; the one it starts is not, yet
+      if (current !== undefined) stages.push(current);
       const base = words[0];
       if (base !== undefined) {
         const ref = expand(base);
@@ -317,7 +334,7 @@ function imagesOf(list: Instruction[], buildArgs: Record<string, string>, trigge
           images.push({ ref, base: true, from: ins });
       }
       staged = true;
-      if (words.length === 3 && words[1]!.toLowerCase() === 'as') stages.push(words[2]!.toLowerCase());
+      current = words.length === 3 && words[1]!.toLowerCase() === 'as' ? words[2]!.toLowerCase() : '';
     }
     for (const flag of ins.flags) {
       if (flag.name === 'from' && ins.keyword !== 'from') from(flag.value, trigger);

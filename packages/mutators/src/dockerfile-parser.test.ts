@@ -77,7 +77,11 @@ describe('dockerfileImages, found by review (stop 16)', () => {
       'FROM busybox\nFROM 230899059\n',
       ['busybox', '230899059'],
     ],
-    ['COPY --from=<digits>, a stage index', 'FROM busybox\nCOPY --from=0 / /\n', ['busybox']],
+    [
+      "COPY --from=<the current stage's index>, which the engine refuses, checked as an image",
+      'FROM busybox\nCOPY --from=0 / /\n',
+      ['busybox', '0'],
+    ],
   ])('%s', (_what, dockerfile, images) => {
     expect(dockerfileImages(dockerfile, {})).toEqual(images);
   });
@@ -119,5 +123,50 @@ describe('pinBaseImages', () => {
       'FROM sha256:bbb AS Final',
       '',
     ]);
+  });
+});
+
+describe('dockerfileImages, found by a second review (stop 16)', () => {
+  it.each([
+    [
+      'a stage naming itself in --from, which the engine reads as an image',
+      'FROM busybox AS v\nCOPY --from=v /s /s\n',
+      ['busybox', 'v'],
+    ],
+    ['an index past the stages done', 'FROM busybox\nCOPY --from=1 /s /s\n', ['busybox', '1']],
+    [
+      'an index beyond int64',
+      'FROM busybox AS a\nFROM busybox\nCOPY --from=99999999999999999999 /s /s\n',
+      ['busybox', 'busybox', '99999999999999999999'],
+    ],
+    [
+      'an earlier stage by name and index',
+      'FROM busybox AS a\nFROM a\nCOPY --from=a / /\nCOPY --from=0 / /\n',
+      ['busybox'],
+    ],
+    ['a quoted ARG value', 'ARG B="busybox"\nFROM $B\n', ['busybox']],
+    ['a quoted space in an ARG, one word to the parser', 'ARG X=v\nARG Z="a X=busybox "\nFROM $X\n', ['v']],
+  ])('%s', (_what, dockerfile, images) => {
+    expect(dockerfileImages(dockerfile, {})).toEqual(images);
+  });
+
+  it.each([
+    ['an escaped space in an ARG', 'ARG X=v\nARG Z=a\\ X=busybox\nFROM $X\n'],
+    ['a quoted ARG name', 'ARG X=busybox\nARG "X"=v\nFROM $X\n'],
+    ['an escaped = in an ARG', 'ARG X=busybox\nARG X\\=v\nFROM $X\n'],
+  ])('refuses an ARG the word processing would change: %s', (_what, dockerfile) => {
+    expect(() => dockerfileImages(dockerfile, {})).toThrow(/cannot be checked here/);
+  });
+
+  it('splits ARG words at Unicode spaces, as the parser does', () => {
+    expect(dockerfileImages(bytes('ARG X=busybox\nARG Q=1\u00a0X=v\nFROM $X\n'), {})).toEqual(['v']);
+  });
+
+  it.each([
+    ['RUN <<EOF', 'FROM busybox\nRUN <<EOF\necho\nEOF\n'],
+    ["ONBUILD RUN <<'E X\\'", "FROM busybox\nONBUILD RUN <<'E X\\'\nE X\\\nCOPY --from=v /s /s\n"],
+    ['COPY <<EOF', 'FROM busybox\nCOPY <<EOF /x\nhi\nEOF\n'],
+  ])('refuses a heredoc: %s', (_what, dockerfile) => {
+    expect(() => dockerfileImages(dockerfile, {})).toThrow(/heredoc/);
   });
 });

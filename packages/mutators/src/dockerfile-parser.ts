@@ -75,12 +75,27 @@ export function parseDockerfile(dockerfile: string): Instruction[] {
     if (continues) current = joined;
     else {
       current = undefined;
-      if (joined !== '') out.push({ ...parseInstruction(joined), lines: [first, i] });
+      if (joined !== '') out.push(checked({ ...parseInstruction(joined), lines: [first, i] }, joined));
     }
   }
   if (current !== undefined && goTrim(current) !== '')
-    out.push({ ...parseInstruction(current), lines: [first, lines.length - 1] });
+    out.push(checked({ ...parseInstruction(current), lines: [first, lines.length - 1] }, current));
   return out;
+}
+
+/**
+ * Refuses a heredoc (`RUN <<EOF`): the builder's parser takes the lines after it, up to its end word, as its
+ * content, where this reads them as instructions; comments, continuations and instructions hide there.
+ */
+function checked(ins: Instruction, line: string): Instruction {
+  let keyword = ins.keyword;
+  if (keyword === 'onbuild') keyword = parseInstruction(ins.args).keyword;
+  if ((keyword === 'run' || keyword === 'copy' || keyword === 'add') && line.includes('<<'))
+    throw refuse(
+      'DOCKHAND_IMAGE_POLICY',
+      `a Dockerfile with a heredoc (<<) cannot be checked here; write the lines out, or build with BuildKit`,
+    );
+  return ins;
 }
 
 /**
@@ -146,4 +161,65 @@ function builderFlags(text: string): { words: string[]; rest: string } {
     if (word === '--') return { words, rest: text.slice(i) };
     if (quoted || word !== '') words.push(word);
   }
+}
+
+/** What Go's `unicode.IsSpace` counts as space. */
+const RUNE_SPACE = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
+
+/**
+ * An `ARG` or `ENV` line's words as the builder's parser splits them (`parseWords`): at Unicode spaces, except inside
+ * quotes; quotes and escapes are kept in the words, for the word processing that comes later.
+ *
+ * @param text - the instruction's arguments, latin1
+ * @returns the words, UTF-8 decoded
+ */
+export function argWords(text: string): string[] {
+  const runes = Buffer.from(text, 'latin1').toString('utf8');
+  const words: string[] = [];
+  let word = '';
+  let inWord = false;
+  let quote = '';
+  let blankOk = false;
+  const chars = [...runes];
+  for (let i = 0; i < chars.length; i++) {
+    const c = chars[i]!;
+    if (quote !== '') {
+      if (c === quote) quote = '';
+      else if (c === '\\' && quote !== "'") {
+        if (i + 1 === chars.length) {
+          quote = '';
+          continue;
+        }
+        word += c;
+        word += chars[++i];
+        continue;
+      }
+      word += c;
+      continue;
+    }
+    if (!inWord) {
+      if (RUNE_SPACE.test(c)) continue;
+      inWord = true;
+    }
+    if (RUNE_SPACE.test(c)) {
+      if (blankOk || word !== '') words.push(word);
+      word = '';
+      blankOk = false;
+      inWord = false;
+      continue;
+    }
+    if (c === "'" || c === '"') {
+      quote = c;
+      blankOk = true;
+    }
+    if (c === '\\') {
+      if (i + 1 === chars.length) continue;
+      word += c;
+      word += chars[++i];
+      continue;
+    }
+    word += c;
+  }
+  if (inWord && (blankOk || word !== '')) words.push(word);
+  return words;
 }

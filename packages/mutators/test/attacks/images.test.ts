@@ -369,6 +369,26 @@ describe('shared and foreign images (scopeToTenant image policy)', () => {
       () => `FROM --platform=linux/amd64\u0085${victimImageName}\n`,
     ],
     [
+      'a stage naming itself in COPY --from, which the engine reads as an image (found by a second review, stop 16)',
+      () => `FROM busybox AS ${victimImageName}\nCOPY --from=${victimImageName} / /stolen\n`,
+    ],
+    [
+      'a heredoc hiding COPY --from=<victim> after it (found by a second review, stop 16)',
+      () => `FROM busybox\nONBUILD RUN <<'E X\\'\nE X\\\nCOPY --from=${victimImageName} / /stolen\n`,
+    ],
+    [
+      'a heredoc hiding FROM <victim> after it (found by a second review, stop 16)',
+      () => `FROM busybox\nRUN <<'E X\\'\nE X\\\nFROM ${victimImageName}\n`,
+    ],
+    [
+      'an ARG whose escaped space the engine keeps in one word (found by a second review, stop 16)',
+      () => `ARG X=${victimImageName}\nARG Z=a\\ X=busybox\nFROM $X\n`,
+    ],
+    [
+      'an ARG split at a no-break space, as the engine splits it (found by a second review, stop 16)',
+      () => `ARG X=busybox\nARG Q=1\u00a0X=${victimImageName}\nFROM $X\n`,
+    ],
+    [
       'a stage ARG, which FROM does not see (the builder reads it as empty)',
       () => `FROM busybox AS ${victimImageName}x\nARG S=x\nFROM ${victimImageName}\${S}\n`,
     ],
