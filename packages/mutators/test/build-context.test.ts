@@ -12,8 +12,8 @@ import { archive, checksummed, data, end, file, gnuLong, header, pax } from './r
  * must read that same Dockerfile or refuse the context: a context it reads one way and the engine another would let
  * a tenant's build check one Dockerfile and run another.
  */
-/** Whether the engine reads zstd-compressed contexts (moby 23, API 1.42, on). */
-const zstdEngine = await (async () => {
+/** Whether the engine is moby 23 (API 1.42) or later: it reads zstd contexts, and unpacks in-process. */
+const newEngine = await (async () => {
   const engine = client(ENGINE_SOCKET);
   try {
     const [major, minor] = String((await engine.request('GET', '/version')).json.ApiVersion)
@@ -105,7 +105,8 @@ describe('the Dockerfile of a classic build context, as the engine reads it', ()
     [
       'one zero block, then an entry',
       () => archive(file('Dockerfile', A), Buffer.alloc(512), file('Dockerfile', B)),
-      /invalid tar header/,
+      // Engine 20.10 unpacks in a child process, which reports it otherwise
+      newEngine ? /invalid tar header/ : /Error processing tar file\(exit status 1\): unexpected EOF/,
       /zero block/,
     ],
     [
@@ -293,8 +294,8 @@ describe('the Dockerfile of a classic build context, as the engine reads it', ()
         Buffer.from([0x50, 0x2a, 0x4d, 0x18, 0xf8, 0x01]).copy(h, 0);
         return archive(checksummed(h), data(frame), file('Dockerfile', A));
       },
-      // an engine that reads zstd (API 1.42, Engine 23, on) finds B; Engine 20.10 reads the archive as it is, A
-      zstdEngine ? 'MARKER-B' : 'MARKER-A',
+      // an engine that reads zstd (moby 23, API 1.42, on) finds B; Engine 20.10 reads the archive as it is, A
+      newEngine ? 'MARKER-B' : 'MARKER-A',
       /compressed with zstd/,
     ],
     [
@@ -313,7 +314,8 @@ describe('the Dockerfile of a classic build context, as the engine reads it', ()
           file('Dockerfile', A),
         );
       },
-      'MARKER-B',
+      // Engine 20.10 takes the rewritten archive for gzip too, and fails to read it
+      newEngine ? 'MARKER-B' : /gzip: invalid header/,
       /would take for gzip/,
     ],
     [
@@ -327,8 +329,8 @@ describe('the Dockerfile of a classic build context, as the engine reads it', ()
           file('Dockerfile', A),
         );
       },
-      // an engine that reads zstd (API 1.42, Engine 23, on) finds B; Engine 20.10 reads the archive as it is, A
-      zstdEngine ? 'MARKER-B' : 'MARKER-A',
+      // an engine that reads zstd (moby 23, API 1.42, on) finds B; Engine 20.10 reads the archive as it is, A
+      newEngine ? 'MARKER-B' : 'MARKER-A',
       /would take for zstd/,
     ],
   );
