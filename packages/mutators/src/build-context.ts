@@ -44,7 +44,7 @@ export async function peekDockerfile(
 ): Promise<{
   dockerfile: string;
   replay: Readable;
-  replace: (dockerfile: string) => { body: Readable; length: number };
+  replace: (dockerfile: string) => Promise<{ body: Readable; length: number }>;
 }> {
   const path = contextPath(Buffer.from(name, 'utf8').toString('latin1'));
   if (/^\.\.(\/|$)/.test(posix.normalize(name)) || path.length === 0)
@@ -89,12 +89,26 @@ export async function peekDockerfile(
     replay: Readable.from([held]),
     // the context as it is, up to its end, then the new Dockerfile at the path the engine reads: the last entry
     // at a path is the one unpacked. A gzipped context goes on decompressed.
-    replace: (text) => {
-      const entry = tarFileEntry(at.join('/'), Buffer.from(text, 'latin1'));
-      return {
-        body: Readable.from(appended(held, compression === 'gzip', end.offset, entry)),
-        length: end.offset + (-end.offset & 511) + entry.length + 1024,
-      };
+    replace: async (text) => {
+      const data = Buffer.from(text, 'latin1');
+      const entry = tarFileEntry(at.join('/'), data);
+      const body = () => Readable.from(appended(held, compression === 'gzip', end.offset, entry));
+      // read back as the engine will: the Dockerfile it finds must be the new one, whatever the context holds
+      const check = new ContextTree([at]);
+      let bytes = 0;
+      const counted = body();
+      counted.on('data', (c: Buffer) => {
+        bytes += c.length;
+      });
+      for await (const e of readTar(counted, (x) => check.wants(x), limit * 16)) check.add(e);
+      const found = check.file(at);
+      const length = end.offset + (-end.offset & 511) + entry.length + 1024;
+      if (found === undefined || !found.equals(data) || bytes !== length)
+        throw refuse(
+          'DOCKHAND_AMBIGUOUS_BODY',
+          'the build context cannot be given the Dockerfile checked here',
+        );
+      return { body: body(), length };
     },
   };
 }
@@ -246,6 +260,8 @@ export function pinBaseImages(dockerfile: string, pins: readonly [ImageRead, str
       return `--platform=${f.value} `;
     });
     const words = ins.args.split(WORD_SPACE);
+    if (words.length !== 1 && !(words.length === 3 && words[1]!.toLowerCase() === 'as'))
+      throw refuse('DOCKHAND_IMAGE_POLICY', `FROM ${ins.args} cannot be checked here`);
     const stage = words.length === 3 ? ` AS ${words[2]}` : '';
     const [first, last] = ins.lines;
     lines.splice(
@@ -302,7 +318,15 @@ function imagesOf(list: Instruction[], buildArgs: Record<string, string>, trigge
     const stage =
       !trigger &&
       (stages.includes(value.toLowerCase()) || (/^\d+$/.test(value) && Number(value) < stages.length));
-    if (!stage) images.push({ ref: value, base: false });
+    if (stage) return;
+    // a short id prefix (or a name that reads as one) is resolved among every image on the engine when the step
+    // runs: which image it names can change after the check (the tenant's own image of that prefix removed)
+    if (/^(sha256:)?[0-9a-f]{1,63}$/.test(value))
+      throw refuse(
+        'DOCKHAND_IMAGE_POLICY',
+        `--from=${value} reads as an image id prefix, which cannot be checked here; name the image, or give its whole id`,
+      );
+    images.push({ ref: value, base: false });
   };
   const instruction = (ins: Instruction, trigger: boolean): void => {
     if (ins.keyword === 'onbuild') {

@@ -33,7 +33,7 @@ const internals = new WeakMap<
   Context,
   {
     reads: ImageRead[];
-    replace: (dockerfile: string) => { body: import('node:stream').Readable; length: number };
+    replace: (dockerfile: string) => Promise<{ body: import('node:stream').Readable; length: number }>;
   }
 >();
 
@@ -62,7 +62,7 @@ export async function pinClassicBuild(ctx: Context, ids: ReadonlyMap<string, str
     pins.push([read, id]);
   }
   if (pins.length === 0) return;
-  const { body, length } = inner.replace(pinBaseImages(build.dockerfile, pins));
+  const { body, length } = await inner.replace(pinBaseImages(build.dockerfile, pins));
   ctx.request.takeStream()?.destroy();
   ctx.request.headers.set('Content-Length', String(length));
   ctx.request.restoreStream(body);

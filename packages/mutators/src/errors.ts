@@ -65,7 +65,28 @@ export function notFound(
       : kind === 'volume'
         ? `get ${ref}: no such volume`
         : kind === 'image'
-          ? `No such image: ${ref}`
+          ? `No such image: ${daemonImageName(ref)}`
           : `No such ${kind}: ${ref}`;
   return new DockhandError('DOCKHAND_NOT_FOUND', 404, message);
+}
+
+/**
+ * An image reference as the daemon's "No such image" names it: a whole id with its `sha256:`, a name in its familiar
+ * form (without `docker.io/` and `library/`) and with `:latest` when it has neither a tag nor a digest. A foreign
+ * image is answered in the very words a missing one is.
+ */
+function daemonImageName(ref: string): string {
+  if (/^[0-9a-f]{64}$/.test(ref)) return `sha256:${ref}`;
+  if (/^sha256:[0-9a-f]{64}$/.test(ref)) return ref;
+  const at = ref.indexOf('@');
+  const named = at === -1 ? ref : ref.slice(0, at);
+  const digest = at === -1 ? '' : ref.slice(at);
+  const slash = named.lastIndexOf('/');
+  const colon = named.lastIndexOf(':');
+  const tagged = colon > slash;
+  let name = tagged ? named.slice(0, colon) : named;
+  const tag = tagged ? named.slice(colon) : digest === '' ? ':latest' : '';
+  name = name.replace(/^(?:docker\.io|index\.docker\.io)\//, '');
+  if (/^library\/[^/]+$/.test(name)) name = name.slice('library/'.length);
+  return `${name}${tag}${digest}`;
 }

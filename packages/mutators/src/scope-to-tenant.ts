@@ -371,6 +371,17 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     };
   };
 
+  /** The ids of the images the tenant sees. */
+  const visibleImageIds = async (ctx: Context): Promise<string[]> => {
+    const reply = await ctx.upstream.request({ path: '/images/json' });
+    if (reply.status !== 200) {
+      await reply.text();
+      throw refuse('DOCKHAND_ENGINE_LOOKUP_FAILED', `the engine could not list its images (${reply.status})`);
+    }
+    const list = await reply.json<{ Id: string; Labels?: Record<string, string> | null }[]>();
+    return list.filter((img) => imageVisible(img.Labels, label, images)).map((img) => img.Id);
+  };
+
   /** Refuses, with the daemon's own 404, an image the tenant may not see; a missing one is left to the daemon. */
   const assertImageVisible = async (ctx: Context, ref: string): Promise<void> => {
     const img = await imageLabels(ctx, ref);
@@ -462,7 +473,28 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     // (the bytes are replayed as they are), so that `FROM`, `COPY --from`, `ONBUILD` and the triggers of the images
     // it starts from cannot read another tenant's image. BuildKit (`version=2`) sends the Dockerfile over its
     // session instead; see docs/security.md.
+    // `cachefrom` names images whose layers the build may take as its own
+    for (const value of ctx.request.query.getAll('cachefrom')) {
+      let refs: unknown;
+      try {
+        refs = JSON.parse(value || '[]');
+      } catch {
+        throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'the cachefrom parameter is not valid JSON');
+      }
+      if (!Array.isArray(refs))
+        throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'the cachefrom parameter is not a list');
+      for (const ref of refs) {
+        const img = await imageLabels(ctx, String(ref));
+        if (!img || !imageVisible(img.labels, label, images)) throw notFound('image', String(ref));
+      }
+    }
     const classic = await classicBuild(ctx);
+    const pull = ctx.request.query.get('pull');
+    if (classic && pull !== null && !['', '0', 'no', 'false', 'none'].includes(pull.toLowerCase()))
+      throw refuse(
+        'DOCKHAND_IMAGE_POLICY',
+        'a classic build builds from the images checked on this engine and cannot pull them (--pull); pull the base image first (docker pull), then build',
+      );
     const pins = new Map<string, string>();
     for (const ref of classic?.images ?? []) {
       const img = await imageLabels(ctx, ref);
@@ -495,8 +527,15 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
         await assertImageVisible(ctx, read);
       }
     }
-    // the engine looks each name up only when it reaches the step: it builds from the ids checked here
-    if (classic) await pinClassicBuild(ctx, pins);
+    if (classic) {
+      // the engine looks each name up only when it reaches the step: it builds from the ids checked here
+      await pinClassicBuild(ctx, pins);
+      // the classic builder's cache is every image on the engine, whose layers a step that matches takes as its
+      // own: given `cachefrom`, it takes only those images' layers. They are the images the tenant sees
+      const visible = await visibleImageIds(ctx);
+      if (visible.length === 0) ctx.request.query.set('nocache', '1');
+      else ctx.request.query.set('cachefrom', JSON.stringify(visible));
+    }
     await next();
   });
 

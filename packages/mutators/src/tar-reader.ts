@@ -57,9 +57,15 @@ export async function* readTar(
   for (;;) {
     end.offset = input.consumed;
     const block = await input.read(512);
-    if (block.length === 0) return;
+    // a PAX or long-name header with no entry after it would apply to whatever is appended to the archive
+    const pending = pax !== undefined || longName !== undefined || longLink !== undefined;
+    if (block.length === 0) {
+      if (pending) throw bad('a PAX or long-name header has no entry after it');
+      return;
+    }
     if (block.length < 512) throw bad('it ends inside a header');
     if (isZero(block)) {
+      if (pending) throw bad('a PAX or long-name header has no entry after it');
       const second = await input.read(512);
       if (second.length === 0 || (second.length === 512 && isZero(second))) return;
       if (second.length < 512) throw bad('it ends inside a header');

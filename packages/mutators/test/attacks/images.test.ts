@@ -181,7 +181,7 @@ describe('shared and foreign images (scopeToTenant image policy)', () => {
       'inspect the victim image',
       'GET',
       () => `/images/${victimImageName}/json`,
-      () => `No such image: ${victimImageName}`,
+      () => `No such image: ${victimImageName}:latest`,
     ],
     [
       'inspect the victim image by id',
@@ -193,31 +193,31 @@ describe('shared and foreign images (scopeToTenant image policy)', () => {
       'history of the victim image',
       'GET',
       () => `/images/${victimImageName}/history`,
-      () => `No such image: ${victimImageName}`,
+      () => `No such image: ${victimImageName}:latest`,
     ],
     [
       'save the victim image',
       'GET',
       () => `/images/${victimImageName}/get`,
-      () => `No such image: ${victimImageName}`,
+      () => `No such image: ${victimImageName}:latest`,
     ],
     [
       'save the victim image through /images/get?names=',
       'GET',
       () => `/images/get?names=${victimImageName}`,
-      () => `No such image: ${victimImageName}`,
+      () => `No such image: ${victimImageName}:latest`,
     ],
     [
       'delete the victim image',
       'DELETE',
       () => `/images/${victimImageName}`,
-      () => `No such image: ${victimImageName}`,
+      () => `No such image: ${victimImageName}:latest`,
     ],
     [
       'push the victim image',
       'POST',
       () => `/images/${victimImageName}/push`,
-      () => `No such image: ${victimImageName}`,
+      () => `No such image: ${victimImageName}:latest`,
     ],
   ])('%s', async (_w, method, path, message) => {
     const r = await a.mallory.api.request(method, path(), { headers: { 'x-registry-auth': 'e30=' } });
@@ -287,12 +287,16 @@ describe('shared and foreign images (scopeToTenant image policy)', () => {
       `No such image: ${repo}:v1`,
     );
     // and every local tag of the repository for a bare name
-    refused(await a.mallory.api.request('POST', `/images/${repo}/push`), 404, `No such image: ${repo}`);
+    refused(
+      await a.mallory.api.request('POST', `/images/${repo}/push`),
+      404,
+      `No such image: ${repo}:latest`,
+    );
     // the same repository by its full name, which the daemon normalises
     refused(
       await a.mallory.api.request('POST', `/images/docker.io/library/${repo}/push`),
       404,
-      `No such image: docker.io/library/${repo}`,
+      `No such image: ${repo}:latest`,
     );
     await a.mallory.api.request('DELETE', `/images/${repo}:mine`);
     await a.engine.request('DELETE', `/images/${repo}:v1?force=1`);
@@ -330,7 +334,7 @@ describe('shared and foreign images (scopeToTenant image policy)', () => {
     const r = await a.mallory.api.request('POST', '/containers/create', {
       body: { Image: victimImageName, Labels: { 'dockhand.test': a.run } },
     });
-    refused(r, 404, `No such image: ${victimImageName}`);
+    refused(r, 404, `No such image: ${victimImageName}:latest`);
   });
 
   // the classic builder's Dockerfile, read the way the engine reads it: every way to name the victim image that the
@@ -591,13 +595,66 @@ describe('shared and foreign images (scopeToTenant image policy)', () => {
     },
   );
 
+  it('a build with --cache-from <victim>, whose layers the build could take as its own', async () => {
+    const t = `${a.run}-cachefrom`;
+    const { reply, id } = await build(
+      a.mallory.api,
+      `t=${t}&cachefrom=${encodeURIComponent(JSON.stringify([victimImageName]))}`,
+      'FROM busybox\nRUN true\n',
+    );
+    expect(id, reply.text).toBeUndefined();
+    refused(reply, 404, `No such image: ${victimImageName}:latest`);
+    expect((await a.inspect('images', t)).status).toBe(404);
+  });
+
+  it.each<[string, (ref: string) => string]>([
+    ['its name', (ref) => ref],
+    ['its full name', (ref) => `docker.io/library/${ref}`],
+  ])(
+    'inspect of a foreign image by %s is answered in the words of a missing one (found by a third review, stop 16)',
+    async (_w, spell) => {
+      const missing = spell(`${a.run}-never-made`);
+      const onEngine = await a.engine.request('GET', `/images/${missing}/json`);
+      const foreign = await a.mallory.api.request('GET', `/images/${spell(victimImageName)}/json`);
+      expect(onEngine.status).toBe(404);
+      refused(foreign, 404, onEngine.json.message.replace(`${a.run}-never-made`, victimImageName));
+    },
+  );
+
+  it('a classic build with --pull is refused: it builds from the images checked here', async () => {
+    const { reply, id } = await build(a.mallory.api, `t=${a.run}-pull&pull=1`, 'FROM busybox\n');
+    expect(id).toBeUndefined();
+    refused(reply, 403, /pull the base image first/);
+  });
+
+  it("a classic build does not take another tenant's layers from the engine's build cache (found by a third review, stop 16)", async () => {
+    const dockerfile = `FROM busybox\nRUN head -c 16 /dev/urandom | od -x > /random-${a.run}\n`;
+    const victim = await a.engine.request(
+      'POST',
+      `/build?t=${a.run}-cache-victim&labels=${encodeURIComponent(JSON.stringify(a.victimLabels))}`,
+      { raw: await tarOf({ Dockerfile: dockerfile }), headers: { 'content-type': 'application/x-tar' } },
+    );
+    expect(victim.status, victim.text).toBe(200);
+    const mine = await build(
+      a.mallory.api,
+      `t=${a.run}-cache-mallory&labels=${encodeURIComponent(JSON.stringify({ 'dockhand.test': a.run }))}`,
+      dockerfile,
+    );
+    expect(mine.id, mine.reply.text).toBeDefined();
+    expect(mine.reply.text).not.toContain('Using cache');
+    const layers = async (ref: string) => (await a.inspect('images', ref)).json.RootFS.Layers as string[];
+    expect((await layers(`${a.run}-cache-mallory`)).at(-1)).not.toBe(
+      (await layers(`${a.run}-cache-victim`)).at(-1),
+    );
+  });
+
   it('a classic build FROM a missing image is answered as FROM a foreign one (found by review, stop 16)', async () => {
     const missing = `${a.run}-no-such-image:1`;
     const foreign = await build(a.mallory.api, `t=${a.run}-mf1`, `FROM ${victimImageName}\n`);
     const absent = await build(a.mallory.api, `t=${a.run}-mf2`, `FROM ${missing}\n`);
     expect(foreign.reply.status).toBe(404);
     expect(absent.reply.status).toBe(404);
-    expect(foreign.reply.json.message).toBe(`No such image: ${victimImageName}`);
+    expect(foreign.reply.json.message).toBe(`No such image: ${victimImageName}:latest`);
     expect(absent.reply.json.message).toBe(`No such image: ${missing}`);
   });
 
