@@ -1,4 +1,5 @@
 import { DockhandError } from '@dockhand/core';
+import { versionAtLeast } from './engine-version.ts';
 
 /** Every error code @dockhand/mutators raises, with its HTTP status. Documented in `docs/security.md`. */
 export const mutatorErrorCodes = {
@@ -67,6 +68,26 @@ export function notFound(
         : kind === 'image'
           ? `No such image: ${daemonImageName(ref)}`
           : `No such ${kind}: ${ref}`;
+  return new DockhandError('DOCKHAND_NOT_FOUND', 404, message);
+}
+
+/**
+ * The daemon's own 404 for an image the tenant may not see, in the words of the engine at hand: Engine 20.10 (API
+ * 1.41) names the reference as given and then as it normalises it, later engines the normalised one only.
+ *
+ * @param ref - the reference the client used
+ * @param apiVersion - the engine's API version
+ * @returns the error to throw
+ * @example
+ * ```ts
+ * throw imageNotFound('web', '1.45'); // 404 {"message":"No such image: web:latest"}
+ * ```
+ */
+export function imageNotFound(ref: string, apiVersion: string): DockhandError {
+  const named = daemonImageName(ref);
+  const message = versionAtLeast(apiVersion, '1.42')
+    ? `No such image: ${named}`
+    : `no such image: ${ref}: No such image: ${named}`;
   return new DockhandError('DOCKHAND_NOT_FOUND', 404, message);
 }
 

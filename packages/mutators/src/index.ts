@@ -1,7 +1,7 @@
 export { allowRoutes, DENIED_BY_DEFAULT, denyUnknownRoutes, TENANT_ROUTES } from './allow-routes.ts';
 export { type BuildKitGuardOptions, buildkitGuard, rewriteSolve } from './buildkit-guard.ts';
 export { ConfigError, loadProxyConfig, type ProxyConfig, parseProxyConfig } from './config.ts';
-export { type MutatorErrorCode, mutatorErrorCodes, notFound, refuse } from './errors.ts';
+export { imageNotFound, type MutatorErrorCode, mutatorErrorCodes, notFound, refuse } from './errors.ts';
 export { assertUnambiguous, field, foldKey, type JsonObject, setField } from './fields.ts';
 export { injectLabelFilter, mergeLabelFilter } from './filters.ts';
 export { type HostGuardOptions, hostGuard } from './host-guard.ts';

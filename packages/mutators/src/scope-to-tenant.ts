@@ -1,7 +1,8 @@
 import { type Context, compose, type Middleware, on, untouchedWhen } from '@dockhand/core';
 import { onBuildReads } from './build-context.ts';
 import { classicBuild, pinClassicBuild } from './classic-build.ts';
-import { notFound, refuse } from './errors.ts';
+import { engineApiVersion } from './engine-version.ts';
+import { imageNotFound, refuse } from './errors.ts';
 import { checkedBody, field, isObject, type JsonObject, setField } from './fields.ts';
 import { injectLabelFilter } from './filters.ts';
 import { type ImagePolicy, imageVisible } from './image-policy.ts';
@@ -371,6 +372,10 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     };
   };
 
+  /** The daemon's 404 for an image, as the engine at hand words it for a missing one. */
+  const imageMissing = async (ctx: Context, ref: string) =>
+    imageNotFound(ref, await engineApiVersion(ctx.upstream));
+
   /** The ids of the images the tenant sees. */
   const visibleImageIds = async (ctx: Context): Promise<string[]> => {
     const reply = await ctx.upstream.request({ path: '/images/json' });
@@ -385,7 +390,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   /** Refuses, with the daemon's own 404, an image the tenant may not see; a missing one is left to the daemon. */
   const assertImageVisible = async (ctx: Context, ref: string): Promise<void> => {
     const img = await imageLabels(ctx, ref);
-    if (img && !imageVisible(img.labels, label, images)) throw notFound('image', ref);
+    if (img && !imageVisible(img.labels, label, images)) throw await imageMissing(ctx, ref);
   };
 
   const images_: Middleware = on(
@@ -401,7 +406,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
         return;
       }
       const labels = img.labels;
-      if (!imageVisible(labels, label, images)) throw notFound('image', ref);
+      if (!imageVisible(labels, label, images)) throw await imageMissing(ctx, ref);
       if (ctx.operation === 'ImageDelete' || ctx.operation === 'ImageTag' || ctx.operation === 'ImagePush') {
         if (!carries(labels, label) && !images.allowChangingShared) {
           throw refuse(
@@ -443,7 +448,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     }
     // another tenant's image under the repository looks missing, as everywhere; a shared one is the policy's
     for (const img of await reply.json<{ Labels?: Record<string, string> | null }[]>()) {
-      if (!imageVisible(img.Labels, label, images)) throw notFound('image', repo);
+      if (!imageVisible(img.Labels, label, images)) throw await imageMissing(ctx, repo);
       if (!carries(img.Labels, label) && !images.allowChangingShared) {
         throw refuse(
           'DOCKHAND_IMAGE_POLICY',
@@ -485,7 +490,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
         throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'the cachefrom parameter is not a list');
       for (const ref of refs) {
         const img = await imageLabels(ctx, String(ref));
-        if (!img || !imageVisible(img.labels, label, images)) throw notFound('image', String(ref));
+        if (!img || !imageVisible(img.labels, label, images)) throw await imageMissing(ctx, String(ref));
       }
     }
     const classic = await classicBuild(ctx);
@@ -502,10 +507,10 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       // a base image the engine does not have would be pulled during the build, and its triggers run unchecked:
       // the classic builder starts only from images on the engine, and a missing one looks like a foreign one
       if (!img) {
-        if (base) throw notFound('image', ref);
+        if (base) throw await imageMissing(ctx, ref);
         continue;
       }
-      if (!imageVisible(img.labels, label, images)) throw notFound('image', ref);
+      if (!imageVisible(img.labels, label, images)) throw await imageMissing(ctx, ref);
       if (!base) continue;
       pins.set(ref, img.id);
       // the image's ONBUILD triggers run in this build: read only now, so that a foreign image's stay unseen
