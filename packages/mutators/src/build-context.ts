@@ -53,7 +53,7 @@ export async function peekDockerfile(
   const held = await readAll(body, limit);
   const compression = compressionOf(held);
   if (compression !== undefined && compression !== 'gzip') throw uncheckable(compression);
-  const source = compression === 'gzip' ? Readable.from([held]).pipe(createGunzip()) : Readable.from([held]);
+  const source = unpacked(held, compression === 'gzip');
   const tree = new ContextTree(paths);
   const wanted = (entry: TarEntry) => {
     if (!tree.wants(entry)) return false;
@@ -95,27 +95,28 @@ export async function peekDockerfile(
       const body = () => Readable.from(appended(held, compression === 'gzip', end.offset, entry));
       // read back as the engine will: the Dockerfile it finds must be the new one, whatever the context holds
       const check = new ContextTree([at]);
-      let bytes = 0;
-      const counted = body();
-      counted.on('data', (c: Buffer) => {
-        bytes += c.length;
-      });
-      for await (const e of readTar(counted, (x) => check.wants(x), limit * 16)) check.add(e);
-      const found = check.file(at);
-      const length = end.offset + (-end.offset & 511) + entry.length + 1024;
-      if (found === undefined || !found.equals(data) || bytes !== length)
-        throw refuse(
-          'DOCKHAND_AMBIGUOUS_BODY',
-          'the build context cannot be given the Dockerfile checked here',
-        );
-      return { body: body(), length };
+      for await (const e of readTar(body(), (x) => check.wants(x), limit * 16)) check.add(e);
+      if (!check.file(at)?.equals(data)) throw unreplaceable();
+      return { body: body(), length: end.offset + (-end.offset & 511) + entry.length + 1024 };
     },
   };
 }
 
-/** The archive's first `end` bytes (decompressed), padded to a whole block, then `entry` and the end blocks. */
+/** The context's bytes as a tar: decompressed when it is gzipped. */
+function unpacked(held: Buffer, gzip: boolean): Readable {
+  return gzip ? Readable.from([held]).pipe(createGunzip()) : Readable.from([held]);
+}
+
+function unreplaceable() {
+  return refuse('DOCKHAND_AMBIGUOUS_BODY', 'the build context cannot be given the Dockerfile checked here');
+}
+
+/**
+ * The archive's first `end` bytes (decompressed), padded to a whole block, then `entry` and the end blocks; an
+ * archive shorter than `end` is refused, so that the length announced is the length sent.
+ */
 async function* appended(held: Buffer, gzip: boolean, end: number, entry: Buffer): AsyncGenerator<Buffer> {
-  const source = gzip ? Readable.from([held]).pipe(createGunzip()) : Readable.from([held]);
+  const source = unpacked(held, gzip);
   let sent = 0;
   try {
     for await (const chunk of source) {
@@ -127,6 +128,7 @@ async function* appended(held: Buffer, gzip: boolean, end: number, entry: Buffer
   } finally {
     source.destroy();
   }
+  if (sent !== end) throw unreplaceable();
   yield Buffer.concat([Buffer.alloc(-sent & 511), entry, Buffer.alloc(1024)]);
 }
 

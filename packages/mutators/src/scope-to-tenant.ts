@@ -387,6 +387,13 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     return list.filter((img) => imageVisible(img.Labels, label, images)).map((img) => img.Id);
   };
 
+  /** An image that must be on the engine and visible to the tenant; else the daemon's own 404 for a missing one. */
+  const visibleImage = async (ctx: Context, ref: string) => {
+    const img = await imageLabels(ctx, ref);
+    if (!img || !imageVisible(img.labels, label, images)) throw await imageMissing(ctx, ref);
+    return img;
+  };
+
   /** Refuses, with the daemon's own 404, an image the tenant may not see; a missing one is left to the daemon. */
   const assertImageVisible = async (ctx: Context, ref: string): Promise<void> => {
     const img = await imageLabels(ctx, ref);
@@ -488,10 +495,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       }
       if (!Array.isArray(refs))
         throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'the cachefrom parameter is not a list');
-      for (const ref of refs) {
-        const img = await imageLabels(ctx, String(ref));
-        if (!img || !imageVisible(img.labels, label, images)) throw await imageMissing(ctx, String(ref));
-      }
+      for (const ref of refs) await visibleImage(ctx, String(ref));
     }
     const classic = await classicBuild(ctx);
     const pull = ctx.request.query.get('pull');
@@ -502,16 +506,13 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       );
     const pins = new Map<string, string>();
     for (const ref of classic?.images ?? []) {
-      const img = await imageLabels(ctx, ref);
-      const base = classic!.bases.includes(ref);
-      // a base image the engine does not have would be pulled during the build, and its triggers run unchecked:
-      // the classic builder starts only from images on the engine, and a missing one looks like a foreign one
-      if (!img) {
-        if (base) throw await imageMissing(ctx, ref);
+      if (!classic!.bases.includes(ref)) {
+        await assertImageVisible(ctx, ref);
         continue;
       }
-      if (!imageVisible(img.labels, label, images)) throw await imageMissing(ctx, ref);
-      if (!base) continue;
+      // a base image the engine does not have would be pulled during the build, and its triggers run unchecked:
+      // the classic builder starts only from images on the engine, and a missing one looks like a foreign one
+      const img = await visibleImage(ctx, ref);
       pins.set(ref, img.id);
       // the image's ONBUILD triggers run in this build: read only now, so that a foreign image's stay unseen
       const triggers = onBuildReads(img.onBuild);
