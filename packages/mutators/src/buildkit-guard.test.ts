@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { encodeSourcePolicy, normaliseReference, rewriteSolve } from './buildkit-guard.ts';
+import { encodeSourcePolicy, normaliseReference } from './buildkit-guard.ts';
+import { rewriteSolve } from './buildkit-solve.ts';
 
 const frame = (msg: Buffer): Buffer => {
   const h = Buffer.alloc(5);
@@ -8,66 +9,11 @@ const frame = (msg: Buffer): Buffer => {
 };
 const str = (field: number, s: string): Buffer =>
   Buffer.concat([Buffer.from([(field << 3) | 2, s.length]), Buffer.from(s)]);
-const rules = { labels: [['dockhand.tenant', 'alice']] as [string, string][], allowed: new Set<string>() };
-
-describe('rewriteSolve', () => {
-  it('appends the labels as frontend options, after the client’s own', () => {
-    const out = rewriteSolve(frame(Buffer.concat([str(6, 'dockerfile.v0')])), rules);
-    expect(out.readUInt32BE(1)).toBe(out.length - 5);
-    const text = out.subarray(5).toString('latin1');
-    expect(text).toContain('dockerfile.v0');
-    expect(text.endsWith('label:dockhand.tenant\x12\x05alice')).toBe(true);
-    expect(out[5 + 15]).toBe((7 << 3) | 2); // FrontendAttrs, right after the original 15 bytes
-  });
-
-  it('refuses an entitlement that is not allowed', () => {
-    expect(() => rewriteSolve(frame(str(9, 'network.host')), rules)).toThrow(/network\.host is not allowed/);
-    expect(
-      rewriteSolve(frame(str(9, 'network.host')), { ...rules, allowed: new Set(['network.host']) }).length,
-    ).toBeGreaterThan(17);
-  });
-
-  it('refuses the frontend options that reach outside the sandbox, in either solve', () => {
-    const option = (field: number, k: string, v: string) => {
-      const entry = Buffer.concat([str(1, k), str(2, v)]);
-      return Buffer.concat([Buffer.from([(field << 3) | 2, entry.length]), entry]);
-    };
-    expect(() => rewriteSolve(frame(option(7, 'add-hosts', 'evil=10.9.9.9')), rules)).toThrow(/--add-host/);
-    expect(() => rewriteSolve(frame(option(7, 'cgroup-parent', '/x')), rules)).toThrow(/cgroupparent/);
-    expect(() =>
-      rewriteSolve(
-        frame(Buffer.concat([str(2, 'dockerfile.v0'), option(3, 'add-hosts', 'a=1.2.3.4')])),
-        rules,
-        {
-          options: 3,
-          frontend: 2,
-        },
-      ),
-    ).toThrow(/--add-host/);
-    // empty, or another option: left as they are
-    expect(rewriteSolve(frame(option(7, 'add-hosts', '')), rules).length).toBeGreaterThan(5);
-    expect(rewriteSolve(frame(option(7, 'build-arg:HOSTS', 'a=1')), rules).length).toBeGreaterThan(5);
-  });
-
-  it('leaves a gateway solve of a bare definition alone, and labels one that runs a frontend', () => {
-    const bare = frame(str(1, 'llb'));
-    expect(rewriteSolve(bare, rules, { options: 3, frontend: 2 })).toEqual(bare);
-    const withFrontend = rewriteSolve(frame(str(2, 'dockerfile.v0')), rules, { options: 3, frontend: 2 });
-    expect(withFrontend[5 + 15]).toBe((3 << 3) | 2);
-  });
-
-  it('refuses what it cannot read: compressed, truncated or several messages', () => {
-    const msg = str(6, 'x');
-    const compressed = frame(msg);
-    compressed[0] = 1;
-    expect(() => rewriteSolve(compressed, rules)).toThrow(/compressed or malformed/);
-    expect(() => rewriteSolve(frame(msg).subarray(0, 6), rules)).toThrow();
-    expect(() => rewriteSolve(Buffer.concat([frame(msg), frame(msg)]), rules)).toThrow(
-      /more than one message/,
-    );
-    expect(() => rewriteSolve(frame(Buffer.from([(9 << 3) | 2, 50, 1])), rules)).toThrow(/malformed/);
-  });
-});
+const rules = {
+  labels: [['dockhand.tenant', 'alice']] as [string, string][],
+  allowed: new Set<string>(),
+  cacheNamespace: 'dockhand-ns',
+};
 
 describe('the source policy', () => {
   it('is appended as field 12 of Control/Solve, and a request with its own is refused', () => {

@@ -2,9 +2,21 @@ import http2, { type ClientHttp2Session, type IncomingHttpHeaders, type ServerHt
 import { Duplex, PassThrough } from 'node:stream';
 import { compose, DockhandError, type Middleware, on, type Upstream } from '@dockhand/core';
 import type { Logger } from 'pino';
+import {
+  CONTROL_SOLVE,
+  cacheNamespaceOf,
+  checkSolve,
+  GATEWAY_SOLVE,
+  rewriteSolve,
+  type SolveFields,
+  type SolveRules,
+  unframe,
+} from './buildkit-solve.ts';
 import { engineApiVersion, versionAtLeast } from './engine-version.ts';
 import { refuse } from './errors.ts';
 import { type ImagePolicy, imageVisible } from './image-policy.ts';
+import { lengthDelimited } from './protobuf-wire.ts';
+import { hostRegistryCheck } from './registry-host.ts';
 import { carries, parseLabel, type TenantLabel } from './tenant.ts';
 
 /** Options of {@link buildkitGuard}. */
@@ -20,55 +32,82 @@ export interface BuildKitGuardOptions {
    * (v0.12+, Engine 25+); an older one ignores the policy.
    */
   readonly images?: { readonly label: string | TenantLabel; readonly policy?: ImagePolicy };
+  /**
+   * Registries on the engine's host (`localhost:5000`) that build caches and pushes may reach, as `hostGuard`'s
+   * option of the same name. Every other registry on the engine's host is refused.
+   */
+  readonly localRegistries?: readonly string[];
+  /**
+   * Let builds run frontends other than the engine's own Dockerfile frontend: a `# syntax=` line's image, or a
+   * `gateway.v0` frontend. Off by default: such a frontend is a program that writes the build's steps inside the
+   * engine, where the guard does not read them. With it off, a `# syntax=` line is ignored.
+   */
+  readonly customFrontends?: boolean;
 }
 
 /** Control methods a tenant may not call: they act on every tenant's builds. */
-const DENIED_METHODS = new Set([
-  '/moby.buildkit.v1.Control/Prune',
-  '/moby.buildkit.v1.Control/ListenBuildHistory',
-  '/moby.buildkit.v1.Control/UpdateBuildHistory',
+const DENIED_METHODS: ReadonlyMap<string, string> = new Map([
+  ['/moby.buildkit.v1.Control/Prune', "Prune acts on every tenant's builds and is not allowed here"],
+  [
+    '/moby.buildkit.v1.Control/ListenBuildHistory',
+    "ListenBuildHistory acts on every tenant's builds and is not allowed here",
+  ],
+  [
+    '/moby.buildkit.v1.Control/UpdateBuildHistory',
+    "UpdateBuildHistory acts on every tenant's builds and is not allowed here",
+  ],
 ]);
 /**
- * The two solve calls and where their frontend options are: `Control/Solve` (field 7 `FrontendAttrs`, field 9
- * `Entitlements`), and `LLBBridge/Solve`, what buildx's client-side build sends to run the Dockerfile frontend
- * (field 2 `Frontend`, field 3 `FrontendOpt`).
+ * The calls a build may make, as `docker buildx` and BuildKit clients make them; every other is refused, the
+ * gateway's interactive build containers among them (`NewContainer`, `ExecProcess`: their settings are not read).
  */
+const ALLOWED_METHODS = new Set([
+  '/moby.buildkit.v1.Control/Solve',
+  '/moby.buildkit.v1.Control/Status',
+  '/moby.buildkit.v1.Control/Session',
+  '/moby.buildkit.v1.Control/ListWorkers',
+  '/moby.buildkit.v1.Control/Info',
+  '/moby.buildkit.v1.frontend.LLBBridge/Solve',
+  '/moby.buildkit.v1.frontend.LLBBridge/ResolveImageConfig',
+  '/moby.buildkit.v1.frontend.LLBBridge/ResolveSourceMeta',
+  '/moby.buildkit.v1.frontend.LLBBridge/ReadFile',
+  '/moby.buildkit.v1.frontend.LLBBridge/ReadDir',
+  '/moby.buildkit.v1.frontend.LLBBridge/StatFile',
+  '/moby.buildkit.v1.frontend.LLBBridge/Evaluate',
+  '/moby.buildkit.v1.frontend.LLBBridge/Ping',
+  '/moby.buildkit.v1.frontend.LLBBridge/Return',
+  '/moby.buildkit.v1.frontend.LLBBridge/Inputs',
+  '/moby.buildkit.v1.frontend.LLBBridge/Warn',
+  '/grpc.health.v1.Health/Check',
+  '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+]);
+/**
+ * `Control/DiskUsage` lists every tenant's build cache records, with the command of each step (`docker buildx du
+ * --verbose`): it is answered with none, as `/system/df` answers `BuildCache`.
+ */
+const DISK_USAGE = '/moby.buildkit.v1.Control/DiskUsage';
 const SOLVES: ReadonlyMap<string, SolveFields> = new Map([
-  ['/moby.buildkit.v1.Control/Solve', { options: 7, entitlements: 9, sourcePolicy: 12 }],
-  ['/moby.buildkit.v1.frontend.LLBBridge/Solve', { options: 3, frontend: 2 }],
+  ['/moby.buildkit.v1.Control/Solve', CONTROL_SOLVE],
+  ['/moby.buildkit.v1.frontend.LLBBridge/Solve', GATEWAY_SOLVE],
 ]);
 const PERMISSION_DENIED = '7';
 
 /**
- * Frontend options that reach outside the build's sandbox, refused when set as `/build` refuses their query
- * parameters: `add-hosts` (`--add-host`, `extrahosts`) and `cgroup-parent` (`--cgroup-parent`, `cgroupparent`).
- */
-const REFUSED_FRONTEND_OPTIONS: ReadonlyMap<string, string> = new Map([
-  ['add-hosts', 'extra hosts (--add-host) are not allowed on builds here'],
-  ['cgroup-parent', 'cgroupparent is not allowed here'],
-]);
-
-/** Where a solve request keeps what the guard reads and writes (protobuf field numbers). */
-interface SolveFields {
-  /** `FrontendAttrs` / `FrontendOpt`: a map of strings. */
-  readonly options: number;
-  /** `Frontend`: the frontend's name. */
-  readonly frontend?: number;
-  /** `Entitlements`: repeated strings. */
-  readonly entitlements?: number;
-  /** `SourcePolicy`: one `sourcepolicy.Policy` message. */
-  readonly sourcePolicy?: number;
-}
-
-/**
  * Reads BuildKit's gRPC on a hijacked `/grpc` connection (what `docker build` and `docker buildx` use with the
- * engine's BuildKit), so that builds obey the tenant rules too: every `Solve` gets the tenant's labels as
- * `label:` frontend attributes (the image a Dockerfile build produces carries them), a `Solve` asking for an
- * entitlement that is not allowed (`network.host`, `security.insecure`) is refused, and the control calls that
- * act on every tenant's builds (cache prune, build history) are refused. The proxy terminates HTTP/2 on both
- * sides; every other call is passed through as it is.
+ * engine's BuildKit), so that builds obey the tenant rules too. Every `Solve` (`checkSolve`, `rewriteSolve`):
+ * - gets the tenant's labels as `label:` frontend attributes (the image a Dockerfile build produces carries them)
+ *   and a cache-mount namespace of the tenant's own (`RUN --mount=type=cache` is not shared between tenants);
+ * - is refused when it asks for an entitlement that is not allowed (`network.host`, `security.insecure`), sets
+ *   extra hosts or a cgroup parent, imports or exports build cache through a backend other than a registry, the
+ *   client or inline, or through a registry on the engine's host, or pushes to one;
+ * - runs the engine's own Dockerfile frontend only, unless `customFrontends` (a `# syntax=` line is ignored);
+ * - has the LLB a client built itself read step by step, with the same rules.
  *
- * @param options - the labels and the allowed entitlements
+ * Calls are allowed by name: those `docker buildx` makes. The control calls that act on every tenant's builds
+ * (cache prune, build history) are refused, and `DiskUsage` is answered with no records. The proxy terminates
+ * HTTP/2 on both sides; every other allowed call is passed through as it is.
+ *
+ * @param options - the labels, the allowed entitlements, the image limit, the registries and frontends allowed
  * @returns the middleware
  * @example
  * ```ts
@@ -76,8 +115,14 @@ interface SolveFields {
  * ```
  */
 export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
-  const allowed = new Set(options.entitlements ?? []);
   const labels = Object.entries(options.labels);
+  const solveRules: SolveRules = {
+    labels,
+    allowed: new Set(options.entitlements ?? []),
+    cacheNamespace: cacheNamespaceOf(labels),
+    customFrontends: options.customFrontends ?? false,
+  };
+  const checkRegistries = hostRegistryCheck(options.localRegistries);
   const images = options.images && { label: parseLabel(options.images.label), policy: options.images.policy };
   // BuildKit through `/build?version=2` runs in the engine without a Solve this guard could give a policy to
   const legacy: Middleware = on('ImageBuild', async (ctx, next) => {
@@ -108,7 +153,12 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
         }
       : undefined;
     ctx.onHijack((client, engine, early) =>
-      intercept(client, engine, early, { labels, allowed, log, ...(sourcePolicy ? { sourcePolicy } : {}) }),
+      intercept(client, engine, early, {
+        solve: solveRules,
+        checkRegistries,
+        log,
+        ...(sourcePolicy ? { sourcePolicy } : {}),
+      }),
     );
     await next();
   });
@@ -116,8 +166,8 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
 }
 
 interface Rules {
-  labels: [string, string][];
-  allowed: Set<string>;
+  solve: SolveRules;
+  checkRegistries: (hosts: readonly string[]) => Promise<void>;
   log: Logger;
   /**
    * When images are limited: refuses the image names a `Control/Solve` exports to that another tenant's or a
@@ -157,9 +207,16 @@ function forwardStream(
 ): void {
   const path = String(headers[':path'] ?? '');
   stream.on('error', () => {});
-  if (DENIED_METHODS.has(path)) {
+  if (path === DISK_USAGE) {
+    stream.resume();
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+    stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+    stream.end(Buffer.alloc(5)); // an empty DiskUsageResponse
+    return;
+  }
+  if (!ALLOWED_METHODS.has(path)) {
     rules.log.warn({ code: 'DOCKHAND_ROUTE_DENIED', path }, 'BuildKit call refused');
-    grpcError(stream, `${path.split('/').pop()} acts on every tenant's builds and is not allowed here`);
+    grpcError(stream, DENIED_METHODS.get(path) ?? `the BuildKit call ${path} is not allowed here`);
     return;
   }
   const out: Record<string, string | string[]> = {};
@@ -199,9 +256,15 @@ function forwardStream(
   stream.on('data', (c: Buffer) => chunks.push(c));
   stream.on('end', () => {
     const frame = Buffer.concat(chunks);
-    const policy = solve.sourcePolicy !== undefined ? rules.sourcePolicy?.(exportNamesOf(frame)) : undefined;
-    Promise.resolve(policy)
-      .then((sourcePolicy) => request.end(rewriteSolve(frame, rules, solve, sourcePolicy)))
+    const checked = async () => {
+      const facts = checkSolve(unframe(frame), solve, rules.solve);
+      await rules.checkRegistries(facts.registries);
+      const policy =
+        solve.sourcePolicy !== undefined ? await rules.sourcePolicy?.(facts.exportNames) : undefined;
+      return rewriteSolve(frame, rules.solve, solve, policy);
+    };
+    checked()
+      .then((rewritten) => request.end(rewritten))
       .catch((err: Error) => {
         rules.log.warn({ code: DockhandError.is(err) ? err.code : 'DOCKHAND_AMBIGUOUS_BODY' }, err.message);
         request.close(http2.constants.NGHTTP2_CANCEL);
@@ -224,146 +287,6 @@ function grpcError(stream: ServerHttp2Stream, message: string): void {
     },
     { endStream: true },
   );
-}
-
-/**
- * Checks and rewrites one gRPC-framed `SolveRequest`: refuses entitlements that are not allowed and frontend
- * options that reach outside the sandbox (`add-hosts`, `cgroup-parent`), and appends the tenant's labels as
- * `FrontendAttrs` entries (a later map entry wins, so a client's own `label:` is overridden).
- *
- * @param frame - the gRPC message: a flag byte, a 4-byte length, the protobuf bytes
- * @param rules - the labels and allowed entitlements
- * @param fields - the field numbers of the frontend options, the frontend name, the entitlements and the
- *   source policy
- * @param sourcePolicy - an encoded `sourcepolicy.Policy` to set (a request that brings its own is refused)
- * @returns the rewritten frame
- * @throws Error with the refusal's message
- * @internal
- */
-export function rewriteSolve(
-  frame: Buffer,
-  rules: Pick<Rules, 'labels' | 'allowed'>,
-  fields: SolveFields = { options: 7, entitlements: 9, sourcePolicy: 12 },
-  sourcePolicy?: Buffer,
-): Buffer {
-  if (frame.length < 5 || frame[0] !== 0)
-    throw new Error('a compressed or malformed BuildKit request cannot be checked here');
-  const length = frame.readUInt32BE(1);
-  if (frame.length !== 5 + length)
-    throw new Error('a BuildKit request of more than one message cannot be checked here');
-  const message = frame.subarray(5);
-  if (fields.entitlements !== undefined) {
-    for (const entitlement of stringsOf(message, fields.entitlements)) {
-      if (!rules.allowed.has(entitlement))
-        throw refuse('DOCKHAND_HOST_ESCAPE', `the build entitlement ${entitlement} is not allowed here`);
-    }
-  }
-  walkFields(message, (field, entry) => {
-    if (field !== fields.options || entry === undefined) return;
-    const [key, value] = mapEntry(entry);
-    const refused = REFUSED_FRONTEND_OPTIONS.get(key);
-    if (refused !== undefined && value !== '') throw refuse('DOCKHAND_HOST_ESCAPE', refused);
-  });
-  const extra: Buffer[] = [];
-  if (sourcePolicy !== undefined && fields.sourcePolicy !== undefined) {
-    if (hasField(message, fields.sourcePolicy))
-      throw refuse('DOCKHAND_IMAGE_POLICY', 'a build that brings its own source policy is not allowed here');
-    extra.push(lengthDelimited(fields.sourcePolicy, sourcePolicy));
-  }
-  // a solve of a bare definition runs no frontend: there is nothing to give labels to
-  if (fields.frontend !== undefined && stringsOf(message, fields.frontend).every((f) => f === ''))
-    return frame;
-  for (const [k, v] of rules.labels) {
-    const entry = Buffer.concat([
-      lengthDelimited(1, Buffer.from(`label:${k}`)),
-      lengthDelimited(2, Buffer.from(v)),
-    ]);
-    extra.push(lengthDelimited(fields.options, entry));
-  }
-  const body = Buffer.concat([message, ...extra]);
-  const header = Buffer.alloc(5);
-  header.writeUInt32BE(body.length, 1);
-  return Buffer.concat([header, body]);
-}
-
-function varint(n: number): Buffer {
-  const bytes: number[] = [];
-  let v = n;
-  while (v > 0x7f) {
-    bytes.push((v & 0x7f) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  bytes.push(v);
-  return Buffer.from(bytes);
-}
-
-function lengthDelimited(field: number, value: Buffer): Buffer {
-  return Buffer.concat([varint((field << 3) | 2), varint(value.length), value]);
-}
-
-function readVarint(buf: Buffer, pos: number): [number, number] {
-  let result = 0;
-  let mul = 1;
-  let i = pos;
-  for (;;) {
-    if (i >= buf.length) throw new Error('a malformed BuildKit request cannot be checked here');
-    const b = buf[i++]!;
-    result += (b & 0x7f) * mul;
-    if ((b & 0x80) === 0) return [result, i];
-    mul *= 128;
-  }
-}
-
-/** The string values of a repeated string field at the top level of a protobuf message. */
-function stringsOf(msg: Buffer, wanted: number): string[] {
-  const out: string[] = [];
-  walkFields(msg, (field, value) => {
-    if (field === wanted && value !== undefined) out.push(value.toString('utf8'));
-  });
-  return out;
-}
-
-/** Whether a protobuf message has a field, at its top level. */
-function hasField(msg: Buffer, wanted: number): boolean {
-  let found = false;
-  walkFields(msg, (field) => {
-    if (field === wanted) found = true;
-  });
-  return found;
-}
-
-/** Calls back with each top-level field of a protobuf message: its number and, when length-delimited, its bytes. */
-function walkFields(msg: Buffer, visit: (field: number, value: Buffer | undefined) => void): void {
-  let p = 0;
-  while (p < msg.length) {
-    const [key, p1] = readVarint(msg, p);
-    const field = Math.floor(key / 8);
-    switch (key & 7) {
-      case 0: {
-        p = readVarint(msg, p1)[1];
-        visit(field, undefined);
-        break;
-      }
-      case 1:
-        p = p1 + 8;
-        visit(field, undefined);
-        break;
-      case 2: {
-        const [len, p2] = readVarint(msg, p1);
-        if (p2 + len > msg.length) throw new Error('a malformed BuildKit request cannot be checked here');
-        visit(field, msg.subarray(p2, p2 + len));
-        p = p2 + len;
-        break;
-      }
-      case 5:
-        p = p1 + 4;
-        visit(field, undefined);
-        break;
-      default:
-        throw new Error('a malformed BuildKit request cannot be checked here');
-    }
-  }
-  if (p > msg.length) throw new Error('a malformed BuildKit request cannot be checked here');
 }
 
 const POLICY_ALLOW = 0;
@@ -402,46 +325,6 @@ export function encodeSourcePolicy(allow: readonly string[]): Buffer {
     // `ADD <url>` and git contexts are fetched by BuildKit in the engine, from the host's network
     ...REMOTE_SOURCES.map((id) => rule(POLICY_DENY, id, MATCH_WILDCARD)),
   ]);
-}
-
-/**
- * The image names a `Control/Solve` exports to: the `name` attribute of each exporter (field 13 `Exporters`, each
- * with its attributes in field 2), and of the deprecated single exporter (field 4 `ExporterAttrs`); several names
- * are separated by commas. A frame it cannot read gives none: `rewriteSolve` refuses it.
- */
-function exportNamesOf(frame: Buffer): string[] {
-  const names: string[] = [];
-  const fromAttrs = (entry: Buffer): void => {
-    const [key, value] = mapEntry(entry);
-    if (key === 'name')
-      names.push(
-        ...value
-          .split(',')
-          .map((n) => n.trim())
-          .filter((n) => n !== ''),
-      );
-  };
-  try {
-    walkFields(frame.subarray(5), (field, value) => {
-      if (value === undefined) return;
-      if (field === 4) fromAttrs(value);
-      else if (field === 13) walkFields(value, (f, v) => v !== undefined && f === 2 && fromAttrs(v));
-    });
-  } catch {
-    return [];
-  }
-  return names;
-}
-
-/** One entry of a protobuf `map<string, string>`: its key (field 1) and value (field 2). */
-function mapEntry(entry: Buffer): [string, string] {
-  let key = '';
-  let value = '';
-  walkFields(entry, (f, v) => {
-    if (f === 1 && v !== undefined) key = v.toString('utf8');
-    else if (f === 2 && v !== undefined) value = v.toString('utf8');
-  });
-  return [key, value];
 }
 
 /** The engine's images, with their digests: what a solve's checks are made against. */

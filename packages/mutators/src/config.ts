@@ -91,6 +91,8 @@ const entries = {
     labels,
     entitlements: v.optional(strings),
     images: v.optional(v.strictObject({ label: tenantLabel, policy: v.optional(imagePolicy) })),
+    localRegistries: v.optional(strings),
+    customFrontends: v.optional(v.boolean()),
   }),
   allowRoutes: v.strictObject({
     type: v.literal('allowRoutes'),

@@ -3,7 +3,7 @@ import { classicBuild } from './classic-build.ts';
 import { refuse } from './errors.ts';
 import { checkedBody, field, foldKey, isObject, type JsonObject } from './fields.ts';
 import { checkEndpoints, type NetworkPolicy, networkCreateCheck } from './network-settings.ts';
-import { registryAddressHost, registryOf, resolvesHostLocal } from './registry-host.ts';
+import { hostRegistryCheck, registryAddressHost, registryOf } from './registry-host.ts';
 
 /** Options of {@link hostGuard}: each escape is refused unless allowed here. */
 export interface HostGuardOptions {
@@ -275,17 +275,7 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
 
   // a registry on the engine's host: the engine (on the host) reaches services bound to the host's loopback, which
   // no container can reach, and its errors carry what answered there
-  const localRegistries = new Set((options.localRegistries ?? []).map((r) => r.toLowerCase()));
-  const checkRegistries = async (hosts: readonly (string | undefined)[]) => {
-    for (const host of new Set(hosts)) {
-      if (host && !localRegistries.has(host.toLowerCase()) && (await resolvesHostLocal(host))) {
-        throw refuse(
-          'DOCKHAND_HOST_ESCAPE',
-          `the registry ${host} is on the engine's host, which the engine reaches and containers do not; it is not allowed here`,
-        );
-      }
-    }
-  };
+  const checkRegistries = hostRegistryCheck(options.localRegistries);
   const build: Middleware = on('ImageBuild', async (ctx, next) => {
     const q = ctx.request.query;
     const net = (q.get('networkmode') ?? '').toLowerCase();

@@ -1,5 +1,6 @@
 export { allowRoutes, DENIED_BY_DEFAULT, denyUnknownRoutes, TENANT_ROUTES } from './allow-routes.ts';
-export { type BuildKitGuardOptions, buildkitGuard, rewriteSolve } from './buildkit-guard.ts';
+export { type BuildKitGuardOptions, buildkitGuard } from './buildkit-guard.ts';
+export { rewriteSolve } from './buildkit-solve.ts';
 export { ConfigError, loadProxyConfig, type ProxyConfig, parseProxyConfig } from './config.ts';
 export { imageNotFound, type MutatorErrorCode, mutatorErrorCodes, notFound, refuse } from './errors.ts';
 export { assertUnambiguous, field, foldKey, type JsonObject, setField } from './fields.ts';

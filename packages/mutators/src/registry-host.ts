@@ -1,5 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
+import { refuse } from './errors.ts';
 
 /** Addresses that are the host itself, as the engine (on the host) would reach them, and cloud metadata. */
 const HOST_LOCAL = new BlockList();
@@ -120,4 +121,34 @@ function hostName(host: string): string {
   if (h.startsWith('[')) h = h.slice(1, h.indexOf(']') === -1 ? undefined : h.indexOf(']'));
   else if (isIP(h) !== 6) h = h.replace(/:\d*$/, '');
   return h.replace(/\.$/, '');
+}
+
+/**
+ * A check that the engine is not sent to a registry on its own host ({@link resolvesHostLocal}), for pulls, pushes,
+ * logins, builds and build caches alike.
+ *
+ * @param localRegistries - registries on the engine's host that may be reached all the same (`host:port`)
+ * @returns a function that refuses the first host-local registry among the ones given (`undefined`: Docker Hub)
+ * @throws {@link @dockhand/core!DockhandError} `DOCKHAND_HOST_ESCAPE`, from the returned function
+ * @example
+ * ```ts
+ * const check = hostRegistryCheck(['localhost:5000']);
+ * await check(['localhost:5000', 'registry.example']); // passes
+ * await check(['127.0.0.1:6000']); // throws DOCKHAND_HOST_ESCAPE
+ * ```
+ */
+export function hostRegistryCheck(
+  localRegistries: readonly string[] = [],
+): (hosts: readonly (string | undefined)[]) => Promise<void> {
+  const allowed = new Set(localRegistries.map((r) => r.toLowerCase()));
+  return async (hosts) => {
+    for (const host of new Set(hosts)) {
+      if (host && !allowed.has(host.toLowerCase()) && (await resolvesHostLocal(host))) {
+        throw refuse(
+          'DOCKHAND_HOST_ESCAPE',
+          `the registry ${host} is on the engine's host, which the engine reaches and containers do not; it is not allowed here`,
+        );
+      }
+    }
+  };
 }

@@ -30,7 +30,7 @@ export interface WorkshopTenantOptions {
   readonly allowBinds?: readonly string[];
   /** Explicit network subnets: IPv4 ranges they must lie within, or `true` for any (default none; see `hostGuard`). */
   readonly networkSubnets?: boolean | readonly string[];
-  /** Registries on the engine's host that pulls, pushes and logins may reach, as `host:port` (default none; see `hostGuard`). */
+  /** Registries on the engine's host that pulls, pushes, logins and build caches may reach, as `host:port` (default none; see `hostGuard`). */
   readonly localRegistries?: readonly string[];
 }
 
@@ -98,6 +98,10 @@ export function workshopTenant(options: WorkshopTenantOptions): Middleware {
     }),
     scopeToTenant({ label, shared, ownership }),
     stampLabels({ labels }),
-    buildkitGuard({ labels, images: { label } }),
+    buildkitGuard({
+      labels,
+      images: { label },
+      ...(options.localRegistries === undefined ? {} : { localRegistries: options.localRegistries }),
+    }),
   ]);
 }

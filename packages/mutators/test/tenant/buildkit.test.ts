@@ -7,12 +7,14 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTenant, onEngine, type Tenant } from './harness.ts';
+import { createTenant, hostOnlyServer, onEngine, pruneBuildCache, type Tenant, unique } from './harness.ts';
 
 let alice: Tenant;
 let bob: Tenant;
 let context: string;
 const images: string[] = [];
+/** Texts in the steps of this suite's builds: their build cache records are removed once the images are. */
+const markers: string[] = [];
 
 beforeAll(async () => {
   [alice, bob] = await Promise.all([createTenant(), createTenant()]);
@@ -21,6 +23,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (images.length) await onEngine('image', 'rm', '-f', ...images).catch(() => {});
+  for (const marker of markers) await pruneBuildCache(marker);
   await Promise.all([alice?.[Symbol.asyncDispose](), bob?.[Symbol.asyncDispose]()]);
   await rm(context, { recursive: true, force: true });
 }, 120_000);
@@ -122,24 +125,78 @@ describe.runIf(sourcePolicies)('BuildKit builds through the tenant proxy (buildk
   }, 180_000);
 
   it("refuses --push to a registry on the engine's host: the CLI pushes through the engine's push API", async () => {
-    const { createServer } = await import('node:http');
-    let seen = 0;
-    const server = createServer((_req, res) => {
-      seen++;
-      res.statusCode = 404;
-      res.end('host-only');
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const port = (server.address() as import('node:net').AddressInfo).port;
-    try {
-      const tag = `127.0.0.1:${port}/${alice.name}-push:1`;
-      const out = await build(alice, tag, 'FROM busybox:latest\nRUN echo pushed > /x\n', ['--push']);
-      expect(out.code).not.toBe(0);
-      expect(out.stderr).toMatch(/is on the engine's host/);
-      expect(seen).toBe(0);
-    } finally {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+    await using registry = await hostOnlyServer();
+    const tag = `127.0.0.1:${registry.port}/${alice.name}-push:1`;
+    const out = await build(alice, tag, 'FROM busybox:latest\nRUN echo pushed > /x\n', ['--push']);
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toMatch(/is on the engine's host/);
+    expect(registry.seen()).toBe(0);
+  }, 180_000);
+
+  it("refuses build cache from a registry on the engine's host, in each form the CLI sends it", async () => {
+    await using registry = await hostOnlyServer();
+    for (const from of [
+      `type=registry,ref=127.0.0.1:${registry.port}/${alice.name}/cache`,
+      `localhost:${registry.port}/${alice.name}/cache:1`,
+    ]) {
+      const tag = `${alice.name}-cachefrom:1`;
+      const out = await build(alice, tag, 'FROM busybox:latest\nRUN echo cached > /x\n', [
+        '--cache-from',
+        from,
+      ]);
+      expect(out.code, `--cache-from ${from}`).not.toBe(0);
+      expect(out.stderr).toMatch(/is on the engine's host, which the engine reaches and containers do not/);
+      await expect(onEngine('image', 'inspect', tag)).rejects.toThrow();
     }
+    expect(registry.seen()).toBe(0);
+  }, 180_000);
+
+  it("shows none of another tenant's build steps in the build cache (docker buildx du)", async () => {
+    const marker = `bob-secret-${unique()}`;
+    markers.push(marker);
+    const built = await build(bob, `${bob.name}-du:1`, `FROM busybox:latest\nRUN echo ${marker} > /s\n`);
+    expect(built.code, built.stderr).toBe(0);
+    // the engine itself lists the step, with its command
+    expect(await onEngine('buildx', 'du', '--verbose')).toContain(marker);
+    const du = await alice.docker(['buildx', 'du', '--verbose'], { env: { DOCKER_CONFIG: context } });
+    expect(du.code, du.stderr).toBe(0);
+    expect(du.stdout).not.toContain(marker);
+    expect(du.stdout).not.toMatch(/^ID:/m);
+  }, 180_000);
+
+  it("gives each tenant cache mounts of its own: another tenant's RUN --mount=type=cache is not seen", async () => {
+    const marker = unique();
+    const target = `/cache-${marker}`;
+    markers.push(marker);
+    const write = (who: string) =>
+      `FROM busybox:latest\nRUN --mount=type=cache,target=${target} echo ${who}-${marker} >> ${target}/seen; cat ${target}/seen\n`;
+    const bobs = await build(bob, `${bob.name}-cachemount:1`, write('bob'));
+    expect(bobs.code, bobs.stderr).toBe(0);
+    const first = await build(alice, `${alice.name}-cachemount:1`, write('alice'));
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toContain(`alice-${marker}`);
+    expect(first.stderr).not.toContain(`bob-${marker}`);
+    // the tenant's own cache mount is kept between its builds
+    const second = await build(alice, `${alice.name}-cachemount:2`, write('alice-again'));
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toMatch(new RegExp(`alice-${marker}[\\s\\S]*alice-again-${marker}`));
+    expect(second.stderr).not.toContain(`bob-${marker}`);
+  }, 240_000);
+
+  it('builds with the engine’s own Dockerfile frontend: a # syntax= line does not run an image as the frontend', async () => {
+    const marker = unique();
+    markers.push(marker);
+    // busybox is no frontend: had it been run as one, the build would fail
+    const out = await build(
+      alice,
+      `${alice.name}-syntax:1`,
+      `# syntax=busybox:latest\nFROM busybox:latest\nRUN echo built-by-the-engine-${marker}\n`,
+    );
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stderr).toContain(`built-by-the-engine-${marker}`);
+    expect(out.stderr).not.toMatch(
+      /resolve image config for docker-image:\/\/docker\.io\/library\/busybox:latest/,
+    );
   }, 180_000);
 
   it('refuses ADD of a URL or a git repository, which BuildKit would fetch from the host network', async () => {

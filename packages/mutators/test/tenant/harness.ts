@@ -190,3 +190,54 @@ export async function eventually(
     await new Promise((r) => setTimeout(r, 250));
   }
 }
+
+/**
+ * Removes the engine's build cache records whose description holds `marker` (a test's unique text in its build
+ * steps), by id, straight on the engine: BuildKit's cache carries no labels, and the engine's other records are
+ * left alone.
+ */
+export async function pruneBuildCache(marker: string): Promise<void> {
+  // a record another one was made from, or one an image or a build has just let go of, goes in a later round
+  for (let round = 0; round < 10; round++) {
+    const df = JSON.parse(
+      await onEngine('system', 'df', '--format', '{{json .}}', '-v').catch(() => '{}'),
+    ) as {
+      BuildCache?: { ID: string; Description: string }[] | null;
+    };
+    const ids = (df.BuildCache ?? []).filter((r) => r.Description.includes(marker)).map((r) => r.ID);
+    if (ids.length === 0) return;
+    for (const id of ids) await onEngine('builder', 'prune', '-f', '--filter', `id=${id}`).catch(() => {});
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** A server on the host's loopback only, as a registry the engine could reach and containers could not. */
+export interface HostOnlyServer extends AsyncDisposable {
+  readonly port: number;
+  /** The requests it has seen. */
+  readonly seen: () => number;
+}
+
+/** Starts a {@link HostOnlyServer} on 127.0.0.1 that answers every request with 404. */
+export async function hostOnlyServer(): Promise<HostOnlyServer> {
+  const { createServer } = await import('node:http');
+  let seen = 0;
+  const server = createServer((_req, res) => {
+    seen++;
+    res.statusCode = 404;
+    res.end('host-only');
+  });
+  // a TLS hello is not HTTP: count it too, as a connection the engine made
+  server.on('connection', () => {
+    seen++;
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as import('node:net').AddressInfo).port,
+    seen: () => seen,
+    async [Symbol.asyncDispose]() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,252 @@
+import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import { describe, expect, it } from 'vitest';
+import {
+  CONTROL_SOLVE,
+  cacheNamespaceOf,
+  checkSolve,
+  GATEWAY_SOLVE,
+  rewriteSolve,
+  type SolveRules,
+} from './buildkit-solve.ts';
+
+// Requests are written with @bufbuild/protobuf's writer, field by field, as BuildKit's clients marshal them.
+type Build = (w: BinaryWriter) => BinaryWriter;
+const message = (...parts: Build[]): Buffer => {
+  const w = new BinaryWriter();
+  for (const part of parts) part(w);
+  return Buffer.from(w.finish());
+};
+const str =
+  (no: number, s: string): Build =>
+  (w) =>
+    w.tag(no, WireType.LengthDelimited).string(s);
+const sub =
+  (no: number, ...parts: Build[]): Build =>
+  (w) =>
+    w.tag(no, WireType.LengthDelimited).bytes(message(...parts));
+const num =
+  (no: number, n: number): Build =>
+  (w) =>
+    w.tag(no, WireType.Varint).int32(n);
+const entry = (no: number, k: string, v: string): Build => sub(no, str(1, k), str(2, v));
+const frame = (msg: Buffer): Buffer => {
+  const h = Buffer.alloc(5);
+  h.writeUInt32BE(msg.length, 1);
+  return Buffer.concat([h, msg]);
+};
+
+const rules: SolveRules = {
+  labels: [['dockhand.tenant', 'alice']],
+  allowed: new Set(),
+  cacheNamespace: cacheNamespaceOf([['dockhand.tenant', 'alice']]),
+};
+const check = (fields = CONTROL_SOLVE, ...parts: Build[]) => checkSolve(message(...parts), fields, rules);
+
+/** The `map<string, string>` entries of a field, in wire order, read with the library's reader. */
+function options(msg: Uint8Array, no: number): [string, string][] {
+  const out: [string, string][] = [];
+  const r = new BinaryReader(msg);
+  while (r.pos < r.len) {
+    const [f, t] = r.tag();
+    if (f !== no || t !== WireType.LengthDelimited) {
+      r.skip(t, f);
+      continue;
+    }
+    const e = new BinaryReader(r.bytes());
+    let k = '';
+    let v = '';
+    while (e.pos < e.len) {
+      const [ef] = e.tag();
+      if (ef === 1) k = e.string();
+      else v = e.string();
+    }
+    out.push([k, v]);
+  }
+  return out;
+}
+
+// LLB: an Op (inputs 1, exec 2, source 3, build 5) in a Definition (def 1)
+const definition = (...ops: Buffer[]): Build[] =>
+  ops.map((op) => (w) => w.tag(1, WireType.LengthDelimited).bytes(op));
+const execOp = (...parts: Build[]): Buffer => message(sub(2, ...parts));
+const meta = (...parts: Build[]): Build => sub(1, str(1, '/bin/sh'), str(3, '/'), ...parts);
+const cacheMount = (id: string): Build => sub(2, num(1, 0), str(3, '/cache'), num(6, 3), sub(20, str(1, id)));
+
+describe('rewriteSolve', () => {
+  it('appends the labels, the cache-mount namespace and cmdline after the client’s own options', () => {
+    const out = rewriteSolve(frame(message(str(6, 'dockerfile.v0'), entry(7, 'cmdline', 'x'))), rules);
+    expect(out.readUInt32BE(1)).toBe(out.length - 5);
+    expect(options(out.subarray(5), 7)).toEqual([
+      ['cmdline', 'x'],
+      ['label:dockhand.tenant', 'alice'],
+      ['build-arg:BUILDKIT_CACHE_MOUNT_NS', rules.cacheNamespace],
+      ['cmdline', ''],
+    ]);
+    // custom frontends allowed: no cmdline of the guard's
+    const custom = rewriteSolve(frame(message(str(6, 'gateway.v0'))), { ...rules, customFrontends: true });
+    expect(options(custom.subarray(5), 7).map(([k]) => k)).toEqual([
+      'label:dockhand.tenant',
+      'build-arg:BUILDKIT_CACHE_MOUNT_NS',
+    ]);
+  });
+
+  it('gives each tenant a cache-mount namespace of its own, with no / in it', () => {
+    const bob = cacheNamespaceOf([['dockhand.tenant', 'bob']]);
+    expect(bob).not.toBe(rules.cacheNamespace);
+    expect(bob).toMatch(/^dockhand-[0-9a-f]{32}$/);
+    expect(cacheNamespaceOf([['a', 'b=c']])).not.toBe(cacheNamespaceOf([['a=b', 'c']]));
+  });
+
+  it('leaves a gateway solve of a bare definition as it is, and gives one that runs a frontend the options', () => {
+    const bare = frame(message(...definition(message(str(3, 'llb')))));
+    expect(rewriteSolve(bare, rules, GATEWAY_SOLVE)).toEqual(bare);
+    const withFrontend = rewriteSolve(frame(message(str(2, 'dockerfile.v0'))), rules, GATEWAY_SOLVE);
+    expect(options(withFrontend.subarray(5), 3).map(([k]) => k)).toContain('label:dockhand.tenant');
+  });
+
+  it('refuses what it cannot read: compressed, truncated or several messages', () => {
+    const msg = message(str(6, 'x'));
+    const compressed = frame(msg);
+    compressed[0] = 1;
+    expect(() => rewriteSolve(compressed, rules)).toThrow(/compressed or malformed/);
+    expect(() => rewriteSolve(frame(msg).subarray(0, 6), rules)).toThrow();
+    expect(() => rewriteSolve(Buffer.concat([frame(msg), frame(msg)]), rules)).toThrow(
+      /more than one message/,
+    );
+    expect(() => rewriteSolve(frame(Buffer.from([(9 << 3) | 2, 50, 1])), rules)).toThrow(/malformed/);
+  });
+});
+
+describe('checkSolve', () => {
+  it('refuses an entitlement that is not allowed', () => {
+    expect(() => check(CONTROL_SOLVE, str(9, 'network.host'))).toThrow(/network\.host is not allowed/);
+    expect(
+      checkSolve(message(str(9, 'network.host')), CONTROL_SOLVE, {
+        ...rules,
+        allowed: new Set(['network.host']),
+      }),
+    ).toEqual({
+      registries: [],
+      exportNames: [],
+    });
+  });
+
+  it('refuses the frontend options that reach outside the sandbox, in either solve', () => {
+    expect(() => check(CONTROL_SOLVE, entry(7, 'add-hosts', 'evil=10.9.9.9'))).toThrow(/--add-host/);
+    expect(() => check(CONTROL_SOLVE, entry(7, 'cgroup-parent', '/x'))).toThrow(/cgroupparent/);
+    expect(() => check(GATEWAY_SOLVE, str(2, 'dockerfile.v0'), entry(3, 'add-hosts', 'a=1.2.3.4'))).toThrow(
+      /--add-host/,
+    );
+    // empty, or another option: left as they are
+    expect(() =>
+      check(CONTROL_SOLVE, entry(7, 'add-hosts', ''), entry(7, 'build-arg:HOSTS', 'a=1')),
+    ).not.toThrow();
+  });
+
+  it('runs only the engine’s own Dockerfile frontend, unless custom frontends are allowed', () => {
+    expect(() => check(CONTROL_SOLVE, str(6, 'gateway.v0'), entry(7, 'source', 'evil/frontend'))).toThrow(
+      /frontend gateway\.v0 is not allowed/,
+    );
+    expect(() => check(GATEWAY_SOLVE, str(2, 'gateway.v0'))).toThrow(/frontend gateway\.v0/);
+    expect(() => check(CONTROL_SOLVE, str(6, 'dockerfile.v0'))).not.toThrow();
+    expect(() => check(GATEWAY_SOLVE, str(2, ''))).not.toThrow();
+    expect(() =>
+      checkSolve(message(str(6, 'gateway.v0')), CONTROL_SOLVE, { ...rules, customFrontends: true }),
+    ).not.toThrow();
+  });
+
+  it('names the registries of cache imports and exports, in every form, and refuses other cache backends', () => {
+    const cacheEntry = (no: number, type: string, ...attrs: [string, string][]): Build =>
+      sub(no, str(1, type), ...attrs.map(([k, v]) => entry(2, k, v)));
+    const control = (...parts: Build[]) => check(CONTROL_SOLVE, sub(8, ...parts)).registries;
+    expect(control(cacheEntry(5, 'registry', ['ref', '127.0.0.1:5000/cache']))).toEqual(['127.0.0.1:5000']);
+    expect(control(cacheEntry(4, 'registry', ['ref', 'localhost:5000/out'], ['mode', 'max']))).toEqual([
+      'localhost:5000',
+    ]);
+    expect(control(str(1, 'export.example:1/x'), str(2, 'import.example:2/y'))).toEqual([
+      'export.example:1',
+      'import.example:2',
+    ]);
+    expect(control(entry(3, 'ref', '[::1]:5000/x'))).toEqual(['[::1]:5000']);
+    expect(control(cacheEntry(5, 'local', ['src', '/tmp']), cacheEntry(4, 'inline'))).toEqual([]);
+    expect(control(cacheEntry(5, 'registry', ['ref', 'busybox-cache:1']))).toEqual([]);
+    for (const type of ['gha', 's3', 'azblob', '']) {
+      expect(() => control(cacheEntry(5, type, ['url', 'http://127.0.0.1:9/']))).toThrow(/cache backend/);
+    }
+    // a gateway solve: CacheImports (12), ImportCacheRefsDeprecated (4)
+    expect(
+      check(GATEWAY_SOLVE, cacheEntry(12, 'registry', ['ref', '127.0.0.2:1/a']), str(4, '127.0.0.3:1/b'))
+        .registries,
+    ).toEqual(['127.0.0.3:1', '127.0.0.2:1']);
+    expect(() => check(GATEWAY_SOLVE, cacheEntry(12, 'gha'))).toThrow(/cache backend gha/);
+  });
+
+  it('reads the cache-imports and cache-from frontend options as the Dockerfile frontend reads them', () => {
+    const imports = (json: string) => check(CONTROL_SOLVE, entry(7, 'cache-imports', json)).registries;
+    expect(imports('[{"Type":"registry","Attrs":{"ref":"127.0.0.1:5000/c"}}]')).toEqual(['127.0.0.1:5000']);
+    // Go's decoder matches struct keys in any case; a map's keys exactly
+    expect(imports('[{"type":"registry","ATTRS":{"ref":"127.0.0.1:6000/c"}}]')).toEqual(['127.0.0.1:6000']);
+    expect(imports('[{"Type":"registry","Attrs":{"Ref":"127.0.0.1:6000/c"}}]')).toEqual([]);
+    expect(imports('null')).toEqual([]);
+    expect(() => imports('[{"Type":"registry","type":"gha"}]')).toThrow(/sets Type twice/);
+    expect(() => imports('[{"Type":"gha","Attrs":{"url":"http://127.0.0.1/"}}]')).toThrow(
+      /cache backend gha/,
+    );
+    expect(() => imports('{')).toThrow(/not valid JSON/);
+    expect(() => imports('{"Type":"registry"}')).toThrow(/not a list/);
+    expect(
+      check(CONTROL_SOLVE, entry(7, 'cache-from', 'a.example/x, 127.0.0.1:1/y,busybox')).registries,
+    ).toEqual(['a.example', '127.0.0.1:1']);
+  });
+
+  it('names the registries of exports that push, and every export name', () => {
+    const exporter = (...attrs: [string, string][]): Build =>
+      sub(13, str(1, 'image'), ...attrs.map(([k, v]) => entry(2, k, v)));
+    const pushed = check(
+      CONTROL_SOLVE,
+      exporter(['name', '127.0.0.1:5000/a:1,b.example/c'], ['push', 'true']),
+    );
+    expect(pushed).toEqual({
+      registries: ['127.0.0.1:5000', 'b.example'],
+      exportNames: ['127.0.0.1:5000/a:1', 'b.example/c'],
+    });
+    expect(
+      check(CONTROL_SOLVE, exporter(['name', '127.0.0.1:5000/a'], ['push', 'false'])).registries,
+    ).toEqual([]);
+    expect(check(CONTROL_SOLVE, exporter(['name', '127.0.0.1:5000/a'], ['push', 'yes'])).registries).toEqual([
+      '127.0.0.1:5000',
+    ]);
+    // the deprecated single exporter's attributes (field 4)
+    expect(check(CONTROL_SOLVE, entry(4, 'name', 'localhost:1/x'), entry(4, 'push', '1')).registries).toEqual(
+      ['localhost:1'],
+    );
+  });
+
+  it('reads LLB the client built, step by step, in the definition and the frontend inputs', () => {
+    const def = (...ops: Buffer[]) => check(CONTROL_SOLVE, sub(2, ...definition(...ops)));
+    const source = message(sub(3, str(1, 'docker-image://docker.io/library/busybox:latest')));
+    expect(() => def(source, execOp(meta()))).not.toThrow();
+    expect(() => def(source, execOp(meta(str(10, 'evil-parent'))))).toThrow(/cgroupparent/);
+    // a message field given twice is merged by the receiver: the second Meta's cgroupParent counts
+    expect(() => def(execOp(meta(), sub(1, str(10, '/x'))))).toThrow(/cgroupparent/);
+    expect(() => def(execOp(meta(sub(6, str(1, 'evil'), str(2, '127.0.0.1')))))).toThrow(/extra hosts/);
+    expect(() => def(execOp(meta(), num(3, 1)))).toThrow(/network\.host/);
+    expect(() => def(execOp(meta(), num(4, 1)))).toThrow(/security\.insecure/);
+    expect(() => def(execOp(meta(), num(3, 2)))).not.toThrow(); // NONE
+    expect(() => def(message(sub(5, num(1, 0))))).toThrow(/nested build/);
+    expect(() => def(execOp(meta(), cacheMount('/root/.npm')))).toThrow(/cache mount outside your namespace/);
+    expect(() => def(execOp(meta(), cacheMount(`${rules.cacheNamespace}x/y`)))).toThrow(
+      /outside your namespace/,
+    );
+    expect(() => def(execOp(meta(), sub(2, num(6, 3))))).toThrow(/outside your namespace/);
+    expect(() => def(execOp(meta(), cacheMount(`${rules.cacheNamespace}//root/.npm`)))).not.toThrow();
+    // frontend inputs (Control 10, gateway 13) and the gateway's definition (1)
+    const input = (no: number) =>
+      sub(no, str(1, 'context'), sub(2, ...definition(execOp(meta(str(10, 'p'))))));
+    expect(() => check(CONTROL_SOLVE, input(10))).toThrow(/cgroupparent/);
+    expect(() => check(GATEWAY_SOLVE, input(13))).toThrow(/cgroupparent/);
+    expect(() => check(GATEWAY_SOLVE, sub(1, ...definition(execOp(meta(str(10, 'p'))))))).toThrow(
+      /cgroupparent/,
+    );
+  });
+});

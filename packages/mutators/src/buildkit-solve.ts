@@ -1,0 +1,336 @@
+import { createHash } from 'node:crypto';
+import { refuse } from './errors.ts';
+import { assertUnambiguous, field, isObject } from './fields.ts';
+import {
+  bytesOf,
+  fieldsOf,
+  lengthDelimited,
+  mapOf,
+  stringMapEntry,
+  stringMapOf,
+  stringsOf,
+  varintsOf,
+} from './protobuf-wire.ts';
+import { registryOf } from './registry-host.ts';
+
+/**
+ * Where one kind of solve request keeps what the guard reads and writes (protobuf field numbers): BuildKit's
+ * `Control/Solve` (`moby.buildkit.v1.SolveRequest`) or the gateway's `LLBBridge/Solve`, what buildx's client-side
+ * build sends to run the Dockerfile frontend (`moby.buildkit.v1.frontend.SolveRequest`).
+ *
+ * @internal
+ */
+export interface SolveFields {
+  /** `FrontendAttrs` / `FrontendOpt`: a map of strings. */
+  readonly options: number;
+  /** `Frontend`: the frontend's name. */
+  readonly frontend: number;
+  /** `Definition`: LLB the client built itself. */
+  readonly definition: number;
+  /** `FrontendInputs`: a map of more LLB definitions. */
+  readonly frontendInputs: number;
+  /** `Cache` (`CacheOptions`: cache imports and exports), in a `Control/Solve`. */
+  readonly cache?: number;
+  /** `CacheImports` (repeated `CacheOptionsEntry`), in a gateway solve. */
+  readonly cacheImports?: number;
+  /** `ImportCacheRefsDeprecated` (repeated registry references), in a gateway solve. */
+  readonly cacheImportRefs?: number;
+  /** `Entitlements`: repeated strings. */
+  readonly entitlements?: number;
+  /** `SourcePolicy`: one `sourcepolicy.Policy` message. */
+  readonly sourcePolicy?: number;
+  /** Whether the request names exporters (`Exporter`, `ExporterAttrs`, `Exporters`: a `Control/Solve`). */
+  readonly exporters?: boolean;
+  /** Whether a request that runs no frontend gets no frontend options (a gateway solve of a bare definition). */
+  readonly bareWithoutOptions: boolean;
+}
+
+/** The fields of BuildKit's `Control/Solve` request. @internal */
+export const CONTROL_SOLVE: SolveFields = {
+  options: 7,
+  frontend: 6,
+  definition: 2,
+  frontendInputs: 10,
+  cache: 8,
+  entitlements: 9,
+  sourcePolicy: 12,
+  exporters: true,
+  bareWithoutOptions: false,
+};
+
+/** The fields of the gateway's `LLBBridge/Solve` request. @internal */
+export const GATEWAY_SOLVE: SolveFields = {
+  options: 3,
+  frontend: 2,
+  definition: 1,
+  frontendInputs: 13,
+  cacheImports: 12,
+  cacheImportRefs: 4,
+  bareWithoutOptions: true,
+};
+
+/** What a tenant's solve requests must obey. @internal */
+export interface SolveRules {
+  /** Labels every image built gets (a `label:<key>` frontend option each). */
+  readonly labels: readonly (readonly [string, string])[];
+  /** Entitlements a build may ask for. */
+  readonly allowed: ReadonlySet<string>;
+  /** The tenant's namespace for cache mounts (`RUN --mount=type=cache`): see {@link cacheNamespaceOf}. */
+  readonly cacheNamespace: string;
+  /** Whether a build may run a frontend other than the engine's own Dockerfile frontend (`# syntax=`). */
+  readonly customFrontends?: boolean;
+}
+
+/** What a solve request makes the engine reach, for the checks that need the engine or the network. @internal */
+export interface SolveFacts {
+  /** Registries (`host[:port]`) the engine would contact: cache imports and exports, pushes. */
+  readonly registries: string[];
+  /** Image names it exports to. */
+  readonly exportNames: string[];
+}
+
+/**
+ * Frontend options that reach outside the build's sandbox, refused when set as `/build` refuses their query
+ * parameters: `add-hosts` (`--add-host`, `extrahosts`) and `cgroup-parent` (`--cgroup-parent`, `cgroupparent`).
+ */
+const REFUSED_FRONTEND_OPTIONS: ReadonlyMap<string, string> = new Map([
+  ['add-hosts', 'extra hosts (--add-host) are not allowed on builds here'],
+  ['cgroup-parent', 'cgroupparent is not allowed here'],
+]);
+/** The engine's own Dockerfile frontend; `''` runs none (a bare definition, or a client-side build's control). */
+const BUILTIN_FRONTENDS = new Set(['', 'dockerfile.v0']);
+/** Cache backends that stay between the client and the engine, or name a registry the guard checks. */
+const CACHE_TYPES = new Set(['registry', 'local', 'inline']);
+const FALSE = new Set(['', '0', 'f', 'F', 'false', 'FALSE', 'False']);
+const NET_HOST = 1n;
+const SECURITY_INSECURE = 1n;
+const MOUNT_CACHE = 3n;
+
+/**
+ * The tenant's namespace for BuildKit cache mounts, from its labels: a name of its own, with no `/`, so no cache
+ * id of one tenant can be spelled as another's.
+ *
+ * @param labels - the tenant's labels
+ * @returns `dockhand-<hash>`
+ * @internal
+ */
+export function cacheNamespaceOf(labels: readonly (readonly [string, string])[]): string {
+  const h = createHash('sha256');
+  for (const [k, v] of labels) h.update(`${k}\0${v}\0`);
+  return `dockhand-${h.digest('hex').slice(0, 32)}`;
+}
+
+/**
+ * The protobuf message of a gRPC frame that holds exactly one uncompressed message.
+ *
+ * @param frame - a flag byte, a 4-byte length, the message
+ * @returns the message
+ * @throws Error for a compressed frame, or one of more or less than one message
+ * @internal
+ */
+export function unframe(frame: Buffer): Buffer {
+  if (frame.length < 5 || frame[0] !== 0)
+    throw new Error('a compressed or malformed BuildKit request cannot be checked here');
+  if (frame.length !== 5 + frame.readUInt32BE(1))
+    throw new Error('a BuildKit request of more than one message cannot be checked here');
+  return frame.subarray(5);
+}
+
+/**
+ * Checks one solve request against the tenant's rules, as BuildKit reads it, and says what it makes the engine
+ * reach. Refuses: an entitlement that is not allowed; frontend options that reach outside the sandbox; a frontend
+ * other than the engine's Dockerfile frontend; cache backends other than a registry, the client or inline; LLB the
+ * client built (the definition and frontend inputs) whose steps set a cgroup parent, extra hosts, host networking
+ * or insecure mode without the entitlement, use a cache mount outside the tenant's namespace, or nest a build.
+ *
+ * @param message - the request's protobuf bytes
+ * @param fields - which solve it is
+ * @param rules - the tenant's rules
+ * @returns the registries and export names, for the checks that need the network or the engine
+ * @throws {@link @dockhand/core!DockhandError} `DOCKHAND_HOST_ESCAPE` or `DOCKHAND_IMAGE_POLICY`; Error for bytes
+ *   that cannot be read
+ * @internal
+ */
+export function checkSolve(message: Uint8Array, fields: SolveFields, rules: SolveRules): SolveFacts {
+  const registries: string[] = [];
+  const exportNames: string[] = [];
+  if (fields.entitlements !== undefined) {
+    for (const entitlement of stringsOf(message, fields.entitlements)) {
+      if (!rules.allowed.has(entitlement))
+        throw refuse('DOCKHAND_HOST_ESCAPE', `the build entitlement ${entitlement} is not allowed here`);
+    }
+  }
+  if (!rules.customFrontends) {
+    for (const frontend of stringsOf(message, fields.frontend)) {
+      if (!BUILTIN_FRONTENDS.has(frontend))
+        throw refuse(
+          'DOCKHAND_IMAGE_POLICY',
+          `the build frontend ${frontend} is not allowed here; builds use the engine's own Dockerfile frontend`,
+        );
+    }
+  }
+  for (const [key, value] of stringMapOf(message, fields.options)) {
+    const refused = REFUSED_FRONTEND_OPTIONS.get(key);
+    if (refused !== undefined && value !== '') throw refuse('DOCKHAND_HOST_ESCAPE', refused);
+    if (key === 'cache-imports' && value !== '') registries.push(...cacheImportsOption(value));
+    if (key === 'cache-from' && value !== '') registries.push(...registriesOf(value.split(',')));
+  }
+  for (const def of bytesOf(message, fields.definition)) checkDefinition(def, rules);
+  for (const [, def] of mapOf(message, fields.frontendInputs)) checkDefinition(def, rules);
+  if (fields.cache !== undefined) {
+    for (const cache of bytesOf(message, fields.cache)) {
+      // ExportRefDeprecated, ImportRefsDeprecated: registry references; ExportAttrsDeprecated: the export's
+      // attributes (its `ref` among them); Exports, Imports: typed entries
+      registries.push(...registriesOf([...stringsOf(cache, 1), ...stringsOf(cache, 2)]));
+      registries.push(...registriesOf(stringMapOf(cache, 3).flatMap(([k, v]) => (k === 'ref' ? [v] : []))));
+      for (const entry of [...bytesOf(cache, 4), ...bytesOf(cache, 5)]) registries.push(...cacheEntry(entry));
+    }
+  }
+  if (fields.cacheImportRefs !== undefined)
+    registries.push(...registriesOf(stringsOf(message, fields.cacheImportRefs)));
+  if (fields.cacheImports !== undefined)
+    for (const entry of bytesOf(message, fields.cacheImports)) registries.push(...cacheEntry(entry));
+  if (fields.exporters) {
+    // the deprecated single exporter's attributes (field 4), and each of Exporters (field 13: Type 1, Attrs 2)
+    const exporters = [stringMapOf(message, 4), ...bytesOf(message, 13).map((e) => stringMapOf(e, 2))];
+    for (const attrs of exporters) {
+      const names = attrs
+        .filter(([k]) => k === 'name')
+        .flatMap(([, v]) => v.split(','))
+        .map((n) => n.trim())
+        .filter((n) => n !== '');
+      exportNames.push(...names);
+      const push = attrs.filter(([k]) => k === 'push').at(-1)?.[1];
+      if (push !== undefined && !FALSE.has(push)) registries.push(...registriesOf(names));
+    }
+  }
+  return { registries: [...new Set(registries)], exportNames };
+}
+
+/**
+ * Checks a solve request ({@link checkSolve}) and rewrites it: the tenant's labels as `label:` frontend options, its
+ * cache-mount namespace (`build-arg:BUILDKIT_CACHE_MOUNT_NS`), and, unless custom frontends are allowed, `cmdline`,
+ * which makes the Dockerfile frontend build with itself instead of the image a `# syntax=` line names. They are
+ * appended, and a later map entry wins, so the client's own are overridden. A source policy is set where given.
+ *
+ * @param frame - the gRPC message: a flag byte, a 4-byte length, the protobuf bytes
+ * @param rules - the tenant's rules
+ * @param fields - which solve it is (default `Control/Solve`)
+ * @param sourcePolicy - an encoded `sourcepolicy.Policy` to set (a request that brings its own is refused)
+ * @returns the rewritten frame
+ * @throws as {@link checkSolve} does
+ * @internal
+ */
+export function rewriteSolve(
+  frame: Buffer,
+  rules: SolveRules,
+  fields: SolveFields = CONTROL_SOLVE,
+  sourcePolicy?: Buffer,
+): Buffer {
+  const message = unframe(frame);
+  checkSolve(message, fields, rules);
+  const extra: Buffer[] = [];
+  if (sourcePolicy !== undefined && fields.sourcePolicy !== undefined) {
+    if (fieldsOf(message).some((f) => f.no === fields.sourcePolicy))
+      throw refuse('DOCKHAND_IMAGE_POLICY', 'a build that brings its own source policy is not allowed here');
+    extra.push(lengthDelimited(fields.sourcePolicy, sourcePolicy));
+  }
+  // a gateway solve of a bare definition runs no frontend: there is nothing to give options to
+  if (fields.bareWithoutOptions && stringsOf(message, fields.frontend).every((f) => f === '')) {
+    if (extra.length === 0) return frame;
+  } else {
+    for (const [k, v] of rules.labels) extra.push(stringMapEntry(fields.options, `label:${k}`, v));
+    extra.push(stringMapEntry(fields.options, 'build-arg:BUILDKIT_CACHE_MOUNT_NS', rules.cacheNamespace));
+    if (!rules.customFrontends) extra.push(stringMapEntry(fields.options, 'cmdline', ''));
+  }
+  const body = Buffer.concat([message, ...extra]);
+  const header = Buffer.alloc(5);
+  header.writeUInt32BE(body.length, 1);
+  return Buffer.concat([header, body]);
+}
+
+/** The registries of image references (cache refs, export names); Docker Hub is none. */
+function registriesOf(refs: readonly string[]): string[] {
+  return refs.flatMap((r) => registryOf(r.trim()) ?? []);
+}
+
+/** One `CacheOptionsEntry` (Type 1, Attrs 2): its backend must be allowed; a registry's `ref` is returned. */
+function cacheEntry(entry: Uint8Array): string[] {
+  const type = stringsOf(entry, 1).at(-1) ?? '';
+  const attrs = new Map(stringMapOf(entry, 2));
+  return cacheBackend(type, attrs.get('ref'));
+}
+
+function cacheBackend(type: string, ref: string | undefined): string[] {
+  if (!CACHE_TYPES.has(type))
+    throw refuse(
+      'DOCKHAND_HOST_ESCAPE',
+      `the build cache backend ${type === '' ? '(none named)' : type} is not allowed here; use registry, local or inline`,
+    );
+  return type === 'registry' && ref !== undefined ? registriesOf([ref]) : [];
+}
+
+/** The `cache-imports` frontend option: JSON of `[{"Type": ..., "Attrs": {...}}]`, read as Go's decoder reads it. */
+function cacheImportsOption(value: string): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw refuse('DOCKHAND_HOST_ESCAPE', 'a cache-imports option that is not valid JSON is not allowed here');
+  }
+  if (parsed === null) return [];
+  if (!Array.isArray(parsed))
+    throw refuse('DOCKHAND_HOST_ESCAPE', 'a cache-imports option that is not a list is not allowed here');
+  return parsed.flatMap((entry: unknown) => {
+    if (entry === null) return [];
+    if (!isObject(entry))
+      throw refuse('DOCKHAND_HOST_ESCAPE', 'a cache-imports entry must be an object here');
+    assertUnambiguous(entry);
+    const type = field(entry, 'Type') ?? '';
+    const attrs = field(entry, 'Attrs') ?? {};
+    if (typeof type !== 'string' || (attrs !== null && !isObject(attrs)))
+      throw refuse('DOCKHAND_HOST_ESCAPE', 'a cache-imports entry of that shape is not allowed here');
+    const ref = attrs === null ? undefined : attrs.ref;
+    return cacheBackend(type, typeof ref === 'string' ? ref : undefined);
+  });
+}
+
+/**
+ * Checks LLB the client built: a `pb.Definition` (field 1: each marshalled `pb.Op`). An `Op` runs a step
+ * (`ExecOp`, field 2), names a source (field 3: the source policy's), changes files, merges or diffs, or nests a
+ * build (`BuildOp`, field 5), which is refused: its own definition would not be checked.
+ */
+function checkDefinition(def: Uint8Array, rules: SolveRules): void {
+  for (const op of bytesOf(def, 1)) {
+    for (const f of fieldsOf(op)) {
+      if (f.no === 5) throw refuse('DOCKHAND_HOST_ESCAPE', 'a nested build (BuildOp) is not allowed here');
+      if (f.no === 2 && f.bytes !== undefined) checkExec(f.bytes, rules);
+    }
+  }
+}
+
+/** An `ExecOp`: `Meta` 1, `Mount` 2, `NetMode` 3, `SecurityMode` 4. */
+function checkExec(exec: Uint8Array, rules: SolveRules): void {
+  for (const meta of bytesOf(exec, 1)) {
+    // Meta: extraHosts 6, cgroupParent 10
+    if (bytesOf(meta, 6).length > 0)
+      throw refuse('DOCKHAND_HOST_ESCAPE', 'extra hosts (--add-host) are not allowed on builds here');
+    if (stringsOf(meta, 10).some((p) => p !== ''))
+      throw refuse('DOCKHAND_HOST_ESCAPE', 'cgroupparent is not allowed here');
+  }
+  if (varintsOf(exec, 3).includes(NET_HOST) && !rules.allowed.has('network.host'))
+    throw refuse('DOCKHAND_HOST_ESCAPE', 'the build entitlement network.host is not allowed here');
+  if (varintsOf(exec, 4).includes(SECURITY_INSECURE) && !rules.allowed.has('security.insecure'))
+    throw refuse('DOCKHAND_HOST_ESCAPE', 'the build entitlement security.insecure is not allowed here');
+  for (const mount of bytesOf(exec, 2)) {
+    // Mount: mountType 6 (CACHE 3), cacheOpt 20 (ID 1)
+    const options = bytesOf(mount, 20);
+    if (!varintsOf(mount, 6).includes(MOUNT_CACHE) && options.length === 0) continue;
+    const ids = options.flatMap((o) => stringsOf(o, 1));
+    if (ids.length === 0 || ids.some((id) => !id.startsWith(`${rules.cacheNamespace}/`)))
+      throw refuse(
+        'DOCKHAND_HOST_ESCAPE',
+        `a cache mount outside your namespace is not allowed here (its id must start with ${rules.cacheNamespace}/)`,
+      );
+  }
+}

@@ -1,0 +1,147 @@
+import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+
+/**
+ * One field of a protobuf message as it is on the wire: its number and, by wire type, its bytes (length-delimited:
+ * a string, bytes, an embedded message or a map entry) or its value (a varint).
+ *
+ * @internal
+ */
+export interface WireField {
+  readonly no: number;
+  readonly bytes?: Uint8Array;
+  readonly varint?: bigint;
+}
+
+/**
+ * The top-level fields of a protobuf message, in their order on the wire, read with `@bufbuild/protobuf`'s reader.
+ * A field may occur more than once: a repeated field, a map, or a message field that the receiver merges.
+ *
+ * @param message - the message's bytes
+ * @returns its fields
+ * @throws Error for bytes that are not a protobuf message
+ * @internal
+ */
+export function fieldsOf(message: Uint8Array): WireField[] {
+  const reader = new BinaryReader(message);
+  const fields: WireField[] = [];
+  try {
+    while (reader.pos < reader.len) {
+      const [no, type] = reader.tag();
+      if (type === WireType.LengthDelimited) fields.push({ no, bytes: reader.bytes() });
+      else if (type === WireType.Varint) fields.push({ no, varint: BigInt(reader.uint64()) });
+      else {
+        reader.skip(type, no);
+        fields.push({ no });
+      }
+    }
+  } catch {
+    throw new Error('a malformed BuildKit request cannot be checked here');
+  }
+  return fields;
+}
+
+/**
+ * Every occurrence of a length-delimited field (an embedded message, a string, bytes).
+ *
+ * @param message - the message's bytes
+ * @param no - the field number
+ * @returns the bytes of each occurrence, in order
+ * @internal
+ */
+export function bytesOf(message: Uint8Array, no: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const f of fieldsOf(message)) if (f.no === no && f.bytes !== undefined) out.push(f.bytes);
+  return out;
+}
+
+/**
+ * Every occurrence of a string field, decoded as UTF-8.
+ *
+ * @param message - the message's bytes
+ * @param no - the field number
+ * @returns the strings, in order
+ * @internal
+ */
+export function stringsOf(message: Uint8Array, no: number): string[] {
+  return bytesOf(message, no).map((b) => Buffer.from(b).toString('utf8'));
+}
+
+/**
+ * Every occurrence of a varint field (an enum, a bool, an integer).
+ *
+ * @param message - the message's bytes
+ * @param no - the field number
+ * @returns the values, in order
+ * @internal
+ */
+export function varintsOf(message: Uint8Array, no: number): bigint[] {
+  const out: bigint[] = [];
+  for (const f of fieldsOf(message)) if (f.no === no && f.varint !== undefined) out.push(f.varint);
+  return out;
+}
+
+/**
+ * The entries of a `map<string, V>` field: each entry's key (field 1) and value bytes (field 2), in wire order (a
+ * later entry for the same key wins, as the receiver decodes it).
+ *
+ * @param message - the message's bytes
+ * @param no - the map's field number
+ * @returns `[key, value]` pairs
+ * @internal
+ */
+export function mapOf(message: Uint8Array, no: number): [string, Uint8Array][] {
+  return bytesOf(message, no).map((entry) => {
+    let key = '';
+    let value: Uint8Array = new Uint8Array();
+    for (const f of fieldsOf(entry)) {
+      if (f.no === 1 && f.bytes !== undefined) key = Buffer.from(f.bytes).toString('utf8');
+      else if (f.no === 2 && f.bytes !== undefined) value = f.bytes;
+    }
+    return [key, value];
+  });
+}
+
+/**
+ * The entries of a `map<string, string>` field.
+ *
+ * @param message - the message's bytes
+ * @param no - the map's field number
+ * @returns `[key, value]` pairs, in wire order
+ * @internal
+ */
+export function stringMapOf(message: Uint8Array, no: number): [string, string][] {
+  return mapOf(message, no).map(([k, v]) => [k, Buffer.from(v).toString('utf8')]);
+}
+
+/**
+ * Encodes one length-delimited field.
+ *
+ * @param no - the field number
+ * @param value - its bytes (a string's UTF-8, an embedded message)
+ * @returns the field's bytes, to append to a message
+ * @internal
+ */
+export function lengthDelimited(no: number, value: Uint8Array): Buffer {
+  return Buffer.from(new BinaryWriter().tag(no, WireType.LengthDelimited).bytes(value).finish());
+}
+
+/**
+ * Encodes one entry of a `map<string, string>` field.
+ *
+ * @param no - the map's field number
+ * @param key - the entry's key
+ * @param value - the entry's value
+ * @returns the field's bytes, to append to a message
+ * @internal
+ */
+export function stringMapEntry(no: number, key: string, value: string): Buffer {
+  return lengthDelimited(
+    no,
+    new BinaryWriter()
+      .tag(1, WireType.LengthDelimited)
+      .string(key)
+      .tag(2, WireType.LengthDelimited)
+      .string(value)
+      .finish(),
+  );
+}

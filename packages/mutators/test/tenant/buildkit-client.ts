@@ -1,0 +1,154 @@
+// A BuildKit client that speaks the gRPC calls itself, as a client library (buildctl, the Go client) would, over
+// the engine's `/grpc` endpoint: what the docker CLI cannot be made to send. Requests are written with
+// @bufbuild/protobuf's writer; LLB ops are digested as BuildKit digests them (sha256 of the marshalled op).
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import http2 from 'node:http2';
+import { connect } from 'node:net';
+import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+
+/** A part of a protobuf message, written in order. */
+export type Part = (w: BinaryWriter) => BinaryWriter;
+
+/** A protobuf message of the given parts. */
+export const message = (...parts: Part[]): Buffer => {
+  const w = new BinaryWriter();
+  for (const part of parts) part(w);
+  return Buffer.from(w.finish());
+};
+/** A string field. */
+export const str =
+  (no: number, s: string): Part =>
+  (w) =>
+    w.tag(no, WireType.LengthDelimited).string(s);
+/** A bytes field (an embedded message given as bytes). */
+export const raw =
+  (no: number, b: Uint8Array): Part =>
+  (w) =>
+    w.tag(no, WireType.LengthDelimited).bytes(b);
+/** An embedded message field. */
+export const sub = (no: number, ...parts: Part[]): Part => raw(no, message(...parts));
+/** A varint field. */
+export const num =
+  (no: number, n: number): Part =>
+  (w) =>
+    w.tag(no, WireType.Varint).int32(n);
+/** An entry of a `map<string, string>` field. */
+export const entry = (no: number, k: string, v: string): Part => sub(no, str(1, k), str(2, v));
+
+/** An LLB op's digest, as BuildKit names it in an input. */
+export const digest = (op: Buffer): string => `sha256:${createHash('sha256').update(op).digest('hex')}`;
+
+/**
+ * A `pb.Definition` of a `RUN` on busybox: a source op, an exec op on it (with the given extra `Meta` and `ExecOp`
+ * parts), and the terminal op BuildKit's marshaller appends.
+ */
+export function runDefinition(command: string, metaParts: Part[] = [], execParts: Part[] = []): Buffer {
+  const platform = sub(10, str(1, 'amd64'), str(2, 'linux'));
+  const source = message(sub(3, str(1, 'docker-image://docker.io/library/busybox:latest')), platform);
+  const exec = message(
+    sub(1, str(1, digest(source)), num(2, 0)),
+    sub(
+      2,
+      sub(
+        1,
+        str(1, '/bin/sh'),
+        str(1, '-c'),
+        str(1, command),
+        str(2, 'PATH=/bin:/usr/bin'),
+        str(3, '/'),
+        ...metaParts,
+      ),
+      sub(2, num(1, 0), str(3, '/'), num(4, 0)),
+      ...execParts,
+    ),
+    platform,
+  );
+  const terminal = message(sub(1, str(1, digest(exec)), num(2, 0)));
+  return message(raw(1, source), raw(1, exec), raw(1, terminal));
+}
+
+/** A `Control/Solve` request of a definition, with a fresh build ref and any further parts. */
+export const solveRequest = (definition: Buffer, ...parts: Part[]): Buffer =>
+  message(str(1, randomBytes(12).toString('hex')), raw(2, definition), ...parts);
+
+/** What a gRPC call answered. */
+export interface GrpcAnswer {
+  /** `grpc-status` (`'0'` OK, `'7'` permission denied, ...). */
+  status: string;
+  /** `grpc-message`, decoded. */
+  message: string;
+  /** The answer's messages. */
+  messages: Buffer[];
+}
+
+/**
+ * Makes one unary gRPC call over a fresh `/grpc` connection of a Docker API socket (an `Upgrade: h2c` request).
+ *
+ * @param socket - the Docker API socket (the engine's or a proxy's)
+ * @param path - the method, e.g. `/moby.buildkit.v1.Control/Solve`
+ * @param request - the request message
+ * @param headers - more request metadata
+ */
+export async function grpcCall(
+  socket: string,
+  path: string,
+  request: Buffer,
+  headers: Record<string, string> = {},
+): Promise<GrpcAnswer> {
+  const conn = connect(socket);
+  await once(conn, 'connect');
+  conn.write('POST /grpc HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n');
+  let head = Buffer.alloc(0);
+  while (head.indexOf('\r\n\r\n') === -1) {
+    const [chunk] = (await once(conn, 'data')) as [Buffer];
+    head = Buffer.concat([head, chunk]);
+  }
+  conn.pause();
+  const end = head.indexOf('\r\n\r\n') + 4;
+  const status = head.subarray(0, end).toString('latin1');
+  if (!status.startsWith('HTTP/1.1 101')) {
+    conn.destroy();
+    return { status: 'http', message: head.toString('utf8'), messages: [] };
+  }
+  if (end < head.length) conn.unshift(head.subarray(end));
+  const session = http2.connect('http://docker', { createConnection: () => conn });
+  session.on('error', () => {});
+  try {
+    const frame = Buffer.alloc(5);
+    frame.writeUInt32BE(request.length, 1);
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': path,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      ...headers,
+    });
+    stream.end(Buffer.concat([frame, request]));
+    let meta: http2.IncomingHttpHeaders = {};
+    stream.on('response', (h) => {
+      meta = { ...meta, ...h };
+    });
+    stream.on('trailers', (t) => {
+      meta = { ...meta, ...t };
+    });
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    await once(stream, 'close');
+    const body = Buffer.concat(chunks);
+    const messages: Buffer[] = [];
+    for (let p = 0; p + 5 <= body.length; ) {
+      const n = body.readUInt32BE(p + 1);
+      messages.push(body.subarray(p + 5, p + 5 + n));
+      p += 5 + n;
+    }
+    return {
+      status: String(meta['grpc-status'] ?? ''),
+      message: decodeURIComponent(String(meta['grpc-message'] ?? '')),
+      messages,
+    };
+  } finally {
+    session.destroy();
+    conn.destroy();
+  }
+}

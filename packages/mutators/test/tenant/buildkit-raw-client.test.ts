@@ -1,0 +1,164 @@
+// BuildKit requests the docker CLI never sends, written as a BuildKit client library would (buildkit-client.ts),
+// through the workshop tenant proxy: LLB the client built itself, exporters, cache backends, frontends and calls
+// that reach past the tenant's builds. Each is refused, and nothing happened on the engine's host.
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { entry, grpcCall, message, num, runDefinition, solveRequest, str, sub } from './buildkit-client.ts';
+import { createTenant, hostOnlyServer, onEngine, pruneBuildCache, type Tenant, unique } from './harness.ts';
+
+const SOLVE = '/moby.buildkit.v1.Control/Solve';
+let alice: Tenant;
+const marker = unique();
+
+beforeAll(async () => {
+  alice = await createTenant();
+}, 120_000);
+
+afterAll(async () => {
+  await pruneBuildCache(marker);
+  await alice?.[Symbol.asyncDispose]();
+}, 120_000);
+
+const apiVersion = await onEngine('version', '--format', '{{.Server.APIVersion}}');
+const [major, minor] = apiVersion.split('.').map(Number) as [number, number];
+
+describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tenant proxy', () => {
+  it('may solve LLB it built itself, which the engine runs', async () => {
+    const out = await grpcCall(alice.socket, SOLVE, solveRequest(runDefinition(`echo plain-${marker}`)));
+    expect(out).toMatchObject({ status: '0' });
+  }, 60_000);
+
+  it('may not place a step in a cgroup of its choosing (Meta.cgroupParent): no cgroup is made on the host', async () => {
+    const cgroup = `dockhand-test-${marker}`;
+    const out = await grpcCall(
+      alice.socket,
+      SOLVE,
+      solveRequest(runDefinition(`echo cgroup-${marker}`, [str(10, cgroup)])),
+    );
+    expect(out).toMatchObject({ status: '7', message: 'cgroupparent is not allowed here' });
+    for (const hierarchy of ['', 'memory/', 'pids/', 'unified/'])
+      expect(existsSync(`/sys/fs/cgroup/${hierarchy}${cgroup}`)).toBe(false);
+  }, 60_000);
+
+  it('may not set extra hosts on a step, nor host networking or insecure mode without the entitlement', async () => {
+    const hosts = await grpcCall(
+      alice.socket,
+      SOLVE,
+      solveRequest(
+        runDefinition(`echo hosts-${marker}`, [sub(6, str(1, 'evil.example'), str(2, '10.9.9.9'))]),
+      ),
+    );
+    expect(hosts).toMatchObject({
+      status: '7',
+      message: 'extra hosts (--add-host) are not allowed on builds here',
+    });
+    const net = await grpcCall(
+      alice.socket,
+      SOLVE,
+      solveRequest(runDefinition(`echo net-${marker}`, [], [num(3, 1)])),
+    );
+    expect(net).toMatchObject({
+      status: '7',
+      message: 'the build entitlement network.host is not allowed here',
+    });
+    const insecure = await grpcCall(
+      alice.socket,
+      SOLVE,
+      solveRequest(runDefinition(`echo insecure-${marker}`, [], [num(4, 1)])),
+    );
+    expect(insecure.message).toBe('the build entitlement security.insecure is not allowed here');
+  }, 60_000);
+
+  it("may not mount a cache outside its namespace, where another tenant's cache mounts are", async () => {
+    const cache = sub(2, num(1, 0), str(3, '/root/.npm'), num(6, 3), sub(20, str(1, '/root/.npm')));
+    const out = await grpcCall(
+      alice.socket,
+      SOLVE,
+      solveRequest(runDefinition(`ls /root/.npm # ${marker}`, [], [cache])),
+    );
+    expect(out.status).toBe('7');
+    expect(out.message).toMatch(/^a cache mount outside your namespace is not allowed here/);
+  }, 60_000);
+
+  it("may not push an export, nor import or export build cache, through a registry on the engine's host", async () => {
+    await using registry = await hostOnlyServer();
+    const host = `127.0.0.1:${registry.port}`;
+    const push = await grpcCall(
+      alice.socket,
+      SOLVE,
+      solveRequest(
+        runDefinition(`echo push-${marker}`),
+        sub(13, str(1, 'moby'), entry(2, 'name', `${host}/${alice.name}:1`), entry(2, 'push', 'true')),
+      ),
+    );
+    expect(push.status).toBe('7');
+    expect(push.message).toMatch(/the registry 127\.0\.0\.1:\d+ is on the engine's host/);
+    await expect(onEngine('image', 'inspect', `${host}/${alice.name}:1`)).rejects.toThrow();
+    for (const cache of [
+      sub(5, str(1, 'registry'), entry(2, 'ref', `${host}/cache:1`)),
+      sub(4, str(1, 'registry'), entry(2, 'ref', `${host}/cache:1`)),
+      str(2, `${host}/cache:1`),
+    ]) {
+      const out = await grpcCall(
+        alice.socket,
+        SOLVE,
+        solveRequest(runDefinition(`echo cache-${marker}`), sub(8, cache)),
+      );
+      expect(out.status).toBe('7');
+      expect(out.message).toMatch(/is on the engine's host/);
+    }
+    expect(registry.seen()).toBe(0);
+  }, 60_000);
+
+  it('may not use cache backends that reach other services (gha, s3, azblob)', async () => {
+    for (const type of ['gha', 's3', 'azblob']) {
+      const out = await grpcCall(
+        alice.socket,
+        SOLVE,
+        solveRequest(
+          runDefinition(`echo ${type}-${marker}`),
+          sub(8, sub(5, str(1, type), entry(2, 'url', 'http://127.0.0.1:9/'))),
+        ),
+      );
+      expect(out).toMatchObject({ status: '7' });
+      expect(out.message).toMatch(new RegExp(`the build cache backend ${type} is not allowed here`));
+    }
+  }, 60_000);
+
+  it('may not run a frontend image of its choosing (gateway.v0)', async () => {
+    const out = await grpcCall(
+      alice.socket,
+      SOLVE,
+      message(str(1, `ref${marker}`), str(6, 'gateway.v0'), entry(7, 'source', 'busybox:latest')),
+    );
+    expect(out.status).toBe('7');
+    expect(out.message).toMatch(/^the build frontend gateway\.v0 is not allowed here/);
+  }, 60_000);
+
+  it('may not open interactive build containers, nor call what the guard does not know', async () => {
+    for (const call of [
+      '/moby.buildkit.v1.frontend.LLBBridge/NewContainer',
+      '/moby.buildkit.v1.frontend.LLBBridge/ExecProcess',
+      '/moby.buildkit.v1.Control/Unknown',
+    ]) {
+      const out = await grpcCall(alice.socket, call, Buffer.alloc(0));
+      expect(out, call).toMatchObject({
+        status: '7',
+        message: `the BuildKit call ${call} is not allowed here`,
+      });
+    }
+  }, 60_000);
+
+  it("gets no build cache records: DiskUsage would list every tenant's", async () => {
+    const direct = await grpcCall(
+      (process.env.DOCKHAND_TEST_ENGINE ?? 'unix:///var/run/docker.sock').replace(/^unix:\/\//, ''),
+      '/moby.buildkit.v1.Control/DiskUsage',
+      Buffer.alloc(0),
+    );
+    expect(direct.status).toBe('0');
+    expect(direct.messages[0]?.length).toBeGreaterThan(0); // the engine has records (this suite's own build, at least)
+    const out = await grpcCall(alice.socket, '/moby.buildkit.v1.Control/DiskUsage', Buffer.alloc(0));
+    expect(out.status).toBe('0');
+    expect(out.messages).toEqual([Buffer.alloc(0)]);
+  }, 60_000);
+});
