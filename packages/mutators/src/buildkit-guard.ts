@@ -37,6 +37,8 @@ export interface BuildKitGuardOptions {
    * option of the same name. Every other registry on the engine's host is refused.
    */
   readonly localRegistries?: readonly string[];
+  /** The only registries build caches and pushes may use, as `hostGuard`'s option of the same name. */
+  readonly registries?: readonly string[];
   /**
    * Let builds run frontends other than the engine's own Dockerfile frontend: a `# syntax=` line's image, or a
    * `gateway.v0` frontend. Off by default: such a frontend is a program that writes the build's steps inside the
@@ -122,7 +124,7 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
     cacheNamespace: cacheNamespaceOf(labels),
     customFrontends: options.customFrontends ?? false,
   };
-  const checkRegistries = hostRegistryCheck(options.localRegistries);
+  const checkRegistries = hostRegistryCheck(options);
   const images = options.images && { label: parseLabel(options.images.label), policy: options.images.policy };
   // BuildKit through `/build?version=2` runs in the engine without a Solve this guard could give a policy to
   const legacy: Middleware = on('ImageBuild', async (ctx, next) => {

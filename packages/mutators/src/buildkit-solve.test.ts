@@ -169,7 +169,7 @@ describe('checkSolve', () => {
     ]);
     expect(control(entry(3, 'ref', '[::1]:5000/x'))).toEqual(['[::1]:5000']);
     expect(control(cacheEntry(5, 'local', ['src', '/tmp']), cacheEntry(4, 'inline'))).toEqual([]);
-    expect(control(cacheEntry(5, 'registry', ['ref', 'busybox-cache:1']))).toEqual([]);
+    expect(control(cacheEntry(5, 'registry', ['ref', 'busybox-cache:1']))).toEqual(['docker.io']); // Docker Hub
     for (const type of ['gha', 's3', 'azblob', '']) {
       expect(() => control(cacheEntry(5, type, ['url', 'http://127.0.0.1:9/']))).toThrow(/cache backend/);
     }
@@ -196,7 +196,7 @@ describe('checkSolve', () => {
     expect(() => imports('{"Type":"registry"}')).toThrow(/not a list/);
     expect(
       check(CONTROL_SOLVE, entry(7, 'cache-from', 'a.example/x, 127.0.0.1:1/y,busybox')).registries,
-    ).toEqual(['a.example', '127.0.0.1:1']);
+    ).toEqual(['a.example', '127.0.0.1:1', 'docker.io']);
   });
 
   it('names the registries of exports that push, and every export name', () => {

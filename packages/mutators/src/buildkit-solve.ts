@@ -249,9 +249,9 @@ export function rewriteSolve(
   return Buffer.concat([header, body]);
 }
 
-/** The registries of image references (cache refs, export names); Docker Hub is none. */
+/** The registries of image references (cache refs, export names): `docker.io` for Docker Hub. */
 function registriesOf(refs: readonly string[]): string[] {
-  return refs.flatMap((r) => registryOf(r.trim()) ?? []);
+  return refs.filter((r) => r.trim() !== '').map((r) => registryOf(r.trim()) ?? 'docker.io');
 }
 
 /** One `CacheOptionsEntry` (Type 1, Attrs 2): its backend must be allowed; a registry's `ref` is returned. */

@@ -37,6 +37,7 @@ const entries = {
     allowBinds: v.optional(strings),
     networkSubnets: v.optional(subnets),
     localRegistries: v.optional(strings),
+    registries: v.optional(strings),
   }),
   stampLabels: v.strictObject({ type: v.literal('stampLabels'), labels }),
   scopeToTenant: v.strictObject({
@@ -85,6 +86,7 @@ const entries = {
       }),
     ),
     localRegistries: v.optional(strings),
+    registries: v.optional(strings),
   }),
   buildkitGuard: v.strictObject({
     type: v.literal('buildkitGuard'),
@@ -92,6 +94,7 @@ const entries = {
     entitlements: v.optional(strings),
     images: v.optional(v.strictObject({ label: tenantLabel, policy: v.optional(imagePolicy) })),
     localRegistries: v.optional(strings),
+    registries: v.optional(strings),
     customFrontends: v.optional(v.boolean()),
   }),
   allowRoutes: v.strictObject({

@@ -3,7 +3,7 @@ import { classicBuild } from './classic-build.ts';
 import { refuse } from './errors.ts';
 import { checkedBody, field, foldKey, isObject, type JsonObject } from './fields.ts';
 import { checkEndpoints, type NetworkPolicy, networkCreateCheck } from './network-settings.ts';
-import { hostRegistryCheck, registryAddressHost, registryOf } from './registry-host.ts';
+import { hostRegistryCheck, type RegistryRules, registryAddressHost, registryOf } from './registry-host.ts';
 
 /** Options of {@link hostGuard}: each escape is refused unless allowed here. */
 export interface HostGuardOptions {
@@ -22,6 +22,11 @@ export interface HostGuardOptions {
    * as `host:port` (default none): the engine reaches the host's loopback, which no container can.
    */
   readonly localRegistries?: readonly string[];
+  /**
+   * The only registries pulls, pushes, logins and classic builds' `FROM` may use, as minimatch globs over
+   * `host[:port]` (`docker.io` for Docker Hub); default any not on the engine's host. See {@link RegistryRules}.
+   */
+  readonly registries?: readonly string[];
 }
 
 const HOST_MODES = ['NetworkMode', 'PidMode', 'IpcMode', 'UTSMode', 'UsernsMode', 'CgroupnsMode'] as const;
@@ -275,7 +280,7 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
 
   // a registry on the engine's host: the engine (on the host) reaches services bound to the host's loopback, which
   // no container can reach, and its errors carry what answered there
-  const checkRegistries = hostRegistryCheck(options.localRegistries);
+  const checkRegistries = hostRegistryCheck(options);
   const build: Middleware = on('ImageBuild', async (ctx, next) => {
     const q = ctx.request.query;
     const net = (q.get('networkmode') ?? '').toLowerCase();
@@ -331,7 +336,10 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
         for (const image of ctx.request.query.getAll('fromImage')) hosts.push(registryOf(image));
       } else if (ctx.operation === 'SystemAuth') {
         const address = field(await checkedBody(() => ctx.request.json()), 'serveraddress');
-        if (typeof address === 'string') hosts.push(registryAddressHost(address));
+        // no address: Docker Hub, as `docker login` means it
+        hosts.push(
+          typeof address === 'string' && address.trim() !== '' ? registryAddressHost(address) : undefined,
+        );
       } else hosts.push(registryOf(ctx.params.name ?? ''));
       await checkRegistries(hosts);
       await next();

@@ -1,6 +1,12 @@
 import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { isHostLocal, registryAddressHost, registryOf, resolvesHostLocal } from './registry-host.ts';
+import {
+  hostRegistryCheck,
+  isHostLocal,
+  registryAddressHost,
+  registryOf,
+  resolvesHostLocal,
+} from './registry-host.ts';
 
 describe('registryOf', () => {
   it.each([
@@ -104,5 +110,51 @@ describe('resolvesHostLocal', () => {
     const { lookup } = await import('node:dns/promises');
     const addresses = (await lookup(hostname(), { all: true })).map((a) => a.address);
     expect(await resolvesHostLocal(`${hostname()}:5000`)).toBe(addresses.some((a) => isHostLocal(a)));
+  });
+});
+
+describe('hostRegistryCheck', () => {
+  it("refuses a registry on the engine's host, unless it is one of localRegistries", async () => {
+    await expect(hostRegistryCheck()(['127.0.0.1:5000'])).rejects.toThrow(/is on the engine's host/);
+    await expect(
+      hostRegistryCheck({ localRegistries: ['127.0.0.1:5000'] })(['127.0.0.1:5000']),
+    ).resolves.toBe(undefined);
+    await expect(hostRegistryCheck()([undefined, 'docker.io', '10.1.2.3:5000'])).resolves.toBe(undefined);
+  });
+
+  it('with a registries list, refuses every registry not on it; Docker Hub is docker.io under each of its names', async () => {
+    const check = hostRegistryCheck({ registries: ['docker.io', '*.example.com', '10.1.2.3:5000'] });
+    for (const ok of [
+      undefined,
+      'docker.io',
+      'index.docker.io',
+      'Registry-1.Docker.io',
+      'ghcr.example.com',
+      '10.1.2.3:5000',
+    ])
+      await expect(check([ok]), String(ok)).resolves.toBe(undefined);
+    for (const no of ['ghcr.io', 'example.com', '10.1.2.3:5001', 'docker.io.evil.test'])
+      await expect(check([no]), no).rejects.toThrow(
+        `the registry ${no} is not one this workshop uses (allowed: docker.io, *.example.com, 10.1.2.3:5000)`,
+      );
+    await expect(hostRegistryCheck({ registries: ['ghcr.io'] })([undefined])).rejects.toThrow(
+      /the registry docker\.io is not one/,
+    );
+  });
+
+  it("still refuses a listed registry on the engine's host, unless it is one of localRegistries too", async () => {
+    await expect(hostRegistryCheck({ registries: ['127.0.0.1:*'] })(['127.0.0.1:5000'])).rejects.toThrow(
+      /is on the engine's host/,
+    );
+    await expect(
+      hostRegistryCheck({ registries: ['127.0.0.1:*'], localRegistries: ['127.0.0.1:5000'] })([
+        '127.0.0.1:5000',
+      ]),
+    ).resolves.toBe(undefined);
+    await expect(
+      hostRegistryCheck({ registries: ['docker.io'], localRegistries: ['localhost:5000'] })([
+        'localhost:5000',
+      ]),
+    ).rejects.toThrow(/not one this workshop uses/);
   });
 });

@@ -1,5 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
+import { minimatch } from 'minimatch';
 import { refuse } from './errors.ts';
 
 /** Addresses that are the host itself, as the engine (on the host) would reach them, and cloud metadata. */
@@ -123,27 +124,55 @@ function hostName(host: string): string {
   return h.replace(/\.$/, '');
 }
 
+/** Docker Hub's names: what a reference without a registry means, and the addresses `docker login` uses for it. */
+const DOCKER_HUB = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+
+/** Which registries the engine may be sent to: {@link hostRegistryCheck}'s options. */
+export interface RegistryRules {
+  /** Registries on the engine's host that may be reached all the same (`host:port`; default none). */
+  readonly localRegistries?: readonly string[];
+  /**
+   * The only registries images, pushes, logins and build caches may use, as minimatch globs over `host[:port]`
+   * (`docker.io` for Docker Hub, `ghcr.io`, `*.example.com:5000`). Default: any registry not on the engine's host.
+   * A name is resolved by the proxy, and may resolve otherwise when the engine looks it up (DNS rebinding): a list
+   * of registries the operator trusts closes that.
+   */
+  readonly registries?: readonly string[];
+}
+
 /**
- * A check that the engine is not sent to a registry on its own host ({@link resolvesHostLocal}), for pulls, pushes,
- * logins, builds and build caches alike.
+ * A check of the registries the engine is about to be sent to, for pulls, pushes, logins, builds and build caches
+ * alike: each must be on the `registries` list when there is one, and none may be on the engine's own host
+ * ({@link resolvesHostLocal}) unless it is one of `localRegistries`.
  *
- * @param localRegistries - registries on the engine's host that may be reached all the same (`host:port`)
- * @returns a function that refuses the first host-local registry among the ones given (`undefined`: Docker Hub)
+ * @param rules - the allowed registries
+ * @returns a function that refuses the first registry not allowed among the ones given (`undefined` or
+ *   `docker.io`: Docker Hub)
  * @throws {@link @dockhand/core!DockhandError} `DOCKHAND_HOST_ESCAPE`, from the returned function
  * @example
  * ```ts
- * const check = hostRegistryCheck(['localhost:5000']);
- * await check(['localhost:5000', 'registry.example']); // passes
+ * const check = hostRegistryCheck({ localRegistries: ['localhost:5000'] });
+ * await check(['localhost:5000', 'registry.example', undefined]); // passes
  * await check(['127.0.0.1:6000']); // throws DOCKHAND_HOST_ESCAPE
+ * await hostRegistryCheck({ registries: ['docker.io'] })(['ghcr.io']); // throws DOCKHAND_HOST_ESCAPE
  * ```
  */
 export function hostRegistryCheck(
-  localRegistries: readonly string[] = [],
+  rules: RegistryRules = {},
 ): (hosts: readonly (string | undefined)[]) => Promise<void> {
-  const allowed = new Set(localRegistries.map((r) => r.toLowerCase()));
+  const local = new Set((rules.localRegistries ?? []).map((r) => r.toLowerCase()));
+  const allowed = rules.registries;
   return async (hosts) => {
     for (const host of new Set(hosts)) {
-      if (host && !allowed.has(host.toLowerCase()) && (await resolvesHostLocal(host))) {
+      const name = (host ?? 'docker.io').trim().toLowerCase();
+      const hub = DOCKER_HUB.has(name);
+      if (allowed && !allowed.some((glob) => minimatch(hub ? 'docker.io' : name, glob, { nocase: true }))) {
+        throw refuse(
+          'DOCKHAND_HOST_ESCAPE',
+          `the registry ${hub ? 'docker.io' : host} is not one this workshop uses (allowed: ${allowed.join(', ')})`,
+        );
+      }
+      if (!hub && host && !local.has(name) && (await resolvesHostLocal(host))) {
         throw refuse(
           'DOCKHAND_HOST_ESCAPE',
           `the registry ${host} is on the engine's host, which the engine reaches and containers do not; it is not allowed here`,

@@ -32,6 +32,8 @@ export interface WorkshopTenantOptions {
   readonly networkSubnets?: boolean | readonly string[];
   /** Registries on the engine's host that pulls, pushes, logins and build caches may reach, as `host:port` (default none; see `hostGuard`). */
   readonly localRegistries?: readonly string[];
+  /** The only registries images and build caches may come from, as globs over `host[:port]` (default any not on the engine's host; see `hostGuard`). */
+  readonly registries?: readonly string[];
 }
 
 /**
@@ -80,6 +82,7 @@ export function workshopTenant(options: WorkshopTenantOptions): Middleware {
     hostGuard({
       ...(options.networkSubnets === undefined ? {} : { network: { subnets: options.networkSubnets } }),
       ...(options.localRegistries === undefined ? {} : { localRegistries: options.localRegistries }),
+      ...(options.registries === undefined ? {} : { registries: options.registries }),
     }),
     rewriteDockerSocket({
       target: { volume: options.socketVolume, subpath: options.socketPath ?? 'docker.sock' },
@@ -102,6 +105,7 @@ export function workshopTenant(options: WorkshopTenantOptions): Middleware {
       labels,
       images: { label },
       ...(options.localRegistries === undefined ? {} : { localRegistries: options.localRegistries }),
+      ...(options.registries === undefined ? {} : { registries: options.registries }),
     }),
   ]);
 }

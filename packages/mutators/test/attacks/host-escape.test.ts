@@ -587,6 +587,37 @@ describe('registries on the engine host (hostGuard, DOCKHAND_HOST_ESCAPE 403)', 
     expect(r.status, r.text).not.toBe(403);
   });
 
+  it('with a registries list, a pull, login or classic build from another registry is refused; a listed one is left to the engine', async () => {
+    const sock = join(await mkdtemp(join(tmpdir(), 'dockhand-registry-')), 'p.sock');
+    const proxy = createProxy({
+      upstream: `unix://${ENGINE_SOCKET}`,
+      middleware: [hostGuard({ registries: ['docker.io', '*.invalid:5000'] })],
+    });
+    await proxy.listen(sock);
+    try {
+      const c = client(sock);
+      const allowed = /is not one this workshop uses \(allowed: docker\.io, \*\.invalid:5000\)/;
+      refused(await c.request('POST', '/images/create?fromImage=ghcr.io/team/app&tag=1'), 403, allowed);
+      refused(
+        await c.request('POST', '/auth', {
+          body: { serveraddress: 'quay.io', username: 'u', password: 'p' },
+        }),
+        403,
+        allowed,
+      );
+      const t = `${a.run}-regallow${++n}`;
+      const { reply, id } = await build(c, `t=${t}`, 'FROM registry.example.com/app:1\n');
+      refused(reply, 403, allowed);
+      expect(id).toBeUndefined();
+      // a listed registry is the engine's to reach (this one does not exist)
+      const listed = await c.request('POST', '/images/create?fromImage=registry.invalid:5000/app&tag=1');
+      expect(listed.status, listed.text).not.toBe(403);
+      await c.pool.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('a registry on the host allowed by name (localRegistries) is reached', async () => {
     const sock = join(await mkdtemp(join(tmpdir(), 'dockhand-registry-')), 'p.sock');
     const proxy = createProxy({

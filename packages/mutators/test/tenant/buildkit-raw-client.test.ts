@@ -3,12 +3,25 @@
 // that reach past the tenant's builds. Each is refused, and nothing happened on the engine's host.
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { entry, grpcCall, message, num, runDefinition, solveRequest, str, sub } from './buildkit-client.ts';
+import {
+  entry,
+  grpcCall,
+  message,
+  num,
+  type Part,
+  runDefinition,
+  solveRequest,
+  str,
+  sub,
+} from './buildkit-client.ts';
 import { createTenant, hostOnlyServer, onEngine, pruneBuildCache, type Tenant, unique } from './harness.ts';
 
 const SOLVE = '/moby.buildkit.v1.Control/Solve';
 let alice: Tenant;
 const marker = unique();
+/** A `Control/Solve` through alice's proxy of a `RUN` with the given `Meta` and `ExecOp` parts, and more request parts. */
+const solveRun = (command: string, meta: Part[] = [], exec: Part[] = [], ...request: Part[]) =>
+  grpcCall(alice.socket, SOLVE, solveRequest(runDefinition(command, meta, exec), ...request));
 
 beforeAll(async () => {
   alice = await createTenant();
@@ -24,58 +37,38 @@ const [major, minor] = apiVersion.split('.').map(Number) as [number, number];
 
 describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tenant proxy', () => {
   it('may solve LLB it built itself, which the engine runs', async () => {
-    const out = await grpcCall(alice.socket, SOLVE, solveRequest(runDefinition(`echo plain-${marker}`)));
+    const out = await solveRun(`echo plain-${marker}`);
     expect(out).toMatchObject({ status: '0' });
   }, 60_000);
 
   it('may not place a step in a cgroup of its choosing (Meta.cgroupParent): no cgroup is made on the host', async () => {
     const cgroup = `dockhand-test-${marker}`;
-    const out = await grpcCall(
-      alice.socket,
-      SOLVE,
-      solveRequest(runDefinition(`echo cgroup-${marker}`, [str(10, cgroup)])),
-    );
+    const out = await solveRun(`echo cgroup-${marker}`, [str(10, cgroup)]);
     expect(out).toMatchObject({ status: '7', message: 'cgroupparent is not allowed here' });
     for (const hierarchy of ['', 'memory/', 'pids/', 'unified/'])
       expect(existsSync(`/sys/fs/cgroup/${hierarchy}${cgroup}`)).toBe(false);
   }, 60_000);
 
   it('may not set extra hosts on a step, nor host networking or insecure mode without the entitlement', async () => {
-    const hosts = await grpcCall(
-      alice.socket,
-      SOLVE,
-      solveRequest(
-        runDefinition(`echo hosts-${marker}`, [sub(6, str(1, 'evil.example'), str(2, '10.9.9.9'))]),
-      ),
-    );
+    const hosts = await solveRun(`echo hosts-${marker}`, [
+      sub(6, str(1, 'evil.example'), str(2, '10.9.9.9')),
+    ]);
     expect(hosts).toMatchObject({
       status: '7',
       message: 'extra hosts (--add-host) are not allowed on builds here',
     });
-    const net = await grpcCall(
-      alice.socket,
-      SOLVE,
-      solveRequest(runDefinition(`echo net-${marker}`, [], [num(3, 1)])),
-    );
+    const net = await solveRun(`echo net-${marker}`, [], [num(3, 1)]);
     expect(net).toMatchObject({
       status: '7',
       message: 'the build entitlement network.host is not allowed here',
     });
-    const insecure = await grpcCall(
-      alice.socket,
-      SOLVE,
-      solveRequest(runDefinition(`echo insecure-${marker}`, [], [num(4, 1)])),
-    );
+    const insecure = await solveRun(`echo insecure-${marker}`, [], [num(4, 1)]);
     expect(insecure.message).toBe('the build entitlement security.insecure is not allowed here');
   }, 60_000);
 
   it("may not mount a cache outside its namespace, where another tenant's cache mounts are", async () => {
     const cache = sub(2, num(1, 0), str(3, '/root/.npm'), num(6, 3), sub(20, str(1, '/root/.npm')));
-    const out = await grpcCall(
-      alice.socket,
-      SOLVE,
-      solveRequest(runDefinition(`ls /root/.npm # ${marker}`, [], [cache])),
-    );
+    const out = await solveRun(`ls /root/.npm # ${marker}`, [], [cache]);
     expect(out.status).toBe('7');
     expect(out.message).toMatch(/^a cache mount outside your namespace is not allowed here/);
   }, 60_000);
@@ -83,13 +76,11 @@ describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tena
   it("may not push an export, nor import or export build cache, through a registry on the engine's host", async () => {
     await using registry = await hostOnlyServer();
     const host = `127.0.0.1:${registry.port}`;
-    const push = await grpcCall(
-      alice.socket,
-      SOLVE,
-      solveRequest(
-        runDefinition(`echo push-${marker}`),
-        sub(13, str(1, 'moby'), entry(2, 'name', `${host}/${alice.name}:1`), entry(2, 'push', 'true')),
-      ),
+    const push = await solveRun(
+      `echo push-${marker}`,
+      [],
+      [],
+      sub(13, str(1, 'moby'), entry(2, 'name', `${host}/${alice.name}:1`), entry(2, 'push', 'true')),
     );
     expect(push.status).toBe('7');
     expect(push.message).toMatch(/the registry 127\.0\.0\.1:\d+ is on the engine's host/);
@@ -99,11 +90,7 @@ describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tena
       sub(4, str(1, 'registry'), entry(2, 'ref', `${host}/cache:1`)),
       str(2, `${host}/cache:1`),
     ]) {
-      const out = await grpcCall(
-        alice.socket,
-        SOLVE,
-        solveRequest(runDefinition(`echo cache-${marker}`), sub(8, cache)),
-      );
+      const out = await solveRun(`echo cache-${marker}`, [], [], sub(8, cache));
       expect(out.status).toBe('7');
       expect(out.message).toMatch(/is on the engine's host/);
     }
@@ -112,13 +99,11 @@ describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tena
 
   it('may not use cache backends that reach other services (gha, s3, azblob)', async () => {
     for (const type of ['gha', 's3', 'azblob']) {
-      const out = await grpcCall(
-        alice.socket,
-        SOLVE,
-        solveRequest(
-          runDefinition(`echo ${type}-${marker}`),
-          sub(8, sub(5, str(1, type), entry(2, 'url', 'http://127.0.0.1:9/'))),
-        ),
+      const out = await solveRun(
+        `echo ${type}-${marker}`,
+        [],
+        [],
+        sub(8, sub(5, str(1, type), entry(2, 'url', 'http://127.0.0.1:9/'))),
       );
       expect(out).toMatchObject({ status: '7' });
       expect(out.message).toMatch(new RegExp(`the build cache backend ${type} is not allowed here`));
