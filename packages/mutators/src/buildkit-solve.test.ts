@@ -222,6 +222,39 @@ describe('checkSolve', () => {
     );
   });
 
+  it('refuses a map entry whose key or value is tagged other than length-delimited, which Go reads all the same', () => {
+    // value tagged as a varint: Go's map decoder reads a length and "xrxbxcxg" as the value; a reader that
+    // follows the wire type sees a varint and more fields
+    const value = Buffer.from('xrxbxcxg');
+    const hiddenValue: Build = sub(7, str(1, 'cgroup-parent'), (w) =>
+      w.tag(2, WireType.Varint).uint32(value.length).raw(value),
+    );
+    expect(() => check(CONTROL_SOLVE, hiddenValue)).toThrow(/malformed/);
+    // key tagged as fixed64 ("\x04name\x18\x80\x00" is 8 bytes), then an unknown varint field
+    const hiddenKey: Build = sub(
+      4,
+      (w) => w.tag(1, WireType.Bit64).raw(Buffer.from([4, ...Buffer.from('name'), 0x18, 0x80, 0x00])),
+      str(2, 'busybox:latest'),
+    );
+    expect(() => check(CONTROL_SOLVE, str(3, 'moby'), hiddenKey)).toThrow(/malformed/);
+    // a frontend input whose definition hides behind a varint tag
+    const def = message(...definition(execOp(meta(str(10, 'p')))));
+    const hiddenInput: Build = sub(10, str(1, 'context'), (w) =>
+      w.tag(2, WireType.Varint).uint32(def.length).raw(def),
+    );
+    expect(() => check(CONTROL_SOLVE, hiddenInput)).toThrow(/malformed|cgroupparent/);
+  });
+
+  it('reads enums as Go does: the low 32 bits of the varint', () => {
+    const def = (...parts: Build[]) => check(CONTROL_SOLVE, sub(2, ...definition(execOp(meta(), ...parts))));
+    const big =
+      (no: number, n: bigint): Build =>
+      (w) =>
+        w.tag(no, WireType.Varint).uint64(n);
+    expect(() => def(big(3, 1n + 2n ** 32n))).toThrow(/network\.host/);
+    expect(() => def(big(4, 1n + 2n ** 33n))).toThrow(/security\.insecure/);
+  });
+
   it('reads LLB the client built, step by step, in the definition and the frontend inputs', () => {
     const def = (...ops: Buffer[]) => check(CONTROL_SOLVE, sub(2, ...definition(...ops)));
     const source = message(sub(3, str(1, 'docker-image://docker.io/library/busybox:latest')));

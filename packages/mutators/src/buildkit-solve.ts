@@ -4,12 +4,12 @@ import { assertUnambiguous, field, isObject } from './fields.ts';
 import {
   bytesOf,
   fieldsOf,
+  int32sOf,
   lengthDelimited,
   mapOf,
   stringMapEntry,
   stringMapOf,
   stringsOf,
-  varintsOf,
 } from './protobuf-wire.ts';
 import { registryOf } from './registry-host.ts';
 
@@ -102,9 +102,9 @@ const BUILTIN_FRONTENDS = new Set(['', 'dockerfile.v0']);
 /** Cache backends that stay between the client and the engine, or name a registry the guard checks. */
 const CACHE_TYPES = new Set(['registry', 'local', 'inline']);
 const FALSE = new Set(['', '0', 'f', 'F', 'false', 'FALSE', 'False']);
-const NET_HOST = 1n;
-const SECURITY_INSECURE = 1n;
-const MOUNT_CACHE = 3n;
+const NET_HOST = 1;
+const SECURITY_INSECURE = 1;
+const MOUNT_CACHE = 3;
 
 /**
  * The tenant's namespace for BuildKit cache mounts, from its labels: a name of its own, with no `/`, so no cache
@@ -318,14 +318,14 @@ function checkExec(exec: Uint8Array, rules: SolveRules): void {
     if (stringsOf(meta, 10).some((p) => p !== ''))
       throw refuse('DOCKHAND_HOST_ESCAPE', 'cgroupparent is not allowed here');
   }
-  if (varintsOf(exec, 3).includes(NET_HOST) && !rules.allowed.has('network.host'))
+  if (int32sOf(exec, 3).includes(NET_HOST) && !rules.allowed.has('network.host'))
     throw refuse('DOCKHAND_HOST_ESCAPE', 'the build entitlement network.host is not allowed here');
-  if (varintsOf(exec, 4).includes(SECURITY_INSECURE) && !rules.allowed.has('security.insecure'))
+  if (int32sOf(exec, 4).includes(SECURITY_INSECURE) && !rules.allowed.has('security.insecure'))
     throw refuse('DOCKHAND_HOST_ESCAPE', 'the build entitlement security.insecure is not allowed here');
   for (const mount of bytesOf(exec, 2)) {
     // Mount: mountType 6 (CACHE 3), cacheOpt 20 (ID 1)
     const options = bytesOf(mount, 20);
-    if (!varintsOf(mount, 6).includes(MOUNT_CACHE) && options.length === 0) continue;
+    if (!int32sOf(mount, 6).includes(MOUNT_CACHE) && options.length === 0) continue;
     const ids = options.flatMap((o) => stringsOf(o, 1));
     if (ids.length === 0 || ids.some((id) => !id.startsWith(`${rules.cacheNamespace}/`)))
       throw refuse(

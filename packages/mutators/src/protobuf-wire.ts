@@ -1,13 +1,14 @@
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 
 /**
- * One field of a protobuf message as it is on the wire: its number and, by wire type, its bytes (length-delimited:
- * a string, bytes, an embedded message or a map entry) or its value (a varint).
+ * One field of a protobuf message as it is on the wire: its number, its wire type and, by wire type, its bytes
+ * (length-delimited: a string, bytes, an embedded message or a map entry) or its value (a varint).
  *
  * @internal
  */
 export interface WireField {
   readonly no: number;
+  readonly type: WireType;
   readonly bytes?: Uint8Array;
   readonly varint?: bigint;
 }
@@ -27,11 +28,11 @@ export function fieldsOf(message: Uint8Array): WireField[] {
   try {
     while (reader.pos < reader.len) {
       const [no, type] = reader.tag();
-      if (type === WireType.LengthDelimited) fields.push({ no, bytes: reader.bytes() });
-      else if (type === WireType.Varint) fields.push({ no, varint: BigInt(reader.uint64()) });
+      if (type === WireType.LengthDelimited) fields.push({ no, type, bytes: reader.bytes() });
+      else if (type === WireType.Varint) fields.push({ no, type, varint: BigInt(reader.uint64()) });
       else {
         reader.skip(type, no);
-        fields.push({ no });
+        fields.push({ no, type });
       }
     }
   } catch {
@@ -67,22 +68,25 @@ export function stringsOf(message: Uint8Array, no: number): string[] {
 }
 
 /**
- * Every occurrence of a varint field (an enum, a bool, an integer).
+ * Every occurrence of an `int32` or enum field, as Go's generated decoders read it: the varint's low 32 bits, as a
+ * signed number (`1 + 2^32` is `1`).
  *
  * @param message - the message's bytes
  * @param no - the field number
  * @returns the values, in order
  * @internal
  */
-export function varintsOf(message: Uint8Array, no: number): bigint[] {
-  const out: bigint[] = [];
-  for (const f of fieldsOf(message)) if (f.no === no && f.varint !== undefined) out.push(f.varint);
+export function int32sOf(message: Uint8Array, no: number): number[] {
+  const out: number[] = [];
+  for (const f of fieldsOf(message))
+    if (f.no === no && f.varint !== undefined) out.push(Number(BigInt.asIntN(32, f.varint)));
   return out;
 }
 
 /**
  * The entries of a `map<string, V>` field: each entry's key (field 1) and value bytes (field 2), in wire order (a
- * later entry for the same key wins, as the receiver decodes it).
+ * later entry for the same key wins, as the receiver decodes it). An entry whose key or value is not tagged
+ * length-delimited is refused: Go's generated decoders read it all the same.
  *
  * @param message - the message's bytes
  * @param no - the map's field number
@@ -94,8 +98,13 @@ export function mapOf(message: Uint8Array, no: number): [string, Uint8Array][] {
     let key = '';
     let value: Uint8Array = new Uint8Array();
     for (const f of fieldsOf(entry)) {
-      if (f.no === 1 && f.bytes !== undefined) key = Buffer.from(f.bytes).toString('utf8');
-      else if (f.no === 2 && f.bytes !== undefined) value = f.bytes;
+      if (f.no !== 1 && f.no !== 2) continue;
+      // Go's generated map decoders pick an entry's key and value by field number alone and read them as
+      // length-delimited whatever the wire type says: a key or value tagged otherwise is read there and
+      // nowhere else
+      if (f.bytes === undefined) throw new Error('a malformed BuildKit request cannot be checked here');
+      if (f.no === 1) key = Buffer.from(f.bytes).toString('utf8');
+      else value = f.bytes;
     }
     return [key, value];
   });

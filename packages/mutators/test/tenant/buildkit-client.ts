@@ -41,7 +41,7 @@ export const digest = (op: Buffer): string => `sha256:${createHash('sha256').upd
 
 /**
  * A `pb.Definition` of a `RUN` on busybox: a source op, an exec op on it (with the given extra `Meta` and `ExecOp`
- * parts), and the terminal op BuildKit's marshaller appends.
+ * parts), and the terminal op BuildKit's marshaller appends, each with its metadata entry.
  */
 export function runDefinition(command: string, metaParts: Part[] = [], execParts: Part[] = []): Buffer {
   const platform = sub(10, str(1, 'amd64'), str(2, 'linux'));
@@ -65,7 +65,12 @@ export function runDefinition(command: string, metaParts: Part[] = [], execParts
     platform,
   );
   const terminal = message(sub(1, str(1, digest(exec)), num(2, 0)));
-  return message(raw(1, source), raw(1, exec), raw(1, terminal));
+  // each op with an (empty) metadata entry, as the Go client marshals it: a frontend input needs them
+  const ops = [source, exec, terminal];
+  return message(
+    ...ops.map((op) => raw(1, op)),
+    ...ops.map((op) => sub(2, str(1, digest(op)), raw(2, Buffer.alloc(0)))),
+  );
 }
 
 /** A `Control/Solve` request of a definition, with a fresh build ref and any further parts. */

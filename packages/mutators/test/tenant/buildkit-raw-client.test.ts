@@ -2,6 +2,7 @@
 // through the workshop tenant proxy: LLB the client built itself, exporters, cache backends, frontends and calls
 // that reach past the tenant's builds. Each is refused, and nothing happened on the engine's host.
 import { existsSync } from 'node:fs';
+import { WireType } from '@bufbuild/protobuf/wire';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   entry,
@@ -9,6 +10,7 @@ import {
   message,
   num,
   type Part,
+  raw,
   runDefinition,
   solveRequest,
   str,
@@ -95,6 +97,68 @@ describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tena
       expect(out.message).toMatch(/is on the engine's host/);
     }
     expect(registry.seen()).toBe(0);
+  }, 60_000);
+
+  // Go's generated map decoders read an entry's key and value by field number, whatever their wire type says
+  /** A map entry whose value is tagged as a varint. */
+  const varintTaggedValue = (no: number, key: string, value: Buffer): Part =>
+    sub(no, str(1, key), (w) => w.tag(2, WireType.Varint).uint32(value.length).raw(value));
+  /** A map entry whose 4-byte key is tagged fixed64, then 3 bytes Go skips as an unknown field. */
+  const fixed64TaggedKey = (no: number, key: string, value: string): Part =>
+    sub(
+      no,
+      (w) => w.tag(1, WireType.Bit64).raw(Buffer.from([key.length, ...Buffer.from(key), 0x18, 0x80, 0x00])),
+      str(2, value),
+    );
+  /** A Dockerfile frontend solve whose Dockerfile and context are LLB inputs the client built. */
+  const dockerfileSolve = (dockerfile: string, ...parts: Part[]) =>
+    message(
+      str(1, `ref${unique()}`),
+      str(6, 'dockerfile.v0'),
+      sub(10, str(1, 'dockerfile'), raw(2, runDefinition(`printf '${dockerfile}' > /Dockerfile`))),
+      sub(10, str(1, 'context'), raw(2, runDefinition(`echo context-${marker}`))),
+      ...parts,
+    );
+
+  it('may not hide a frontend option in a map entry tagged otherwise (cgroup-parent): no cgroup is made', async () => {
+    // a name that reads as varint fields too, so that a reader following the wire type finds nothing wrong
+    const cgroup = [...marker].map((c) => `x${c}`).join('');
+    const out = await grpcCall(
+      alice.socket,
+      SOLVE,
+      dockerfileSolve(
+        `FROM busybox:latest\\nRUN echo hidden-${marker}\\n`,
+        varintTaggedValue(7, 'cgroup-parent', Buffer.from(cgroup)),
+      ),
+    );
+    expect(out).toMatchObject({
+      status: '7',
+      message: 'a malformed BuildKit request cannot be checked here',
+    });
+    for (const hierarchy of ['', 'memory/', 'pids/', 'unified/'])
+      expect(existsSync(`/sys/fs/cgroup/${hierarchy}${cgroup}`)).toBe(false);
+  }, 60_000);
+
+  it('may not hide an export name in a map entry tagged otherwise, to take a shared tag', async () => {
+    const shared = `${alice.name}-shared-${marker}:1`;
+    await onEngine('tag', 'busybox:latest', shared);
+    try {
+      const before = await onEngine('image', 'inspect', '-f', '{{.Id}}', shared);
+      const out = await solveRun(
+        `echo hijack-${marker}`,
+        [],
+        [],
+        str(3, 'moby'),
+        fixed64TaggedKey(4, 'name', `docker.io/library/${shared}`),
+      );
+      expect(out).toMatchObject({
+        status: '7',
+        message: 'a malformed BuildKit request cannot be checked here',
+      });
+      expect(await onEngine('image', 'inspect', '-f', '{{.Id}}', shared)).toBe(before);
+    } finally {
+      await onEngine('image', 'rm', shared).catch(() => {});
+    }
   }, 60_000);
 
   it('may not use cache backends that reach other services (gha, s3, azblob)', async () => {
