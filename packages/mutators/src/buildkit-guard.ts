@@ -127,7 +127,14 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
   const checkRegistries = hostRegistryCheck(options);
   const images = options.images && { label: parseLabel(options.images.label), policy: options.images.policy };
   // BuildKit through `/build?version=2` runs in the engine without a Solve this guard could give a policy to
-  const legacy: Middleware = on('ImageBuild', async (ctx, next) => {
+  const legacy: Middleware = on(['ImageBuild', 'BuildCancel'], async (ctx, next) => {
+    // a build id names no tenant; the only builds it cancels are BuildKit builds through /build, refused here
+    if (images && ctx.operation === 'BuildCancel') {
+      throw refuse(
+        'DOCKHAND_IMAGE_POLICY',
+        'cancelling a build by id is not available here; stop the build from its client (Ctrl-C)',
+      );
+    }
     if (images && ctx.request.query.get('version') === '2') {
       throw refuse(
         'DOCKHAND_IMAGE_POLICY',

@@ -329,10 +329,13 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
   });
 
   const registries: Middleware = on(
-    ['ImageCreate', 'ImagePush', 'DistributionInspect', 'SystemAuth'],
+    ['ImageCreate', 'ImagePush', 'DistributionInspect', 'SystemAuth', 'ImageSearch'],
     async (ctx, next) => {
       const hosts: (string | undefined)[] = [];
-      if (ctx.operation === 'ImageCreate') {
+      if (ctx.operation === 'ImageSearch') {
+        // the engine searches the registry the term names (`127.0.0.1:5000/app`), and returns what it answered
+        hosts.push(registryOf(ctx.request.query.get('term') ?? ''));
+      } else if (ctx.operation === 'ImageCreate') {
         for (const image of ctx.request.query.getAll('fromImage')) hosts.push(registryOf(image));
       } else if (ctx.operation === 'SystemAuth') {
         const address = field(await checkedBody(() => ctx.request.json()), 'serveraddress');

@@ -550,6 +550,12 @@ describe('registries on the engine host (hostGuard, DOCKHAND_HOST_ESCAPE 403)', 
       'login to localhost, key in another case',
       () => ['POST', '/auth', { ServerAddress: `localhost:${port}`, username: 'u', password: 'p' }],
     ],
+    // found by review (stop 17): the engine searched the host's loopback and returned what answered there
+    ['image search on 127.0.0.1', () => ['GET', `/images/search?term=127.0.0.1:${port}/x`, undefined]],
+    [
+      'image search on localhost',
+      () => ['GET', `/v1.45/images/search?term=localhost:${port}/x&limit=5`, undefined],
+    ],
   ])('%s', async (_w, request) => {
     const [method, path, body] = request();
     const r = await a.mallory.api.request(method, path, body === undefined ? {} : { body });
@@ -582,6 +588,14 @@ describe('registries on the engine host (hostGuard, DOCKHAND_HOST_ESCAPE 403)', 
     expect(seen).toBe(0);
   });
 
+  it('cancelling a build by id is refused: an id names no tenant', async () => {
+    refused(
+      await a.mallory.api.request('POST', '/build/cancel?id=anything'),
+      403,
+      /cancelling a build by id/,
+    );
+  });
+
   it('a registry elsewhere is left to the engine', async () => {
     const r = await a.mallory.api.request('POST', '/images/create?fromImage=registry.invalid:5000/app&tag=1');
     expect(r.status, r.text).not.toBe(403);
@@ -598,6 +612,7 @@ describe('registries on the engine host (hostGuard, DOCKHAND_HOST_ESCAPE 403)', 
       const c = client(sock);
       const allowed = /is not one this workshop uses \(allowed: docker\.io, \*\.invalid:5000\)/;
       refused(await c.request('POST', '/images/create?fromImage=ghcr.io/team/app&tag=1'), 403, allowed);
+      refused(await c.request('GET', '/images/search?term=ghcr.io/team/app'), 403, allowed);
       refused(
         await c.request('POST', '/auth', {
           body: { serveraddress: 'quay.io', username: 'u', password: 'p' },
