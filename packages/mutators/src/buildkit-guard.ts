@@ -2,6 +2,7 @@ import http2, { type ClientHttp2Session, type IncomingHttpHeaders, type ServerHt
 import { Duplex, PassThrough } from 'node:stream';
 import { compose, DockhandError, type Middleware, on, type Upstream } from '@dockhand/core';
 import type { Logger } from 'pino';
+import { labelResult } from './buildkit-result.ts';
 import {
   CONTROL_SOLVE,
   cacheNamespaceOf,
@@ -93,6 +94,10 @@ const SOLVES: ReadonlyMap<string, SolveFields> = new Map([
   ['/moby.buildkit.v1.frontend.LLBBridge/Solve', GATEWAY_SOLVE],
 ]);
 const PERMISSION_DENIED = '7';
+/** The gateway call that returns a client-side build's result, with the image config the exporter writes. */
+const RETURN = '/moby.buildkit.v1.frontend.LLBBridge/Return';
+/** The metadata header by which gateway calls name their build (its `Control/Solve` ref). */
+const BUILD_ID = 'buildkit-controlapi-buildid';
 
 /**
  * Reads BuildKit's gRPC on a hijacked `/grpc` connection (what `docker build` and `docker buildx` use with the
@@ -164,6 +169,7 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
     ctx.onHijack((client, engine, early) =>
       intercept(client, engine, early, {
         solve: solveRules,
+        builds: new Map(),
         checkRegistries,
         log,
         ...(sourcePolicy ? { sourcePolicy } : {}),
@@ -176,6 +182,8 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
 
 interface Rules {
   solve: SolveRules;
+  /** The builds started on this connection, by ref: whether each stores an image. */
+  builds: Map<string, { storesImage: boolean }>;
   checkRegistries: (hosts: readonly string[]) => Promise<void>;
   log: Logger;
   /**
@@ -257,22 +265,35 @@ function forwardStream(
     trailers = t;
   });
   const solve = SOLVES.get(path);
-  if (!solve) {
+  if (!solve && path !== RETURN) {
     stream.pipe(request);
     return;
   }
+  // a solve, or a result returned: read whole, checked, rewritten, then sent
+  const rewrite = async (frame: Buffer): Promise<Buffer> => {
+    const message = unframe(frame);
+    if (!solve) {
+      const build = rules.builds.get(String(headers[BUILD_ID] ?? ''));
+      if (build === undefined)
+        throw refuse(
+          'DOCKHAND_IMAGE_POLICY',
+          'a result must be returned over the connection that started its build',
+        );
+      return reframe(labelResult(message, rules.solve.labels, build.storesImage));
+    }
+    const facts = checkSolve(message, solve, rules.solve);
+    await rules.checkRegistries(facts.registries);
+    const policy =
+      solve.sourcePolicy !== undefined ? await rules.sourcePolicy?.(facts.exportNames) : undefined;
+    const rewritten = rewriteSolve(frame, rules.solve, solve, policy);
+    if (solve === CONTROL_SOLVE && facts.ref !== '')
+      rules.builds.set(facts.ref, { storesImage: facts.storesImage });
+    return rewritten;
+  };
   const chunks: Buffer[] = [];
   stream.on('data', (c: Buffer) => chunks.push(c));
   stream.on('end', () => {
-    const frame = Buffer.concat(chunks);
-    const checked = async () => {
-      const facts = checkSolve(unframe(frame), solve, rules.solve);
-      await rules.checkRegistries(facts.registries);
-      const policy =
-        solve.sourcePolicy !== undefined ? await rules.sourcePolicy?.(facts.exportNames) : undefined;
-      return rewriteSolve(frame, rules.solve, solve, policy);
-    };
-    checked()
+    rewrite(Buffer.concat(chunks))
       .then((rewritten) => request.end(rewritten))
       .catch((err: Error) => {
         rules.log.warn({ code: DockhandError.is(err) ? err.code : 'DOCKHAND_AMBIGUOUS_BODY' }, err.message);
@@ -280,6 +301,13 @@ function forwardStream(
         grpcError(stream, err.message);
       });
   });
+}
+
+/** A gRPC frame of one uncompressed message. */
+function reframe(message: Buffer): Buffer {
+  const header = Buffer.alloc(5);
+  header.writeUInt32BE(message.length, 1);
+  return Buffer.concat([header, message]);
 }
 
 function grpcError(stream: ServerHttp2Stream, message: string): void {

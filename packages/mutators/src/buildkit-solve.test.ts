@@ -128,6 +128,8 @@ describe('checkSolve', () => {
     ).toEqual({
       registries: [],
       exportNames: [],
+      ref: '',
+      storesImage: false,
     });
   });
 
@@ -209,6 +211,8 @@ describe('checkSolve', () => {
     expect(pushed).toEqual({
       registries: ['127.0.0.1:5000', 'b.example'],
       exportNames: ['127.0.0.1:5000/a:1', 'b.example/c'],
+      ref: '',
+      storesImage: true,
     });
     expect(
       check(CONTROL_SOLVE, exporter(['name', '127.0.0.1:5000/a'], ['push', 'false'])).registries,
@@ -253,6 +257,30 @@ describe('checkSolve', () => {
         w.tag(no, WireType.Varint).uint64(n);
     expect(() => def(big(3, 1n + 2n ** 32n))).toThrow(/network\.host/);
     expect(() => def(big(4, 1n + 2n ** 33n))).toThrow(/security\.insecure/);
+  });
+
+  it('knows which builds store an image, and refuses one of a definition without a frontend', () => {
+    const exporter = (type: string): Build => sub(13, str(1, type), entry(2, 'name', 'x:1'));
+    expect(check(CONTROL_SOLVE, str(1, 'r1'), exporter('moby'))).toMatchObject({
+      ref: 'r1',
+      storesImage: true,
+    });
+    expect(check(CONTROL_SOLVE, exporter('local'), exporter('tar')).storesImage).toBe(false);
+    expect(check(CONTROL_SOLVE, str(3, 'moby')).storesImage).toBe(true);
+    expect(check(CONTROL_SOLVE, str(3, '')).storesImage).toBe(false);
+    const def = sub(2, ...definition(execOp(meta())));
+    expect(() => check(CONTROL_SOLVE, def, exporter('moby'))).toThrow(
+      /without a frontend cannot be exported/,
+    );
+    expect(() => check(CONTROL_SOLVE, def, exporter('docker'))).toThrow(/without a frontend/);
+    expect(() => check(CONTROL_SOLVE, def, exporter('local'))).not.toThrow();
+    expect(() => check(CONTROL_SOLVE, def, str(6, 'dockerfile.v0'), exporter('moby'))).not.toThrow();
+  });
+
+  it('refuses a gateway solve that sets the build result itself (Final, ExporterAttr)', () => {
+    expect(() => check(GATEWAY_SOLVE, num(10, 1))).toThrow(/\(Final\) is not allowed/);
+    expect(() => check(GATEWAY_SOLVE, str(11, '{}'))).toThrow(/\(Final\) is not allowed/);
+    expect(() => check(GATEWAY_SOLVE, num(10, 0), num(5, 1))).not.toThrow();
   });
 
   it('reads LLB the client built, step by step, in the definition and the frontend inputs', () => {

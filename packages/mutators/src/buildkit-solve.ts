@@ -43,6 +43,8 @@ export interface SolveFields {
   readonly exporters?: boolean;
   /** Whether a request that runs no frontend gets no frontend options (a gateway solve of a bare definition). */
   readonly bareWithoutOptions: boolean;
+  /** `Final` and `ExporterAttr`: a gateway solve that sets the build's result itself (deprecated). */
+  readonly inlineReturn?: { readonly final: number; readonly exporterAttr: number };
 }
 
 /** The fields of BuildKit's `Control/Solve` request. @internal */
@@ -67,6 +69,7 @@ export const GATEWAY_SOLVE: SolveFields = {
   cacheImports: 12,
   cacheImportRefs: 4,
   bareWithoutOptions: true,
+  inlineReturn: { final: 10, exporterAttr: 11 },
 };
 
 /** What a tenant's solve requests must obey. @internal */
@@ -87,6 +90,10 @@ export interface SolveFacts {
   readonly registries: string[];
   /** Image names it exports to. */
   readonly exportNames: string[];
+  /** The build's ref (`Control/Solve`), which the gateway calls of a client-side build name. */
+  readonly ref: string;
+  /** Whether an exporter of the build may store an image (any but `local` and `tar`, which write to the client). */
+  readonly storesImage: boolean;
 }
 
 /**
@@ -99,6 +106,8 @@ const REFUSED_FRONTEND_OPTIONS: ReadonlyMap<string, string> = new Map([
 ]);
 /** The engine's own Dockerfile frontend; `''` runs none (a bare definition, or a client-side build's control). */
 const BUILTIN_FRONTENDS = new Set(['', 'dockerfile.v0']);
+/** Exporters that write the build's result to the client, not to the engine's images. */
+const CLIENT_EXPORTERS = new Set(['local', 'tar']);
 /** Cache backends that stay between the client and the engine, or name a registry the guard checks. */
 const CACHE_TYPES = new Set(['registry', 'local', 'inline']);
 const FALSE = new Set(['', '0', 'f', 'F', 'false', 'FALSE', 'False']);
@@ -154,6 +163,7 @@ export function unframe(frame: Buffer): Buffer {
 export function checkSolve(message: Uint8Array, fields: SolveFields, rules: SolveRules): SolveFacts {
   const registries: string[] = [];
   const exportNames: string[] = [];
+  let storesImage = false;
   if (fields.entitlements !== undefined) {
     for (const entitlement of stringsOf(message, fields.entitlements)) {
       if (!rules.allowed.has(entitlement))
@@ -190,8 +200,31 @@ export function checkSolve(message: Uint8Array, fields: SolveFields, rules: Solv
     registries.push(...registriesOf(stringsOf(message, fields.cacheImportRefs)));
   if (fields.cacheImports !== undefined)
     for (const entry of bytesOf(message, fields.cacheImports)) registries.push(...cacheEntry(entry));
+  if (fields.inlineReturn !== undefined) {
+    const { final, exporterAttr } = fields.inlineReturn;
+    if (
+      int32sOf(message, final).some((v) => v !== 0) ||
+      bytesOf(message, exporterAttr).some((b) => b.length > 0)
+    )
+      throw refuse(
+        'DOCKHAND_IMAGE_POLICY',
+        "a solve that sets the build's result itself (Final) is not allowed here; return it with LLBBridge/Return",
+      );
+  }
   if (fields.exporters) {
-    // the deprecated single exporter's attributes (field 4), and each of Exporters (field 13: Type 1, Attrs 2)
+    // the deprecated single exporter (field 3, its attributes field 4), and each of Exporters (field 13: Type 1,
+    // Attrs 2)
+    const types = [
+      stringsOf(message, 3).at(-1) ?? '',
+      ...bytesOf(message, 13).map((e) => stringsOf(e, 1).at(-1) ?? ''),
+    ];
+    storesImage = types.some((t, i) => (i > 0 || t !== '') && !CLIENT_EXPORTERS.has(t));
+    const runsFrontend = stringsOf(message, fields.frontend).some((f) => f !== '');
+    if (storesImage && !runsFrontend && bytesOf(message, fields.definition).length > 0)
+      throw refuse(
+        'DOCKHAND_IMAGE_POLICY',
+        'a build of a definition without a frontend cannot be exported as an image here (it would carry no labels); build a Dockerfile, or export to the client (type=local or tar)',
+      );
     const exporters = [stringMapOf(message, 4), ...bytesOf(message, 13).map((e) => stringMapOf(e, 2))];
     for (const attrs of exporters) {
       const names = attrs
@@ -204,7 +237,12 @@ export function checkSolve(message: Uint8Array, fields: SolveFields, rules: Solv
       if (push !== undefined && !FALSE.has(push)) registries.push(...registriesOf(names));
     }
   }
-  return { registries: [...new Set(registries)], exportNames };
+  return {
+    registries: [...new Set(registries)],
+    exportNames,
+    ref: fields.exporters ? (stringsOf(message, 1).at(-1) ?? '') : '',
+    storesImage,
+  };
 }
 
 /**

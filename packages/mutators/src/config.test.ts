@@ -62,7 +62,7 @@ describe('parseProxyConfig: valid files', () => {
     expect(config.middleware).toHaveLength(9);
     for (const m of config.middleware) expect(typeof m).toBe('function');
     // the BuildKit guard acts on the gRPC route, and (limiting images) on /build, to refuse BuildKit there
-    expect(routesOf(config.middleware[8]!)).toEqual(new Set(['Grpc', 'ImageBuild']));
+    expect(routesOf(config.middleware[8]!)).toEqual(new Set(['Grpc', 'ImageBuild', 'BuildCancel']));
   });
 
   it('takes socketMode as a number too, and leaves out what the file does not say', () => {

@@ -87,8 +87,82 @@ export interface GrpcAnswer {
   messages: Buffer[];
 }
 
+/** One `/grpc` connection of a Docker API socket, on which several calls may run at once (as one Go client's do). */
+export interface GrpcSession {
+  /** Makes one unary call: the request message, more request metadata. */
+  call(path: string, request: Buffer, headers?: Record<string, string>): Promise<GrpcAnswer>;
+  close(): void;
+}
+
 /**
- * Makes one unary gRPC call over a fresh `/grpc` connection of a Docker API socket (an `Upgrade: h2c` request).
+ * Opens a `/grpc` connection of a Docker API socket (an `Upgrade: h2c` request), for {@link GrpcSession.call}s.
+ *
+ * @param socket - the Docker API socket (the engine's or a proxy's)
+ * @returns the session, or the HTTP answer when the upgrade was refused
+ */
+export async function grpcSession(socket: string): Promise<GrpcSession | GrpcAnswer> {
+  const conn = connect(socket);
+  await once(conn, 'connect');
+  conn.write('POST /grpc HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n');
+  let head = Buffer.alloc(0);
+  while (head.indexOf('\r\n\r\n') === -1) {
+    const [chunk] = (await once(conn, 'data')) as [Buffer];
+    head = Buffer.concat([head, chunk]);
+  }
+  conn.pause();
+  const end = head.indexOf('\r\n\r\n') + 4;
+  if (!head.subarray(0, end).toString('latin1').startsWith('HTTP/1.1 101')) {
+    conn.destroy();
+    return { status: 'http', message: head.toString('utf8'), messages: [] };
+  }
+  if (end < head.length) conn.unshift(head.subarray(end));
+  const session = http2.connect('http://docker', { createConnection: () => conn });
+  session.on('error', () => {});
+  return {
+    async call(path, request, headers = {}) {
+      const frame = Buffer.alloc(5);
+      frame.writeUInt32BE(request.length, 1);
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': path,
+        'content-type': 'application/grpc',
+        te: 'trailers',
+        ...headers,
+      });
+      stream.end(Buffer.concat([frame, request]));
+      let meta: http2.IncomingHttpHeaders = {};
+      stream.on('response', (h) => {
+        meta = { ...meta, ...h };
+      });
+      stream.on('trailers', (t) => {
+        meta = { ...meta, ...t };
+      });
+      stream.on('error', () => {});
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      await once(stream, 'close');
+      const body = Buffer.concat(chunks);
+      const messages: Buffer[] = [];
+      for (let p = 0; p + 5 <= body.length; ) {
+        const n = body.readUInt32BE(p + 1);
+        messages.push(body.subarray(p + 5, p + 5 + n));
+        p += 5 + n;
+      }
+      return {
+        status: String(meta['grpc-status'] ?? ''),
+        message: decodeURIComponent(String(meta['grpc-message'] ?? '')),
+        messages,
+      };
+    },
+    close() {
+      session.destroy();
+      conn.destroy();
+    },
+  };
+}
+
+/**
+ * Makes one unary gRPC call over a fresh `/grpc` connection of a Docker API socket.
  *
  * @param socket - the Docker API socket (the engine's or a proxy's)
  * @param path - the method, e.g. `/moby.buildkit.v1.Control/Solve`
@@ -101,59 +175,11 @@ export async function grpcCall(
   request: Buffer,
   headers: Record<string, string> = {},
 ): Promise<GrpcAnswer> {
-  const conn = connect(socket);
-  await once(conn, 'connect');
-  conn.write('POST /grpc HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n');
-  let head = Buffer.alloc(0);
-  while (head.indexOf('\r\n\r\n') === -1) {
-    const [chunk] = (await once(conn, 'data')) as [Buffer];
-    head = Buffer.concat([head, chunk]);
-  }
-  conn.pause();
-  const end = head.indexOf('\r\n\r\n') + 4;
-  const status = head.subarray(0, end).toString('latin1');
-  if (!status.startsWith('HTTP/1.1 101')) {
-    conn.destroy();
-    return { status: 'http', message: head.toString('utf8'), messages: [] };
-  }
-  if (end < head.length) conn.unshift(head.subarray(end));
-  const session = http2.connect('http://docker', { createConnection: () => conn });
-  session.on('error', () => {});
+  const session = await grpcSession(socket);
+  if (!('call' in session)) return session;
   try {
-    const frame = Buffer.alloc(5);
-    frame.writeUInt32BE(request.length, 1);
-    const stream = session.request({
-      ':method': 'POST',
-      ':path': path,
-      'content-type': 'application/grpc',
-      te: 'trailers',
-      ...headers,
-    });
-    stream.end(Buffer.concat([frame, request]));
-    let meta: http2.IncomingHttpHeaders = {};
-    stream.on('response', (h) => {
-      meta = { ...meta, ...h };
-    });
-    stream.on('trailers', (t) => {
-      meta = { ...meta, ...t };
-    });
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    await once(stream, 'close');
-    const body = Buffer.concat(chunks);
-    const messages: Buffer[] = [];
-    for (let p = 0; p + 5 <= body.length; ) {
-      const n = body.readUInt32BE(p + 1);
-      messages.push(body.subarray(p + 5, p + 5 + n));
-      p += 5 + n;
-    }
-    return {
-      status: String(meta['grpc-status'] ?? ''),
-      message: decodeURIComponent(String(meta['grpc-message'] ?? '')),
-      messages,
-    };
+    return await session.call(path, request, headers);
   } finally {
-    session.destroy();
-    conn.destroy();
+    session.close();
   }
 }

@@ -2,11 +2,12 @@
 // through the workshop tenant proxy: LLB the client built itself, exporters, cache backends, frontends and calls
 // that reach past the tenant's builds. Each is refused, and nothing happened on the engine's host.
 import { existsSync } from 'node:fs';
-import { WireType } from '@bufbuild/protobuf/wire';
+import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   entry,
   grpcCall,
+  grpcSession,
   message,
   num,
   type Part,
@@ -19,6 +20,7 @@ import {
 import { createTenant, hostOnlyServer, onEngine, pruneBuildCache, type Tenant, unique } from './harness.ts';
 
 const SOLVE = '/moby.buildkit.v1.Control/Solve';
+const RETURN = '/moby.buildkit.v1.frontend.LLBBridge/Return';
 let alice: Tenant;
 const marker = unique();
 /** A `Control/Solve` through alice's proxy of a `RUN` with the given `Meta` and `ExecOp` parts, and more request parts. */
@@ -78,11 +80,13 @@ describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tena
   it("may not push an export, nor import or export build cache, through a registry on the engine's host", async () => {
     await using registry = await hostOnlyServer();
     const host = `127.0.0.1:${registry.port}`;
-    const push = await solveRun(
-      `echo push-${marker}`,
-      [],
-      [],
-      sub(13, str(1, 'moby'), entry(2, 'name', `${host}/${alice.name}:1`), entry(2, 'push', 'true')),
+    const push = await grpcCall(
+      alice.socket,
+      SOLVE,
+      dockerfileSolve(
+        `FROM busybox:latest\\nRUN echo push-${marker}\\n`,
+        sub(13, str(1, 'moby'), entry(2, 'name', `${host}/${alice.name}:1`), entry(2, 'push', 'true')),
+      ),
     );
     expect(push.status).toBe('7');
     expect(push.message).toMatch(/the registry 127\.0\.0\.1:\d+ is on the engine's host/);
@@ -144,12 +148,14 @@ describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tena
     await onEngine('tag', 'busybox:latest', shared);
     try {
       const before = await onEngine('image', 'inspect', '-f', '{{.Id}}', shared);
-      const out = await solveRun(
-        `echo hijack-${marker}`,
-        [],
-        [],
-        str(3, 'moby'),
-        fixed64TaggedKey(4, 'name', `docker.io/library/${shared}`),
+      const out = await grpcCall(
+        alice.socket,
+        SOLVE,
+        dockerfileSolve(
+          `FROM busybox:latest\\nRUN echo hijack-${marker}\\n`,
+          str(3, 'moby'),
+          fixed64TaggedKey(4, 'name', `docker.io/library/${shared}`),
+        ),
       );
       expect(out).toMatchObject({
         status: '7',
@@ -158,6 +164,130 @@ describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tena
       expect(await onEngine('image', 'inspect', '-f', '{{.Id}}', shared)).toBe(before);
     } finally {
       await onEngine('image', 'rm', shared).catch(() => {});
+    }
+  }, 60_000);
+
+  /** The bytes of the last occurrence of a length-delimited field, read with the library's reader. */
+  const fieldOf = (msg: Uint8Array, no: number): Uint8Array | undefined => {
+    const r = new BinaryReader(msg);
+    let found: Uint8Array | undefined;
+    while (r.pos < r.len) {
+      const [f, t] = r.tag();
+      if (f === no && t === WireType.LengthDelimited) found = r.bytes();
+      else r.skip(t, f);
+    }
+    return found;
+  };
+
+  it('may not export as an image a definition built without a frontend: the image would carry no labels', async () => {
+    const name = `${alice.name}-nolabel-${marker}:1`;
+    try {
+      const out = await solveRun(
+        `echo nolabel-${marker}`,
+        [],
+        [],
+        sub(13, str(1, 'moby'), entry(2, 'name', name)),
+      );
+      expect(out.status).toBe('7');
+      expect(out.message).toMatch(
+        /^a build of a definition without a frontend cannot be exported as an image here/,
+      );
+      await expect(onEngine('image', 'inspect', name)).rejects.toThrow();
+    } finally {
+      await onEngine('image', 'rm', name).catch(() => {});
+    }
+  }, 60_000);
+
+  it("gets its own label on the image a client-side build returns, over a config that claims another tenant's", async () => {
+    const session = await grpcSession(alice.socket);
+    if (!('call' in session)) throw new Error(session.message);
+    const ref = `ref${unique()}`;
+    const name = `${alice.name}-planted-${marker}:1`;
+    const build = { 'buildkit-controlapi-buildid': ref };
+    try {
+      const control = session.call(
+        SOLVE,
+        message(str(1, ref), sub(13, str(1, 'moby'), entry(2, 'name', name))),
+      );
+      const solved = await session.call(
+        '/moby.buildkit.v1.frontend.LLBBridge/Solve',
+        message(raw(1, runDefinition(`echo planted-${marker} > /planted`)), num(5, 1), num(6, 1)),
+        build,
+      );
+      expect(solved.status, solved.message).toBe('0');
+      // SolveResponse.result (3) → Result.ref (3) → Ref.id (1)
+      const result = fieldOf(solved.messages[0]!, 3)!;
+      const id = Buffer.from(fieldOf(fieldOf(result, 3)!, 1)!).toString();
+      const config = {
+        architecture: 'amd64',
+        os: 'linux',
+        config: {
+          Cmd: ['cat', '/planted'],
+          Labels: { 'dockhand.tenant': 'victim', 'dockhand.test': alice.testLabel },
+        },
+        rootfs: { type: 'layers', diff_ids: [] },
+      };
+      const returned = message(
+        sub(
+          1,
+          sub(3, str(1, id)),
+          sub(10, str(1, 'containerimage.config'), raw(2, Buffer.from(JSON.stringify(config)))),
+        ),
+      );
+      // returned over another connection, the result is refused: the guard knows builds by their connection
+      const elsewhere = await grpcCall(alice.socket, RETURN, returned, build);
+      expect(elsewhere).toMatchObject({
+        status: '7',
+        message: 'a result must be returned over the connection that started its build',
+      });
+      expect((await session.call(RETURN, returned, build)).status).toBe('0');
+      expect((await control).status).toBe('0');
+      const labels = JSON.parse(await onEngine('image', 'inspect', '-f', '{{json .Config.Labels}}', name));
+      expect(labels).toEqual({ 'dockhand.tenant': alice.name, 'dockhand.test': alice.testLabel });
+    } finally {
+      session.close();
+      await onEngine('image', 'rm', name).catch(() => {});
+    }
+  }, 60_000);
+
+  it('may not return a result without its config for a build that stores an image, nor set the result inline', async () => {
+    const session = await grpcSession(alice.socket);
+    if (!('call' in session)) throw new Error(session.message);
+    const ref = `ref${unique()}`;
+    const name = `${alice.name}-noconfig-${marker}:1`;
+    const build = { 'buildkit-controlapi-buildid': ref };
+    try {
+      const control = session.call(
+        SOLVE,
+        message(str(1, ref), sub(13, str(1, 'moby'), entry(2, 'name', name))),
+      );
+      const inline = await session.call(
+        '/moby.buildkit.v1.frontend.LLBBridge/Solve',
+        message(raw(1, runDefinition(`echo inline-${marker}`)), num(10, 1), raw(11, Buffer.from('{}'))),
+        build,
+      );
+      expect(inline).toMatchObject({ status: '7' });
+      expect(inline.message).toMatch(
+        /^a solve that sets the build's result itself \(Final\) is not allowed here/,
+      );
+      const solved = await session.call(
+        '/moby.buildkit.v1.frontend.LLBBridge/Solve',
+        message(raw(1, runDefinition(`echo noconfig-${marker}`)), num(5, 1), num(6, 1)),
+        build,
+      );
+      const id = Buffer.from(fieldOf(fieldOf(fieldOf(solved.messages[0]!, 3)!, 3)!, 1)!).toString();
+      const returned = await session.call(RETURN, message(sub(1, sub(3, str(1, id)))), build);
+      expect(returned).toMatchObject({
+        status: '7',
+        message: 'a build that stores an image must return its config here',
+      });
+      // google.rpc.Status: code 2 (unknown), message
+      await session.call(RETURN, message(sub(2, num(1, 2), str(2, 'given up'))), build);
+      expect((await control).status).toBe('2');
+      await expect(onEngine('image', 'inspect', name)).rejects.toThrow();
+    } finally {
+      session.close();
+      await onEngine('image', 'rm', name).catch(() => {});
     }
   }, 60_000);
 
