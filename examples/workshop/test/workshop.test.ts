@@ -265,14 +265,16 @@ describe('the browser workshop', () => {
 
     const guide = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     await guide.goto(a.guideUrl);
-    await expect.poll(() => guide.locator('h1').first().textContent()).toContain(`Welcome, ${A}`);
+    // waits as long as the IDE's: on a loaded machine (CI beside other work) a first page took over the 1 s default
+    const page30s = { timeout: 30_000 };
+    await expect.poll(() => guide.locator('h1').first().textContent(), page30s).toContain(`Welcome, ${A}`);
     await expect
-      .poll(() => guide.locator('body').textContent())
+      .poll(() => guide.locator('body').textContent(), page30s)
       .toContain(a.ideUrl.replace('127.0.0.1', 'localhost'));
     await guide.screenshot({ path: join(RESULTS, 'guide-index.png') });
     await guide.getByRole('link', { name: 'Test out the workshop environment' }).first().click();
     await expect
-      .poll(() => guide.locator('h1').first().textContent())
+      .poll(() => guide.locator('h1').first().textContent(), page30s)
       .toMatch(/^Test out the workshop environment/);
     // "Run in terminal" types into the IDE's shared terminal session.
     const run = guide.locator('.dh-run').first();

@@ -52,6 +52,11 @@ describe('normaliseReference', () => {
     ['localhost:5000/app', 'localhost:5000/app', 'latest'],
     ['registry.example.com/team/app:v2', 'registry.example.com/team/app', 'v2'],
     ['localhost/app:x', 'localhost/app', 'x'],
+    ['docker.io/busybox', 'docker.io/library/busybox', 'latest'],
+    ['index.docker.io/library/busybox:1', 'docker.io/library/busybox', '1'],
+    ['index.docker.io/team/app', 'docker.io/team/app', 'latest'],
+    ['Registry/app:1', 'Registry/app', '1'],
+    ['busybox:1@sha256:abc', 'docker.io/library/busybox', '1'],
   ])('%s', (ref, name, tag) => {
     expect(normaliseReference(ref)).toEqual({ name, tag });
   });

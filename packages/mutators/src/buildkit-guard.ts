@@ -130,6 +130,8 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
     customFrontends: options.customFrontends ?? false,
   };
   const checkRegistries = hostRegistryCheck(options);
+  // the builds running through this proxy, by ref: a client-side build's result names its build by ref
+  const builds = new Map<string, { storesImage: boolean }>();
   const images = options.images && { label: parseLabel(options.images.label), policy: options.images.policy };
   // BuildKit through `/build?version=2` runs in the engine without a Solve this guard could give a policy to
   const legacy: Middleware = on(['ImageBuild', 'BuildCancel'], async (ctx, next) => {
@@ -161,15 +163,15 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
     // one listing of the engine's images per solve serves both checks
     const sourcePolicy = images
       ? async (exportNames: string[]) => {
+          await checkExportNames(upstream, exportNames, images.label, images.policy ?? {});
           const list = await listImages(upstream);
-          checkExportNames(list, exportNames, images.label, images.policy ?? {});
           return encodeSourcePolicy(visibleImageSources(list, images.label, images.policy ?? {}));
         }
       : undefined;
     ctx.onHijack((client, engine, early) =>
       intercept(client, engine, early, {
         solve: solveRules,
-        builds: new Map(),
+        builds,
         checkRegistries,
         log,
         ...(sourcePolicy ? { sourcePolicy } : {}),
@@ -182,7 +184,7 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
 
 interface Rules {
   solve: SolveRules;
-  /** The builds started on this connection, by ref: whether each stores an image. */
+  /** The builds running through this proxy, by ref: whether each stores an image. */
   builds: Map<string, { storesImage: boolean }>;
   checkRegistries: (hosts: readonly string[]) => Promise<void>;
   log: Logger;
@@ -277,7 +279,7 @@ function forwardStream(
       if (build === undefined)
         throw refuse(
           'DOCKHAND_IMAGE_POLICY',
-          'a result must be returned over the connection that started its build',
+          'a result must be returned for a build started through this proxy',
         );
       return reframe(labelResult(message, rules.solve.labels, build.storesImage));
     }
@@ -286,8 +288,16 @@ function forwardStream(
     const policy =
       solve.sourcePolicy !== undefined ? await rules.sourcePolicy?.(facts.exportNames) : undefined;
     const rewritten = rewriteSolve(frame, rules.solve, solve, policy);
-    if (solve === CONTROL_SOLVE && facts.ref !== '')
-      rules.builds.set(facts.ref, { storesImage: facts.storesImage });
+    if (solve === CONTROL_SOLVE) {
+      // a second solve of a ref the engine refuses, but its exporter must not stand for the first's
+      if (rules.builds.has(facts.ref))
+        throw refuse('DOCKHAND_IMAGE_POLICY', `a build with the ref ${facts.ref} is already running here`);
+      const build = { storesImage: facts.storesImage };
+      rules.builds.set(facts.ref, build);
+      stream.on('close', () => {
+        if (rules.builds.get(facts.ref) === build) rules.builds.delete(facts.ref);
+      });
+    }
     return rewritten;
   };
   const chunks: Buffer[] = [];
@@ -377,31 +387,29 @@ async function listImages(upstream: Upstream): Promise<ImageSummary[]> {
  *
  * @throws {@link @dockhand/core!DockhandError} `DOCKHAND_IMAGE_POLICY`
  */
-function checkExportNames(
-  list: ImageSummary[],
+async function checkExportNames(
+  upstream: Upstream,
   names: string[],
   label: TenantLabel,
   policy: ImagePolicy,
-): void {
-  if (names.length === 0 || policy.allowChangingShared) return;
-  const wanted = new Map(names.map((n) => [refKey(n), n]));
-  for (const image of list) {
-    if (carries(image.Labels, label)) continue;
-    for (const tag of image.RepoTags ?? []) {
-      const name = wanted.get(refKey(tag));
-      if (name !== undefined)
-        throw refuse(
-          'DOCKHAND_IMAGE_POLICY',
-          `the tag ${name} belongs to an image you did not build; pick another name`,
-        );
-    }
+): Promise<void> {
+  if (policy.allowChangingShared) return;
+  // the engine reads each name as it will tag it (`docker.io/x`, `index.docker.io/library/x` and `x` are one)
+  for (const name of new Set(names)) {
+    const reply = await upstream.request({ path: `/images/${encodeURIComponent(name)}/json` });
+    if (reply.status === 404) continue;
+    if (reply.status !== 200)
+      throw refuse(
+        'DOCKHAND_IMAGE_POLICY',
+        `the export name ${name} cannot be checked here (HTTP ${reply.status})`,
+      );
+    const image = await reply.json<{ Config?: { Labels?: Record<string, string> | null } | null }>();
+    if (!carries(image.Config?.Labels, label))
+      throw refuse(
+        'DOCKHAND_IMAGE_POLICY',
+        `the tag ${name} belongs to an image you did not build; pick another name`,
+      );
   }
-}
-
-/** A tagged reference as one key (`busybox` and `docker.io/library/busybox:latest` are the same). */
-function refKey(ref: string): string {
-  const { name, tag } = normaliseReference(ref);
-  return `${name}:${tag}`;
 }
 
 interface ImageSummary {
@@ -449,14 +457,22 @@ export function visibleImageSources(list: ImageSummary[], label: TenantLabel, po
  * @internal
  */
 export function normaliseReference(ref: string): { name: string; tag: string } {
-  const slash = ref.lastIndexOf('/');
-  const colon = ref.lastIndexOf(':');
-  const [repo, tag] = colon > slash ? [ref.slice(0, colon), ref.slice(colon + 1)] : [ref, 'latest'];
+  const at = ref.indexOf('@');
+  const base = at === -1 ? ref : ref.slice(0, at);
+  const slash = base.lastIndexOf('/');
+  const colon = base.lastIndexOf(':');
+  const [repo, tag] = colon > slash ? [base.slice(0, colon), base.slice(colon + 1)] : [base, 'latest'];
+  // as distribution/reference's ParseNormalizedNamed: a first component is a registry when it has a `.` or a
+  // `:`, is `localhost`, or is not all lower case; `index.docker.io` is `docker.io`, whose official images are
+  // under `library/`
   const first = repo.indexOf('/');
-  const domain = first === -1 ? '' : repo.slice(0, first);
-  const isDomain = domain !== '' && (domain.includes('.') || domain.includes(':') || domain === 'localhost');
-  const name = isDomain ? repo : `docker.io/${first === -1 ? `library/${repo}` : repo}`;
-  return { name, tag };
+  const head = first === -1 ? '' : repo.slice(0, first);
+  const isDomain = first !== -1 && (/[.:]/.test(head) || head === 'localhost' || head.toLowerCase() !== head);
+  let domain = isDomain ? head : 'docker.io';
+  let path = isDomain ? repo.slice(first + 1) : repo;
+  if (domain === 'index.docker.io') domain = 'docker.io';
+  if (domain === 'docker.io' && !path.includes('/')) path = `library/${path}`;
+  return { name: `${domain}/${path}`, tag };
 }
 
 function escapeRegExp(text: string): string {

@@ -18,6 +18,13 @@ const returned = (...metadata: [string, string][]) => {
   for (const [k, v] of metadata) bytesField(result, 10, entry(k, v));
   return Buffer.from(bytesField(new BinaryWriter(), 1, result.finish()).finish());
 };
+/** A `ReturnRequest` whose `Result` has refs by platform (field 4) and the given metadata entries. */
+const returnedRefs = (...metadata: [string, string][]) => {
+  const result = new BinaryWriter();
+  bytesField(result, 4, new BinaryWriter().finish());
+  for (const [k, v] of metadata) bytesField(result, 10, entry(k, v));
+  return Buffer.from(bytesField(new BinaryWriter(), 1, result.finish()).finish());
+};
 /** The metadata as the receiver decodes it: every `Result` merged, a later entry winning. */
 function metadataOf(message: Uint8Array): Map<string, string> {
   const out = new Map<string, string>();
@@ -84,6 +91,47 @@ describe('labelResult', () => {
       )!,
     );
     expect(out).toEqual({ config: { Labels: { 'dockhand.tenant': 'alice' } } });
+  });
+
+  it('requires the config the exporter reads: containerimage.config, and one per platform the result names', () => {
+    // found by review: a config under another key only, and the exporter wrote one without labels
+    expect(() => labelResult(returned(['containerimage.config/x', '{}']), labels, true)).toThrow(
+      /must return its config here \(containerimage\.config\)/,
+    );
+    const platforms = JSON.stringify({ Platforms: [{ ID: 'p1', Platform: { os: 'linux' } }] });
+    // one ref: the plain key, whatever platforms the result names (as buildx's results do)
+    expect(() =>
+      labelResult(returned(['containerimage.config', '{}'], ['refs.platforms', platforms]), labels, true),
+    ).not.toThrow();
+    // refs by platform: the key of each platform named
+    expect(() =>
+      labelResult(
+        returnedRefs(
+          ['containerimage.config', '{}'],
+          ['refs.platforms', platforms],
+          ['containerimage.config/p2', '{}'],
+        ),
+        labels,
+        true,
+      ),
+    ).toThrow(/\(containerimage\.config\/p1\)/);
+    const out = metadataOf(
+      labelResult(
+        returnedRefs(['refs.platforms', platforms], ['containerimage.config/p1', '{}']),
+        labels,
+        true,
+      ),
+    );
+    expect(JSON.parse(out.get('containerimage.config/p1')!).config.Labels).toEqual({
+      'dockhand.tenant': 'alice',
+    });
+    for (const bad of [
+      'x',
+      '{"Platforms":{}}',
+      '{"platforms":[],"Platforms":[]}',
+      '{"Platforms":[{"ID":1}]}',
+    ])
+      expect(() => labelResult(returnedRefs(['refs.platforms', bad]), labels, true), bad).toThrow();
   });
 
   it('refuses what Go could read otherwise or what it cannot read', () => {

@@ -1,6 +1,6 @@
 import { refuse } from './errors.ts';
 import { field, foldKey, isObject, type JsonObject, setField } from './fields.ts';
-import { bytesOf, lengthDelimited, mapOf } from './protobuf-wire.ts';
+import { bytesOf, fieldsOf, lengthDelimited, mapOf } from './protobuf-wire.ts';
 
 /** The metadata keys of a result that hold an image's config: `containerimage.config`, and one per platform. */
 const CONFIG_KEY = /^containerimage\.config(?:\/|$)/;
@@ -30,8 +30,24 @@ export function labelResult(
   const metadata = new Map<string, Uint8Array>();
   for (const result of results) for (const [key, value] of mapOf(result, 10)) metadata.set(key, value);
   const configs = [...metadata].filter(([key]) => CONFIG_KEY.test(key));
-  if (storesImage && configs.length === 0)
-    throw refuse('DOCKHAND_IMAGE_POLICY', 'a build that stores an image must return its config here');
+  if (storesImage) {
+    // the config the exporter reads: for a result of one ref, `containerimage.config`; for a result of refs by
+    // platform, `containerimage.config/<id>` for each platform `refs.platforms` names. The receiver merges the
+    // results, and the last of the `ref` (1, 3) and `refs` (2, 4) fields set decides which it is
+    let byPlatform = false;
+    for (const result of results)
+      for (const f of fieldsOf(result)) if (f.no >= 1 && f.no <= 4) byPlatform = f.no === 2 || f.no === 4;
+    const needed = byPlatform
+      ? platformConfigKeys(metadata.get('refs.platforms'))
+      : ['containerimage.config'];
+    for (const key of needed) {
+      if (!metadata.has(key))
+        throw refuse(
+          'DOCKHAND_IMAGE_POLICY',
+          `a build that stores an image must return its config here (${key})`,
+        );
+    }
+  }
   if (configs.length === 0) return message;
   const entries = configs.map(([key, value]) =>
     lengthDelimited(
@@ -40,6 +56,32 @@ export function labelResult(
     ),
   );
   return Buffer.concat([message, lengthDelimited(1, Buffer.concat(entries))]);
+}
+
+/** The config keys of the platforms a result names in `refs.platforms` (`{"Platforms": [{"ID": ...}]}`). */
+function platformConfigKeys(bytes: Uint8Array | undefined): string[] {
+  if (bytes === undefined) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch {
+    throw refuse('DOCKHAND_IMAGE_POLICY', 'a result whose platforms are not JSON cannot be checked here');
+  }
+  if (parsed === null) return [];
+  if (!isObject(parsed))
+    throw refuse('DOCKHAND_IMAGE_POLICY', 'a result of that shape cannot be checked here');
+  oneSpelling(parsed, '');
+  const platforms = field(parsed, 'Platforms') ?? [];
+  if (platforms !== null && !Array.isArray(platforms))
+    throw refuse('DOCKHAND_IMAGE_POLICY', 'a result of that shape cannot be checked here');
+  return (platforms ?? []).map((p: unknown) => {
+    if (!isObject(p)) throw refuse('DOCKHAND_IMAGE_POLICY', 'a result of that shape cannot be checked here');
+    oneSpelling(p, 'Platforms.');
+    const id = field(p, 'ID') ?? '';
+    if (typeof id !== 'string')
+      throw refuse('DOCKHAND_IMAGE_POLICY', 'a result of that shape cannot be checked here');
+    return `containerimage.config/${id}`;
+  });
 }
 
 /** An image config (JSON) with the labels set in `config.Labels`, written once in canonical spelling. */

@@ -234,11 +234,13 @@ describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tena
           sub(10, str(1, 'containerimage.config'), raw(2, Buffer.from(JSON.stringify(config)))),
         ),
       );
-      // returned over another connection, the result is refused: the guard knows builds by their connection
-      const elsewhere = await grpcCall(alice.socket, RETURN, returned, build);
+      // returned for a build the proxy did not start, the result is refused
+      const elsewhere = await grpcCall(alice.socket, RETURN, returned, {
+        'buildkit-controlapi-buildid': `ref${unique()}`,
+      });
       expect(elsewhere).toMatchObject({
         status: '7',
-        message: 'a result must be returned over the connection that started its build',
+        message: 'a result must be returned for a build started through this proxy',
       });
       expect((await session.call(RETURN, returned, build)).status).toBe('0');
       expect((await control).status).toBe('0');
@@ -279,9 +281,62 @@ describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tena
       const returned = await session.call(RETURN, message(sub(1, sub(3, str(1, id)))), build);
       expect(returned).toMatchObject({
         status: '7',
-        message: 'a build that stores an image must return its config here',
+        message: 'a build that stores an image must return its config here (containerimage.config)',
       });
       // google.rpc.Status: code 2 (unknown), message
+      await session.call(RETURN, message(sub(2, num(1, 2), str(2, 'given up'))), build);
+      expect((await control).status).toBe('2');
+      await expect(onEngine('image', 'inspect', name)).rejects.toThrow();
+    } finally {
+      session.close();
+      await onEngine('image', 'rm', name).catch(() => {});
+    }
+  }, 60_000);
+
+  it('may not leave out the config the exporter reads, nor start a second build of the same ref', async () => {
+    const session = await grpcSession(alice.socket);
+    if (!('call' in session)) throw new Error(session.message);
+    const ref = `ref${unique()}`;
+    const name = `${alice.name}-otherkey-${marker}:1`;
+    const build = { 'buildkit-controlapi-buildid': ref };
+    try {
+      const control = session.call(
+        SOLVE,
+        message(str(1, ref), sub(13, str(1, 'moby'), entry(2, 'name', name))),
+      );
+      // found by review: a second solve of the ref (refused by the engine) stood for the first, which stores an image
+      await new Promise((r) => setTimeout(r, 500));
+      const again = await session.call(SOLVE, message(str(1, ref)));
+      expect(again).toMatchObject({
+        status: '7',
+        message: `a build with the ref ${ref} is already running here`,
+      });
+      const solved = await session.call(
+        '/moby.buildkit.v1.frontend.LLBBridge/Solve',
+        message(raw(1, runDefinition(`echo otherkey-${marker} > /m`)), num(5, 1), num(6, 1)),
+        build,
+      );
+      const id = Buffer.from(fieldOf(fieldOf(fieldOf(solved.messages[0]!, 3)!, 3)!, 1)!).toString();
+      // found by review: a config under a key the exporter does not read, and it wrote one without labels
+      const config = JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        config: {},
+        rootfs: { type: 'layers', diff_ids: [] },
+      });
+      const otherKey = await session.call(
+        RETURN,
+        message(
+          sub(1, sub(3, str(1, id)), sub(10, str(1, 'containerimage.config/x'), raw(2, Buffer.from(config)))),
+        ),
+        build,
+      );
+      expect(otherKey).toMatchObject({
+        status: '7',
+        message: 'a build that stores an image must return its config here (containerimage.config)',
+      });
+      const bare = await session.call(RETURN, message(sub(1, sub(3, str(1, id)))), build);
+      expect(bare.status).toBe('7');
       await session.call(RETURN, message(sub(2, num(1, 2), str(2, 'given up'))), build);
       expect((await control).status).toBe('2');
       await expect(onEngine('image', 'inspect', name)).rejects.toThrow();
