@@ -8,6 +8,7 @@ import {
   cacheNamespaceOf,
   checkSolve,
   GATEWAY_SOLVE,
+  isBuildRef,
   rewriteSolve,
   type SolveFields,
   type SolveRules,
@@ -275,7 +276,11 @@ function forwardStream(
   const rewrite = async (frame: Buffer): Promise<Buffer> => {
     const message = unframe(frame);
     if (!solve) {
-      const build = rules.builds.get(String(headers[BUILD_ID] ?? ''));
+      // one printable ASCII name: Node reads header bytes as latin1, the engine as bytes
+      const id = headers[BUILD_ID];
+      if (typeof id !== 'string' || !isBuildRef(id))
+        throw refuse('DOCKHAND_IMAGE_POLICY', 'a result must name its build once, in printable ASCII');
+      const build = rules.builds.get(id);
       if (build === undefined)
         throw refuse(
           'DOCKHAND_IMAGE_POLICY',
@@ -288,7 +293,7 @@ function forwardStream(
     const policy =
       solve.sourcePolicy !== undefined ? await rules.sourcePolicy?.(facts.exportNames) : undefined;
     const rewritten = rewriteSolve(frame, rules.solve, solve, policy);
-    if (solve === CONTROL_SOLVE) {
+    if (solve === CONTROL_SOLVE && facts.ref !== '') {
       // a second solve of a ref the engine refuses, but its exporter must not stand for the first's
       if (rules.builds.has(facts.ref))
         throw refuse('DOCKHAND_IMAGE_POLICY', `a build with the ref ${facts.ref} is already running here`);

@@ -21,7 +21,11 @@ const returned = (...metadata: [string, string][]) => {
 /** A `ReturnRequest` whose `Result` has refs by platform (field 4) and the given metadata entries. */
 const returnedRefs = (...metadata: [string, string][]) => {
   const result = new BinaryWriter();
-  bytesField(result, 4, new BinaryWriter().finish());
+  // RefMap { refs: { p1: Ref { id: 'ref-id' } } }
+  const ref = new BinaryWriter().tag(1, WireType.LengthDelimited).string('ref-id').finish();
+  const refs = new BinaryWriter();
+  bytesField(refs, 1, bytesField(bytesField(new BinaryWriter(), 1, Buffer.from('p1')), 2, ref).finish());
+  bytesField(result, 4, refs.finish());
   for (const [k, v] of metadata) bytesField(result, 10, entry(k, v));
   return Buffer.from(bytesField(new BinaryWriter(), 1, result.finish()).finish());
 };
@@ -132,6 +136,17 @@ describe('labelResult', () => {
       '{"Platforms":[{"ID":1}]}',
     ])
       expect(() => labelResult(returnedRefs(['refs.platforms', bad]), labels, true), bad).toThrow();
+  });
+
+  it('requires containerimage.config of a result of no refs by platform (found by review: an empty refs map needed none)', () => {
+    const result = new BinaryWriter();
+    bytesField(result, 4, new BinaryWriter().finish());
+    const empty = Buffer.from(bytesField(new BinaryWriter(), 1, result.finish()).finish());
+    expect(() => labelResult(empty, labels, true)).toThrow(/\(containerimage\.config\)/);
+    // refs by platform that name no platform
+    expect(() => labelResult(returnedRefs(['containerimage.config', '{}']), labels, true)).toThrow(
+      /must name its platforms/,
+    );
   });
 
   it('refuses what Go could read otherwise or what it cannot read', () => {

@@ -34,12 +34,18 @@ export function labelResult(
     // the config the exporter reads: for a result of one ref, `containerimage.config`; for a result of refs by
     // platform, `containerimage.config/<id>` for each platform `refs.platforms` names. The receiver merges the
     // results, and the last of the `ref` (1, 3) and `refs` (2, 4) fields set decides which it is
-    let byPlatform = false;
-    for (const result of results)
-      for (const f of fieldsOf(result)) if (f.no >= 1 && f.no <= 4) byPlatform = f.no === 2 || f.no === 4;
-    const needed = byPlatform
-      ? platformConfigKeys(metadata.get('refs.platforms'))
-      : ['containerimage.config'];
+    let last: { no: number; bytes?: Uint8Array } | undefined;
+    for (const result of results) for (const f of fieldsOf(result)) if (f.no >= 1 && f.no <= 4) last = f;
+    // refs by platform (2, 4: a map of refs in field 1): the exporter reads the first platform's config when there
+    // is one ref, and `containerimage.config` when there is none
+    const refs =
+      last && (last.no === 2 || last.no === 4)
+        ? new Set(mapOf(last.bytes ?? new Uint8Array(), 1).map(([k]) => k))
+        : undefined;
+    const needed =
+      refs && refs.size > 0 ? platformConfigKeys(metadata.get('refs.platforms')) : ['containerimage.config'];
+    if (needed.length === 0)
+      throw refuse('DOCKHAND_IMAGE_POLICY', 'a result of refs by platform must name its platforms here');
     for (const key of needed) {
       if (!metadata.has(key))
         throw refuse(

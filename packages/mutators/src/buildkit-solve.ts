@@ -240,7 +240,7 @@ export function checkSolve(message: Uint8Array, fields: SolveFields, rules: Solv
   return {
     registries: [...new Set(registries)],
     exportNames,
-    ref: fields.exporters ? (stringsOf(message, 1).at(-1) ?? '') : '',
+    ref: fields.exporters ? buildRef(message) : '',
     storesImage,
   };
 }
@@ -285,6 +285,29 @@ export function rewriteSolve(
   const header = Buffer.alloc(5);
   header.writeUInt32BE(body.length, 1);
   return Buffer.concat([header, body]);
+}
+
+/**
+ * A `Control/Solve`'s ref (field 1), which the gateway calls of a client-side build name in a header: printable
+ * ASCII only, so that the guard, Node's header decoding and the engine's bytes all read one name (`''`: none,
+ * which no gateway call can name).
+ */
+function buildRef(message: Uint8Array): string {
+  const ref = bytesOf(message, 1).at(-1) ?? new Uint8Array();
+  if (ref.length > 0 && !isBuildRef(Buffer.from(ref).toString('latin1')))
+    throw refuse('DOCKHAND_IMAGE_POLICY', 'a build ref of that form cannot be checked here');
+  return Buffer.from(ref).toString('latin1');
+}
+
+/**
+ * Whether a build ref is one the guard reads as the engine does: 1 to 256 printable ASCII characters.
+ *
+ * @param ref - the ref, one character per byte
+ * @returns whether it is
+ * @internal
+ */
+export function isBuildRef(ref: string): boolean {
+  return /^[\x21-\x7e]{1,256}$/.test(ref);
 }
 
 /** The registries of image references (cache refs, export names): `docker.io` for Docker Hub. */

@@ -346,6 +346,45 @@ describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tena
     }
   }, 60_000);
 
+  it('may not name a build in bytes read two ways, nor return an empty refs map for a build that stores an image', async () => {
+    const session = await grpcSession(alice.socket);
+    if (!('call' in session)) throw new Error(session.message);
+    const ref = `ref${unique()}`;
+    const name = `${alice.name}-emptyrefs-${marker}:1`;
+    try {
+      // found by review: a ref with a byte that is not ASCII was one name to the guard and another to the engine
+      const odd = await session.call(
+        SOLVE,
+        message(
+          raw(1, Buffer.concat([Buffer.from(ref), Buffer.from([0xff])])),
+          sub(13, str(1, 'moby'), entry(2, 'name', name)),
+        ),
+      );
+      expect(odd).toMatchObject({ status: '7', message: 'a build ref of that form cannot be checked here' });
+      const control = session.call(
+        SOLVE,
+        message(str(1, ref), sub(13, str(1, 'moby'), entry(2, 'name', name))),
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      // found by review: an empty refs map needed no config, and the exporter wrote one without labels
+      const empty = await session.call(RETURN, message(sub(1, sub(4))), {
+        'buildkit-controlapi-buildid': ref,
+      });
+      expect(empty).toMatchObject({
+        status: '7',
+        message: 'a build that stores an image must return its config here (containerimage.config)',
+      });
+      await session.call(RETURN, message(sub(2, num(1, 2), str(2, 'given up'))), {
+        'buildkit-controlapi-buildid': ref,
+      });
+      expect((await control).status).toBe('2');
+      await expect(onEngine('image', 'inspect', name)).rejects.toThrow();
+    } finally {
+      session.close();
+      await onEngine('image', 'rm', name).catch(() => {});
+    }
+  }, 60_000);
+
   it('may not use cache backends that reach other services (gha, s3, azblob)', async () => {
     for (const type of ['gha', 's3', 'azblob']) {
       const out = await solveRun(
