@@ -9,10 +9,11 @@ import {
   checkSolve,
   GATEWAY_SOLVE,
   isBuildRef,
-  rewriteSolve,
+  reframe,
   type SolveFields,
   type SolveRules,
   unframe,
+  withTenantOptions,
 } from './buildkit-solve.ts';
 import { engineApiVersion, versionAtLeast } from './engine-version.ts';
 import { refuse } from './errors.ts';
@@ -50,16 +51,10 @@ export interface BuildKitGuardOptions {
 }
 
 /** Control methods a tenant may not call: they act on every tenant's builds. */
-const DENIED_METHODS: ReadonlyMap<string, string> = new Map([
-  ['/moby.buildkit.v1.Control/Prune', "Prune acts on every tenant's builds and is not allowed here"],
-  [
-    '/moby.buildkit.v1.Control/ListenBuildHistory',
-    "ListenBuildHistory acts on every tenant's builds and is not allowed here",
-  ],
-  [
-    '/moby.buildkit.v1.Control/UpdateBuildHistory',
-    "UpdateBuildHistory acts on every tenant's builds and is not allowed here",
-  ],
+const DENIED_METHODS = new Set([
+  '/moby.buildkit.v1.Control/Prune',
+  '/moby.buildkit.v1.Control/ListenBuildHistory',
+  '/moby.buildkit.v1.Control/UpdateBuildHistory',
 ]);
 /**
  * The calls a build may make, as `docker buildx` and BuildKit clients make them; every other is refused, the
@@ -102,7 +97,7 @@ const BUILD_ID = 'buildkit-controlapi-buildid';
 
 /**
  * Reads BuildKit's gRPC on a hijacked `/grpc` connection (what `docker build` and `docker buildx` use with the
- * engine's BuildKit), so that builds obey the tenant rules too. Every `Solve` (`checkSolve`, `rewriteSolve`):
+ * engine's BuildKit), so that builds obey the tenant rules too. Every `Solve` (`checkSolve`, `withTenantOptions`):
  * - gets the tenant's labels as `label:` frontend attributes (the image a Dockerfile build produces carries them)
  *   and a cache-mount namespace of the tenant's own (`RUN --mount=type=cache` is not shared between tenants);
  * - is refused when it asks for an entitlement that is not allowed (`network.host`, `security.insecure`), sets
@@ -161,7 +156,7 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
         'BuildKit builds are not available on this engine (it cannot limit the images a build uses); build with DOCKER_BUILDKIT=0',
       );
     }
-    // one listing of the engine's images per solve serves both checks
+    // export names are looked up one by one, as the engine reads them; the listing gives the visible images
     const sourcePolicy = images
       ? async (exportNames: string[]) => {
           await checkExportNames(upstream, exportNames, images.label, images.policy ?? {});
@@ -236,7 +231,12 @@ function forwardStream(
   }
   if (!ALLOWED_METHODS.has(path)) {
     rules.log.warn({ code: 'DOCKHAND_ROUTE_DENIED', path }, 'BuildKit call refused');
-    grpcError(stream, DENIED_METHODS.get(path) ?? `the BuildKit call ${path} is not allowed here`);
+    grpcError(
+      stream,
+      DENIED_METHODS.has(path)
+        ? `${path.split('/').pop()} acts on every tenant's builds and is not allowed here`
+        : `the BuildKit call ${path} is not allowed here`,
+    );
     return;
   }
   const out: Record<string, string | string[]> = {};
@@ -292,7 +292,7 @@ function forwardStream(
     await rules.checkRegistries(facts.registries);
     const policy =
       solve.sourcePolicy !== undefined ? await rules.sourcePolicy?.(facts.exportNames) : undefined;
-    const rewritten = rewriteSolve(frame, rules.solve, solve, policy);
+    const rewritten = withTenantOptions(message, rules.solve, solve, policy);
     if (solve === CONTROL_SOLVE && facts.ref !== '') {
       // a second solve of a ref the engine refuses, but its exporter must not stand for the first's
       if (rules.builds.has(facts.ref))
@@ -316,13 +316,6 @@ function forwardStream(
         grpcError(stream, err.message);
       });
   });
-}
-
-/** A gRPC frame of one uncompressed message. */
-function reframe(message: Buffer): Buffer {
-  const header = Buffer.alloc(5);
-  header.writeUInt32BE(message.length, 1);
-  return Buffer.concat([header, message]);
 }
 
 function grpcError(stream: ServerHttp2Stream, message: string): void {

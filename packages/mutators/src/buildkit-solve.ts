@@ -246,10 +246,7 @@ export function checkSolve(message: Uint8Array, fields: SolveFields, rules: Solv
 }
 
 /**
- * Checks a solve request ({@link checkSolve}) and rewrites it: the tenant's labels as `label:` frontend options, its
- * cache-mount namespace (`build-arg:BUILDKIT_CACHE_MOUNT_NS`), and, unless custom frontends are allowed, `cmdline`,
- * which makes the Dockerfile frontend build with itself instead of the image a `# syntax=` line names. They are
- * appended, and a later map entry wins, so the client's own are overridden. A source policy is set where given.
+ * Checks a solve request ({@link checkSolve}) and rewrites it ({@link withTenantOptions}).
  *
  * @param frame - the gRPC message: a flag byte, a 4-byte length, the protobuf bytes
  * @param rules - the tenant's rules
@@ -267,6 +264,29 @@ export function rewriteSolve(
 ): Buffer {
   const message = unframe(frame);
   checkSolve(message, fields, rules);
+  return withTenantOptions(message, rules, fields, sourcePolicy);
+}
+
+/**
+ * Rewrites a solve request {@link checkSolve} has passed: the tenant's labels as `label:` frontend options, its
+ * cache-mount namespace (`build-arg:BUILDKIT_CACHE_MOUNT_NS`), and, unless custom frontends are allowed, `cmdline`,
+ * which makes the Dockerfile frontend build with itself instead of the image a `# syntax=` line names. They are
+ * appended, and a later map entry wins, so the client's own are overridden. A source policy is set where given.
+ *
+ * @param message - the request's protobuf bytes
+ * @param rules - the tenant's rules
+ * @param fields - which solve it is
+ * @param sourcePolicy - an encoded `sourcepolicy.Policy` to set (a request that brings its own is refused)
+ * @returns the rewritten request, framed
+ * @throws {@link @dockhand/core!DockhandError} `DOCKHAND_IMAGE_POLICY` for a request with its own source policy
+ * @internal
+ */
+export function withTenantOptions(
+  message: Buffer,
+  rules: SolveRules,
+  fields: SolveFields,
+  sourcePolicy?: Buffer,
+): Buffer {
   const extra: Buffer[] = [];
   if (sourcePolicy !== undefined && fields.sourcePolicy !== undefined) {
     if (fieldsOf(message).some((f) => f.no === fields.sourcePolicy))
@@ -274,17 +294,25 @@ export function rewriteSolve(
     extra.push(lengthDelimited(fields.sourcePolicy, sourcePolicy));
   }
   // a gateway solve of a bare definition runs no frontend: there is nothing to give options to
-  if (fields.bareWithoutOptions && stringsOf(message, fields.frontend).every((f) => f === '')) {
-    if (extra.length === 0) return frame;
-  } else {
+  if (!fields.bareWithoutOptions || stringsOf(message, fields.frontend).some((f) => f !== '')) {
     for (const [k, v] of rules.labels) extra.push(stringMapEntry(fields.options, `label:${k}`, v));
     extra.push(stringMapEntry(fields.options, 'build-arg:BUILDKIT_CACHE_MOUNT_NS', rules.cacheNamespace));
     if (!rules.customFrontends) extra.push(stringMapEntry(fields.options, 'cmdline', ''));
   }
-  const body = Buffer.concat([message, ...extra]);
+  return reframe(Buffer.concat([message, ...extra]));
+}
+
+/**
+ * A gRPC frame of one uncompressed message.
+ *
+ * @param message - the protobuf bytes
+ * @returns a flag byte, a 4-byte length, the message
+ * @internal
+ */
+export function reframe(message: Buffer): Buffer {
   const header = Buffer.alloc(5);
-  header.writeUInt32BE(body.length, 1);
-  return Buffer.concat([header, body]);
+  header.writeUInt32BE(message.length, 1);
+  return Buffer.concat([header, message]);
 }
 
 /**

@@ -1,14 +1,13 @@
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 
 /**
- * One field of a protobuf message as it is on the wire: its number, its wire type and, by wire type, its bytes
- * (length-delimited: a string, bytes, an embedded message or a map entry) or its value (a varint).
+ * One field of a protobuf message as it is on the wire: its number and, by wire type, its bytes (length-delimited:
+ * a string, bytes, an embedded message or a map entry) or its value (a varint).
  *
  * @internal
  */
 export interface WireField {
   readonly no: number;
-  readonly type: WireType;
   readonly bytes?: Uint8Array;
   readonly varint?: bigint;
 }
@@ -28,11 +27,11 @@ export function fieldsOf(message: Uint8Array): WireField[] {
   try {
     while (reader.pos < reader.len) {
       const [no, type] = reader.tag();
-      if (type === WireType.LengthDelimited) fields.push({ no, type, bytes: reader.bytes() });
-      else if (type === WireType.Varint) fields.push({ no, type, varint: BigInt(reader.uint64()) });
+      if (type === WireType.LengthDelimited) fields.push({ no, bytes: reader.bytes() });
+      else if (type === WireType.Varint) fields.push({ no, varint: BigInt(reader.uint64()) });
       else {
         reader.skip(type, no);
-        fields.push({ no, type });
+        fields.push({ no });
       }
     }
   } catch {
