@@ -1,64 +1,23 @@
-import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { describe, expect, it } from 'vitest';
+import { bytesFields, entry, message, num, str, stringMap, sub } from '../test/protobuf.ts';
 import { labelResult } from './buildkit-result.ts';
 
 const labels: [string, string][] = [['dockhand.tenant', 'alice']];
-const bytesField = (w: BinaryWriter, no: number, b: Uint8Array) =>
-  w.tag(no, WireType.LengthDelimited).bytes(b);
-const entry = (key: string, value: string) => {
-  const w = new BinaryWriter();
-  bytesField(w, 1, Buffer.from(key));
-  bytesField(w, 2, Buffer.from(value));
-  return w.finish();
-};
 /** A `ReturnRequest` whose `Result` has a ref and the given metadata entries. */
-const returned = (...metadata: [string, string][]) => {
-  const result = new BinaryWriter();
-  bytesField(result, 3, new BinaryWriter().tag(1, WireType.LengthDelimited).string('ref-id').finish());
-  for (const [k, v] of metadata) bytesField(result, 10, entry(k, v));
-  return Buffer.from(bytesField(new BinaryWriter(), 1, result.finish()).finish());
-};
-/** A `ReturnRequest` whose `Result` has refs by platform (field 4) and the given metadata entries. */
-const returnedRefs = (...metadata: [string, string][]) => {
-  const result = new BinaryWriter();
-  // RefMap { refs: { p1: Ref { id: 'ref-id' } } }
-  const ref = new BinaryWriter().tag(1, WireType.LengthDelimited).string('ref-id').finish();
-  const refs = new BinaryWriter();
-  bytesField(refs, 1, bytesField(bytesField(new BinaryWriter(), 1, Buffer.from('p1')), 2, ref).finish());
-  bytesField(result, 4, refs.finish());
-  for (const [k, v] of metadata) bytesField(result, 10, entry(k, v));
-  return Buffer.from(bytesField(new BinaryWriter(), 1, result.finish()).finish());
-};
+const returned = (...metadata: [string, string][]) =>
+  message(sub(1, sub(3, str(1, 'ref-id')), ...metadata.map(([k, v]) => entry(10, k, v))));
+/** A `ReturnRequest` whose `Result` has refs by platform (field 4: `RefMap { refs: { p1: Ref { id } } }`). */
+const returnedRefs = (...metadata: [string, string][]) =>
+  message(
+    sub(
+      1,
+      sub(4, sub(1, str(1, 'p1'), sub(2, str(1, 'ref-id')))),
+      ...metadata.map(([k, v]) => entry(10, k, v)),
+    ),
+  );
 /** The metadata as the receiver decodes it: every `Result` merged, a later entry winning. */
-function metadataOf(message: Uint8Array): Map<string, string> {
-  const out = new Map<string, string>();
-  const r = new BinaryReader(message);
-  while (r.pos < r.len) {
-    const [f, t] = r.tag();
-    if (f !== 1) {
-      r.skip(t, f);
-      continue;
-    }
-    const res = new BinaryReader(r.bytes());
-    while (res.pos < res.len) {
-      const [rf, rt] = res.tag();
-      if (rf !== 10) {
-        res.skip(rt, rf);
-        continue;
-      }
-      const e = new BinaryReader(res.bytes());
-      let k = '';
-      let v = '';
-      while (e.pos < e.len) {
-        const [ef] = e.tag();
-        if (ef === 1) k = e.string();
-        else v = e.string();
-      }
-      out.set(k, v);
-    }
-  }
-  return out;
-}
+const metadataOf = (msg: Uint8Array): Map<string, string> =>
+  new Map(bytesFields(msg, 1).flatMap((result) => stringMap(result, 10)));
 
 describe('labelResult', () => {
   it('sets the tenant label in every image config of a result, over the one the client set', () => {
@@ -139,9 +98,7 @@ describe('labelResult', () => {
   });
 
   it('requires containerimage.config of a result of no refs by platform (found by review: an empty refs map needed none)', () => {
-    const result = new BinaryWriter();
-    bytesField(result, 4, new BinaryWriter().finish());
-    const empty = Buffer.from(bytesField(new BinaryWriter(), 1, result.finish()).finish());
+    const empty = message(sub(1, sub(4)));
     expect(() => labelResult(empty, labels, true)).toThrow(/\(containerimage\.config\)/);
     // refs by platform that name no platform
     expect(() => labelResult(returnedRefs(['containerimage.config', '{}']), labels, true)).toThrow(
@@ -165,7 +122,7 @@ describe('labelResult', () => {
     expect(() => labelResult(returned(), labels, true)).toThrow(/must return its config/);
     const forTheClient = returned(['other', 'x']);
     expect(labelResult(forTheClient, labels, false)).toEqual(forTheClient);
-    const error = Buffer.from(bytesField(new BinaryWriter(), 2, Buffer.from([0x08, 0x02])).finish());
+    const error = message(sub(2, num(1, 2)));
     expect(labelResult(error, labels, true)).toEqual(error);
   });
 });

@@ -1,5 +1,6 @@
-import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import { WireType } from '@bufbuild/protobuf/wire';
 import { describe, expect, it } from 'vitest';
+import { entry, frame, message, num, type Part, str, stringMap, sub } from '../test/protobuf.ts';
 import {
   CONTROL_SOLVE,
   cacheNamespaceOf,
@@ -9,74 +10,25 @@ import {
   type SolveRules,
 } from './buildkit-solve.ts';
 
-// Requests are written with @bufbuild/protobuf's writer, field by field, as BuildKit's clients marshal them.
-type Build = (w: BinaryWriter) => BinaryWriter;
-const message = (...parts: Build[]): Buffer => {
-  const w = new BinaryWriter();
-  for (const part of parts) part(w);
-  return Buffer.from(w.finish());
-};
-const str =
-  (no: number, s: string): Build =>
-  (w) =>
-    w.tag(no, WireType.LengthDelimited).string(s);
-const sub =
-  (no: number, ...parts: Build[]): Build =>
-  (w) =>
-    w.tag(no, WireType.LengthDelimited).bytes(message(...parts));
-const num =
-  (no: number, n: number): Build =>
-  (w) =>
-    w.tag(no, WireType.Varint).int32(n);
-const entry = (no: number, k: string, v: string): Build => sub(no, str(1, k), str(2, v));
-const frame = (msg: Buffer): Buffer => {
-  const h = Buffer.alloc(5);
-  h.writeUInt32BE(msg.length, 1);
-  return Buffer.concat([h, msg]);
-};
-
 const rules: SolveRules = {
   labels: [['dockhand.tenant', 'alice']],
   allowed: new Set(),
   cacheNamespace: cacheNamespaceOf([['dockhand.tenant', 'alice']]),
 };
-const check = (fields = CONTROL_SOLVE, ...parts: Build[]) => checkSolve(message(...parts), fields, rules);
-
-/** The `map<string, string>` entries of a field, in wire order, read with the library's reader. */
-function options(msg: Uint8Array, no: number): [string, string][] {
-  const out: [string, string][] = [];
-  const r = new BinaryReader(msg);
-  while (r.pos < r.len) {
-    const [f, t] = r.tag();
-    if (f !== no || t !== WireType.LengthDelimited) {
-      r.skip(t, f);
-      continue;
-    }
-    const e = new BinaryReader(r.bytes());
-    let k = '';
-    let v = '';
-    while (e.pos < e.len) {
-      const [ef] = e.tag();
-      if (ef === 1) k = e.string();
-      else v = e.string();
-    }
-    out.push([k, v]);
-  }
-  return out;
-}
+const check = (fields = CONTROL_SOLVE, ...parts: Part[]) => checkSolve(message(...parts), fields, rules);
 
 // LLB: an Op (inputs 1, exec 2, source 3, build 5) in a Definition (def 1)
-const definition = (...ops: Buffer[]): Build[] =>
+const definition = (...ops: Buffer[]): Part[] =>
   ops.map((op) => (w) => w.tag(1, WireType.LengthDelimited).bytes(op));
-const execOp = (...parts: Build[]): Buffer => message(sub(2, ...parts));
-const meta = (...parts: Build[]): Build => sub(1, str(1, '/bin/sh'), str(3, '/'), ...parts);
-const cacheMount = (id: string): Build => sub(2, num(1, 0), str(3, '/cache'), num(6, 3), sub(20, str(1, id)));
+const execOp = (...parts: Part[]): Buffer => message(sub(2, ...parts));
+const meta = (...parts: Part[]): Part => sub(1, str(1, '/bin/sh'), str(3, '/'), ...parts);
+const cacheMount = (id: string): Part => sub(2, num(1, 0), str(3, '/cache'), num(6, 3), sub(20, str(1, id)));
 
 describe('rewriteSolve', () => {
   it('appends the labels, the cache-mount namespace and cmdline after the client’s own options', () => {
     const out = rewriteSolve(frame(message(str(6, 'dockerfile.v0'), entry(7, 'cmdline', 'x'))), rules);
     expect(out.readUInt32BE(1)).toBe(out.length - 5);
-    expect(options(out.subarray(5), 7)).toEqual([
+    expect(stringMap(out.subarray(5), 7)).toEqual([
       ['cmdline', 'x'],
       ['label:dockhand.tenant', 'alice'],
       ['build-arg:BUILDKIT_CACHE_MOUNT_NS', rules.cacheNamespace],
@@ -84,7 +36,7 @@ describe('rewriteSolve', () => {
     ]);
     // custom frontends allowed: no cmdline of the guard's
     const custom = rewriteSolve(frame(message(str(6, 'gateway.v0'))), { ...rules, customFrontends: true });
-    expect(options(custom.subarray(5), 7).map(([k]) => k)).toEqual([
+    expect(stringMap(custom.subarray(5), 7).map(([k]) => k)).toEqual([
       'label:dockhand.tenant',
       'build-arg:BUILDKIT_CACHE_MOUNT_NS',
     ]);
@@ -101,7 +53,7 @@ describe('rewriteSolve', () => {
     const bare = frame(message(...definition(message(str(3, 'llb')))));
     expect(rewriteSolve(bare, rules, GATEWAY_SOLVE)).toEqual(bare);
     const withFrontend = rewriteSolve(frame(message(str(2, 'dockerfile.v0'))), rules, GATEWAY_SOLVE);
-    expect(options(withFrontend.subarray(5), 3).map(([k]) => k)).toContain('label:dockhand.tenant');
+    expect(stringMap(withFrontend.subarray(5), 3).map(([k]) => k)).toContain('label:dockhand.tenant');
   });
 
   it('refuses what it cannot read: compressed, truncated or several messages', () => {
@@ -158,9 +110,9 @@ describe('checkSolve', () => {
   });
 
   it('names the registries of cache imports and exports, in every form, and refuses other cache backends', () => {
-    const cacheEntry = (no: number, type: string, ...attrs: [string, string][]): Build =>
+    const cacheEntry = (no: number, type: string, ...attrs: [string, string][]): Part =>
       sub(no, str(1, type), ...attrs.map(([k, v]) => entry(2, k, v)));
-    const control = (...parts: Build[]) => check(CONTROL_SOLVE, sub(8, ...parts)).registries;
+    const control = (...parts: Part[]) => check(CONTROL_SOLVE, sub(8, ...parts)).registries;
     expect(control(cacheEntry(5, 'registry', ['ref', '127.0.0.1:5000/cache']))).toEqual(['127.0.0.1:5000']);
     expect(control(cacheEntry(4, 'registry', ['ref', 'localhost:5000/out'], ['mode', 'max']))).toEqual([
       'localhost:5000',
@@ -202,7 +154,7 @@ describe('checkSolve', () => {
   });
 
   it('names the registries of exports that push, and every export name', () => {
-    const exporter = (...attrs: [string, string][]): Build =>
+    const exporter = (...attrs: [string, string][]): Part =>
       sub(13, str(1, 'image'), ...attrs.map(([k, v]) => entry(2, k, v)));
     const pushed = check(
       CONTROL_SOLVE,
@@ -230,12 +182,12 @@ describe('checkSolve', () => {
     // value tagged as a varint: Go's map decoder reads a length and "xrxbxcxg" as the value; a reader that
     // follows the wire type sees a varint and more fields
     const value = Buffer.from('xrxbxcxg');
-    const hiddenValue: Build = sub(7, str(1, 'cgroup-parent'), (w) =>
+    const hiddenValue: Part = sub(7, str(1, 'cgroup-parent'), (w) =>
       w.tag(2, WireType.Varint).uint32(value.length).raw(value),
     );
     expect(() => check(CONTROL_SOLVE, hiddenValue)).toThrow(/malformed/);
     // key tagged as fixed64 ("\x04name\x18\x80\x00" is 8 bytes), then an unknown varint field
-    const hiddenKey: Build = sub(
+    const hiddenKey: Part = sub(
       4,
       (w) => w.tag(1, WireType.Bit64).raw(Buffer.from([4, ...Buffer.from('name'), 0x18, 0x80, 0x00])),
       str(2, 'busybox:latest'),
@@ -243,16 +195,16 @@ describe('checkSolve', () => {
     expect(() => check(CONTROL_SOLVE, str(3, 'moby'), hiddenKey)).toThrow(/malformed/);
     // a frontend input whose definition hides behind a varint tag
     const def = message(...definition(execOp(meta(str(10, 'p')))));
-    const hiddenInput: Build = sub(10, str(1, 'context'), (w) =>
+    const hiddenInput: Part = sub(10, str(1, 'context'), (w) =>
       w.tag(2, WireType.Varint).uint32(def.length).raw(def),
     );
     expect(() => check(CONTROL_SOLVE, hiddenInput)).toThrow(/malformed|cgroupparent/);
   });
 
   it('reads enums as Go does: the low 32 bits of the varint', () => {
-    const def = (...parts: Build[]) => check(CONTROL_SOLVE, sub(2, ...definition(execOp(meta(), ...parts))));
+    const def = (...parts: Part[]) => check(CONTROL_SOLVE, sub(2, ...definition(execOp(meta(), ...parts))));
     const big =
-      (no: number, n: bigint): Build =>
+      (no: number, n: bigint): Part =>
       (w) =>
         w.tag(no, WireType.Varint).uint64(n);
     expect(() => def(big(3, 1n + 2n ** 32n))).toThrow(/network\.host/);
@@ -260,7 +212,7 @@ describe('checkSolve', () => {
   });
 
   it('knows which builds store an image, and refuses one of a definition without a frontend', () => {
-    const exporter = (type: string): Build => sub(13, str(1, type), entry(2, 'name', 'x:1'));
+    const exporter = (type: string): Part => sub(13, str(1, type), entry(2, 'name', 'x:1'));
     expect(check(CONTROL_SOLVE, str(1, 'r1'), exporter('moby'))).toMatchObject({
       ref: 'r1',
       storesImage: true,

@@ -5,36 +5,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import http2 from 'node:http2';
 import { connect } from 'node:net';
-import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import { message, num, type Part, raw, str, sub } from '../protobuf.ts';
 
-/** A part of a protobuf message, written in order. */
-export type Part = (w: BinaryWriter) => BinaryWriter;
-
-/** A protobuf message of the given parts. */
-export const message = (...parts: Part[]): Buffer => {
-  const w = new BinaryWriter();
-  for (const part of parts) part(w);
-  return Buffer.from(w.finish());
-};
-/** A string field. */
-export const str =
-  (no: number, s: string): Part =>
-  (w) =>
-    w.tag(no, WireType.LengthDelimited).string(s);
-/** A bytes field (an embedded message given as bytes). */
-export const raw =
-  (no: number, b: Uint8Array): Part =>
-  (w) =>
-    w.tag(no, WireType.LengthDelimited).bytes(b);
-/** An embedded message field. */
-export const sub = (no: number, ...parts: Part[]): Part => raw(no, message(...parts));
-/** A varint field. */
-export const num =
-  (no: number, n: number): Part =>
-  (w) =>
-    w.tag(no, WireType.Varint).int32(n);
-/** An entry of a `map<string, string>` field. */
-export const entry = (no: number, k: string, v: string): Part => sub(no, str(1, k), str(2, v));
+export { entry, message, num, type Part, raw, str, sub } from '../protobuf.ts';
 
 /** An LLB op's digest, as BuildKit names it in an input. */
 export const digest = (op: Buffer): string => `sha256:${createHash('sha256').update(op).digest('hex')}`;

@@ -2,8 +2,9 @@
 // through the workshop tenant proxy: LLB the client built itself, exporters, cache backends, frontends and calls
 // that reach past the tenant's builds. Each is refused, and nothing happened on the engine's host.
 import { existsSync } from 'node:fs';
-import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
+import { WireType } from '@bufbuild/protobuf/wire';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bytesFields } from '../protobuf.ts';
 import {
   entry,
   grpcCall,
@@ -167,17 +168,51 @@ describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tena
     }
   }, 60_000);
 
-  /** The bytes of the last occurrence of a length-delimited field, read with the library's reader. */
-  const fieldOf = (msg: Uint8Array, no: number): Uint8Array | undefined => {
-    const r = new BinaryReader(msg);
-    let found: Uint8Array | undefined;
-    while (r.pos < r.len) {
-      const [f, t] = r.tag();
-      if (f === no && t === WireType.LengthDelimited) found = r.bytes();
-      else r.skip(t, f);
-    }
-    return found;
-  };
+  /**
+   * A client-side build through alice's proxy, as buildx runs one: a `Control/Solve` that exports an image, left
+   * running, and the gateway calls that name it by its ref, on the same connection.
+   */
+  async function clientSideBuild(what: string) {
+    const session = await grpcSession(alice.socket);
+    if (!('call' in session)) throw new Error(session.message);
+    const ref = `ref${unique()}`;
+    const name = `${alice.name}-${what}-${marker}:1`;
+    const header = { 'buildkit-controlapi-buildid': ref };
+    const control = session.call(
+      SOLVE,
+      message(str(1, ref), sub(13, str(1, 'moby'), entry(2, 'name', name))),
+    );
+    return {
+      session,
+      ref,
+      name,
+      control,
+      /** A gateway call on the build. */
+      call: (path: string, request: Buffer) => session.call(path, request, header),
+      /** Solves a `RUN` in the build, and gives the result's ref id. */
+      async solve(command: string): Promise<string> {
+        const solved = await session.call(
+          '/moby.buildkit.v1.frontend.LLBBridge/Solve',
+          message(raw(1, runDefinition(command)), num(5, 1), num(6, 1)),
+          header,
+        );
+        expect(solved.status, solved.message).toBe('0');
+        // SolveResponse.result (3) → Result.ref (3) → Ref.id (1)
+        const last = (msg: Uint8Array | undefined, no: number) => bytesFields(msg!, no).at(-1);
+        return Buffer.from(last(last(last(solved.messages[0], 3), 3), 1)!).toString();
+      },
+      /** Ends the build with an error (`google.rpc.Status`: code 2, a message), and shows it stored no image. */
+      async giveUp(): Promise<void> {
+        await session.call(RETURN, message(sub(2, num(1, 2), str(2, 'given up'))), header);
+        expect((await control).status).toBe('2');
+        await expect(onEngine('image', 'inspect', name)).rejects.toThrow();
+      },
+      async [Symbol.asyncDispose]() {
+        session.close();
+        await onEngine('image', 'rm', name).catch(() => {});
+      },
+    };
+  }
 
   it('may not export as an image a definition built without a frontend: the image would carry no labels', async () => {
     const name = `${alice.name}-nolabel-${marker}:1`;
@@ -199,190 +234,112 @@ describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tena
   }, 60_000);
 
   it("gets its own label on the image a client-side build returns, over a config that claims another tenant's", async () => {
-    const session = await grpcSession(alice.socket);
-    if (!('call' in session)) throw new Error(session.message);
-    const ref = `ref${unique()}`;
-    const name = `${alice.name}-planted-${marker}:1`;
-    const build = { 'buildkit-controlapi-buildid': ref };
-    try {
-      const control = session.call(
-        SOLVE,
-        message(str(1, ref), sub(13, str(1, 'moby'), entry(2, 'name', name))),
-      );
-      const solved = await session.call(
-        '/moby.buildkit.v1.frontend.LLBBridge/Solve',
-        message(raw(1, runDefinition(`echo planted-${marker} > /planted`)), num(5, 1), num(6, 1)),
-        build,
-      );
-      expect(solved.status, solved.message).toBe('0');
-      // SolveResponse.result (3) → Result.ref (3) → Ref.id (1)
-      const result = fieldOf(solved.messages[0]!, 3)!;
-      const id = Buffer.from(fieldOf(fieldOf(result, 3)!, 1)!).toString();
-      const config = {
-        architecture: 'amd64',
-        os: 'linux',
-        config: {
-          Cmd: ['cat', '/planted'],
-          Labels: { 'dockhand.tenant': 'victim', 'dockhand.test': alice.testLabel },
-        },
-        rootfs: { type: 'layers', diff_ids: [] },
-      };
-      const returned = message(
-        sub(
-          1,
-          sub(3, str(1, id)),
-          sub(10, str(1, 'containerimage.config'), raw(2, Buffer.from(JSON.stringify(config)))),
-        ),
-      );
-      // returned for a build the proxy did not start, the result is refused
-      const elsewhere = await grpcCall(alice.socket, RETURN, returned, {
-        'buildkit-controlapi-buildid': `ref${unique()}`,
-      });
-      expect(elsewhere).toMatchObject({
-        status: '7',
-        message: 'a result must be returned for a build started through this proxy',
-      });
-      expect((await session.call(RETURN, returned, build)).status).toBe('0');
-      expect((await control).status).toBe('0');
-      const labels = JSON.parse(await onEngine('image', 'inspect', '-f', '{{json .Config.Labels}}', name));
-      expect(labels).toEqual({ 'dockhand.tenant': alice.name, 'dockhand.test': alice.testLabel });
-    } finally {
-      session.close();
-      await onEngine('image', 'rm', name).catch(() => {});
-    }
+    await using build = await clientSideBuild('planted');
+    const id = await build.solve(`echo planted-${marker} > /planted`);
+    const config = {
+      architecture: 'amd64',
+      os: 'linux',
+      config: {
+        Cmd: ['cat', '/planted'],
+        Labels: { 'dockhand.tenant': 'victim', 'dockhand.test': alice.testLabel },
+      },
+      rootfs: { type: 'layers', diff_ids: [] },
+    };
+    const returned = message(
+      sub(
+        1,
+        sub(3, str(1, id)),
+        sub(10, str(1, 'containerimage.config'), raw(2, Buffer.from(JSON.stringify(config)))),
+      ),
+    );
+    // returned for a build the proxy did not start, the result is refused
+    const elsewhere = await grpcCall(alice.socket, RETURN, returned, {
+      'buildkit-controlapi-buildid': `ref${unique()}`,
+    });
+    expect(elsewhere).toMatchObject({
+      status: '7',
+      message: 'a result must be returned for a build started through this proxy',
+    });
+    expect((await build.call(RETURN, returned)).status).toBe('0');
+    expect((await build.control).status).toBe('0');
+    const labels = JSON.parse(
+      await onEngine('image', 'inspect', '-f', '{{json .Config.Labels}}', build.name),
+    );
+    expect(labels).toEqual({ 'dockhand.tenant': alice.name, 'dockhand.test': alice.testLabel });
   }, 60_000);
 
   it('may not return a result without its config for a build that stores an image, nor set the result inline', async () => {
-    const session = await grpcSession(alice.socket);
-    if (!('call' in session)) throw new Error(session.message);
-    const ref = `ref${unique()}`;
-    const name = `${alice.name}-noconfig-${marker}:1`;
-    const build = { 'buildkit-controlapi-buildid': ref };
-    try {
-      const control = session.call(
-        SOLVE,
-        message(str(1, ref), sub(13, str(1, 'moby'), entry(2, 'name', name))),
-      );
-      const inline = await session.call(
-        '/moby.buildkit.v1.frontend.LLBBridge/Solve',
-        message(raw(1, runDefinition(`echo inline-${marker}`)), num(10, 1), raw(11, Buffer.from('{}'))),
-        build,
-      );
-      expect(inline).toMatchObject({ status: '7' });
-      expect(inline.message).toMatch(
-        /^a solve that sets the build's result itself \(Final\) is not allowed here/,
-      );
-      const solved = await session.call(
-        '/moby.buildkit.v1.frontend.LLBBridge/Solve',
-        message(raw(1, runDefinition(`echo noconfig-${marker}`)), num(5, 1), num(6, 1)),
-        build,
-      );
-      const id = Buffer.from(fieldOf(fieldOf(fieldOf(solved.messages[0]!, 3)!, 3)!, 1)!).toString();
-      const returned = await session.call(RETURN, message(sub(1, sub(3, str(1, id)))), build);
-      expect(returned).toMatchObject({
-        status: '7',
-        message: 'a build that stores an image must return its config here (containerimage.config)',
-      });
-      // google.rpc.Status: code 2 (unknown), message
-      await session.call(RETURN, message(sub(2, num(1, 2), str(2, 'given up'))), build);
-      expect((await control).status).toBe('2');
-      await expect(onEngine('image', 'inspect', name)).rejects.toThrow();
-    } finally {
-      session.close();
-      await onEngine('image', 'rm', name).catch(() => {});
-    }
+    await using build = await clientSideBuild('noconfig');
+    const inline = await build.call(
+      '/moby.buildkit.v1.frontend.LLBBridge/Solve',
+      message(raw(1, runDefinition(`echo inline-${marker}`)), num(10, 1), raw(11, Buffer.from('{}'))),
+    );
+    expect(inline).toMatchObject({ status: '7' });
+    expect(inline.message).toMatch(
+      /^a solve that sets the build's result itself \(Final\) is not allowed here/,
+    );
+    const id = await build.solve(`echo noconfig-${marker}`);
+    const returned = await build.call(RETURN, message(sub(1, sub(3, str(1, id)))));
+    expect(returned).toMatchObject({
+      status: '7',
+      message: 'a build that stores an image must return its config here (containerimage.config)',
+    });
+    await build.giveUp();
   }, 60_000);
 
   it('may not leave out the config the exporter reads, nor start a second build of the same ref', async () => {
-    const session = await grpcSession(alice.socket);
-    if (!('call' in session)) throw new Error(session.message);
-    const ref = `ref${unique()}`;
-    const name = `${alice.name}-otherkey-${marker}:1`;
-    const build = { 'buildkit-controlapi-buildid': ref };
-    try {
-      const control = session.call(
-        SOLVE,
-        message(str(1, ref), sub(13, str(1, 'moby'), entry(2, 'name', name))),
-      );
-      // found by review: a second solve of the ref (refused by the engine) stood for the first, which stores an image
-      await new Promise((r) => setTimeout(r, 500));
-      const again = await session.call(SOLVE, message(str(1, ref)));
-      expect(again).toMatchObject({
-        status: '7',
-        message: `a build with the ref ${ref} is already running here`,
-      });
-      const solved = await session.call(
-        '/moby.buildkit.v1.frontend.LLBBridge/Solve',
-        message(raw(1, runDefinition(`echo otherkey-${marker} > /m`)), num(5, 1), num(6, 1)),
-        build,
-      );
-      const id = Buffer.from(fieldOf(fieldOf(fieldOf(solved.messages[0]!, 3)!, 3)!, 1)!).toString();
-      // found by review: a config under a key the exporter does not read, and it wrote one without labels
-      const config = JSON.stringify({
-        architecture: 'amd64',
-        os: 'linux',
-        config: {},
-        rootfs: { type: 'layers', diff_ids: [] },
-      });
-      const otherKey = await session.call(
-        RETURN,
-        message(
-          sub(1, sub(3, str(1, id)), sub(10, str(1, 'containerimage.config/x'), raw(2, Buffer.from(config)))),
-        ),
-        build,
-      );
-      expect(otherKey).toMatchObject({
-        status: '7',
-        message: 'a build that stores an image must return its config here (containerimage.config)',
-      });
-      const bare = await session.call(RETURN, message(sub(1, sub(3, str(1, id)))), build);
-      expect(bare.status).toBe('7');
-      await session.call(RETURN, message(sub(2, num(1, 2), str(2, 'given up'))), build);
-      expect((await control).status).toBe('2');
-      await expect(onEngine('image', 'inspect', name)).rejects.toThrow();
-    } finally {
-      session.close();
-      await onEngine('image', 'rm', name).catch(() => {});
-    }
+    await using build = await clientSideBuild('otherkey');
+    // found by review: a second solve of the ref (refused by the engine) stood for the first, which stores an image
+    await new Promise((r) => setTimeout(r, 500));
+    const again = await build.session.call(SOLVE, message(str(1, build.ref)));
+    expect(again).toMatchObject({
+      status: '7',
+      message: `a build with the ref ${build.ref} is already running here`,
+    });
+    const id = await build.solve(`echo otherkey-${marker} > /m`);
+    // found by review: a config under a key the exporter does not read, and it wrote one without labels
+    const config = JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      config: {},
+      rootfs: { type: 'layers', diff_ids: [] },
+    });
+    const otherKey = await build.call(
+      RETURN,
+      message(
+        sub(1, sub(3, str(1, id)), sub(10, str(1, 'containerimage.config/x'), raw(2, Buffer.from(config)))),
+      ),
+    );
+    expect(otherKey).toMatchObject({
+      status: '7',
+      message: 'a build that stores an image must return its config here (containerimage.config)',
+    });
+    const bare = await build.call(RETURN, message(sub(1, sub(3, str(1, id)))));
+    expect(bare.status).toBe('7');
+    await build.giveUp();
   }, 60_000);
 
   it('may not name a build in bytes read two ways, nor return an empty refs map for a build that stores an image', async () => {
-    const session = await grpcSession(alice.socket);
-    if (!('call' in session)) throw new Error(session.message);
-    const ref = `ref${unique()}`;
-    const name = `${alice.name}-emptyrefs-${marker}:1`;
-    try {
-      // found by review: a ref with a byte that is not ASCII was one name to the guard and another to the engine
-      const odd = await session.call(
-        SOLVE,
-        message(
-          raw(1, Buffer.concat([Buffer.from(ref), Buffer.from([0xff])])),
-          sub(13, str(1, 'moby'), entry(2, 'name', name)),
-        ),
-      );
-      expect(odd).toMatchObject({ status: '7', message: 'a build ref of that form cannot be checked here' });
-      const control = session.call(
-        SOLVE,
-        message(str(1, ref), sub(13, str(1, 'moby'), entry(2, 'name', name))),
-      );
-      await new Promise((r) => setTimeout(r, 500));
-      // found by review: an empty refs map needed no config, and the exporter wrote one without labels
-      const empty = await session.call(RETURN, message(sub(1, sub(4))), {
-        'buildkit-controlapi-buildid': ref,
-      });
-      expect(empty).toMatchObject({
-        status: '7',
-        message: 'a build that stores an image must return its config here (containerimage.config)',
-      });
-      await session.call(RETURN, message(sub(2, num(1, 2), str(2, 'given up'))), {
-        'buildkit-controlapi-buildid': ref,
-      });
-      expect((await control).status).toBe('2');
-      await expect(onEngine('image', 'inspect', name)).rejects.toThrow();
-    } finally {
-      session.close();
-      await onEngine('image', 'rm', name).catch(() => {});
-    }
+    // found by review: a ref with a byte that is not ASCII was one name to the guard and another to the engine
+    const odd = await grpcCall(
+      alice.socket,
+      SOLVE,
+      message(
+        raw(1, Buffer.concat([Buffer.from(`ref${unique()}`), Buffer.from([0xff])])),
+        sub(13, str(1, 'moby'), entry(2, 'name', `${alice.name}-oddref-${marker}:1`)),
+      ),
+    );
+    expect(odd).toMatchObject({ status: '7', message: 'a build ref of that form cannot be checked here' });
+    await expect(onEngine('image', 'inspect', `${alice.name}-oddref-${marker}:1`)).rejects.toThrow();
+    await using build = await clientSideBuild('emptyrefs');
+    await new Promise((r) => setTimeout(r, 500));
+    // found by review: an empty refs map needed no config, and the exporter wrote one without labels
+    const empty = await build.call(RETURN, message(sub(1, sub(4))));
+    expect(empty).toMatchObject({
+      status: '7',
+      message: 'a build that stores an image must return its config here (containerimage.config)',
+    });
+    await build.giveUp();
   }, 60_000);
 
   it('may not use cache backends that reach other services (gha, s3, azblob)', async () => {
