@@ -1,31 +1,22 @@
 import { describe, expect, it } from 'vitest';
+import { bytesFields, frame, message, str } from '../test/protobuf.ts';
 import { encodeSourcePolicy, normaliseReference } from './buildkit-guard.ts';
 import { rewriteSolve } from './buildkit-solve.ts';
 
-const frame = (msg: Buffer): Buffer => {
-  const h = Buffer.alloc(5);
-  h.writeUInt32BE(msg.length, 1);
-  return Buffer.concat([h, msg]);
-};
-const str = (field: number, s: string): Buffer =>
-  Buffer.concat([Buffer.from([(field << 3) | 2, s.length]), Buffer.from(s)]);
 const rules = {
   labels: [['dockhand.tenant', 'alice']] as [string, string][],
   allowed: new Set<string>(),
-  cacheNamespace: 'dockhand-ns',
+  namespace: 'dockhand-ns',
 };
 
 describe('the source policy', () => {
   it('is appended as field 12 of Control/Solve, and a request with its own is refused', () => {
     const policy = encodeSourcePolicy(['^docker-image://docker\\.io/library/busybox:latest$']);
-    const out = rewriteSolve(frame(str(6, 'dockerfile.v0')), rules, undefined, policy);
-    const body = out.subarray(5);
-    expect(body[15]).toBe((12 << 3) | 2);
     // the length is a varint: two bytes once the policy is 128 bytes or more
     expect(policy.length).toBeGreaterThan(127);
-    expect((body[16]! & 0x7f) | (body[17]! << 7)).toBe(policy.length);
-    expect(body.subarray(18, 18 + policy.length)).toEqual(policy);
-    const own = frame(Buffer.concat([str(6, 'dockerfile.v0'), Buffer.from([(12 << 3) | 2, 0])]));
+    const out = rewriteSolve(frame(message(str(6, 'dockerfile.v0'))), rules, undefined, policy);
+    expect(bytesFields(out.subarray(5), 12)).toEqual([policy]);
+    const own = frame(message(str(6, 'dockerfile.v0'), (w) => w.tag(12, 2).bytes(new Uint8Array())));
     expect(() => rewriteSolve(own, rules, undefined, policy)).toThrow(/its own source policy/);
   });
 

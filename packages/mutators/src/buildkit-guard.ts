@@ -2,13 +2,19 @@ import http2, { type ClientHttp2Session, type IncomingHttpHeaders, type ServerHt
 import { Duplex, PassThrough } from 'node:stream';
 import { compose, DockhandError, type Middleware, on, type Upstream } from '@dockhand/core';
 import type { Logger } from 'pino';
+import {
+  checkSourceLookup,
+  namespaceOf,
+  scopedRef,
+  scopedSession,
+  scopeImageLookup,
+  scopeStatus,
+} from './buildkit-namespace.ts';
 import { labelResult } from './buildkit-result.ts';
 import {
   CONTROL_SOLVE,
-  cacheNamespaceOf,
   checkSolve,
   GATEWAY_SOLVE,
-  isBuildRef,
   reframe,
   type SolveFields,
   type SolveRules,
@@ -92,8 +98,22 @@ const SOLVES: ReadonlyMap<string, SolveFields> = new Map([
 const PERMISSION_DENIED = '7';
 /** The gateway call that returns a client-side build's result, with the image config the exporter writes. */
 const RETURN = '/moby.buildkit.v1.frontend.LLBBridge/Return';
+/** The gateway's calls: each names its build (its `Control/Solve` ref) in {@link BUILD_ID}. */
+const GATEWAY = '/moby.buildkit.v1.frontend.LLBBridge/';
 /** The metadata header by which gateway calls name their build (its `Control/Solve` ref). */
 const BUILD_ID = 'buildkit-controlapi-buildid';
+/** The headers by which a client opening a session (`Control/Session`, `/session`) names it, and its shared key. */
+const SESSION_ID = 'x-docker-expose-session-uuid';
+const SESSION_KEY = 'x-docker-expose-session-sharedkey';
+/**
+ * Calls read whole and rewritten before they are sent, besides the solves and `Return`: each names a build or a
+ * session, which is put in the tenant's namespace, or a source whose sessions are checked.
+ */
+const SCOPED: ReadonlyMap<string, (message: Buffer, namespace: string) => Buffer> = new Map([
+  ['/moby.buildkit.v1.Control/Status', scopeStatus],
+  ['/moby.buildkit.v1.frontend.LLBBridge/ResolveImageConfig', scopeImageLookup],
+  ['/moby.buildkit.v1.frontend.LLBBridge/ResolveSourceMeta', checkSourceLookup],
+]);
 
 /**
  * Reads BuildKit's gRPC on a hijacked `/grpc` connection (what `docker build` and `docker buildx` use with the
@@ -105,6 +125,12 @@ const BUILD_ID = 'buildkit-controlapi-buildid';
  *   client or inline, or through a registry on the engine's host, or pushes to one;
  * - runs the engine's own Dockerfile frontend only, unless `customFrontends` (a `# syntax=` line is ignored);
  * - has the LLB a client built itself read step by step, with the same rules.
+ *
+ * What BuildKit names engine-wide, the tenant names in its own namespace (`dockhand-<hash of its labels>-`): build
+ * refs (a solve's, a status request's, the build a gateway call names), session ids (the session a client opens on
+ * `/session` or `Control/Session`, the session a solve or an image lookup uses, a `/build`'s) and shared keys. A
+ * tenant that learns another's ref or session id reaches only its own builds and sessions; LLB and source policies
+ * the client built may name only sessions in its namespace.
  *
  * Calls are allowed by name: those `docker buildx` makes. The control calls that act on every tenant's builds
  * (cache prune, build history) are refused, and `DiskUsage` is answered with no records. The proxy terminates
@@ -122,7 +148,7 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
   const solveRules: SolveRules = {
     labels,
     allowed: new Set(options.entitlements ?? []),
-    cacheNamespace: cacheNamespaceOf(labels),
+    namespace: namespaceOf(labels),
     customFrontends: options.customFrontends ?? false,
   };
   const checkRegistries = hostRegistryCheck(options);
@@ -143,6 +169,25 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
         'DOCKHAND_IMAGE_POLICY',
         'BuildKit builds through /build cannot be limited to your images here; use docker buildx (the default docker build) or DOCKER_BUILDKIT=0',
       );
+    }
+    await next();
+  });
+  // what BuildKit names engine-wide outside `/grpc`, in the tenant's namespace: the session a client opens on
+  // `/session` (and its shared key, which names the snapshots of its files), and a `/build`'s session and build id
+  const names: Middleware = on(['Session', 'ImageBuild', 'BuildCancel'], async (ctx, next) => {
+    const namespace = solveRules.namespace;
+    if (ctx.operation === 'Session') {
+      const headers = ctx.request.headers;
+      headers.set('X-Docker-Expose-Session-Uuid', scopedSession(namespace, headers.get(SESSION_ID) ?? ''));
+      const key = headers.get(SESSION_KEY);
+      if (key !== undefined) headers.set('X-Docker-Expose-Session-Sharedkey', `${namespace}-${key}`);
+    } else {
+      const query = ctx.request.query;
+      const session = query.get('session');
+      if (session !== null) query.set('session', scopedSession(namespace, session));
+      const idParam = ctx.operation === 'BuildCancel' ? 'id' : 'buildid';
+      const id = query.get(idParam);
+      if (id) query.set(idParam, scopedRef(namespace, id));
     }
     await next();
   });
@@ -175,7 +220,7 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
     );
     await next();
   });
-  return images ? compose([legacy, grpc]) : grpc;
+  return compose(images ? [legacy, names, grpc] : [names, grpc]);
 }
 
 interface Rules {
@@ -210,13 +255,16 @@ function intercept(client: Duplex, engine: Duplex, early: Buffer, rules: Rules):
   upstream.on('close', closeAll);
   server.on('sessionError', closeAll);
   server.on('session', (session) => session.on('close', closeAll));
-  server.on('stream', (stream, headers) => forwardStream(stream, headers, upstream, rules));
+  server.on('stream', (stream, headers, _flags, rawHeaders) =>
+    forwardStream(stream, headers, rawHeaders, upstream, rules),
+  );
   server.emit('connection', inbound);
 }
 
 function forwardStream(
   stream: ServerHttp2Stream,
   headers: IncomingHttpHeaders,
+  rawHeaders: string[],
   upstream: ClientHttp2Session,
   rules: Rules,
 ): void {
@@ -239,11 +287,22 @@ function forwardStream(
     );
     return;
   }
+  // from the fields as they came, so that a repeated one is sent repeated (`headers` joins them with `, `)
   const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(headers)) {
-    if (v === undefined || (k.startsWith(':') && k !== ':path' && k !== ':method')) continue;
-    if (k === 'connection' || k === 'host') continue;
-    out[k] = v as string | string[];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const k = rawHeaders[i]!.toLowerCase();
+    const v = rawHeaders[i + 1]!;
+    if ((k.startsWith(':') && k !== ':path' && k !== ':method') || k === 'connection' || k === 'host')
+      continue;
+    const seen = out[k];
+    out[k] = seen === undefined ? v : [...(Array.isArray(seen) ? seen : [seen]), v];
+  }
+  try {
+    scopeHeaders(path, out, rules.solve.namespace);
+  } catch (err) {
+    rules.log.warn({ code: 'DOCKHAND_IMAGE_POLICY', path }, (err as Error).message);
+    grpcError(stream, (err as Error).message);
+    return;
   }
   const request = upstream.request(out, { endStream: false });
   request.on('error', () => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
@@ -268,19 +327,18 @@ function forwardStream(
     trailers = t;
   });
   const solve = SOLVES.get(path);
-  if (!solve && path !== RETURN) {
+  const scoped = SCOPED.get(path);
+  if (!solve && !scoped && path !== RETURN) {
     stream.pipe(request);
     return;
   }
-  // a solve, or a result returned: read whole, checked, rewritten, then sent
+  // a solve, a result returned, or a call that names a build or a session: read whole, checked, rewritten, sent
   const rewrite = async (frame: Buffer): Promise<Buffer> => {
     const message = unframe(frame);
+    if (scoped) return reframe(scoped(message, rules.solve.namespace));
     if (!solve) {
-      // one printable ASCII name: Node reads header bytes as latin1, the engine as bytes
-      const id = headers[BUILD_ID];
-      if (typeof id !== 'string' || !isBuildRef(id))
-        throw refuse('DOCKHAND_IMAGE_POLICY', 'a result must name its build once, in printable ASCII');
-      const build = rules.builds.get(id);
+      // the build as the engine knows it: scopeHeaders put it in the tenant's namespace
+      const build = rules.builds.get(out[BUILD_ID] as string);
       if (build === undefined)
         throw refuse(
           'DOCKHAND_IMAGE_POLICY',
@@ -296,7 +354,10 @@ function forwardStream(
     if (solve === CONTROL_SOLVE && facts.ref !== '') {
       // a second solve of a ref the engine refuses, but its exporter must not stand for the first's
       if (rules.builds.has(facts.ref))
-        throw refuse('DOCKHAND_IMAGE_POLICY', `a build with the ref ${facts.ref} is already running here`);
+        throw refuse(
+          'DOCKHAND_IMAGE_POLICY',
+          `a build with the ref ${facts.ref.slice(rules.solve.namespace.length + 1)} is already running here`,
+        );
       const build = { storesImage: facts.storesImage };
       rules.builds.set(facts.ref, build);
       stream.on('close', () => {
@@ -316,6 +377,28 @@ function forwardStream(
         grpcError(stream, err.message);
       });
   });
+}
+
+/**
+ * Puts the build a gateway call names, and the session a `Control/Session` call opens, in the tenant's namespace:
+ * each header set to one value, so that the engine reads the name the guard wrote.
+ *
+ * @throws {@link @dockhand/core!DockhandError} `DOCKHAND_IMAGE_POLICY` for a name that cannot be read one way
+ */
+function scopeHeaders(path: string, out: Record<string, string | string[]>, namespace: string): void {
+  const one = (name: string): string => {
+    const value = out[name];
+    if (Array.isArray(value)) throw refuse('DOCKHAND_IMAGE_POLICY', `the header ${name} must be sent once`);
+    return value ?? '';
+  };
+  if (path.startsWith(GATEWAY)) {
+    if (one(BUILD_ID) === '') throw refuse('DOCKHAND_IMAGE_POLICY', 'a gateway call must name its build');
+    out[BUILD_ID] = scopedRef(namespace, one(BUILD_ID));
+  }
+  if (path === '/moby.buildkit.v1.Control/Session') {
+    out[SESSION_ID] = scopedSession(namespace, one(SESSION_ID));
+    if (out[SESSION_KEY] !== undefined) out[SESSION_KEY] = `${namespace}-${one(SESSION_KEY)}`;
+  }
 }
 
 function grpcError(stream: ServerHttp2Stream, message: string): void {

@@ -1,19 +1,13 @@
 import { WireType } from '@bufbuild/protobuf/wire';
 import { describe, expect, it } from 'vitest';
 import { entry, frame, message, num, type Part, str, stringMap, sub } from '../test/protobuf.ts';
-import {
-  CONTROL_SOLVE,
-  cacheNamespaceOf,
-  checkSolve,
-  GATEWAY_SOLVE,
-  rewriteSolve,
-  type SolveRules,
-} from './buildkit-solve.ts';
+import { namespaceOf } from './buildkit-namespace.ts';
+import { CONTROL_SOLVE, checkSolve, GATEWAY_SOLVE, rewriteSolve, type SolveRules } from './buildkit-solve.ts';
 
 const rules: SolveRules = {
   labels: [['dockhand.tenant', 'alice']],
   allowed: new Set(),
-  cacheNamespace: cacheNamespaceOf([['dockhand.tenant', 'alice']]),
+  namespace: namespaceOf([['dockhand.tenant', 'alice']]),
 };
 const check = (fields = CONTROL_SOLVE, ...parts: Part[]) => checkSolve(message(...parts), fields, rules);
 
@@ -31,7 +25,7 @@ describe('rewriteSolve', () => {
     expect(stringMap(out.subarray(5), 7)).toEqual([
       ['cmdline', 'x'],
       ['label:dockhand.tenant', 'alice'],
-      ['build-arg:BUILDKIT_CACHE_MOUNT_NS', rules.cacheNamespace],
+      ['build-arg:BUILDKIT_CACHE_MOUNT_NS', rules.namespace],
       ['cmdline', ''],
     ]);
     // custom frontends allowed: no cmdline of the guard's
@@ -43,10 +37,10 @@ describe('rewriteSolve', () => {
   });
 
   it('gives each tenant a cache-mount namespace of its own, with no / in it', () => {
-    const bob = cacheNamespaceOf([['dockhand.tenant', 'bob']]);
-    expect(bob).not.toBe(rules.cacheNamespace);
+    const bob = namespaceOf([['dockhand.tenant', 'bob']]);
+    expect(bob).not.toBe(rules.namespace);
     expect(bob).toMatch(/^dockhand-[0-9a-f]{32}$/);
-    expect(cacheNamespaceOf([['a', 'b=c']])).not.toBe(cacheNamespaceOf([['a=b', 'c']]));
+    expect(namespaceOf([['a', 'b=c']])).not.toBe(namespaceOf([['a=b', 'c']]));
   });
 
   it('leaves a gateway solve of a bare definition as it is, and gives one that runs a frontend the options', () => {
@@ -213,8 +207,9 @@ describe('checkSolve', () => {
 
   it('knows which builds store an image, and refuses one of a definition without a frontend', () => {
     const exporter = (type: string): Part => sub(13, str(1, type), entry(2, 'name', 'x:1'));
+    // the ref as the engine will know it: in the tenant's namespace
     expect(check(CONTROL_SOLVE, str(1, 'r1'), exporter('moby'))).toMatchObject({
-      ref: 'r1',
+      ref: `${rules.namespace}-r1`,
       storesImage: true,
     });
     expect(check(CONTROL_SOLVE, exporter('local'), exporter('tar')).storesImage).toBe(false);
@@ -248,11 +243,9 @@ describe('checkSolve', () => {
     expect(() => def(execOp(meta(), num(3, 2)))).not.toThrow(); // NONE
     expect(() => def(message(sub(5, num(1, 0))))).toThrow(/nested build/);
     expect(() => def(execOp(meta(), cacheMount('/root/.npm')))).toThrow(/cache mount outside your namespace/);
-    expect(() => def(execOp(meta(), cacheMount(`${rules.cacheNamespace}x/y`)))).toThrow(
-      /outside your namespace/,
-    );
+    expect(() => def(execOp(meta(), cacheMount(`${rules.namespace}x/y`)))).toThrow(/outside your namespace/);
     expect(() => def(execOp(meta(), sub(2, num(6, 3))))).toThrow(/outside your namespace/);
-    expect(() => def(execOp(meta(), cacheMount(`${rules.cacheNamespace}//root/.npm`)))).not.toThrow();
+    expect(() => def(execOp(meta(), cacheMount(`${rules.namespace}//root/.npm`)))).not.toThrow();
     // frontend inputs (Control 10, gateway 13) and the gateway's definition (1)
     const input = (no: number) =>
       sub(no, str(1, 'context'), sub(2, ...definition(execOp(meta(str(10, 'p'))))));

@@ -1,4 +1,10 @@
-import { createHash } from 'node:crypto';
+import {
+  checkClientPolicy,
+  checkSourceOp,
+  refuseUnknownFields,
+  scopedRef,
+  scopedSession,
+} from './buildkit-namespace.ts';
 import { refuse } from './errors.ts';
 import { assertUnambiguous, field, isObject } from './fields.ts';
 import {
@@ -10,6 +16,7 @@ import {
   stringMapEntry,
   stringMapOf,
   stringsOf,
+  withString,
 } from './protobuf-wire.ts';
 import { registryOf } from './registry-host.ts';
 
@@ -37,8 +44,16 @@ export interface SolveFields {
   readonly cacheImportRefs?: number;
   /** `Entitlements`: repeated strings. */
   readonly entitlements?: number;
-  /** `SourcePolicy`: one `sourcepolicy.Policy` message. */
+  /** `SourcePolicy`: one `sourcepolicy.Policy` message, the one the guard sets (a client's own is checked). */
   readonly sourcePolicy?: number;
+  /** `SourcePolicies`: the client's own `sourcepolicy.Policy` messages, in a gateway solve. */
+  readonly clientPolicies?: number;
+  /** `Ref`: the build's ref, in a `Control/Solve`. */
+  readonly ref?: number;
+  /** `Session`: the session the build uses, in a `Control/Solve`. */
+  readonly session?: number;
+  /** The last field the guard knows: a request with a later one is refused. */
+  readonly lastField: number;
   /** Whether the request names exporters (`Exporter`, `ExporterAttrs`, `Exporters`: a `Control/Solve`). */
   readonly exporters?: boolean;
   /** Whether a request that runs no frontend gets no frontend options (a gateway solve of a bare definition). */
@@ -49,6 +64,8 @@ export interface SolveFields {
 
 /** The fields of BuildKit's `Control/Solve` request. @internal */
 export const CONTROL_SOLVE: SolveFields = {
+  ref: 1,
+  session: 5,
   options: 7,
   frontend: 6,
   definition: 2,
@@ -58,6 +75,8 @@ export const CONTROL_SOLVE: SolveFields = {
   sourcePolicy: 12,
   exporters: true,
   bareWithoutOptions: false,
+  // EnableSessionExporter (14): the build's own session
+  lastField: 14,
 };
 
 /** The fields of the gateway's `LLBBridge/Solve` request. @internal */
@@ -68,8 +87,11 @@ export const GATEWAY_SOLVE: SolveFields = {
   frontendInputs: 13,
   cacheImports: 12,
   cacheImportRefs: 4,
+  clientPolicies: 15,
   bareWithoutOptions: true,
   inlineReturn: { final: 10, exporterAttr: 11 },
+  // allowResultReturn (5), allowResultArrayRef (6), Evaluate (14): how the result is given
+  lastField: 15,
 };
 
 /** What a tenant's solve requests must obey. @internal */
@@ -78,8 +100,11 @@ export interface SolveRules {
   readonly labels: readonly (readonly [string, string])[];
   /** Entitlements a build may ask for. */
   readonly allowed: ReadonlySet<string>;
-  /** The tenant's namespace for cache mounts (`RUN --mount=type=cache`): see {@link cacheNamespaceOf}. */
-  readonly cacheNamespace: string;
+  /**
+   * The tenant's namespace (`namespaceOf`) for what BuildKit names engine-wide: cache mounts
+   * (`RUN --mount=type=cache`), build refs and session ids.
+   */
+  readonly namespace: string;
   /** Whether a build may run a frontend other than the engine's own Dockerfile frontend (`# syntax=`). */
   readonly customFrontends?: boolean;
 }
@@ -90,7 +115,10 @@ export interface SolveFacts {
   readonly registries: string[];
   /** Image names it exports to. */
   readonly exportNames: string[];
-  /** The build's ref (`Control/Solve`), which the gateway calls of a client-side build name. */
+  /**
+   * The build's ref as the engine knows it, in the tenant's namespace (`Control/Solve`; `''` for none), which the
+   * gateway calls of a client-side build name.
+   */
   readonly ref: string;
   /** Whether an exporter of the build may store an image (any but `local` and `tar`, which write to the client). */
   readonly storesImage: boolean;
@@ -114,20 +142,6 @@ const FALSE = new Set(['', '0', 'f', 'F', 'false', 'FALSE', 'False']);
 const NET_HOST = 1;
 const SECURITY_INSECURE = 1;
 const MOUNT_CACHE = 3;
-
-/**
- * The tenant's namespace for BuildKit cache mounts, from its labels: a name of its own, with no `/`, so no cache
- * id of one tenant can be spelled as another's.
- *
- * @param labels - the tenant's labels
- * @returns `dockhand-<hash>`
- * @internal
- */
-export function cacheNamespaceOf(labels: readonly (readonly [string, string])[]): string {
-  const h = createHash('sha256');
-  for (const [k, v] of labels) h.update(`${k}\0${v}\0`);
-  return `dockhand-${h.digest('hex').slice(0, 32)}`;
-}
 
 /**
  * The protobuf message of a gRPC frame that holds exactly one uncompressed message.
@@ -164,6 +178,7 @@ export function checkSolve(message: Uint8Array, fields: SolveFields, rules: Solv
   const registries: string[] = [];
   const exportNames: string[] = [];
   let storesImage = false;
+  refuseUnknownFields(message, fields.lastField, 'a build request');
   if (fields.entitlements !== undefined) {
     for (const entitlement of stringsOf(message, fields.entitlements)) {
       if (!rules.allowed.has(entitlement))
@@ -185,6 +200,9 @@ export function checkSolve(message: Uint8Array, fields: SolveFields, rules: Solv
     if (key === 'cache-imports' && value !== '') registries.push(...cacheImportsOption(value));
     if (key === 'cache-from' && value !== '') registries.push(...registriesOf(value.split(',')));
   }
+  for (const no of [fields.sourcePolicy, fields.clientPolicies])
+    if (no !== undefined)
+      for (const policy of bytesOf(message, no)) checkClientPolicy(policy, rules.namespace);
   for (const def of bytesOf(message, fields.definition)) checkDefinition(def, rules);
   for (const [, def] of mapOf(message, fields.frontendInputs)) checkDefinition(def, rules);
   if (fields.cache !== undefined) {
@@ -240,7 +258,7 @@ export function checkSolve(message: Uint8Array, fields: SolveFields, rules: Solv
   return {
     registries: [...new Set(registries)],
     exportNames,
-    ref: fields.exporters ? buildRef(message) : '',
+    ref: fields.ref === undefined ? '' : scopedBuildRef(message, fields.ref, rules.namespace),
     storesImage,
   };
 }
@@ -272,6 +290,9 @@ export function rewriteSolve(
  * cache-mount namespace (`build-arg:BUILDKIT_CACHE_MOUNT_NS`), and, unless custom frontends are allowed, `cmdline`,
  * which makes the Dockerfile frontend build with itself instead of the image a `# syntax=` line names. They are
  * appended, and a later map entry wins, so the client's own are overridden. A source policy is set where given.
+ * A `Control/Solve`'s ref and session are put in the tenant's namespace ({@link scopedRef},
+ * {@link scopedSession}): a tenant's build reaches only its own sessions, and its gateway calls and status
+ * requests only its own builds.
  *
  * @param message - the request's protobuf bytes
  * @param rules - the tenant's rules
@@ -288,18 +309,28 @@ export function withTenantOptions(
   sourcePolicy?: Buffer,
 ): Buffer {
   const extra: Buffer[] = [];
+  let body = message;
+  // the build's ref and session, in the tenant's namespace
+  if (fields.ref !== undefined) {
+    const ref = scopedBuildRef(message, fields.ref, rules.namespace);
+    if (ref !== '') body = withString(body, fields.ref, ref);
+  }
+  if (fields.session !== undefined) {
+    const session = Buffer.from(bytesOf(message, fields.session).at(-1) ?? []).toString('latin1');
+    body = withString(body, fields.session, scopedSession(rules.namespace, session));
+  }
   if (sourcePolicy !== undefined && fields.sourcePolicy !== undefined) {
-    if (fieldsOf(message).some((f) => f.no === fields.sourcePolicy))
+    if (fieldsOf(body).some((f) => f.no === fields.sourcePolicy))
       throw refuse('DOCKHAND_IMAGE_POLICY', 'a build that brings its own source policy is not allowed here');
     extra.push(lengthDelimited(fields.sourcePolicy, sourcePolicy));
   }
   // a gateway solve of a bare definition runs no frontend: there is nothing to give options to
-  if (!fields.bareWithoutOptions || stringsOf(message, fields.frontend).some((f) => f !== '')) {
+  if (!fields.bareWithoutOptions || stringsOf(body, fields.frontend).some((f) => f !== '')) {
     for (const [k, v] of rules.labels) extra.push(stringMapEntry(fields.options, `label:${k}`, v));
-    extra.push(stringMapEntry(fields.options, 'build-arg:BUILDKIT_CACHE_MOUNT_NS', rules.cacheNamespace));
+    extra.push(stringMapEntry(fields.options, 'build-arg:BUILDKIT_CACHE_MOUNT_NS', rules.namespace));
     if (!rules.customFrontends) extra.push(stringMapEntry(fields.options, 'cmdline', ''));
   }
-  return reframe(Buffer.concat([message, ...extra]));
+  return reframe(Buffer.concat([body, ...extra]));
 }
 
 /**
@@ -316,26 +347,13 @@ export function reframe(message: Buffer): Buffer {
 }
 
 /**
- * A `Control/Solve`'s ref (field 1), which the gateway calls of a client-side build name in a header: printable
- * ASCII only, so that the guard, Node's header decoding and the engine's bytes all read one name (`''`: none,
- * which no gateway call can name).
+ * A `Control/Solve`'s ref, which the gateway calls of a client-side build name in a header, as the engine will
+ * know it: in the tenant's namespace ({@link scopedRef}; `''` for none: the engine makes one up, which no client
+ * learns).
  */
-function buildRef(message: Uint8Array): string {
-  const ref = bytesOf(message, 1).at(-1) ?? new Uint8Array();
-  if (ref.length > 0 && !isBuildRef(Buffer.from(ref).toString('latin1')))
-    throw refuse('DOCKHAND_IMAGE_POLICY', 'a build ref of that form cannot be checked here');
-  return Buffer.from(ref).toString('latin1');
-}
-
-/**
- * Whether a build ref is one the guard reads as the engine does: 1 to 256 printable ASCII characters.
- *
- * @param ref - the ref, one character per byte
- * @returns whether it is
- * @internal
- */
-export function isBuildRef(ref: string): boolean {
-  return /^[\x21-\x7e]{1,256}$/.test(ref);
+function scopedBuildRef(message: Uint8Array, no: number, namespace: string): string {
+  const ref = bytesOf(message, no).at(-1) ?? new Uint8Array();
+  return ref.length === 0 ? '' : scopedRef(namespace, Buffer.from(ref).toString('latin1'));
 }
 
 /** The registries of image references (cache refs, export names): `docker.io` for Docker Hub. */
@@ -394,6 +412,7 @@ function checkDefinition(def: Uint8Array, rules: SolveRules): void {
     for (const f of fieldsOf(op)) {
       if (f.no === 5) throw refuse('DOCKHAND_HOST_ESCAPE', 'a nested build (BuildOp) is not allowed here');
       if (f.no === 2 && f.bytes !== undefined) checkExec(f.bytes, rules);
+      if (f.no === 3 && f.bytes !== undefined) checkSourceOp(f.bytes, rules.namespace);
     }
   }
 }
@@ -416,10 +435,10 @@ function checkExec(exec: Uint8Array, rules: SolveRules): void {
     const options = bytesOf(mount, 20);
     if (!int32sOf(mount, 6).includes(MOUNT_CACHE) && options.length === 0) continue;
     const ids = options.flatMap((o) => stringsOf(o, 1));
-    if (ids.length === 0 || ids.some((id) => !id.startsWith(`${rules.cacheNamespace}/`)))
+    if (ids.length === 0 || ids.some((id) => !id.startsWith(`${rules.namespace}/`)))
       throw refuse(
         'DOCKHAND_HOST_ESCAPE',
-        `a cache mount outside your namespace is not allowed here (its id must start with ${rules.cacheNamespace}/)`,
+        `a cache mount outside your namespace is not allowed here (its id must start with ${rules.namespace}/)`,
       );
   }
 }

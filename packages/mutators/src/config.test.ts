@@ -61,8 +61,11 @@ describe('parseProxyConfig: valid files', () => {
     expect(config.socketMode).toBe(0o600);
     expect(config.middleware).toHaveLength(9);
     for (const m of config.middleware) expect(typeof m).toBe('function');
-    // the BuildKit guard acts on the gRPC route, and (limiting images) on /build, to refuse BuildKit there
-    expect(routesOf(config.middleware[8]!)).toEqual(new Set(['Grpc', 'ImageBuild', 'BuildCancel']));
+    // the BuildKit guard acts on the gRPC route, on /build (limiting images, to refuse BuildKit there; and to put
+    // its session and build id in the tenant's namespace) and on /session (the session the client opens)
+    expect(routesOf(config.middleware[8]!)).toEqual(
+      new Set(['Grpc', 'ImageBuild', 'BuildCancel', 'Session']),
+    );
   });
 
   it('takes socketMode as a number too, and leaves out what the file does not say', () => {

@@ -153,3 +153,41 @@ export function stringMapEntry(no: number, key: string, value: string): Buffer {
       .finish(),
   );
 }
+
+/**
+ * A message with every occurrence of a field removed, whatever its wire type, and the rest kept byte for byte.
+ *
+ * @param message - the message's bytes
+ * @param no - the field number
+ * @returns the message without the field
+ * @throws Error for bytes that are not a protobuf message
+ * @internal
+ */
+export function withoutField(message: Uint8Array, no: number): Buffer {
+  const reader = new BinaryReader(message);
+  const kept: Uint8Array[] = [];
+  try {
+    while (reader.pos < reader.len) {
+      const start = reader.pos;
+      const [n, type] = reader.tag();
+      reader.skip(type, n);
+      if (n !== no) kept.push(message.subarray(start, reader.pos));
+    }
+  } catch {
+    throw new Error('a malformed BuildKit request cannot be checked here');
+  }
+  return Buffer.concat(kept);
+}
+
+/**
+ * A message with a string field set to one value: every occurrence removed, one appended.
+ *
+ * @param message - the message's bytes
+ * @param no - the field number
+ * @param value - the string, written byte for byte (one character per byte)
+ * @returns the message with the field set
+ * @internal
+ */
+export function withString(message: Uint8Array, no: number, value: string): Buffer {
+  return Buffer.concat([withoutField(message, no), lengthDelimited(no, Buffer.from(value, 'latin1'))]);
+}

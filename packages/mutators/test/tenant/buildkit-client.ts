@@ -5,7 +5,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import http2 from 'node:http2';
 import { connect } from 'node:net';
-import { message, num, type Part, raw, str, sub } from '../protobuf.ts';
+import { Duplex } from 'node:stream';
+import { bytesFields, message, num, type Part, raw, str, sub } from '../protobuf.ts';
 
 export { entry, message, num, type Part, raw, str, sub } from '../protobuf.ts';
 
@@ -64,6 +65,8 @@ export interface GrpcAnswer {
 export interface GrpcSession {
   /** Makes one unary call: the request message, more request metadata. */
   call(path: string, request: Buffer, headers?: Record<string, string>): Promise<GrpcAnswer>;
+  /** Starts a streaming call: its request is written, and its answer read, by the caller. */
+  stream(path: string, headers?: Record<string, string | string[]>): http2.ClientHttp2Stream;
   close(): void;
 }
 
@@ -91,17 +94,17 @@ export async function grpcSession(socket: string): Promise<GrpcSession | GrpcAns
   if (end < head.length) conn.unshift(head.subarray(end));
   const session = http2.connect('http://docker', { createConnection: () => conn });
   session.on('error', () => {});
+  const start = (path: string, headers: Record<string, string | string[]> = {}) =>
+    session.request(
+      { ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...headers },
+      { endStream: false },
+    );
   return {
+    stream: start,
     async call(path, request, headers = {}) {
       const frame = Buffer.alloc(5);
       frame.writeUInt32BE(request.length, 1);
-      const stream = session.request({
-        ':method': 'POST',
-        ':path': path,
-        'content-type': 'application/grpc',
-        te: 'trailers',
-        ...headers,
-      });
+      const stream = start(path, headers);
       stream.end(Buffer.concat([frame, request]));
       let meta: http2.IncomingHttpHeaders = {};
       stream.on('response', (h) => {
@@ -155,4 +158,121 @@ export async function grpcCall(
   } finally {
     session.close();
   }
+}
+
+/** A BuildKit session a test client opened: the engine calls into it, and it records what the engine called. */
+export interface OpenSession {
+  /** The methods the engine called, other than health checks (each refused as unimplemented). */
+  readonly calls: string[];
+  close(): void;
+}
+
+/** The methods a session says it serves: the engine calls a session's file sync only when it says so. */
+const FILE_SYNC = ['/moby.filesync.v1.FileSync/DiffCopy', '/moby.filesync.v1.FileSync/TarStream'];
+
+/**
+ * Opens a BuildKit session on a Docker API socket, as a build client does before its build: over `/session` (an
+ * `Upgrade: h2c` request, what the classic `docker build` opened) or over `/grpc`'s `Control/Session` (what
+ * buildx opens), with the given id. The engine is the session's gRPC client: it is served here, and every call
+ * but the health check is recorded and answered `UNIMPLEMENTED`.
+ *
+ * @param socket - the Docker API socket (the engine's or a proxy's)
+ * @param id - the session id (`X-Docker-Expose-Session-Uuid`)
+ * @param via - the endpoint
+ * @returns the session, once the engine has it
+ */
+export async function openSession(socket: string, id: string, via: 'http' | 'grpc'): Promise<OpenSession> {
+  const calls: string[] = [];
+  const server = http2.createServer();
+  server.on('stream', (stream, headers) => {
+    const path = String(headers[':path']);
+    stream.on('error', () => {});
+    stream.resume();
+    if (path === '/grpc.health.v1.Health/Check') {
+      // HealthCheckResponse { status: SERVING }
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      stream.end(Buffer.from([0, 0, 0, 0, 2, 0x08, 0x01]));
+      return;
+    }
+    calls.push(path);
+    stream.respond(
+      {
+        ':status': 200,
+        'content-type': 'application/grpc',
+        'grpc-status': '12',
+        'grpc-message': 'not served',
+      },
+      { endStream: true },
+    );
+  });
+  let closeTransport: () => void;
+  if (via === 'http') {
+    const conn = connect(socket);
+    await once(conn, 'connect');
+    conn.write(
+      [
+        'POST /session HTTP/1.1',
+        'Host: docker',
+        'Connection: Upgrade',
+        'Upgrade: h2c',
+        `X-Docker-Expose-Session-Uuid: ${id}`,
+        'X-Docker-Expose-Session-Name: dockhand-test',
+        ...FILE_SYNC.map((m) => `X-Docker-Expose-Session-Grpc-Method: ${m}`),
+        '',
+        '',
+      ].join('\r\n'),
+    );
+    let head = Buffer.alloc(0);
+    while (head.indexOf('\r\n\r\n') === -1) {
+      const [chunk] = (await once(conn, 'data')) as [Buffer];
+      head = Buffer.concat([head, chunk]);
+    }
+    conn.pause();
+    const end = head.indexOf('\r\n\r\n') + 4;
+    if (!head.toString('latin1').startsWith('HTTP/1.1 101')) throw new Error(head.toString('utf8'));
+    if (end < head.length) conn.unshift(head.subarray(end));
+    server.emit('connection', conn);
+    closeTransport = () => conn.destroy();
+  } else {
+    const session = await grpcSession(socket);
+    if (!('call' in session)) throw new Error(session.message);
+    const stream = session.stream('/moby.buildkit.v1.Control/Session', {
+      'x-docker-expose-session-uuid': id,
+      'x-docker-expose-session-name': 'dockhand-test',
+      'x-docker-expose-session-grpc-method': FILE_SYNC,
+    });
+    // the session's bytes, each chunk a BytesMessage (data 1) each way
+    const conn = new Duplex({
+      read() {},
+      write(chunk: Buffer, _encoding, done) {
+        const msg = message(raw(1, chunk));
+        const head = Buffer.alloc(5);
+        head.writeUInt32BE(msg.length, 1);
+        stream.write(Buffer.concat([head, msg]), done);
+      },
+    });
+    let pending = Buffer.alloc(0);
+    stream.on('data', (c: Buffer) => {
+      pending = Buffer.concat([pending, c]);
+      while (pending.length >= 5 && pending.length >= 5 + pending.readUInt32BE(1)) {
+        const msg = pending.subarray(5, 5 + pending.readUInt32BE(1));
+        pending = pending.subarray(5 + msg.length);
+        for (const data of bytesFields(msg, 1)) conn.push(Buffer.from(data));
+      }
+    });
+    stream.on('close', () => conn.destroy());
+    server.emit('connection', conn);
+    closeTransport = () => session.close();
+  }
+  // the engine has the session once it has connected to it
+  await Promise.race([once(server, 'session'), new Promise((r) => setTimeout(r, 10_000))]);
+  await new Promise((r) => setTimeout(r, 200));
+  return {
+    calls,
+    close() {
+      closeTransport();
+      server.close();
+    },
+  };
 }

@@ -6,11 +6,13 @@ import { WireType } from '@bufbuild/protobuf/wire';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytesFields } from '../protobuf.ts';
 import {
+  digest,
   entry,
   grpcCall,
   grpcSession,
   message,
   num,
+  openSession,
   type Part,
   raw,
   runDefinition,
@@ -23,6 +25,7 @@ import { createTenant, hostOnlyServer, onEngine, pruneBuildCache, type Tenant, u
 const SOLVE = '/moby.buildkit.v1.Control/Solve';
 const RETURN = '/moby.buildkit.v1.frontend.LLBBridge/Return';
 let alice: Tenant;
+let bob: Tenant;
 const marker = unique();
 /** A `Control/Solve` through alice's proxy of a `RUN` with the given `Meta` and `ExecOp` parts, and more request parts. */
 const solveRun = (command: string, meta: Part[] = [], exec: Part[] = [], ...request: Part[]) =>
@@ -30,11 +33,13 @@ const solveRun = (command: string, meta: Part[] = [], exec: Part[] = [], ...requ
 
 beforeAll(async () => {
   alice = await createTenant();
+  bob = await createTenant();
 }, 120_000);
 
 afterAll(async () => {
   await pruneBuildCache(marker);
   await alice?.[Symbol.asyncDispose]();
+  await bob?.[Symbol.asyncDispose]();
 }, 120_000);
 
 const apiVersion = await onEngine('version', '--format', '{{.Server.APIVersion}}');
@@ -391,4 +396,75 @@ describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tena
     expect(out.status).toBe('0');
     expect(out.messages).toEqual([Buffer.alloc(0)]);
   }, 60_000);
+  it("may not follow another tenant's build by its ref, nor make gateway calls in it", async () => {
+    const STATUS = '/moby.buildkit.v1.Control/Status';
+    const ref = `ref${unique()}`;
+    const solved = grpcCall(
+      alice.socket,
+      SOLVE,
+      message(str(1, ref), raw(2, runDefinition(`sleep 2; echo followed-${marker}`))),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    // alice follows her build by its ref; bob, who learnt the ref, asks for the same
+    const [mine, theirs] = await Promise.all([
+      grpcCall(alice.socket, STATUS, message(str(1, ref))),
+      grpcCall(bob.socket, STATUS, message(str(1, ref))),
+    ]);
+    expect((await solved).status).toBe('0');
+    expect(mine).toMatchObject({ status: '0' });
+    expect(mine.messages.length).toBeGreaterThan(0); // the build's steps, as they ran
+    expect(theirs.messages).toEqual([]);
+    expect(theirs.status).not.toBe('0');
+    expect(theirs.message).toMatch(/no such job/);
+    // a client-side build's gateway, by its ref: alice's own calls reach it, bob's do not
+    await using build = await clientSideBuild('followed');
+    const ping = (socket: string) =>
+      grpcCall(socket, '/moby.buildkit.v1.frontend.LLBBridge/Ping', Buffer.alloc(0), {
+        'buildkit-controlapi-buildid': build.ref,
+      });
+    expect((await ping(alice.socket)).status).toBe('0');
+    const gateway = await ping(bob.socket);
+    expect(gateway.status).not.toBe('0');
+    expect(gateway.message).toMatch(/no such job/);
+    await build.giveUp();
+  }, 60_000);
+
+  /** A `Control/Solve` whose definition reads the client's `context` directory, through its session. */
+  const readContext = (socket: string, session: string, ...attrs: Part[]) => {
+    const source = message(sub(3, str(1, 'local://context'), ...attrs));
+    const terminal = message(sub(1, str(1, digest(source)), num(2, 0)));
+    const definition = message(raw(1, source), raw(1, terminal));
+    return grpcCall(socket, SOLVE, solveRequest(definition, str(5, session)));
+  };
+
+  it.each(['http', 'grpc'] as const)(
+    "may not use another tenant's BuildKit session, nor take over its id (session opened over %s)",
+    async (via) => {
+      const id = `s${unique()}`;
+      const mine = await openSession(alice.socket, id, via);
+      try {
+        // bob's build names alice's session, in its options and in its LLB: neither reaches her files
+        const named = await readContext(bob.socket, id);
+        expect(named.status).not.toBe('0');
+        expect(named.message).toMatch(/no active session/);
+        const inLlb = await readContext(bob.socket, '', entry(2, 'local.session', id));
+        expect(inLlb).toMatchObject({ status: '7' });
+        expect(inLlb.message).toMatch(/^a build source may use only your own BuildKit sessions/);
+        expect(mine.calls).toEqual([]);
+        // bob opens a session of the same id: the engine's latest session of an id wins, but his is another id
+        const theirs = await openSession(bob.socket, id, via === 'http' ? 'grpc' : 'http');
+        try {
+          const read = await readContext(alice.socket, id);
+          expect(read.status).not.toBe('0'); // the test's session serves no files
+          expect(mine.calls).toContain('/moby.filesync.v1.FileSync/DiffCopy');
+          expect(theirs.calls).toEqual([]);
+        } finally {
+          theirs.close();
+        }
+      } finally {
+        mine.close();
+      }
+    },
+    60_000,
+  );
 });
