@@ -15,17 +15,20 @@ const check = (fields = CONTROL_SOLVE, ...parts: Part[]) => checkSolve(message(.
 const definition = (...ops: Buffer[]): Part[] =>
   ops.map((op) => (w) => w.tag(1, WireType.LengthDelimited).bytes(op));
 const execOp = (...parts: Part[]): Buffer => message(sub(2, ...parts));
-const meta = (...parts: Part[]): Part => sub(1, str(1, '/bin/sh'), str(3, '/'), ...parts);
+// a step's Meta, with the tenant's hostname as the guard gives Dockerfile builds
+const meta = (...parts: Part[]): Part =>
+  sub(1, str(1, '/bin/sh'), str(3, '/'), str(7, rules.namespace), ...parts);
 const cacheMount = (id: string): Part => sub(2, num(1, 0), str(3, '/cache'), num(6, 3), sub(20, str(1, id)));
 
 describe('rewriteSolve', () => {
-  it('appends the labels, the cache-mount namespace and cmdline after the client’s own options', () => {
+  it('appends the labels, the cache-mount namespace, the step hostname and cmdline after the client’s own options', () => {
     const out = rewriteSolve(frame(message(str(6, 'dockerfile.v0'), entry(7, 'cmdline', 'x'))), rules);
     expect(out.readUInt32BE(1)).toBe(out.length - 5);
     expect(stringMap(out.subarray(5), 7)).toEqual([
       ['cmdline', 'x'],
       ['label:dockhand.tenant', 'alice'],
       ['build-arg:BUILDKIT_CACHE_MOUNT_NS', rules.namespace],
+      ['build-arg:BUILDKIT_SANDBOX_HOSTNAME', rules.namespace],
       ['cmdline', ''],
     ]);
     // custom frontends allowed: no cmdline of the guard's
@@ -33,6 +36,7 @@ describe('rewriteSolve', () => {
     expect(stringMap(custom.subarray(5), 7).map(([k]) => k)).toEqual([
       'label:dockhand.tenant',
       'build-arg:BUILDKIT_CACHE_MOUNT_NS',
+      'build-arg:BUILDKIT_SANDBOX_HOSTNAME',
     ]);
   });
 
@@ -222,6 +226,19 @@ describe('checkSolve', () => {
     expect(() => check(CONTROL_SOLVE, def, exporter('docker'))).toThrow(/without a frontend/);
     expect(() => check(CONTROL_SOLVE, def, exporter('local'))).not.toThrow();
     expect(() => check(CONTROL_SOLVE, def, str(6, 'dockerfile.v0'), exporter('moby'))).not.toThrow();
+  });
+
+  it("refuses a step under a hostname other than the tenant's, which keys the build cache", () => {
+    const def = (...metas: Part[]) => check(CONTROL_SOLVE, sub(2, ...definition(message(sub(2, ...metas)))));
+    const bare = (...parts: Part[]): Part => sub(1, str(1, '/bin/sh'), ...parts);
+    const message_ = `a build step's hostname must be ${rules.namespace} here (it keeps each tenant's build cache its own)`;
+    expect(() => def(bare())).toThrow(message_);
+    expect(() => def(bare(str(7, namespaceOf([['dockhand.tenant', 'bob']]))))).toThrow(message_);
+    expect(() => def(bare(str(7, rules.namespace)))).not.toThrow();
+    // the receiver merges the Meta occurrences: the last hostname set is the step's
+    expect(() => def(bare(str(7, rules.namespace)), bare(str(7, 'buildkitsandbox')))).toThrow(message_);
+    expect(() => def(bare(str(7, 'x')), bare(str(7, rules.namespace)))).not.toThrow();
+    expect(() => def(bare(str(7, rules.namespace)), bare())).not.toThrow();
   });
 
   it('refuses a gateway solve that sets the build result itself (Final, ExporterAttr)', () => {

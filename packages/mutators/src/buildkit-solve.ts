@@ -164,7 +164,8 @@ export function unframe(frame: Buffer): Buffer {
  * reach. Refuses: an entitlement that is not allowed; frontend options that reach outside the sandbox; a frontend
  * other than the engine's Dockerfile frontend; cache backends other than a registry, the client or inline; LLB the
  * client built (the definition and frontend inputs) whose steps set a cgroup parent, extra hosts, host networking
- * or insecure mode without the entitlement, use a cache mount outside the tenant's namespace, or nest a build.
+ * or insecure mode without the entitlement, use a cache mount outside the tenant's namespace, run under a hostname
+ * other than the tenant's (the hostname keys the build cache), name another tenant's session, or nest a build.
  *
  * @param message - the request's protobuf bytes
  * @param fields - which solve it is
@@ -287,7 +288,9 @@ export function rewriteSolve(
 
 /**
  * Rewrites a solve request {@link checkSolve} has passed: the tenant's labels as `label:` frontend options, its
- * cache-mount namespace (`build-arg:BUILDKIT_CACHE_MOUNT_NS`), and, unless custom frontends are allowed, `cmdline`,
+ * cache-mount namespace (`build-arg:BUILDKIT_CACHE_MOUNT_NS`), the same as the hostname of every `RUN` step
+ * (`build-arg:BUILDKIT_SANDBOX_HOSTNAME`: part of a step's cache key, so one tenant's step is never another's cached
+ * layer), and, unless custom frontends are allowed, `cmdline`,
  * which makes the Dockerfile frontend build with itself instead of the image a `# syntax=` line names. They are
  * appended, and a later map entry wins, so the client's own are overridden. A source policy is set where given.
  * A `Control/Solve`'s ref and session are put in the tenant's namespace ({@link scopedRef},
@@ -328,6 +331,8 @@ export function withTenantOptions(
   if (!fields.bareWithoutOptions || stringsOf(body, fields.frontend).some((f) => f !== '')) {
     for (const [k, v] of rules.labels) extra.push(stringMapEntry(fields.options, `label:${k}`, v));
     extra.push(stringMapEntry(fields.options, 'build-arg:BUILDKIT_CACHE_MOUNT_NS', rules.namespace));
+    // every RUN step's hostname, which is part of its cache key: no tenant's step is another's cached layer
+    extra.push(stringMapEntry(fields.options, 'build-arg:BUILDKIT_SANDBOX_HOSTNAME', rules.namespace));
     if (!rules.customFrontends) extra.push(stringMapEntry(fields.options, 'cmdline', ''));
   }
   return reframe(Buffer.concat([body, ...extra]));
@@ -419,13 +424,22 @@ function checkDefinition(def: Uint8Array, rules: SolveRules): void {
 
 /** An `ExecOp`: `Meta` 1, `Mount` 2, `NetMode` 3, `SecurityMode` 4. */
 function checkExec(exec: Uint8Array, rules: SolveRules): void {
-  for (const meta of bytesOf(exec, 1)) {
+  const metas = bytesOf(exec, 1);
+  for (const meta of metas) {
     // Meta: extraHosts 6, cgroupParent 10
     if (bytesOf(meta, 6).length > 0)
       throw refuse('DOCKHAND_HOST_ESCAPE', 'extra hosts (--add-host) are not allowed on builds here');
     if (stringsOf(meta, 10).some((p) => p !== ''))
       throw refuse('DOCKHAND_HOST_ESCAPE', 'cgroupparent is not allowed here');
   }
+  // Meta: hostname 7, part of the step's cache key: the tenant's own, as the guard gives Dockerfile builds (the
+  // receiver merges the Meta occurrences, and the last hostname set wins)
+  const hostname = metas.flatMap((meta) => stringsOf(meta, 7)).at(-1) ?? '';
+  if (hostname !== rules.namespace)
+    throw refuse(
+      'DOCKHAND_IMAGE_POLICY',
+      `a build step's hostname must be ${rules.namespace} here (it keeps each tenant's build cache its own)`,
+    );
   if (int32sOf(exec, 3).includes(NET_HOST) && !rules.allowed.has('network.host'))
     throw refuse('DOCKHAND_HOST_ESCAPE', 'the build entitlement network.host is not allowed here');
   if (int32sOf(exec, 4).includes(SECURITY_INSECURE) && !rules.allowed.has('security.insecure'))

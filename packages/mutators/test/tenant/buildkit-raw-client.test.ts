@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { WireType } from '@bufbuild/protobuf/wire';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { namespaceOf } from '../../src/buildkit-namespace.ts';
 import { bytesFields } from '../protobuf.ts';
 import {
   digest,
@@ -27,9 +28,15 @@ const RETURN = '/moby.buildkit.v1.frontend.LLBBridge/Return';
 let alice: Tenant;
 let bob: Tenant;
 const marker = unique();
+/**
+ * The definition of a `RUN` on busybox as alice's build steps must run it: under her hostname (what the guard gives
+ * her Dockerfile builds, part of each step's cache key).
+ */
+const llb = (command: string, meta: Part[] = [], exec: Part[] = []) =>
+  runDefinition(command, [str(7, namespaceOf([['dockhand.tenant', alice.name]])), ...meta], exec);
 /** A `Control/Solve` through alice's proxy of a `RUN` with the given `Meta` and `ExecOp` parts, and more request parts. */
 const solveRun = (command: string, meta: Part[] = [], exec: Part[] = [], ...request: Part[]) =>
-  grpcCall(alice.socket, SOLVE, solveRequest(runDefinition(command, meta, exec), ...request));
+  grpcCall(alice.socket, SOLVE, solveRequest(llb(command, meta, exec), ...request));
 
 beforeAll(async () => {
   alice = await createTenant();
@@ -46,9 +53,19 @@ const apiVersion = await onEngine('version', '--format', '{{.Server.APIVersion}}
 const [major, minor] = apiVersion.split('.').map(Number) as [number, number];
 
 describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tenant proxy', () => {
-  it('may solve LLB it built itself, which the engine runs', async () => {
+  it('may solve LLB it built itself, which the engine runs, under its own hostname only', async () => {
     const out = await solveRun(`echo plain-${marker}`);
     expect(out).toMatchObject({ status: '0' });
+    // under the default hostname, or another tenant's, the step would be another's cached layer
+    for (const meta of [[], [str(7, namespaceOf([['dockhand.tenant', bob.name]]))]]) {
+      const other = await grpcCall(
+        alice.socket,
+        SOLVE,
+        solveRequest(runDefinition(`echo plain-${marker}`, meta)),
+      );
+      expect(other).toMatchObject({ status: '7' });
+      expect(other.message).toMatch(/^a build step's hostname must be dockhand-/);
+    }
   }, 60_000);
 
   it('may not place a step in a cgroup of its choosing (Meta.cgroupParent): no cgroup is made on the host', async () => {
@@ -125,8 +142,8 @@ describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tena
     message(
       str(1, `ref${unique()}`),
       str(6, 'dockerfile.v0'),
-      sub(10, str(1, 'dockerfile'), raw(2, runDefinition(`printf '${dockerfile}' > /Dockerfile`))),
-      sub(10, str(1, 'context'), raw(2, runDefinition(`echo context-${marker}`))),
+      sub(10, str(1, 'dockerfile'), raw(2, llb(`printf '${dockerfile}' > /Dockerfile`))),
+      sub(10, str(1, 'context'), raw(2, llb(`echo context-${marker}`))),
       ...parts,
     );
 
@@ -198,7 +215,7 @@ describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tena
       async solve(command: string): Promise<string> {
         const solved = await session.call(
           '/moby.buildkit.v1.frontend.LLBBridge/Solve',
-          message(raw(1, runDefinition(command)), num(5, 1), num(6, 1)),
+          message(raw(1, llb(command)), num(5, 1), num(6, 1)),
           header,
         );
         expect(solved.status, solved.message).toBe('0');
@@ -277,7 +294,7 @@ describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tena
     await using build = await clientSideBuild('noconfig');
     const inline = await build.call(
       '/moby.buildkit.v1.frontend.LLBBridge/Solve',
-      message(raw(1, runDefinition(`echo inline-${marker}`)), num(10, 1), raw(11, Buffer.from('{}'))),
+      message(raw(1, llb(`echo inline-${marker}`)), num(10, 1), raw(11, Buffer.from('{}'))),
     );
     expect(inline).toMatchObject({ status: '7' });
     expect(inline.message).toMatch(
@@ -402,7 +419,7 @@ describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tena
     const solved = grpcCall(
       alice.socket,
       SOLVE,
-      message(str(1, ref), raw(2, runDefinition(`sleep 2; echo followed-${marker}`))),
+      message(str(1, ref), raw(2, llb(`sleep 2; echo followed-${marker}`))),
     );
     await new Promise((r) => setTimeout(r, 300));
     // alice follows her build by its ref; bob, who learnt the ref, asks for the same

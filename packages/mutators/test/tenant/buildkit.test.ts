@@ -186,6 +186,29 @@ describe.runIf(sourcePolicies)('BuildKit builds through the tenant proxy (buildk
     expect(second.stderr).not.toContain(`bob-${marker}`);
   }, 240_000);
 
+  it("gives each tenant a build cache of its own: another tenant's identical RUN step runs again", async () => {
+    const marker = unique();
+    markers.push(marker);
+    // a step whose output only its run knows: a secret it made, as a key generator's
+    const dockerfile = `FROM busybox:latest\nRUN echo ${marker} > /m && head -c 16 /dev/urandom | od -An -tx1 > /secret\n`;
+    const layers = async (tag: string) =>
+      JSON.parse(await onEngine('image', 'inspect', '-f', '{{json .RootFS.Layers}}', tag)) as string[];
+    const first = await build(alice, `${alice.name}-layercache:1`, dockerfile);
+    expect(first.code, first.stderr).toBe(0);
+    // the tenant's own cache is kept: her second build takes the step from it
+    const again = await build(alice, `${alice.name}-layercache:2`, dockerfile);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/#\d+ \[2\/2\] RUN echo[^\n]*\n#\d+ CACHED/);
+    expect(await layers(`${alice.name}-layercache:2`)).toEqual(await layers(`${alice.name}-layercache:1`));
+    // bob's identical step is run again, with a secret of its own
+    const theirs = await build(bob, `${bob.name}-layercache:1`, dockerfile);
+    expect(theirs.code, theirs.stderr).toBe(0);
+    expect(theirs.stderr).not.toMatch(/#\d+ \[2\/2\] RUN echo[^\n]*\n#\d+ CACHED/);
+    expect((await layers(`${bob.name}-layercache:1`)).at(-1)).not.toBe(
+      (await layers(`${alice.name}-layercache:1`)).at(-1),
+    );
+  }, 240_000);
+
   it('builds with the engine’s own Dockerfile frontend: a # syntax= line does not run an image as the frontend', async () => {
     const marker = unique();
     markers.push(marker);
