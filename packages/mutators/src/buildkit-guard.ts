@@ -179,8 +179,9 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
     if (ctx.operation === 'Session') {
       const headers = ctx.request.headers;
       headers.set('X-Docker-Expose-Session-Uuid', scopedSession(namespace, headers.get(SESSION_ID) ?? ''));
-      const key = headers.get(SESSION_KEY);
-      if (key !== undefined) headers.set('X-Docker-Expose-Session-Sharedkey', `${namespace}-${key}`);
+      // always: a session without a key would share the snapshots of its files with every other such session
+      const key = headers.get(SESSION_KEY) ?? '';
+      headers.set('X-Docker-Expose-Session-Sharedkey', `${namespace}-${key}`);
     } else {
       const query = ctx.request.query;
       const session = query.get('session');
@@ -287,24 +288,19 @@ function forwardStream(
     );
     return;
   }
-  // from the fields as they came, so that a repeated one is sent repeated (`headers` joins them with `, `)
-  const out: Record<string, string | string[]> = {};
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    const k = rawHeaders[i]!.toLowerCase();
-    const v = rawHeaders[i + 1]!;
-    if ((k.startsWith(':') && k !== ':path' && k !== ':method') || k === 'connection' || k === 'host')
-      continue;
-    const seen = out[k];
-    out[k] = seen === undefined ? v : [...(Array.isArray(seen) ? seen : [seen]), v];
-  }
+  let request: http2.ClientHttp2Stream;
+  let buildId: string | undefined;
   try {
+    const out = forwardedHeaders(rawHeaders);
     scopeHeaders(path, out, rules.solve.namespace);
+    request = upstream.request(out, { endStream: false });
+    buildId = out[BUILD_ID] as string | undefined;
   } catch (err) {
-    rules.log.warn({ code: 'DOCKHAND_IMAGE_POLICY', path }, (err as Error).message);
+    const code = DockhandError.is(err) ? err.code : 'DOCKHAND_AMBIGUOUS_BODY';
+    rules.log.warn({ code, path }, (err as Error).message);
     grpcError(stream, (err as Error).message);
     return;
   }
-  const request = upstream.request(out, { endStream: false });
   request.on('error', () => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
   stream.on('close', () => {
     if (!request.closed) request.close(http2.constants.NGHTTP2_CANCEL);
@@ -338,7 +334,7 @@ function forwardStream(
     if (scoped) return reframe(scoped(message, rules.solve.namespace));
     if (!solve) {
       // the build as the engine knows it: scopeHeaders put it in the tenant's namespace
-      const build = rules.builds.get(out[BUILD_ID] as string);
+      const build = buildId === undefined ? undefined : rules.builds.get(buildId);
       if (build === undefined)
         throw refuse(
           'DOCKHAND_IMAGE_POLICY',
@@ -379,6 +375,32 @@ function forwardStream(
   });
 }
 
+/** Metadata a gRPC client may send more than once: the methods a session serves. */
+const REPEATABLE = new Set(['x-docker-expose-session-grpc-method']);
+
+/**
+ * The request headers to send the engine, from the fields as they came (`headers` joins a repeated field with
+ * `, `): the pseudo-headers but `:path` and `:method` and the connection's own fields left out, `te` as gRPC has it.
+ *
+ * @throws {@link @dockhand/core!DockhandError} `DOCKHAND_AMBIGUOUS_BODY` for a field sent more than once that may
+ *   not be (the engine would read one of them, Node's client refuses some)
+ */
+function forwardedHeaders(rawHeaders: string[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const k = rawHeaders[i]!.toLowerCase();
+    const v = rawHeaders[i + 1]!;
+    if (k.startsWith(':') && k !== ':path' && k !== ':method') continue;
+    if (k === 'connection' || k === 'host' || k === 'te') continue;
+    const seen = out[k];
+    if (seen !== undefined && !REPEATABLE.has(k))
+      throw refuse('DOCKHAND_AMBIGUOUS_BODY', `the header ${k} must be sent once`);
+    out[k] = seen === undefined ? v : [...(Array.isArray(seen) ? seen : [seen]), v];
+  }
+  out.te = 'trailers';
+  return out;
+}
+
 /**
  * Puts the build a gateway call names, and the session a `Control/Session` call opens, in the tenant's namespace:
  * each header set to one value, so that the engine reads the name the guard wrote.
@@ -397,7 +419,7 @@ function scopeHeaders(path: string, out: Record<string, string | string[]>, name
   }
   if (path === '/moby.buildkit.v1.Control/Session') {
     out[SESSION_ID] = scopedSession(namespace, one(SESSION_ID));
-    if (out[SESSION_KEY] !== undefined) out[SESSION_KEY] = `${namespace}-${one(SESSION_KEY)}`;
+    out[SESSION_KEY] = `${namespace}-${one(SESSION_KEY)}`;
   }
 }
 

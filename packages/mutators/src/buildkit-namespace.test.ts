@@ -61,12 +61,10 @@ describe('the names a tenant gives BuildKit, put in its namespace', () => {
     expect(strings(lookup, 6)).toEqual([`${namespace}-victim`]);
     const plain = message(str(1, 'busybox'));
     expect(scopeImageLookup(plain, namespace)).toEqual(plain);
-    expect(() =>
-      scopeImageLookup(message(raw(8, convertPolicy(entry(2, 'local.session', 'v')))), namespace),
-    ).toThrow(/only your own BuildKit sessions/);
+    expect(() => scopeImageLookup(message(str(6, 'a:victim')), namespace)).toThrow(/session id of that form/);
   });
 
-  it('refuses LLB, policies and source lookups that name a session outside the namespace', () => {
+  it('refuses LLB and source lookups that name a session outside the namespace', () => {
     const solve = (...parts: Part[]) => checkSolve(message(...parts), CONTROL_SOLVE, rules);
     expect(() => solve(sourceDefinition(entry(2, 'local.session', 'victim')))).toThrow(
       `a build source may use only your own BuildKit sessions (local.session must start with ${namespace}-)`,
@@ -75,14 +73,44 @@ describe('the names a tenant gives BuildKit, put in its namespace', () => {
       /oci\.session/,
     );
     expect(() => solve(sourceDefinition(entry(2, 'local.session', `${namespace}-mine`)))).not.toThrow();
-    expect(() => solve(sourceDefinition(entry(2, 'local.sharedkeyhint', 'x')))).not.toThrow();
-    // a client's own policy that converts a source into one of another session
-    const policy = convertPolicy(entry(2, 'local.session', 'victim'));
-    expect(() => solve(raw(12, policy))).toThrow(/only your own BuildKit sessions/);
-    expect(() => checkSolve(message(raw(15, policy)), GATEWAY_SOLVE, rules)).toThrow(/only your own/);
-    expect(() => checkSolve(message(raw(15, convertPolicy())), GATEWAY_SOLVE, rules)).not.toThrow();
     const source = message(sub(1, str(1, 'local://x'), entry(2, 'local.session', 'victim')));
     expect(() => checkSourceLookup(source, namespace)).toThrow(/only your own BuildKit sessions/);
+  });
+
+  it('refuses a local or oci-layout source that names no session: the engine would ask any build running it', () => {
+    const solve = (...parts: Part[]) => checkSolve(message(...parts), CONTROL_SOLVE, rules);
+    expect(() => solve(sourceDefinition())).toThrow(
+      `a local:// source must name its session here (local.session, starting with ${namespace}-)`,
+    );
+    expect(() => solve(sourceDefinition(entry(2, 'local.sharedkeyhint', 'x')))).toThrow(
+      /must name its session/,
+    );
+    // the last entry of a key is the one the engine reads
+    const emptied = sourceDefinition(
+      entry(2, 'local.session', `${namespace}-a`),
+      entry(2, 'local.session', ''),
+    );
+    expect(() => solve(emptied)).toThrow(/must name its session/);
+    const oci = sub(2, sub(1, sub(3, str(1, 'oci-layout://store/x@sha256:ab'))));
+    expect(() => solve(oci)).toThrow(/oci-layout:\/\/ source must name its session here \(oci\.session/);
+    const image = sub(2, sub(1, sub(3, str(1, 'docker-image://docker.io/library/busybox:latest'))));
+    expect(() => solve(image)).not.toThrow();
+    expect(() => checkSourceLookup(message(sub(1, str(1, 'local://x'))), namespace)).toThrow(/must name its/);
+  });
+
+  it('refuses client source policies that convert sources, and frontend options that name a session', () => {
+    const converting = 'a source policy that converts sources is not allowed here';
+    const policy = convertPolicy(entry(2, 'local.session', 'victim'));
+    expect(() => checkSolve(message(raw(12, policy)), CONTROL_SOLVE, rules)).toThrow(converting);
+    expect(() => checkSolve(message(raw(15, convertPolicy())), GATEWAY_SOLVE, rules)).toThrow(converting);
+    expect(() => scopeImageLookup(message(raw(8, convertPolicy())), namespace)).toThrow(converting);
+    expect(() => checkSourceLookup(message(raw(8, convertPolicy())), namespace)).toThrow(converting);
+    // a policy that only denies narrows what the tenant's own allows
+    const deny = message(num(1, 1), sub(2, num(1, 1), sub(2, str(1, 'docker-image://*'))));
+    expect(() => checkSolve(message(raw(15, deny)), GATEWAY_SOLVE, rules)).not.toThrow();
+    expect(() => checkSolve(message(entry(7, 'local-sessionid:context', 'x')), CONTROL_SOLVE, rules)).toThrow(
+      'the frontend option local-sessionid:context is not allowed here',
+    );
   });
 
   it('refuses request fields it does not know, which a newer engine might act on', () => {

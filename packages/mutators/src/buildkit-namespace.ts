@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { refuse } from './errors.ts';
-import { bytesOf, fieldsOf, stringMapOf, withString } from './protobuf-wire.ts';
+import { bytesOf, fieldsOf, int32sOf, stringMapOf, stringsOf, withString } from './protobuf-wire.ts';
 
 /**
  * The tenant's namespace for what BuildKit names engine-wide, from its labels: a name of its own, of one length
@@ -71,9 +71,9 @@ export function scopedSession(namespace: string, id: string): string {
 }
 
 /**
- * Refuses source attributes (`local.session`, `oci.session`, any attribute whose key names a session) that name
+ * Refuses source attributes (`local.sessionid`, `oci.session`, any attribute whose key names a session) that name
  * a session outside the tenant's namespace. LLB the client built names sessions as the engine knows them: a
- * client that sets one must write it in its namespace (`<namespace>-<id>`); one that sets none uses its build's.
+ * client that sets one must write it in its namespace (`<namespace>-<id>`).
  *
  * @param attrs - the attributes, in wire order
  * @param namespace - the tenant's namespace
@@ -96,31 +96,55 @@ export function checkSessionAttrs(attrs: readonly (readonly [string, string])[],
   }
 }
 
+/** A source policy rule's action that rewrites a source (`CONVERT`), where `ALLOW` and `DENY` only decide. */
+const CONVERT = 2;
+
 /**
- * Refuses source policies a client sends (a `Control/Solve`'s, a gateway solve's or image lookup's) whose
- * `CONVERT` rules set source attributes that name another session: a converted source is read as LLB is
- * ({@link checkSessionAttrs}). Their `DENY` and `ALLOW` rules only narrow: BuildKit evaluates every policy, and the
- * tenant's own denies.
+ * Refuses source policies a client sends (a `Control/Solve`'s, a gateway solve's or image lookup's) with a
+ * `CONVERT` rule: a converted source is made by the engine, where the guard does not read it (it could be a
+ * `local://` source of no session, see {@link checkSourceOp}). `DENY` and `ALLOW` rules only narrow: BuildKit
+ * evaluates every policy, and the tenant's own denies.
  *
- * @param policy - a `sourcepolicy.Policy` (`Rules` 2: `Updates` 3: `Attrs` 2)
+ * @param policy - a `sourcepolicy.Policy` (`Rules` 2: `Action` 1)
+ * @throws {@link @dockhand/core!DockhandError} `DOCKHAND_IMAGE_POLICY`
+ * @internal
+ */
+export function checkClientPolicy(policy: Uint8Array): void {
+  for (const rule of bytesOf(policy, 2))
+    if (int32sOf(rule, 1).includes(CONVERT))
+      throw refuse('DOCKHAND_IMAGE_POLICY', 'a source policy that converts sources is not allowed here');
+}
+
+/**
+ * The sources that read files through a session, by scheme (`local.session`, `oci.session` name it). Without one
+ * named, the engine asks the session of any build that runs the same step at the same time: two builds' identical
+ * steps are one step to the engine. With one named, the step holds the tenant's namespace, and no other's step is
+ * the same.
+ */
+const SESSION_SOURCES = new Set(['local', 'oci-layout']);
+
+/**
+ * Checks a `pb.SourceOp` (`identifier` 1, `attrs` 2) the client built: a source that reads through a session must
+ * name one of the tenant's ({@link SESSION_SOURCES}), and no attribute may name another's
+ * ({@link checkSessionAttrs}).
+ *
+ * @param source - the op's bytes
  * @param namespace - the tenant's namespace
  * @throws {@link @dockhand/core!DockhandError} `DOCKHAND_IMAGE_POLICY`
  * @internal
  */
-export function checkClientPolicy(policy: Uint8Array, namespace: string): void {
-  for (const rule of bytesOf(policy, 2))
-    for (const update of bytesOf(rule, 3)) checkSessionAttrs(stringMapOf(update, 2), namespace);
-}
-
-/**
- * Checks a `pb.SourceOp` (`identifier` 1, `attrs` 2) the client built: see {@link checkSessionAttrs}.
- *
- * @param source - the op's bytes
- * @param namespace - the tenant's namespace
- * @internal
- */
 export function checkSourceOp(source: Uint8Array, namespace: string): void {
-  checkSessionAttrs(stringMapOf(source, 2), namespace);
+  const attrs = stringMapOf(source, 2);
+  checkSessionAttrs(attrs, namespace);
+  const identifier = stringsOf(source, 1).at(-1) ?? '';
+  const scheme = identifier.slice(0, Math.max(0, identifier.indexOf('://')));
+  // as the engine reads the map: the last entry of a key wins
+  const named = [...new Map(attrs)].some(([k, v]) => /session/i.test(k) && v !== '');
+  if (SESSION_SOURCES.has(scheme) && !named)
+    throw refuse(
+      'DOCKHAND_IMAGE_POLICY',
+      `a ${scheme}:// source must name its session here (${scheme === 'local' ? 'local' : 'oci'}.session, starting with ${namespace}-)`,
+    );
 }
 
 /**
@@ -146,7 +170,7 @@ export function scopeStatus(message: Buffer, namespace: string): Buffer {
  * @internal
  */
 export function scopeImageLookup(message: Buffer, namespace: string): Buffer {
-  for (const policy of bytesOf(message, 8)) checkClientPolicy(policy, namespace);
+  for (const policy of bytesOf(message, 8)) checkClientPolicy(policy);
   const session = bytesOf(message, 6).at(-1);
   if (session === undefined || session.length === 0) return message;
   return withString(message, 6, scopedSession(namespace, Buffer.from(session).toString('latin1')));
@@ -163,7 +187,7 @@ export function scopeImageLookup(message: Buffer, namespace: string): Buffer {
  */
 export function checkSourceLookup(message: Buffer, namespace: string): Buffer {
   for (const source of bytesOf(message, 1)) checkSourceOp(source, namespace);
-  for (const policy of bytesOf(message, 8)) checkClientPolicy(policy, namespace);
+  for (const policy of bytesOf(message, 8)) checkClientPolicy(policy);
   return message;
 }
 

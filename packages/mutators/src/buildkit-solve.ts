@@ -196,14 +196,16 @@ export function checkSolve(message: Uint8Array, fields: SolveFields, rules: Solv
     }
   }
   for (const [key, value] of stringMapOf(message, fields.options)) {
+    // a later Dockerfile frontend takes a local's session from `local-sessionid:<name>` as it is
+    if (/session/i.test(key))
+      throw refuse('DOCKHAND_IMAGE_POLICY', `the frontend option ${key} is not allowed here`);
     const refused = REFUSED_FRONTEND_OPTIONS.get(key);
     if (refused !== undefined && value !== '') throw refuse('DOCKHAND_HOST_ESCAPE', refused);
     if (key === 'cache-imports' && value !== '') registries.push(...cacheImportsOption(value));
     if (key === 'cache-from' && value !== '') registries.push(...registriesOf(value.split(',')));
   }
   for (const no of [fields.sourcePolicy, fields.clientPolicies])
-    if (no !== undefined)
-      for (const policy of bytesOf(message, no)) checkClientPolicy(policy, rules.namespace);
+    if (no !== undefined) for (const policy of bytesOf(message, no)) checkClientPolicy(policy);
   for (const def of bytesOf(message, fields.definition)) checkDefinition(def, rules);
   for (const [, def] of mapOf(message, fields.frontendInputs)) checkDefinition(def, rules);
   if (fields.cache !== undefined) {

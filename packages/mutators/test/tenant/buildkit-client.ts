@@ -276,3 +276,77 @@ export async function openSession(socket: string, id: string, via: 'http' | 'grp
     },
   };
 }
+
+/** An HPACK integer with an `n`-bit prefix (RFC 7541 §5.1). */
+function hpackInteger(value: number, prefixBits: number): number[] {
+  const limit = 2 ** prefixBits - 1;
+  if (value < limit) return [value];
+  const bytes = [limit];
+  for (let rest = value - limit; ; rest = Math.floor(rest / 128)) {
+    if (rest < 128) return [...bytes, rest];
+    bytes.push((rest % 128) | 0x80);
+  }
+}
+
+/** An HTTP/2 frame (RFC 9113 §4.1). */
+function h2Frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(9);
+  head.writeUIntBE(payload.length, 0, 3);
+  head.writeUInt8(type, 3);
+  head.writeUInt8(flags, 4);
+  head.writeUInt32BE(stream, 5);
+  return Buffer.concat([head, payload]);
+}
+
+/**
+ * Sends one unary gRPC request on a `/grpc` connection whose HTTP/2 frames are written here, header by header (each
+ * an HPACK literal without indexing): what Node's own client refuses to send, such as a single-value header sent
+ * twice or `te: Trailers`. The answer is not read; the connection is closed after `ms`.
+ *
+ * @param socket - the Docker API socket
+ * @param path - the method
+ * @param headers - the request's headers after the pseudo-headers and `content-type`, in order
+ * @param request - the request message
+ * @param ms - how long to leave the connection open
+ */
+export async function handWrittenCall(
+  socket: string,
+  path: string,
+  headers: [string, string][],
+  request: Buffer,
+  ms = 1000,
+): Promise<void> {
+  const conn = connect(socket);
+  conn.on('error', () => {});
+  await once(conn, 'connect');
+  conn.write('POST /grpc HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n');
+  await once(conn, 'data'); // the 101, and whatever the server sends first
+  conn.resume();
+  const literal = (name: string, value: string) =>
+    Buffer.concat([
+      Buffer.from([0, ...hpackInteger(name.length, 7)]),
+      Buffer.from(name, 'latin1'),
+      Buffer.from(hpackInteger(value.length, 7)),
+      Buffer.from(value, 'latin1'),
+    ]);
+  const fields: [string, string][] = [
+    [':method', 'POST'],
+    [':scheme', 'http'],
+    [':path', path],
+    [':authority', 'docker'],
+    ['content-type', 'application/grpc'],
+    ...headers,
+  ];
+  const message = Buffer.alloc(5);
+  message.writeUInt32BE(request.length, 1);
+  conn.write(
+    Buffer.concat([
+      Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
+      h2Frame(0x4, 0, 0, Buffer.alloc(0)), // SETTINGS
+      h2Frame(0x1, 0x4, 1, Buffer.concat(fields.map(([k, v]) => literal(k, v)))), // HEADERS, END_HEADERS
+      h2Frame(0x0, 0x1, 1, Buffer.concat([message, request])), // DATA, END_STREAM
+    ]),
+  );
+  await new Promise((r) => setTimeout(r, ms));
+  conn.destroy();
+}

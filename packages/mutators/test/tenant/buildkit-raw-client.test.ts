@@ -11,6 +11,7 @@ import {
   entry,
   grpcCall,
   grpcSession,
+  handWrittenCall,
   message,
   num,
   openSession,
@@ -458,20 +459,34 @@ describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tena
     "may not use another tenant's BuildKit session, nor take over its id (session opened over %s)",
     async (via) => {
       const id = `s${unique()}`;
+      // the engine's name of alice's session: her namespace is a hash of her label, which anyone can compute
+      const engineName = `${namespaceOf([['dockhand.tenant', alice.name]])}-${id}`;
       const mine = await openSession(alice.socket, id, via);
       try {
-        // bob's build names alice's session, in its options and in its LLB: neither reaches her files
+        // bob's build names alice's session as its own (Session), with a source of no session: refused, as the
+        // engine would ask the session of any build running the same step
         const named = await readContext(bob.socket, id);
-        expect(named.status).not.toBe('0');
-        expect(named.message).toMatch(/no active session/);
-        const inLlb = await readContext(bob.socket, '', entry(2, 'local.session', id));
-        expect(inLlb).toMatchObject({ status: '7' });
-        expect(inLlb.message).toMatch(/^a build source may use only your own BuildKit sessions/);
+        expect(named).toMatchObject({ status: '7' });
+        expect(named.message).toMatch(/^a local:\/\/ source must name its session here/);
+        // ... or names it in its LLB, by the id alice gave or by the engine's name of it
+        for (const value of [id, engineName]) {
+          const inLlb = await readContext(bob.socket, id, entry(2, 'local.session', value));
+          expect(inLlb).toMatchObject({ status: '7' });
+          expect(inLlb.message).toMatch(/^a build source may use only your own BuildKit sessions/);
+        }
+        // in his own namespace, the id is a session of his, which he did not open
+        const own = await readContext(
+          bob.socket,
+          id,
+          entry(2, 'local.session', `${namespaceOf([['dockhand.tenant', bob.name]])}-${id}`),
+        );
+        expect(own.status).not.toBe('0');
+        expect(own.message).toMatch(/no active session/);
         expect(mine.calls).toEqual([]);
         // bob opens a session of the same id: the engine's latest session of an id wins, but his is another id
         const theirs = await openSession(bob.socket, id, via === 'http' ? 'grpc' : 'http');
         try {
-          const read = await readContext(alice.socket, id);
+          const read = await readContext(alice.socket, id, entry(2, 'local.session', engineName));
           expect(read.status).not.toBe('0'); // the test's session serves no files
           expect(mine.calls).toContain('/moby.filesync.v1.FileSync/DiffCopy');
           expect(theirs.calls).toEqual([]);
@@ -484,4 +499,19 @@ describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tena
     },
     60_000,
   );
+  it('may not crash the proxy with headers its HTTP/2 client refuses (a repeated user-agent, te: Trailers)', async () => {
+    const LIST = '/moby.buildkit.v1.Control/ListWorkers';
+    await handWrittenCall(
+      alice.socket,
+      LIST,
+      [
+        ['user-agent', 'a'],
+        ['user-agent', 'b'],
+      ],
+      Buffer.alloc(0),
+    );
+    await handWrittenCall(alice.socket, LIST, [['te', 'Trailers']], Buffer.alloc(0));
+    // the proxy still serves, alice and every other client of it
+    expect((await grpcCall(alice.socket, LIST, Buffer.alloc(0))).status).toBe('0');
+  }, 60_000);
 });
