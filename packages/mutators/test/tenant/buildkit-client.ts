@@ -4,7 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import http2 from 'node:http2';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { bytesFields, message, num, type Part, raw, str, sub } from '../protobuf.ts';
 
@@ -71,15 +71,26 @@ export interface GrpcSession {
 }
 
 /**
- * Opens a `/grpc` connection of a Docker API socket (an `Upgrade: h2c` request), for {@link GrpcSession.call}s.
+ * Sends an `Upgrade: h2c` request on a new connection of a Docker API socket, and reads the answer's head: on a
+ * `101`, the connection is the upgraded protocol's, paused, with what followed the head put back.
  *
  * @param socket - the Docker API socket (the engine's or a proxy's)
- * @returns the session, or the HTTP answer when the upgrade was refused
+ * @param path - the route (`/grpc`, `/session`)
+ * @param headers - more request header lines
+ * @returns the connection, and the answer's head and body when it was no `101` (the connection then closed)
  */
-export async function grpcSession(socket: string): Promise<GrpcSession | GrpcAnswer> {
+async function upgrade(
+  socket: string,
+  path: string,
+  headers: string[] = [],
+): Promise<{ conn: Socket; refused?: string }> {
   const conn = connect(socket);
   await once(conn, 'connect');
-  conn.write('POST /grpc HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n');
+  conn.write(
+    [`POST ${path} HTTP/1.1`, 'Host: docker', 'Connection: Upgrade', 'Upgrade: h2c', ...headers, '', ''].join(
+      '\r\n',
+    ),
+  );
   let head = Buffer.alloc(0);
   while (head.indexOf('\r\n\r\n') === -1) {
     const [chunk] = (await once(conn, 'data')) as [Buffer];
@@ -89,9 +100,21 @@ export async function grpcSession(socket: string): Promise<GrpcSession | GrpcAns
   const end = head.indexOf('\r\n\r\n') + 4;
   if (!head.subarray(0, end).toString('latin1').startsWith('HTTP/1.1 101')) {
     conn.destroy();
-    return { status: 'http', message: head.toString('utf8'), messages: [] };
+    return { conn, refused: head.toString('utf8') };
   }
   if (end < head.length) conn.unshift(head.subarray(end));
+  return { conn };
+}
+
+/**
+ * Opens a `/grpc` connection of a Docker API socket (an `Upgrade: h2c` request), for {@link GrpcSession.call}s.
+ *
+ * @param socket - the Docker API socket (the engine's or a proxy's)
+ * @returns the session, or the HTTP answer when the upgrade was refused
+ */
+export async function grpcSession(socket: string): Promise<GrpcSession | GrpcAnswer> {
+  const { conn, refused } = await upgrade(socket, '/grpc');
+  if (refused !== undefined) return { status: 'http', message: refused, messages: [] };
   const session = http2.connect('http://docker', { createConnection: () => conn });
   session.on('error', () => {});
   const start = (path: string, headers: Record<string, string | string[]> = {}) =>
@@ -208,30 +231,12 @@ export async function openSession(socket: string, id: string, via: 'http' | 'grp
   });
   let closeTransport: () => void;
   if (via === 'http') {
-    const conn = connect(socket);
-    await once(conn, 'connect');
-    conn.write(
-      [
-        'POST /session HTTP/1.1',
-        'Host: docker',
-        'Connection: Upgrade',
-        'Upgrade: h2c',
-        `X-Docker-Expose-Session-Uuid: ${id}`,
-        'X-Docker-Expose-Session-Name: dockhand-test',
-        ...FILE_SYNC.map((m) => `X-Docker-Expose-Session-Grpc-Method: ${m}`),
-        '',
-        '',
-      ].join('\r\n'),
-    );
-    let head = Buffer.alloc(0);
-    while (head.indexOf('\r\n\r\n') === -1) {
-      const [chunk] = (await once(conn, 'data')) as [Buffer];
-      head = Buffer.concat([head, chunk]);
-    }
-    conn.pause();
-    const end = head.indexOf('\r\n\r\n') + 4;
-    if (!head.toString('latin1').startsWith('HTTP/1.1 101')) throw new Error(head.toString('utf8'));
-    if (end < head.length) conn.unshift(head.subarray(end));
+    const { conn, refused } = await upgrade(socket, '/session', [
+      `X-Docker-Expose-Session-Uuid: ${id}`,
+      'X-Docker-Expose-Session-Name: dockhand-test',
+      ...FILE_SYNC.map((m) => `X-Docker-Expose-Session-Grpc-Method: ${m}`),
+    ]);
+    if (refused !== undefined) throw new Error(refused);
     server.emit('connection', conn);
     closeTransport = () => conn.destroy();
   } else {
@@ -316,11 +321,9 @@ export async function handWrittenCall(
   request: Buffer,
   ms = 1000,
 ): Promise<void> {
-  const conn = connect(socket);
+  const { conn, refused } = await upgrade(socket, '/grpc');
+  if (refused !== undefined) throw new Error(refused);
   conn.on('error', () => {});
-  await once(conn, 'connect');
-  conn.write('POST /grpc HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n');
-  await once(conn, 'data'); // the 101, and whatever the server sends first
   conn.resume();
   const literal = (name: string, value: string) =>
     Buffer.concat([
