@@ -307,6 +307,11 @@ function forwardStream(
   });
   let trailers: IncomingHttpHeaders | undefined;
   request.on('response', (h) => {
+    // the client may have reset its stream while the engine answered
+    if (stream.destroyed || stream.closed) {
+      request.close(http2.constants.NGHTTP2_CANCEL);
+      return;
+    }
     const response: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(h))
       if (v !== undefined && (!k.startsWith(':') || k === ':status')) response[k] = v as string | string[];
@@ -371,7 +376,9 @@ function forwardStream(
         rules.log.warn({ code: DockhandError.is(err) ? err.code : 'DOCKHAND_AMBIGUOUS_BODY' }, err.message);
         request.close(http2.constants.NGHTTP2_CANCEL);
         grpcError(stream, err.message);
-      });
+      })
+      // nothing a client does to its stream may end the proxy
+      .catch(() => stream.destroy());
   });
 }
 
@@ -423,7 +430,12 @@ function scopeHeaders(path: string, out: Record<string, string | string[]>, name
   }
 }
 
+/**
+ * Answers a call with `PermissionDenied` and the message, or resets it when its answer has begun; nothing when the
+ * client has already reset it (a refusal may come after the guard waited on the engine).
+ */
 function grpcError(stream: ServerHttp2Stream, message: string): void {
+  if (stream.destroyed || stream.closed) return;
   if (stream.headersSent) {
     stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
     return;

@@ -6,7 +6,6 @@ import {
   scopedSession,
 } from './buildkit-namespace.ts';
 import { refuse } from './errors.ts';
-import { assertUnambiguous, field, isObject } from './fields.ts';
 import {
   bytesOf,
   fieldsOf,
@@ -201,8 +200,8 @@ export function checkSolve(message: Uint8Array, fields: SolveFields, rules: Solv
       throw refuse('DOCKHAND_IMAGE_POLICY', `the frontend option ${key} is not allowed here`);
     const refused = REFUSED_FRONTEND_OPTIONS.get(key);
     if (refused !== undefined && value !== '') throw refuse('DOCKHAND_HOST_ESCAPE', refused);
-    if (key === 'cache-imports' && value !== '') registries.push(...cacheImportsOption(value));
-    if (key === 'cache-from' && value !== '') registries.push(...registriesOf(value.split(',')));
+    if (key === 'cache-imports' && value !== '' && cacheImportsOption(value) > 0) refuseCacheImports();
+    if (key === 'cache-from' && value.trim() !== '') refuseCacheImports();
   }
   for (const no of [fields.sourcePolicy, fields.clientPolicies])
     if (no !== undefined) for (const policy of bytesOf(message, no)) checkClientPolicy(policy);
@@ -210,17 +209,21 @@ export function checkSolve(message: Uint8Array, fields: SolveFields, rules: Solv
   for (const [, def] of mapOf(message, fields.frontendInputs)) checkDefinition(def, rules);
   if (fields.cache !== undefined) {
     for (const cache of bytesOf(message, fields.cache)) {
-      // ExportRefDeprecated, ImportRefsDeprecated: registry references; ExportAttrsDeprecated: the export's
-      // attributes (its `ref` among them); Exports, Imports: typed entries
-      registries.push(...registriesOf([...stringsOf(cache, 1), ...stringsOf(cache, 2)]));
+      // ExportRefDeprecated: a registry reference; ExportAttrsDeprecated: the export's attributes (its `ref` among
+      // them); Exports: typed entries. ImportRefsDeprecated, Imports: refused
+      if (stringsOf(cache, 2).some((r) => r !== '') || bytesOf(cache, 5).length > 0) refuseCacheImports();
+      registries.push(...registriesOf(stringsOf(cache, 1)));
       registries.push(...registriesOf(stringMapOf(cache, 3).flatMap(([k, v]) => (k === 'ref' ? [v] : []))));
-      for (const entry of [...bytesOf(cache, 4), ...bytesOf(cache, 5)]) registries.push(...cacheEntry(entry));
+      for (const entry of bytesOf(cache, 4)) registries.push(...cacheEntry(entry));
     }
   }
-  if (fields.cacheImportRefs !== undefined)
-    registries.push(...registriesOf(stringsOf(message, fields.cacheImportRefs)));
-  if (fields.cacheImports !== undefined)
-    for (const entry of bytesOf(message, fields.cacheImports)) registries.push(...cacheEntry(entry));
+  if (
+    fields.cacheImportRefs !== undefined &&
+    stringsOf(message, fields.cacheImportRefs).some((r) => r !== '')
+  )
+    refuseCacheImports();
+  if (fields.cacheImports !== undefined && bytesOf(message, fields.cacheImports).length > 0)
+    refuseCacheImports();
   if (fields.inlineReturn !== undefined) {
     const { final, exporterAttr } = fields.inlineReturn;
     if (
@@ -384,29 +387,35 @@ function cacheBackend(type: string, ref: string | undefined): string[] {
   return type === 'registry' && ref !== undefined ? registriesOf([ref]) : [];
 }
 
-/** The `cache-imports` frontend option: JSON of `[{"Type": ..., "Attrs": {...}}]`, read as Go's decoder reads it. */
-function cacheImportsOption(value: string): string[] {
+/**
+ * Refuses a build cache import, in any of its forms: the engine keeps the records it imports in its own cache, for
+ * every build on it, and a record names the layers of a step as the importer says (an image's inline cache, a
+ * registry's or the client's). One tenant's forged record would make every tenant's same step run on its layers.
+ */
+function refuseCacheImports(): never {
+  throw refuse(
+    'DOCKHAND_IMAGE_POLICY',
+    "build cache imports (--cache-from) are not allowed here: the engine would keep what they hold for every tenant's builds",
+  );
+}
+
+/**
+ * The `cache-imports` frontend option: JSON of `[{"Type": ..., "Attrs": {...}}]`, read as Go's decoder reads it.
+ *
+ * @returns how many imports it holds
+ */
+function cacheImportsOption(value: string): number {
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
   } catch {
     throw refuse('DOCKHAND_HOST_ESCAPE', 'a cache-imports option that is not valid JSON is not allowed here');
   }
-  if (parsed === null) return [];
+  if (parsed === null) return 0;
   if (!Array.isArray(parsed))
     throw refuse('DOCKHAND_HOST_ESCAPE', 'a cache-imports option that is not a list is not allowed here');
-  return parsed.flatMap((entry: unknown) => {
-    if (entry === null) return [];
-    if (!isObject(entry))
-      throw refuse('DOCKHAND_HOST_ESCAPE', 'a cache-imports entry must be an object here');
-    assertUnambiguous(entry);
-    const type = field(entry, 'Type') ?? '';
-    const attrs = field(entry, 'Attrs') ?? {};
-    if (typeof type !== 'string' || (attrs !== null && !isObject(attrs)))
-      throw refuse('DOCKHAND_HOST_ESCAPE', 'a cache-imports entry of that shape is not allowed here');
-    const ref = attrs === null ? undefined : attrs.ref;
-    return cacheBackend(type, typeof ref === 'string' ? ref : undefined);
-  });
+  // any entry, `null` too, is one import to the engine's decoder
+  return parsed.length;
 }
 
 /**
