@@ -150,6 +150,17 @@ describe('checkSolve', () => {
     expect(options('cache-from', '')).toEqual([]);
   });
 
+  it('refuses exporter attributes the exporter would take as the image config (containerimage.*)', () => {
+    const exporter = (key: string): Part => sub(13, str(1, 'image'), entry(2, key, '{}'));
+    expect(() => check(CONTROL_SOLVE, exporter('containerimage.config'))).toThrow(
+      'the exporter attribute containerimage.config is not allowed here',
+    );
+    expect(() => check(CONTROL_SOLVE, entry(4, 'containerimage.config/linux/amd64', '{}'))).toThrow(
+      /exporter attr/,
+    );
+    expect(() => check(CONTROL_SOLVE, exporter('unpack'))).not.toThrow();
+  });
+
   it('names the registries of exports that push, and every export name', () => {
     const exporter = (...attrs: [string, string][]): Part =>
       sub(13, str(1, 'image'), ...attrs.map(([k, v]) => entry(2, k, v)));

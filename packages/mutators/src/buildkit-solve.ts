@@ -251,6 +251,11 @@ export function checkSolve(message: Uint8Array, fields: SolveFields, rules: Solv
       );
     const exporters = [stringMapOf(message, 4), ...bytesOf(message, 13).map((e) => stringMapOf(e, 2))];
     for (const attrs of exporters) {
+      // the image and oci exporters take attributes they do not know as the result's metadata: a
+      // `containerimage.config` there would stand for the config the tenant's labels were written into
+      const metadata = attrs.find(([k]) => k.startsWith('containerimage.'));
+      if (metadata !== undefined)
+        throw refuse('DOCKHAND_IMAGE_POLICY', `the exporter attribute ${metadata[0]} is not allowed here`);
       const names = attrs
         .filter(([k]) => k === 'name')
         .flatMap(([, v]) => v.split(','))
