@@ -318,7 +318,7 @@ function forwardStream(
     stream.respond(response, { waitForTrailers: true });
     stream.on('wantTrailers', () => {
       const t: Record<string, string | string[]> = {};
-      for (const [k, v] of Object.entries(trailers ?? { 'grpc-status': '0' }))
+      for (const [k, v] of Object.entries(trailers ?? statusOf(h)))
         if (v !== undefined && !k.startsWith(':')) t[k] = v as string | string[];
       stream.sendTrailers(t);
     });
@@ -361,16 +361,37 @@ function forwardStream(
         );
       const build = { storesImage: facts.storesImage };
       rules.builds.set(facts.ref, build);
-      stream.on('close', () => {
+      const forget = () => {
         if (rules.builds.get(facts.ref) === build) rules.builds.delete(facts.ref);
-      });
+      };
+      // the client may have gone while the checks waited on the engine
+      if (stream.closed || stream.destroyed) forget();
+      else stream.on('close', forget);
     }
     return rewritten;
   };
   const chunks: Buffer[] = [];
-  stream.on('data', (c: Buffer) => chunks.push(c));
+  let length = 0;
+  const tooLong = `a BuildKit request of more than ${MAX_MESSAGE >> 20} MiB cannot be checked here`;
+  stream.on('data', (c: Buffer) => {
+    if (length > MAX_FRAME) return;
+    length += c.length;
+    // a frame declares its length in its first 5 bytes: one over the limit is refused before it is sent
+    const declared = chunks.length === 0 && c.length >= 5 ? c.readUInt32BE(1) : 0;
+    if (length > MAX_FRAME || declared > MAX_MESSAGE) {
+      length = MAX_FRAME + 1;
+      chunks.length = 0;
+      rules.log.warn({ code: 'DOCKHAND_BODY_TOO_LARGE', path }, tooLong);
+      request.close(http2.constants.NGHTTP2_CANCEL);
+      grpcError(stream, tooLong);
+      return;
+    }
+    chunks.push(c);
+  });
   stream.on('end', () => {
-    rewrite(Buffer.concat(chunks))
+    if (length > MAX_FRAME) return;
+    Promise.resolve()
+      .then(() => rewrite(Buffer.concat(chunks)))
       .then((rewritten) => request.end(rewritten))
       .catch((err: Error) => {
         rules.log.warn({ code: DockhandError.is(err) ? err.code : 'DOCKHAND_AMBIGUOUS_BODY' }, err.message);
@@ -380,6 +401,28 @@ function forwardStream(
       // nothing a client does to its stream may end the proxy
       .catch(() => stream.destroy());
   });
+}
+
+/**
+ * The largest request message the guard reads whole (BuildKit's servers take up to 16 MiB), and its frame: a
+ * larger one is refused before it is held in memory.
+ */
+const MAX_MESSAGE = 16 << 20;
+const MAX_FRAME = MAX_MESSAGE + 5;
+
+/**
+ * The status to end a call with when the engine sent no trailers: the one in its answer's headers (a gRPC
+ * trailers-only answer), or `UNKNOWN` when there is none (an HTTP error), never a success the engine did not give.
+ */
+function statusOf(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  if (headers['grpc-status'] !== undefined)
+    return { 'grpc-status': headers['grpc-status'], 'grpc-message': headers['grpc-message'] ?? '' };
+  return {
+    'grpc-status': '2',
+    'grpc-message': encodeURIComponent(
+      `the engine answered HTTP ${headers[':status']} without a gRPC status`,
+    ),
+  };
 }
 
 /** Metadata a gRPC client may send more than once: the methods a session serves. */

@@ -534,4 +534,49 @@ describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tena
     // the proxy still serves, alice and every other client of it
     expect((await grpcCall(alice.socket, LIST, Buffer.alloc(0))).status).toBe('0');
   }, 60_000);
+  it('may not make the proxy hold a request of any size: one over 16 MiB is refused as it comes', async () => {
+    /** A `Control/Solve` frame declaring `declared` bytes, of which `bytes` are sent, never ended; its answer. */
+    const unended = async (declared: number, bytes: number) => {
+      const session = await grpcSession(alice.socket);
+      if (!('call' in session)) throw new Error(session.message);
+      const stream = session.stream(SOLVE);
+      stream.on('error', () => {});
+      const answer = new Promise<http2.IncomingHttpHeaders | undefined>((resolve) => {
+        stream.on('response', resolve);
+        setTimeout(() => resolve(undefined), 15_000);
+      });
+      let answered = false;
+      void answer.then(() => {
+        answered = true;
+      });
+      const head = Buffer.alloc(5);
+      head.writeUInt32BE(declared, 1);
+      stream.write(head);
+      const chunk = Buffer.alloc(1 << 20);
+      for (let sent = 0; sent < bytes && !answered && !stream.destroyed; sent += chunk.length)
+        await new Promise((r) => stream.write(chunk, r));
+      const headers = await answer;
+      session.close();
+      return {
+        status: String(headers?.['grpc-status'] ?? ''),
+        message: decodeURIComponent(String(headers?.['grpc-message'] ?? '')),
+      };
+    };
+    const refused = { status: '7', message: 'a BuildKit request of more than 16 MiB cannot be checked here' };
+    // found by review: the proxy held every byte until the client ended the request
+    expect(await unended(0xfffffff0, 32 << 20)).toEqual(refused);
+    expect(await unended(16 << 20, 17 << 20)).toEqual(refused);
+    expect(
+      (await grpcCall(alice.socket, '/moby.buildkit.v1.Control/ListWorkers', Buffer.alloc(0))).status,
+    ).toBe('0');
+  }, 60_000);
+
+  it("gets the engine's failure when the engine answers without a gRPC status, not a success", async () => {
+    // found by review: an HTTP error of the engine's (415 for this content type) ended with grpc-status 0
+    const out = await grpcCall(alice.socket, '/moby.buildkit.v1.Control/ListWorkers', Buffer.alloc(0), {
+      'content-type': 'text/plain',
+    });
+    expect(out.status).toBe('2');
+    expect(out.message).toMatch(/^the engine answered HTTP 415 without a gRPC status/);
+  }, 60_000);
 });
