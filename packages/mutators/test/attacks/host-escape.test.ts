@@ -602,7 +602,8 @@ describe('registries on the engine host (hostGuard, DOCKHAND_HOST_ESCAPE 403)', 
   });
 
   it('with a registries list, a pull, login or classic build from another registry is refused; a listed one is left to the engine', async () => {
-    const sock = join(await mkdtemp(join(tmpdir(), 'dockhand-registry-')), 'p.sock');
+    const dir = await mkdtemp(join(tmpdir(), 'dockhand-registry-'));
+    const sock = join(dir, 'p.sock');
     const proxy = createProxy({
       upstream: `unix://${ENGINE_SOCKET}`,
       middleware: [hostGuard({ registries: ['docker.io', '*.invalid:5000'] })],
@@ -630,11 +631,13 @@ describe('registries on the engine host (hostGuard, DOCKHAND_HOST_ESCAPE 403)', 
       await c.pool.close();
     } finally {
       await proxy.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
   it('a registry on the host allowed by name (localRegistries) is reached', async () => {
-    const sock = join(await mkdtemp(join(tmpdir(), 'dockhand-registry-')), 'p.sock');
+    const dir = await mkdtemp(join(tmpdir(), 'dockhand-registry-'));
+    const sock = join(dir, 'p.sock');
     const proxy = createProxy({
       upstream: `unix://${ENGINE_SOCKET}`,
       middleware: [hostGuard({ localRegistries: [`127.0.0.1:${port}`] })],
@@ -646,6 +649,7 @@ describe('registries on the engine host (hostGuard, DOCKHAND_HOST_ESCAPE 403)', 
       expect(seen).toBeGreaterThan(0);
     } finally {
       await proxy.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -2,7 +2,7 @@
 // learns that a volume is gone from the engine's `destroy` event, which may come late: until then, a cached
 // "owned" must not let the tenant mount someone else's volume of the same name. The event stream is left out here
 // (the cache is not watched), so that the window is as long as the test needs.
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createProxy, type DockerProxy, type Middleware } from '@dockhand/core';
@@ -13,6 +13,7 @@ import { type Arena, arena, type Client, client, ENGINE_SOCKET, refused } from '
 let a: Arena;
 let proxy: DockerProxy;
 let api: Client;
+let dir: string | undefined;
 const labels: Record<string, string> = {};
 
 beforeAll(async () => {
@@ -27,7 +28,8 @@ beforeAll(async () => {
     upstream: `unix://${ENGINE_SOCKET}`,
     middleware: [connect, mountPolicy({ ownership: own, labels }), stampLabels({ labels })],
   });
-  const socket = join(await mkdtemp(join(tmpdir(), 'dockhand-volreuse-')), 'p.sock');
+  dir = await mkdtemp(join(tmpdir(), 'dockhand-volreuse-'));
+  const socket = join(dir, 'p.sock');
   await proxy.listen(socket);
   api = client(socket);
 }, 120_000);
@@ -35,6 +37,7 @@ afterAll(async () => {
   await api?.pool.close();
   await proxy?.close();
   await a?.[Symbol.asyncDispose]();
+  if (dir) await rm(dir, { recursive: true, force: true });
 }, 120_000);
 
 describe('a volume name taken by another tenant before the cache hears the volume is gone (mountPolicy)', () => {
