@@ -404,7 +404,7 @@ function forwardStream(
 }
 
 /**
- * The largest request message the guard reads whole (BuildKit's servers take up to 16 MiB), and its frame: a
+ * The largest request message the guard reads whole (16 MiB, BuildKit's default message limit), and its frame: a
  * larger one is refused before it is held in memory.
  */
 const MAX_MESSAGE = 16 << 20;
