@@ -27,7 +27,8 @@ describe('the source policy', () => {
     expect(policy).toContain('\x08\x01\x12\x14\x0a\x10docker-image://*\x10\x00'); // DENY, WILDCARD
     expect(policy).toContain('\x08\x00\x12\x07\x0a\x03^a$\x10\x02'); // ALLOW, REGEX
     // and, after every allow, sources the engine would fetch from the host network
-    for (const scheme of ['http', 'https', 'git']) {
+    // and an OCI layout the client's session serves
+    for (const scheme of ['http', 'https', 'git', 'oci-layout']) {
       const deny = `\x0a${String.fromCharCode(scheme.length + 4)}${scheme}://*\x10\x00`;
       expect(policy).toContain(deny);
       expect(policy.indexOf(deny)).toBeGreaterThan(policy.indexOf('^a$'));

@@ -500,12 +500,18 @@ const MATCH_WILDCARD = 0;
 const MATCH_REGEX = 2;
 /** Sources BuildKit fetches over the network from the engine's host. */
 const REMOTE_SOURCES = ['http://*', 'https://*', 'git://*'];
+/**
+ * Sources the engine makes from an OCI layout a client's session serves (`--build-context name=oci-layout://`): the
+ * layout's config names the layers' diff ids as the client says, which an engine with the containerd image store
+ * keys cached layers by.
+ */
+const SESSION_LAYOUT_SOURCES = ['oci-layout://*'];
 
 /**
  * Encodes a BuildKit `sourcepolicy.Policy` (version 1) that denies every `docker-image://` source except those
- * matching one of the given regular expressions, and every `http://`, `https://` and `git://` source (fetched by
- * the engine from the host's network). BuildKit lets the last matching rule decide, so the image deny rule comes
- * first.
+ * matching one of the given regular expressions, every `http://`, `https://` and `git://` source (fetched by
+ * the engine from the host's network), and every `oci-layout://` source (layers as a client's session describes
+ * them). BuildKit lets the last matching rule decide, so the image deny rule comes first.
  *
  * @param allow - Go regular expressions over the whole source identifier (`docker-image://docker.io/...`)
  * @returns the policy's protobuf bytes
@@ -528,7 +534,7 @@ export function encodeSourcePolicy(allow: readonly string[]): Buffer {
     rule(POLICY_DENY, 'docker-image://*', MATCH_WILDCARD),
     ...allow.map((re) => rule(POLICY_ALLOW, re, MATCH_REGEX)),
     // `ADD <url>` and git contexts are fetched by BuildKit in the engine, from the host's network
-    ...REMOTE_SOURCES.map((id) => rule(POLICY_DENY, id, MATCH_WILDCARD)),
+    ...[...REMOTE_SOURCES, ...SESSION_LAYOUT_SOURCES].map((id) => rule(POLICY_DENY, id, MATCH_WILDCARD)),
   ]);
 }
 
