@@ -7,6 +7,7 @@ import {
   namespaceOf,
   scopedRef,
   scopedSession,
+  scopedSessionHeaders,
   scopeImageLookup,
   scopeStatus,
 } from './buildkit-namespace.ts';
@@ -178,10 +179,13 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
     const namespace = solveRules.namespace;
     if (ctx.operation === 'Session') {
       const headers = ctx.request.headers;
-      headers.set('X-Docker-Expose-Session-Uuid', scopedSession(namespace, headers.get(SESSION_ID) ?? ''));
-      // always: a session without a key would share the snapshots of its files with every other such session
-      const key = headers.get(SESSION_KEY) ?? '';
-      headers.set('X-Docker-Expose-Session-Sharedkey', `${namespace}-${key}`);
+      const scoped = scopedSessionHeaders(
+        namespace,
+        headers.get(SESSION_ID) ?? '',
+        headers.get(SESSION_KEY) ?? '',
+      );
+      headers.set('X-Docker-Expose-Session-Uuid', scoped.id);
+      headers.set('X-Docker-Expose-Session-Sharedkey', scoped.sharedKey);
     } else {
       const query = ctx.request.query;
       const session = query.get('session');
@@ -468,8 +472,9 @@ function scopeHeaders(path: string, out: Record<string, string | string[]>, name
     out[BUILD_ID] = scopedRef(namespace, one(BUILD_ID));
   }
   if (path === '/moby.buildkit.v1.Control/Session') {
-    out[SESSION_ID] = scopedSession(namespace, one(SESSION_ID));
-    out[SESSION_KEY] = `${namespace}-${one(SESSION_KEY)}`;
+    const scoped = scopedSessionHeaders(namespace, one(SESSION_ID), one(SESSION_KEY));
+    out[SESSION_ID] = scoped.id;
+    out[SESSION_KEY] = scoped.sharedKey;
   }
 }
 

@@ -1,6 +1,14 @@
 import { createHash } from 'node:crypto';
 import { refuse } from './errors.ts';
-import { bytesOf, fieldsOf, int32sOf, stringMapOf, stringsOf, withString } from './protobuf-wire.ts';
+import {
+  bytesOf,
+  fieldsOf,
+  int32sOf,
+  lastString,
+  stringMapOf,
+  stringsOf,
+  withString,
+} from './protobuf-wire.ts';
 
 /**
  * The tenant's namespace for what BuildKit names engine-wide, from its labels: a name of its own, of one length
@@ -62,7 +70,7 @@ export function scopedRef(namespace: string, ref: string): string {
  * @internal
  */
 export function scopedSession(namespace: string, id: string): string {
-  if (id.length > MAX_ID || !PRINTABLE.test(id) || id.includes(':'))
+  if (!isSessionId(id))
     throw refuse(
       'DOCKHAND_IMAGE_POLICY',
       'a BuildKit session id of that form cannot be checked here (printable ASCII without ":")',
@@ -70,8 +78,32 @@ export function scopedSession(namespace: string, id: string): string {
   return `${namespace}-${id}`;
 }
 
+/** Whether a session id is one the guard reads as the engine does: printable ASCII, no `:`, at most 256 long. */
+function isSessionId(id: string): boolean {
+  return id.length <= MAX_ID && PRINTABLE.test(id) && !id.includes(':');
+}
+
 /**
- * Refuses source attributes (`local.sessionid`, `oci.session`, any attribute whose key names a session) that name
+ * The headers by which a client opens a session, in the tenant's namespace: its id ({@link scopedSession}) and its
+ * shared key, which names the snapshots of its files. The key is namespaced when the client sent none too: every
+ * session without one would share those snapshots.
+ *
+ * @param namespace - the tenant's namespace
+ * @param id - `X-Docker-Expose-Session-Uuid` as sent (`''` for none)
+ * @param sharedKey - `X-Docker-Expose-Session-Sharedkey` as sent (`''` for none)
+ * @returns the two values to send
+ * @internal
+ */
+export function scopedSessionHeaders(
+  namespace: string,
+  id: string,
+  sharedKey: string,
+): { id: string; sharedKey: string } {
+  return { id: scopedSession(namespace, id), sharedKey: `${namespace}-${sharedKey}` };
+}
+
+/**
+ * Refuses source attributes (`local.session`, `oci.session`, any attribute whose key names a session) that name
  * a session outside the tenant's namespace. LLB the client built names sessions as the engine knows them: a
  * client that sets one must write it in its namespace (`<namespace>-<id>`).
  *
@@ -83,12 +115,8 @@ export function scopedSession(namespace: string, id: string): string {
 export function checkSessionAttrs(attrs: readonly (readonly [string, string])[], namespace: string): void {
   for (const [key, value] of attrs) {
     if (!/session/i.test(key) || value === '') continue;
-    const own =
-      value.startsWith(`${namespace}-`) &&
-      value.length <= namespace.length + 1 + MAX_ID &&
-      PRINTABLE.test(value) &&
-      !value.includes(':');
-    if (!own)
+    const prefix = `${namespace}-`;
+    if (!value.startsWith(prefix) || !isSessionId(value.slice(prefix.length)))
       throw refuse(
         'DOCKHAND_IMAGE_POLICY',
         `a build source may use only your own BuildKit sessions (${key} must start with ${namespace}-)`,
@@ -156,8 +184,7 @@ export function checkSourceOp(source: Uint8Array, namespace: string): void {
  * @internal
  */
 export function scopeStatus(message: Buffer, namespace: string): Buffer {
-  const ref = bytesOf(message, 1).at(-1) ?? new Uint8Array();
-  return withString(message, 1, scopedRef(namespace, Buffer.from(ref).toString('latin1')));
+  return withString(message, 1, scopedRef(namespace, lastString(message, 1)));
 }
 
 /**
@@ -171,9 +198,9 @@ export function scopeStatus(message: Buffer, namespace: string): Buffer {
  */
 export function scopeImageLookup(message: Buffer, namespace: string): Buffer {
   for (const policy of bytesOf(message, 8)) checkClientPolicy(policy);
-  const session = bytesOf(message, 6).at(-1);
-  if (session === undefined || session.length === 0) return message;
-  return withString(message, 6, scopedSession(namespace, Buffer.from(session).toString('latin1')));
+  const session = lastString(message, 6);
+  if (session === '') return message;
+  return withString(message, 6, scopedSession(namespace, session));
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   bytesOf,
   fieldsOf,
   int32sOf,
+  lastString,
   lengthDelimited,
   mapOf,
   stringMapEntry,
@@ -329,8 +330,11 @@ export function withTenantOptions(
     if (ref !== '') body = withString(body, fields.ref, ref);
   }
   if (fields.session !== undefined) {
-    const session = Buffer.from(bytesOf(message, fields.session).at(-1) ?? []).toString('latin1');
-    body = withString(body, fields.session, scopedSession(rules.namespace, session));
+    body = withString(
+      body,
+      fields.session,
+      scopedSession(rules.namespace, lastString(message, fields.session)),
+    );
   }
   if (sourcePolicy !== undefined && fields.sourcePolicy !== undefined) {
     if (fieldsOf(body).some((f) => f.no === fields.sourcePolicy))
@@ -367,8 +371,8 @@ export function reframe(message: Buffer): Buffer {
  * learns).
  */
 function scopedBuildRef(message: Uint8Array, no: number, namespace: string): string {
-  const ref = bytesOf(message, no).at(-1) ?? new Uint8Array();
-  return ref.length === 0 ? '' : scopedRef(namespace, Buffer.from(ref).toString('latin1'));
+  const ref = lastString(message, no);
+  return ref === '' ? '' : scopedRef(namespace, ref);
 }
 
 /** The registries of image references (cache refs, export names): `docker.io` for Docker Hub. */

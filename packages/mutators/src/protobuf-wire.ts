@@ -122,6 +122,19 @@ export function stringMapOf(message: Uint8Array, no: number): [string, string][]
 }
 
 /**
+ * The last occurrence of a string field, one character per byte (as the engine compares ids and Node reads header
+ * bytes), as Go's decoders read a scalar: the last one wins.
+ *
+ * @param message - the message's bytes
+ * @param no - the field number
+ * @returns the string, `''` when the field is not there
+ * @internal
+ */
+export function lastString(message: Uint8Array, no: number): string {
+  return Buffer.from(bytesOf(message, no).at(-1) ?? []).toString('latin1');
+}
+
+/**
  * Encodes one length-delimited field.
  *
  * @param no - the field number

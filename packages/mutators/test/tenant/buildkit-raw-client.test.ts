@@ -35,7 +35,9 @@ const marker = unique();
  * her Dockerfile builds, part of each step's cache key).
  */
 const llb = (command: string, meta: Part[] = [], exec: Part[] = []) =>
-  runDefinition(command, [str(7, namespaceOf([['dockhand.tenant', alice.name]])), ...meta], exec);
+  runDefinition(command, [str(7, namespace(alice)), ...meta], exec);
+/** A tenant's namespace, as the guard derives it from its label: anyone who knows the name can compute it. */
+const namespace = (t: Tenant) => namespaceOf([['dockhand.tenant', t.name]]);
 /** A `Control/Solve` through alice's proxy of a `RUN` with the given `Meta` and `ExecOp` parts, and more request parts. */
 const solveRun = (command: string, meta: Part[] = [], exec: Part[] = [], ...request: Part[]) =>
   grpcCall(alice.socket, SOLVE, solveRequest(llb(command, meta, exec), ...request));
@@ -59,7 +61,7 @@ describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tena
     const out = await solveRun(`echo plain-${marker}`);
     expect(out).toMatchObject({ status: '0' });
     // under the default hostname, or another tenant's, the step would be another's cached layer
-    for (const meta of [[], [str(7, namespaceOf([['dockhand.tenant', bob.name]]))]]) {
+    for (const meta of [[], [str(7, namespace(bob))]]) {
       const other = await grpcCall(
         alice.socket,
         SOLVE,
@@ -464,7 +466,7 @@ describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tena
     async (via) => {
       const id = `s${unique()}`;
       // the engine's name of alice's session: her namespace is a hash of her label, which anyone can compute
-      const engineName = `${namespaceOf([['dockhand.tenant', alice.name]])}-${id}`;
+      const engineName = `${namespace(alice)}-${id}`;
       const mine = await openSession(alice.socket, id, via);
       try {
         // bob's build names alice's session as its own (Session), with a source of no session: refused, as the
@@ -479,11 +481,7 @@ describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tena
           expect(inLlb.message).toMatch(/^a build source may use only your own BuildKit sessions/);
         }
         // in his own namespace, the id is a session of his, which he did not open
-        const own = await readContext(
-          bob.socket,
-          id,
-          entry(2, 'local.session', `${namespaceOf([['dockhand.tenant', bob.name]])}-${id}`),
-        );
+        const own = await readContext(bob.socket, id, entry(2, 'local.session', `${namespace(bob)}-${id}`));
         expect(own.status).not.toBe('0');
         expect(own.message).toMatch(/no active session/);
         expect(mine.calls).toEqual([]);
