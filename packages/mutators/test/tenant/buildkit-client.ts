@@ -6,7 +6,8 @@ import { once } from 'node:events';
 import http2 from 'node:http2';
 import { connect, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import { bytesFields, message, num, type Part, raw, str, sub } from '../protobuf.ts';
+import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
+import { bytesFields, frame, message, num, type Part, raw, str, sub } from '../protobuf.ts';
 
 export { entry, message, num, type Part, raw, str, sub } from '../protobuf.ts';
 
@@ -125,10 +126,8 @@ export async function grpcSession(socket: string): Promise<GrpcSession | GrpcAns
   return {
     stream: start,
     async call(path, request, headers = {}) {
-      const frame = Buffer.alloc(5);
-      frame.writeUInt32BE(request.length, 1);
       const stream = start(path, headers);
-      stream.end(Buffer.concat([frame, request]));
+      stream.end(frame(request));
       let meta: http2.IncomingHttpHeaders = {};
       stream.on('response', (h) => {
         meta = { ...meta, ...h };
@@ -190,6 +189,47 @@ export interface OpenSession {
   close(): void;
 }
 
+/**
+ * Serves `FileSync/DiffCopy` as fsutil's sender does (`Packet`: type 1, stat 2, id 3, data 4; `Stat`: path 1,
+ * mode 2, size 5, modTime 6): every file's stat in path order and an empty stat, then each file the engine asks for
+ * (`REQ`) as one `DATA` packet and an empty one, until the engine's `FIN`, answered with a `FIN`. The files' modes
+ * and times are fixed, so two sessions that serve the same names and sizes describe the same files.
+ */
+function serveFiles(stream: http2.ServerHttp2Stream, files: Readonly<Record<string, string>>): void {
+  const [STAT, REQ, DATA, FIN] = [0, 1, 2, 3];
+  stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+  stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+  const names = Object.keys(files).sort();
+  for (const name of names) {
+    const stat = message(str(1, name), num(2, 0o644), num(5, Buffer.byteLength(files[name]!)), num(6, 1e9));
+    stream.write(frame(message(num(1, STAT), raw(2, stat))));
+  }
+  stream.write(frame(Buffer.alloc(0)));
+  let pending = Buffer.alloc(0);
+  stream.on('data', (chunk: Buffer) => {
+    pending = Buffer.concat([pending, chunk]);
+    while (pending.length >= 5 && pending.length >= 5 + pending.readUInt32BE(1)) {
+      const packet = pending.subarray(5, 5 + pending.readUInt32BE(1));
+      pending = pending.subarray(5 + packet.length);
+      const r = new BinaryReader(packet);
+      let type = STAT;
+      let file = 0;
+      while (r.pos < r.len) {
+        const [no, wire] = r.tag();
+        if (no === 1 && wire === WireType.Varint) type = r.int32();
+        else if (no === 3 && wire === WireType.Varint) file = r.uint32();
+        else r.skip(wire, no);
+      }
+      if (type === REQ) {
+        stream.write(
+          frame(message(num(1, DATA), num(3, file), raw(4, Buffer.from(files[names[file]!] ?? '')))),
+        );
+        stream.write(frame(message(num(1, DATA), num(3, file))));
+      } else if (type === FIN) stream.end(frame(message(num(1, FIN))));
+    }
+  });
+}
+
 /** The methods a session says it serves: the engine calls a session's file sync only when it says so. */
 const FILE_SYNC = ['/moby.filesync.v1.FileSync/DiffCopy', '/moby.filesync.v1.FileSync/TarStream'];
 
@@ -197,19 +237,31 @@ const FILE_SYNC = ['/moby.filesync.v1.FileSync/DiffCopy', '/moby.filesync.v1.Fil
  * Opens a BuildKit session on a Docker API socket, as a build client does before its build: over `/session` (an
  * `Upgrade: h2c` request, what the classic `docker build` opened) or over `/grpc`'s `Control/Session` (what
  * buildx opens), with the given id. The engine is the session's gRPC client: it is served here, and every call
- * but the health check is recorded and answered `UNIMPLEMENTED`.
+ * but the health check is recorded and answered `UNIMPLEMENTED`, unless `files` are given: then the session
+ * serves them as the build's local directory (`FileSync/DiffCopy`).
  *
  * @param socket - the Docker API socket (the engine's or a proxy's)
  * @param id - the session id (`X-Docker-Expose-Session-Uuid`)
  * @param via - the endpoint
+ * @param files - the files the session serves, by name, if any
  * @returns the session, once the engine has it
  */
-export async function openSession(socket: string, id: string, via: 'http' | 'grpc'): Promise<OpenSession> {
+export async function openSession(
+  socket: string,
+  id: string,
+  via: 'http' | 'grpc',
+  files?: Readonly<Record<string, string>>,
+): Promise<OpenSession> {
   const calls: string[] = [];
   const server = http2.createServer();
   server.on('stream', (stream, headers) => {
     const path = String(headers[':path']);
     stream.on('error', () => {});
+    if (path === '/moby.filesync.v1.FileSync/DiffCopy' && files !== undefined) {
+      calls.push(path);
+      serveFiles(stream, files);
+      return;
+    }
     stream.resume();
     if (path === '/grpc.health.v1.Health/Check') {
       // HealthCheckResponse { status: SERVING }
@@ -251,10 +303,7 @@ export async function openSession(socket: string, id: string, via: 'http' | 'grp
     const conn = new Duplex({
       read() {},
       write(chunk: Buffer, _encoding, done) {
-        const msg = message(raw(1, chunk));
-        const head = Buffer.alloc(5);
-        head.writeUInt32BE(msg.length, 1);
-        stream.write(Buffer.concat([head, msg]), done);
+        stream.write(frame(message(raw(1, chunk))), done);
       },
     });
     let pending = Buffer.alloc(0);

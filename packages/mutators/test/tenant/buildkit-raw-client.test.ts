@@ -23,7 +23,15 @@ import {
   str,
   sub,
 } from './buildkit-client.ts';
-import { createTenant, hostOnlyServer, onEngine, pruneBuildCache, type Tenant, unique } from './harness.ts';
+import {
+  createTenant,
+  ENGINE,
+  hostOnlyServer,
+  onEngine,
+  pruneBuildCache,
+  type Tenant,
+  unique,
+} from './harness.ts';
 
 const SOLVE = '/moby.buildkit.v1.Control/Solve';
 const RETURN = '/moby.buildkit.v1.frontend.LLBBridge/Return';
@@ -218,11 +226,11 @@ describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tena
       control,
       /** A gateway call on the build. */
       call: (path: string, request: Buffer) => session.call(path, request, header),
-      /** Solves a `RUN` in the build, and gives the result's ref id. */
-      async solve(command: string): Promise<string> {
+      /** Solves a `RUN` (or a definition) in the build, and gives the result's ref id. */
+      async solve(what: string | Buffer): Promise<string> {
         const solved = await session.call(
           '/moby.buildkit.v1.frontend.LLBBridge/Solve',
-          message(raw(1, llb(command)), num(5, 1), num(6, 1)),
+          message(raw(1, typeof what === 'string' ? llb(what) : what), num(5, 1), num(6, 1)),
           header,
         );
         expect(solved.status, solved.message).toBe('0');
@@ -501,6 +509,54 @@ describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tena
     },
     60_000,
   );
+  it("may not read another client's files through the engine's copy of a local source of the same name", async () => {
+    // the engine keeps a local source's files in a snapshot named after the source and the session's shared key,
+    // and syncs the next source of that name and key into it, copying only the files whose stat changed. A client
+    // straight on the engine (buildctl) sends no shared key; alice sends none either, and lists a file of the
+    // same name, size, mode and time, with other bytes
+    const name = `ctx-${marker}-${unique()}`;
+    const secret = `victim-secret-${unique()}`;
+    const source = (...attrs: Part[]) => message(sub(3, str(1, `local://${name}`), ...attrs));
+    const definitionOf = (op: Buffer) =>
+      message(raw(1, op), raw(1, message(sub(1, str(1, digest(op)), num(2, 0)))));
+    const victimId = `s${unique()}`;
+    const victim = await openSession(ENGINE.replace(/^unix:\/\//, ''), victimId, 'grpc', {
+      'secret.txt': secret,
+    });
+    try {
+      const synced = await grpcCall(
+        ENGINE.replace(/^unix:\/\//, ''),
+        SOLVE,
+        solveRequest(definitionOf(source()), str(5, victimId)),
+      );
+      expect(synced.status, synced.message).toBe('0');
+      expect(victim.calls).toContain('/moby.filesync.v1.FileSync/DiffCopy');
+    } finally {
+      victim.close();
+    }
+    const id = `s${unique()}`;
+    const mine = await openSession(alice.socket, id, 'grpc', { 'secret.txt': 'x'.repeat(secret.length) });
+    try {
+      await using build = await clientSideBuild('files');
+      const solved = await build.solve(
+        definitionOf(source(entry(2, 'local.session', `${namespace(alice)}-${id}`))),
+      );
+      const read = await build.call(
+        '/moby.buildkit.v1.frontend.LLBBridge/ReadFile',
+        message(str(1, solved), str(2, 'secret.txt')),
+      );
+      expect(read.status, read.message).toBe('0');
+      // ReadFileResponse.Data (1): the bytes alice's session sent, not the victim's
+      expect(Buffer.from(bytesFields(read.messages[0]!, 1)[0] ?? []).toString()).toBe(
+        'x'.repeat(secret.length),
+      );
+      expect(mine.calls).toContain('/moby.filesync.v1.FileSync/DiffCopy');
+      await build.giveUp();
+    } finally {
+      mine.close();
+    }
+  }, 60_000);
+
   it('may not crash the proxy: headers its HTTP/2 client refuses, a stream reset while a refusal waits', async () => {
     const LIST = '/moby.buildkit.v1.Control/ListWorkers';
     await handWrittenCall(
