@@ -1,5 +1,5 @@
 import { refuse } from './errors.ts';
-import { field, foldKey, isObject, type JsonObject, setField } from './fields.ts';
+import { field, isObject, type JsonObject, repeatedKey, setField } from './fields.ts';
 import { bytesOf, fieldsOf, lengthDelimited, mapOf } from './protobuf-wire.ts';
 
 /** The metadata keys of a result that hold an image's config: `containerimage.config`, and one per platform. */
@@ -116,14 +116,10 @@ function labelled(bytes: Uint8Array, labels: readonly (readonly [string, string]
 
 /** Refuses an object that sets a field twice in spellings Go's decoder matches alike (`config` and `Config`). */
 function oneSpelling(object: JsonObject, path: string): void {
-  const seen = new Set<string>();
-  for (const key of Object.keys(object)) {
-    const folded = foldKey(key);
-    if (seen.has(folded))
-      throw refuse(
-        'DOCKHAND_IMAGE_POLICY',
-        `an image config that sets ${path}${key} twice cannot be checked here`,
-      );
-    seen.add(folded);
-  }
+  const twice = repeatedKey(object);
+  if (twice !== undefined)
+    throw refuse(
+      'DOCKHAND_IMAGE_POLICY',
+      `an image config that sets ${path}${twice[1]} twice cannot be checked here`,
+    );
 }

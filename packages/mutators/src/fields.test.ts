@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assertUnambiguous, checkedBody, child, field, isObject, setField } from './fields.ts';
+import { assertUnambiguous, checkedBody, child, field, isObject, repeatedKey, setField } from './fields.ts';
 
 describe('field', () => {
   it('reads the canonical spelling first', () => {
@@ -54,6 +54,19 @@ describe('isObject', () => {
     expect(isObject([])).toBe(false);
     expect(isObject(null)).toBe(false);
     expect(isObject('x')).toBe(false);
+  });
+});
+
+describe('repeatedKey', () => {
+  it("gives the first two keys Go's decoder takes for one field, in the order they came", () => {
+    expect(repeatedKey({ Config: {}, Other: 1, config: {} })).toEqual(['Config', 'config']);
+    expect(repeatedKey({ Binds: [], bindſ: [] })).toEqual(['Binds', 'bindſ']); // U+017F folds to s
+    expect(repeatedKey({ a: 1, A: 2, b: 3, B: 4 })).toEqual(['a', 'A']);
+  });
+
+  it('gives nothing for keys Go tells apart', () => {
+    expect(repeatedKey({ Config: 1, Configs: 2, Κ: 3 })).toBeUndefined();
+    expect(repeatedKey({})).toBeUndefined();
   });
 });
 

@@ -38,6 +38,28 @@ export function foldKey(key: string): string {
 }
 
 /**
+ * The first two keys of an object that Go's decoder takes for one field ({@link foldKey}), if there are any: the
+ * decoder lets the last one win, so a reader that takes another would read the object otherwise.
+ *
+ * @param object - a parsed JSON object
+ * @returns the earlier key and the later one, or `undefined`
+ * @example
+ * ```ts
+ * repeatedKey({ Config: {}, config: {} }); // ['Config', 'config']
+ * ```
+ */
+export function repeatedKey(object: JsonObject): [string, string] | undefined {
+  const seen = new Map<string, string>();
+  for (const key of Object.keys(object)) {
+    const folded = foldKey(key);
+    const prev = seen.get(folded);
+    if (prev !== undefined) return [prev, key];
+    seen.set(folded, key);
+  }
+  return undefined;
+}
+
+/**
  * Refuses a body whose objects hold two keys that differ only in case. The daemon's Go decoder matches struct
  * fields case-insensitively and lets the last one win, so `{"Privileged":false,"privileged":true}` would be read
  * two ways. Keys are compared as Go folds them ({@link foldKey}). Map-valued fields (`Labels`, ...) are exempt: their keys are case-sensitive.
@@ -55,18 +77,15 @@ export function assertUnambiguous(value: unknown, path = ''): void {
     return;
   }
   if (value === null || typeof value !== 'object') return;
-  const seen = new Map<string, string>();
+  const twice = repeatedKey(value as JsonObject);
+  if (twice !== undefined) {
+    throw refuse(
+      'DOCKHAND_AMBIGUOUS_BODY',
+      `the request body sets ${path}${twice[0]} twice (as '${twice[0]}' and '${twice[1]}')`,
+    );
+  }
   for (const [key, v] of Object.entries(value)) {
-    const lower = foldKey(key);
-    const prev = seen.get(lower);
-    if (prev !== undefined) {
-      throw refuse(
-        'DOCKHAND_AMBIGUOUS_BODY',
-        `the request body sets ${path}${prev} twice (as '${prev}' and '${key}')`,
-      );
-    }
-    seen.set(lower, key);
-    if (MAP_KEYS.has(lower) && v !== null && typeof v === 'object' && !Array.isArray(v)) {
+    if (MAP_KEYS.has(foldKey(key)) && v !== null && typeof v === 'object' && !Array.isArray(v)) {
       for (const [k, inner] of Object.entries(v)) assertUnambiguous(inner, `${path}${key}.${k}.`);
     } else {
       assertUnambiguous(v, `${path}${key}.`);
