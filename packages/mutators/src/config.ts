@@ -33,6 +33,7 @@ const entries = {
     socketVolume: str,
     socketPath: v.optional(str),
     projectMount: v.optional(str),
+    unsafeOldEngineBinds: v.optional(v.boolean()),
     shared: v.optional(v.strictObject({ networks: v.optional(strings), volumes: v.optional(strings) })),
     allowBinds: v.optional(strings),
     networkSubnets: v.optional(subnets),
@@ -52,6 +53,7 @@ const entries = {
       v.strictObject({
         binds: v.optional(strings),
         volumes: v.optional(strings),
+        readOnlyVolumes: v.optional(strings),
         volumeDrivers: v.optional(strings),
       }),
     ),
@@ -62,6 +64,7 @@ const entries = {
           volume: str,
           subpath: v.optional(v.string()),
           verifyRoot: v.optional(str),
+          unsafeBindFallback: v.optional(v.boolean()),
         }),
       ),
     ),

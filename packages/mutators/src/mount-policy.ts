@@ -25,10 +25,22 @@ export interface Remap {
   /** Where `path` lies inside the volume (default: its root). */
   readonly subpath?: string;
   /**
-   * Where the proxy itself sees the volume's files. Needed only on engines older than API 1.45, where the remap
-   * falls back to a bind of the volume's mountpoint and symlinks must be checked.
+   * Where the proxy itself sees the volume's files: needed by the fallback of {@link Remap.unsafeBindFallback},
+   * which checks through it that no symlink leads out of the volume.
    */
   readonly verifyRoot?: string;
+  /**
+   * On engines older than API 1.45, which cannot mount part of a volume, bind the directory inside the volume's
+   * mountpoint instead, after checking through `verifyRoot` that no symlink leads out of the volume. Default
+   * `false`: there a bind of a directory under `path` is refused (one of `path` itself is a mount of the whole
+   * volume, on any engine).
+   *
+   * **Unsafe with tenants you do not trust with the host.** The check and the engine's mount are two moments: a
+   * tenant who can write the volume swaps the checked directory for a symlink before the container starts (or
+   * before the engine restarts it, which no request announces), and the engine then mounts what the symlink names
+   * on the host, `/` included. Engines from API 1.45 resolve a subpath inside the volume themselves.
+   */
+  readonly unsafeBindFallback?: boolean;
 }
 
 /** Options of {@link mountPolicy}. */
@@ -39,6 +51,11 @@ export interface MountPolicyOptions {
     readonly binds?: readonly string[];
     /** Names or globs of volumes that are not the tenant's but may be mounted. */
     readonly volumes?: readonly string[];
+    /**
+     * Names or globs of volumes that are not the tenant's and may be mounted read-only only (e.g. the volume of
+     * the proxy's own socket, which a tenant who could write it could replace).
+     */
+    readonly readOnlyVolumes?: readonly string[];
     /** Volume drivers other than `local` that `volumes/create` may use. */
     readonly volumeDrivers?: readonly string[];
   };
@@ -76,6 +93,7 @@ const DROPPABLE = new Set(['consistent', 'cached', 'delegated', 'private', 'rpri
 export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
   const bindGlobs = options.allow?.binds ?? [];
   const volumeGlobs = options.allow?.volumes ?? [];
+  const readOnlyGlobs = options.allow?.readOnlyVolumes ?? [];
   const drivers = new Set(['', 'local', ...(options.allow?.volumeDrivers ?? [])]);
   const remaps = (options.remap ?? []).map((r) => ({ ...r, path: cleanHostPath(r.path) }));
 
@@ -85,11 +103,24 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
     if (bindGlobs.length) parts.push(`host paths matching ${bindGlobs.join(', ')}`);
     parts.push('your own volumes');
     if (volumeGlobs.length) parts.push(`the volumes ${volumeGlobs.join(', ')}`);
+    if (readOnlyGlobs.length) parts.push(`the volumes ${readOnlyGlobs.join(', ')} read-only`);
     return parts.join(', ');
   };
 
-  const volumeAllowed = async (ctx: Context, name: string, target: string): Promise<void> => {
+  const volumeAllowed = async (
+    ctx: Context,
+    name: string,
+    target: string,
+    readOnly: boolean,
+  ): Promise<void> => {
     if (volumeGlobs.some((g) => minimatch(name, g))) return;
+    if (readOnlyGlobs.some((g) => minimatch(name, g))) {
+      if (readOnly) return;
+      throw refuse(
+        'DOCKHAND_MOUNT_REFUSED',
+        `the volume '${name}' may be mounted only read-only here (at ${target}: add :ro, or readonly)`,
+      );
+    }
     if (remaps.some((r) => r.volume === name)) return;
     const own = options.ownership;
     if (own) {
@@ -131,8 +162,11 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
       if (subpath.split('/').includes('..'))
         throw refuse('DOCKHAND_MOUNT_REFUSED', `mount source '${source}' escapes ${r.path}`);
       const engine = await engineApiVersion(ctx.upstream);
-      if (versionAtLeast(engine, '1.45')) {
-        if (ctx.apiVersion !== undefined && !versionAtLeast(ctx.apiVersion, '1.45')) ctx.apiVersion = '1.45';
+      const subpaths = versionAtLeast(engine, '1.45');
+      // the whole volume needs no subpath, on any engine
+      if (subpaths || subpath === '') {
+        if (subpaths && ctx.apiVersion !== undefined && !versionAtLeast(ctx.apiVersion, '1.45'))
+          ctx.apiVersion = '1.45';
         const volumeOptions: JsonObject = {};
         if (subpath !== '') volumeOptions.Subpath = subpath;
         if (m.options.includes('nocopy')) volumeOptions.NoCopy = true;
@@ -145,7 +179,14 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
         if (Object.keys(volumeOptions).length) mount.VolumeOptions = volumeOptions;
         return { mount };
       }
-      // API < 1.45: no subpaths; bind the volume's mountpoint, after checking no symlink leads out of it
+      // API < 1.45: no subpaths; the fallback binds a directory of the volume's mountpoint, after checking that no
+      // symlink leads out of it, which a tenant can undo before the engine mounts it: only when asked for
+      if (!r.unsafeBindFallback) {
+        throw refuse(
+          'DOCKHAND_MOUNT_REFUSED',
+          `this engine (API ${engine}) cannot mount part of a volume safely, so ${source} cannot be mounted here; mount all of ${r.path}, or use Docker Engine 26 or later (API 1.45)`,
+        );
+      }
       if (!r.verifyRoot) {
         throw refuse(
           'DOCKHAND_MOUNT_REFUSED',
@@ -223,7 +264,7 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
             throw refuse('DOCKHAND_MOUNT_REFUSED', 'volume driver options are not allowed here');
           }
         }
-        if (m.source !== '') await volumeAllowed(ctx, m.source, m.target);
+        if (m.source !== '') await volumeAllowed(ctx, m.source, m.target, m.readOnly);
         keep(m, binds, mounts);
       } else if (m.type === 'tmpfs') {
         keep(m, binds, mounts);

@@ -32,7 +32,8 @@ const GUARDED = [
  * Turns a bind of the daemon socket into a mount of the proxy's own socket, so that nested tools (testcontainers'
  * Ryuk, `docker` inside a container) are proxied too. The socket is recognised in any spelling
  * (`/var/run/docker.sock`, `/run/docker.sock`, with `..` or `//`). Binds of the directories that hold it, of
- * `/var/lib/docker`, or of the containerd socket are refused.
+ * `/var/lib/docker`, or of the containerd socket are refused. The mount is read-only whatever the client asked
+ * (a socket is reached through a read-only mount as well), so that no container changes what holds the socket.
  *
  * @param options - the socket paths and the proxy's socket
  * @returns the middleware
@@ -65,11 +66,13 @@ export function rewriteDockerSocket(options: RewriteSocketOptions): Middleware {
             if (versionAtLeast(engine, '1.45')) {
               if (ctx.apiVersion !== undefined && !versionAtLeast(ctx.apiVersion, '1.45'))
                 ctx.apiVersion = '1.45';
+              // read-only whatever the client asked: a socket is reached as well through a read-only mount, and
+              // nothing in the volume is the tenant's to change
               mounts.push({
                 Type: 'volume',
                 Source: options.target.volume,
                 Target: m.target,
-                ReadOnly: m.readOnly,
+                ReadOnly: true,
                 VolumeOptions: { Subpath: options.target.subpath },
               });
             } else {
@@ -79,11 +82,11 @@ export function rewriteDockerSocket(options: RewriteSocketOptions): Middleware {
               const vol = await reply.json<{ Mountpoint: string }>();
               const hostPath = posix.join(vol.Mountpoint, options.target.subpath);
               sanctionedBinds(ctx.state).add(hostPath);
-              binds.push(`${hostPath}:${m.target}${m.readOnly ? ':ro' : ''}`);
+              binds.push(`${hostPath}:${m.target}:ro`);
             }
           } else {
             sanctionedBinds(ctx.state).add(options.target.path);
-            binds.push(`${options.target.path}:${m.target}${m.readOnly ? ':ro' : ''}`);
+            binds.push(`${options.target.path}:${m.target}:ro`);
           }
           continue;
         }

@@ -22,8 +22,15 @@ export interface WorkshopTenantOptions {
   readonly socketVolume: string;
   /** The socket's path inside that volume (default `docker.sock`). */
   readonly socketPath?: string;
-  /** Where the proxy sees the project volume (only needed on engines older than API 1.45). */
+  /** Where the proxy sees the project volume (used only with `unsafeOldEngineBinds`). */
   readonly projectMount?: string;
+  /**
+   * On engines older than API 1.45, bind a directory under the project as the directory inside the project
+   * volume's mountpoint, checked through `projectMount` (default `false`: refused there; a bind of the whole
+   * project works on every engine). Unsafe with attendees you do not trust with the host: see
+   * `unsafeBindFallback` of {@link mountPolicy}'s `remap`.
+   */
+  readonly unsafeOldEngineBinds?: boolean;
   /** Objects of others the tenant may use, e.g. a shared network. */
   readonly shared?: { readonly networks?: readonly string[]; readonly volumes?: readonly string[] };
   /** Host paths that may be bind-mounted as they are (minimatch globs; default none). */
@@ -93,9 +100,16 @@ export function workshopTenant(options: WorkshopTenantOptions): Middleware {
           path: options.projectDir ?? '/home/coder/project',
           volume: options.projectVolume,
           ...(options.projectMount ? { verifyRoot: options.projectMount } : {}),
+          ...(options.unsafeOldEngineBinds ? { unsafeBindFallback: true } : {}),
         },
       ],
-      allow: { binds: options.allowBinds ?? [], volumes: shared.volumes },
+      // the socket's volume read-only: a tenant who could write it could put a symlink where the socket is, which
+      // an engine without subpaths would bind as the host path it names
+      allow: {
+        binds: options.allowBinds ?? [],
+        volumes: shared.volumes.filter((v) => v !== options.socketVolume),
+        readOnlyVolumes: [options.socketVolume],
+      },
       ownership,
       labels,
     }),

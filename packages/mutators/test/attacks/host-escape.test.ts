@@ -310,6 +310,68 @@ describe('host binds outside the project are refused (rewriteDockerSocket / moun
       expect((await a.inspect('containers', name)).json.State.Running).toBe(false);
     } else refused(r, 403);
   });
+
+  /** Runs a container of mallory's with the project at /p, to its end; gives its exit code. */
+  const inProject = async (script: string): Promise<number> => {
+    const r = await a.mallory.api.request('POST', '/containers/create', {
+      body: {
+        Image: 'busybox',
+        Cmd: ['sh', '-c', script],
+        Labels: { 'dockhand.test': a.run },
+        HostConfig: { Binds: ['/home/coder/project:/p'] },
+      },
+    });
+    expect(r.status, r.text).toBe(201);
+    expect((await a.mallory.api.request('POST', `/containers/${r.json.Id}/start`)).status).toBe(204);
+    return (await a.mallory.api.request('POST', `/containers/${r.json.Id}/wait`)).json.StatusCode as number;
+  };
+
+  it('a directory of the project, checked and then swapped for a symlink to / before the start, is not mounted', async () => {
+    const dir = `swap-${a.run}-${++n}`;
+    expect(await inProject(`mkdir -p /p/${dir}`)).toBe(0);
+    // the container exits 0 only if it sees the engine host's root at /host
+    const { r, name } = await tryCreate(
+      { Binds: [`/home/coder/project/${dir}:/host:ro`] },
+      { Cmd: ['test', '-d', '/host/var/lib/docker/volumes'] },
+    );
+    if (r.status !== 201) {
+      // an engine without subpaths: a bind of part of the project cannot be made safe from this swap
+      refused(r, 403, /cannot mount part of a volume safely/);
+      return;
+    }
+    expect(await inProject(`rmdir /p/${dir} && ln -s / /p/${dir}`)).toBe(0);
+    const start = await a.mallory.api.request('POST', `/containers/${name}/start`);
+    if (start.status === 204) {
+      const exit = await a.mallory.api.request('POST', `/containers/${name}/wait`);
+      expect(exit.json.StatusCode).not.toBe(0);
+    } else {
+      // the daemon resolves the subpath inside the volume when it starts the container, and refuses the symlink
+      expect(start.status, start.text).toBeGreaterThanOrEqual(400);
+    }
+  });
+
+  it("the proxy's socket volume is mounted read-only only, so no container can replace the socket", async () => {
+    // a container that could write the volume could put a symlink to / where the socket is: an engine without
+    // subpaths binds the socket's path in the volume's mountpoint, and would bind the host's root
+    for (const hostConfig of [
+      { Binds: [`${a.mallory.socketVolume}:/s`] },
+      { Mounts: [{ Type: 'volume', Source: a.mallory.socketVolume, Target: '/s' }] },
+    ]) {
+      const { r, name } = await tryCreate(hostConfig);
+      refused(r, 403, /may be mounted only read-only here/);
+      expect((await a.inspect('containers', name)).status).toBe(404);
+    }
+    const ro = await tryCreate({ Binds: [`${a.mallory.socketVolume}:/s:ro`] });
+    expect(ro.r.status, ro.r.text).toBe(201);
+    // the socket given for the engine's is read-only too, whatever the client asked
+    const sock = await tryCreate({ Binds: ['/var/run/docker.sock:/var/run/docker.sock'] });
+    expect(sock.r.status, sock.r.text).toBe(201);
+    const mounts = (await a.inspect('containers', sock.name)).json.Mounts as {
+      Destination: string;
+      RW: boolean;
+    }[];
+    expect(mounts.find((m) => m.Destination === '/var/run/docker.sock')).toMatchObject({ RW: false });
+  });
 });
 
 describe('host settings at the top level of a create body (read by the engine when there is no HostConfig)', () => {

@@ -61,7 +61,6 @@ describe('dockhand proxy --config', () => {
       PROJECT_DIR: t.projectDir,
       PROJECT_VOLUME: t.projectVolume,
       SOCKET_VOLUME: t.socketVolume,
-      PROJECT_MOUNT: await onEngine('volume', 'inspect', '-f', '{{.Mountpoint}}', t.projectVolume),
     };
     delete env.DOCKER_HOST;
     proxy = spawn(process.execPath, [BIN, 'proxy', '--config', CONFIG], {
@@ -80,7 +79,7 @@ describe('dockhand proxy --config', () => {
 
     const name = `cfg-${unique()}`;
     const created = await t.docker(
-      ['create', '--name', name, '-v', './dev/db:/data', 'busybox:latest', 'ls', '/data'],
+      ['create', '--name', name, '-v', '.:/data', 'busybox:latest', 'ls', '/data/dev/db'],
       {
         cwd: t.projectDir,
       },

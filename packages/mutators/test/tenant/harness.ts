@@ -96,8 +96,11 @@ export async function createTenant(
           projectVolume,
           socketVolume,
           projectDir,
-          // where the proxy sees the project volume: used only on engines without subpaths (API < 1.45)
+          // engines without subpaths (API < 1.45): the fallback, a bind of the directory in the project
+          // volume's mountpoint checked through projectMount, which the walk-through shows there (unsafe with
+          // attendees who would swap a checked directory for a symlink: test/attacks refuses it by default)
           projectMount: projectMountpoint,
+          unsafeOldEngineBinds: true,
           ...options.extra,
         }),
       ],
