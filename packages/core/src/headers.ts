@@ -1,6 +1,10 @@
-/** Hop-by-hop headers that never cross the proxy as they are (RFC 9110 §7.6.1). */
+/**
+ * Hop-by-hop headers that never cross the proxy as they are (RFC 9110 §7.6.1), and `Expect`: `node:http` has
+ * answered `100-continue` itself, and the engine gets the body anyway.
+ */
 const HOP_BY_HOP = new Set([
   'connection',
+  'expect',
   'keep-alive',
   'proxy-connection',
   'proxy-authenticate',

@@ -57,9 +57,23 @@ function isForm(contentType: string | null | undefined): boolean {
   return type === 'application/x-www-form-urlencoded' || type.startsWith('multipart/');
 }
 
+/**
+ * Whether a `Content-Type` is read here as the engine reads it: Go's `mime.ParseMediaType` lowercases and trims
+ * it with Unicode rules on its UTF-8 (`applİcation/...` with U+0130 is `application/...`, U+00A0 and U+0085 are
+ * trimmed), which JavaScript's own rules do not match. Only a value of tab, space and visible ASCII is read alike.
+ */
+function readableType(contentType: string | null | undefined): boolean {
+  return /^[\t\x20-\x7e]*$/.test(contentType ?? '');
+}
+
 /** What both route gates let through untouched: a known route, a supported version, no form body. */
 function admissible(req: RequestSummary): boolean {
-  return req.operation !== undefined && !tooOld(req.apiVersion) && !isForm(req.contentType);
+  return (
+    req.operation !== undefined &&
+    !tooOld(req.apiVersion) &&
+    readableType(req.contentType) &&
+    !isForm(req.contentType)
+  );
 }
 
 /** The route gates' checks on every request: a known route, a supported API version, no form body. */
@@ -84,7 +98,14 @@ function checkRequest(ctx: Context): void {
  * smuggled past every check made on the query.
  */
 function refuseFormBody(ctx: Context): void {
-  if (isForm(ctx.request.headers.get('content-type'))) {
+  const type = ctx.request.headers.get('content-type');
+  if (!readableType(type)) {
+    throw refuse(
+      'DOCKHAND_AMBIGUOUS_BODY',
+      `${ctx.method} ${ctx.path}: a Content-Type with bytes other than printable ASCII is not accepted here (the engine could read it as a form)`,
+    );
+  }
+  if (isForm(type)) {
     throw refuse(
       'DOCKHAND_AMBIGUOUS_BODY',
       `${ctx.method} ${ctx.path}: a form body (urlencoded or multipart) is not accepted here (send parameters in the URL)`,

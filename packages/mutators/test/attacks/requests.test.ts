@@ -208,6 +208,25 @@ describe('query parameters smuggled in a form body (the daemon reads them as the
     expect((await a.inspect('containers', victimStopped)).status).toBe(200);
   });
 
+  it.each([
+    ['a dotted capital I (U+0130), which Go lowercases to i', ['appl', 'İ', 'cation/x-www-form-urlencoded']],
+    ['a leading no-break space (U+00A0), which Go trims', ['\u00a0', 'application/x-www-form-urlencoded']],
+    ['a trailing next-line (U+0085), which Go trims', ['application/x-www-form-urlencoded', '\u0085']],
+  ])('container prune with filters in an urlencoded body whose Content-Type has %s', async (_what, parts) => {
+    // found by review (stop 19): the engine's mime.ParseMediaType reads the UTF-8 as a form type, the proxy did
+    // not, and the engine took the body's filters over the query's
+    const body = `filters=${encodeURIComponent(JSON.stringify({ label: [`dockhand.test=${a.run}`] }))}`;
+    const r = await raw(
+      Buffer.concat([
+        Buffer.from('POST /v1.45/containers/prune HTTP/1.1\r\nHost: docker\r\nContent-Type: '),
+        Buffer.from(parts.join(''), 'utf8'),
+        Buffer.from(`\r\nContent-Length: ${body.length}\r\n\r\n${body}`),
+      ]),
+    );
+    refused(r, 400, /Content-Type with bytes other than printable ASCII/);
+    expect((await a.inspect('containers', victimStopped)).status).toBe(200);
+  });
+
   it('container create with an urlencoded body and a JSON payload', async () => {
     const name = `${a.run}-form${++n}`;
     const r = await a.mallory.api.request('POST', `/containers/create?name=${name}`, {
