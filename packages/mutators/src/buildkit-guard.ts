@@ -92,8 +92,10 @@ const ALLOWED_METHODS = new Set([
  * --verbose`): it is answered with none, as `/system/df` answers `BuildCache`.
  */
 const DISK_USAGE = '/moby.buildkit.v1.Control/DiskUsage';
+/** A build: it stays open until the build ends. */
+const CONTROL_SOLVE_PATH = '/moby.buildkit.v1.Control/Solve';
 const SOLVES: ReadonlyMap<string, SolveFields> = new Map([
-  ['/moby.buildkit.v1.Control/Solve', CONTROL_SOLVE],
+  [CONTROL_SOLVE_PATH, CONTROL_SOLVE],
   ['/moby.buildkit.v1.frontend.LLBBridge/Solve', GATEWAY_SOLVE],
 ]);
 const PERMISSION_DENIED = '7';
@@ -155,6 +157,7 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
   const checkRegistries = hostRegistryCheck(options);
   // the builds running through this proxy, by ref: a client-side build's result names its build by ref
   const builds = new Map<string, { storesImage: boolean }>();
+  const activity: BuildActivity = { solves: 0, removals: new Set() };
   const images = options.images && { label: parseLabel(options.images.label), policy: options.images.policy };
   // BuildKit through `/build?version=2` runs in the engine without a Solve this guard could give a policy to
   const legacy: Middleware = on(['ImageBuild', 'BuildCancel'], async (ctx, next) => {
@@ -210,6 +213,8 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
     const sourcePolicy = images
       ? async (exportNames: string[]) => {
           await checkExportNames(upstream, exportNames, images.label, images.policy ?? {});
+          // a removal that began before this build did ends first: the policy names what is left
+          await Promise.allSettled(activity.removals);
           const list = await listImages(upstream);
           return encodeSourcePolicy(visibleImageSources(list, images.label, images.policy ?? {}));
         }
@@ -218,6 +223,7 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
       intercept(client, engine, early, {
         solve: solveRules,
         builds,
+        activity,
         checkRegistries,
         log,
         ...(sourcePolicy ? { sourcePolicy } : {}),
@@ -225,13 +231,39 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
     );
     await next();
   });
-  return compose(images ? [legacy, names, grpc] : [names, grpc]);
+  // a build's source policy allows the tenant's own tags as names, which the engine may resolve at any step of
+  // the build: a name the tenant let go of meanwhile could be another tenant's image by then
+  const removals: Middleware = on(['ImageDelete', 'ImagePrune'], async (_ctx, next) => {
+    if (activity.solves > 0)
+      throw refuse(
+        'DOCKHAND_IMAGE_POLICY',
+        'images cannot be removed here while one of your BuildKit builds runs (the build may still read them by name); remove them when it has ended',
+      );
+    const done = next();
+    activity.removals.add(done);
+    try {
+      await done;
+    } finally {
+      activity.removals.delete(done);
+    }
+  });
+  return compose(images ? [legacy, names, removals, grpc] : [names, grpc]);
+}
+
+/** The BuildKit builds of this proxy and the image removals in flight, which must not overlap. */
+interface BuildActivity {
+  /** How many `Control/Solve` calls are open. */
+  solves: number;
+  /** The image removals the engine has not answered yet. */
+  readonly removals: Set<Promise<unknown>>;
 }
 
 interface Rules {
   solve: SolveRules;
   /** The builds running through this proxy, by ref: whether each stores an image. */
   builds: Map<string, { storesImage: boolean }>;
+  /** Counts the open `Control/Solve` calls. */
+  activity: BuildActivity;
   checkRegistries: (hosts: readonly string[]) => Promise<void>;
   log: Logger;
   /**
@@ -291,6 +323,11 @@ function forwardStream(
         : `the BuildKit call ${path} is not allowed here`,
     );
     return;
+  }
+  if (path === CONTROL_SOLVE_PATH) {
+    // open from its first byte to its end: a build reads image names until it ends
+    rules.activity.solves++;
+    stream.once('close', () => rules.activity.solves--);
   }
   let request: http2.ClientHttp2Stream;
   let buildId: string | undefined;

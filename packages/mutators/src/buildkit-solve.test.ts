@@ -236,6 +236,25 @@ describe('checkSolve', () => {
     expect(() => check(CONTROL_SOLVE, def, exporter('docker'))).toThrow(/without a frontend/);
     expect(() => check(CONTROL_SOLVE, def, exporter('local'))).not.toThrow();
     expect(() => check(CONTROL_SOLVE, def, str(6, 'dockerfile.v0'), exporter('moby'))).not.toThrow();
+    // the engine keeps the last Frontend: named, then none, is none
+    expect(() => check(CONTROL_SOLVE, def, str(6, 'dockerfile.v0'), str(6, ''), exporter('moby'))).toThrow(
+      /without a frontend/,
+    );
+    expect(() =>
+      check(CONTROL_SOLVE, def, str(6, ''), str(6, 'dockerfile.v0'), exporter('moby')),
+    ).not.toThrow();
+  });
+
+  it('refuses more than 32 export names, each of which is looked up on the engine', () => {
+    const names = (n: number) =>
+      sub(13, str(1, 'moby'), entry(2, 'name', Array.from({ length: n }, (_, i) => `x${i}:1`).join(',')));
+    expect(check(CONTROL_SOLVE, names(32)).exportNames).toHaveLength(32);
+    expect(() => check(CONTROL_SOLVE, names(33))).toThrow(/at most 32 images/);
+  });
+
+  it("refuses a build whose exporters its client's session would choose (EnableSessionExporter)", () => {
+    expect(() => check(CONTROL_SOLVE, num(14, 1))).toThrow(/EnableSessionExporter/);
+    expect(() => check(CONTROL_SOLVE, num(14, 0))).not.toThrow();
   });
 
   it("refuses a step under a hostname other than the tenant's, which keys the build cache", () => {

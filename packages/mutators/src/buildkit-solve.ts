@@ -58,9 +58,17 @@ export interface SolveFields {
   readonly exporters?: boolean;
   /** Whether a request that runs no frontend gets no frontend options (a gateway solve of a bare definition). */
   readonly bareWithoutOptions: boolean;
+  /**
+   * `EnableSessionExporter` (BuildKit v0.14 on): the client's session chooses the exporters when the build ends,
+   * where the guard reads none of them.
+   */
+  readonly sessionExporter?: number;
   /** `Final` and `ExporterAttr`: a gateway solve that sets the build's result itself (deprecated). */
   readonly inlineReturn?: { readonly final: number; readonly exporterAttr: number };
 }
+
+/** The most image names one build may export to (`-t` given that often, or a name list of that length). */
+const MAX_EXPORT_NAMES = 32;
 
 /** The fields of BuildKit's `Control/Solve` request. @internal */
 export const CONTROL_SOLVE: SolveFields = {
@@ -75,7 +83,7 @@ export const CONTROL_SOLVE: SolveFields = {
   sourcePolicy: 12,
   exporters: true,
   bareWithoutOptions: false,
-  // EnableSessionExporter (14): the build's own session
+  sessionExporter: 14,
   lastField: 14,
 };
 
@@ -180,6 +188,11 @@ export function checkSolve(message: Uint8Array, fields: SolveFields, rules: Solv
   const exportNames: string[] = [];
   let storesImage = false;
   refuseUnknownFields(message, fields.lastField, 'a build request');
+  if (fields.sessionExporter !== undefined && int32sOf(message, fields.sessionExporter).some((v) => v !== 0))
+    throw refuse(
+      'DOCKHAND_IMAGE_POLICY',
+      "a build whose exporters its client's session chooses (EnableSessionExporter) is not allowed here",
+    );
   if (fields.entitlements !== undefined) {
     for (const entitlement of stringsOf(message, fields.entitlements)) {
       if (!rules.allowed.has(entitlement))
@@ -244,7 +257,8 @@ export function checkSolve(message: Uint8Array, fields: SolveFields, rules: Solv
       ...bytesOf(message, 13).map((e) => stringsOf(e, 1).at(-1) ?? ''),
     ];
     storesImage = types.some((t, i) => (i > 0 || t !== '') && !CLIENT_EXPORTERS.has(t));
-    const runsFrontend = stringsOf(message, fields.frontend).some((f) => f !== '');
+    // the engine's decoder keeps the last of a scalar field sent twice: `dockerfile.v0` then `""` runs none
+    const runsFrontend = lastString(message, fields.frontend) !== '';
     if (storesImage && !runsFrontend && bytesOf(message, fields.definition).length > 0)
       throw refuse(
         'DOCKHAND_IMAGE_POLICY',
@@ -267,6 +281,9 @@ export function checkSolve(message: Uint8Array, fields: SolveFields, rules: Solv
       if (push !== undefined && !FALSE.has(push)) registries.push(...registriesOf(names));
     }
   }
+  // each name is looked up on the engine before the build starts
+  if (new Set(exportNames).size > MAX_EXPORT_NAMES)
+    throw refuse('DOCKHAND_IMAGE_POLICY', `a build may name at most ${MAX_EXPORT_NAMES} images here`);
   return {
     registries: [...new Set(registries)],
     exportNames,
@@ -342,7 +359,7 @@ export function withTenantOptions(
     extra.push(lengthDelimited(fields.sourcePolicy, sourcePolicy));
   }
   // a gateway solve of a bare definition runs no frontend: there is nothing to give options to
-  if (!fields.bareWithoutOptions || stringsOf(body, fields.frontend).some((f) => f !== '')) {
+  if (!fields.bareWithoutOptions || lastString(body, fields.frontend) !== '') {
     for (const [k, v] of rules.labels) extra.push(stringMapEntry(fields.options, `label:${k}`, v));
     extra.push(stringMapEntry(fields.options, 'build-arg:BUILDKIT_CACHE_MOUNT_NS', rules.namespace));
     // every RUN step's hostname, which is part of its cache key: no tenant's step is another's cached layer
