@@ -97,6 +97,23 @@ describe('labelResult', () => {
       expect(() => labelResult(returnedRefs(['refs.platforms', bad]), labels, true), bad).toThrow();
   });
 
+  it('refuses a result that sets its ref more than once, which a decoder may merge where this engine replaces', () => {
+    const twice = message(
+      sub(
+        1,
+        sub(3, str(1, 'a')),
+        sub(4, sub(1, str(1, 'p1'), sub(2, str(1, 'b')))),
+        entry(10, 'containerimage.config', '{}'),
+      ),
+    );
+    expect(() => labelResult(twice, labels, true)).toThrow(/sets its ref more than once/);
+    const acrossResults = message(
+      sub(1, sub(3, str(1, 'a'))),
+      sub(1, sub(3, str(1, 'b')), entry(10, 'containerimage.config', '{}')),
+    );
+    expect(() => labelResult(acrossResults, labels, true)).toThrow(/sets its ref more than once/);
+  });
+
   it('requires containerimage.config of a result of no refs by platform (found by review: an empty refs map needed none)', () => {
     const empty = message(sub(1, sub(4)));
     expect(() => labelResult(empty, labels, true)).toThrow(/\(containerimage\.config\)/);

@@ -35,7 +35,19 @@ export function labelResult(
     // platform, `containerimage.config/<id>` for each platform `refs.platforms` names. The receiver merges the
     // results, and the last of the `ref` (1, 3) and `refs` (2, 4) fields set decides which it is
     let last: { no: number; bytes?: Uint8Array } | undefined;
-    for (const result of results) for (const f of fieldsOf(result)) if (f.no >= 1 && f.no <= 4) last = f;
+    let set = 0;
+    for (const result of results)
+      for (const f of fieldsOf(result))
+        if (f.no >= 1 && f.no <= 4) {
+          last = f;
+          set++;
+        }
+    // a decoder may merge a oneof message sent twice where this engine's replaces it: one is read alike
+    if (set > 1)
+      throw refuse(
+        'DOCKHAND_IMAGE_POLICY',
+        'a result that sets its ref more than once cannot be checked here',
+      );
     // refs by platform (2, 4: a map of refs in field 1): the exporter reads the first platform's config when there
     // is one ref, and `containerimage.config` when there is none
     const refs =
