@@ -62,9 +62,10 @@ describe('parseProxyConfig: valid files', () => {
     expect(config.middleware).toHaveLength(9);
     for (const m of config.middleware) expect(typeof m).toBe('function');
     // the BuildKit guard acts on the gRPC route, on /build (limiting images, to refuse BuildKit there; and to put
-    // its session and build id in the tenant's namespace) and on /session (the session the client opens)
+    // its session and build id in the tenant's namespace), on /session (the session the client opens) and on
+    // image removals (none while a build runs, which may still read the image by name)
     expect(routesOf(config.middleware[8]!)).toEqual(
-      new Set(['Grpc', 'ImageBuild', 'BuildCancel', 'Session']),
+      new Set(['Grpc', 'ImageBuild', 'BuildCancel', 'Session', 'ImageDelete', 'ImagePrune']),
     );
   });
 
