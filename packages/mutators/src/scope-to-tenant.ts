@@ -593,7 +593,9 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
         if (typeof v === 'string' && v.startsWith('container:')) {
           setField(hc, mode, `container:${await own.container(v.slice('container:'.length))}`);
         } else if (mode === 'NetworkMode' && typeof v === 'string' && !DEFAULT_NETWORKS.has(v)) {
-          await network(ctx, v);
+          // the network as resolved goes on: the engine reads a reference as a full id, then a name, then an id
+          // prefix, so the tenant's network found by one reading could be another tenant's by the engine's
+          setField(hc, mode, await network(ctx, v));
         }
       }
       const from = field(hc, 'VolumesFrom');
@@ -623,8 +625,10 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     const nc = field(body, 'NetworkingConfig');
     const endpoints = isObject(nc) ? field(nc, 'EndpointsConfig') : undefined;
     if (isObject(endpoints)) {
+      const resolved: JsonObject = {};
       for (const [net, ep] of Object.entries(endpoints)) {
-        if (!DEFAULT_NETWORKS.has(net)) await network(ctx, net);
+        // keyed by the network as resolved, as NetworkMode (the engine keeps each endpoint under the network's name)
+        resolved[DEFAULT_NETWORKS.has(net) ? net : await network(ctx, net)] = ep;
         await endpointNetwork(ctx, ep);
         const epLinks = field(ep, 'Links');
         if (Array.isArray(epLinks) && isObject(ep)) {
@@ -637,6 +641,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
           setField(ep, 'Links', out);
         }
       }
+      setField(nc as JsonObject, 'EndpointsConfig', resolved);
     }
     ctx.request.setJson(body);
     await next();

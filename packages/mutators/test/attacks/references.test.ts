@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Arena, arena, refused } from './harness.ts';
 
@@ -192,6 +193,44 @@ describe('object references inside a create body (scopeToTenant)', () => {
     } else refused(r, 404);
     await a.mallory.api.request('DELETE', `/networks/${decoy.json.Id}`);
     await victimUntouched();
+  });
+
+  it('NetworkMode or an endpoint naming the victim network by its name, which is an id prefix of an own network', async () => {
+    // found by review (stop 19): the proxy found its own network by the prefix and forwarded the name, which the
+    // engine reads as the victim's network (a full id first, then a name, then an id prefix)
+    const hex = '0123456789abcdef'[randomInt(16)]!;
+    const victimByName = await a.engine.request('POST', '/networks/create', {
+      body: { Name: hex, Labels: a.victimLabels },
+    });
+    expect(victimByName.status, victimByName.text).toBe(201);
+    let mine: string | undefined;
+    try {
+      for (let i = 0; i < 200 && mine === undefined; i++) {
+        const r = await a.mallory.api.request('POST', '/networks/create', {
+          body: { Name: `${a.run}-prefix${i}`, Labels: { 'dockhand.test': a.run } },
+        });
+        expect(r.status, r.text).toBe(201);
+        if ((r.json.Id as string).startsWith(hex)) mine = r.json.Id as string;
+        else await a.mallory.api.request('DELETE', `/networks/${r.json.Id}`);
+      }
+      expect(mine).toBeDefined();
+      for (const [hc, extra] of [
+        [{ NetworkMode: hex }, {}],
+        [{}, { NetworkingConfig: { EndpointsConfig: { [hex]: {} } } }],
+      ] as const) {
+        const { r, name } = await tryCreate(hc, extra);
+        expect(r.status, r.text).toBe(201);
+        expect((await a.mallory.api.request('POST', `/containers/${name}/start`)).status).toBe(204);
+        const nets = (await a.inspect('containers', name)).json.NetworkSettings.Networks;
+        const joined = Object.values(nets).map((x) => (x as { NetworkID: string }).NetworkID);
+        expect(joined).toContain(mine);
+        expect(joined).not.toContain(victimByName.json.Id);
+        await a.mallory.api.request('DELETE', `/containers/${name}?force=1`);
+      }
+    } finally {
+      if (mine !== undefined) await a.mallory.api.request('DELETE', `/networks/${mine}`);
+      await a.engine.request('DELETE', `/networks/${victimByName.json.Id}`);
+    }
   });
 
   it('network connect of an own container to the victim network', async () => {
