@@ -407,6 +407,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
         ctx.operation === 'ImagePush'
           ? await pushedRef(ctx, ctx.params.name!, ctx.request.query.get('tag') ?? '')
           : ctx.params.name!;
+      if (ctx.operation === 'ImageGet') await assertSavable(ctx, ref);
       const img = await imageLabels(ctx, ref);
       if (!img) {
         await next(); // the daemon's own error (no such image)
@@ -441,6 +442,24 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     const repo = at !== -1 ? name.slice(0, at) : colon === -1 ? name : name.slice(0, colon);
     if (tag !== '') return tag.includes(':') ? `${repo}@${tag}` : `${repo}:${tag}`;
     if (at !== -1 || colon !== -1) return name; // one tag or digest
+    // another tenant's image under the repository looks missing, as everywhere; a shared one is the policy's
+    for (const img of await repositoryImages(ctx, repo, 'push one tag')) {
+      if (!imageVisible(img.Labels, label, images)) throw await imageMissing(ctx, repo);
+      if (!carries(img.Labels, label) && !images.allowChangingShared) {
+        throw refuse(
+          'DOCKHAND_IMAGE_POLICY',
+          `pushing every tag of ${repo} would push images you did not build; push a tag of your own`,
+        );
+      }
+    }
+    return name;
+  };
+
+  /**
+   * The images that hold a tag of a repository, as the daemon reads a name without a tag where it means every tag
+   * (a push, a save).
+   */
+  const repositoryImages = async (ctx: Context, repo: string, instead: string) => {
     // the `reference` filter matches the short form of a name, as `docker images` shows it
     const familiar = repo
       .replace(/^(?:docker\.io|index\.docker\.io|registry-1\.docker\.io)\//i, '')
@@ -451,19 +470,21 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     });
     if (reply.status !== 200) {
       await reply.text();
-      throw refuse('DOCKHAND_IMAGE_POLICY', `the tags of ${repo} cannot be checked here; push one tag`);
+      throw refuse('DOCKHAND_IMAGE_POLICY', `the tags of ${repo} cannot be checked here; ${instead}`);
     }
-    // another tenant's image under the repository looks missing, as everywhere; a shared one is the policy's
-    for (const img of await reply.json<{ Labels?: Record<string, string> | null }[]>()) {
-      if (!imageVisible(img.Labels, label, images)) throw await imageMissing(ctx, repo);
-      if (!carries(img.Labels, label) && !images.allowChangingShared) {
-        throw refuse(
-          'DOCKHAND_IMAGE_POLICY',
-          `pushing every tag of ${repo} would push images you did not build; push a tag of your own`,
-        );
-      }
-    }
-    return name;
+    return reply.json<{ Labels?: Record<string, string> | null }[]>();
+  };
+
+  /**
+   * Refuses a save of a name the tenant may not see, or of a repository name without a tag, which the daemon
+   * saves with every tag it has, when any of them is another tenant's.
+   */
+  const assertSavable = async (ctx: Context, name: string): Promise<void> => {
+    await assertImageVisible(ctx, name);
+    const slash = name.lastIndexOf('/');
+    if (name.includes('@') || name.includes(':', slash + 1)) return;
+    for (const img of await repositoryImages(ctx, name, 'save one tag'))
+      if (!imageVisible(img.Labels, label, images)) throw await imageMissing(ctx, name);
   };
 
   /** Refuses a tag that would move a name another tenant's (or a shared) image holds. */
@@ -562,7 +583,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   const saveImages: Middleware = on('ImageGetAll', async (ctx, next) => {
     const names = ctx.request.query.getAll('names');
     if (names.length === 0) throw refuse('DOCKHAND_IMAGE_POLICY', 'name the images to save');
-    for (const ref of names) await assertImageVisible(ctx, ref);
+    for (const ref of names) await assertSavable(ctx, ref);
     await next();
   });
 

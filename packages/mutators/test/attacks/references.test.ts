@@ -418,3 +418,29 @@ describe('the victim network and volume by name and id (scopeToTenant → 404)',
     expect((await a.inspect('volumes', victimVol)).json.Labels).toEqual(a.victimLabels);
   });
 });
+
+describe('image save of a repository name without a tag (scopeToTenant)', () => {
+  it.each([
+    ['/images/get?names=', (repo: string) => `/images/get?names=${repo}`],
+    ['/images/{name}/get', (repo: string) => `/images/${repo}/get`],
+  ])('%s of a repository in which the victim holds a tag, the daemon saving every tag', async (_w, path) => {
+    // found by review (stop 19): the proxy checked <repo>:latest (missing, so left to the daemon); the daemon
+    // saved every tag of the repository, the victim's image with it
+    const repo = `${a.run}-shared-repo${++n}`;
+    const stopped = await a.victimContainer(`${a.run}-saver${n}`, {}, false);
+    const committed = await a.engine.request('POST', `/commit?container=${stopped}&repo=${repo}&tag=v2`, {
+      body: { Labels: a.victimLabels },
+    });
+    expect(committed.status, committed.text).toBe(201);
+    try {
+      // the victim's tag itself is refused as missing, and so is the repository name
+      refused(await a.mallory.api.request('GET', path(`${repo}:v2`)), 404);
+      const r = await a.mallory.api.pool.request({ method: 'GET', path: path(repo) });
+      const body = Buffer.from(await r.body.arrayBuffer());
+      expect(r.statusCode, body.toString().slice(0, 200)).toBe(404);
+      expect(body.toString()).not.toContain(`${repo}:v2`);
+    } finally {
+      await a.engine.request('DELETE', `/images/${repo}:v2?force=1`);
+    }
+  });
+});
