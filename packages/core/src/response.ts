@@ -50,6 +50,7 @@ export class ProxyResponse {
   #queued = 0;
   #ended = false;
   #error: Error | undefined;
+  #ends: (() => void)[] = [];
   #sink: BodySink | undefined;
   #flow: FlowControl | undefined;
   #replaced: Buffer | undefined;
@@ -94,6 +95,7 @@ export class ProxyResponse {
   end(): void {
     this.#ended = true;
     this.#sink?.end();
+    this.#over();
   }
 
   /** @internal the producer failed */
@@ -101,6 +103,24 @@ export class ProxyResponse {
     this.#error = err;
     this.#ended = true;
     this.#sink?.destroy(err);
+    this.#over();
+  }
+
+  /**
+   * Calls `fn` once the engine's answer has ended or failed (at once if it already has), whether or not the client
+   * is still reading it: e.g. when a streamed build is over.
+   *
+   * @param fn - what to call
+   */
+  onEnd(fn: () => void): void {
+    if (this.#ended) fn();
+    else this.#ends.push(fn);
+  }
+
+  #over(): void {
+    const ends = this.#ends;
+    this.#ends = [];
+    for (const fn of ends) fn();
   }
 
   /** Whether a middleware replaced the body. */

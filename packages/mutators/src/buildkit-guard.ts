@@ -157,7 +157,7 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
   const checkRegistries = hostRegistryCheck(options);
   // the builds running through this proxy, by ref: a client-side build's result names its build by ref
   const builds = new Map<string, { storesImage: boolean }>();
-  const activity: BuildActivity = { solves: 0, removals: new Set() };
+  const activity: BuildActivity = { builds: 0, removals: new Set() };
   const images = options.images && { label: parseLabel(options.images.label), policy: options.images.policy };
   // BuildKit through `/build?version=2` runs in the engine without a Solve this guard could give a policy to
   const legacy: Middleware = on(['ImageBuild', 'BuildCancel'], async (ctx, next) => {
@@ -174,7 +174,25 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
         'BuildKit builds through /build cannot be limited to your images here; use docker buildx (the default docker build) or DOCKER_BUILDKIT=0',
       );
     }
-    await next();
+    if (ctx.operation !== 'ImageBuild') {
+      await next();
+      return;
+    }
+    // a classic build, too, looks an image name up only when it reaches the step that reads it
+    activity.builds++;
+    let open = true;
+    const over = () => {
+      if (open) activity.builds--;
+      open = false;
+    };
+    try {
+      await next();
+    } catch (err) {
+      over();
+      throw err;
+    }
+    if (ctx.response === undefined) over();
+    else ctx.response.onEnd(over);
   });
   // what BuildKit names engine-wide outside `/grpc`, in the tenant's namespace: the session a client opens on
   // `/session` (and its shared key, which names the snapshots of its files), and a `/build`'s session and build id
@@ -234,10 +252,10 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
   // a build's source policy allows the tenant's own tags as names, which the engine may resolve at any step of
   // the build: a name the tenant let go of meanwhile could be another tenant's image by then
   const removals: Middleware = on(['ImageDelete', 'ImagePrune'], async (_ctx, next) => {
-    if (activity.solves > 0)
+    if (activity.builds > 0)
       throw refuse(
         'DOCKHAND_IMAGE_POLICY',
-        'images cannot be removed here while one of your BuildKit builds runs (the build may still read them by name); remove them when it has ended',
+        'images cannot be removed here while one of your builds runs (the build may still read them by name); remove them when it has ended',
       );
     const done = next();
     activity.removals.add(done);
@@ -252,8 +270,8 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
 
 /** The BuildKit builds of this proxy and the image removals in flight, which must not overlap. */
 interface BuildActivity {
-  /** How many `Control/Solve` calls are open. */
-  solves: number;
+  /** How many builds are running: `Control/Solve` calls open, classic `/build` answers not ended. */
+  builds: number;
   /** The image removals the engine has not answered yet. */
   readonly removals: Set<Promise<unknown>>;
 }
@@ -262,7 +280,7 @@ interface Rules {
   solve: SolveRules;
   /** The builds running through this proxy, by ref: whether each stores an image. */
   builds: Map<string, { storesImage: boolean }>;
-  /** Counts the open `Control/Solve` calls. */
+  /** Counts the running builds. */
   activity: BuildActivity;
   checkRegistries: (hosts: readonly string[]) => Promise<void>;
   log: Logger;
@@ -326,8 +344,8 @@ function forwardStream(
   }
   if (path === CONTROL_SOLVE_PATH) {
     // open from its first byte to its end: a build reads image names until it ends
-    rules.activity.solves++;
-    stream.once('close', () => rules.activity.solves--);
+    rules.activity.builds++;
+    stream.once('close', () => rules.activity.builds--);
   }
   let request: http2.ClientHttp2Stream;
   let buildId: string | undefined;

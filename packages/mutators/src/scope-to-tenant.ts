@@ -528,7 +528,8 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     const pins = new Map<string, string>();
     for (const ref of classic?.images ?? []) {
       if (!classic!.bases.includes(ref)) {
-        await assertImageVisible(ctx, ref);
+        // read only when the engine reaches the step: a name missing now could be another tenant's by then
+        await visibleImage(ctx, ref);
         continue;
       }
       // a base image the engine does not have would be pulled during the build, and its triggers run unchecked:
@@ -551,7 +552,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
             `an ONBUILD trigger of image ${ref} reads ${read} from the registry ${registry}, on the engine's host; it is not allowed here`,
           );
         }
-        await assertImageVisible(ctx, read);
+        await visibleImage(ctx, read);
       }
     }
     if (classic) {

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Arena, arena, refused } from './harness.ts';
+import { type Arena, arena, build, refused } from './harness.ts';
 
 let a: Arena;
 let victim: string;
@@ -441,6 +441,49 @@ describe('image save of a repository name without a tag (scopeToTenant)', () => 
       expect(body.toString()).not.toContain(`${repo}:v2`);
     } finally {
       await a.engine.request('DELETE', `/images/${repo}:v2?force=1`);
+    }
+  });
+});
+
+describe('images a classic build reads by name when it reaches the step (scopeToTenant, buildkitGuard)', () => {
+  // found by review (stop 19): only FROM is pinned to the id checked; COPY --from=<name> is looked up late
+  const labels = () => encodeURIComponent(JSON.stringify({ 'dockhand.test': a.run }));
+
+  it('COPY --from= a name no image holds yet, which another tenant could build during the build', async () => {
+    const missing = `${a.run}-not-yet${++n}`;
+    const { reply } = await build(
+      a.mallory.api,
+      `labels=${labels()}`,
+      `FROM busybox\nRUN sleep 1\nCOPY --from=${missing} /secret /stolen\n`,
+    );
+    refused(reply, 404, new RegExp(`No such image: ${missing}`));
+  });
+
+  it('no image removal while a build of the tenant runs, which may still read the name', async () => {
+    const name = `${a.run}-held${++n}`;
+    const own = await build(
+      a.mallory.api,
+      `t=${name}&labels=${labels()}`,
+      'FROM busybox\nRUN echo own > /own\n',
+    );
+    expect(own.reply.status, own.reply.text).toBe(200);
+    try {
+      const running = build(
+        a.mallory.api,
+        `labels=${labels()}`,
+        `FROM busybox\nRUN sleep 3\nCOPY --from=${name} /own /own\n`,
+      );
+      await new Promise((r) => setTimeout(r, 1000));
+      refused(
+        await a.mallory.api.request('DELETE', `/images/${name}`),
+        403,
+        /cannot be removed here while one of your builds runs/,
+      );
+      refused(await a.mallory.api.request('POST', '/images/prune'), 403, /while one of your builds runs/);
+      expect((await running).reply.status).toBe(200);
+      expect((await a.mallory.api.request('DELETE', `/images/${name}`)).status).toBe(200);
+    } finally {
+      await a.engine.request('DELETE', `/images/${name}?force=1`);
     }
   });
 });

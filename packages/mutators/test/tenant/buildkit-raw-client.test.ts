@@ -459,10 +459,8 @@ describe.runIf(major > 1 || minor >= 44)('a raw BuildKit client through the tena
       await new Promise((r) => setTimeout(r, 500));
       const during = await alice.docker(['rmi', name]);
       expect(during.code).not.toBe(0);
-      expect(during.stderr).toMatch(/cannot be removed here while one of your BuildKit builds runs/);
-      expect((await alice.docker(['image', 'prune', '-af'])).stderr).toMatch(
-        /while one of your BuildKit builds/,
-      );
+      expect(during.stderr).toMatch(/cannot be removed here while one of your builds runs/);
+      expect((await alice.docker(['image', 'prune', '-af'])).stderr).toMatch(/while one of your builds runs/);
       expect(await onEngine('image', 'inspect', '-f', '{{.Id}}', name)).toMatch(/^sha256:/);
       expect((await solved).status).toBe('0');
       const after = await alice.docker(['rmi', name]);
