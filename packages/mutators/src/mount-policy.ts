@@ -4,7 +4,7 @@ import { type Context, compose, type Middleware, on } from '@dockhand/core';
 import { minimatch } from 'minimatch';
 import { engineApiVersion, versionAtLeast } from './engine-version.ts';
 import { refuse } from './errors.ts';
-import { checkedBody, child, field, isObject, type JsonObject } from './fields.ts';
+import { checkedBody, child, field, isObject, type JsonObject, setField } from './fields.ts';
 import {
   bindSpec,
   cleanHostPath,
@@ -265,6 +265,18 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
           }
         }
         if (m.source !== '') await volumeAllowed(ctx, m.source, m.target, m.readOnly);
+        // the engine copies the image's files at the target into an empty volume, read-only mount or not: an
+        // image of the tenant's could put a symlink where the socket goes
+        if (m.source !== '' && readOnlyGlobs.some((g) => minimatch(m.source, g))) {
+          if (m.from === 'Mounts' && m.raw) {
+            const vo = field(m.raw, 'VolumeOptions');
+            const rest = Object.entries(isObject(vo) ? vo : {}).filter(([k]) => k.toLowerCase() !== 'nocopy');
+            setField(m.raw, 'VolumeOptions', { ...Object.fromEntries(rest), NoCopy: true });
+            keep(m, binds, mounts);
+          } else
+            keep({ ...m, options: [...m.options.filter((o) => o !== 'nocopy'), 'nocopy'] }, binds, mounts);
+          continue;
+        }
         keep(m, binds, mounts);
       } else if (m.type === 'tmpfs') {
         keep(m, binds, mounts);

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createProxy } from '@dockhand/core';
@@ -371,6 +371,29 @@ describe('host binds outside the project are refused (rewriteDockerSocket / moun
       RW: boolean;
     }[];
     expect(mounts.find((m) => m.Destination === '/var/run/docker.sock')).toMatchObject({ RW: false });
+  });
+
+  it("the proxy's socket volume gets no files copied up from an image, read-only mount or not", async () => {
+    // found by review (stop 19): the engine copies the image's files at the target into an empty volume when it
+    // creates the container, so an image with a symlink to / at docker.sock planted it in the socket volume
+    const labels = encodeURIComponent(JSON.stringify({ 'dockhand.test': a.run }));
+    const img = await build(
+      a.mallory.api,
+      `labels=${labels}`,
+      'FROM busybox\nRUN mkdir /d && ln -s / /d/docker.sock\n',
+    );
+    expect(img.id, img.reply.text).toBeDefined();
+    const mountpoint = (await a.engine.request('GET', `/volumes/${a.mallory.socketVolume}`)).json
+      .Mountpoint as string;
+    for (const hostConfig of [
+      { Binds: [`${a.mallory.socketVolume}:/d:ro`] },
+      { Mounts: [{ Type: 'volume', Source: a.mallory.socketVolume, Target: '/d', ReadOnly: true }] },
+    ]) {
+      const { r } = await tryCreate(hostConfig, { Image: img.id });
+      expect(r.status, r.text).toBe(201);
+      expect(await readdir(mountpoint)).toEqual([]);
+    }
+    await a.engine.request('DELETE', `/images/${img.id}?force=1`);
   });
 });
 
