@@ -1,23 +1,75 @@
 import { compose, type Middleware, on } from '@dockhand/core';
+import { parseDockerfile, parseInstruction } from './dockerfile-parser.ts';
 import { refuse } from './errors.ts';
 import { checkedBody, field, isObject, setField } from './fields.ts';
 
-/** Refuses a `changes` value that plainly sets one of the keys (any line of it: the daemon splits on newlines). */
-function refuseLabelChanges(query: URLSearchParams, keys: readonly string[]): void {
-  for (const change of query.getAll('changes')) {
-    if (/^\s*label\b/im.test(change) && keys.some((k) => change.includes(k))) {
-      throw refuse(
-        'DOCKHAND_LABEL_SPOOF',
-        `the label ${keys.join(', ')} is set by the workshop and cannot be changed`,
-      );
-    }
+/** A string's UTF-8 bytes, one character per byte, as the Dockerfile parser reads them. */
+const bytes = (text: string): string => Buffer.from(text, 'utf8').toString('latin1');
+
+/**
+ * The `changes` of a commit or an import, checked, with the labels appended as `LABEL "key"="value"` changes, last.
+ *
+ * The daemon joins all `changes` values with newlines and parses them as one Dockerfile (moby's `BuildFromConfig`),
+ * so a value can reach into the next one: a trailing escape character (`\`, or `` ` `` after an `# escape=`
+ * directive) glues the proxy's `LABEL` onto it, and a heredoc takes the lines after it. Each value must therefore
+ * be one instruction on one line, starting with its keyword: no line break, no comment or parser directive, no
+ * heredoc (`<<`), no trailing `\` or `` ` ``. The builder's parser then checks the outcome: every value reads as one
+ * instruction of its own, and the appended labels as the last ones. A change that names one of the keys is refused,
+ * in any spelling: quotes and backslashes are removed before looking (the builder's word processing drops them), and
+ * a `LABEL` with a variable (`$K=...`) is refused outright, since its key is known only to the engine. Strict on
+ * purpose: a workshop's `docker commit --change 'ENV A=1' --change 'CMD ["x"]'` never needs any of these.
+ *
+ * @param changes - the client's `changes` values
+ * @param labels - the labels to append
+ * @returns the changes to send
+ * @throws {@link @dockhand/core!DockhandError} `DOCKHAND_LABEL_SPOOF` for a change that is refused
+ * @example
+ * ```ts
+ * stampChanges(['ENV A=1'], { 'dockhand.tenant': 'alice' }); // ['ENV A=1', 'LABEL "dockhand.tenant"="alice"']
+ * stampChanges(['ENV A=\\'], { 'dockhand.tenant': 'alice' }); // throws DOCKHAND_LABEL_SPOOF
+ * ```
+ * @internal
+ */
+export function stampChanges(changes: readonly string[], labels: Readonly<Record<string, string>>): string[] {
+  const keys = Object.keys(labels);
+  const named = `the label ${keys.join(', ')} is set by the workshop`;
+  const oneLine = () =>
+    refuse(
+      'DOCKHAND_LABEL_SPOOF',
+      `${named}, after your changes: each change must be one instruction on one line, without a comment, parser directive, heredoc (<<) or trailing escape character`,
+    );
+  for (const change of changes) {
+    // quotes and escapes removed rather than refused: `LABEL description="two words"` is common and harmless
+    const plain = change.replace(/["'\\]/g, '').toLowerCase();
+    if (keys.some((k) => plain.includes(k.toLowerCase())))
+      throw refuse('DOCKHAND_LABEL_SPOOF', `${named} and cannot be changed`);
+    if (/[\r\n]/.test(change) || change.includes('<<')) throw oneLine();
+    if (!/^[\t ]*[A-Za-z]/.test(change) || /[\\`][\s\u0085]*$/.test(change)) throw oneLine();
+    let ins = parseInstruction(bytes(change));
+    if (ins.keyword === 'onbuild') ins = parseInstruction(ins.args);
+    if (ins.keyword === 'label' && change.includes('$'))
+      throw refuse('DOCKHAND_LABEL_SPOOF', `${named}; a LABEL change cannot use variables ($)`);
   }
+  const stamps = Object.entries(labels).map(([k, v]) => `LABEL ${JSON.stringify(k)}=${JSON.stringify(v)}`);
+  const all = [...changes, ...stamps];
+  // what the daemon parses: each change one instruction of its own, the stamps last and unchanged
+  const parsed = parseDockerfile(bytes(all.join('\n')));
+  const alone = all.map((c) => parseDockerfile(bytes(c)));
+  if (
+    parsed.length !== all.length ||
+    alone.some(
+      (p, i) => p.length !== 1 || p[0]!.keyword !== parsed[i]!.keyword || p[0]!.args !== parsed[i]!.args,
+    )
+  )
+    throw oneLine();
+  return all;
 }
 
-/** Appends `LABEL "key"="value"` changes last, so that they win over any spelling a client found. */
-function appendLabelChanges(query: URLSearchParams, labels: Readonly<Record<string, string>>): void {
-  for (const [k, v] of Object.entries(labels))
-    query.append('changes', `LABEL ${JSON.stringify(k)}=${JSON.stringify(v)}`);
+/** Replaces the query's `changes` with {@link stampChanges}'s. */
+function stampQuery(query: URLSearchParams, labels: Readonly<Record<string, string>>): void {
+  const changes = stampChanges(query.getAll('changes'), labels);
+  query.delete('changes');
+  for (const change of changes) query.append('changes', change);
 }
 
 /** Options of {@link stampLabels}. */
@@ -29,7 +81,8 @@ export interface StampOptions {
 /**
  * Adds the tenant's labels to everything it creates: containers, volumes and networks (body `Labels`), images
  * built (`/build`'s `labels` query parameter), committed (the config's `Labels` and a last `LABEL` change, which
- * wins over any spelling of the key in the client's changes) or imported (a last `LABEL` change).
+ * wins over any spelling of the key in the client's changes) or imported (a last `LABEL` change). `changes` that
+ * name a key, or could reach into the `LABEL` change after them, are refused (see {@link stampChanges}).
  * Exec sessions need none: they are tracked through their container. A label the client sets under one of these
  * keys is overwritten, so a tenant cannot claim another's label.
  *
@@ -52,9 +105,8 @@ export function stampLabels(options: StampOptions): Middleware {
       const current = field(body, 'Labels');
       setField(body, 'Labels', { ...(isObject(current) ? current : {}), ...labels });
       if (ctx.operation === 'ImageCommit') {
-        refuseLabelChanges(ctx.request.query, keys);
         // the daemon applies `changes` after the config: the last LABEL, ours, wins over any spelling of the key
-        appendLabelChanges(ctx.request.query, labels);
+        stampQuery(ctx.request.query, labels);
       }
       ctx.request.setJson(body);
       await next();
@@ -77,8 +129,7 @@ export function stampLabels(options: StampOptions): Middleware {
 
   const importImage: Middleware = on('ImageCreate', async (ctx, next) => {
     if (ctx.request.query.get('fromSrc') !== null) {
-      refuseLabelChanges(ctx.request.query, keys);
-      appendLabelChanges(ctx.request.query, labels);
+      stampQuery(ctx.request.query, labels);
     }
     await next();
   });

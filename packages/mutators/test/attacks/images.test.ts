@@ -135,6 +135,85 @@ describe('label spoofing: what the tenant creates carries its own label (stampLa
     refused(r, 403, /set by the workshop/);
     expect((await a.inspect('images', repo)).status).toBe(404);
   });
+
+  // The engine joins all `changes` with newlines and parses them as one Dockerfile: a last change ending in the
+  // escape character takes the proxy's appended LABEL into itself (found by review, stop 19).
+  const swallowing: [string, () => string[]][] = [
+    [
+      'a trailing backslash (no tenant label at all)',
+      () => [`LABEL dockhand.test=${a.run}`, 'ENV SWALLOW=\\'],
+    ],
+    [
+      "a trailing backslash and the victim's key split by quotes",
+      () => [`LABEL "dockhand.tena"nt="${a.victim.name}" dockhand.test=${a.run}`, 'ENV SWALLOW=\\'],
+    ],
+    [
+      'an escape directive and a trailing backtick',
+      () => ['# escape=`', `LABEL dockhand.test=${a.run}`, 'ENV SWALLOW=`'],
+    ],
+  ];
+  const query = (changes: string[]) => changes.map((c) => `&changes=${encodeURIComponent(c)}`).join('');
+
+  it.each(swallowing)(
+    'ImageCommit with changes ending in %s (found by review, stop 19)',
+    async (_w, changes) => {
+      const own = await a.ownContainer(`${a.run}-commit${++n}`);
+      const repo = `${a.run}-swallowed${n}`;
+      const r = await a.mallory.api.request(
+        'POST',
+        `/commit?container=${own}&repo=${repo}&tag=1${query(changes())}`,
+        {
+          body: { Labels: { 'dockhand.test': a.run } },
+        },
+      );
+      refused(r, 403, /set by the workshop/);
+      expect((await a.inspect('images', `${repo}:1`)).status).toBe(404);
+    },
+  );
+
+  it.each(swallowing)(
+    'ImageCreate (import) with changes ending in %s (found by review, stop 19)',
+    async (_w, changes) => {
+      const repo = `${a.run}-swallowed${++n}`;
+      const r = await a.mallory.api.request(
+        'POST',
+        `/images/create?fromSrc=-&repo=${repo}&tag=1${query(changes())}`,
+        { raw: await tarOf({ hello: 'x' }), headers: { 'content-type': 'application/x-tar' } },
+      );
+      refused(r, 403, /set by the workshop/);
+      expect((await a.inspect('images', `${repo}:1`)).status).toBe(404);
+    },
+  );
+
+  it("commit and import with plain changes still work, under the tenant's label", async () => {
+    const changes = query(['ENV A=1', 'CMD ["x"]', `LABEL description="two words" dockhand.test=${a.run}`]);
+    const own = await a.ownContainer(`${a.run}-commit${++n}`);
+    const committed = `${a.run}-plain${n}`;
+    const c = await a.mallory.api.request(
+      'POST',
+      `/commit?container=${own}&repo=${committed}&tag=1${changes}`,
+      {
+        body: {},
+      },
+    );
+    expect(c.status, c.text).toBe(201);
+    const imported = `${a.run}-plain${++n}`;
+    const i = await a.mallory.api.request(
+      'POST',
+      `/images/create?fromSrc=-&repo=${imported}&tag=1${changes}`,
+      {
+        raw: await tarOf({ hello: 'x' }),
+        headers: { 'content-type': 'application/x-tar' },
+      },
+    );
+    expect(i.status, i.text).toBe(200);
+    for (const repo of [committed, imported]) {
+      const config = (await a.inspect('images', `${repo}:1`)).json.Config;
+      expect(config.Labels).toMatchObject({ 'dockhand.tenant': a.mallory.name, description: 'two words' });
+      expect(config.Env).toContain('A=1');
+      expect(config.Cmd).toEqual(['x']);
+    }
+  });
 });
 
 describe('shared and foreign images (scopeToTenant image policy)', () => {
