@@ -1,7 +1,7 @@
 import { compose, type Middleware, on, untouchedWhen } from '@dockhand/core';
 import { classicBuild } from './classic-build.ts';
 import { refuse } from './errors.ts';
-import { checkedBody, field, foldKey, isObject, type JsonObject } from './fields.ts';
+import { checkedBody, field, foldKey, isObject, type JsonObject, setField } from './fields.ts';
 import { checkEndpoints, type NetworkPolicy, networkCreateCheck } from './network-settings.ts';
 import { hostRegistryCheck, type RegistryRules, registryAddressHost, registryOf } from './registry-host.ts';
 
@@ -232,6 +232,15 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
     if (hc !== undefined && hc !== null && !isObject(hc))
       throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'HostConfig must be an object');
     if (isObject(hc)) checkHostConfig(hc);
+    // an engine on cgroup v1 defaults to the host's cgroup namespace (the host's cgroup paths in the container):
+    // a container asks for its own unless it named a mode, which the check above held to the rules
+    const hostConfig = isObject(hc) ? hc : {};
+    const cgroupns = field(hostConfig, 'CgroupnsMode');
+    if (cgroupns === undefined || cgroupns === null || cgroupns === '') {
+      setField(hostConfig, 'CgroupnsMode', 'private');
+      setField(body, 'HostConfig', hostConfig);
+      ctx.request.setJson(body);
+    }
     const nc = field(body, 'NetworkingConfig');
     checkEndpoints(isObject(nc) ? field(nc, 'EndpointsConfig') : undefined, true);
     await next();
