@@ -298,8 +298,8 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
     }
     if (nonEmpty(q.get('cgroupparent')))
       throw refuse('DOCKHAND_HOST_ESCAPE', 'cgroupparent is not allowed here');
-    const hosts = q.get('extrahosts');
-    if (hosts && hosts !== '[]')
+    // every value: the engine reads the first as JSON and, on older API versions, the others as more hosts
+    if (q.getAll('extrahosts').some((hosts) => hosts !== '' && hosts !== '[]'))
       throw refuse('DOCKHAND_HOST_ESCAPE', 'extrahosts is not allowed on builds here');
     // a remote context (a URL, a git repository) is fetched by the engine itself, from the host's network
     for (const remote of q.getAll('remote')) {
