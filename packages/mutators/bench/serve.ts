@@ -9,9 +9,12 @@ const [listen, tenant, projectVolume, socketVolume] = process.argv.slice(2) as [
   string,
   string,
 ];
+const preset = tenant === '-' ? undefined : workshopTenant({ tenant, projectVolume, socketVolume });
 const proxy = createProxy({
   upstream: 'unix:///var/run/docker.sock',
-  middleware: tenant === '-' ? [] : [workshopTenant({ tenant, projectVolume, socketVolume })],
+  middleware: preset ? [preset] : [],
 });
+// as `dockhand proxy` does: the instance's volumes checked before the first request, so the lane is open from it
+await preset?.verifyInstanceVolumes(proxy.upstream);
 await proxy.listen(listen);
 answerBench(() => proxy.close());

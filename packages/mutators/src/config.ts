@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { logRequests, type Middleware, type OperationId, operationIds } from '@dockhand/core';
+import { logRequests, type Middleware, type OperationId, operationIds, type Upstream } from '@dockhand/core';
+import type { Logger } from 'pino';
 import * as v from 'valibot';
 import { parse as parseYaml } from 'yaml';
 import { allowRoutes, denyUnknownRoutes } from './allow-routes.ts';
@@ -10,7 +11,7 @@ import { rewriteDockerSocket } from './rewrite-docker-socket.ts';
 import { scopeToTenant } from './scope-to-tenant.ts';
 import { stampLabels } from './stamp-labels.ts';
 import { LABEL_SPEC } from './tenant.ts';
-import { workshopTenant } from './workshop-tenant.ts';
+import { type WorkshopTenantMiddleware, workshopTenant } from './workshop-tenant.ts';
 
 const str = v.pipe(v.string(), v.minLength(1));
 const strings = v.array(str);
@@ -32,6 +33,7 @@ const entries = {
     projectVolume: str,
     socketVolume: str,
     socketPath: v.optional(str),
+    instanceVolumes: v.optional(strings),
     projectMount: v.optional(str),
     unsafeOldEngineBinds: v.optional(v.boolean()),
     shared: v.optional(v.strictObject({ networks: v.optional(strings), volumes: v.optional(strings) })),
@@ -127,6 +129,12 @@ export interface ProxyConfig {
   readonly socketMode?: number;
   /** The pipeline, in file order. */
   readonly middleware: Middleware[];
+  /**
+   * The checks the pipeline makes on the engine before it serves anything (a `workshopTenant`'s instance
+   * volumes), for a proxy to run before it listens; present only when the pipeline has some. Rejects with the
+   * refusal (a `DockhandError`) when one fails.
+   */
+  readonly preflight?: (upstream: Upstream, log?: Logger) => Promise<void>;
 }
 
 /** A configuration file that cannot be used: the message names the file, the key and what is wrong. */
@@ -243,8 +251,19 @@ export function parseProxyConfig(
     }
     return build(type, parsed.output as never);
   });
+  const checks = middleware.flatMap((mw) => {
+    const verify = (mw as Partial<WorkshopTenantMiddleware>).verifyInstanceVolumes;
+    return typeof verify === 'function' ? [verify] : [];
+  });
   const mode = top.output.socketMode;
   return {
+    ...(checks.length > 0
+      ? {
+          preflight: async (upstream: Upstream, log?: Logger) => {
+            for (const check of checks) await check(upstream, log);
+          },
+        }
+      : {}),
     ...(top.output.listen ? { listen: top.output.listen } : {}),
     ...(top.output.upstream ? { upstream: top.output.upstream } : {}),
     ...(mode !== undefined ? { socketMode: typeof mode === 'number' ? mode : Number.parseInt(mode, 8) } : {}),

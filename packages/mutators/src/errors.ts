@@ -25,6 +25,11 @@ export const mutatorErrorCodes = {
   DOCKHAND_API_TOO_OLD: 400,
   /** A lookup the proxy needs before it can answer safely failed on the engine; nothing unchecked is sent. */
   DOCKHAND_ENGINE_LOOKUP_FAILED: 502,
+  /**
+   * A volume of the proxy's own instance (project, socket, ...) is missing or carries the tenant label key: a
+   * tenant created it before the instance did. The proxy serves nothing.
+   */
+  DOCKHAND_INSTANCE_VOLUME_TAKEN: 503,
 } as const;
 
 /** A code of {@link mutatorErrorCodes}. */

@@ -19,4 +19,8 @@ export {
 export { type ScopeOptions, scopeToTenant } from './scope-to-tenant.ts';
 export { type StampOptions, stampLabels } from './stamp-labels.ts';
 export { carries, parseLabel, type TenantLabel } from './tenant.ts';
-export { type WorkshopTenantOptions, workshopTenant } from './workshop-tenant.ts';
+export {
+  type WorkshopTenantMiddleware,
+  type WorkshopTenantOptions,
+  workshopTenant,
+} from './workshop-tenant.ts';

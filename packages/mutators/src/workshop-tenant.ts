@@ -1,6 +1,8 @@
-import { compose, type Middleware, untouchedWhen } from '@dockhand/core';
+import { compose, DockhandError, type Middleware, type Upstream, untouchedWhen } from '@dockhand/core';
+import type { Logger } from 'pino';
 import { allowRoutes, TENANT_ROUTES } from './allow-routes.ts';
 import { buildkitGuard } from './buildkit-guard.ts';
+import { mutatorErrorCodes, refuse } from './errors.ts';
 import { hostGuard } from './host-guard.ts';
 import { mountPolicy } from './mount-policy.ts';
 import { Ownership } from './ownership.ts';
@@ -22,6 +24,12 @@ export interface WorkshopTenantOptions {
   readonly socketVolume: string;
   /** The socket's path inside that volume (default `docker.sock`). */
   readonly socketPath?: string;
+  /**
+   * More volumes of the instance the proxy belongs to (e.g. an IDE's own volumes): with `projectVolume` and
+   * `socketVolume`, each must exist and carry no tenant label before the proxy serves anything (see
+   * {@link WorkshopTenantMiddleware.verifyInstanceVolumes}). Not made usable by the tenant.
+   */
+  readonly instanceVolumes?: readonly string[];
   /** Where the proxy sees the project volume (used only with `unsafeOldEngineBinds`). */
   readonly projectMount?: string;
   /**
@@ -43,6 +51,86 @@ export interface WorkshopTenantOptions {
   readonly registries?: readonly string[];
 }
 
+/** The middleware {@link workshopTenant} returns: the tenant's pipeline, and the check it makes before serving. */
+export interface WorkshopTenantMiddleware extends Middleware {
+  /**
+   * Checks, once, that the instance's own volumes (`projectVolume`, `socketVolume`, `instanceVolumes`) exist on
+   * the engine and carry no tenant label key: a tenant that created one of them first (a volume named like another
+   * instance's) would own that instance's socket, project or terminal. The pipeline runs the same check before its
+   * first request and refuses every request while it fails; call this before `listen` to refuse to start instead.
+   * A passed check is kept; a volume found taken or missing is kept as a refusal for the life of the proxy; an
+   * engine that could not be asked is asked again next time.
+   *
+   * @param upstream - the engine (the proxy's `upstream`)
+   * @param log - where a refusal is logged, at `error`
+   * @returns once every volume checked out
+   * @throws `DockhandError` `DOCKHAND_INSTANCE_VOLUME_TAKEN` (a volume is missing or a tenant's), or
+   *   `DOCKHAND_ENGINE_LOOKUP_FAILED` (the engine did not answer)
+   * @example
+   * ```ts
+   * const tenant = workshopTenant({ tenant: 'alice', projectVolume: 'alice_project', socketVolume: 'alice_socket' });
+   * const proxy = createProxy({ upstream: 'unix:///var/run/docker.sock', middleware: [tenant] });
+   * await tenant.verifyInstanceVolumes(proxy.upstream); // throws when a tenant squats alice_socket
+   * await proxy.listen('/var/run/dockhand/docker.sock');
+   * ```
+   */
+  verifyInstanceVolumes(upstream: Upstream, log?: Logger): Promise<void>;
+}
+
+/** The refusal when an instance volume is missing or a tenant's: `why` says which. */
+function taken(name: string, why: string): DockhandError {
+  return refuse(
+    'DOCKHAND_INSTANCE_VOLUME_TAKEN',
+    `this workshop instance's volume ${name} ${why}, so this Docker API proxy serves nothing: ask the organiser to remove the volume and start the instance again`,
+  );
+}
+
+/**
+ * Inspects each volume on the engine: it must exist and carry no `key` label. A tenant's volume always carries
+ * the key (the proxy stamps it on every volume a tenant creates, however it is created), an instance's never.
+ */
+async function checkInstanceVolumes(
+  upstream: Upstream,
+  names: readonly string[],
+  key: string,
+  log: Logger | undefined,
+): Promise<void> {
+  for (const name of names) {
+    const lookupFailed = (cause?: unknown) =>
+      new DockhandError(
+        'DOCKHAND_ENGINE_LOOKUP_FAILED',
+        mutatorErrorCodes.DOCKHAND_ENGINE_LOOKUP_FAILED,
+        `the Docker API proxy could not check its instance volume ${name} on the engine; try again`,
+        cause === undefined ? undefined : { cause },
+      );
+    let volume: { Name?: unknown; Labels?: Record<string, string> | null };
+    try {
+      const reply = await upstream.request({ path: `/volumes/${encodeURIComponent(name)}` });
+      if (reply.status === 404) {
+        await reply.text();
+        log?.error({ volume: name }, 'an instance volume does not exist: the proxy serves nothing');
+        throw taken(name, 'does not exist on the engine');
+      }
+      if (reply.status !== 200) {
+        const text = await reply.text();
+        throw lookupFailed(new Error(`GET /volumes/${name}: ${reply.status} ${text.slice(0, 200)}`));
+      }
+      volume = await reply.json();
+    } catch (err) {
+      if (DockhandError.is(err)) throw err;
+      throw lookupFailed(err);
+    }
+    const labels = volume.Labels ?? {};
+    if (volume.Name !== name || typeof labels !== 'object' || Object.hasOwn(labels, key)) {
+      log?.error(
+        { volume: name, label: key, owner: Object.hasOwn(labels, key) ? labels[key] : undefined },
+        'an instance volume belongs to a tenant (created by it before the instance): the proxy serves nothing',
+      );
+      throw taken(name, 'was created by another workshop attendee, not by the instance');
+    }
+  }
+}
+
 /**
  * The preset for one tenant of the workshop stack, composing, in order:
  * 1. {@link allowRoutes}: the Engine API less swarm, plugins, secrets, configs, checkpoints and `/debug`;
@@ -53,8 +141,12 @@ export interface WorkshopTenantOptions {
  * 6. {@link stampLabels}: the tenant label on everything created (last, so nothing can override it);
  * 7. {@link buildkitGuard}: the same for BuildKit builds over `/grpc`, and no host-network or insecure builds.
  *
+ * Before any of them, on the first request, the instance's own volumes are checked (see
+ * {@link WorkshopTenantMiddleware.verifyInstanceVolumes}): while that check has not passed, no request takes the
+ * proxy's byte lane, and every request is refused while it fails.
+ *
  * @param options - the tenant and its volumes
- * @returns the composed middleware
+ * @returns the composed middleware, with its volume check
  * @example
  * ```ts
  * createProxy({
@@ -63,7 +155,7 @@ export interface WorkshopTenantOptions {
  * });
  * ```
  */
-export function workshopTenant(options: WorkshopTenantOptions): Middleware {
+export function workshopTenant(options: WorkshopTenantOptions): WorkshopTenantMiddleware {
   if (!options.tenant) throw new TypeError('workshopTenant(): tenant is required');
   const key = options.labelKey ?? 'dockhand.tenant';
   const label = { key, value: options.tenant };
@@ -75,15 +167,41 @@ export function workshopTenant(options: WorkshopTenantOptions): Middleware {
     networks: options.shared?.networks ?? [],
     volumes: [...(options.shared?.volumes ?? []), options.projectVolume, options.socketVolume],
   };
-  // connects the ownership cache to the engine; changes nothing
+  // the instance's own volumes, checked once before anything is served: a tenant may have created one of them
+  // (by its name) before the instance did, and would then own this instance's socket, project or terminal
+  const instanceVolumes = [
+    ...new Set([options.projectVolume, options.socketVolume, ...(options.instanceVolumes ?? [])]),
+  ];
+  let verified = false;
+  let refused: DockhandError | undefined;
+  let pending: Promise<void> | undefined;
+  const verifyInstanceVolumes = (upstream: Upstream, log?: Logger): Promise<void> => {
+    if (verified) return Promise.resolve();
+    if (refused !== undefined) return Promise.reject(refused);
+    pending ??= checkInstanceVolumes(upstream, instanceVolumes, key, log).then(
+      () => {
+        verified = true;
+      },
+      (err: unknown) => {
+        pending = undefined;
+        // taken or missing: for good (a volume's labels never change); the engine not answering: asked again
+        if (DockhandError.is(err) && err.code === 'DOCKHAND_INSTANCE_VOLUME_TAKEN') refused = err;
+        throw err;
+      },
+    );
+    return pending;
+  };
+  // checks the instance's volumes and connects the ownership cache to the engine; changes nothing. Until the
+  // check has passed, it claims every request, so none can take the byte lane past it
   const connect: Middleware = untouchedWhen(
-    () => true,
+    () => verified,
     async (ctx, next) => {
+      await verifyInstanceVolumes(ctx.upstream, ctx.log);
       ownership.connect(ctx.upstream, ctx.log);
       await next();
     },
   );
-  return compose([
+  const pipeline = compose([
     connect,
     allowRoutes(TENANT_ROUTES),
     hostGuard({
@@ -122,4 +240,5 @@ export function workshopTenant(options: WorkshopTenantOptions): Middleware {
       ...(options.registries === undefined ? {} : { registries: options.registries }),
     }),
   ]);
+  return Object.assign(pipeline, { verifyInstanceVolumes });
 }

@@ -1,5 +1,6 @@
+import { unlink, writeFile } from 'node:fs/promises';
 import { createProxy, type Middleware } from '@dockhand/core';
-import { loadProxyConfig } from '@dockhand/mutators';
+import { loadProxyConfig, type ProxyConfig } from '@dockhand/mutators';
 import type { Command } from 'commander';
 import { createCliLogger } from '../logger.ts';
 
@@ -8,6 +9,7 @@ interface ProxyFlags {
   upstream?: string;
   socketMode?: string;
   config?: string;
+  readyFile?: string;
 }
 
 /**
@@ -31,14 +33,22 @@ export function registerProxy(program: Command): void {
       '--config <file>',
       'a YAML or JSON file naming the middleware pipeline (see docs/configuration.md)',
     )
+    .option(
+      '--ready-file <path>',
+      'a file written once the proxy listens (removed at start): for a healthcheck that must not trust the socket alone',
+    )
     .action(async (flags: ProxyFlags) => {
       const logger = createCliLogger();
+      // a ready file left by an earlier run of the same container must not speak for this one
+      if (flags.readyFile) await unlink(flags.readyFile).catch(() => {});
       let middleware: Middleware[] = [];
+      let preflight: ProxyConfig['preflight'];
       let fromFile: { listen?: string; upstream?: string; socketMode?: number } = {};
       if (flags.config) {
         try {
           const config = await loadProxyConfig(flags.config);
           middleware = config.middleware;
+          preflight = config.preflight;
           fromFile = config;
         } catch (err) {
           logger.fatal({ code: (err as { code?: string }).code }, (err as Error).message);
@@ -61,7 +71,21 @@ export function registerProxy(program: Command): void {
       // the access log, not a logging middleware: it keeps the byte lane open for what the pipeline leaves alone
       const proxy = createProxy({ upstream, middleware, logger, accessLog: true });
       const target = listen.includes('/') ? { path: listen.replace(/^unix:\/\//, ''), mode } : listen;
+      // what the pipeline must check on the engine before it serves (a workshop instance's own volumes, which a
+      // tenant may have created first): a failure exits before listening, so nothing is served and no healthcheck
+      // passes
+      if (preflight) {
+        try {
+          await preflight(proxy.upstream, logger);
+        } catch (err) {
+          logger.fatal({ code: (err as { code?: string }).code }, (err as Error).message);
+          await proxy.close();
+          process.exitCode = 1;
+          return;
+        }
+      }
       await proxy.listen(target);
+      if (flags.readyFile) await writeFile(flags.readyFile, `${process.pid}\n`);
       const stop = async (signal: string) => {
         logger.info({ signal }, 'shutting down');
         await proxy.close();

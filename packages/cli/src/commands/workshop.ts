@@ -331,9 +331,44 @@ async function waitForIde(url: string, timeoutMs: number): Promise<void> {
   throw new Error(`the IDE at ${url} did not answer within ${timeoutMs / 1000} s (${last})`);
 }
 
+/** The engine's unix socket: `DOCKER_HOST` when it names one, else the local socket. */
+function engineSocket(): string {
+  const socketPath = (process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock').replace(/^unix:\/\//, '');
+  return socketPath.startsWith('/') ? socketPath : '/var/run/docker.sock';
+}
+
+/** The named volumes of an instance, as `compose.yaml` names them: `<name>_<suffix>`. */
+const INSTANCE_VOLUMES = ['project', 'docker-socket'] as const;
+
+/**
+ * Refuses to start an instance one of whose named volumes a tenant created first (any attendee may create a
+ * volume of any name through their own proxy): compose would only warn and use it, and that attendee would own
+ * this instance's proxy socket or project. The instance's proxy refuses to serve then too; this says so before
+ * anything starts, with what to do.
+ *
+ * @param socketPath - the engine's unix socket
+ * @param name - the instance
+ */
+async function assertInstanceVolumesFree(socketPath: string, name: string): Promise<void> {
+  for (const suffix of INSTANCE_VOLUMES) {
+    const volume = `${name}_${suffix}`;
+    // a missing volume answers 404 with {"message"}: no labels, compose creates it
+    const found = (await engine(socketPath, 'GET', `/volumes/${encodeURIComponent(volume)}`)) as
+      | { Labels?: Record<string, string> | null }
+      | undefined;
+    const labels = found?.Labels ?? {};
+    if (Object.hasOwn(labels, TENANT_LABEL)) {
+      throw new Error(
+        `volume ${volume} was created by tenant '${labels[TENANT_LABEL]}', not by instance ${name}, and would give that tenant this instance's ${suffix === 'project' ? 'project' : 'proxy socket'}: remove it (docker volume rm ${volume}) or choose another name`,
+      );
+    }
+  }
+}
+
 async function workshopUp(opts: UpOptions): Promise<void> {
   const started = Date.now();
   const dir = workshopDir(opts.dir);
+  await assertInstanceVolumesFree(engineSocket(), opts.name);
   const images = workshopImages(dir);
   await buildMissingImages(dir, images);
   const env = await instanceEnv(dir, opts, images);
@@ -384,8 +419,7 @@ async function workshopDown(name: string, dirOption?: string): Promise<void> {
   console.error(`workshop: stopping instance ${name}`);
   // The cleanup service sweeps the tenant when compose stops it; the sweeps before and after make sure
   // nothing is left even if it is gone or an object is still in use at that moment.
-  const socketPath = (process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock').replace(/^unix:\/\//, '');
-  const engine = socketPath.startsWith('/') ? socketPath : '/var/run/docker.sock';
+  const engine = engineSocket();
   await sweepTenant(engine, name);
   await runVisible(
     'docker',

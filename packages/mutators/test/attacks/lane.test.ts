@@ -187,21 +187,23 @@ describe('the byte lane under the workshop tenant pipeline', { timeout: 60_000 }
   it('opens for the very first requests of a new tenant proxy, before anything has met the pipeline', async () => {
     // the preset used to build its pipeline on the first request it saw, so until then nothing took the lane and
     // the connections of those first requests went to the pipeline for good
+    // (since stop 19 nothing takes the lane until the instance's volumes have been checked on the engine: a proxy
+    // checks them before it listens, as `dockhand proxy` does, and the lane is open from the first request)
     const lines: Record<string, unknown>[] = [];
+    const tenant = workshopTenant({
+      tenant: `${a.run}-fresh`,
+      projectVolume: a.mallory.projectVolume,
+      socketVolume: a.mallory.socketVolume,
+    });
     const proxy = createProxy({
       upstream: `unix://${ENGINE_SOCKET}`,
-      middleware: [
-        workshopTenant({
-          tenant: `${a.run}-fresh`,
-          projectVolume: a.mallory.projectVolume,
-          socketVolume: a.mallory.socketVolume,
-        }),
-      ],
+      middleware: [tenant],
       logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) }),
       accessLog: true,
     });
     const dir = await mkdtemp(join(tmpdir(), 'dockhand-lane-'));
     const socket = join(dir, 'docker.sock');
+    await tenant.verifyInstanceVolumes(proxy.upstream);
     await proxy.listen(socket);
     const c = new HttpClient('http://docker', { socketPath: socket, pipelining: 4 });
     try {
