@@ -8,17 +8,11 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  createProxy,
-  type DockerProxy,
-  type OperationId,
-  type RequestSummary,
-  routes,
-  untouchedTest,
-} from '@dockhand/core';
+import { createProxy, type DockerProxy } from '@dockhand/core';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workshopTenant } from '../../src/index.ts';
+import { laneRoutes } from '../lane-routes.ts';
 import { createTenant, docker, ENGINE, eventually, onEngine, type Tenant, unique } from './harness.ts';
 
 const BIN = fileURLToPath(new URL('../../../cli/dist/bin.js', import.meta.url));
@@ -44,6 +38,12 @@ function victim() {
 /** Creates volumes straight on the engine, as the instance's compose project does. */
 async function instanceCreates(...names: string[]): Promise<void> {
   for (const v of names) await onEngine('volume', 'create', '--label', `dockhand.test=${TEST_LABEL}`, v);
+}
+
+/** Creates a volume through mallory's proxy, as a tenant squatting an instance's name would: labelled as mallory's. */
+async function malloryCreates(name: string): Promise<void> {
+  const squat = await mallory.docker(['volume', 'create', '--label', `dockhand.test=${TEST_LABEL}`, name]);
+  expect(squat.code, squat.stderr).toBe(0);
 }
 
 /** One request on a unix socket: the status and the body. */
@@ -145,14 +145,7 @@ describe('an instance whose volumes a tenant created first', () => {
     const v = victim();
     await instanceCreates(v.projectVolume);
     // mallory, through its own proxy, takes the victim's socket volume before the instance starts
-    const squat = await mallory.docker([
-      'volume',
-      'create',
-      '--label',
-      `dockhand.test=${TEST_LABEL}`,
-      v.socketVolume,
-    ]);
-    expect(squat.code, squat.stderr).toBe(0);
+    await malloryCreates(v.socketVolume);
     const { tenant, proxy } = await victimProxy(v);
 
     // every request is refused, repeated ones too (the refusal is kept), and none takes the byte lane
@@ -204,14 +197,7 @@ describe('an instance whose volumes a tenant created first', () => {
   it('serves nothing when another instance volume (instanceVolumes: the terminal) is a tenant’s, or missing', async () => {
     const v = victim();
     await instanceCreates(v.projectVolume, v.socketVolume);
-    const squat = await mallory.docker([
-      'volume',
-      'create',
-      '--label',
-      `dockhand.test=${TEST_LABEL}`,
-      v.terminalVolume,
-    ]);
-    expect(squat.code, squat.stderr).toBe(0);
+    await malloryCreates(v.terminalVolume);
     await victimProxy(v, [v.terminalVolume]);
     const got = await get(v.socket, '/_ping');
     expect(got.status, got.body).toBe(503);
@@ -228,14 +214,7 @@ describe('an instance whose volumes a tenant created first', () => {
   it('`dockhand proxy --config` exits non-zero before listening, and writes no ready file', async () => {
     const v = victim();
     await instanceCreates(v.projectVolume, v.terminalVolume);
-    const squat = await mallory.docker([
-      'volume',
-      'create',
-      '--label',
-      `dockhand.test=${TEST_LABEL}`,
-      v.socketVolume,
-    ]);
-    expect(squat.code, squat.stderr).toBe(0);
+    await malloryCreates(v.socketVolume);
     const ready = join(dir, `${v.name}.ready`);
     await writeFile(ready, 'left by an earlier run\n');
     const cli = cliProxy(v, await writeConfig(v), ready);
@@ -248,41 +227,11 @@ describe('an instance whose volumes a tenant created first', () => {
   }, 60_000);
 });
 
-/** The routes whose plain requests the preset would leave to the byte lane, past every middleware. */
-function laneRoutes(tenant: ReturnType<typeof workshopTenant>): string[] {
-  const test = untouchedTest(tenant);
-  if (test === undefined) return Object.keys(routes);
-  return Object.entries(routes)
-    .filter(([operation, route]) => {
-      const params: Record<string, string> = {};
-      for (const m of route.path.matchAll(/\{(\w+)\}/g)) params[m[1]!] = 'a'.repeat(64);
-      const request: RequestSummary = {
-        method: route.method,
-        operation: operation as OperationId,
-        params,
-        apiVersion: undefined,
-        query: new URLSearchParams(),
-        bodyLength: 0,
-        contentType: undefined,
-      };
-      return test(request);
-    })
-    .map(([operation]) => operation)
-    .sort();
-}
-
 describe('the byte lane', () => {
   it('takes no request before the check has passed, nor after it failed', async () => {
     const v = victim();
     await instanceCreates(v.projectVolume);
-    const squat = await mallory.docker([
-      'volume',
-      'create',
-      '--label',
-      `dockhand.test=${TEST_LABEL}`,
-      v.socketVolume,
-    ]);
-    expect(squat.code, squat.stderr).toBe(0);
+    await malloryCreates(v.socketVolume);
     const { tenant, proxy } = await victimProxy(v);
     expect(laneRoutes(tenant)).toEqual([]);
     await expect(tenant.verifyInstanceVolumes(proxy.upstream)).rejects.toMatchObject({
