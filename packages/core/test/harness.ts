@@ -46,7 +46,14 @@ export async function startProxy(
 export async function docker(
   dockerHost: string,
   args: string[],
-  options: { input?: string | Buffer; cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+  options: {
+    input?: string | Buffer;
+    cwd?: string;
+    env?: Record<string, string>;
+    timeoutMs?: number;
+    /** Called with the standard error read so far, each time more arrives (to act while a command runs). */
+    onStderr?: (text: string) => void;
+  } = {},
 ): Promise<{ stdout: string; stderr: string; code: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn('docker', args, {
@@ -57,7 +64,10 @@ export async function docker(
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (c) => out.push(c));
-    child.stderr.on('data', (c) => err.push(c));
+    child.stderr.on('data', (c) => {
+      err.push(c);
+      options.onStderr?.(Buffer.concat(err).toString());
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
     child.on('error', reject);
     child.on('close', (code) => {

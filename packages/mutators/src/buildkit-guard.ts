@@ -11,6 +11,7 @@ import {
   scopeImageLookup,
   scopeStatus,
 } from './buildkit-namespace.ts';
+import { relayProgress } from './buildkit-progress.ts';
 import { labelResult } from './buildkit-result.ts';
 import {
   CONTROL_SOLVE,
@@ -20,14 +21,16 @@ import {
   type SolveFields,
   type SolveRules,
   unframe,
+  withoutExportNames,
   withTenantOptions,
 } from './buildkit-solve.ts';
 import { engineApiVersion, versionAtLeast } from './engine-version.ts';
 import { refuse } from './errors.ts';
-import { type ImagePolicy, imageVisible } from './image-policy.ts';
-import { lengthDelimited } from './protobuf-wire.ts';
+import { type ExportNames, exportNames } from './export-names.ts';
+import { type ImageFacts, type ImagePolicy, imageVisible } from './image-policy.ts';
+import { lastString, lengthDelimited, stringMapEntry, stringMapOf } from './protobuf-wire.ts';
 import { hostRegistryCheck } from './registry-host.ts';
-import { carries, parseLabel, type TenantLabel } from './tenant.ts';
+import { parseLabel, type TenantLabel } from './tenant.ts';
 
 /** Options of {@link buildkitGuard}. */
 export interface BuildKitGuardOptions {
@@ -94,6 +97,7 @@ const ALLOWED_METHODS = new Set([
 const DISK_USAGE = '/moby.buildkit.v1.Control/DiskUsage';
 /** A build: it stays open until the build ends. */
 const CONTROL_SOLVE_PATH = '/moby.buildkit.v1.Control/Solve';
+const CONTROL_STATUS_PATH = '/moby.buildkit.v1.Control/Status';
 const SOLVES: ReadonlyMap<string, SolveFields> = new Map([
   [CONTROL_SOLVE_PATH, CONTROL_SOLVE],
   ['/moby.buildkit.v1.frontend.LLBBridge/Solve', GATEWAY_SOLVE],
@@ -156,7 +160,7 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
   };
   const checkRegistries = hostRegistryCheck(options);
   // the builds running through this proxy, by ref: a client-side build's result names its build by ref
-  const builds = new Map<string, { storesImage: boolean }>();
+  const builds = new Map<string, RunningBuild>();
   const activity: BuildActivity = { builds: 0, removals: new Set() };
   const images = options.images && { label: parseLabel(options.images.label), policy: options.images.policy };
   // BuildKit through `/build?version=2` runs in the engine without a Solve this guard could give a policy to
@@ -228,9 +232,10 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
       );
     }
     // export names are looked up one by one, as the engine reads them; the listing gives the visible images
+    const names = images ? exportNames(upstream, images.label, images.policy ?? {}) : undefined;
     const sourcePolicy = images
-      ? async (exportNames: string[]) => {
-          await checkExportNames(upstream, exportNames, images.label, images.policy ?? {});
+      ? async (names_: string[]) => {
+          await names?.check(names_);
           // a removal that began before this build did ends first: the policy names what is left
           await Promise.allSettled(activity.removals);
           const list = await listImages(upstream);
@@ -245,6 +250,7 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
         checkRegistries,
         log,
         ...(sourcePolicy ? { sourcePolicy } : {}),
+        ...(names ? { names } : {}),
       }),
     );
     await next();
@@ -276,10 +282,18 @@ interface BuildActivity {
   readonly removals: Set<Promise<unknown>>;
 }
 
+/** A build running through this proxy. */
+interface RunningBuild {
+  /** Whether it stores an image (its result must carry the tenant's labels). */
+  readonly storesImage: boolean;
+  /** The full names its image was given when it ended (`[]` if refused), where it has names to give. */
+  readonly named?: Promise<readonly string[]>;
+}
+
 interface Rules {
   solve: SolveRules;
-  /** The builds running through this proxy, by ref: whether each stores an image. */
-  builds: Map<string, { storesImage: boolean }>;
+  /** The builds running through this proxy, by ref. */
+  builds: Map<string, RunningBuild>;
   /** Counts the running builds. */
   activity: BuildActivity;
   checkRegistries: (hosts: readonly string[]) => Promise<void>;
@@ -289,6 +303,11 @@ interface Rules {
    * shared image holds, and builds the `SourcePolicy` to give it.
    */
   sourcePolicy?: (exportNames: string[]) => Promise<Buffer>;
+  /**
+   * When images are limited: the image names a `Control/Solve` stores its image under are taken out of the
+   * request and given by the proxy when the build has ended, checked again then.
+   */
+  names?: ExportNames;
 }
 
 function intercept(client: Duplex, engine: Duplex, early: Buffer, rules: Rules): void {
@@ -365,6 +384,16 @@ function forwardStream(
     if (!request.closed) request.close(http2.constants.NGHTTP2_CANCEL);
   });
   let trailers: IncomingHttpHeaders | undefined;
+  // the names a Control/Solve stores its image under, given when the engine has answered (see rewrite), and
+  // what became of them, for the build's progress (relayProgress)
+  let naming: string[] = [];
+  let named: (names: readonly string[]) => void = () => {};
+  const namedNames = new Promise<readonly string[]>((resolve) => {
+    named = resolve;
+  });
+  stream.once('close', () => named([]));
+  // the build a Control/Status follows, as the engine knows it
+  let statusRef = '';
   request.on('response', (h) => {
     // the client may have reset its stream while the engine answered
     if (stream.destroyed || stream.closed) {
@@ -381,7 +410,39 @@ function forwardStream(
         if (v !== undefined && !k.startsWith(':')) t[k] = v as string | string[];
       stream.sendTrailers(t);
     });
-    request.pipe(stream);
+    if (path === CONTROL_STATUS_PATH) {
+      relayProgress(request, stream, () => rules.builds.get(statusRef)?.named);
+      return;
+    }
+    if (path !== CONTROL_SOLVE_PATH || rules.names === undefined) {
+      request.pipe(stream);
+      return;
+    }
+    // the answer (one message: the exporters' response) is held until the image has its names
+    const answer: Buffer[] = [];
+    request.on('data', (c: Buffer) => answer.push(c));
+    request.on('end', () => {
+      const names = naming;
+      const body = Buffer.concat(answer);
+      const status = (trailers ?? statusOf(h))['grpc-status'];
+      if (names.length === 0 || status !== '0' || rules.names === undefined) {
+        named([]);
+        stream.end(body);
+        return;
+      }
+      giveNames(body, names, rules.names)
+        .then(({ answer, full }) => {
+          named(full);
+          stream.end(answer);
+        })
+        .catch((err: Error) => {
+          named([]);
+          rules.log.warn({ code: DockhandError.is(err) ? err.code : 'DOCKHAND_IMAGE_POLICY' }, err.message);
+          trailers = { 'grpc-status': PERMISSION_DENIED, 'grpc-message': encodeURIComponent(err.message) };
+          stream.end();
+        })
+        .catch(() => stream.destroy());
+    });
   });
   request.on('trailers', (t) => {
     trailers = t;
@@ -395,7 +456,11 @@ function forwardStream(
   // a solve, a result returned, or a call that names a build or a session: read whole, checked, rewritten, sent
   const rewrite = async (frame: Buffer): Promise<Buffer> => {
     const message = unframe(frame);
-    if (scoped) return reframe(scoped(message, rules.solve.namespace));
+    if (scoped) {
+      const rewritten = scoped(message, rules.solve.namespace);
+      if (path === CONTROL_STATUS_PATH) statusRef = lastString(rewritten, 1);
+      return reframe(rewritten);
+    }
     if (!solve) {
       // the build as the engine knows it: scopeHeaders put it in the tenant's namespace
       const build = buildId === undefined ? undefined : rules.builds.get(buildId);
@@ -410,7 +475,10 @@ function forwardStream(
     await rules.checkRegistries(facts.registries);
     const policy =
       solve.sourcePolicy !== undefined ? await rules.sourcePolicy?.(facts.exportNames) : undefined;
-    const rewritten = withTenantOptions(message, rules.solve, solve, policy);
+    let unnamed: Buffer = message;
+    if (solve === CONTROL_SOLVE && rules.names !== undefined)
+      ({ message: unnamed, names: naming } = withoutExportNames(message));
+    const rewritten = withTenantOptions(unnamed, rules.solve, solve, policy);
     if (solve === CONTROL_SOLVE && facts.ref !== '') {
       // a second solve of a ref the engine refuses, but its exporter must not stand for the first's
       if (rules.builds.has(facts.ref))
@@ -418,7 +486,10 @@ function forwardStream(
           'DOCKHAND_IMAGE_POLICY',
           `a build with the ref ${facts.ref.slice(rules.solve.namespace.length + 1)} is already running here`,
         );
-      const build = { storesImage: facts.storesImage };
+      const build: RunningBuild = {
+        storesImage: facts.storesImage,
+        ...(naming.length > 0 ? { named: namedNames } : {}),
+      };
       rules.builds.set(facts.ref, build);
       const forget = () => {
         if (rules.builds.get(facts.ref) === build) rules.builds.delete(facts.ref);
@@ -473,6 +544,43 @@ const MAX_FRAME = MAX_MESSAGE + 5;
  * The status to end a call with when the engine sent no trailers: the one in its answer's headers (a gRPC
  * trailers-only answer), or `UNKNOWN` when there is none (an HTTP error), never a success the engine did not give.
  */
+/**
+ * Gives the image a `Control/Solve` stored its names ({@link ExportNames}), and the answer its `image.name`, as
+ * the engine's exporter would have set it.
+ *
+ * @param answer - the engine's answer: one frame of a `SolveResponse` (`ExporterResponse`, map field 1)
+ * @returns the answer to send the client
+ */
+async function giveNames(
+  answer: Buffer,
+  names: readonly string[],
+  exportNames: ExportNames,
+): Promise<{ answer: Buffer; full: string[] }> {
+  let response: Buffer;
+  try {
+    response = unframe(answer);
+  } catch {
+    throw refuse(
+      'DOCKHAND_IMAGE_POLICY',
+      'the image a build stored cannot be named here (an answer not read)',
+    );
+  }
+  const id = stringMapOf(response, 1)
+    .filter(([k]) => k === 'containerimage.config.digest')
+    .at(-1)?.[1];
+  if (id === undefined || !/^sha256:[0-9a-f]{64}$/.test(id))
+    throw refuse(
+      'DOCKHAND_IMAGE_POLICY',
+      'the image a build stored cannot be named here (the engine gave no id)',
+    );
+  await exportNames.give(id, names);
+  const full = [...new Set(names.map((n) => normaliseReference(n)).map((r) => `${r.name}:${r.tag}`))];
+  return {
+    answer: reframe(Buffer.concat([response, stringMapEntry(1, 'image.name', full.join(','))])),
+    full,
+  };
+}
+
 function statusOf(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   if (headers['grpc-status'] !== undefined)
     return { 'grpc-status': headers['grpc-status'], 'grpc-message': headers['grpc-message'] ?? '' };
@@ -605,42 +713,10 @@ async function listImages(upstream: Upstream): Promise<ImageSummary[]> {
   return reply.json<ImageSummary[]>();
 }
 
-/**
- * Refuses export names that another tenant's or a shared image holds, as tags and classic builds do: a build
- * exported under `busybox:latest` would move that name for everyone.
- *
- * @throws {@link @dockhand/core!DockhandError} `DOCKHAND_IMAGE_POLICY`
- */
-async function checkExportNames(
-  upstream: Upstream,
-  names: string[],
-  label: TenantLabel,
-  policy: ImagePolicy,
-): Promise<void> {
-  if (policy.allowChangingShared) return;
-  // the engine reads each name as it will tag it (`docker.io/x`, `index.docker.io/library/x` and `x` are one)
-  for (const name of new Set(names)) {
-    const reply = await upstream.request({ path: `/images/${encodeURIComponent(name)}/json` });
-    if (reply.status === 404) continue;
-    if (reply.status !== 200)
-      throw refuse(
-        'DOCKHAND_IMAGE_POLICY',
-        `the export name ${name} cannot be checked here (HTTP ${reply.status})`,
-      );
-    const image = await reply.json<{ Config?: { Labels?: Record<string, string> | null } | null }>();
-    if (!carries(image.Config?.Labels, label))
-      throw refuse(
-        'DOCKHAND_IMAGE_POLICY',
-        `the tag ${name} belongs to an image you did not build; pick another name`,
-      );
-  }
-}
-
-interface ImageSummary {
+interface ImageSummary extends ImageFacts {
   Id: string;
   RepoTags?: string[] | null;
   RepoDigests?: string[] | null;
-  Labels?: Record<string, string> | null;
 }
 
 /**
@@ -657,7 +733,7 @@ interface ImageSummary {
 export function visibleImageSources(list: ImageSummary[], label: TenantLabel, policy: ImagePolicy): string[] {
   const patterns: string[] = [];
   for (const image of list) {
-    if (!imageVisible(image.Labels, label, policy)) continue;
+    if (!imageVisible(image, label, policy)) continue;
     const digests = [image.Id, ...(image.RepoDigests ?? []).map((d) => d.slice(d.indexOf('@') + 1))];
     const pinned = `@(?:${[...new Set(digests)].map(escapeRegExp).join('|')})`;
     const names = new Set<string>();

@@ -1,3 +1,4 @@
+import { BinaryReader } from '@bufbuild/protobuf/wire';
 import {
   checkClientPolicy,
   checkSourceOp,
@@ -16,6 +17,7 @@ import {
   stringMapEntry,
   stringMapOf,
   stringsOf,
+  withoutMapKey,
   withString,
 } from './protobuf-wire.ts';
 import { registryOf } from './registry-host.ts';
@@ -271,14 +273,9 @@ export function checkSolve(message: Uint8Array, fields: SolveFields, rules: Solv
       const metadata = attrs.find(([k]) => k.startsWith('containerimage.'));
       if (metadata !== undefined)
         throw refuse('DOCKHAND_IMAGE_POLICY', `the exporter attribute ${metadata[0]} is not allowed here`);
-      const names = attrs
-        .filter(([k]) => k === 'name')
-        .flatMap(([, v]) => v.split(','))
-        .map((n) => n.trim())
-        .filter((n) => n !== '');
+      const names = namesOf(attrs);
       exportNames.push(...names);
-      const push = attrs.filter(([k]) => k === 'push').at(-1)?.[1];
-      if (push !== undefined && !FALSE.has(push)) registries.push(...registriesOf(names));
+      if (pushes(attrs)) registries.push(...registriesOf(names));
     }
   }
   // each name is looked up on the engine before the build starts
@@ -290,6 +287,72 @@ export function checkSolve(message: Uint8Array, fields: SolveFields, rules: Solv
     ref: fields.ref === undefined ? '' : scopedBuildRef(message, fields.ref, rules.namespace),
     storesImage,
   };
+}
+
+/** The image names of an exporter's attributes: each `name`, a comma-separated list. */
+function namesOf(attrs: readonly (readonly [string, string])[]): string[] {
+  return attrs
+    .filter(([k]) => k === 'name')
+    .flatMap(([, v]) => v.split(','))
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
+}
+
+/** Whether an exporter's attributes push its image (`push` set to a true value, the last one read). */
+function pushes(attrs: readonly (readonly [string, string])[]): boolean {
+  const push = attrs.filter(([k]) => k === 'push').at(-1)?.[1];
+  return push !== undefined && !FALSE.has(push);
+}
+
+/** The exporters that store a build's image in the engine, tagged with their `name`s. */
+const IMAGE_STORE_EXPORTERS = new Set(['moby', 'image']);
+
+/**
+ * A `Control/Solve` whose image-store exporters (`moby`, `image`) are left without their names, which the guard
+ * gives the image itself when the build has ended, checked then (`ExportNames`): the engine would tag at the end
+ * whatever the name has become meanwhile. An exporter that pushes keeps its names (the push needs them).
+ *
+ * @param message - the request's protobuf bytes (checked: {@link checkSolve})
+ * @returns the request without those names, and the names, in order
+ * @internal
+ */
+export function withoutExportNames(message: Uint8Array): { message: Buffer; names: string[] } {
+  const names: string[] = [];
+  const reader = new BinaryReader(message);
+  const kept: Uint8Array[] = [];
+  // the deprecated single exporter: its type (field 3, the last read) and its attributes (map field 4)
+  const legacy = stringMapOf(message, 4);
+  const legacyNames =
+    IMAGE_STORE_EXPORTERS.has(lastString(message, 3)) && !pushes(legacy) ? namesOf(legacy) : [];
+  names.push(...legacyNames);
+  try {
+    while (reader.pos < reader.len) {
+      const start = reader.pos;
+      const [n, type] = reader.tag();
+      reader.skip(type, n);
+      const field = message.subarray(start, reader.pos);
+      if (n === 4 && legacyNames.length > 0) {
+        kept.push(withoutMapKey(field, 4, 'name'));
+        continue;
+      }
+      const exporter = n === 13 ? bytesOf(field, 13)[0] : undefined;
+      if (exporter === undefined) {
+        kept.push(field);
+        continue;
+      }
+      // one of `Exporters`: its type (field 1) and attributes (map field 2)
+      const attrs = stringMapOf(exporter, 2);
+      if (!IMAGE_STORE_EXPORTERS.has(lastString(exporter, 1)) || pushes(attrs)) {
+        kept.push(field);
+        continue;
+      }
+      names.push(...namesOf(attrs));
+      kept.push(lengthDelimited(13, withoutMapKey(exporter, 2, 'name')));
+    }
+  } catch {
+    throw new Error('a malformed BuildKit request cannot be checked here');
+  }
+  return { message: Buffer.concat(kept), names };
 }
 
 /**

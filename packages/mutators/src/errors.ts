@@ -97,6 +97,28 @@ export function imageNotFound(ref: string, apiVersion: string): DockhandError {
 }
 
 /**
+ * The daemon's own 404 for an image a save (`docker save`, `/images/get`) names and the tenant may not see, in the
+ * words of a save of a missing one: `reference does not exist` for a name with a tag or a digest, `No such image:`
+ * and the reference as given for a bare name or an id prefix.
+ *
+ * @param ref - the reference the client used
+ * @returns the error to throw
+ * @example
+ * ```ts
+ * throw saveNotFound('web:1'); // 404 {"message":"reference does not exist"}
+ * ```
+ */
+export function saveNotFound(ref: string): DockhandError {
+  const slash = ref.lastIndexOf('/');
+  const named = ref.includes('@') || ref.includes(':', slash + 1);
+  return new DockhandError(
+    'DOCKHAND_NOT_FOUND',
+    404,
+    named ? 'reference does not exist' : `No such image: ${ref}`,
+  );
+}
+
+/**
  * An image reference as the daemon's "No such image" names it: a whole id with its `sha256:`, a name in its familiar
  * form (without `docker.io/` and `library/`) and with `:latest` when it has neither a tag nor a digest. A foreign
  * image is answered in the very words a missing one is.

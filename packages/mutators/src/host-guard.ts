@@ -30,7 +30,22 @@ export interface HostGuardOptions {
 }
 
 const HOST_MODES = ['NetworkMode', 'PidMode', 'IpcMode', 'UTSMode', 'UsernsMode', 'CgroupnsMode'] as const;
-const NON_EMPTY = ['Devices', 'DeviceRequests', 'DeviceCgroupRules', 'Sysctls', 'Annotations'] as const;
+/**
+ * Refused when not empty. The `Blkio*Device*` lists name host paths the daemon `stat`s at start: its answer told a
+ * tenant whether any path on the host existed, another tenant's volume files among them (found by review, stop 20).
+ */
+const NON_EMPTY = [
+  'Devices',
+  'DeviceRequests',
+  'DeviceCgroupRules',
+  'Sysctls',
+  'Annotations',
+  'BlkioWeightDevice',
+  'BlkioDeviceReadBps',
+  'BlkioDeviceWriteBps',
+  'BlkioDeviceReadIOps',
+  'BlkioDeviceWriteIOps',
+] as const;
 /** Refused whenever present: an empty list is no default but "mask nothing" (a writable `/proc/sys`). */
 const PRESENT = ['MaskedPaths', 'ReadonlyPaths'] as const;
 

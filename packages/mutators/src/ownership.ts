@@ -36,6 +36,8 @@ export class Ownership {
   readonly #owned = { container: new Set<string>(), network: new Set<string>(), volume: new Set<string>() };
   readonly #foreign = { container: new Set<string>(), network: new Set<string>(), volume: new Set<string>() };
   readonly #execs = new Map<string, string>();
+  /** When each volume known to be the tenant's became so (ms): a volume's name outlives its owners. */
+  readonly #volumeSince = new Map<string, number>();
   #watching = false;
   #log: Logger | undefined;
   #stopped = false;
@@ -76,9 +78,11 @@ export class Ownership {
    *
    * @param kind - the object kind
    * @param id - the full id (or volume name)
+   * @param created - a volume's `CreatedAt`, as the engine answered its creation (default: now)
    */
-  remember(kind: OwnedKind, id: string): void {
+  remember(kind: OwnedKind, id: string, created?: string): void {
     this.#owned[kind].add(id);
+    if (kind === 'volume') this.#volumeSince.set(id, madeAt(created));
   }
 
   /**
@@ -100,6 +104,7 @@ export class Ownership {
   forget(kind: OwnedKind, id: string): void {
     this.#owned[kind].delete(id);
     this.#foreign[kind].delete(id);
+    if (kind === 'volume') this.#volumeSince.delete(id);
   }
 
   /**
@@ -111,6 +116,21 @@ export class Ownership {
    */
   knownOwned(kind: OwnedKind, id: string): boolean {
     return this.#owned[kind].has(id);
+  }
+
+  /**
+   * Whether an event of a volume (a volume's id is its name) is of the tenant's volume: the volume is known to be
+   * the tenant's, and the event is no older than the second the volume was made. An older event (the engine
+   * replays its recent events for `since`) is of an earlier volume of that name, which may have been another
+   * tenant's (found by review, stop 20).
+   *
+   * @param name - the volume name
+   * @param time - the event's time, in seconds since the epoch
+   * @returns the verdict from the cache
+   */
+  knownOwnedVolumeEvent(name: string, time: number): boolean {
+    const since = this.#volumeSince.get(name);
+    return this.#owned.volume.has(name) && since !== undefined && time >= Math.floor(since / 1000);
   }
 
   /**
@@ -160,8 +180,8 @@ export class Ownership {
       await reply.text();
       return 'missing';
     }
-    const v = await reply.json<{ Name: string; Labels: Record<string, string> | null }>();
-    return this.#record('volume', v.Name, v.Labels) ? 'owned' : 'foreign';
+    const v = await reply.json<{ Name: string; Labels: Record<string, string> | null; CreatedAt?: string }>();
+    return this.#record('volume', v.Name, v.Labels, v.CreatedAt) ? 'owned' : 'foreign';
   }
 
   /**
@@ -207,10 +227,11 @@ export class Ownership {
         Name?: string;
         Config?: { Labels?: Record<string, string> };
         Labels?: Record<string, string> | null;
+        CreatedAt?: string;
       }>();
       const id = kind === 'volume' ? obj.Name! : obj.Id!;
       const labels = kind === 'container' ? obj.Config?.Labels : obj.Labels;
-      if (this.#record(kind, id, labels)) return id;
+      if (this.#record(kind, id, labels, obj.CreatedAt)) return id;
     } else {
       await reply.text();
     }
@@ -221,9 +242,17 @@ export class Ownership {
     throw notFound(kind, ref);
   }
 
-  #record(kind: OwnedKind, id: string, labels: Record<string, string> | null | undefined): boolean {
+  #record(
+    kind: OwnedKind,
+    id: string,
+    labels: Record<string, string> | null | undefined,
+    created?: string,
+  ): boolean {
     if (carries(labels, this.label)) {
       this.#owned[kind].add(id);
+      if (kind === 'volume') {
+        this.#volumeSince.set(id, madeAt(created));
+      }
       return true;
     }
     this.#foreign[kind].add(id);
@@ -289,6 +318,7 @@ export class Ownership {
         this.#owned[k].clear();
         this.#foreign[k].clear();
       }
+      this.#volumeSince.clear();
       this.#execs.clear();
       await new Promise((r) => setTimeout(r, Math.min(30_000, 250 * 2 ** attempt++)).unref());
     }
@@ -311,4 +341,10 @@ export class Ownership {
     this.#stopped = true;
     this.#abort?.abort();
   }
+}
+
+/** The engine's time of a volume's making (`CreatedAt`), in ms; now when it is not readable. */
+function madeAt(created: string | undefined): number {
+  const at = Date.parse(created ?? '');
+  return Number.isNaN(at) ? Date.now() : at;
 }

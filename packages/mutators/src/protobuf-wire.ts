@@ -193,6 +193,34 @@ export function withoutField(message: Uint8Array, no: number): Buffer {
 }
 
 /**
+ * A message with the entries of a map field under one key removed (the key read as {@link mapOf} reads it), and
+ * the rest kept byte for byte.
+ *
+ * @param message - the message's bytes
+ * @param no - the map's field number
+ * @param key - the key whose entries go
+ * @returns the message without them
+ * @throws Error for bytes that are not a protobuf message
+ * @internal
+ */
+export function withoutMapKey(message: Uint8Array, no: number, key: string): Buffer {
+  const reader = new BinaryReader(message);
+  const kept: Uint8Array[] = [];
+  try {
+    while (reader.pos < reader.len) {
+      const start = reader.pos;
+      const [n, type] = reader.tag();
+      reader.skip(type, n);
+      const field = message.subarray(start, reader.pos);
+      if (n !== no || mapOf(field, no)[0]?.[0] !== key) kept.push(field);
+    }
+  } catch {
+    throw new Error('a malformed BuildKit request cannot be checked here');
+  }
+  return Buffer.concat(kept);
+}
+
+/**
  * A message with a string field set to one value: every occurrence removed, one appended.
  *
  * @param message - the message's bytes

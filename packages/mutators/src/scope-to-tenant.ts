@@ -1,13 +1,22 @@
-import { type Context, compose, type Middleware, on, untouchedWhen } from '@dockhand/core';
+import {
+  type Context,
+  compose,
+  type DockhandError,
+  type Middleware,
+  on,
+  untouchedWhen,
+} from '@dockhand/core';
 import { onBuildReads } from './build-context.ts';
 import { classicBuild, pinClassicBuild } from './classic-build.ts';
+import { parseInstruction } from './dockerfile-parser.ts';
 import { engineApiVersion } from './engine-version.ts';
-import { imageNotFound, refuse } from './errors.ts';
+import { imageNotFound, refuse, saveNotFound } from './errors.ts';
 import { checkedBody, field, isObject, type JsonObject, setField } from './fields.ts';
 import { injectLabelFilter } from './filters.ts';
-import { type ImagePolicy, imageVisible } from './image-policy.ts';
+import { type ImageFacts, type ImagePolicy, imageVisible } from './image-policy.ts';
 import { FULL_ID, Ownership } from './ownership.ts';
 import { registryOf, resolvesHostLocal } from './registry-host.ts';
+import { refuseLabelInstructions } from './stamp-labels.ts';
 import { carries, parseLabel, type TenantLabel } from './tenant.ts';
 
 /** Options of {@link scopeToTenant}. */
@@ -171,8 +180,8 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     await next();
     const res = ctx.response!;
     if (res.status !== 200) return;
-    const list = await res.json<{ Labels?: Record<string, string> | null }[]>();
-    const kept = Array.isArray(list) ? list.filter((img) => imageVisible(img.Labels, label, images)) : [];
+    const list = await res.json<ImageFacts[]>();
+    const kept = Array.isArray(list) ? list.filter((img) => imageVisible(img, label, images)) : [];
     if (kept.length !== list?.length) res.setJson(kept);
   });
 
@@ -190,7 +199,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     // containers the other tenants run from each image, and how much they built. Counted again from what the
     // tenant sees (the size of its images, shared layers counted in each)
     const visible = (Array.isArray(df.Images) ? df.Images : [])
-      .filter((x: { Labels?: Record<string, string> | null }) => imageVisible(x.Labels, label, images))
+      .filter((x: ImageFacts) => imageVisible(x, label, images))
       .map(
         (img: Record<string, unknown>): Record<string, unknown> => ({
           ...img,
@@ -230,8 +239,8 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     const containers = (
       await containersReply.json<{ State?: string; Labels?: Record<string, string> | null }[]>()
     ).filter((c) => carries(c.Labels, label));
-    const visibleImages = (await imagesReply.json<{ Labels?: Record<string, string> | null }[]>()).filter(
-      (img) => imageVisible(img.Labels, label, images),
+    const visibleImages = (await imagesReply.json<ImageFacts[]>()).filter((img) =>
+      imageVisible(img, label, images),
     );
     const running = containers.filter((c) => c.State === 'running').length;
     const paused = containers.filter((c) => c.State === 'paused').length;
@@ -253,7 +262,11 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     await next();
     if (ctx.response!.status !== 200) return;
     ctx.response!.transformJsonLines((m) => {
-      const e = m as { Type?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
+      const e = m as {
+        Type?: string;
+        time?: number;
+        Actor?: { ID?: string; Attributes?: Record<string, string> };
+      };
       const attrs = e.Actor?.Attributes ?? {};
       const id = e.Actor?.ID ?? '';
       if (attrs[label.key] === label.value) return m;
@@ -261,7 +274,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
         if (own.knownOwned('network', id)) return m;
         return undefined;
       }
-      if (e.Type === 'volume' && own.knownOwned('volume', id)) return m;
+      if (e.Type === 'volume' && own.knownOwnedVolumeEvent(id, Number(e.time ?? 0))) return m;
       if (e.Type === 'container' && own.knownOwned('container', id)) return m;
       return undefined;
     });
@@ -348,28 +361,58 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     await next();
   });
 
-  /** An image's labels (`labels`), or `undefined` when the engine has no image of that reference. */
-  const imageLabels = async (
+  /**
+   * An image as the engine resolves a reference (a name, an id or an id prefix): its id, what the image policy
+   * reads of it, its `ONBUILD` triggers; with the engine's status (404: missing, or an id prefix of more than one
+   * image).
+   */
+  const imageLookup = async (
     ctx: Context,
     ref: string,
-  ): Promise<
-    { id: string; labels: Record<string, string> | null | undefined; onBuild: string[] } | undefined
-  > => {
+  ): Promise<{
+    status: number;
+    img?: {
+      id: string;
+      facts: ImageFacts;
+      labels: Record<string, string> | null | undefined;
+      onBuild: string[];
+    };
+  }> => {
     const reply = await ctx.upstream.request({ path: `/images/${encodeURIComponent(ref)}/json` });
     if (reply.status !== 200) {
       await reply.text();
-      return undefined;
+      return { status: reply.status };
     }
     const img = await reply.json<{
       Id: string;
+      Parent?: string;
+      RepoTags?: string[] | null;
       Config?: { Labels?: Record<string, string> | null; OnBuild?: unknown };
     }>();
     const onBuild = img.Config?.OnBuild;
+    const labels = img.Config?.Labels;
     return {
-      id: img.Id,
-      labels: img.Config?.Labels,
-      onBuild: Array.isArray(onBuild) ? onBuild.map(String) : [],
+      status: 200,
+      img: {
+        id: img.Id,
+        facts: { Labels: labels, Parent: img.Parent ?? '', RepoTags: img.RepoTags ?? [] },
+        labels,
+        onBuild: Array.isArray(onBuild) ? onBuild.map(String) : [],
+      },
     };
+  };
+
+  /** An image (as {@link imageLookup}), or `undefined` when the engine has none of that reference. */
+  const imageLabels = async (ctx: Context, ref: string) => (await imageLookup(ctx, ref)).img;
+
+  /**
+   * What goes on to the engine for a reference the tenant's image was found by: the image's full id where the
+   * reference is an id or a prefix of it (the engine then acts on the image by id, and a prefix read again could
+   * be another image by then: found by review, stop 20), else the reference as sent.
+   */
+  const forwardedImage = (ref: string, id: string): string => {
+    const hex = ref.startsWith('sha256:') ? ref.slice('sha256:'.length) : ref;
+    return /^[0-9a-f]+$/.test(hex) && id.startsWith(`sha256:${hex}`) ? id : ref;
   };
 
   /** The daemon's 404 for an image, as the engine at hand words it for a missing one. */
@@ -383,21 +426,37 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       await reply.text();
       throw refuse('DOCKHAND_ENGINE_LOOKUP_FAILED', `the engine could not list its images (${reply.status})`);
     }
-    const list = await reply.json<{ Id: string; Labels?: Record<string, string> | null }[]>();
-    return list.filter((img) => imageVisible(img.Labels, label, images)).map((img) => img.Id);
+    const list = await reply.json<(ImageFacts & { Id: string })[]>();
+    return list.filter((img) => imageVisible(img, label, images)).map((img) => img.Id);
   };
 
   /** An image that must be on the engine and visible to the tenant; else the daemon's own 404 for a missing one. */
   const visibleImage = async (ctx: Context, ref: string) => {
     const img = await imageLabels(ctx, ref);
-    if (!img || !imageVisible(img.labels, label, images)) throw await imageMissing(ctx, ref);
+    if (!img || !imageVisible(img.facts, label, images)) throw await imageMissing(ctx, ref);
     return img;
   };
 
-  /** Refuses, with the daemon's own 404, an image the tenant may not see; a missing one is left to the daemon. */
-  const assertImageVisible = async (ctx: Context, ref: string): Promise<void> => {
-    const img = await imageLabels(ctx, ref);
-    if (img && !imageVisible(img.labels, label, images)) throw await imageMissing(ctx, ref);
+  /**
+   * The reference to forward for an image the tenant names ({@link forwardedImage}); the daemon's own 404 for one
+   * it may not see, and for a missing one (or an id prefix of several images): a reference the engine did not
+   * resolve is never forwarded, since it could resolve to another tenant's image when it arrives. An unreadable
+   * one (`Nope`: the engine's 400) goes on, for the engine's own answer.
+   *
+   * @param missing - the 404 (default: the words of an inspect)
+   */
+  const resolvedImage = async (
+    ctx: Context,
+    ref: string,
+    missing: () => Promise<DockhandError> | DockhandError = () => imageMissing(ctx, ref),
+  ): Promise<string> => {
+    const { status, img } = await imageLookup(ctx, ref);
+    if (img === undefined) {
+      if (status === 404) throw await missing();
+      return ref;
+    }
+    if (!imageVisible(img.facts, label, images)) throw await missing();
+    return forwardedImage(ref, img.id);
   };
 
   const images_: Middleware = on(
@@ -407,14 +466,24 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
         ctx.operation === 'ImagePush'
           ? await pushedRef(ctx, ctx.params.name!, ctx.request.query.get('tag') ?? '')
           : ctx.params.name!;
-      if (ctx.operation === 'ImageGet') await assertSavable(ctx, ref);
-      const img = await imageLabels(ctx, ref);
+      if (ctx.operation === 'ImageGet') {
+        ctx.params.name = await savable(ctx, ref);
+        await next();
+        return;
+      }
+      const { status, img } = await imageLookup(ctx, ref);
+      const missing = () => imageMissing(ctx, ref);
       if (!img) {
-        await next(); // the daemon's own error (no such image)
+        // a push names what it sends, never an id; anything else the engine did not find, the proxy answers: a
+        // reference forwarded unresolved could be another tenant's image when it arrives (an id prefix of two
+        // images, one of them the tenant's own, removed meanwhile: found by review, stop 20)
+        if (status === 404 && ctx.operation !== 'ImagePush') throw await missing();
+        await next(); // the daemon's own error
         return;
       }
       const labels = img.labels;
-      if (!imageVisible(labels, label, images)) throw await imageMissing(ctx, ref);
+      if (!imageVisible(img.facts, label, images)) throw await missing();
+      if (ctx.operation !== 'ImagePush') ctx.params.name = forwardedImage(ref, img.id);
       if (ctx.operation === 'ImageDelete' || ctx.operation === 'ImageTag' || ctx.operation === 'ImagePush') {
         if (!carries(labels, label) && !images.allowChangingShared) {
           throw refuse(
@@ -444,7 +513,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     if (at !== -1 || colon !== -1) return name; // one tag or digest
     // another tenant's image under the repository looks missing, as everywhere; a shared one is the policy's
     for (const img of await repositoryImages(ctx, repo, 'push one tag')) {
-      if (!imageVisible(img.Labels, label, images)) throw await imageMissing(ctx, repo);
+      if (!imageVisible(img, label, images)) throw await imageMissing(ctx, repo);
       if (!carries(img.Labels, label) && !images.allowChangingShared) {
         throw refuse(
           'DOCKHAND_IMAGE_POLICY',
@@ -472,19 +541,25 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       await reply.text();
       throw refuse('DOCKHAND_IMAGE_POLICY', `the tags of ${repo} cannot be checked here; ${instead}`);
     }
-    return reply.json<{ Labels?: Record<string, string> | null }[]>();
+    return reply.json<ImageFacts[]>();
   };
 
   /**
-   * Refuses a save of a name the tenant may not see, or of a repository name without a tag, which the daemon
-   * saves with every tag it has, when any of them is another tenant's.
+   * What a save of a name goes on with: a repository name without a tag, which the daemon saves with every tag
+   * it has, only when each is an image the tenant sees; else the image as resolved ({@link resolvedImage}). The
+   * daemon's 404 for a save, otherwise.
    */
-  const assertSavable = async (ctx: Context, name: string): Promise<void> => {
-    await assertImageVisible(ctx, name);
+  const savable = async (ctx: Context, name: string): Promise<string> => {
     const slash = name.lastIndexOf('/');
-    if (name.includes('@') || name.includes(':', slash + 1)) return;
-    for (const img of await repositoryImages(ctx, name, 'save one tag'))
-      if (!imageVisible(img.Labels, label, images)) throw await imageMissing(ctx, name);
+    if (!name.includes('@') && !name.includes(':', slash + 1)) {
+      const repository = await repositoryImages(ctx, name, 'save one tag');
+      if (repository.length > 0) {
+        for (const img of repository) if (!imageVisible(img, label, images)) throw saveNotFound(name);
+        return name;
+      }
+    }
+    // a name with a tag or a digest, or no repository of that name: an id prefix to the engine
+    return resolvedImage(ctx, name, () => saveNotFound(name));
   };
 
   /** Refuses a tag that would move a name another tenant's (or a shared) image holds. */
@@ -537,6 +612,10 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       const img = await visibleImage(ctx, ref);
       pins.set(ref, img.id);
       // the image's ONBUILD triggers run in this build: read only now, so that a foreign image's stay unseen
+      refuseLabelInstructions(
+        img.onBuild.map((t) => parseInstruction(Buffer.from(t, 'utf8').toString('latin1'))),
+        [label.key],
+      );
       const triggers = onBuildReads(img.onBuild);
       if (triggers.remote.length > 0) {
         throw refuse(
@@ -584,7 +663,10 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   const saveImages: Middleware = on('ImageGetAll', async (ctx, next) => {
     const names = ctx.request.query.getAll('names');
     if (names.length === 0) throw refuse('DOCKHAND_IMAGE_POLICY', 'name the images to save');
-    for (const ref of names) await assertSavable(ctx, ref);
+    const forwarded: string[] = [];
+    for (const ref of names) forwarded.push(await savable(ctx, ref));
+    ctx.request.query.delete('names');
+    for (const ref of forwarded) ctx.request.query.append('names', ref);
     await next();
   });
 
@@ -606,7 +688,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     const own = ownership(ctx);
     const body = await checkedBody(() => ctx.request.json());
     const image = field(body, 'Image');
-    if (typeof image === 'string' && image !== '') await assertImageVisible(ctx, image);
+    if (typeof image === 'string' && image !== '') setField(body, 'Image', await resolvedImage(ctx, image));
     const hc = field(body, 'HostConfig');
     if (isObject(hc)) {
       // `Cgroup` (`container:<x>`) is stored and, on Engine 26.1, not used: it is held to the same rule all the same
@@ -710,7 +792,12 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
           `volume name ${String(field(created, 'Name'))} is already in use`,
         );
       }
-      ownership(ctx).remember('volume', String(field(created, 'Name')));
+      const made = field(created, 'CreatedAt');
+      ownership(ctx).remember(
+        'volume',
+        String(field(created, 'Name')),
+        typeof made === 'string' ? made : undefined,
+      );
     }
   });
 

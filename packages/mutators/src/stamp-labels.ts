@@ -1,5 +1,6 @@
 import { compose, type Middleware, on } from '@dockhand/core';
-import { parseDockerfile, parseInstruction } from './dockerfile-parser.ts';
+import { classicBuild } from './classic-build.ts';
+import { argWords, type Instruction, parseDockerfile, parseInstruction } from './dockerfile-parser.ts';
 import { refuse } from './errors.ts';
 import { checkedBody, field, isObject, setField } from './fields.ts';
 
@@ -65,6 +66,41 @@ export function stampChanges(changes: readonly string[], labels: Readonly<Record
   return all;
 }
 
+/**
+ * Refuses Dockerfile instructions that set one of the keys as a label: a `LABEL` (or an `ONBUILD LABEL`) that names
+ * a key in any spelling (quotes and escape characters removed before looking, as the builder's word processing
+ * drops them), or whose key is a variable (`LABEL $K=...`, known only to the builder). The classic builder gives
+ * the `labels` parameter to a build's last image only: every earlier step's container and image, and every
+ * earlier stage, has the labels the Dockerfile gives it, so a `LABEL dockhand.tenant=<victim>` made them the
+ * victim's (found by review, stop 20).
+ *
+ * @param instructions - the Dockerfile's instructions, or the triggers of an image it builds from (as parsed)
+ * @param keys - the label keys the workshop sets
+ * @throws {@link @dockhand/core!DockhandError} `DOCKHAND_LABEL_SPOOF`
+ * @example
+ * ```ts
+ * refuseLabelInstructions(parseDockerfile('FROM x\nLABEL dockhand.tenant=bob\n'), ['dockhand.tenant']); // throws
+ * ```
+ * @internal
+ */
+export function refuseLabelInstructions(instructions: readonly Instruction[], keys: readonly string[]): void {
+  for (const outer of instructions) {
+    const ins = outer.keyword === 'onbuild' ? parseInstruction(outer.args) : outer;
+    if (ins.keyword !== 'label') continue;
+    const named = `the label ${keys.join(', ')} is set by the workshop`;
+    const plain = ins.args.replace(/["'\\`]/g, '').toLowerCase();
+    if (keys.some((k) => plain.includes(Buffer.from(k.toLowerCase(), 'utf8').toString('latin1'))))
+      throw refuse('DOCKHAND_LABEL_SPOOF', `${named}; a LABEL instruction cannot set it`);
+    // `key=value` pairs, or the legacy `LABEL key value`: a key with a variable is known only to the builder
+    for (const word of argWords(ins.args)) {
+      const eq = word.indexOf('=');
+      if ((eq === -1 ? word : word.slice(0, eq)).includes('$'))
+        throw refuse('DOCKHAND_LABEL_SPOOF', `${named}; a LABEL key cannot be a variable ($)`);
+      if (eq === -1) break;
+    }
+  }
+}
+
 /** Replaces the query's `changes` with {@link stampChanges}'s. */
 function stampQuery(query: URLSearchParams, labels: Readonly<Record<string, string>>): void {
   const changes = stampChanges(query.getAll('changes'), labels);
@@ -124,6 +160,8 @@ export function stampLabels(options: StampOptions): Middleware {
       }
     }
     ctx.request.query.set('labels', JSON.stringify({ ...current, ...labels }));
+    const classic = await classicBuild(ctx);
+    if (classic) refuseLabelInstructions(parseDockerfile(classic.dockerfile), keys);
     await next();
   });
 

@@ -85,6 +85,29 @@ describe('host-escape fields of HostConfig are refused (hostGuard, DOCKHAND_HOST
       /DeviceRequests/,
     ],
     ['DeviceCgroupRules', { DeviceCgroupRules: ['a *:* rwm'] }, /DeviceCgroupRules/],
+    // found by review (stop 20): the daemon stats each path on the host when the container starts, and its error
+    // told whether any host path existed (another tenant's volume files among them)
+    [
+      'BlkioDeviceReadBps',
+      { BlkioDeviceReadBps: [{ Path: '/etc/shadow', Rate: 1048576 }] },
+      /BlkioDeviceReadBps/,
+    ],
+    [
+      'BlkioDeviceWriteBps',
+      { BlkioDeviceWriteBps: [{ Path: '/etc/shadow', Rate: 1048576 }] },
+      /BlkioDeviceWriteBps/,
+    ],
+    [
+      'BlkioDeviceReadIOps',
+      { BlkioDeviceReadIOps: [{ Path: '/etc/shadow', Rate: 100 }] },
+      /BlkioDeviceReadIOps/,
+    ],
+    [
+      'BlkioDeviceWriteIOps',
+      { BlkioDeviceWriteIOps: [{ Path: '/etc/shadow', Rate: 100 }] },
+      /BlkioDeviceWriteIOps/,
+    ],
+    ['BlkioWeightDevice', { BlkioWeightDevice: [{ Path: '/etc/shadow', Weight: 100 }] }, /BlkioWeightDevice/],
     ['NetworkMode=host', { NetworkMode: 'host' }, /NetworkMode=host/],
     ['PidMode=host', { PidMode: 'host' }, /PidMode=host/],
     ['IpcMode=host', { IpcMode: 'host' }, /IpcMode=host/],

@@ -81,24 +81,62 @@ describe('label spoofing: what the tenant creates carries its own label (stampLa
     expect(tenantOf((await a.inspect('images', id!)).json.Config.Labels)).toBe(a.mallory.name);
   });
 
-  it('build of a Dockerfile whose LABEL carries the victim label', async () => {
-    const name = `${a.run}-labelled`;
-    const { id } = await build(
+  it.each<[string, () => string]>([
+    ['in its only stage', () => `FROM busybox\nLABEL dockhand.tenant="${a.victim.name}"\nRUN true\n`],
+    // found by review (stop 20): the classic builder labels the last image only; an earlier stage's image, and
+    // every step's container, kept the victim's label (the victim saw them as its own, could exec into them)
+    [
+      'in an earlier stage',
+      () =>
+        `FROM busybox AS planted\nLABEL dockhand.tenant=${a.victim.name}\nRUN sleep 1\nFROM busybox\nRUN true\n`,
+    ],
+    ['with the key quoted', () => `FROM busybox\nLABEL "dockhand.tenant"=${a.victim.name}\nRUN true\n`],
+    [
+      'with the key split by quotes',
+      () => `FROM busybox\nLABEL "dockhand."tenant=${a.victim.name}\nRUN true\n`,
+    ],
+    ['with an escaped key', () => `FROM busybox\nLABEL dockhand\\.tenant=${a.victim.name}\nRUN true\n`],
+    [
+      'in the legacy form (LABEL key value)',
+      () => `FROM busybox\nLABEL dockhand.tenant ${a.victim.name}\nRUN true\n`,
+    ],
+    [
+      'with the key in a build arg',
+      () => `FROM busybox\nARG K=dockhand.tenant\nLABEL $K=${a.victim.name}\nRUN true\n`,
+    ],
+    [
+      'as an ONBUILD trigger',
+      () => `FROM busybox\nONBUILD LABEL dockhand.tenant=${a.victim.name}\nRUN true\n`,
+    ],
+  ])('build of a Dockerfile whose LABEL carries the victim label, %s', async (_w, dockerfile) => {
+    const name = `${a.run}-labelled${++n}`;
+    // rm=0 keeps each step's container, as the reviewer did
+    const { reply, id } = await build(a.mallory.api, `t=${name}&rm=0`, dockerfile());
+    refused(reply, 403, /set by the workshop/);
+    expect(id).toBeUndefined();
+    expect((await a.inspect('images', name)).status).toBe(404);
+    // no step of it ran: every container with the victim's label is one the victim made in this suite
+    const filters = encodeURIComponent(JSON.stringify({ label: [`dockhand.tenant=${a.victim.name}`] }));
+    const labelled = (await a.engine.request('GET', `/containers/json?all=1&filters=${filters}`)).json as {
+      Labels: Record<string, string>;
+    }[];
+    expect(labelled.filter((c) => c.Labels['dockhand.test'] !== a.run)).toEqual([]);
+  });
+
+  it('a Dockerfile LABEL of other keys still builds, with the variables it uses', async () => {
+    const name = `${a.run}-labelled-ok`;
+    const { reply, id } = await build(
       a.mallory.api,
-      `t=${name}`,
-      `FROM busybox\nLABEL dockhand.tenant="${a.victim.name}" dockhand.test="${a.run}"\n`,
+      `t=${name}&buildargs=${encodeURIComponent(JSON.stringify({ V: '1.2' }))}`,
+      'FROM busybox\nARG V\nLABEL version=$V description="a build"\n',
     );
-    expect(tenantOf((await a.inspect('images', id!)).json.Config.Labels)).toBe(a.mallory.name);
-    // the victim does not see it
-    const seen = await a.victim.api.request('GET', '/images/json');
-    expect((seen.json as { Id: string }[]).map((i) => i.Id)).not.toContain(id);
-    refused(await a.victim.api.request('GET', `/images/${name}/json`), 404, `No such image: ${name}`);
-    // a container from it is the attacker's
-    const c = await a.mallory.api.request('POST', '/containers/create', {
-      body: { Image: name, Labels: { 'dockhand.test': a.run } },
+    expect(id, reply.text).toBeDefined();
+    const labels = (await a.inspect('images', id!)).json.Config.Labels;
+    expect(labels).toMatchObject({
+      version: '1.2',
+      description: 'a build',
+      'dockhand.tenant': a.mallory.name,
     });
-    expect(c.status).toBe(201);
-    expect(tenantOf((await a.inspect('containers', c.json.Id)).json.Config.Labels)).toBe(a.mallory.name);
   });
 
   it.each<[string, () => string]>([
@@ -278,13 +316,15 @@ describe('shared and foreign images (scopeToTenant image policy)', () => {
       'save the victim image',
       'GET',
       () => `/images/${victimImageName}/get`,
-      () => `No such image: ${victimImageName}:latest`,
+      // a save's own words for a missing name (found by review, stop 20: the proxy's `:latest` told the two apart)
+      () => `No such image: ${victimImageName}`,
     ],
     [
       'save the victim image through /images/get?names=',
       'GET',
       () => `/images/get?names=${victimImageName}`,
-      () => `No such image: ${victimImageName}:latest`,
+      // a save's own words for a missing name (found by review, stop 20: the proxy's `:latest` told the two apart)
+      () => `No such image: ${victimImageName}`,
     ],
     [
       'delete the victim image',
@@ -810,5 +850,84 @@ describe('shared and foreign images (scopeToTenant image policy)', () => {
     const { reply, id } = await build(a.mallory.api, `t=${t}`, `FROM ${victimImageName}\n`);
     expect(id, 'the build must not produce an image from a foreign one').toBeUndefined();
     expect(reply.status === 200 ? reply.text : reply.json.message).toMatch(/No such image|not allowed/);
+  });
+});
+
+describe('found by review, stop 20: image references the engine resolves again, and the steps of classic builds', () => {
+  it("a classic build's step and stage images are nobody's to see: not listed, inspected, read, saved or run", async () => {
+    const secret = `stage-secret-${a.run}`;
+    const { reply, id } = await build(
+      a.victim.api,
+      `t=${a.run}-victim-stages&buildargs=${encodeURIComponent(JSON.stringify({ TOKEN: secret }))}`,
+      `FROM busybox AS first\nARG TOKEN\nRUN echo "$TOKEN" > /secret\nFROM busybox\nCOPY --from=first /secret /copied\nRUN rm /copied\n`,
+    );
+    expect(id, reply.text).toBeDefined();
+    // each step's image, as the builder printed it (` ---> <id>`), but the base and the result
+    const base = busybox.slice(7, 19);
+    const steps = [...reply.text.matchAll(/---(?:>|\\u003e) ([0-9a-f]{12})/g)]
+      .map((m) => m[1]!)
+      .filter((s) => s !== base && !id!.startsWith(`sha256:${s}`));
+    expect(steps.length).toBeGreaterThanOrEqual(2);
+    const listed = (await a.mallory.api.request('GET', '/images/json?all=1')).json as { Id: string }[];
+    for (const step of steps) {
+      const full = (await imageId(a.engine, step))!;
+      expect(full, step).toBeDefined();
+      expect(listed.map((i) => i.Id)).not.toContain(full);
+      for (const ref of [step, full]) {
+        refused(await a.mallory.api.request('GET', `/images/${ref}/json`), 404);
+        refused(await a.mallory.api.request('GET', `/images/${ref}/history`), 404);
+        refused(await a.mallory.api.request('GET', `/images/get?names=${ref}`), 404);
+        const c = await a.mallory.api.request('POST', '/containers/create', {
+          body: { Image: ref, Cmd: ['cat', '/secret'], Labels: { 'dockhand.test': a.run } },
+        });
+        refused(c, 404, /No such image/);
+      }
+    }
+  });
+
+  it('a save of a name that is missing when checked is refused, not sent on to be read again (the victim took it meanwhile)', async () => {
+    const name = `${a.run}-taken-later:1`;
+    // many names checked one by one make the window between the check and the engine's read a long one
+    const query = [name, ...Array.from({ length: 300 }, () => 'busybox:latest')]
+      .map((n) => `names=${encodeURIComponent(n)}`)
+      .join('&');
+    const save = a.mallory.api.request('GET', `/images/get?${query}`);
+    await new Promise((r) => setTimeout(r, 100));
+    // the victim names its image so, through its own proxy
+    expect(
+      (await a.victim.api.request('POST', `/images/${victimImage}/tag?repo=${encodeURIComponent(name)}`))
+        .status,
+    ).toBe(201);
+    try {
+      refused(await save, 404, 'reference does not exist');
+    } finally {
+      await a.engine.request('DELETE', `/images/${encodeURIComponent(name)}`);
+    }
+  });
+
+  it("a create naming a missing image is refused, not sent on: another tenant's tag of the name meanwhile is not run", async () => {
+    const name = `${a.run}-pulled-later:1`;
+    const holder = await a.victimContainer(`${a.run}-holder`, {}, false);
+    // the victim's create, with many references to resolve after its image (a long window)
+    const create = a.victim.api.request('POST', '/containers/create', {
+      body: {
+        Image: name,
+        Labels: { 'dockhand.test': a.run },
+        HostConfig: { VolumesFrom: Array.from({ length: 150 }, () => `${a.run}-holder`) },
+      },
+    });
+    await new Promise((r) => setTimeout(r, 30));
+    // mallory gives the free name to her own image
+    expect(
+      (await a.mallory.api.request('POST', `/images/${ownImageName}/tag?repo=${encodeURIComponent(name)}`))
+        .status,
+    ).toBe(201);
+    try {
+      const r = await create;
+      refused(r, 404, `No such image: ${name}`);
+    } finally {
+      await a.engine.request('DELETE', `/images/${encodeURIComponent(name)}`);
+      await a.engine.request('DELETE', `/containers/${holder}?force=1`);
+    }
   });
 });

@@ -141,6 +141,45 @@ describe('events and system/df (scopeToTenant)', () => {
     expect(direct.text).toContain(victim);
   });
 
+  it("events of a volume name the tenant took over show nothing of the earlier volume's (found by review, stop 20)", async () => {
+    const name = `${a.run}-reused-vol`;
+    const since = Math.floor(Date.now() / 1000) - 1;
+    // the victim's volume, used and removed
+    await a.engine.request('POST', '/volumes/create', { body: { Name: name, Labels: a.victimLabels } });
+    const user = await a.victimContainer(`${a.run}-vol-user`, { HostConfig: { Binds: [`${name}:/data`] } });
+    await a.engine.request('DELETE', `/containers/${user}?force=1`);
+    expect((await a.engine.request('DELETE', `/volumes/${name}`)).status).toBe(204);
+    // events carry seconds: the tenant's volume is made in a later second than the victim's events
+    await new Promise((r) => setTimeout(r, 1100));
+    const own = await a.mallory.api.request('POST', '/volumes/create', {
+      body: { Name: name, Labels: { 'dockhand.test': a.run } },
+    });
+    expect(own.status).toBe(201);
+    try {
+      const until = Math.floor(Date.now() / 1000) + 1;
+      const r = await a.mallory.api.request(
+        'GET',
+        `/events?since=${since}&until=${until}&filters=${q({ type: ['volume'], volume: [name] })}`,
+      );
+      expect(r.status).toBe(200);
+      const events = r.text
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as { Action: string; Actor: { Attributes: Record<string, string> } });
+      // its own volume's making, and nothing of the victim's: no mount by its container, no destroy
+      expect(events.map((e) => e.Action)).toEqual(['create']);
+      expect(r.text).not.toContain(user);
+      // the engine did replay the victim's
+      const direct = await a.engine.request(
+        'GET',
+        `/events?since=${since}&until=${until}&filters=${q({ type: ['volume'], volume: [name] })}`,
+      );
+      expect(direct.text).toContain(user);
+    } finally {
+      await a.engine.request('DELETE', `/volumes/${name}`);
+    }
+  });
+
   it('system/df lists none of the victim objects', async () => {
     const r = await a.mallory.api.request('GET', '/system/df');
     expect(r.status).toBe(200);

@@ -116,6 +116,35 @@ describe.runIf(sourcePolicies)('BuildKit builds through the tenant proxy (buildk
     }
   }, 180_000);
 
+  it('gives a build its name when it ends, checked then: a name another tenant took while it ran stays theirs', async () => {
+    // found by review (stop 19): the engine tagged the name at the end, whatever it had become meanwhile
+    const name = `${alice.name}-race:1`;
+    const own = `${alice.name}-race-own:1`;
+    expect((await build(alice, own, 'FROM busybox:latest\nRUN echo alice > /who\n')).code).toBe(0);
+    const aliceId = await onEngine('image', 'inspect', '--format', '{{.Id}}', own);
+    const marker = `bob-running-${unique()}`;
+    markers.push(marker);
+    await writeFile(join(context, 'Dockerfile'), `FROM busybox:latest\nRUN echo ${marker} && sleep 6\n`);
+    images.push(name);
+    let tagged: Promise<unknown> | undefined;
+    // bob's build is past its start (the name was free then) when alice takes the name
+    const bobs = await bob.docker(['build', '--progress=plain', '-t', name, context], {
+      env: { DOCKER_CONFIG: context, DOCKER_BUILDKIT: '1' },
+      onStderr: (text) => {
+        if (tagged === undefined && text.includes(`${marker}\n`)) tagged = alice.docker(['tag', own, name]);
+      },
+    });
+    expect(tagged).toBeDefined();
+    expect((await tagged) as { code: number }).toMatchObject({ code: 0 });
+    expect(bobs.code).not.toBe(0);
+    const built = /your image is (sha256:[0-9a-f]{64})/.exec(bobs.stderr)?.[1];
+    expect(built, bobs.stderr).toBeDefined();
+    images.push(built!);
+    expect(bobs.stderr).toMatch(/was given to an image you did not build while your build ran/);
+    expect(bobs.stderr).not.toMatch(/naming to/);
+    expect(await onEngine('image', 'inspect', '--format', '{{.Id}}', name)).toBe(aliceId);
+  }, 180_000);
+
   it('refuses a build with --add-host, as /build refuses extrahosts, and builds nothing', async () => {
     const tag = `${alice.name}-addhost:1`;
     const out = await build(alice, tag, 'FROM busybox:latest\nRUN cat /etc/hosts\n', [
