@@ -8,15 +8,22 @@ import type { BodySink } from './response.ts';
 export type JsonLineTransform = (message: unknown) => unknown;
 
 /**
+ * Called when a newline-delimited JSON stream has ended, before the client's body ends: the messages it returns
+ * are sent last (e.g. what the proxy did once the engine had answered).
+ */
+export type JsonLineFlush = () => unknown[] | Promise<unknown[]>;
+
+/**
  * Wraps a body sink so that a newline-delimited JSON stream is transformed one message at a time. A line that is
  * not JSON is dropped (fail closed): a filter must never pass what it could not read.
  *
  * @param sink - where transformed lines go
  * @param transform - applied to each message
+ * @param flush - the messages to send after the last one
  * @returns a sink that accepts the raw stream
  * @internal
  */
-export function jsonLinesSink(sink: BodySink, transform: JsonLineTransform): BodySink {
+export function jsonLinesSink(sink: BodySink, transform: JsonLineTransform, flush?: JsonLineFlush): BodySink {
   let pending = '';
   const decoder = new StringDecoder('utf8');
   const emit = (line: string): boolean => {
@@ -46,7 +53,19 @@ export function jsonLinesSink(sink: BodySink, transform: JsonLineTransform): Bod
       pending += decoder.end();
       if (pending !== '') emit(pending);
       pending = '';
-      sink.end();
+      if (flush === undefined) {
+        sink.end();
+        return;
+      }
+      Promise.resolve()
+        .then(flush)
+        .then(
+          (messages) => {
+            for (const m of messages) sink.write(Buffer.from(`${JSON.stringify(m)}\n`));
+            sink.end();
+          },
+          (err: Error) => sink.destroy(err),
+        );
     },
     destroy(err) {
       sink.destroy(err);

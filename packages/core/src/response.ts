@@ -1,7 +1,7 @@
 import { parseJson } from './body.ts';
 import { coreError } from './errors.ts';
 import type { HeaderList } from './headers.ts';
-import { type JsonLineTransform, jsonLinesSink } from './json-lines.ts';
+import { type JsonLineFlush, type JsonLineTransform, jsonLinesSink } from './json-lines.ts';
 
 /**
  * Where a response body goes: the client connection, a buffer, or a transform in front of either.
@@ -54,7 +54,7 @@ export class ProxyResponse {
   #sink: BodySink | undefined;
   #flow: FlowControl | undefined;
   #replaced: Buffer | undefined;
-  #transforms: JsonLineTransform[] = [];
+  #transforms: { transform: JsonLineTransform; flush?: JsonLineFlush }[] = [];
   #limit: number;
   #json: Promise<unknown> | undefined;
 
@@ -202,10 +202,11 @@ export class ProxyResponse {
    * streams. Several transforms run in the order they were added.
    *
    * @param transform - returns the message to pass on, or `undefined` to drop it
+   * @param flush - when the engine's stream has ended: messages to send after its last, before the body ends
    */
-  transformJsonLines(transform: JsonLineTransform): void {
+  transformJsonLines(transform: JsonLineTransform, flush?: JsonLineFlush): void {
     if (this.hijacked) throw new TypeError('a hijacked connection carries no JSON lines');
-    this.#transforms.push(transform);
+    this.#transforms.push({ transform, ...(flush ? { flush } : {}) });
   }
 
   /**
@@ -220,7 +221,7 @@ export class ProxyResponse {
     }
     let target = sink;
     for (let i = this.#transforms.length - 1; i >= 0; i--)
-      target = jsonLinesSink(target, this.#transforms[i]!);
+      target = jsonLinesSink(target, this.#transforms[i]!.transform, this.#transforms[i]!.flush);
     this.#attach(target);
   }
 

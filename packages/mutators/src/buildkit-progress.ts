@@ -1,7 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
-import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { reframe } from './buildkit-solve.ts';
-import { bytesOf, lastString, lengthDelimited } from './protobuf-wire.ts';
+import { bytesOf, fieldSpans, lastString, lengthDelimited } from './protobuf-wire.ts';
 
 /** The status the engine's image exporter shows when it has stored the image (`writing image sha256:…`). */
 const WRITING_IMAGE = 'writing image sha256:';
@@ -47,7 +47,13 @@ export function relayProgress(
       return;
     }
     // the export step's end, when it came with the status, goes after the names
-    const { rest, ends } = splitVertexEnd(message, written.vertex);
+    let rest: Buffer = Buffer.from(message);
+    let ends: Buffer[] = [];
+    try {
+      ({ rest, ends } = splitVertexEnd(message, written.vertex));
+    } catch {
+      // a message not read whole goes on as it came
+    }
     send(reframe(rest));
     held = ends.length > 0 ? [reframe(Buffer.concat(ends))] : [];
     names
@@ -101,18 +107,13 @@ function writtenImage(message: Uint8Array): { vertex: string } | undefined {
  * those entries.
  */
 function splitVertexEnd(message: Uint8Array, vertex: string): { rest: Buffer; ends: Buffer[] } {
-  const reader = new BinaryReader(message);
   const rest: Uint8Array[] = [];
   const ends: Buffer[] = [];
-  while (reader.pos < reader.len) {
-    const start = reader.pos;
-    const [no, type] = reader.tag();
-    reader.skip(type, no);
-    const field = message.subarray(start, reader.pos);
-    const value = no === 1 ? bytesOf(field, 1)[0] : undefined;
+  for (const { no, span } of fieldSpans(message)) {
+    const value = no === 1 ? bytesOf(span, 1)[0] : undefined;
     if (value !== undefined && lastString(value, 1) === vertex && bytesOf(value, 6).length > 0)
-      ends.push(Buffer.from(field));
-    else rest.push(field);
+      ends.push(Buffer.from(span));
+    else rest.push(span);
   }
   return { rest: Buffer.concat(rest), ends };
 }

@@ -2,7 +2,14 @@ import { WireType } from '@bufbuild/protobuf/wire';
 import { describe, expect, it } from 'vitest';
 import { entry, frame, message, num, type Part, str, stringMap, sub } from '../test/protobuf.ts';
 import { namespaceOf } from './buildkit-namespace.ts';
-import { CONTROL_SOLVE, checkSolve, GATEWAY_SOLVE, rewriteSolve, type SolveRules } from './buildkit-solve.ts';
+import {
+  CONTROL_SOLVE,
+  checkSolve,
+  GATEWAY_SOLVE,
+  rewriteSolve,
+  type SolveRules,
+  withoutExportNames,
+} from './buildkit-solve.ts';
 
 const rules: SolveRules = {
   labels: [['dockhand.tenant', 'alice']],
@@ -180,6 +187,10 @@ describe('checkSolve', () => {
     expect(check(CONTROL_SOLVE, exporter(['name', '127.0.0.1:5000/a'], ['push', 'yes'])).registries).toEqual([
       '127.0.0.1:5000',
     ]);
+    // an empty push pushes
+    expect(check(CONTROL_SOLVE, exporter(['name', '127.0.0.1:5000/a'], ['push', ''])).registries).toEqual([
+      '127.0.0.1:5000',
+    ]);
     // the deprecated single exporter's attributes (field 4)
     expect(check(CONTROL_SOLVE, entry(4, 'name', 'localhost:1/x'), entry(4, 'push', '1')).registries).toEqual(
       ['localhost:1'],
@@ -300,5 +311,133 @@ describe('checkSolve', () => {
     expect(() => check(GATEWAY_SOLVE, sub(1, ...definition(execOp(meta(str(10, 'p'))))))).toThrow(
       /cgroupparent/,
     );
+  });
+});
+
+describe('withoutExportNames', () => {
+  /** One of `Exporters` (field 13): its Type (1) and Attrs (map field 2). */
+  const exporter = (type: string, ...attrs: [string, string][]): Part =>
+    sub(13, str(1, type), ...attrs.map(([k, v]) => entry(2, k, v)));
+
+  it('takes the names out of an image-store exporter, split at commas and trimmed, every other byte kept', () => {
+    const out = withoutExportNames(
+      message(
+        str(1, 'ref-1'),
+        str(6, 'dockerfile.v0'),
+        entry(7, 'cmdline', 'x'),
+        exporter('moby', ['name', ' docker.io/library/app:1 , app:2,,'], ['unpack', 'true']),
+        num(14, 0),
+      ),
+    );
+    expect(out.names).toEqual(['docker.io/library/app:1', 'app:2']);
+    expect(out.message).toEqual(
+      message(
+        str(1, 'ref-1'),
+        str(6, 'dockerfile.v0'),
+        entry(7, 'cmdline', 'x'),
+        exporter('moby', ['unpack', 'true']),
+        num(14, 0),
+      ),
+    );
+  });
+
+  it('takes every name entry, in order, of every image-store exporter (moby and image)', () => {
+    const out = withoutExportNames(
+      message(
+        exporter('image', ['name', 'a:1'], ['oci-mediatypes', 'true'], ['name', 'b:1,c:1']),
+        exporter('moby', ['name', 'd:1']),
+      ),
+    );
+    expect(out.names).toEqual(['a:1', 'b:1', 'c:1', 'd:1']);
+    expect(out.message).toEqual(message(exporter('image', ['oci-mediatypes', 'true']), exporter('moby')));
+  });
+
+  it('leaves the names of an exporter that pushes (push set to a true value, the last one read)', () => {
+    // BuildKit's image exporter reads an empty `push` as true (strconv.ParseBool is not asked)
+    for (const push of ['true', '1', 'True', '']) {
+      const pushing = message(exporter('image', ['name', 'r.example/a:1'], ['push', push]));
+      expect(withoutExportNames(pushing)).toEqual({ message: pushing, names: [] });
+    }
+    for (const push of ['false', '0']) {
+      expect(
+        withoutExportNames(message(exporter('image', ['name', 'r.example/a:1'], ['push', push]))),
+      ).toEqual({
+        message: message(exporter('image', ['push', push])),
+        names: ['r.example/a:1'],
+      });
+    }
+    // a later push entry wins, as the receiver decodes the map
+    const later = message(exporter('image', ['push', 'true'], ['name', 'a:1'], ['push', 'false']));
+    expect(withoutExportNames(later).names).toEqual(['a:1']);
+  });
+
+  it('leaves the names of exporters that write to the client (local, tar) and of the others', () => {
+    const client = message(
+      exporter('local', ['name', 'a:1'], ['dest', '/out']),
+      exporter('tar', ['name', 'b:1']),
+      exporter('oci', ['name', 'c:1']),
+    );
+    expect(withoutExportNames(client)).toEqual({ message: client, names: [] });
+    // among them, only the image-store exporter's go
+    const mixed = withoutExportNames(
+      message(exporter('local', ['name', 'a:1']), exporter('moby', ['name', 'd:1'])),
+    );
+    expect(mixed).toEqual({
+      message: message(exporter('local', ['name', 'a:1']), exporter('moby')),
+      names: ['d:1'],
+    });
+  });
+
+  it('handles the deprecated single exporter: its type (field 3, the last read) and attributes (map field 4)', () => {
+    const legacy = (...parts: Part[]) => withoutExportNames(message(...parts));
+    expect(
+      legacy(
+        str(3, 'moby'),
+        entry(4, 'name', 'a:1, b:1'),
+        entry(4, 'unpack', 'true'),
+        str(6, 'dockerfile.v0'),
+        entry(4, 'name', 'c:1'),
+      ),
+    ).toEqual({
+      message: message(str(3, 'moby'), entry(4, 'unpack', 'true'), str(6, 'dockerfile.v0')),
+      names: ['a:1', 'b:1', 'c:1'],
+    });
+    // the engine reads the last Exporter: local, then moby, is moby; moby, then local, is local
+    expect(legacy(str(3, 'local'), str(3, 'moby'), entry(4, 'name', 'a:1')).names).toEqual(['a:1']);
+    const local = message(str(3, 'moby'), str(3, 'local'), entry(4, 'name', 'a:1'));
+    expect(withoutExportNames(local)).toEqual({ message: local, names: [] });
+    const pushing = message(str(3, 'image'), entry(4, 'name', 'r.example/a:1'), entry(4, 'push', 'true'));
+    expect(withoutExportNames(pushing)).toEqual({ message: pushing, names: [] });
+    // both forms in one request
+    expect(legacy(str(3, 'moby'), entry(4, 'name', 'a:1'), exporter('image', ['name', 'b:1']))).toEqual({
+      message: message(str(3, 'moby'), exporter('image')),
+      names: ['a:1', 'b:1'],
+    });
+  });
+
+  it('leaves a request without names as it is', () => {
+    const none = message(str(6, 'dockerfile.v0'), exporter('moby', ['unpack', 'true']), str(3, 'moby'));
+    expect(withoutExportNames(none)).toEqual({ message: none, names: [] });
+    expect(withoutExportNames(new Uint8Array())).toEqual({ message: Buffer.alloc(0), names: [] });
+  });
+
+  it('refuses bytes it cannot read', () => {
+    // an Exporters entry that claims 50 bytes and holds one
+    expect(() => withoutExportNames(Buffer.from([(13 << 3) | 2, 50, 1]))).toThrow(/malformed/);
+    // an attribute whose key is tagged fixed64, which Go's map decoder reads as the key all the same
+    const hiddenKey: Part = sub(
+      13,
+      str(1, 'moby'),
+      sub(2, (w) => w.tag(1, WireType.Bit64).raw(Buffer.from('name\0\0\0\0')), str(2, 'a:1')),
+    );
+    expect(() => withoutExportNames(message(hiddenKey))).toThrow(/malformed/);
+    expect(() =>
+      withoutExportNames(
+        message(
+          str(3, 'moby'),
+          sub(4, (w) => w.tag(1, WireType.Varint).uint32(1), str(2, 'a:1')),
+        ),
+      ),
+    ).toThrow(/malformed/);
   });
 });

@@ -1,4 +1,3 @@
-import { BinaryReader } from '@bufbuild/protobuf/wire';
 import {
   checkClientPolicy,
   checkSourceOp,
@@ -9,6 +8,7 @@ import {
 import { refuse } from './errors.ts';
 import {
   bytesOf,
+  fieldSpans,
   fieldsOf,
   int32sOf,
   lastString,
@@ -148,7 +148,8 @@ const BUILTIN_FRONTENDS = new Set(['', 'dockerfile.v0']);
 const CLIENT_EXPORTERS = new Set(['local', 'tar']);
 /** Cache backends that stay between the client and the engine, or name a registry the guard checks. */
 const CACHE_TYPES = new Set(['registry', 'local', 'inline']);
-const FALSE = new Set(['', '0', 'f', 'F', 'false', 'FALSE', 'False']);
+/** What Go's `strconv.ParseBool` reads as false; BuildKit's exporters read an empty `push` as true. */
+const FALSE = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False']);
 const NET_HOST = 1;
 const SECURITY_INSECURE = 1;
 const MOUNT_CACHE = 3;
@@ -318,40 +319,21 @@ const IMAGE_STORE_EXPORTERS = new Set(['moby', 'image']);
  */
 export function withoutExportNames(message: Uint8Array): { message: Buffer; names: string[] } {
   const names: string[] = [];
-  const reader = new BinaryReader(message);
-  const kept: Uint8Array[] = [];
   // the deprecated single exporter: its type (field 3, the last read) and its attributes (map field 4)
   const legacy = stringMapOf(message, 4);
   const legacyNames =
     IMAGE_STORE_EXPORTERS.has(lastString(message, 3)) && !pushes(legacy) ? namesOf(legacy) : [];
   names.push(...legacyNames);
-  try {
-    while (reader.pos < reader.len) {
-      const start = reader.pos;
-      const [n, type] = reader.tag();
-      reader.skip(type, n);
-      const field = message.subarray(start, reader.pos);
-      if (n === 4 && legacyNames.length > 0) {
-        kept.push(withoutMapKey(field, 4, 'name'));
-        continue;
-      }
-      const exporter = n === 13 ? bytesOf(field, 13)[0] : undefined;
-      if (exporter === undefined) {
-        kept.push(field);
-        continue;
-      }
-      // one of `Exporters`: its type (field 1) and attributes (map field 2)
-      const attrs = stringMapOf(exporter, 2);
-      if (!IMAGE_STORE_EXPORTERS.has(lastString(exporter, 1)) || pushes(attrs)) {
-        kept.push(field);
-        continue;
-      }
-      names.push(...namesOf(attrs));
-      kept.push(lengthDelimited(13, withoutMapKey(exporter, 2, 'name')));
-    }
-  } catch {
-    throw new Error('a malformed BuildKit request cannot be checked here');
-  }
+  const kept = fieldSpans(message).map(({ no, span }) => {
+    if (no === 4 && legacyNames.length > 0) return withoutMapKey(span, 4, 'name');
+    const exporter = no === 13 ? bytesOf(span, 13)[0] : undefined;
+    if (exporter === undefined) return span;
+    // one of `Exporters`: its type (field 1) and attributes (map field 2)
+    const attrs = stringMapOf(exporter, 2);
+    if (!IMAGE_STORE_EXPORTERS.has(lastString(exporter, 1)) || pushes(attrs)) return span;
+    names.push(...namesOf(attrs));
+    return lengthDelimited(13, withoutMapKey(exporter, 2, 'name'));
+  });
   return { message: Buffer.concat(kept), names };
 }
 

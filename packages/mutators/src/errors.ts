@@ -110,7 +110,8 @@ export function imageNotFound(ref: string, apiVersion: string): DockhandError {
  */
 export function saveNotFound(ref: string): DockhandError {
   const slash = ref.lastIndexOf('/');
-  const named = ref.includes('@') || ref.includes(':', slash + 1);
+  // `sha256:3f` is an id prefix to the daemon's save, not the tag `3f` of a repository `sha256`
+  const named = !/^sha256:[0-9a-f]*$/.test(ref) && (ref.includes('@') || ref.includes(':', slash + 1));
   return new DockhandError(
     'DOCKHAND_NOT_FOUND',
     404,
@@ -122,8 +123,12 @@ export function saveNotFound(ref: string): DockhandError {
  * An image reference as the daemon's "No such image" names it: a whole id with its `sha256:`, a name in its familiar
  * form (without `docker.io/` and `library/`) and with `:latest` when it has neither a tag nor a digest. A foreign
  * image is answered in the very words a missing one is.
+ *
+ * @param ref - a reference as the client sent it
+ * @returns the daemon's spelling of it
+ * @internal
  */
-function daemonImageName(ref: string): string {
+export function daemonImageName(ref: string): string {
   if (/^[0-9a-f]{64}$/.test(ref)) return `sha256:${ref}`;
   if (/^sha256:[0-9a-f]{64}$/.test(ref)) return ref;
   const at = ref.indexOf('@');

@@ -168,6 +168,31 @@ export function stringMapEntry(no: number, key: string, value: string): Buffer {
 }
 
 /**
+ * The top-level fields of a message, each with its whole encoding (tag and value) as it is on the wire, in order:
+ * what a rewrite keeps byte for byte.
+ *
+ * @param message - the message's bytes
+ * @returns each field's number and bytes
+ * @throws Error for bytes that are not a protobuf message
+ * @internal
+ */
+export function fieldSpans(message: Uint8Array): { no: number; span: Uint8Array }[] {
+  const reader = new BinaryReader(message);
+  const spans: { no: number; span: Uint8Array }[] = [];
+  try {
+    while (reader.pos < reader.len) {
+      const start = reader.pos;
+      const [no, type] = reader.tag();
+      reader.skip(type, no);
+      spans.push({ no, span: message.subarray(start, reader.pos) });
+    }
+  } catch {
+    throw new Error('a malformed BuildKit request cannot be checked here');
+  }
+  return spans;
+}
+
+/**
  * A message with every occurrence of a field removed, whatever its wire type, and the rest kept byte for byte.
  *
  * @param message - the message's bytes
@@ -177,19 +202,7 @@ export function stringMapEntry(no: number, key: string, value: string): Buffer {
  * @internal
  */
 export function withoutField(message: Uint8Array, no: number): Buffer {
-  const reader = new BinaryReader(message);
-  const kept: Uint8Array[] = [];
-  try {
-    while (reader.pos < reader.len) {
-      const start = reader.pos;
-      const [n, type] = reader.tag();
-      reader.skip(type, n);
-      if (n !== no) kept.push(message.subarray(start, reader.pos));
-    }
-  } catch {
-    throw new Error('a malformed BuildKit request cannot be checked here');
-  }
-  return Buffer.concat(kept);
+  return Buffer.concat(fieldSpans(message).flatMap((f) => (f.no === no ? [] : [f.span])));
 }
 
 /**
@@ -204,20 +217,9 @@ export function withoutField(message: Uint8Array, no: number): Buffer {
  * @internal
  */
 export function withoutMapKey(message: Uint8Array, no: number, key: string): Buffer {
-  const reader = new BinaryReader(message);
-  const kept: Uint8Array[] = [];
-  try {
-    while (reader.pos < reader.len) {
-      const start = reader.pos;
-      const [n, type] = reader.tag();
-      reader.skip(type, n);
-      const field = message.subarray(start, reader.pos);
-      if (n !== no || mapOf(field, no)[0]?.[0] !== key) kept.push(field);
-    }
-  } catch {
-    throw new Error('a malformed BuildKit request cannot be checked here');
-  }
-  return Buffer.concat(kept);
+  return Buffer.concat(
+    fieldSpans(message).flatMap((f) => (f.no === no && mapOf(f.span, no)[0]?.[0] === key ? [] : [f.span])),
+  );
 }
 
 /**

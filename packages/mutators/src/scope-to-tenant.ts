@@ -10,7 +10,8 @@ import { onBuildReads } from './build-context.ts';
 import { classicBuild, pinClassicBuild } from './classic-build.ts';
 import { parseInstruction } from './dockerfile-parser.ts';
 import { engineApiVersion } from './engine-version.ts';
-import { imageNotFound, refuse, saveNotFound } from './errors.ts';
+import { daemonImageName, imageNotFound, refuse, saveNotFound } from './errors.ts';
+import { exportNames } from './export-names.ts';
 import { checkedBody, field, isObject, type JsonObject, setField } from './fields.ts';
 import { injectLabelFilter } from './filters.ts';
 import { type ImageFacts, type ImagePolicy, imageVisible } from './image-policy.ts';
@@ -576,7 +577,11 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   };
 
   const build: Middleware = on('ImageBuild', async (ctx, next) => {
-    for (const t of ctx.request.query.getAll('t')) await checkTagTarget(ctx, t);
+    const tags = ctx.request.query.getAll('t').filter((t) => t !== '');
+    for (const t of tags) await checkTagTarget(ctx, t);
+    // the engine tags at the end whatever each name has become: the proxy gives the names then, checked again
+    // (found by review, stop 19), with the lines the engine would have printed
+    ctx.request.query.delete('t');
     // the classic builder reads its Dockerfile from the context tar: `classicBuild` reads it as the engine will
     // (the bytes are replayed as they are), so that `FROM`, `COPY --from`, `ONBUILD` and the triggers of the images
     // it starts from cannot read another tenant's image. BuildKit (`version=2`) sends the Dockerfile over its
@@ -644,6 +649,33 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       else ctx.request.query.set('cachefrom', JSON.stringify(visible));
     }
     await next();
+    const res = ctx.response!;
+    if (tags.length === 0 || res.status !== 200 || res.hijacked) return;
+    const quiet = !['', '0', 'no', 'false', 'none'].includes(
+      (ctx.request.query.get('q') ?? '').toLowerCase(),
+    );
+    let built: string | undefined;
+    res.transformJsonLines(
+      (m) => {
+        // the image's id: an `aux` message, or in a quiet build the one line it prints
+        const { aux, stream } = m as { aux?: { ID?: unknown }; stream?: unknown };
+        if (typeof aux?.ID === 'string') built = aux.ID;
+        else if (quiet && typeof stream === 'string' && /^sha256:[0-9a-f]{64}\n$/.test(stream))
+          built = stream.trim();
+        return m;
+      },
+      async () => {
+        if (built === undefined) return [];
+        try {
+          await exportNames(ctx.upstream, label, images).give(built, tags);
+        } catch (err) {
+          const message = (err as Error).message;
+          ctx.log.warn({ code: (err as { code?: string }).code }, message);
+          return [{ errorDetail: { message }, error: message }];
+        }
+        return quiet ? [] : tags.map((t) => ({ stream: `Successfully tagged ${daemonImageName(t)}\n` }));
+      },
+    );
   });
 
   const commit: Middleware = on('ImageCommit', async (ctx, next) => {

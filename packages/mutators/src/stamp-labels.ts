@@ -88,8 +88,12 @@ export function refuseLabelInstructions(instructions: readonly Instruction[], ke
     const ins = outer.keyword === 'onbuild' ? parseInstruction(outer.args) : outer;
     if (ins.keyword !== 'label') continue;
     const named = `the label ${keys.join(', ')} is set by the workshop`;
-    const plain = ins.args.replace(/["'\\`]/g, '').toLowerCase();
-    if (keys.some((k) => plain.includes(Buffer.from(k.toLowerCase(), 'utf8').toString('latin1'))))
+    // the parser's text is one character per byte: read as UTF-8 before folding case, as the key is
+    const plain = Buffer.from(ins.args, 'latin1')
+      .toString('utf8')
+      .replace(/["'\\`]/g, '')
+      .toLowerCase();
+    if (keys.some((k) => plain.includes(k.toLowerCase())))
       throw refuse('DOCKHAND_LABEL_SPOOF', `${named}; a LABEL instruction cannot set it`);
     // `key=value` pairs, or the legacy `LABEL key value`: a key with a variable is known only to the builder
     for (const word of argWords(ins.args)) {

@@ -885,6 +885,60 @@ describe('found by review, stop 20: image references the engine resolves again, 
     }
   });
 
+  it("a classic build is named when it ends, checked then: a name the victim took while it ran stays the victim's", async () => {
+    // found by review (stop 19): the engine tagged the name at the end, whatever it had become meanwhile
+    const name = `${a.run}-classic-race:1`;
+    const building = build(a.mallory.api, `t=${encodeURIComponent(name)}`, 'FROM busybox\nRUN sleep 4\n');
+    // the build is past its start (the name was free then) when the victim takes the name
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(
+      (await a.victim.api.request('POST', `/images/${victimImage}/tag?repo=${encodeURIComponent(name)}`))
+        .status,
+    ).toBe(201);
+    try {
+      const { reply, id } = await building;
+      expect(reply.text).toMatch(/was given to an image you did not build while your build ran/);
+      expect(reply.text).not.toMatch(/Successfully tagged/);
+      expect(await imageId(a.engine, name)).toBe(victimImage);
+      if (id) await a.engine.request('DELETE', `/images/${id}`);
+    } finally {
+      await a.engine.request('DELETE', `/images/${encodeURIComponent(name)}`);
+    }
+  });
+
+  it('a classic build is named as the engine names it, with its lines, also when quiet', async () => {
+    const name = `${a.run}-classic-named`;
+    const { reply, id } = await build(
+      a.mallory.api,
+      `t=${encodeURIComponent(`${name}:1`)}&t=${name}&t=docker.io/library/${name}:2`,
+      'FROM busybox\nRUN echo named > /n\n',
+    );
+    expect(id, reply.text).toBeDefined();
+    const lines = reply.text
+      .trim()
+      .split('\n')
+      .slice(-4)
+      .map((l) => JSON.parse(l).stream);
+    expect(lines).toEqual([
+      `Successfully built ${id!.slice(7, 19)}\n`,
+      `Successfully tagged ${name}:1\n`,
+      `Successfully tagged ${name}:latest\n`,
+      `Successfully tagged ${name}:2\n`,
+    ]);
+    for (const tag of ['1', 'latest', '2']) expect(await imageId(a.engine, `${name}:${tag}`)).toBe(id);
+    const quiet = await a.mallory.api.request('POST', `/build?q=1&t=${name}:quiet`, {
+      raw: await tarOf({ Dockerfile: 'FROM busybox\nRUN echo named > /n\n' }),
+      headers: { 'content-type': 'application/x-tar' },
+    });
+    expect(
+      quiet.text
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    ).toEqual([{ stream: `${id}\n` }]);
+    expect(await imageId(a.engine, `${name}:quiet`)).toBe(id);
+  });
+
   it('a save of a name that is missing when checked is refused, not sent on to be read again (the victim took it meanwhile)', async () => {
     const name = `${a.run}-taken-later:1`;
     // many names checked one by one make the window between the check and the engine's read a long one

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { jsonLinesSink } from './json-lines.ts';
+import type { BodySink } from './response.ts';
+
+/** A sink that keeps what it is given, and whether (and how) it ended. */
+function recorder(): BodySink & { text: () => string; ended: boolean; error?: Error } {
+  const chunks: Buffer[] = [];
+  const sink = {
+    ended: false,
+    error: undefined as Error | undefined,
+    write: (c: Buffer) => {
+      chunks.push(c);
+      return true;
+    },
+    end: () => {
+      sink.ended = true;
+    },
+    destroy: (err: Error) => {
+      sink.error = err;
+    },
+    onDrain: () => {},
+    text: () => Buffer.concat(chunks).toString(),
+  };
+  return sink;
+}
+
+describe('jsonLinesSink', () => {
+  it('transforms each message as it streams, split anywhere, and drops lines that are not JSON', () => {
+    const out = recorder();
+    const sink = jsonLinesSink(out, (m) =>
+      (m as { n: number }).n === 2 ? undefined : { ...(m as object), seen: true },
+    );
+    sink.write(Buffer.from('{"n":1}\n{"n'));
+    sink.write(Buffer.from('":2}\nnot json\n{"n":3}'));
+    sink.end();
+    expect(out.text()).toBe('{"n":1,"seen":true}\n{"n":3,"seen":true}\n');
+    expect(out.ended).toBe(true);
+  });
+
+  it('sends what the flush gives after the last message, and ends only then', async () => {
+    const out = recorder();
+    let release: (messages: unknown[]) => void = () => {};
+    const sink = jsonLinesSink(
+      out,
+      (m) => m,
+      () =>
+        new Promise<unknown[]>((r) => {
+          release = r;
+        }),
+    );
+    sink.write(Buffer.from('{"aux":{"ID":"x"}}\n'));
+    sink.end();
+    await Promise.resolve();
+    expect(out.ended).toBe(false);
+    release([{ stream: 'Successfully tagged a:1\n' }]);
+    await new Promise((r) => setImmediate(r));
+    expect(out.text()).toBe('{"aux":{"ID":"x"}}\n{"stream":"Successfully tagged a:1\\n"}\n');
+    expect(out.ended).toBe(true);
+  });
+
+  it('destroys the body when the flush fails', async () => {
+    const out = recorder();
+    const sink = jsonLinesSink(
+      out,
+      (m) => m,
+      () => Promise.reject(new Error('lost')),
+    );
+    sink.end();
+    await new Promise((r) => setImmediate(r));
+    expect(out.error?.message).toBe('lost');
+    expect(out.ended).toBe(false);
+  });
+});
