@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { compose, type Middleware, on, untouchedWhen } from '@dockhand/core';
 import { classicBuild } from './classic-build.ts';
 import { refuse } from './errors.ts';
@@ -46,6 +47,20 @@ const NON_EMPTY = [
   'BlkioDeviceReadIOps',
   'BlkioDeviceWriteIOps',
 ] as const;
+/** Tmpfs options that make the mount something else (a bind of the runtime's directory, a remount). */
+const TMPFS_REFUSED: ReadonlySet<string> = new Set(['bind', 'rbind', 'remount']);
+
+/**
+ * Refuses a working directory under `/proc`: with a runc older than 1.1.12, `/proc/self/fd/<n>` was a descriptor
+ * of the host's left open, and the process started in the host's file system (CVE-2024-21626). No image needs it.
+ */
+function refuseProcWorkingDir(dir: unknown): void {
+  if (typeof dir !== 'string') return;
+  const clean = posix.normalize(`/${dir}`).replace(/\/+$/, '');
+  if (clean === '/proc' || clean.startsWith('/proc/'))
+    throw refuse('DOCKHAND_HOST_ESCAPE', `the working directory ${dir} is not allowed here`);
+}
+
 /** Refused whenever present: an empty list is no default but "mask nothing" (a writable `/proc/sys`). */
 const PRESENT = ['MaskedPaths', 'ReadonlyPaths'] as const;
 
@@ -234,6 +249,18 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
     const oom = field(hc, 'OomScoreAdj');
     if (typeof oom === 'number' && oom < 0)
       throw refuse('DOCKHAND_HOST_ESCAPE', 'a negative OomScoreAdj is not allowed here');
+    // a tmpfs is mounted with its options as given: `bind` or `rbind` make it a bind of a runtime directory
+    const tmpfs = field(hc, 'Tmpfs');
+    if (isObject(tmpfs)) {
+      for (const [path, opts] of Object.entries(tmpfs)) {
+        const bad = String(opts ?? '')
+          .split(',')
+          .map((o) => o.trim().toLowerCase())
+          .find((o) => TMPFS_REFUSED.has(o));
+        if (bad !== undefined)
+          throw refuse('DOCKHAND_HOST_ESCAPE', `the tmpfs option ${bad} (on ${path}) is not allowed here`);
+      }
+    }
     const volumeDriver = field(hc, 'VolumeDriver');
     if (typeof volumeDriver === 'string' && volumeDriver !== '' && volumeDriver !== 'local') {
       throw refuse('DOCKHAND_HOST_ESCAPE', `the volume driver '${volumeDriver}' is not allowed here`);
@@ -243,6 +270,7 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
   const create: Middleware = on('ContainerCreate', async (ctx, next) => {
     const body = await checkedBody(() => ctx.request.json());
     refuseTopLevelHostConfig(body);
+    refuseProcWorkingDir(field(body, 'WorkingDir'));
     const hc = field(body, 'HostConfig');
     if (hc !== undefined && hc !== null && !isObject(hc))
       throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'HostConfig must be an object');
@@ -299,6 +327,7 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
     if (field(body, 'Privileged') === true && !options.privileged) {
       throw refuse('DOCKHAND_HOST_ESCAPE', 'privileged exec is not allowed here');
     }
+    refuseProcWorkingDir(field(body, 'WorkingDir'));
     await next();
   });
 

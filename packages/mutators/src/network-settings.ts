@@ -136,6 +136,9 @@ export function networkCreateCheck(policy: NetworkPolicy): (body: JsonObject) =>
  */
 export function checkEndpoints(endpoints: unknown, many: boolean): void {
   if (!isObject(endpoints)) return;
+  // an endpoint on the `host` network (found by review, stop 20: accepted with a network mode of its own)
+  if (many && Object.keys(endpoints).some((k) => k.toLowerCase() === 'host'))
+    refuseNetwork('an endpoint on the host network is not allowed here');
   for (const ep of many ? Object.values(endpoints) : [endpoints]) {
     if (!isObject(ep)) continue;
     const opts = field(ep, 'DriverOpts');

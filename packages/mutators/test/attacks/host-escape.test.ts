@@ -139,6 +139,9 @@ describe('host-escape fields of HostConfig are refused (hostGuard, DOCKHAND_HOST
     ['log driver fluentd', { LogConfig: { Type: 'fluentd' } }, /fluentd/],
     ['negative OomScoreAdj', { OomScoreAdj: -1000 }, /OomScoreAdj/],
     ['non-local VolumeDriver', { VolumeDriver: 'nfs' }, /volume driver/],
+    // hardening (suspected by review, stop 20): a tmpfs with `bind` became a bind of the runtime's directory
+    ['Tmpfs with the bind option', { Tmpfs: { '/x': 'rw,bind' } }, /tmpfs option bind/],
+    ['Tmpfs with the rbind option', { Tmpfs: { '/x': 'RBIND' } }, /tmpfs option rbind/],
     // OCI annotations go to the runtime (runc reads org.systemd.property.* with the systemd cgroup driver)
     [
       'Annotations for the runtime',
@@ -163,6 +166,27 @@ describe('host-escape fields of HostConfig are refused (hostGuard, DOCKHAND_HOST
     refused(r, 403, /privileged exec/);
     const execs = (await a.inspect('containers', own)).json.ExecIDs;
     expect(execs ?? []).toEqual([]);
+  });
+
+  // hardening (suspected by review, stop 20): CVE-2024-21626, a descriptor of the host's left open by runc < 1.1.12
+  it.each(['/proc/self/fd/8', '//proc/1/fd/7', '/proc/self/../self/fd/9'])(
+    'a working directory under /proc (%s), on create and on exec',
+    async (dir) => {
+      const { r, name } = await tryCreate({}, { WorkingDir: dir });
+      refused(r, 403, /working directory/);
+      await noContainer(name);
+      const e = await a.mallory.api.request('POST', `/containers/${own}/exec`, {
+        body: { Cmd: ['id'], WorkingDir: dir },
+      });
+      refused(e, 403, /working directory/);
+      expect((await a.inspect('containers', own)).json.ExecIDs ?? []).toEqual([]);
+    },
+  );
+
+  it.each(['host', 'HOST'])('an endpoint on the host network (EndpointsConfig key %s)', async (key) => {
+    const { r, name } = await tryCreate({}, { NetworkingConfig: { EndpointsConfig: { [key]: {} } } });
+    refused(r, 403, /host network/);
+    await noContainer(name);
   });
 
   it('ContainerUpdate adding devices', async () => {
