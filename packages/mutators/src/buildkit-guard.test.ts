@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { bytesFields, frame, message, str } from '../test/protobuf.ts';
-import { encodeSourcePolicy, normaliseReference } from './buildkit-guard.ts';
+import { encodeSourcePolicy } from './buildkit-guard.ts';
 import { rewriteSolve } from './buildkit-solve.ts';
+import { normaliseReference } from './image-reference.ts';
 
 const rules = {
   labels: [['dockhand.tenant', 'alice']] as [string, string][],

@@ -28,6 +28,7 @@ import { engineApiVersion, versionAtLeast } from './engine-version.ts';
 import { refuse } from './errors.ts';
 import { type ExportNames, exportNames } from './export-names.ts';
 import { type ImageFacts, type ImagePolicy, imageVisible } from './image-policy.ts';
+import { normaliseReference } from './image-reference.ts';
 import { lastString, lengthDelimited, stringMapEntry, stringMapOf } from './protobuf-wire.ts';
 import { hostRegistryCheck } from './registry-host.ts';
 import { parseLabel, type TenantLabel } from './tenant.ts';
@@ -747,32 +748,6 @@ export function visibleImageSources(list: ImageSummary[], label: TenantLabel, po
     for (const name of names) patterns.push(`^docker-image://${escapeRegExp(name)}${pinned}$`);
   }
   return patterns;
-}
-
-/**
- * Normalises an image reference the way Docker does (`busybox` → `docker.io/library/busybox`, tag `latest`).
- *
- * @param ref - a reference without a digest
- * @returns the full name and the tag
- * @internal
- */
-export function normaliseReference(ref: string): { name: string; tag: string } {
-  const at = ref.indexOf('@');
-  const base = at === -1 ? ref : ref.slice(0, at);
-  const slash = base.lastIndexOf('/');
-  const colon = base.lastIndexOf(':');
-  const [repo, tag] = colon > slash ? [base.slice(0, colon), base.slice(colon + 1)] : [base, 'latest'];
-  // as distribution/reference's ParseNormalizedNamed: a first component is a registry when it has a `.` or a
-  // `:`, is `localhost`, or is not all lower case; `index.docker.io` is `docker.io`, whose official images are
-  // under `library/`
-  const first = repo.indexOf('/');
-  const head = first === -1 ? '' : repo.slice(0, first);
-  const isDomain = first !== -1 && (/[.:]/.test(head) || head === 'localhost' || head.toLowerCase() !== head);
-  let domain = isDomain ? head : 'docker.io';
-  let path = isDomain ? repo.slice(first + 1) : repo;
-  if (domain === 'index.docker.io') domain = 'docker.io';
-  if (domain === 'docker.io' && !path.includes('/')) path = `library/${path}`;
-  return { name: `${domain}/${path}`, tag };
 }
 
 function escapeRegExp(text: string): string {

@@ -20,7 +20,8 @@ export interface ExportNames {
    */
   check(names: readonly string[]): Promise<void>;
   /**
-   * Gives a built image its names, after checking every one of them again (none is given if one is refused).
+   * Gives a built image its names, after checking every one of them again (none is given if one is refused) and
+   * that the image carries the tenant's label.
    *
    * @param id - the image the build stored (`sha256:…`)
    * @param names - the names the build asked for
@@ -73,6 +74,15 @@ export function exportNames(upstream: Upstream, label: TenantLabel, policy: Imag
   return {
     check: (names) => check(names),
     async give(id, names) {
+      // the image is the tenant's own build (the engine's answer named it; checked all the same)
+      const reply = await upstream.request({ path: `/images/${encodeURIComponent(id)}/json` });
+      let labels: Record<string, string> | null | undefined;
+      if (reply.status === 200)
+        labels = (await reply.json<{ Config?: { Labels?: Record<string, string> | null } | null }>()).Config
+          ?.Labels;
+      else await reply.text();
+      if (!carries(labels, label))
+        throw refuse('DOCKHAND_IMAGE_POLICY', `the image ${id} is not one this build made; it gets no name`);
       await check(names, id);
       for (const name of new Set(names)) {
         const reply = await upstream.request({

@@ -3,20 +3,20 @@ import { type ImageFacts, imageVisible } from './image-policy.ts';
 import type { TenantLabel } from './tenant.ts';
 
 const alice: TenantLabel = { key: 'dockhand.tenant', value: 'alice' };
-const parent = 'sha256:1111111111111111111111111111111111111111111111111111111111111111';
+const digest = `busybox@sha256:${'1'.repeat(64)}`;
 const visible = (image: ImageFacts, policy = {}) => imageVisible(image, alice, policy);
 
 describe('imageVisible', () => {
-  it('shows the tenant its own images, tagged or not, with a parent or not', () => {
+  it('shows the tenant its own images, named or not', () => {
     expect(visible({ Labels: { 'dockhand.tenant': 'alice' }, RepoTags: ['app:1'] })).toBe(true);
-    expect(visible({ Labels: { 'dockhand.tenant': 'alice' }, ParentId: parent, RepoTags: [] })).toBe(true);
-    expect(visible({ Labels: { 'dockhand.tenant': 'alice', a: 'b' }, Parent: parent })).toBe(true);
+    expect(visible({ Labels: { 'dockhand.tenant': 'alice' }, RepoTags: [] })).toBe(true);
+    expect(visible({ Labels: { 'dockhand.tenant': 'alice', a: 'b' } })).toBe(true);
   });
 
-  it("hides another tenant's images, tagged or not, unless the policy shows other tenants'", () => {
+  it("hides another tenant's images, named or not, unless the policy shows other tenants'", () => {
     const bobs: ImageFacts[] = [
       { Labels: { 'dockhand.tenant': 'bob' }, RepoTags: ['app:1'] },
-      { Labels: { 'dockhand.tenant': 'bob' }, ParentId: parent, RepoTags: ['<none>:<none>'] },
+      { Labels: { 'dockhand.tenant': 'bob' }, RepoTags: ['<none>:<none>'], RepoDigests: [digest] },
       { Labels: { 'dockhand.tenant': 'Alice' } },
       { Labels: { 'dockhand.tenant': '' } },
     ];
@@ -27,25 +27,19 @@ describe('imageVisible', () => {
     }
   });
 
-  it('shows a shared image (no tenant label): one with no parent, or with a tag', () => {
-    // pulled or loaded: no parent, whatever its tags
-    expect(visible({ Labels: null, ParentId: '', RepoTags: ['busybox:latest'] })).toBe(true);
-    expect(visible({ Labels: { maintainer: 'x' }, ParentId: '', RepoTags: [] })).toBe(true);
-    expect(visible({ Labels: {}, ParentId: null, RepoTags: null })).toBe(true);
-    expect(visible({})).toBe(true);
-    // made on this engine (a parent) and tagged: the operator's build, as the list (ParentId) or an inspect
-    // (Parent) shows it
-    expect(visible({ Labels: null, ParentId: parent, RepoTags: ['tools:1'] })).toBe(true);
-    expect(visible({ Labels: null, Parent: parent, RepoTags: ['<none>:<none>', 'tools:1'] })).toBe(true);
+  it('shows a shared image (no tenant label) that has a name: a tag, or the digest it was pulled as', () => {
+    expect(visible({ Labels: null, RepoTags: ['busybox:latest'] })).toBe(true);
+    expect(visible({ Labels: { maintainer: 'x' }, RepoTags: ['<none>:<none>', 'tools:1'] })).toBe(true);
+    // a base image whose tag moved on to a newer pull
+    expect(visible({ Labels: {}, RepoTags: [], RepoDigests: [digest] })).toBe(true);
   });
 
-  it("hides an untagged image with a parent and no tenant label: a classic build's step or stage", () => {
-    for (const tags of [undefined, null, [], ['<none>:<none>']]) {
-      expect(visible({ Labels: null, ParentId: parent, RepoTags: tags })).toBe(false);
-      expect(visible({ Labels: { 'other.label': 'x' }, Parent: parent, RepoTags: tags })).toBe(false);
-    }
-    // an empty ParentId with a Parent, or the other way round: a parent all the same
-    expect(visible({ Labels: {}, ParentId: '', Parent: parent, RepoTags: [] })).toBe(false);
-    expect(visible({ Labels: {}, ParentId: parent, Parent: '', RepoTags: [] })).toBe(false);
+  it("hides an image with no tenant label and no name: a classic build's step or stage, FROM scratch too", () => {
+    for (const tags of [undefined, null, [], ['<none>:<none>']])
+      for (const digests of [undefined, null, [], ['<none>@<none>']]) {
+        expect(visible({ Labels: null, RepoTags: tags, RepoDigests: digests })).toBe(false);
+        expect(visible({ Labels: { 'other.label': 'x' }, RepoTags: tags, RepoDigests: digests })).toBe(false);
+      }
+    expect(visible({})).toBe(false);
   });
 });

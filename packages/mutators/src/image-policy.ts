@@ -13,38 +13,37 @@ export interface ImagePolicy {
 }
 
 /**
- * What the policy reads of an image, in the shape of the engine's image list (`ParentId`) or its inspect
- * (`Parent`): its labels, its parent and its tags.
+ * What the policy reads of an image, in the shape of the engine's image list or its inspect: its labels, tags and
+ * digests.
  */
 export interface ImageFacts {
   readonly Labels?: Record<string, string> | null;
-  /** The image a classic build or a commit made it from (the list's name of it). */
-  readonly ParentId?: string | null;
-  /** The same, as an image inspect names it. */
-  readonly Parent?: string | null;
   readonly RepoTags?: readonly string[] | null;
+  /** The registry digests it was pulled (or pushed) as. */
+  readonly RepoDigests?: readonly string[] | null;
 }
 
 /**
- * Whether a tenant may see an image: its own, and the shared ones (no tenant's label). An image with no tenant's
- * label that was made on this engine (it has a parent) and has no tag is a step, or a stage, of a classic build:
- * the builder labels only a build's last image, so such an image is any tenant's as likely as the operator's, and
- * it is nobody's to see (found by review, stop 20: another tenant's steps held its files and build args).
+ * Whether a tenant may see an image: its own, and the shared ones. A shared image carries no tenant's label and
+ * has a name: a tag, or a registry digest it was pulled as (a base image whose tag moved on). An image with
+ * neither is some build's step or stage (the classic builder labels only a build's last image, and a step after
+ * `FROM scratch` has no parent either): it is any tenant's as likely as the operator's, and nobody's to see
+ * (found by reviews, stop 20: another tenant's steps held its files and build args).
  *
- * @param image - the image (its labels, parent and tags)
+ * @param image - the image (its labels, tags and digests)
  * @param label - the tenant label
  * @param policy - the image policy
  * @returns the verdict
  * @example
  * ```ts
- * imageVisible({ Labels: {} }, { key: 'dockhand.tenant', value: 'alice' }, {}); // true: a shared base image
+ * imageVisible({ Labels: {}, RepoTags: ['busybox:latest'] }, { key: 'dockhand.tenant', value: 'alice' }, {}); // true
  * ```
  */
 export function imageVisible(image: ImageFacts, label: TenantLabel, policy: ImagePolicy): boolean {
   const owner = image.Labels?.[label.key];
   if (owner === label.value || policy.showOtherTenants === true) return true;
   if (owner !== undefined) return false;
-  const parent = image.ParentId || image.Parent || '';
   const tagged = (image.RepoTags ?? []).some((t) => t !== '<none>:<none>');
-  return parent === '' || tagged;
+  const pulled = (image.RepoDigests ?? []).some((d) => d !== '<none>@<none>');
+  return tagged || pulled;
 }

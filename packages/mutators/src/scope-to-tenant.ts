@@ -15,6 +15,7 @@ import { exportNames } from './export-names.ts';
 import { checkedBody, field, isObject, type JsonObject, setField } from './fields.ts';
 import { injectLabelFilter } from './filters.ts';
 import { type ImageFacts, type ImagePolicy, imageVisible } from './image-policy.ts';
+import { normaliseReference } from './image-reference.ts';
 import { FULL_ID, Ownership } from './ownership.ts';
 import { registryOf, resolvesHostLocal } from './registry-host.ts';
 import { refuseLabelInstructions } from './stamp-labels.ts';
@@ -386,8 +387,8 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     }
     const img = await reply.json<{
       Id: string;
-      Parent?: string;
       RepoTags?: string[] | null;
+      RepoDigests?: string[] | null;
       Config?: { Labels?: Record<string, string> | null; OnBuild?: unknown };
     }>();
     const onBuild = img.Config?.OnBuild;
@@ -396,7 +397,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       status: 200,
       img: {
         id: img.Id,
-        facts: { Labels: labels, Parent: img.Parent ?? '', RepoTags: img.RepoTags ?? [] },
+        facts: { Labels: labels, RepoTags: img.RepoTags ?? [], RepoDigests: img.RepoDigests ?? [] },
         labels,
         onBuild: Array.isArray(onBuild) ? onBuild.map(String) : [],
       },
@@ -413,7 +414,11 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
    */
   const forwardedImage = (ref: string, id: string): string => {
     const hex = ref.startsWith('sha256:') ? ref.slice('sha256:'.length) : ref;
-    return /^[0-9a-f]+$/.test(hex) && id.startsWith(`sha256:${hex}`) ? id : ref;
+    if (!/^[0-9a-f]+$/.test(hex)) return ref;
+    if (id.startsWith(`sha256:${hex}`)) return id;
+    // a name of hex digits, found as a tag (`3f:latest`): with its tag, so that the engine cannot read it as an id
+    // prefix once the tag is gone (found by review, stop 20)
+    return `${ref}:latest`;
   };
 
   /** The daemon's 404 for an image, as the engine at hand words it for a missing one. */
@@ -556,7 +561,8 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       const repository = await repositoryImages(ctx, name, 'save one tag');
       if (repository.length > 0) {
         for (const img of repository) if (!imageVisible(img, label, images)) throw saveNotFound(name);
-        return name;
+        // in full (`docker.io/library/x`): a name the engine no longer finds it would read as an id prefix
+        return normaliseReference(name).name;
       }
     }
     // a name with a tag or a digest, or no repository of that name: an id prefix to the engine
@@ -651,21 +657,32 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     await next();
     const res = ctx.response!;
     if (tags.length === 0 || res.status !== 200 || res.hijacked) return;
+    // as Go's `httputils.BoolValue` reads it
     const quiet = !['', '0', 'no', 'false', 'none'].includes(
-      (ctx.request.query.get('q') ?? '').toLowerCase(),
+      (ctx.request.query.get('q') ?? '').trim().toLowerCase(),
     );
+    // the image's id: the last `aux` message; in a quiet build, the one line it prints, which must be its last
+    // message (a failed quiet build prints its steps' output, which a step can make look like an id: found by
+    // review, stop 20); and no name for a build that failed
     let built: string | undefined;
+    let failed = false;
     res.transformJsonLines(
       (m) => {
-        // the image's id: an `aux` message, or in a quiet build the one line it prints
-        const { aux, stream } = m as { aux?: { ID?: unknown }; stream?: unknown };
-        if (typeof aux?.ID === 'string') built = aux.ID;
-        else if (quiet && typeof stream === 'string' && /^sha256:[0-9a-f]{64}\n$/.test(stream))
-          built = stream.trim();
+        const { aux, stream, error, errorDetail } = m as {
+          aux?: { ID?: unknown };
+          stream?: unknown;
+          error?: unknown;
+          errorDetail?: unknown;
+        };
+        if (error !== undefined || errorDetail !== undefined) failed = true;
+        if (quiet)
+          built =
+            typeof stream === 'string' && /^sha256:[0-9a-f]{64}\n$/.test(stream) ? stream.trim() : undefined;
+        else if (typeof aux?.ID === 'string') built = aux.ID;
         return m;
       },
       async () => {
-        if (built === undefined) return [];
+        if (built === undefined || failed) return [];
         try {
           await exportNames(ctx.upstream, label, images).give(built, tags);
         } catch (err) {

@@ -859,7 +859,8 @@ describe('found by review, stop 20: image references the engine resolves again, 
     const { reply, id } = await build(
       a.victim.api,
       `t=${a.run}-victim-stages&buildargs=${encodeURIComponent(JSON.stringify({ TOKEN: secret }))}`,
-      `FROM busybox AS first\nARG TOKEN\nRUN echo "$TOKEN" > /secret\nFROM busybox\nCOPY --from=first /secret /copied\nRUN rm /copied\n`,
+      // the last stage FROM scratch: its first step has no parent (found by review, stop 20)
+      `FROM busybox AS first\nARG TOKEN\nRUN echo "$TOKEN" > /secret\nFROM scratch\nCOPY --from=first /secret /copied\nCOPY --from=first /bin/true /true\n`,
     );
     expect(id, reply.text).toBeDefined();
     // each step's image, as the builder printed it (` ---> <id>`), but the base and the result
@@ -937,6 +938,36 @@ describe('found by review, stop 20: image references the engine resolves again, 
         .map((l) => JSON.parse(l)),
     ).toEqual([{ stream: `${id}\n` }]);
     expect(await imageId(a.engine, `${name}:quiet`)).toBe(id);
+  });
+
+  it('a name of hex digits goes on with its tag: once the tag is gone, the engine cannot read it as an id prefix of a hidden image (found by review, stop 20)', async () => {
+    // the attacker's own image, tagged with a prefix of the victim's image id
+    const prefix = victimImage.slice(7, 19);
+    expect(
+      (await a.mallory.api.request('POST', `/images/${ownImageName}/tag?repo=${prefix}&tag=latest`)).status,
+    ).toBe(201);
+    const query = [prefix, ...Array.from({ length: 300 }, () => 'busybox:latest')]
+      .map((n) => `names=${encodeURIComponent(n)}`)
+      .join('&');
+    const save = a.mallory.api.request('GET', `/images/get?${query}`);
+    await new Promise((r) => setTimeout(r, 100));
+    // the tag goes while the proxy checks the other names
+    await a.mallory.api.request('DELETE', `/images/${prefix}:latest`);
+    const r = await save;
+    expect(r.status, 'the victim image must not be saved').not.toBe(200);
+    expect(r.text).not.toContain(victimImage.slice(7));
+    // and an inspect of the name asks for the tag, not the prefix
+    expect((await a.mallory.api.request('GET', `/images/${prefix}/json`)).status).toBe(404);
+  });
+
+  it('a failed quiet classic build gets no name, whatever id its steps print (found by review, stop 20)', async () => {
+    const name = `${a.run}-fake-id:1`;
+    const r = await a.mallory.api.request('POST', `/build?q=1&t=${encodeURIComponent(name)}`, {
+      raw: await tarOf({ Dockerfile: `FROM busybox\nRUN echo ${victimImage} && exit 1\n` }),
+      headers: { 'content-type': 'application/x-tar' },
+    });
+    expect(r.text).toContain('errorDetail');
+    expect(await imageId(a.engine, name)).toBeUndefined();
   });
 
   it('a save of a name that is missing when checked is refused, not sent on to be read again (the victim took it meanwhile)', async () => {
