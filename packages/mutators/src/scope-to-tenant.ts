@@ -13,7 +13,7 @@ import { engineApiVersion } from './engine-version.ts';
 import { daemonImageName, imageNotFound, refuse, saveNotFound } from './errors.ts';
 import { exportNames } from './export-names.ts';
 import { checkedBody, field, isObject, type JsonObject, setField } from './fields.ts';
-import { injectLabelFilter } from './filters.ts';
+import { injectLabelFilter, rewriteFilterRefs } from './filters.ts';
 import { type ImageFacts, type ImagePolicy, imageVisible } from './image-policy.ts';
 import { normaliseReference } from './image-reference.ts';
 import { FULL_ID, Ownership } from './ownership.ts';
@@ -138,6 +138,14 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     ],
     async (ctx, next) => {
       injectLabelFilter(ctx.request.query, labelSpec);
+      if (ctx.operation === 'ContainerList') {
+        const filters = await rewriteFilterRefs(
+          ctx.request.query.get('filters'),
+          ['before', 'since'],
+          (ref) => ownership(ctx).container(ref),
+        );
+        if (filters !== null) ctx.request.query.set('filters', filters);
+      }
       await next();
       const res = ctx.response!;
       if (res.status === 200 && ctx.operation === 'VolumePrune') {
@@ -179,6 +187,14 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   });
 
   const imageList: Middleware = on('ImageList', async (ctx, next) => {
+    const query = ctx.request.query;
+    // the daemon reads the first `filters`
+    const filters = await rewriteFilterRefs(query.get('filters'), ['before', 'since'], async (ref) => {
+      const { img } = await imageLookup(ctx, ref);
+      if (!img || !imageVisible(img.facts, label, images)) throw await imageMissing(ctx, ref);
+      return img.id;
+    });
+    if (filters !== null) query.set('filters', filters);
     await next();
     const res = ctx.response!;
     if (res.status !== 200) return;

@@ -180,6 +180,39 @@ describe('events and system/df (scopeToTenant)', () => {
     }
   });
 
+  it.each<[string, () => string, () => string]>([
+    [
+      'containers before',
+      () => `/containers/json?all=1&filters=${q({ before: [`${a.run}-victim`] })}`,
+      () => `No such container: ${a.run}-victim`,
+    ],
+    [
+      'containers since (legacy form)',
+      () => `/containers/json?all=1&filters=${q({ since: { [victim.slice(0, 12)]: true } })}`,
+      () => `No such container: ${victim.slice(0, 12)}`,
+    ],
+    [
+      'images before',
+      () => `/images/json?filters=${q({ before: [victimImage] })}`,
+      () => `No such image: ${victimImage}`,
+    ],
+  ])(
+    "a list filter naming another tenant's object (%s) is answered as for a missing one (found by review, stop 20)",
+    async (_w, path, message) => {
+      refused(await a.mallory.api.request('GET', path()), 404, message());
+    },
+  );
+
+  it('a list filter naming an own object still works', async () => {
+    const own = await a.ownContainer(`${a.run}-before-own`);
+    const r = await a.mallory.api.request(
+      'GET',
+      `/containers/json?all=1&filters=${q({ since: [`${a.run}-before-own`] })}`,
+    );
+    expect(r.status).toBe(200);
+    expect((r.json as { Id: string }[]).map((c) => c.Id)).not.toContain(own);
+  });
+
   it('system/df lists none of the victim objects', async () => {
     const r = await a.mallory.api.request('GET', '/system/df');
     expect(r.status).toBe(200);

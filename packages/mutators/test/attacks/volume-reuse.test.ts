@@ -63,3 +63,67 @@ describe('a volume name taken by another tenant before the cache hears the volum
     expect((await a.inspect('containers', `${a.run}-reuse2`)).status).toBe(404);
   });
 });
+
+describe('volumes the engine makes for a create (workshopTenant; found by review, stop 20)', () => {
+  it('a volume removed while the proxy checked the rest of the create is not left made by the engine without a label', async () => {
+    const name = `${a.run}-raced-vol`;
+    await a.ownContainer(`${a.run}-raced-holder`);
+    expect((await a.mallory.api.request('POST', '/volumes/create', { body: { Name: name } })).status).toBe(
+      201,
+    );
+    // the volume is checked first; 1500 links to resolve after it make the window a long one
+    const create = a.mallory.api.request('POST', `/containers/create?name=${a.run}-raced`, {
+      body: {
+        Image: 'busybox',
+        Labels: { 'dockhand.test': a.run },
+        HostConfig: {
+          Binds: [`${name}:/d`],
+          Links: Array.from({ length: 1500 }, (_, i) => `${a.run}-raced-holder:l${i}`),
+        },
+      },
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await a.mallory.api.request('DELETE', `/volumes/${name}`)).status).toBe(204);
+    const r = await create;
+    try {
+      refused(r, 403, /was removed while the container was created/);
+      expect((await a.inspect('containers', `${a.run}-raced`)).status).toBe(404);
+      // no volume of that name without the tenant's label: removed, as the engine made it
+      const v = await a.inspect('volumes', name);
+      if (v.status === 200) expect(v.json.Labels?.['dockhand.tenant']).toBe(a.mallory.name);
+      else expect(v.status).toBe(404);
+    } finally {
+      await a.engine.request('DELETE', `/containers/${a.run}-raced?force=1`);
+      await a.engine.request('DELETE', `/volumes/${name}`);
+    }
+  });
+
+  it("an anonymous volume a mount asks to label as another tenant's is the tenant's own", async () => {
+    const r = await a.mallory.api.request('POST', '/containers/create', {
+      body: {
+        Image: 'busybox',
+        Labels: { 'dockhand.test': a.run },
+        HostConfig: {
+          Mounts: [
+            {
+              Type: 'volume',
+              Target: '/d',
+              VolumeOptions: { Labels: { 'dockhand.tenant': a.victim.name, 'dockhand.test': a.run, x: 'y' } },
+            },
+          ],
+        },
+      },
+    });
+    expect(r.status, r.text).toBe(201);
+    const mount = (await a.inspect('containers', r.json.Id)).json.Mounts[0];
+    const v = await a.inspect('volumes', mount.Name);
+    try {
+      expect(v.json.Labels).toMatchObject({ 'dockhand.tenant': a.mallory.name, x: 'y' });
+      // the victim does not see it
+      refused(await a.victim.api.request('GET', `/volumes/${mount.Name}`), 404);
+    } finally {
+      await a.engine.request('DELETE', `/containers/${r.json.Id}?force=1`);
+      await a.engine.request('DELETE', `/volumes/${mount.Name}`);
+    }
+  });
+});
