@@ -853,6 +853,18 @@ describe('shared and foreign images (scopeToTenant image policy)', () => {
   });
 });
 
+/**
+ * The attacker's save of `first` and 300 more names, which the proxy checks one by one: a long window between the
+ * check of `first` and the engine's read of it.
+ */
+const saveChecking = (first: string) =>
+  a.mallory.api.request(
+    'GET',
+    `/images/get?${[first, ...Array.from({ length: 300 }, () => 'busybox:latest')]
+      .map((n) => `names=${encodeURIComponent(n)}`)
+      .join('&')}`,
+  );
+
 describe('found by review, stop 20: image references the engine resolves again, and the steps of classic builds', () => {
   it("a classic build's step and stage images are nobody's to see: not listed, inspected, read, saved or run", async () => {
     const secret = `stage-secret-${a.run}`;
@@ -946,10 +958,7 @@ describe('found by review, stop 20: image references the engine resolves again, 
     expect(
       (await a.mallory.api.request('POST', `/images/${ownImageName}/tag?repo=${prefix}&tag=latest`)).status,
     ).toBe(201);
-    const query = [prefix, ...Array.from({ length: 300 }, () => 'busybox:latest')]
-      .map((n) => `names=${encodeURIComponent(n)}`)
-      .join('&');
-    const save = a.mallory.api.request('GET', `/images/get?${query}`);
+    const save = saveChecking(prefix);
     await new Promise((r) => setTimeout(r, 100));
     // the tag goes while the proxy checks the other names
     await a.mallory.api.request('DELETE', `/images/${prefix}:latest`);
@@ -972,11 +981,7 @@ describe('found by review, stop 20: image references the engine resolves again, 
 
   it('a save of a name that is missing when checked is refused, not sent on to be read again (the victim took it meanwhile)', async () => {
     const name = `${a.run}-taken-later:1`;
-    // many names checked one by one make the window between the check and the engine's read a long one
-    const query = [name, ...Array.from({ length: 300 }, () => 'busybox:latest')]
-      .map((n) => `names=${encodeURIComponent(n)}`)
-      .join('&');
-    const save = a.mallory.api.request('GET', `/images/get?${query}`);
+    const save = saveChecking(name);
     await new Promise((r) => setTimeout(r, 100));
     // the victim names its image so, through its own proxy
     expect(
