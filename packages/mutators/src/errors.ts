@@ -40,14 +40,20 @@ export type MutatorErrorCode = keyof typeof mutatorErrorCodes;
  *
  * @param code - the error code
  * @param message - what was refused and why, for the attendee
+ * @param cause - what went wrong underneath, for the log (never sent to the client)
  * @returns the error to throw
  * @example
  * ```ts
  * throw refuse('DOCKHAND_HOST_ESCAPE', 'privileged containers are not allowed here');
  * ```
  */
-export function refuse(code: MutatorErrorCode, message: string): DockhandError {
-  return new DockhandError(code, mutatorErrorCodes[code], message);
+export function refuse(code: MutatorErrorCode, message: string, cause?: unknown): DockhandError {
+  return new DockhandError(
+    code,
+    mutatorErrorCodes[code],
+    message,
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 /**

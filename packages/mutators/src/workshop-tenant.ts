@@ -2,7 +2,7 @@ import { compose, DockhandError, type Middleware, type Upstream, untouchedWhen }
 import type { Logger } from 'pino';
 import { allowRoutes, TENANT_ROUTES } from './allow-routes.ts';
 import { buildkitGuard } from './buildkit-guard.ts';
-import { mutatorErrorCodes, refuse } from './errors.ts';
+import { refuse } from './errors.ts';
 import { hostGuard } from './host-guard.ts';
 import { mountPolicy } from './mount-policy.ts';
 import { Ownership } from './ownership.ts';
@@ -97,11 +97,10 @@ async function checkInstanceVolumes(
 ): Promise<void> {
   for (const name of names) {
     const lookupFailed = (cause?: unknown) =>
-      new DockhandError(
+      refuse(
         'DOCKHAND_ENGINE_LOOKUP_FAILED',
-        mutatorErrorCodes.DOCKHAND_ENGINE_LOOKUP_FAILED,
         `the Docker API proxy could not check its instance volume ${name} on the engine; try again`,
-        cause === undefined ? undefined : { cause },
+        cause,
       );
     let volume: { Name?: unknown; Labels?: Record<string, string> | null };
     try {
