@@ -67,7 +67,7 @@ export function exportNames(upstream: Upstream, label: TenantLabel, policy: Imag
         'DOCKHAND_IMAGE_POLICY',
         ended === undefined
           ? `the tag ${name} belongs to an image you did not build; pick another name`
-          : `the tag ${name} was given to an image you did not build while your build ran; your image is ${ended}: tag it with another name`,
+          : `the tag ${name} was given to an image you did not build while yours was being made; your image is ${ended}: tag it with another name`,
       );
     }
   };

@@ -715,8 +715,20 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     const c = ctx.request.query.get('container');
     if (!c) throw refuse('DOCKHAND_FOREIGN_REFERENCE', 'a container is required');
     ctx.request.query.set('container', await ownership(ctx).container(c));
-    await checkTagTarget(ctx, ctx.request.query.get('repo') ?? '', ctx.request.query.get('tag') ?? '');
+    const repo = ctx.request.query.get('repo') ?? '';
+    const tag = ctx.request.query.get('tag') ?? '';
+    await checkTagTarget(ctx, repo, tag);
+    // named when the engine has made the image, checked again then: the engine would tag at the end whatever the
+    // name had become meanwhile (a long commit, as a build: found by review, stop 20)
+    if (repo !== '') {
+      ctx.request.query.delete('repo');
+      ctx.request.query.delete('tag');
+    }
     await next();
+    const res = ctx.response!;
+    if (repo === '' || res.status !== 201) return;
+    const { Id: id } = await res.json<{ Id: string }>();
+    await exportNames(ctx.upstream, label, images).give(id, [repoTag(repo, tag)]);
   });
 
   const importImage: Middleware = on('ImageCreate', async (ctx, next) => {

@@ -910,7 +910,7 @@ describe('found by review, stop 20: image references the engine resolves again, 
     ).toBe(201);
     try {
       const { reply, id } = await building;
-      expect(reply.text).toMatch(/was given to an image you did not build while your build ran/);
+      expect(reply.text).toMatch(/was given to an image you did not build while yours was being made/);
       expect(reply.text).not.toMatch(/Successfully tagged/);
       expect(await imageId(a.engine, name)).toBe(victimImage);
       if (id) await a.engine.request('DELETE', `/images/${id}`);
@@ -977,6 +977,35 @@ describe('found by review, stop 20: image references the engine resolves again, 
     });
     expect(r.text).toContain('errorDetail');
     expect(await imageId(a.engine, name)).toBeUndefined();
+  });
+
+  it("a commit is named when the engine has made the image, checked then: a name the victim took meanwhile stays the victim's", async () => {
+    const name = `${a.run}-commit-race:1`;
+    // a container with 400 MB to commit: the commit takes about a second
+    const big = await a.ownContainer(`${a.run}-big`, {
+      Cmd: ['sh', '-c', 'head -c 400000000 /dev/zero > /big'],
+    });
+    expect((await a.mallory.api.request('POST', `/containers/${big}/start`)).status).toBe(204);
+    expect((await a.mallory.api.request('POST', `/containers/${big}/wait`)).status).toBe(200);
+    try {
+      const commit = a.mallory.api.request(
+        'POST',
+        `/commit?container=${big}&repo=${encodeURIComponent(name)}`,
+        {
+          body: {},
+        },
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      expect(
+        (await a.victim.api.request('POST', `/images/${victimImage}/tag?repo=${encodeURIComponent(name)}`))
+          .status,
+      ).toBe(201);
+      refused(await commit, 403, /was given to an image you did not build/);
+      expect(await imageId(a.engine, name)).toBe(victimImage);
+    } finally {
+      await a.engine.request('DELETE', `/images/${encodeURIComponent(name)}`);
+      await a.engine.request('DELETE', `/containers/${big}?force=1`);
+    }
   });
 
   it('a save of a name that is missing when checked is refused, not sent on to be read again (the victim took it meanwhile)', async () => {
