@@ -598,6 +598,25 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     }
   };
 
+  /**
+   * Gives an image the engine made (a build's, an import's) its names, checked now ({@link exportNames}); a
+   * refusal as the message that ends the engine's stream of progress, `undefined` when named.
+   */
+  const namedAfter = async (
+    ctx: Context,
+    id: string,
+    names: readonly string[],
+  ): Promise<{ errorDetail: { message: string }; error: string } | undefined> => {
+    try {
+      await exportNames(ctx.upstream, label, images).give(id, names);
+      return undefined;
+    } catch (err) {
+      const message = (err as Error).message;
+      ctx.log.warn({ code: (err as { code?: string }).code }, message);
+      return { errorDetail: { message }, error: message };
+    }
+  };
+
   const build: Middleware = on('ImageBuild', async (ctx, next) => {
     const tags = ctx.request.query.getAll('t').filter((t) => t !== '');
     for (const t of tags) await checkTagTarget(ctx, t);
@@ -699,13 +718,8 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       },
       async () => {
         if (built === undefined || failed) return [];
-        try {
-          await exportNames(ctx.upstream, label, images).give(built, tags);
-        } catch (err) {
-          const message = (err as Error).message;
-          ctx.log.warn({ code: (err as { code?: string }).code }, message);
-          return [{ errorDetail: { message }, error: message }];
-        }
+        const refused = await namedAfter(ctx, built, tags);
+        if (refused) return [refused];
         return quiet ? [] : tags.map((t) => ({ stream: `Successfully tagged ${daemonImageName(t)}\n` }));
       },
     );
@@ -732,9 +746,39 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   });
 
   const importImage: Middleware = on('ImageCreate', async (ctx, next) => {
-    if (ctx.request.query.get('fromSrc') !== null)
-      await checkTagTarget(ctx, ctx.request.query.get('repo') ?? '', ctx.request.query.get('tag') ?? '');
+    const query = ctx.request.query;
+    if (query.get('fromSrc') === null) return next();
+    const repo = query.get('repo') ?? '';
+    const tag = query.get('tag') ?? '';
+    await checkTagTarget(ctx, repo, tag);
+    // named when the engine has made the image, checked again then, as a build or a commit: the client sends
+    // the archive as slowly as it likes, and the engine would tag at the end whatever the name had become
+    if (repo === '') return next();
+    query.delete('repo');
+    query.delete('tag');
     await next();
+    const res = ctx.response!;
+    if (res.status !== 200 || res.hijacked) return;
+    // the import's answer: its image id as its last status, or an error
+    let made: string | undefined;
+    let failed = false;
+    res.transformJsonLines(
+      (m) => {
+        const { status, error, errorDetail } = m as {
+          status?: unknown;
+          error?: unknown;
+          errorDetail?: unknown;
+        };
+        if (error !== undefined || errorDetail !== undefined) failed = true;
+        made = typeof status === 'string' && /^sha256:[0-9a-f]{64}$/.test(status) ? status : undefined;
+        return m;
+      },
+      async () => {
+        if (made === undefined || failed) return [];
+        const refused = await namedAfter(ctx, made, [repoTag(repo, tag)]);
+        return refused ? [refused] : [];
+      },
+    );
   });
 
   const saveImages: Middleware = on('ImageGetAll', async (ctx, next) => {

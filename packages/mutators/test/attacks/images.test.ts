@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archive, file, header, pax } from '../raw-tar.ts';
@@ -1006,6 +1007,49 @@ describe('found by review, stop 20: image references the engine resolves again, 
       await a.engine.request('DELETE', `/images/${encodeURIComponent(name)}`);
       await a.engine.request('DELETE', `/containers/${big}?force=1`);
     }
+  });
+
+  it("an import is named when the engine has made the image: a name the victim took while the archive came stays the victim's", async () => {
+    const name = `${a.run}-import-race:1`;
+    const tarball = await tarOf({ f: 'imported\n' });
+    // the archive, sent slowly: half now, the rest once the victim has taken the name
+    const body = new PassThrough();
+    body.write(tarball.subarray(0, 512));
+    const reply = a.mallory.api.pool.request({
+      method: 'POST',
+      path: `/images/create?fromSrc=-&repo=${encodeURIComponent(name)}`,
+      headers: { 'content-type': 'application/x-tar' },
+      body,
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(
+      (await a.victim.api.request('POST', `/images/${victimImage}/tag?repo=${encodeURIComponent(name)}`))
+        .status,
+    ).toBe(201);
+    body.end(tarball.subarray(512));
+    try {
+      const r = await reply;
+      const text = await r.body.text();
+      expect(text).toMatch(/was given to an image you did not build while yours was being made/);
+      expect(await imageId(a.engine, name)).toBe(victimImage);
+    } finally {
+      await a.engine.request('DELETE', `/images/${encodeURIComponent(name)}`);
+    }
+  });
+
+  it('an import with a name is named, as the engine names it', async () => {
+    const name = `${a.run}-imported:2`;
+    const r = await a.mallory.api.request(
+      'POST',
+      `/images/create?fromSrc=-&repo=${encodeURIComponent(name)}`,
+      {
+        raw: await tarOf({ f: 'imported\n' }),
+        headers: { 'content-type': 'application/x-tar' },
+      },
+    );
+    expect(r.status).toBe(200);
+    const id = (JSON.parse(r.text.trim().split('\n').at(-1)!) as { status: string }).status;
+    expect(await imageId(a.engine, name)).toBe(id);
   });
 
   it('a save of a name that is missing when checked is refused, not sent on to be read again (the victim took it meanwhile)', async () => {
