@@ -22,6 +22,7 @@ const subnets = v.union([v.boolean(), strings]);
 const imagePolicy = v.strictObject({
   showOtherTenants: v.optional(v.boolean()),
   allowChangingShared: v.optional(v.boolean()),
+  reserved: v.optional(strings),
 });
 
 const entries = {
@@ -34,6 +35,7 @@ const entries = {
     socketVolume: str,
     socketPath: v.optional(str),
     instanceVolumes: v.optional(strings),
+    instanceNetworks: v.optional(strings),
     projectMount: v.optional(str),
     unsafeOldEngineBinds: v.optional(v.boolean()),
     shared: v.optional(v.strictObject({ networks: v.optional(strings), volumes: v.optional(strings) })),
@@ -41,6 +43,7 @@ const entries = {
     networkSubnets: v.optional(subnets),
     localRegistries: v.optional(strings),
     registries: v.optional(strings),
+    reservedImages: v.optional(strings),
   }),
   stampLabels: v.strictObject({ type: v.literal('stampLabels'), labels }),
   scopeToTenant: v.strictObject({

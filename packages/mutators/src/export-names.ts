@@ -1,6 +1,6 @@
 import type { Upstream } from '@dockhand/core';
 import { refuse } from './errors.ts';
-import type { ImagePolicy } from './image-policy.ts';
+import { type ImagePolicy, reservedName } from './image-policy.ts';
 import { carries, type TenantLabel } from './tenant.ts';
 
 /**
@@ -47,6 +47,9 @@ export interface ExportNames {
  */
 export function exportNames(upstream: Upstream, label: TenantLabel, policy: ImagePolicy): ExportNames {
   const check = async (names: readonly string[], ended?: string): Promise<void> => {
+    for (const name of names)
+      if (reservedName(name, policy))
+        throw refuse('DOCKHAND_IMAGE_POLICY', `the name ${name} is reserved for the workshop's own images`);
     if (policy.allowChangingShared) return;
     for (const name of new Set(names)) {
       const reply = await upstream.request({ path: `/images/${encodeURIComponent(name)}/json` });

@@ -1,3 +1,5 @@
+import { minimatch } from 'minimatch';
+import { normaliseReference } from './image-reference.ts';
 import type { TenantLabel } from './tenant.ts';
 
 /**
@@ -10,6 +12,30 @@ export interface ImagePolicy {
   readonly showOtherTenants?: boolean;
   /** Let tenants delete, re-tag and push shared images (default `false`). */
   readonly allowChangingShared?: boolean;
+  /**
+   * Image names no tenant may give or pull (minimatch globs over the repository, in its short form:
+   * `dockhand-workshop/*`): the names of the images the operator runs, which a tenant's build, tag, commit,
+   * import or pull could otherwise take before the operator builds them (default none).
+   */
+  readonly reserved?: readonly string[];
+}
+
+/**
+ * Whether an image name is one no tenant may give or pull ({@link ImagePolicy.reserved}).
+ *
+ * @param ref - the name, in any spelling (`x`, `docker.io/library/x:1`)
+ * @param policy - the image policy
+ * @returns the verdict
+ * @example
+ * ```ts
+ * reservedName('docker.io/dockhand-workshop/ide:abc', { reserved: ['dockhand-workshop/*'] }); // true
+ * ```
+ */
+export function reservedName(ref: string, policy: ImagePolicy): boolean {
+  if (!policy.reserved?.length) return false;
+  const { name } = normaliseReference(ref);
+  const short = name.replace(/^docker\.io\//, '').replace(/^library\//, '');
+  return policy.reserved.some((glob) => minimatch(short, glob) || minimatch(name, glob));
 }
 
 /**

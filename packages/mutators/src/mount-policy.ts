@@ -73,8 +73,8 @@ const DROPPABLE = new Set(['consistent', 'cached', 'delegated', 'private', 'rpri
 /**
  * Allows only approved mount sources and remaps bind paths to the volume the files really live in.
  *
- * Covers `HostConfig.Binds`, `HostConfig.Mounts` of every type, `volumes/create` and (through the container's
- * own mounts, checked when it was created) `VolumesFrom`.
+ * Covers `HostConfig.Binds`, `HostConfig.Mounts` of every type, `volumes/create` and `VolumesFrom` (made the
+ * mounts it copies, by name, and checked as they are).
  * - bind sources are allowed only under allowlisted globs; binds under a remapped directory become volume
  *   mounts of the volume's subdirectory (`VolumeOptions.Subpath` on API >= 1.45, a bind of the volume's
  *   mountpoint, checked for symlinks, before that), keeping `ro` and `nocopy` and refusing options that cannot
@@ -215,9 +215,78 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
     return undefined;
   };
 
+  /**
+   * `VolumesFrom` as the mounts it copies, named: the engine copies another container's volume mounts by their
+   * host path and holds no reference to the volume, so a volume removed meanwhile and made again under its name,
+   * by another tenant or for a later workshop instance, was what the copying container mounted when it next
+   * started (found by review, stop 20). A mount by name makes the engine hold the volume while the container
+   * exists. The copied container must be the tenant's; what it mounts is checked again as any mount is, except
+   * that a volume it mounts without a tenant's label (its anonymous volumes) may be copied.
+   */
+  const expandVolumesFrom = async (ctx: Context, hc: JsonObject, copied: Set<JsonObject>): Promise<void> => {
+    const from = field(hc, 'VolumesFrom');
+    if (from === undefined || from === null) return;
+    if (!Array.isArray(from)) throw refuse('DOCKHAND_MOUNT_REFUSED', 'VolumesFrom must be a list');
+    const own = options.ownership;
+    if (!own)
+      throw refuse('DOCKHAND_MOUNT_REFUSED', 'VolumesFrom is not allowed here; name the volumes to mount');
+    const taken = new Set(readMounts(hc).map((m) => m.target));
+    const mounts = [...((field(hc, 'Mounts') as JsonObject[] | null | undefined) ?? [])];
+    for (const entry of from) {
+      const [ref = '', mode = ''] = String(entry).split(':');
+      if (mode !== '' && mode !== 'ro' && mode !== 'rw')
+        throw refuse('DOCKHAND_MOUNT_REFUSED', `VolumesFrom ${String(entry)}: the mode must be ro or rw`);
+      const id = await own.container(ref);
+      const reply = await ctx.upstream.request({ path: `/containers/${id}/json` });
+      if (reply.status !== 200) {
+        await reply.text();
+        throw refuse(
+          'DOCKHAND_ENGINE_LOOKUP_FAILED',
+          `the container ${ref} could not be read (HTTP ${reply.status})`,
+        );
+      }
+      const info = await reply.json<{
+        Mounts?:
+          | { Type?: string; Name?: string; Source?: string; Destination?: string; RW?: boolean }[]
+          | null;
+      }>();
+      for (const m of info.Mounts ?? []) {
+        const target = m.Destination ?? '';
+        // an explicit mount at the same place wins, as the engine has it
+        if (target === '' || taken.has(target)) continue;
+        const readOnly = mode === 'ro' || m.RW === false;
+        let mount: JsonObject;
+        if (m.Type === 'volume' && m.Name)
+          mount = { Type: 'volume', Source: m.Name, Target: target, ReadOnly: readOnly };
+        else if (m.Type === 'bind' && m.Source)
+          mount = { Type: 'bind', Source: m.Source, Target: target, ReadOnly: readOnly };
+        else continue;
+        taken.add(target);
+        copied.add(mount);
+        mounts.push(mount);
+      }
+    }
+    setField(hc, 'Mounts', mounts.length > 0 ? mounts : undefined);
+    setField(hc, 'VolumesFrom', undefined);
+  };
+
+  /** A volume a copied container mounts may be copied unless it is another tenant's. */
+  const copiedVolumeAllowed = async (ctx: Context, name: string, target: string): Promise<void> => {
+    const reply = await ctx.upstream.request({ path: `/volumes/${encodeURIComponent(name)}` });
+    const volume =
+      reply.status === 200 ? await reply.json<{ Labels?: Record<string, string> | null }>() : undefined;
+    if (reply.status !== 200) await reply.text();
+    const key = options.ownership?.label.key ?? '';
+    const owner = volume?.Labels?.[key];
+    if (volume === undefined || (owner !== undefined && owner !== options.ownership?.label.value))
+      throw refuse('DOCKHAND_MOUNT_REFUSED', `mounting volume '${name}' at ${target} is not allowed here`);
+  };
+
   const create: Middleware = on('ContainerCreate', async (ctx, next) => {
     const body = await checkedBody(() => ctx.request.json());
     const hc = child(body, 'HostConfig');
+    const copied = new Set<JsonObject>();
+    await expandVolumesFrom(ctx, hc, copied);
     const sanctioned =
       (ctx.state['dockhand.sanctionedBinds'] as Set<string> | undefined) ?? new Set<string>();
     const binds: string[] = [];
@@ -264,7 +333,14 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
             throw refuse('DOCKHAND_MOUNT_REFUSED', 'volume driver options are not allowed here');
           }
         }
-        if (m.source !== '') await volumeAllowed(ctx, m.source, m.target, m.readOnly);
+        if (
+          m.source !== '' &&
+          m.raw &&
+          copied.has(m.raw) &&
+          !readOnlyGlobs.some((g) => minimatch(m.source, g))
+        )
+          await copiedVolumeAllowed(ctx, m.source, m.target);
+        else if (m.source !== '') await volumeAllowed(ctx, m.source, m.target, m.readOnly);
         // the engine copies the image's files at the target into an empty volume, read-only mount or not: an
         // image of the tenant's could put a symlink where the socket goes
         if (m.source !== '' && readOnlyGlobs.some((g) => minimatch(m.source, g))) {
@@ -300,7 +376,11 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
     writeMounts(hc, binds, mounts);
     ctx.request.setJson(body);
     await next();
-    if (ctx.response?.status === 201) await checkMadeVolumes(ctx, readMounts(hc));
+    if (ctx.response?.status === 201)
+      await checkMadeVolumes(
+        ctx,
+        readMounts(hc).filter((m) => !(m.raw && copied.has(m.raw))),
+      );
   });
 
   /**

@@ -14,7 +14,7 @@ import { daemonImageName, imageNotFound, refuse, saveNotFound } from './errors.t
 import { exportNames } from './export-names.ts';
 import { checkedBody, field, isObject, type JsonObject, setField } from './fields.ts';
 import { injectLabelFilter, rewriteFilterRefs } from './filters.ts';
-import { type ImageFacts, type ImagePolicy, imageVisible } from './image-policy.ts';
+import { type ImageFacts, type ImagePolicy, imageVisible, reservedName } from './image-policy.ts';
 import { normaliseReference } from './image-reference.ts';
 import { FULL_ID, Ownership } from './ownership.ts';
 import { registryOf, resolvesHostLocal } from './registry-host.ts';
@@ -589,6 +589,8 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   const checkTagTarget = async (ctx: Context, repo: string, tag = ''): Promise<void> => {
     if (repo === '') return;
     const ref = repoTag(repo, tag);
+    if (reservedName(ref, images))
+      throw refuse('DOCKHAND_IMAGE_POLICY', `the name ${ref} is reserved for the workshop's own images`);
     const img = await imageLabels(ctx, ref);
     if (img && !carries(img.labels, label) && !images.allowChangingShared) {
       throw refuse(
@@ -747,6 +749,10 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
 
   const importImage: Middleware = on('ImageCreate', async (ctx, next) => {
     const query = ctx.request.query;
+    // a pull of a reserved name would put a registry's image there (the operator's images are built here)
+    for (const image of query.getAll('fromImage'))
+      if (reservedName(repoTag(image, query.get('tag') ?? ''), images))
+        throw refuse('DOCKHAND_IMAGE_POLICY', `the name ${image} is reserved for the workshop's own images`);
     if (query.get('fromSrc') === null) return next();
     const repo = query.get('repo') ?? '';
     const tag = query.get('tag') ?? '';

@@ -30,6 +30,13 @@ export interface WorkshopTenantOptions {
    * {@link WorkshopTenantMiddleware.verifyInstanceVolumes}). Not made usable by the tenant.
    */
   readonly instanceVolumes?: readonly string[];
+  /**
+   * Networks of the instance (e.g. compose's default network, which the IDE is on): each must exist and carry no
+   * tenant label before the proxy serves anything, as the instance's volumes. A tenant could create a network of
+   * that name first, and compose would put the IDE on it, where that tenant's containers reach it (found by
+   * review, stop 20).
+   */
+  readonly instanceNetworks?: readonly string[];
   /** Where the proxy sees the project volume (used only with `unsafeOldEngineBinds`). */
   readonly projectMount?: string;
   /**
@@ -49,12 +56,20 @@ export interface WorkshopTenantOptions {
   readonly localRegistries?: readonly string[];
   /** The only registries images and build caches may come from, as globs over `host[:port]` (default any not on the engine's host; see `hostGuard`). */
   readonly registries?: readonly string[];
+  /**
+   * Image names no tenant may give or pull: the images the workshop itself runs (minimatch globs over the short
+   * repository name; default `dockhand-workshop/*`, the names `dockhand workshop up` builds). A tenant's image under
+   * one of them would be taken by the launcher for its own, and run with the engine's socket (found by review,
+   * stop 20).
+   */
+  readonly reservedImages?: readonly string[];
 }
 
 /** The middleware {@link workshopTenant} returns: the tenant's pipeline, and the check it makes before serving. */
 export interface WorkshopTenantMiddleware extends Middleware {
   /**
-   * Checks, once, that the instance's own volumes (`projectVolume`, `socketVolume`, `instanceVolumes`) exist on
+   * Checks, once, that the instance's own volumes (`projectVolume`, `socketVolume`, `instanceVolumes`) and
+   * networks (`instanceNetworks`) exist on
    * the engine and carry no tenant label key: a tenant that created one of them first (a volume named like another
    * instance's) would own that instance's socket, project or terminal. The pipeline runs the same check before its
    * first request and refuses every request while it fails; call this before `listen` to refuse to start instead.
@@ -78,54 +93,62 @@ export interface WorkshopTenantMiddleware extends Middleware {
 }
 
 /** The refusal when an instance volume is missing or a tenant's: `why` says which. */
-function taken(name: string, why: string): DockhandError {
+function taken(kind: InstanceObject['kind'], name: string, why: string): DockhandError {
   return refuse(
     'DOCKHAND_INSTANCE_VOLUME_TAKEN',
-    `this workshop instance's volume ${name} ${why}, so this Docker API proxy serves nothing: ask the organiser to remove the volume and start the instance again`,
+    `this workshop instance's ${kind} ${name} ${why}, so this Docker API proxy serves nothing: ask the organiser to remove the ${kind} and start the instance again`,
   );
 }
 
+/** A volume or network of the workshop instance the proxy belongs to. */
+interface InstanceObject {
+  readonly kind: 'volume' | 'network';
+  readonly name: string;
+}
+
 /**
- * Inspects each volume on the engine: it must exist and carry no `key` label. A tenant's volume always carries
- * the key (the proxy stamps it on every volume a tenant creates, however it is created), an instance's never.
+ * Inspects each of the instance's volumes and networks on the engine: it must exist and carry no `key` label. A
+ * tenant's always carries the key (the proxy stamps it on every volume and network a tenant creates, however it
+ * is created), an instance's never.
  */
-async function checkInstanceVolumes(
+async function checkInstanceObjects(
   upstream: Upstream,
-  names: readonly string[],
+  objects: readonly InstanceObject[],
   key: string,
   log: Logger | undefined,
 ): Promise<void> {
-  for (const name of names) {
+  for (const { kind, name } of objects) {
     const lookupFailed = (cause?: unknown) =>
       refuse(
         'DOCKHAND_ENGINE_LOOKUP_FAILED',
-        `the Docker API proxy could not check its instance volume ${name} on the engine; try again`,
+        `the Docker API proxy could not check its instance ${kind} ${name} on the engine; try again`,
         cause,
       );
-    let volume: { Name?: unknown; Labels?: Record<string, string> | null };
+    const path = `/${kind}s/${encodeURIComponent(name)}`;
+    let found: { Name?: unknown; Labels?: Record<string, string> | null };
     try {
-      const reply = await upstream.request({ path: `/volumes/${encodeURIComponent(name)}` });
+      const reply = await upstream.request({ path });
       if (reply.status === 404) {
         await reply.text();
-        log?.error({ volume: name }, 'an instance volume does not exist: the proxy serves nothing');
-        throw taken(name, 'does not exist on the engine');
+        log?.error({ [kind]: name }, `an instance ${kind} does not exist: the proxy serves nothing`);
+        throw taken(kind, name, 'does not exist on the engine');
       }
       if (reply.status !== 200) {
         const text = await reply.text();
-        throw lookupFailed(new Error(`GET /volumes/${name}: ${reply.status} ${text.slice(0, 200)}`));
+        throw lookupFailed(new Error(`GET ${path}: ${reply.status} ${text.slice(0, 200)}`));
       }
-      volume = await reply.json();
+      found = await reply.json();
     } catch (err) {
       if (DockhandError.is(err)) throw err;
       throw lookupFailed(err);
     }
-    const labels = volume.Labels ?? {};
-    if (volume.Name !== name || typeof labels !== 'object' || Object.hasOwn(labels, key)) {
+    const labels = found.Labels ?? {};
+    if (found.Name !== name || typeof labels !== 'object' || Object.hasOwn(labels, key)) {
       log?.error(
-        { volume: name, label: key, owner: Object.hasOwn(labels, key) ? labels[key] : undefined },
-        'an instance volume belongs to a tenant (created by it before the instance): the proxy serves nothing',
+        { [kind]: name, label: key, owner: Object.hasOwn(labels, key) ? labels[key] : undefined },
+        `an instance ${kind} belongs to a tenant (created by it before the instance): the proxy serves nothing`,
       );
-      throw taken(name, 'was created by another workshop attendee, not by the instance');
+      throw taken(kind, name, 'was created by another workshop attendee, not by the instance');
     }
   }
 }
@@ -162,14 +185,18 @@ export function workshopTenant(options: WorkshopTenantOptions): WorkshopTenantMi
   // made now and connected to the engine on the first request, so the whole pipeline (and what it leaves to the
   // proxy's byte lane) is known before any request arrives
   const ownership = new Ownership(label);
+  const reserved = options.reservedImages ?? ['dockhand-workshop/*'];
   const shared = {
     networks: options.shared?.networks ?? [],
     volumes: [...(options.shared?.volumes ?? []), options.projectVolume, options.socketVolume],
   };
   // the instance's own volumes, checked once before anything is served: a tenant may have created one of them
   // (by its name) before the instance did, and would then own this instance's socket, project or terminal
-  const instanceVolumes = [
-    ...new Set([options.projectVolume, options.socketVolume, ...(options.instanceVolumes ?? [])]),
+  const instanceObjects: InstanceObject[] = [
+    ...[...new Set([options.projectVolume, options.socketVolume, ...(options.instanceVolumes ?? [])])].map(
+      (name) => ({ kind: 'volume' as const, name }),
+    ),
+    ...[...new Set(options.instanceNetworks ?? [])].map((name) => ({ kind: 'network' as const, name })),
   ];
   let verified = false;
   let refused: DockhandError | undefined;
@@ -177,7 +204,7 @@ export function workshopTenant(options: WorkshopTenantOptions): WorkshopTenantMi
   const verifyInstanceVolumes = (upstream: Upstream, log?: Logger): Promise<void> => {
     if (verified) return Promise.resolve();
     if (refused !== undefined) return Promise.reject(refused);
-    pending ??= checkInstanceVolumes(upstream, instanceVolumes, key, log).then(
+    pending ??= checkInstanceObjects(upstream, instanceObjects, key, log).then(
       () => {
         verified = true;
       },
@@ -230,11 +257,11 @@ export function workshopTenant(options: WorkshopTenantOptions): WorkshopTenantMi
       ownership,
       labels,
     }),
-    scopeToTenant({ label, shared, ownership }),
+    scopeToTenant({ label, shared, ownership, images: { reserved } }),
     stampLabels({ labels }),
     buildkitGuard({
       labels,
-      images: { label },
+      images: { label, policy: { reserved } },
       ...(options.localRegistries === undefined ? {} : { localRegistries: options.localRegistries }),
       ...(options.registries === undefined ? {} : { registries: options.registries }),
     }),

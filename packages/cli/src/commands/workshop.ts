@@ -213,13 +213,33 @@ function workshopImages(dir: string): WorkshopImages {
   };
 }
 
+/**
+ * Whether an image of that name is there to use as it is: one a tenant made (it carries the tenant label) is not,
+ * whatever its name: an attendee could build an image under the name of the next version's proxy image, which
+ * runs with the engine's socket (found by review, stop 20; the tenant proxy also keeps `dockhand-workshop/*` for
+ * the workshop's own images).
+ */
 async function imageExists(image: string): Promise<boolean> {
+  let labels: Record<string, string> | null;
   try {
-    await run('docker', ['image', 'inspect', '--format', '{{.Id}}', image]);
-    return true;
+    const { stdout } = await run('docker', [
+      'image',
+      'inspect',
+      '--format',
+      '{{json .Config.Labels}}',
+      image,
+    ]);
+    labels = JSON.parse(stdout) as Record<string, string> | null;
   } catch {
     return false;
   }
+  if (labels !== null && Object.hasOwn(labels, TENANT_LABEL)) {
+    console.error(
+      `workshop: image ${image} was made by tenant '${labels[TENANT_LABEL]}', not by this launcher: building it again`,
+    );
+    return false;
+  }
+  return true;
 }
 
 /** Runs a command with its output shown (stdout and stderr to our stderr); rejects on a non-zero exit. */
@@ -350,6 +370,19 @@ const INSTANCE_VOLUMES = ['project', 'docker-socket'] as const;
  * @param name - the instance
  */
 async function assertInstanceVolumesFree(socketPath: string, name: string): Promise<void> {
+  // the instance's network too (compose's default, named in compose.yaml): compose reuses a network with its
+  // labels, which a tenant can set, and puts the IDE on it, where that tenant's containers reach code-server,
+  // the guide and, through code-server's port proxy, the terminal (found by review, stop 20)
+  const network = `${name}_default`;
+  const net = (await engine(socketPath, 'GET', `/networks/${encodeURIComponent(network)}`)) as
+    | { Labels?: Record<string, string> | null }
+    | undefined;
+  const netLabels = net?.Labels ?? {};
+  if (Object.hasOwn(netLabels, TENANT_LABEL)) {
+    throw new Error(
+      `network ${network} was created by tenant '${netLabels[TENANT_LABEL]}', not by instance ${name}, and would put this instance's IDE on that tenant's network: remove it (docker network rm ${network}) or choose another name`,
+    );
+  }
   for (const suffix of INSTANCE_VOLUMES) {
     const volume = `${name}_${suffix}`;
     // a missing volume answers 404 with {"message"}: no labels, compose creates it
@@ -398,20 +431,27 @@ async function listInstances(): Promise<Instance[]> {
     '--filter',
     `label=${INSTANCE_LABEL}`,
     '--format',
-    `{{.Label "${INSTANCE_LABEL}"}}\t{{.Status}}\t{{.Ports}}`,
+    `{{.Label "${INSTANCE_LABEL}"}}\t{{.Status}}\t{{.Ports}}\t{{.Label "${TENANT_LABEL}"}}\t{{.Label "com.docker.compose.project"}}`,
   ]);
-  return stdout
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => {
-      const [name = '', status = '', ports = ''] = line.split('\t');
-      const url = (containerPort: number) => {
-        const m = new RegExp(`([\\d.]+):(\\d+)->${containerPort}/tcp`).exec(ports);
-        return m ? `http://${m[1] === '0.0.0.0' ? 'localhost' : m[1]}:${m[2]}` : undefined;
-      };
-      return { name, status, ideUrl: url(13337), guideUrl: url(13338) };
-    })
-    .sort((a, b) => a.name.localeCompare(b.name));
+  return (
+    stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.split('\t'))
+      // an instance's own container, started by compose for it: an attendee's container may carry the label too
+      // (found by review, stop 20: a fake IDE listed as another attendee's)
+      .filter(
+        ([name = '', , , tenant = '', project = '']) => tenant === '' && project === name && name !== '',
+      )
+      .map(([name = '', status = '', ports = '']) => {
+        const url = (containerPort: number) => {
+          const m = new RegExp(`([\\d.]+):(\\d+)->${containerPort}/tcp`).exec(ports);
+          return m ? `http://${m[1] === '0.0.0.0' ? 'localhost' : m[1]}:${m[2]}` : undefined;
+        };
+        return { name, status, ideUrl: url(13337), guideUrl: url(13338) };
+      })
+      .sort((a, b) => a.name.localeCompare(b.name))
+  );
 }
 
 async function workshopDown(name: string, dirOption?: string): Promise<void> {

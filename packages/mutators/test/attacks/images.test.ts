@@ -1052,6 +1052,49 @@ describe('found by review, stop 20: image references the engine resolves again, 
     expect(await imageId(a.engine, name)).toBe(id);
   });
 
+  it.each<[string, (name: string) => Promise<{ status: number; text: string }>]>([
+    [
+      'a tag',
+      (name) => a.mallory.api.request('POST', `/images/${ownImageName}/tag?repo=${encodeURIComponent(name)}`),
+    ],
+    [
+      'a classic build',
+      async (name) => (await build(a.mallory.api, `t=${encodeURIComponent(name)}`, 'FROM busybox\n')).reply,
+    ],
+    [
+      'a commit',
+      async (name) =>
+        a.mallory.api.request(
+          'POST',
+          `/commit?container=${await a.ownContainer(`${a.run}-rsv${++n}`)}&repo=${encodeURIComponent(name)}`,
+          { body: {} },
+        ),
+    ],
+    [
+      'an import',
+      async (name) =>
+        a.mallory.api.request('POST', `/images/create?fromSrc=-&repo=${encodeURIComponent(name)}`, {
+          raw: await tarOf({ f: 'x' }),
+          headers: { 'content-type': 'application/x-tar' },
+        }),
+    ],
+    [
+      'a pull',
+      (name) => a.mallory.api.request('POST', `/images/create?fromImage=${encodeURIComponent(name)}`),
+    ],
+  ])(
+    "the workshop's own image names are not a tenant's to give or pull: %s (found by review, stop 20)",
+    async (_w, attempt) => {
+      // the launcher took an image of such a name for its own, and ran it with the engine's socket
+      for (const name of ['dockhand-workshop/dockhand:next', 'docker.io/dockhand-workshop/ide:latest']) {
+        const r = await attempt(name);
+        expect(r.status, r.text).toBe(403);
+        expect(r.text).toMatch(/reserved for the workshop's own images/);
+        expect(await imageId(a.engine, name)).toBeUndefined();
+      }
+    },
+  );
+
   it('a save of a name that is missing when checked is refused, not sent on to be read again (the victim took it meanwhile)', async () => {
     const name = `${a.run}-taken-later:1`;
     const save = saveChecking(name);
@@ -1076,7 +1119,7 @@ describe('found by review, stop 20: image references the engine resolves again, 
       body: {
         Image: name,
         Labels: { 'dockhand.test': a.run },
-        HostConfig: { VolumesFrom: Array.from({ length: 150 }, () => `${a.run}-holder`) },
+        HostConfig: { Links: Array.from({ length: 150 }, (_, i) => `${a.run}-holder:h${i}`) },
       },
     });
     await new Promise((r) => setTimeout(r, 30));

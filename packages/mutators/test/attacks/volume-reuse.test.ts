@@ -127,3 +127,54 @@ describe('volumes the engine makes for a create (workshopTenant; found by review
     }
   });
 });
+
+describe('VolumesFrom (mountPolicy; found by review, stop 20)', () => {
+  it("copies another container's volumes by name: the volume cannot be removed and taken again under the copy", async () => {
+    const name = `${a.run}-vf-vol`;
+    expect((await a.mallory.api.request('POST', '/volumes/create', { body: { Name: name } })).status).toBe(
+      201,
+    );
+    const holder = await a.ownContainer(`${a.run}-vf-holder`, { HostConfig: { Binds: [`${name}:/data`] } });
+    const spy = await a.mallory.api.request('POST', `/containers/create?name=${a.run}-vf-spy`, {
+      body: {
+        Image: 'busybox',
+        Cmd: ['ls', '/data'],
+        Labels: { 'dockhand.test': a.run },
+        HostConfig: { VolumesFrom: [`${a.run}-vf-holder:ro`] },
+      },
+    });
+    expect(spy.status, spy.text).toBe(201);
+    try {
+      const mounts = (await a.inspect('containers', spy.json.Id)).json.HostConfig.Mounts;
+      expect(mounts).toEqual([
+        expect.objectContaining({ Type: 'volume', Source: name, Target: '/data', ReadOnly: true }),
+      ]);
+      expect((await a.mallory.api.request('DELETE', `/containers/${holder}?force=1`)).status).toBe(204);
+      // the engine holds the volume for the copy: it is not removed, so no other volume can take its name
+      expect((await a.mallory.api.request('DELETE', `/volumes/${name}`)).status).toBe(409);
+      expect((await a.inspect('volumes', name)).json.Labels?.['dockhand.tenant']).toBe(a.mallory.name);
+    } finally {
+      await a.engine.request('DELETE', `/containers/${spy.json.Id}?force=1`);
+      await a.engine.request('DELETE', `/containers/${holder}?force=1`);
+      await a.engine.request('DELETE', `/volumes/${name}`);
+    }
+  });
+
+  it("copies a container's anonymous volume, the data-container pattern", async () => {
+    const holder = await a.ownContainer(`${a.run}-vf-data`, { Volumes: { '/shared': {} } });
+    const user = await a.mallory.api.request('POST', '/containers/create', {
+      body: { Image: 'busybox', Labels: { 'dockhand.test': a.run }, HostConfig: { VolumesFrom: [holder] } },
+    });
+    expect(user.status, user.text).toBe(201);
+    try {
+      const holderVolume = (await a.inspect('containers', holder)).json.Mounts[0].Name;
+      const userMounts = (await a.inspect('containers', user.json.Id)).json.Mounts;
+      expect(userMounts).toEqual([
+        expect.objectContaining({ Name: holderVolume, Destination: '/shared', RW: true }),
+      ]);
+    } finally {
+      await a.engine.request('DELETE', `/containers/${user.json.Id}?force=1`);
+      await a.engine.request('DELETE', `/containers/${holder}?force=1&v=1`);
+    }
+  });
+});

@@ -145,6 +145,19 @@ describe.runIf(sourcePolicies)('BuildKit builds through the tenant proxy (buildk
     expect(await onEngine('image', 'inspect', '--format', '{{.Id}}', name)).toBe(aliceId);
   }, 180_000);
 
+  it("refuses a build named as one of the workshop's own images (found by review, stop 20)", async () => {
+    const out = await build(
+      alice,
+      'dockhand-workshop/dockhand:next',
+      'FROM busybox:latest\nRUN echo mine > /m\n',
+    );
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toMatch(/reserved for the workshop's own images/);
+    expect(await onEngine('image', 'inspect', 'dockhand-workshop/dockhand:next').catch(() => 'missing')).toBe(
+      'missing',
+    );
+  }, 180_000);
+
   it('refuses a build with --add-host, as /build refuses extrahosts, and builds nothing', async () => {
     const tag = `${alice.name}-addhost:1`;
     const out = await build(alice, tag, 'FROM busybox:latest\nRUN cat /etc/hosts\n', [

@@ -63,12 +63,17 @@ function get(socket: string, path: string): Promise<{ status: number; body: stri
 }
 
 /** An in-process proxy of the victim's instance, listening on its socket (nobody calls the check beforehand). */
-async function victimProxy(v: ReturnType<typeof victim>, instanceVolumes: string[] = []) {
+async function victimProxy(
+  v: ReturnType<typeof victim>,
+  instanceVolumes: string[] = [],
+  instanceNetworks: string[] = [],
+) {
   const tenant = workshopTenant({
     tenant: v.name,
     projectVolume: v.projectVolume,
     socketVolume: v.socketVolume,
     instanceVolumes,
+    instanceNetworks,
   });
   const proxy = createProxy({ upstream: ENGINE, middleware: [tenant] });
   proxies.push(proxy);
@@ -209,6 +214,51 @@ describe('an instance whose volumes a tenant created first', () => {
     const missing = await get(w.socket, '/v1.41/containers/json');
     expect(missing.status, missing.body).toBe(503);
     expect(JSON.parse(missing.body).message).toContain(`volume ${w.terminalVolume} does not exist`);
+  }, 60_000);
+
+  it("serves nothing when its network (instanceNetworks: compose's default) is a tenant's, or missing (found by review, stop 20)", async () => {
+    const v = victim();
+    await instanceCreates(v.projectVolume, v.socketVolume);
+    const network = `${v.name}_default`;
+    // mallory makes it first, with the labels compose looks for: compose would put the victim's IDE on it
+    const squat = await mallory.docker([
+      'network',
+      'create',
+      '--label',
+      `dockhand.test=${TEST_LABEL}`,
+      '--label',
+      `com.docker.compose.project=${v.name}`,
+      '--label',
+      'com.docker.compose.network=default',
+      network,
+    ]);
+    expect(squat.code, squat.stderr).toBe(0);
+    try {
+      await victimProxy(v, [], [network]);
+      const got = await get(v.socket, '/_ping');
+      expect(got.status, got.body).toBe(503);
+      expect(JSON.parse(got.body).message).toMatch(
+        new RegExp(`network ${network} was created by another workshop attendee`),
+      );
+      const w = victim();
+      await instanceCreates(w.projectVolume, w.socketVolume);
+      await victimProxy(w, [], [`${w.name}_default`]); // never created
+      const missing = await get(w.socket, '/_ping');
+      expect(missing.status, missing.body).toBe(503);
+      expect(JSON.parse(missing.body).message).toContain(`network ${w.name}_default does not exist`);
+      // the instance's own network, made as compose makes it (no tenant's label): served
+      const x = victim();
+      await instanceCreates(x.projectVolume, x.socketVolume);
+      await onEngine('network', 'create', '--label', `dockhand.test=${TEST_LABEL}`, `${x.name}_default`);
+      try {
+        await victimProxy(x, [], [`${x.name}_default`]);
+        expect((await get(x.socket, '/_ping')).status).toBe(200);
+      } finally {
+        await onEngine('network', 'rm', `${x.name}_default`);
+      }
+    } finally {
+      await onEngine('network', 'rm', network);
+    }
   }, 60_000);
 
   it('`dockhand proxy --config` exits non-zero before listening, and writes no ready file', async () => {
