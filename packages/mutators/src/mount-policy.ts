@@ -270,16 +270,36 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
     setField(hc, 'VolumesFrom', undefined);
   };
 
-  /** A volume a copied container mounts may be copied unless it is another tenant's. */
-  const copiedVolumeAllowed = async (ctx: Context, name: string, target: string): Promise<void> => {
+  /**
+   * Whether a volume may be copied from another container of the tenant's (`VolumesFrom`): the tenant's own, or
+   * one of its anonymous volumes (no label, a random 64-digit name nobody else would make). Asked before the
+   * create and again after it: a volume removed meanwhile and made again under its name by another tenant would
+   * be mounted by name (found by review, stop 20).
+   */
+  const copiable = async (ctx: Context, name: string): Promise<boolean> => {
     const reply = await ctx.upstream.request({ path: `/volumes/${encodeURIComponent(name)}` });
-    const volume =
-      reply.status === 200 ? await reply.json<{ Labels?: Record<string, string> | null }>() : undefined;
-    if (reply.status !== 200) await reply.text();
-    const key = options.ownership?.label.key ?? '';
-    const owner = volume?.Labels?.[key];
-    if (volume === undefined || (owner !== undefined && owner !== options.ownership?.label.value))
-      throw refuse('DOCKHAND_MOUNT_REFUSED', `mounting volume '${name}' at ${target} is not allowed here`);
+    if (reply.status !== 200) {
+      await reply.text();
+      return false;
+    }
+    const volume = await reply.json<{ Labels?: Record<string, string> | null }>();
+    const owner = volume.Labels?.[options.ownership?.label.key ?? ''];
+    return owner === undefined ? /^[0-9a-f]{64}$/.test(name) : owner === options.ownership?.label.value;
+  };
+
+  /** After a create: each volume copied by `VolumesFrom` is still {@link copiable}, else the container is removed. */
+  const checkCopiedVolumes = async (ctx: Context, names: ReadonlySet<string>): Promise<void> => {
+    for (const name of names) {
+      if (await copiable(ctx, name)) continue;
+      const { Id: id } = await ctx.response!.json<{ Id: string }>();
+      await (
+        await ctx.upstream.request({ method: 'DELETE', path: `/containers/${id}`, query: { force: '1' } })
+      ).text();
+      throw refuse(
+        'DOCKHAND_MOUNT_REFUSED',
+        `the volume '${name}' was removed while the container was created; create it again`,
+      );
+    }
   };
 
   const create: Middleware = on('ContainerCreate', async (ctx, next) => {
@@ -287,6 +307,7 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
     const hc = child(body, 'HostConfig');
     const copied = new Set<JsonObject>();
     await expandVolumesFrom(ctx, hc, copied);
+    const copiedNames = new Set<string>();
     const sanctioned =
       (ctx.state['dockhand.sanctionedBinds'] as Set<string> | undefined) ?? new Set<string>();
     const binds: string[] = [];
@@ -337,9 +358,16 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
           m.source !== '' &&
           m.raw &&
           copied.has(m.raw) &&
-          !readOnlyGlobs.some((g) => minimatch(m.source, g))
+          !readOnlyGlobs.some((g) => minimatch(m.source, g)) &&
+          !volumeGlobs.some((g) => minimatch(m.source, g)) &&
+          !remaps.some((r) => r.volume === m.source)
         )
-          await copiedVolumeAllowed(ctx, m.source, m.target);
+          if (!(await copiable(ctx, m.source)))
+            throw refuse(
+              'DOCKHAND_MOUNT_REFUSED',
+              `mounting volume '${m.source}' at ${m.target} is not allowed here`,
+            );
+          else copiedNames.add(m.source);
         else if (m.source !== '') await volumeAllowed(ctx, m.source, m.target, m.readOnly);
         // the engine copies the image's files at the target into an empty volume, read-only mount or not: an
         // image of the tenant's could put a symlink where the socket goes
@@ -381,6 +409,7 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
         ctx,
         readMounts(hc).filter((m) => !(m.raw && copied.has(m.raw))),
       );
+    if (ctx.response?.status === 201 && copiedNames.size > 0) await checkCopiedVolumes(ctx, copiedNames);
   });
 
   /**

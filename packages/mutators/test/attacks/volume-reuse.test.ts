@@ -160,6 +160,43 @@ describe('VolumesFrom (mountPolicy; found by review, stop 20)', () => {
     }
   });
 
+  it('a copied volume removed and made again by another tenant while the create was checked is not mounted (found by review, stop 20)', async () => {
+    const name = `${a.run}-vf-race`;
+    expect((await a.mallory.api.request('POST', '/volumes/create', { body: { Name: name } })).status).toBe(
+      201,
+    );
+    const holder = await a.ownContainer(`${a.run}-vf-race-holder`, {
+      HostConfig: { Binds: [`${name}:/data`] },
+    });
+    await a.ownContainer(`${a.run}-vf-race-link`);
+    // the copy is checked first; 1500 links to resolve after it make the window a long one
+    const spy = a.mallory.api.request('POST', `/containers/create?name=${a.run}-vf-race-spy`, {
+      body: {
+        Image: 'busybox',
+        Labels: { 'dockhand.test': a.run },
+        HostConfig: {
+          VolumesFrom: [holder],
+          Links: Array.from({ length: 1500 }, (_, i) => `${a.run}-vf-race-link:l${i}`),
+        },
+      },
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await a.mallory.api.request('DELETE', `/containers/${holder}?force=1`)).status).toBe(204);
+    expect((await a.mallory.api.request('DELETE', `/volumes/${name}`)).status).toBe(204);
+    // the victim makes a volume of that name, through its own proxy
+    expect((await a.victim.api.request('POST', '/volumes/create', { body: { Name: name } })).status).toBe(
+      201,
+    );
+    try {
+      refused(await spy, 403, /was removed while the container was created/);
+      expect((await a.inspect('containers', `${a.run}-vf-race-spy`)).status).toBe(404);
+      expect((await a.inspect('volumes', name)).json.Labels['dockhand.tenant']).toBe(a.victim.name);
+    } finally {
+      await a.engine.request('DELETE', `/containers/${a.run}-vf-race-spy?force=1`);
+      await a.engine.request('DELETE', `/volumes/${name}`);
+    }
+  });
+
   it("copies a container's anonymous volume, the data-container pattern", async () => {
     const holder = await a.ownContainer(`${a.run}-vf-data`, { Volumes: { '/shared': {} } });
     const user = await a.mallory.api.request('POST', '/containers/create', {
