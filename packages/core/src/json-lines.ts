@@ -12,6 +12,7 @@ export type JsonLineTransform = (message: unknown) => unknown;
  * are sent last (e.g. what the proxy did once the engine had answered).
  */
 export type JsonLineFlush = () => unknown[] | Promise<unknown[]>;
+// e.g. `res.transformJsonLines((m) => m, async () => [{ stream: 'Successfully tagged app:1\n' }])`
 
 /**
  * Wraps a body sink so that a newline-delimited JSON stream is transformed one message at a time. A line that is
@@ -59,13 +60,11 @@ export function jsonLinesSink(sink: BodySink, transform: JsonLineTransform, flus
       }
       Promise.resolve()
         .then(flush)
-        .then(
-          (messages) => {
-            for (const m of messages) sink.write(Buffer.from(`${JSON.stringify(m)}\n`));
-            sink.end();
-          },
-          (err: Error) => sink.destroy(err),
-        );
+        .then((messages) => {
+          for (const m of messages) sink.write(Buffer.from(`${JSON.stringify(m)}\n`));
+          sink.end();
+        })
+        .catch((err: Error) => sink.destroy(err));
     },
     destroy(err) {
       sink.destroy(err);

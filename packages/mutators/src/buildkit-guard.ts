@@ -542,15 +542,13 @@ const MAX_MESSAGE = 16 << 20;
 const MAX_FRAME = MAX_MESSAGE + 5;
 
 /**
- * The status to end a call with when the engine sent no trailers: the one in its answer's headers (a gRPC
- * trailers-only answer), or `UNKNOWN` when there is none (an HTTP error), never a success the engine did not give.
- */
-/**
  * Gives the image a `Control/Solve` stored its names ({@link ExportNames}), and the answer its `image.name`, as
  * the engine's exporter would have set it.
  *
  * @param answer - the engine's answer: one frame of a `SolveResponse` (`ExporterResponse`, map field 1)
- * @returns the answer to send the client
+ * @param names - the names taken out of the request
+ * @param exportNames - the tenant's checks and tagging
+ * @returns the answer to send the client, and the names in full (for the build's progress)
  */
 async function giveNames(
   answer: Buffer,
@@ -582,6 +580,10 @@ async function giveNames(
   };
 }
 
+/**
+ * The status to end a call with when the engine sent no trailers: the one in its answer's headers (a gRPC
+ * trailers-only answer), or `UNKNOWN` when there is none (an HTTP error), never a success the engine did not give.
+ */
 function statusOf(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   if (headers['grpc-status'] !== undefined)
     return { 'grpc-status': headers['grpc-status'], 'grpc-message': headers['grpc-message'] ?? '' };

@@ -27,11 +27,16 @@ export function relayProgress(
   let pending: Buffer = Buffer.alloc(0);
   let held: Buffer[] | undefined;
   let ended = false;
+  let waiting = false;
   const send = (frame: Buffer) => {
     if (client.writableEnded || client.destroyed) return;
-    if (!client.write(frame)) {
+    if (!client.write(frame) && !waiting) {
+      waiting = true;
       engine.pause();
-      client.once('drain', () => engine.resume());
+      client.once('drain', () => {
+        waiting = false;
+        engine.resume();
+      });
     }
   };
   const onFrame = (frame: Buffer) => {
@@ -63,7 +68,8 @@ export function relayProgress(
         for (const f of held ?? []) send(f);
         held = undefined;
         if (ended) client.end();
-      });
+      })
+      .catch((err: Error) => client.destroy(err));
   };
   engine.on('data', (chunk: Buffer) => {
     pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);

@@ -1,6 +1,7 @@
 import type { Upstream } from '@dockhand/core';
 import { refuse } from './errors.ts';
 import { type ImagePolicy, reservedName } from './image-policy.ts';
+import { normaliseReference } from './image-reference.ts';
 import { carries, type TenantLabel } from './tenant.ts';
 
 /**
@@ -52,7 +53,8 @@ export function exportNames(upstream: Upstream, label: TenantLabel, policy: Imag
         throw refuse('DOCKHAND_IMAGE_POLICY', `the name ${name} is reserved for the workshop's own images`);
     if (policy.allowChangingShared) return;
     for (const name of new Set(names)) {
-      const reply = await upstream.request({ path: `/images/${encodeURIComponent(name)}/json` });
+      // with its tag: a bare name the engine has no tag of would be read as an id prefix of any image
+      const reply = await upstream.request({ path: `/images/${encodeURIComponent(tagged(name))}/json` });
       if (reply.status === 404) {
         await reply.text();
         continue;
@@ -104,4 +106,11 @@ export function exportNames(upstream: Upstream, label: TenantLabel, policy: Imag
       }
     },
   };
+}
+
+/** A name as the engine tags it: with `:latest` when it has neither a tag nor a digest. */
+function tagged(name: string): string {
+  if (name.includes('@')) return name;
+  const { name: full, tag } = normaliseReference(name);
+  return `${full}:${tag}`;
 }

@@ -271,6 +271,11 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
     const body = await checkedBody(() => ctx.request.json());
     refuseTopLevelHostConfig(body);
     refuseProcWorkingDir(field(body, 'WorkingDir'));
+    // a container given another's MAC address on the shared bridge receives that container's frames (found by
+    // review, stop 20); the engine still reads the field at the top level of a create before API 1.44
+    const mac = field(body, 'MacAddress');
+    if (mac !== undefined && mac !== null && mac !== '')
+      throw refuse('DOCKHAND_HOST_ESCAPE', 'choosing a MAC address is not allowed here');
     const hc = field(body, 'HostConfig');
     if (hc !== undefined && hc !== null && !isObject(hc))
       throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'HostConfig must be an object');

@@ -6,7 +6,7 @@ export { imageNotFound, type MutatorErrorCode, mutatorErrorCodes, notFound, refu
 export { assertUnambiguous, field, foldKey, type JsonObject, setField } from './fields.ts';
 export { injectLabelFilter, mergeLabelFilter } from './filters.ts';
 export { type HostGuardOptions, hostGuard } from './host-guard.ts';
-export { type ImagePolicy, imageVisible } from './image-policy.ts';
+export { type ImageFacts, type ImagePolicy, imageVisible, reservedName } from './image-policy.ts';
 export { type MountPolicyOptions, mountPolicy, type Remap } from './mount-policy.ts';
 export type { NetworkPolicy } from './network-settings.ts';
 export { type OwnedKind, Ownership } from './ownership.ts';

@@ -271,6 +271,29 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
   };
 
   /**
+   * Removes the container a create just made (its volumes were not the ones checked). Fails closed: a container
+   * the engine would not remove is an error the client sees, and logged.
+   */
+  const removeCreated = async (ctx: Context): Promise<void> => {
+    const { Id: id } = await ctx.response!.json<{ Id: string }>();
+    const reply = await ctx.upstream.request({
+      method: 'DELETE',
+      path: `/containers/${id}`,
+      query: { force: '1' },
+    });
+    const text = await reply.text();
+    if (reply.status === 204 || reply.status === 404) return;
+    ctx.log.error(
+      { container: id, status: reply.status, body: text.slice(0, 200) },
+      'a container made with a volume not checked could not be removed',
+    );
+    throw refuse(
+      'DOCKHAND_ENGINE_LOOKUP_FAILED',
+      `the container ${id} was made with a volume that changed while it was created, and could not be removed: remove it (docker rm -f ${id.slice(0, 12)})`,
+    );
+  };
+
+  /**
    * Whether a volume may be copied from another container of the tenant's (`VolumesFrom`): the tenant's own, or
    * one of its anonymous volumes (no label, a random 64-digit name nobody else would make). Asked before the
    * create and again after it: a volume removed meanwhile and made again under its name by another tenant would
@@ -291,10 +314,7 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
   const checkCopiedVolumes = async (ctx: Context, names: ReadonlySet<string>): Promise<void> => {
     for (const name of names) {
       if (await copiable(ctx, name)) continue;
-      const { Id: id } = await ctx.response!.json<{ Id: string }>();
-      await (
-        await ctx.upstream.request({ method: 'DELETE', path: `/containers/${id}`, query: { force: '1' } })
-      ).text();
+      await removeCreated(ctx);
       throw refuse(
         'DOCKHAND_MOUNT_REFUSED',
         `the volume '${name}' was removed while the container was created; create it again`,
@@ -433,10 +453,7 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
     for (const m of new Set(named.map((x) => x.source)))
       if ((await own.volumeState(m)) !== 'owned') lost.push(m);
     if (lost.length === 0) return;
-    const { Id: id } = await ctx.response!.json<{ Id: string }>();
-    await (
-      await ctx.upstream.request({ method: 'DELETE', path: `/containers/${id}`, query: { force: '1' } })
-    ).text();
+    await removeCreated(ctx);
     for (const name of lost) {
       // only a volume the engine made (no tenant's label): never another tenant's
       const reply = await ctx.upstream.request({ path: `/volumes/${encodeURIComponent(name)}` });

@@ -141,8 +141,14 @@ export function checkEndpoints(endpoints: unknown, many: boolean): void {
     refuseNetwork('an endpoint on the host network is not allowed here');
   for (const ep of many ? Object.values(endpoints) : [endpoints]) {
     if (!isObject(ep)) continue;
+    // another container's MAC address on a shared bridge takes its frames (found by review, stop 20)
+    if (nonEmptyString(field(ep, 'MacAddress'))) refuseNetwork('choosing a MAC address is not allowed here');
     const opts = field(ep, 'DriverOpts');
     if (isObject(opts) ? Object.keys(opts).length > 0 : opts !== undefined && opts !== null)
       refuseNetwork('endpoint DriverOpts are not allowed here');
   }
+}
+
+function nonEmptyString(v: unknown): boolean {
+  return v !== undefined && v !== null && v !== '';
 }

@@ -1,11 +1,4 @@
-import {
-  type Context,
-  compose,
-  type DockhandError,
-  type Middleware,
-  on,
-  untouchedWhen,
-} from '@dockhand/core';
+import { type Context, compose, DockhandError, type Middleware, on, untouchedWhen } from '@dockhand/core';
 import { onBuildReads } from './build-context.ts';
 import { classicBuild, pinClassicBuild } from './classic-build.ts';
 import { parseInstruction } from './dockerfile-parser.ts';
@@ -613,8 +606,14 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       await exportNames(ctx.upstream, label, images).give(id, names);
       return undefined;
     } catch (err) {
-      const message = (err as Error).message;
-      ctx.log.warn({ code: (err as { code?: string }).code }, message);
+      // the proxy's own refusal is for the client; anything else (the engine not answering) only for the log
+      const message = DockhandError.is(err)
+        ? err.message
+        : `the image ${id} could not be named here; tag it yourself`;
+      ctx.log.warn(
+        { err, code: DockhandError.is(err) ? err.code : 'DOCKHAND_ENGINE_LOOKUP_FAILED' },
+        message,
+      );
       return { errorDetail: { message }, error: message };
     }
   };

@@ -183,6 +183,25 @@ describe('host-escape fields of HostConfig are refused (hostGuard, DOCKHAND_HOST
     },
   );
 
+  // found by review (stop 20): the bridge then sends that container's frames to the attacker's
+  it.each<[string, Record<string, unknown>]>([
+    ['MacAddress at the top level', { MacAddress: '02:42:ac:11:00:02' }],
+    ['macaddress (any case)', { macaddress: '02:42:ac:11:00:02' }],
+    [
+      'an endpoint MacAddress',
+      { NetworkingConfig: { EndpointsConfig: { bridge: { MacAddress: '02:42:ac:11:00:02' } } } },
+    ],
+  ])("another container's MAC address: %s", async (_w, extra) => {
+    for (const version of ['', '/v1.43']) {
+      const name = `${a.run}-mac${++n}`;
+      const r = await a.mallory.api.request('POST', `${version}/containers/create?name=${name}`, {
+        body: { Image: 'busybox', Cmd: ['true'], Labels: { 'dockhand.test': a.run }, ...extra },
+      });
+      refused(r, 403, /MAC address/);
+      await noContainer(name);
+    }
+  });
+
   it.each(['host', 'HOST'])('an endpoint on the host network (EndpointsConfig key %s)', async (key) => {
     const { r, name } = await tryCreate({}, { NetworkingConfig: { EndpointsConfig: { [key]: {} } } });
     refused(r, 403, /host network/);

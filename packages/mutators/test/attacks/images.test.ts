@@ -970,6 +970,14 @@ describe('found by review, stop 20: image references the engine resolves again, 
     expect((await a.mallory.api.request('GET', `/images/${prefix}/json`)).status).toBe(404);
   });
 
+  it("a build named with hex digits that start another tenant's hidden image id is named, and tells nothing of it (found by a read of the change, stop 20)", async () => {
+    const name = victimImage.slice(7, 19);
+    const { reply, id } = await build(a.mallory.api, `t=${name}`, 'FROM busybox\nRUN echo hex > /h\n');
+    expect(id, reply.text).toBeDefined();
+    expect(await imageId(a.engine, `${name}:latest`)).toBe(id);
+    expect(await imageId(a.engine, victimImage)).toBe(victimImage);
+  });
+
   it('a failed quiet classic build gets no name, whatever id its steps print (found by review, stop 20)', async () => {
     const name = `${a.run}-fake-id:1`;
     const r = await a.mallory.api.request('POST', `/build?q=1&t=${encodeURIComponent(name)}`, {
