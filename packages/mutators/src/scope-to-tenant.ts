@@ -354,10 +354,29 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       if (typeof c !== 'string') throw refuse('DOCKHAND_FOREIGN_REFERENCE', 'a container is required');
       setField(body, 'Container', await ownership(ctx).container(c));
       await endpointNetwork(ctx, field(body, 'EndpointConfig'));
+      if (sharedNetworks.has(ref)) refuseSharedEndpointNames(ref, field(body, 'EndpointConfig'));
       ctx.request.setJson(body);
     }
     await next();
   });
+
+  /**
+   * Refuses, on a network others share, the names and addresses an endpoint would take there (`Aliases`, `Links`,
+   * `IPAMConfig`): another tenant's container name taken as an alias drew that tenant's clients to the
+   * attacker's container (found by review, stop 20).
+   */
+  const refuseSharedEndpointNames = (net: string, ep: unknown): void => {
+    if (!isObject(ep)) return;
+    for (const key of ['Aliases', 'Links', 'IPAMConfig']) {
+      const v = field(ep, key);
+      if (v === undefined || v === null) continue;
+      if ((Array.isArray(v) && v.length === 0) || (isObject(v) && Object.keys(v).length === 0)) continue;
+      throw refuse(
+        'DOCKHAND_FOREIGN_REFERENCE',
+        `${key} on the shared network ${net} are not allowed here: other tenants' containers are on it too`,
+      );
+    }
+  };
 
   // a removed volume leaves the cache at once: its name may be taken again before the engine's event arrives
   const volumes: Middleware = on(VOLUME_OPS, async (ctx, next) => {
@@ -860,6 +879,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
         // keyed by the network as resolved, as NetworkMode (the engine keeps each endpoint under the network's name)
         resolved[DEFAULT_NETWORKS.has(net) ? net : await network(ctx, net)] = ep;
         await endpointNetwork(ctx, ep);
+        if (sharedNetworks.has(net)) refuseSharedEndpointNames(net, ep);
         const epLinks = field(ep, 'Links');
         if (Array.isArray(epLinks) && isObject(ep)) {
           const out: string[] = [];

@@ -1,0 +1,83 @@
+// A network the operator shares (`shared.networks`): tenants may attach their own containers, but not take names
+// or addresses there, where other tenants' containers are too (found by review, stop 20: an alias that was
+// another tenant's container name drew that tenant's clients to the attacker's container).
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createProxy, type DockerProxy } from '@dockhand/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scopeToTenant, stampLabels } from '../../src/index.ts';
+import { type Arena, arena, type Client, client, ENGINE_SOCKET, refused } from './harness.ts';
+
+let a: Arena;
+let proxy: DockerProxy;
+let api: Client;
+let dir: string | undefined;
+let shared: string;
+let own: string;
+
+beforeAll(async () => {
+  a = await arena();
+  shared = `${a.run}-shared`;
+  expect(
+    (
+      await a.engine.request('POST', '/networks/create', {
+        body: { Name: shared, Labels: { 'dockhand.test': a.run } },
+      })
+    ).status,
+  ).toBe(201);
+  const labels = { 'dockhand.tenant': a.mallory.name, 'dockhand.test': a.run };
+  proxy = createProxy({
+    upstream: `unix://${ENGINE_SOCKET}`,
+    middleware: [
+      scopeToTenant({ label: `dockhand.tenant=${a.mallory.name}`, shared: { networks: [shared] } }),
+      stampLabels({ labels }),
+    ],
+  });
+  dir = await mkdtemp(join(tmpdir(), 'dockhand-shared-net-'));
+  await proxy.listen(join(dir, 'p.sock'));
+  api = client(join(dir, 'p.sock'));
+  const c = await api.request('POST', '/containers/create', {
+    body: { Image: 'busybox', Cmd: ['sleep', '60'] },
+  });
+  expect(c.status, c.text).toBe(201);
+  own = c.json.Id;
+}, 120_000);
+
+afterAll(async () => {
+  await a?.engine.request('DELETE', `/containers/${own}?force=1`);
+  await api?.pool.close();
+  await proxy?.close();
+  await a?.engine.request('DELETE', `/networks/${shared}`);
+  await a?.[Symbol.asyncDispose]();
+  if (dir) await rm(dir, { recursive: true, force: true });
+}, 120_000);
+
+describe('a network the operator shares (scopeToTenant shared.networks)', () => {
+  it.each<[string, Record<string, unknown>]>([
+    ["Aliases (another tenant's container name)", { Aliases: ['db', 'victim-db'] }],
+    ['Links', { Links: ['x:db'] }],
+    ['IPAMConfig', { IPAMConfig: { IPv4Address: '172.30.0.5' } }],
+  ])('takes no names or addresses there: %s, on create and on connect', async (_w, endpoint) => {
+    const r = await api.request('POST', '/containers/create', {
+      body: { Image: 'busybox', NetworkingConfig: { EndpointsConfig: { [shared]: endpoint } } },
+    });
+    refused(r, 403, /on the shared network/);
+    const c = await api.request('POST', `/networks/${shared}/connect`, {
+      body: { Container: own, EndpointConfig: endpoint },
+    });
+    refused(c, 403, /on the shared network/);
+    expect(Object.keys((await a.inspect('containers', own)).json.NetworkSettings.Networks)).not.toContain(
+      shared,
+    );
+  });
+
+  it("still attaches the tenant's own containers, by their own names", async () => {
+    const c = await api.request('POST', `/networks/${shared}/connect`, { body: { Container: own } });
+    expect(c.status, c.text).toBe(200);
+    expect(Object.keys((await a.inspect('containers', own)).json.NetworkSettings.Networks)).toContain(shared);
+    expect(
+      (await api.request('POST', `/networks/${shared}/disconnect`, { body: { Container: own } })).status,
+    ).toBe(200);
+  });
+});
