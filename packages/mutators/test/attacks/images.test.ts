@@ -855,13 +855,13 @@ describe('shared and foreign images (scopeToTenant image policy)', () => {
 });
 
 /**
- * The attacker's save of `first` and 300 more names, which the proxy checks one by one: a long window between the
+ * The attacker's save of `first` and 600 more names, which the proxy checks one by one: a long window between the
  * check of `first` and the engine's read of it.
  */
 const saveChecking = (first: string) =>
   a.mallory.api.request(
     'GET',
-    `/images/get?${[first, ...Array.from({ length: 300 }, () => 'busybox:latest')]
+    `/images/get?${[first, ...Array.from({ length: 600 }, () => 'busybox:latest')]
       .map((n) => `names=${encodeURIComponent(n)}`)
       .join('&')}`,
   );
@@ -964,8 +964,9 @@ describe('found by review, stop 20: image references the engine resolves again, 
     // the tag goes while the proxy checks the other names
     await a.mallory.api.request('DELETE', `/images/${prefix}:latest`);
     const r = await save;
-    expect(r.status, 'the victim image must not be saved').not.toBe(200);
-    expect(r.text).not.toContain(victimImage.slice(7));
+    // a save that ended before the tag went saved the attacker's own image (200); either way, never the victim's
+    if (r.status !== 200) refused(r, 404);
+    expect(r.text, 'the victim image must not be saved').not.toContain(victimImage.slice(7));
     // and an inspect of the name asks for the tag, not the prefix
     expect((await a.mallory.api.request('GET', `/images/${prefix}/json`)).status).toBe(404);
   });
