@@ -1,6 +1,6 @@
 import type { Upstream } from '@dockhand/core';
 import { refuse } from './errors.ts';
-import { type ImagePolicy, reservedName } from './image-policy.ts';
+import { type ImagePolicy, refuseReserved } from './image-policy.ts';
 import { normaliseReference } from './image-reference.ts';
 import { carries, type TenantLabel } from './tenant.ts';
 
@@ -48,9 +48,7 @@ export interface ExportNames {
  */
 export function exportNames(upstream: Upstream, label: TenantLabel, policy: ImagePolicy): ExportNames {
   const check = async (names: readonly string[], ended?: string): Promise<void> => {
-    for (const name of names)
-      if (reservedName(name, policy))
-        throw refuse('DOCKHAND_IMAGE_POLICY', `the name ${name} is reserved for the workshop's own images`);
+    for (const name of names) refuseReserved(name, policy);
     if (policy.allowChangingShared) return;
     for (const name of new Set(names)) {
       // with its tag: a bare name the engine has no tag of would be read as an id prefix of any image

@@ -1,4 +1,5 @@
 import { minimatch } from 'minimatch';
+import { refuse } from './errors.ts';
 import { normaliseReference } from './image-reference.ts';
 import type { TenantLabel } from './tenant.ts';
 
@@ -72,4 +73,17 @@ export function imageVisible(image: ImageFacts, label: TenantLabel, policy: Imag
   const tagged = (image.RepoTags ?? []).some((t) => t !== '<none>:<none>');
   const pulled = (image.RepoDigests ?? []).some((d) => d !== '<none>@<none>');
   return tagged || pulled;
+}
+
+/**
+ * Refuses an image name no tenant may give or pull ({@link reservedName}).
+ *
+ * @param ref - the name, as the client gave it (the refusal names it so)
+ * @param policy - the image policy
+ * @throws {@link @dockhand/core!DockhandError} `DOCKHAND_IMAGE_POLICY`
+ * @internal
+ */
+export function refuseReserved(ref: string, policy: ImagePolicy): void {
+  if (reservedName(ref, policy))
+    throw refuse('DOCKHAND_IMAGE_POLICY', `the name ${ref} is reserved for the workshop's own images`);
 }

@@ -7,7 +7,13 @@ import { daemonImageName, imageNotFound, refuse, saveNotFound } from './errors.t
 import { exportNames } from './export-names.ts';
 import { checkedBody, field, isObject, type JsonObject, setField } from './fields.ts';
 import { injectLabelFilter, rewriteFilterRefs } from './filters.ts';
-import { type ImageFacts, type ImagePolicy, imageVisible, reservedName } from './image-policy.ts';
+import {
+  type ImageFacts,
+  type ImagePolicy,
+  imageVisible,
+  refuseReserved,
+  reservedName,
+} from './image-policy.ts';
 import { normaliseReference } from './image-reference.ts';
 import { FULL_ID, Ownership } from './ownership.ts';
 import { registryOf, resolvesHostLocal } from './registry-host.ts';
@@ -601,8 +607,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   const checkTagTarget = async (ctx: Context, repo: string, tag = ''): Promise<void> => {
     if (repo === '') return;
     const ref = repoTag(repo, tag);
-    if (reservedName(ref, images))
-      throw refuse('DOCKHAND_IMAGE_POLICY', `the name ${ref} is reserved for the workshop's own images`);
+    refuseReserved(ref, images);
     const img = await imageLabels(ctx, ref);
     if (img && !carries(img.labels, label) && !images.allowChangingShared) {
       throw refuse(
