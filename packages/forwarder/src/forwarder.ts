@@ -192,7 +192,7 @@ export async function createForwarder(options: ForwarderOptions): Promise<Forwar
     for (const p of publishedPorts(info)) {
       const port = rules.localPort(p.hostPort);
       if (port === undefined) continue;
-      const target = resolveTarget(info, p, mode, options.publishedHost);
+      const target = resolveTarget(info, p, mode, options.publishedHost, port);
       if (!target) {
         log.warn(
           { code: ForwarderErrorCode.NoRoute, container: name, hostPort: p.hostPort },

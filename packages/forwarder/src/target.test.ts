@@ -94,6 +94,18 @@ describe('resolveTarget', () => {
     });
     expect(resolveTarget(info, port!, 'network', undefined)).toBeUndefined();
   });
+  test('a port published on the loopback the forwarder listens on has no published route there', () => {
+    const own = inspect({ '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8080' }] });
+    const [p] = publishedPorts(own);
+    expect(resolveTarget(own, p!, 'auto', undefined, 8080)).toBeUndefined();
+    // elsewhere (a port offset), or through a configured host, it is a route
+    expect(resolveTarget(own, p!, 'auto', undefined, 18080)).toEqual({
+      host: '127.0.0.1',
+      port: 8080,
+      via: 'published',
+    });
+    expect(resolveTarget(own, p!, 'published', '192.0.2.9', 8080)?.host).toBe('192.0.2.9');
+  });
   test('a configured published host wins', () => {
     expect(resolveTarget(info, port!, 'published', '192.0.2.9')).toEqual({
       host: '192.0.2.9',

@@ -140,6 +140,9 @@ export function defaultGateway(): string | undefined {
 
 const UNSPECIFIED = new Set(['', '0.0.0.0', '::']);
 
+/** The addresses the forwarder listens on. */
+const LISTEN_ADDRESSES = new Set(['127.0.0.1', '::1']);
+
 /**
  * Chooses where connections for one published port go.
  *
@@ -147,6 +150,7 @@ const UNSPECIFIED = new Set(['', '0.0.0.0', '::']);
  * @param port - the published port
  * @param mode - see {@link TargetMode}
  * @param publishedHost - the engine host address to use for `published` routes, if configured
+ * @param listenPort - the port the forwarder listens on for it (a published route there would be itself)
  * @returns the target, or `undefined` when there is no route in this mode
  * @internal
  */
@@ -155,6 +159,7 @@ export function resolveTarget(
   port: PublishedPort,
   mode: TargetMode,
   publishedHost: string | undefined,
+  listenPort?: number,
 ): Target | undefined {
   if (mode !== 'published') {
     const ip = sharedNetworkAddress(inspect);
@@ -163,5 +168,8 @@ export function resolveTarget(
   }
   const host =
     publishedHost ?? (UNSPECIFIED.has(port.hostIp) ? (defaultGateway() ?? '127.0.0.1') : port.hostIp);
+  // a port published on the loopback address the forwarder listens on (as a Dockhand tenant proxy publishes them,
+  // on 127.0.0.1) is, from a forwarder in a container's namespace, its own listener: connecting would loop
+  if (LISTEN_ADDRESSES.has(host) && port.publishedPort === listenPort) return undefined;
   return { host, port: port.publishedPort, via: 'published' };
 }

@@ -156,7 +156,7 @@ describe('parseProxyConfig: environment substitution', () => {
 describe('parseProxyConfig: errors name the file, the key and what is wrong', () => {
   it('an unknown middleware type, with the known ones', () => {
     expect(failure('middleware:\n  - type: hostGuard\n  - type: workshopTenat\n')).toBe(
-      "tenant.yaml: middleware[1].type: unknown middleware type 'workshopTenat' (known: workshopTenant, stampLabels, scopeToTenant, mountPolicy, rewriteDockerSocket, hostGuard, buildkitGuard, allowRoutes, denyUnknownRoutes, logRequests)",
+      "tenant.yaml: middleware[1].type: unknown middleware type 'workshopTenat' (known: workshopTenant, stampLabels, scopeToTenant, mountPolicy, rewriteDockerSocket, hostGuard, tenantNetwork, buildkitGuard, allowRoutes, denyUnknownRoutes, logRequests)",
     );
   });
 

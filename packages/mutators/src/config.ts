@@ -11,6 +11,7 @@ import { rewriteDockerSocket } from './rewrite-docker-socket.ts';
 import { scopeToTenant } from './scope-to-tenant.ts';
 import { stampLabels } from './stamp-labels.ts';
 import { LABEL_SPEC } from './tenant.ts';
+import { tenantNetwork } from './tenant-network.ts';
 import { type WorkshopTenantMiddleware, workshopTenant } from './workshop-tenant.ts';
 
 const str = v.pipe(v.string(), v.minLength(1));
@@ -36,6 +37,8 @@ const entries = {
     socketPath: v.optional(str),
     instanceVolumes: v.optional(strings),
     instanceNetworks: v.optional(strings),
+    network: v.optional(str),
+    publishOn: v.optional(v.union([str, v.literal(false)])),
     projectMount: v.optional(str),
     unsafeOldEngineBinds: v.optional(v.boolean()),
     shared: v.optional(v.strictObject({ networks: v.optional(strings), volumes: v.optional(strings) })),
@@ -95,6 +98,11 @@ const entries = {
     ),
     localRegistries: v.optional(strings),
     registries: v.optional(strings),
+  }),
+  tenantNetwork: v.strictObject({
+    type: v.literal('tenantNetwork'),
+    defaultNetwork: v.optional(str),
+    publishOn: v.optional(v.union([str, v.literal(false)])),
   }),
   buildkitGuard: v.strictObject({
     type: v.literal('buildkitGuard'),
@@ -289,6 +297,8 @@ function build(type: EntryType, o: Record<string, never>): Middleware {
       return rewriteDockerSocket(opts as never);
     case 'hostGuard':
       return hostGuard(opts as never);
+    case 'tenantNetwork':
+      return tenantNetwork(opts as never);
     case 'buildkitGuard':
       return buildkitGuard(opts as never);
     case 'allowRoutes':

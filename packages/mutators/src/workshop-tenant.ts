@@ -9,6 +9,7 @@ import { Ownership } from './ownership.ts';
 import { rewriteDockerSocket } from './rewrite-docker-socket.ts';
 import { scopeToTenant } from './scope-to-tenant.ts';
 import { stampLabels } from './stamp-labels.ts';
+import { tenantNetwork } from './tenant-network.ts';
 
 /** Options of {@link workshopTenant}. */
 export interface WorkshopTenantOptions {
@@ -37,6 +38,18 @@ export interface WorkshopTenantOptions {
    * review, stop 20).
    */
   readonly instanceNetworks?: readonly string[];
+  /**
+   * The tenant's own network, in place of the engine's `bridge` (which every tenant's containers share): a
+   * container that names no network, `default` or `bridge` joins it (see {@link tenantNetwork}). It is an
+   * instance network (checked as `instanceNetworks` are), usable by the tenant's containers as a shared network.
+   * For the workshop stack, the instance's network, which the IDE is on. Default: none (containers go on `bridge`).
+   */
+  readonly network?: string;
+  /**
+   * Where published ports are bound when a request leaves the address open (default `127.0.0.1`, which no
+   * container reaches; `false` leaves bindings as sent). See {@link tenantNetwork}.
+   */
+  readonly publishOn?: string | false;
   /** Where the proxy sees the project volume (used only with `unsafeOldEngineBinds`). */
   readonly projectMount?: string;
   /**
@@ -160,8 +173,10 @@ async function checkInstanceObjects(
  * 3. {@link rewriteDockerSocket}: the daemon socket becomes the proxy's;
  * 4. {@link mountPolicy}: binds under the project directory become mounts of the project volume; nothing else;
  * 5. {@link scopeToTenant}: only the tenant's objects, everywhere;
- * 6. {@link stampLabels}: the tenant label on everything created (last, so nothing can override it);
- * 7. {@link buildkitGuard}: the same for BuildKit builds over `/grpc`, and no host-network or insecure builds.
+ * 6. {@link tenantNetwork}: containers on the tenant's `network` in place of `bridge`, published ports on the
+ *    host's loopback;
+ * 7. {@link stampLabels}: the tenant label on everything created (last, so nothing can override it);
+ * 8. {@link buildkitGuard}: the same for BuildKit builds over `/grpc`, and no host-network or insecure builds.
  *
  * Before any of them, on the first request, the instance's own volumes are checked (see
  * {@link WorkshopTenantMiddleware.verifyInstanceVolumes}): while that check has not passed, no request takes the
@@ -187,7 +202,10 @@ export function workshopTenant(options: WorkshopTenantOptions): WorkshopTenantMi
   const ownership = new Ownership(label);
   const reserved = options.reservedImages ?? ['dockhand-workshop/*'];
   const shared = {
-    networks: options.shared?.networks ?? [],
+    networks: [
+      ...(options.shared?.networks ?? []),
+      ...(options.network === undefined ? [] : [options.network]),
+    ],
     volumes: [...(options.shared?.volumes ?? []), options.projectVolume, options.socketVolume],
   };
   // the instance's own volumes, checked once before anything is served: a tenant may have created one of them
@@ -196,7 +214,12 @@ export function workshopTenant(options: WorkshopTenantOptions): WorkshopTenantMi
     ...[...new Set([options.projectVolume, options.socketVolume, ...(options.instanceVolumes ?? [])])].map(
       (name) => ({ kind: 'volume' as const, name }),
     ),
-    ...[...new Set(options.instanceNetworks ?? [])].map((name) => ({ kind: 'network' as const, name })),
+    ...[
+      ...new Set([
+        ...(options.instanceNetworks ?? []),
+        ...(options.network === undefined ? [] : [options.network]),
+      ]),
+    ].map((name) => ({ kind: 'network' as const, name })),
   ];
   let verified = false;
   let refused: DockhandError | undefined;
@@ -258,6 +281,10 @@ export function workshopTenant(options: WorkshopTenantOptions): WorkshopTenantMi
       labels,
     }),
     scopeToTenant({ label, shared, ownership, images: { reserved } }),
+    tenantNetwork({
+      ...(options.network === undefined ? {} : { defaultNetwork: options.network }),
+      ...(options.publishOn === undefined ? {} : { publishOn: options.publishOn }),
+    }),
     stampLabels({ labels }),
     buildkitGuard({
       labels,

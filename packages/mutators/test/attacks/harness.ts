@@ -69,6 +69,8 @@ export interface Tenant {
   dockerHost: string;
   projectVolume: string;
   socketVolume: string;
+  /** The tenant's own network (the preset's `network`), where its containers go in place of `bridge`. */
+  network: string;
   /** The proxy's access log, one entry per request (`lane: true` for those it forwarded as bytes). */
   requests: Record<string, unknown>[];
 }
@@ -103,6 +105,12 @@ async function startTenant(engine: Client, run: string, who: string): Promise<Te
     });
     expect(r.status).toBe(201);
   }
+  // the tenant's own network, in place of the engine's bridge, as the workshop instance's network
+  const network = `${name}_default`;
+  const n = await engine.request('POST', '/networks/create', {
+    body: { Name: network, Labels: { 'dockhand.test': run } },
+  });
+  expect(n.status, n.text).toBe(201);
   const dir = await mkdtemp(join(tmpdir(), 'dockhand-attack-'));
   dirs.push(dir);
   const socket = join(dir, 'docker.sock');
@@ -121,7 +129,7 @@ async function startTenant(engine: Client, run: string, who: string): Promise<Te
   });
   const proxy = createProxy({
     upstream: `unix://${ENGINE_SOCKET}`,
-    middleware: [workshopTenant({ tenant: name, projectVolume, socketVolume, projectMount })],
+    middleware: [workshopTenant({ tenant: name, projectVolume, socketVolume, projectMount, network })],
     logger: pino({ level: 'info' }, log),
     accessLog: true,
   });
@@ -134,6 +142,7 @@ async function startTenant(engine: Client, run: string, who: string): Promise<Te
     dockerHost: `unix://${socket}`,
     projectVolume,
     socketVolume,
+    network,
     requests,
   };
 }

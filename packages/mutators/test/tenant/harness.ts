@@ -49,6 +49,8 @@ export interface Tenant extends AsyncDisposable {
   readonly testLabel: string;
   readonly projectVolume: string;
   readonly socketVolume: string;
+  /** The tenant's own network (the preset's `network`), where its containers go in place of `bridge`. */
+  readonly network: string;
   /** The project volume's and the socket volume's mountpoints on the engine host. */
   readonly projectMountpoint: string;
   readonly socketMountpoint: string;
@@ -79,6 +81,9 @@ export async function createTenant(
   const socketVolume = `${name}_socket`;
   for (const v of [projectVolume, socketVolume])
     await onEngine('volume', 'create', '--label', `dockhand.test=${testLabel}`, v);
+  // the tenant's own network, in place of the engine's bridge (the workshop instance's network)
+  const network = `${name}_default`;
+  await onEngine('network', 'create', '--label', `dockhand.test=${testLabel}`, network);
   const mountpoint = async (v: string) =>
     (await inspectOnEngine<{ Mountpoint: string }>('volume', v)).Mountpoint;
   const projectMountpoint = await mountpoint(projectVolume);
@@ -101,6 +106,7 @@ export async function createTenant(
           // attendees who would swap a checked directory for a symlink: test/attacks refuses it by default)
           projectMount: projectMountpoint,
           unsafeOldEngineBinds: true,
+          network,
           ...options.extra,
         }),
       ],
@@ -113,6 +119,7 @@ export async function createTenant(
     testLabel,
     projectVolume,
     socketVolume,
+    network,
     projectMountpoint,
     socketMountpoint,
     projectDir,

@@ -1,0 +1,186 @@
+import { type Context, compose, type Middleware, on } from '@dockhand/core';
+import { refuse } from './errors.ts';
+import { checkedBody, child, field, isObject, type JsonObject, setField } from './fields.ts';
+
+/** Options of {@link tenantNetwork}. */
+export interface TenantNetworkOptions {
+  /**
+   * The network a tenant's container joins where it would join the engine's default `bridge` (no network mode,
+   * `default` or `bridge`, on create and in `EndpointsConfig`), e.g. the workshop instance's own network, which
+   * the IDE is on. Default: none, and containers stay on `bridge`, which every tenant's containers share: each
+   * reaches the others there by address, on every port.
+   */
+  readonly defaultNetwork?: string;
+  /**
+   * The host address a published port is bound to where the request leaves it open (`HostIp` empty, `0.0.0.0` or
+   * `::`, and every port of `PublishAllPorts`); a port bound to any other address than a loopback one is refused.
+   * Default `127.0.0.1`: the host's loopback, which no container reaches, where every other address of the host
+   * (the bridge gateways, its own) is reachable from every tenant's containers. `false` leaves bindings as sent.
+   */
+  readonly publishOn?: string | false;
+}
+
+const DEFAULT_BRIDGE = new Set(['', 'default', 'bridge']);
+const ANY_ADDRESS = new Set(['', '0.0.0.0', '::']);
+
+/** Whether an address is a loopback one: `127.0.0.0/8` or `::1`. */
+function isLoopback(ip: string): boolean {
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(ip) || ip === '::1' || ip === '[::1]';
+}
+
+/** The exposed ports an image declares (`Config.ExposedPorts`), as the engine reads them for `PublishAllPorts`. */
+async function imageExposedPorts(ctx: Context, image: unknown): Promise<string[]> {
+  if (typeof image !== 'string' || image === '') return [];
+  const reply = await ctx.upstream.request({ path: `/images/${encodeURIComponent(image)}/json` });
+  if (reply.status !== 200) {
+    await reply.text();
+    // a missing image fails the create on the engine all the same
+    if (reply.status === 404) return [];
+    throw refuse(
+      'DOCKHAND_ENGINE_LOOKUP_FAILED',
+      `the Docker API proxy could not read the ports image ${image} exposes; try again`,
+    );
+  }
+  const info = await reply.json<{ Config?: { ExposedPorts?: Record<string, unknown> | null } | null }>();
+  return Object.keys(info.Config?.ExposedPorts ?? {});
+}
+
+/**
+ * Puts a tenant's containers on a network of its own and its published ports where only it reaches them.
+ *
+ * On one engine, two paths lead from one tenant's container to another's services, whatever the proxy checks:
+ * the engine's default `bridge`, which every container without a network of its own joins, and the host's
+ * addresses, where every published port answers to every container (measured on Engine 26.1: through the
+ * network's gateway, `172.17.0.1` and the host's own address, from any user-defined network). testcontainers'
+ * reaper, for one, takes its orders from whoever connects to its published port (found by review, stop 20).
+ * This middleware closes both:
+ * - a container create that names no network, `default` or `bridge` (mode or endpoint) goes on `defaultNetwork`;
+ * - every published port is bound to `publishOn` (the host's loopback) unless the request names a loopback
+ *   address itself; `PublishAllPorts` becomes a binding of each port the container and its image expose, there.
+ *
+ * Place it after {@link scopeToTenant} (which resolves the image and checks the networks the request names) and
+ * let the tenant use `defaultNetwork` as a shared network. A forwarder in the tenant's IDE then reaches the
+ * containers by their address on that network (`@dockhand/forwarder`'s `attachNetwork` for containers on networks
+ * of their own).
+ *
+ * @param options - the network and the address ports are published on
+ * @returns the middleware
+ * @example
+ * ```ts
+ * createProxy({
+ *   upstream: 'unix:///var/run/docker.sock',
+ *   middleware: [
+ *     scopeToTenant({ label: 'dockhand.tenant=alice', shared: { networks: ['alice_default'] } }),
+ *     tenantNetwork({ defaultNetwork: 'alice_default' }), // ports on 127.0.0.1
+ *     stampLabels({ labels: { 'dockhand.tenant': 'alice' } }),
+ *   ],
+ * });
+ * ```
+ */
+export function tenantNetwork(options: TenantNetworkOptions = {}): Middleware {
+  const network = options.defaultNetwork;
+  const publishOn = options.publishOn ?? '127.0.0.1';
+  if (network !== undefined && DEFAULT_BRIDGE.has(network))
+    throw new TypeError(`tenantNetwork(): defaultNetwork '${network}' is the engine's default network`);
+  if (publishOn !== false && (typeof publishOn !== 'string' || publishOn === ''))
+    throw new TypeError('tenantNetwork(): publishOn must be an address or false');
+
+  /** The binding a tenant's request asks for, bound where the policy says, or refused. */
+  const bound = (port: string, binding: unknown): JsonObject => {
+    if (!isObject(binding))
+      throw refuse('DOCKHAND_AMBIGUOUS_BODY', `the binding of port ${port} must be an object`);
+    const ip = field(binding, 'HostIp') ?? '';
+    if (typeof ip !== 'string')
+      throw refuse('DOCKHAND_AMBIGUOUS_BODY', `HostIp of port ${port} must be a string`);
+    if (publishOn === false || isLoopback(ip) || ip === publishOn) return binding;
+    if (!ANY_ADDRESS.has(ip)) {
+      throw refuse(
+        'DOCKHAND_HOST_ESCAPE',
+        `publishing port ${port} on ${ip} is not allowed here: ports are published on ${publishOn}, where only you reach them`,
+      );
+    }
+    const out = { ...binding };
+    setField(out, 'HostIp', publishOn);
+    return out;
+  };
+
+  /** The port bindings, each on the allowed address (bindings that become the same are kept once); whether any. */
+  const publish = async (ctx: Context, body: JsonObject, hc: JsonObject): Promise<boolean> => {
+    const bindings = field(hc, 'PortBindings');
+    const all = field(hc, 'PublishAllPorts');
+    if (publishOn === false || (bindings === undefined && all === undefined)) return false;
+    if (bindings !== null && bindings !== undefined && !isObject(bindings))
+      throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'PortBindings must be an object');
+    const out: JsonObject = {};
+    for (const [port, list] of Object.entries(bindings ?? {})) {
+      if (list === null) {
+        out[port] = list;
+        continue;
+      }
+      if (!Array.isArray(list))
+        throw refuse('DOCKHAND_AMBIGUOUS_BODY', `the bindings of port ${port} must be a list`);
+      const seen = new Set<string>();
+      out[port] = list
+        .map((b) => bound(port, b))
+        .filter((b) => {
+          const key = JSON.stringify([field(b, 'HostIp') ?? '', field(b, 'HostPort') ?? '']);
+          if (seen.has(key)) return false;
+          seen.add(key);
+          return true;
+        });
+    }
+    // every exposed port on a host port of the engine's choice, as the engine publishes them, but on our address
+    if (all === true) {
+      const exposed = field(body, 'ExposedPorts');
+      const ports = new Set([
+        ...(isObject(exposed) ? Object.keys(exposed) : []),
+        ...(await imageExposedPorts(ctx, field(body, 'Image'))),
+      ]);
+      const exposing = child(body, 'ExposedPorts');
+      for (const port of ports) {
+        const key = port.includes('/') ? port : `${port}/tcp`;
+        exposing[key] ??= {};
+        const listed = out[key];
+        if (!Array.isArray(listed) || listed.length === 0) out[key] = [{ HostIp: publishOn, HostPort: '' }];
+      }
+    }
+    setField(hc, 'PublishAllPorts', false);
+    setField(hc, 'PortBindings', out);
+    return true;
+  };
+
+  /** The create's network mode and endpoints: the engine's default network becomes the tenant's. */
+  const onTenantNetwork = (body: JsonObject, hc: JsonObject): boolean => {
+    if (network === undefined) return false;
+    let changed = false;
+    const mode = field(hc, 'NetworkMode');
+    if (mode === undefined || mode === null || (typeof mode === 'string' && DEFAULT_BRIDGE.has(mode))) {
+      setField(hc, 'NetworkMode', network);
+      changed = true;
+    }
+    const nc = field(body, 'NetworkingConfig');
+    const endpoints = isObject(nc) ? field(nc, 'EndpointsConfig') : undefined;
+    if (isObject(nc) && isObject(endpoints)) {
+      const out: JsonObject = {};
+      for (const [name, ep] of Object.entries(endpoints)) {
+        const key = DEFAULT_BRIDGE.has(name) ? network : name;
+        if (Object.hasOwn(out, key))
+          throw refuse('DOCKHAND_AMBIGUOUS_BODY', `the endpoint settings name the network ${network} twice`);
+        out[key] = ep;
+        changed ||= key !== name;
+      }
+      setField(nc, 'EndpointsConfig', out);
+    }
+    return changed;
+  };
+
+  const create: Middleware = on('ContainerCreate', async (ctx, next) => {
+    const body = await checkedBody(() => ctx.request.json());
+    const hc = child(body, 'HostConfig');
+    const moved = onTenantNetwork(body, hc);
+    if ((await publish(ctx, body, hc)) || moved) ctx.request.setJson(body);
+    await next();
+  });
+
+  return compose([create]);
+}

@@ -1,0 +1,205 @@
+// Reaching another tenant's services over the network (found by review, stop 20: testcontainers' reaper, which
+// removes whatever the client that connects to its published port names, was reached from another tenant's
+// container). Two paths led there: the engine's default bridge, which every tenant's containers shared, and the
+// host's addresses, where every published port answers every container. `tenantNetwork` (in the preset) closes
+// both: a tenant's containers go on its own network, and its ports are published on the host's loopback.
+import { networkInterfaces } from 'node:os';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Arena, arena, refused } from './harness.ts';
+
+let a: Arena;
+
+/** The host's own IPv4 addresses, loopback left out: the engine's gateways and the host's own. */
+function hostAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flat()
+    .filter((i) => i !== undefined && i.family === 'IPv4' && !i.internal)
+    .map((i) => i!.address);
+}
+
+/** The HTTP answer of a URL from the test process (the host), or `undefined` when nothing answers. */
+async function fetchText(url: string): Promise<string | undefined> {
+  try {
+    const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    return await r.text();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs a container through mallory's proxy to its end; returns its output, read on the engine. */
+async function malloryRuns(script: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const id = await a.ownContainer(`${a.run}-probe-${Math.random().toString(36).slice(2, 8)}`, {
+    Cmd: ['sh', '-c', script],
+    ...extra,
+  });
+  expect((await a.mallory.api.request('POST', `/containers/${id}/start`)).status).toBe(204);
+  await a.engine.request('POST', `/containers/${id}/wait`);
+  const logs = await a.engine.request('GET', `/containers/${id}/logs?stdout=1&stderr=1`);
+  // the multiplexed stream's 8-byte frame headers, left out
+  return logs.text.replace(/[\x00-\x08][\s\S]{7}/g, '');
+}
+
+let victim: string;
+let victimPort: number;
+let victimIp: string;
+let ownWebIp: string;
+
+beforeAll(async () => {
+  a = await arena();
+  // the victim's service, made through the victim's own proxy, on a port of the engine's choice (as
+  // testcontainers publishes its reaper: `HostIp` left empty)
+  const c = await a.victim.api.request('POST', `/containers/create?name=${a.run}-victim-web`, {
+    body: {
+      Image: 'busybox',
+      Cmd: ['sh', '-c', 'echo victim-page > /tmp/index.html && httpd -f -p 80 -h /tmp'],
+      ExposedPorts: { '80/tcp': {} },
+      HostConfig: { PortBindings: { '80/tcp': [{ HostIp: '', HostPort: '' }] } },
+      Labels: { 'dockhand.test': a.run },
+    },
+  });
+  expect(c.status, c.text).toBe(201);
+  victim = c.json.Id;
+  expect((await a.victim.api.request('POST', `/containers/${victim}/start`)).status).toBe(204);
+  const info = (await a.inspect('containers', victim)).json;
+  victimPort = Number(info.NetworkSettings.Ports['80/tcp'][0].HostPort);
+  victimIp = (Object.values(info.NetworkSettings.Networks)[0] as { IPAddress: string }).IPAddress;
+  // the attacker's own service, on the attacker's network, which its probes reach
+  const own = await a.ownContainer(`${a.run}-own-web`, {
+    Cmd: ['sh', '-c', 'echo own-page > /tmp/index.html && httpd -f -p 80 -h /tmp'],
+  });
+  expect((await a.mallory.api.request('POST', `/containers/${own}/start`)).status).toBe(204);
+  ownWebIp = (
+    Object.values((await a.inspect('containers', own)).json.NetworkSettings.Networks)[0] as {
+      IPAddress: string;
+    }
+  ).IPAddress;
+  // the victim's own tools on the host reach it
+  let page: string | undefined;
+  for (let i = 0; i < 50 && page === undefined; i++) {
+    page = await fetchText(`http://127.0.0.1:${victimPort}/`);
+    if (page === undefined) await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(page).toBe('victim-page\n');
+}, 120_000);
+
+afterAll(async () => {
+  await a?.[Symbol.asyncDispose]();
+}, 120_000);
+
+describe("another tenant's services over the network (tenantNetwork, in workshopTenant)", () => {
+  it("a container left on the engine's default network goes on the tenant's own, ports on the host's loopback", async () => {
+    const info = (await a.inspect('containers', victim)).json;
+    expect(Object.keys(info.NetworkSettings.Networks)).toEqual([a.victim.network]);
+    expect(info.HostConfig.NetworkMode).toBe(a.victim.network);
+    expect(info.HostConfig.PortBindings).toEqual({ '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] });
+    for (const b of info.NetworkSettings.Ports['80/tcp']) expect(b.HostIp).toBe('127.0.0.1');
+  });
+
+  it.each<[string, Record<string, unknown>]>([
+    ['no network named', {}],
+    ['NetworkMode bridge, with its endpoint', { NetworkMode: 'bridge' }],
+    ['NetworkMode default', { NetworkMode: 'default' }],
+  ])(
+    "the attacker's container (%s) reaches the victim's published port through no host address, nor the victim's address",
+    async (_w, hc) => {
+      const targets = [...hostAddresses().map((h) => `${h}:${victimPort}`), `${victimIp}:80`];
+      const endpoints =
+        hc.NetworkMode === 'bridge' ? { NetworkingConfig: { EndpointsConfig: { bridge: {} } } } : {};
+      const out = await malloryRuns(
+        [
+          // busybox's wget crashes here: nc sends the request
+          'get() { printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 2 $(echo "$1" | tr : " ") 2>/dev/null; }',
+          'gw=$(ip route | sed -n "s/^default via \\([0-9.]*\\).*/\\1/p")',
+          `for t in $gw:${victimPort} ${targets.join(' ')}; do`,
+          '  if get "$t" | grep -q victim-page; then echo "REACHED $t"; else echo "closed $t"; fi',
+          'done',
+          // the probe itself works: the attacker's own service answers it
+          `get ${ownWebIp}:80 | grep -q own-page && echo "probe works"`,
+        ].join('\n'),
+        { HostConfig: hc, ...endpoints },
+      );
+      expect(out).toContain('probe works');
+      // every address was tried, and none answered with the victim's page
+      expect(out.match(/closed /g)?.length ?? 0, out).toBe(targets.length + 1);
+      expect(out).not.toContain('REACHED');
+    },
+  );
+
+  it.each<[string, Record<string, unknown>]>([
+    ["the engine's bridge gateway", { '80/tcp': [{ HostIp: '172.17.0.1', HostPort: '' }] }],
+    ["the host's own address", { '80/tcp': [{ HostIp: hostAddresses()[0] ?? '192.0.2.1', HostPort: '' }] }],
+    ['one of several bindings', { '80/tcp': [{ HostPort: '' }, { HostIp: '10.0.0.1', HostPort: '' }] }],
+  ])('a port published on %s is refused', async (_w, bindings) => {
+    const before = (await a.engineContainers()).length;
+    const r = await a.mallory.api.request('POST', '/containers/create', {
+      body: { Image: 'busybox', Labels: { 'dockhand.test': a.run }, HostConfig: { PortBindings: bindings } },
+    });
+    refused(r, 403, /ports are published on 127\.0\.0\.1/);
+    expect(await a.engineContainers()).toHaveLength(before);
+  });
+
+  it('every port of PublishAllPorts (-P), and any-address bindings of both families, go on the loopback', async () => {
+    const id = await a.ownContainer(`${a.run}-publish-all`, {
+      ExposedPorts: { '81/tcp': {} },
+      HostConfig: {
+        PublishAllPorts: true,
+        PortBindings: {
+          '80/tcp': [
+            { HostIp: '0.0.0.0', HostPort: '' },
+            { HostIp: '::', HostPort: '' },
+          ],
+        },
+      },
+    });
+    const info = (await a.inspect('containers', id)).json;
+    expect(info.HostConfig.PublishAllPorts).toBe(false);
+    expect(info.HostConfig.PortBindings).toEqual({
+      '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }],
+      '81/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }],
+    });
+    expect((await a.engine.request('DELETE', `/containers/${id}?force=1`)).status).toBe(204);
+  });
+
+  it("a loopback binding the tenant names is kept; the tenant's own network is its to attach to, the victim's is not", async () => {
+    const id = await a.ownContainer(`${a.run}-loopback`, {
+      HostConfig: {
+        NetworkMode: 'none',
+        PortBindings: { '80/tcp': [{ HostIp: '127.0.0.2', HostPort: '' }] },
+      },
+    });
+    expect((await a.inspect('containers', id)).json.HostConfig.PortBindings).toEqual({
+      '80/tcp': [{ HostIp: '127.0.0.2', HostPort: '' }],
+    });
+    const other = await a.ownContainer(`${a.run}-attach`, { HostConfig: { NetworkMode: 'none' } });
+    // a container with a network of its own joins the tenant's network (as the forwarder attaches it)
+    const net = await a.mallory.api.request('POST', '/networks/create', {
+      body: { Name: `${a.run}-mallory-app`, Labels: { 'dockhand.test': a.run } },
+    });
+    expect(net.status, net.text).toBe(201);
+    const app = await a.ownContainer(`${a.run}-app`, { HostConfig: { NetworkMode: `${a.run}-mallory-app` } });
+    const join = await a.mallory.api.request('POST', `/networks/${a.mallory.network}/connect`, {
+      body: { Container: app },
+    });
+    expect(join.status, join.text).toBe(200);
+    expect(Object.keys((await a.inspect('containers', app)).json.NetworkSettings.Networks).sort()).toEqual(
+      [`${a.run}-mallory-app`, a.mallory.network].sort(),
+    );
+    refused(
+      await a.mallory.api.request('POST', `/networks/${a.victim.network}/connect`, {
+        body: { Container: other },
+      }),
+      404,
+      /network .* not found/,
+    );
+    refused(
+      await a.mallory.api.request('POST', '/containers/create', {
+        body: { Image: 'busybox', HostConfig: { NetworkMode: a.victim.network } },
+      }),
+      404,
+    );
+    expect(Object.keys((await a.inspect('containers', other)).json.NetworkSettings.Networks)).toEqual([
+      'none',
+    ]);
+  });
+});
