@@ -6,6 +6,7 @@ import {
   scopedSession,
 } from './buildkit-namespace.ts';
 import { refuse } from './errors.ts';
+import { refuseTooManyNames } from './export-names.ts';
 import {
   bytesOf,
   fieldSpans,
@@ -68,9 +69,6 @@ export interface SolveFields {
   /** `Final` and `ExporterAttr`: a gateway solve that sets the build's result itself (deprecated). */
   readonly inlineReturn?: { readonly final: number; readonly exporterAttr: number };
 }
-
-/** The most image names one build may export to (`-t` given that often, or a name list of that length). */
-const MAX_EXPORT_NAMES = 32;
 
 /** The fields of BuildKit's `Control/Solve` request. @internal */
 export const CONTROL_SOLVE: SolveFields = {
@@ -280,8 +278,7 @@ export function checkSolve(message: Uint8Array, fields: SolveFields, rules: Solv
     }
   }
   // each name is looked up on the engine before the build starts
-  if (new Set(exportNames).size > MAX_EXPORT_NAMES)
-    throw refuse('DOCKHAND_IMAGE_POLICY', `a build may name at most ${MAX_EXPORT_NAMES} images here`);
+  refuseTooManyNames(exportNames);
   return {
     registries: [...new Set(registries)],
     exportNames,

@@ -14,15 +14,15 @@ import { carries, type TenantLabel } from './tenant.ts';
 export interface ExportNames {
   /**
    * Refuses names that another tenant's or a shared image holds, as the engine reads each name
-   * (`docker.io/x`, `index.docker.io/library/x` and `x` are one).
+   * (`docker.io/x`, `index.docker.io/library/x` and `x` are one), and more than {@link MAX_EXPORT_NAMES} names.
    *
    * @param names - the names the build asks for
    * @throws {@link @dockhand/core!DockhandError} `DOCKHAND_IMAGE_POLICY`
    */
   check(names: readonly string[]): Promise<void>;
   /**
-   * Gives a built image its names, after checking every one of them again (none is given if one is refused) and
-   * that the image carries the tenant's label.
+   * Gives a built image its names, each checked again right before it is given (the names before a refused one
+   * are kept), once the image is found to carry the tenant's label.
    *
    * @param id - the image the build stored (`sha256:…`)
    * @param names - the names the build asked for
@@ -30,6 +30,24 @@ export interface ExportNames {
    *   engine refused a tag
    */
   give(id: string, names: readonly string[]): Promise<void>;
+}
+
+/** The most image names one build, commit or import may give (`-t` that often, or a name list that long). */
+export const MAX_EXPORT_NAMES = 32;
+
+/**
+ * Refuses more than {@link MAX_EXPORT_NAMES} names for one image.
+ *
+ * @param names - the names a build, commit or import asks for
+ * @throws {@link @dockhand/core!DockhandError} `DOCKHAND_IMAGE_POLICY`
+ * @example
+ * ```ts
+ * refuseTooManyNames(query.getAll('t')); // throws for 33 names
+ * ```
+ */
+export function refuseTooManyNames(names: readonly string[]): void {
+  if (new Set(names).size > MAX_EXPORT_NAMES)
+    throw refuse('DOCKHAND_IMAGE_POLICY', `a build may name at most ${MAX_EXPORT_NAMES} images here`);
 }
 
 /**
@@ -49,6 +67,7 @@ export interface ExportNames {
 export function exportNames(upstream: Upstream, label: TenantLabel, policy: ImagePolicy): ExportNames {
   const check = async (names: readonly string[], ended?: string): Promise<void> => {
     for (const name of names) refuseReserved(name, policy);
+    refuseTooManyNames(names);
     if (policy.allowChangingShared) return;
     for (const name of new Set(names)) {
       // with its tag: a bare name the engine has no tag of would be read as an id prefix of any image
@@ -77,6 +96,7 @@ export function exportNames(upstream: Upstream, label: TenantLabel, policy: Imag
   return {
     check: (names) => check(names),
     async give(id, names) {
+      refuseTooManyNames(names);
       // the image is the tenant's own build (the engine's answer named it; checked all the same)
       const reply = await upstream.request({ path: `/images/${encodeURIComponent(id)}/json` });
       let labels: Record<string, string> | null | undefined;
@@ -86,8 +106,11 @@ export function exportNames(upstream: Upstream, label: TenantLabel, policy: Imag
       else await reply.text();
       if (!carries(labels, label))
         throw refuse('DOCKHAND_IMAGE_POLICY', `the image ${id} is not one this build made; it gets no name`);
-      await check(names, id);
       for (const name of new Set(names)) {
+        // each name checked right before it is tagged: checking them all first left the first name unguarded for
+        // as long as the others took to look up, which another tenant stretched to 23 s with 100 names on images
+        // of large configs (found by review, stop 21)
+        await check([name], id);
         const reply = await upstream.request({
           method: 'POST',
           path: `/images/${encodeURIComponent(id)}/tag`,

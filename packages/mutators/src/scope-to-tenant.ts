@@ -4,7 +4,7 @@ import { classicBuild, pinClassicBuild } from './classic-build.ts';
 import { parseInstruction } from './dockerfile-parser.ts';
 import { engineApiVersion } from './engine-version.ts';
 import { daemonImageName, imageNotFound, refuse, saveNotFound } from './errors.ts';
-import { exportNames } from './export-names.ts';
+import { exportNames, refuseTooManyNames } from './export-names.ts';
 import { checkedBody, field, isObject, type JsonObject, setField } from './fields.ts';
 import { injectLabelFilter, rewriteFilterRefs } from './filters.ts';
 import {
@@ -644,6 +644,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
 
   const build: Middleware = on('ImageBuild', async (ctx, next) => {
     const tags = ctx.request.query.getAll('t').filter((t) => t !== '');
+    refuseTooManyNames(tags);
     for (const t of tags) await checkTagTarget(ctx, t);
     // the engine tags at the end whatever each name has become: the proxy gives the names then, checked again
     // (found by review, stop 19), with the lines the engine would have printed

@@ -920,6 +920,74 @@ describe('found by review, stop 20: image references the engine resolves again, 
     }
   });
 
+  it("a build's names are each checked right before they are given: names slow to look up after the victim's leave it no window (found by review, stop 21)", async () => {
+    // the attacker's image with a large config (4 MB of labels), under 31 names: a lookup of each takes long
+    const c = await a.engine.request('POST', '/containers/create', {
+      body: { Image: 'busybox', Labels: { 'dockhand.test': a.run } },
+    });
+    expect(c.status, c.text).toBe(201);
+    const big: Record<string, string> = { 'dockhand.tenant': a.mallory.name, 'dockhand.test': a.run };
+    for (let i = 0; i < 64; i++) big[`big.${i}`] = 'x'.repeat(64 * 1024);
+    const slow = `${a.run}-slow`;
+    const commit = await a.engine.request('POST', `/commit?container=${c.json.Id}&repo=${slow}&tag=w0`, {
+      body: { Image: 'busybox', Labels: big },
+    });
+    expect(commit.status, commit.text).toBe(201);
+    const slowNames = Array.from({ length: 31 }, (_, i) => `${slow}:w${i}`);
+    for (const n of slowNames.slice(1)) {
+      const [repo, tag] = n.split(':');
+      expect(
+        (await a.engine.request('POST', `/images/${commit.json.Id}/tag?repo=${repo}&tag=${tag}`)).status,
+      ).toBe(201);
+    }
+    const name = `${a.run}-slow-race:1`;
+    const query = [name, ...slowNames].map((t) => `t=${encodeURIComponent(t)}`).join('&');
+    try {
+      const res = await a.mallory.api.pool.request({
+        method: 'POST',
+        path: `/build?${query}`,
+        headers: { 'content-type': 'application/x-tar' },
+        body: await tarOf({ Dockerfile: 'FROM busybox\nRUN echo slow > /s\n' }),
+      });
+      let text = '';
+      let victimTag: Promise<number> | undefined;
+      for await (const chunk of res.body) {
+        text += chunk.toString();
+        // the engine has built the image; the proxy now names it. The victim takes the name a moment later
+        if (victimTag === undefined && text.includes('Successfully built')) {
+          victimTag = new Promise((r) => setTimeout(r, 300)).then(
+            async () =>
+              (
+                await a.victim.api.request(
+                  'POST',
+                  `/images/${victimImage}/tag?repo=${encodeURIComponent(name)}`,
+                )
+              ).status,
+          );
+        }
+      }
+      expect(victimTag, text).toBeDefined();
+      // the attacker's build had its name given at once, before the victim came: the victim is refused, and
+      // the name is the attacker's (with the check of each name left for the end, the victim's tag went through
+      // and the name moved to the attacker's image seconds later)
+      expect(await victimTag).toBe(403);
+      expect(text).toContain(`Successfully tagged ${name}`);
+      const id = await imageId(a.engine, name);
+      expect(id).not.toBe(victimImage);
+      expect((await a.inspect('images', id!)).json.Config.Labels['dockhand.tenant']).toBe(a.mallory.name);
+    } finally {
+      await a.engine.request('DELETE', `/images/${encodeURIComponent(name)}`);
+      for (const n of slowNames) await a.engine.request('DELETE', `/images/${encodeURIComponent(n)}`);
+      await a.engine.request('DELETE', `/containers/${c.json.Id}?force=1`);
+    }
+  });
+
+  it('a build may give at most 32 names', async () => {
+    const names = Array.from({ length: 33 }, (_, i) => `t=${a.run}-many:${i}`).join('&');
+    const { reply } = await build(a.mallory.api, names, 'FROM busybox\n');
+    refused(reply, 403, /at most 32 images/);
+  });
+
   it('a classic build is named as the engine names it, with its lines, also when quiet', async () => {
     const name = `${a.run}-classic-named`;
     const { reply, id } = await build(
