@@ -248,7 +248,7 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
         solve: solveRules,
         builds,
         activity,
-        checkRegistries,
+        checkRegistries: (hosts) => checkRegistries(hosts, upstream),
         log,
         ...(sourcePolicy ? { sourcePolicy } : {}),
         ...(names ? { names } : {}),

@@ -53,6 +53,7 @@ const entries = {
     type: v.literal('scopeToTenant'),
     label: tenantLabel,
     shared: v.optional(v.strictObject({ networks: v.optional(strings), volumes: v.optional(strings) })),
+    tenantNetworks: v.optional(strings),
     images: v.optional(imagePolicy),
   }),
   mountPolicy: v.strictObject({

@@ -368,7 +368,7 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
           `ADD ${classic.remote[0]} is not allowed here (the engine would fetch it from the host network); download it in a RUN step`,
         );
       }
-      await checkRegistries(classic.images.map(registryOf));
+      await checkRegistries(classic.images.map(registryOf), ctx.upstream);
     }
     await next();
   });
@@ -402,7 +402,7 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
           typeof address === 'string' && address.trim() !== '' ? registryAddressHost(address) : undefined,
         );
       } else hosts.push(registryOf(ctx.params.name ?? ''));
-      await checkRegistries(hosts);
+      await checkRegistries(hosts, ctx.upstream);
       await next();
     },
   );

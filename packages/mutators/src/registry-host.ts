@@ -1,5 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
+import { DockhandError, type Upstream } from '@dockhand/core';
 import { minimatch } from 'minimatch';
 import { refuse } from './errors.ts';
 
@@ -116,6 +117,48 @@ export async function resolvesHostLocal(host: string, resolve: Resolve = systemR
   return addresses.some((a) => isHostLocal(a));
 }
 
+/**
+ * The subnets of every network on the engine (`IPAM.Config[].Subnet`): the engine, on the host, reaches every
+ * container on them directly, past the isolation between networks that holds for containers.
+ */
+async function engineSubnets(upstream: Upstream): Promise<BlockList> {
+  const failed = (cause?: unknown) =>
+    refuse(
+      'DOCKHAND_ENGINE_LOOKUP_FAILED',
+      "the Docker API proxy could not read the engine's networks to check a registry; try again",
+      cause,
+    );
+  let networks: { IPAM?: { Config?: { Subnet?: string }[] | null } | null }[];
+  try {
+    const reply = await upstream.request({ path: '/networks' });
+    if (reply.status !== 200) throw failed(new Error(`GET /networks: ${reply.status} ${await reply.text()}`));
+    networks = await reply.json();
+  } catch (err) {
+    throw DockhandError.is(err) ? err : failed(err);
+  }
+  const list = new BlockList();
+  for (const n of Array.isArray(networks) ? networks : []) {
+    for (const c of n.IPAM?.Config ?? []) {
+      const [base = '', bits = ''] = (c.Subnet ?? '').split('/');
+      const kind = isIP(base);
+      if (kind !== 0 && /^\d+$/.test(bits)) list.addSubnet(base, Number(bits), kind === 4 ? 'ipv4' : 'ipv6');
+    }
+  }
+  return list;
+}
+
+/** The addresses a registry host names: itself when it is an IP literal, else what it resolves to (none if not). */
+async function addressesOf(host: string, resolve: Resolve): Promise<readonly string[]> {
+  const name = hostName(host);
+  if (isIP(name) !== 0) return [name];
+  if (name === '') return [];
+  try {
+    return await resolve(name);
+  } catch {
+    return [];
+  }
+}
+
 /** The host of `host[:port]`, `[v6]:port` or a bare IPv6 address: lower case, without a trailing dot. */
 function hostName(host: string): string {
   let h = host.trim().toLowerCase();
@@ -143,7 +186,8 @@ export interface RegistryRules {
 /**
  * A check of the registries the engine is about to be sent to, for pulls, pushes, logins, builds and build caches
  * alike: each must be on the `registries` list when there is one, and none may be on the engine's own host
- * ({@link resolvesHostLocal}) unless it is one of `localRegistries`.
+ * ({@link resolvesHostLocal}) or, when the check is given the engine, at an address on one of the engine's
+ * networks (another tenant's container), unless it is one of `localRegistries`.
  *
  * @param rules - the allowed registries
  * @returns a function that refuses the first registry not allowed among the ones given (`undefined` or
@@ -159,10 +203,11 @@ export interface RegistryRules {
  */
 export function hostRegistryCheck(
   rules: RegistryRules = {},
-): (hosts: readonly (string | undefined)[]) => Promise<void> {
+): (hosts: readonly (string | undefined)[], upstream?: Upstream) => Promise<void> {
   const local = new Set((rules.localRegistries ?? []).map((r) => r.toLowerCase()));
   const allowed = rules.registries;
-  return async (hosts) => {
+  return async (hosts, upstream) => {
+    let subnets: BlockList | undefined;
     for (const host of new Set(hosts)) {
       const name = (host ?? 'docker.io').trim().toLowerCase();
       const hub = DOCKER_HUB.has(name);
@@ -177,6 +222,21 @@ export function hostRegistryCheck(
           'DOCKHAND_HOST_ESCAPE',
           `the registry ${host} is on the engine's host, which the engine reaches and containers do not; it is not allowed here`,
         );
+      }
+      // a container's address: the engine reaches every container on the host, another tenant's too, which no
+      // container of this tenant's reaches (found by review, stop 21: a pull probed another tenant's services)
+      if (!hub && host && !local.has(name) && upstream) {
+        const addresses = await addressesOf(host, systemResolve);
+        if (addresses.length > 0) {
+          subnets ??= await engineSubnets(upstream);
+          const inside = addresses.some((a) => subnets!.check(a, isIP(a) === 6 ? 'ipv6' : 'ipv4'));
+          if (inside) {
+            throw refuse(
+              'DOCKHAND_HOST_ESCAPE',
+              `the registry ${host} is on a network of the engine's containers, which the engine reaches whoever they belong to; it is not allowed here`,
+            );
+          }
+        }
       }
     }
   };

@@ -26,6 +26,12 @@ export interface ScopeOptions {
   readonly label: string | TenantLabel;
   /** Objects of others the tenant may use (not see in lists, not change): e.g. a shared network. */
   readonly shared?: { readonly networks?: readonly string[]; readonly volumes?: readonly string[] };
+  /**
+   * Networks made for this tenant alone, by its operator (e.g. a workshop instance's network, the tenant's
+   * `network` in {@link workshopTenant}): usable as shared ones, read-only, and since no other tenant's containers
+   * are on them, with names and addresses of the tenant's choosing (aliases, links).
+   */
+  readonly tenantNetworks?: readonly string[];
   /** The image policy (default: base images shared read-only, the tenant's own builds its own). */
   readonly images?: ImagePolicy;
   /** A shared ownership cache (one per tenant); created when left out. */
@@ -62,6 +68,14 @@ const VOLUME_OPS = ['VolumeInspect', 'VolumeUpdate', 'VolumeDelete'] as const;
 const EXEC_OPS = ['ExecStart', 'ExecResize', 'ExecInspect'] as const;
 const DEFAULT_NETWORKS = new Set(['default', 'bridge', 'none', 'host', '']);
 
+/** A reference without its tag or digest, as given (`localhost:5000/app:1` → `localhost:5000/app`). */
+function repositoryOf(name: string): string {
+  const slash = name.lastIndexOf('/');
+  const at = name.indexOf('@');
+  const colon = name.indexOf(':', slash + 1);
+  return at !== -1 ? name.slice(0, at) : colon === -1 ? name : name.slice(0, colon);
+}
+
 /**
  * The `name:tag` the daemon makes of a `repo` and `tag` parameter: a tag given in `repo` counts unless `tag`
  * replaces it, and `latest` when there is none.
@@ -97,7 +111,10 @@ function repoTag(repo: string, tag: string): string {
 export function scopeToTenant(options: ScopeOptions): Middleware {
   const label = parseLabel(options.label);
   const labelSpec = `${label.key}=${label.value}`;
-  const sharedNetworks = new Set(options.shared?.networks ?? []);
+  const tenantNetworks = new Set(options.tenantNetworks ?? []);
+  const sharedNetworks = new Set([...(options.shared?.networks ?? []), ...tenantNetworks]);
+  /** A network other tenants' containers are on too, where an endpoint takes no names or addresses. */
+  const othersOn = (net: string): boolean => sharedNetworks.has(net) && !tenantNetworks.has(net);
   const images: ImagePolicy = options.images ?? {};
   let owners = options.ownership;
   const ownership = (ctx: Context): Ownership => {
@@ -360,7 +377,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       if (typeof c !== 'string') throw refuse('DOCKHAND_FOREIGN_REFERENCE', 'a container is required');
       setField(body, 'Container', await ownership(ctx).container(c));
       await endpointNetwork(ctx, field(body, 'EndpointConfig'));
-      if (sharedNetworks.has(ref)) refuseSharedEndpointNames(ref, field(body, 'EndpointConfig'));
+      if (othersOn(ref)) refuseSharedEndpointNames(ref, field(body, 'EndpointConfig'));
       ctx.request.setJson(body);
     }
     await next();
@@ -502,10 +519,17 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   const images_: Middleware = on(
     ['ImageInspect', 'ImageHistory', 'ImageGet', 'ImageDelete', 'ImageTag', 'ImagePush'],
     async (ctx, next) => {
-      const ref =
+      const pushed =
         ctx.operation === 'ImagePush'
           ? await pushedRef(ctx, ctx.params.name!, ctx.request.query.get('tag') ?? '')
-          : ctx.params.name!;
+          : undefined;
+      const ref = pushed?.ref ?? ctx.params.name!;
+      if (pushed?.missing) {
+        // nothing to push: answered here as the engine answers, never forwarded (the engine would read the name
+        // again, and push whatever another tenant had put under it by then, to a registry of the pusher's choosing)
+        pushMissing(ctx, ctx.params.name!);
+        return;
+      }
       if (ctx.operation === 'ImageGet') {
         ctx.params.name = await savable(ctx, ref);
         await next();
@@ -517,12 +541,23 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
         // a push names what it sends, never an id; anything else the engine did not find, the proxy answers: a
         // reference forwarded unresolved could be another tenant's image when it arrives (an id prefix of two
         // images, one of them the tenant's own, removed meanwhile: found by review, stop 20)
-        if (status === 404 && ctx.operation !== 'ImagePush') throw await missing();
+        if (status === 404 && ctx.operation === 'ImagePush') {
+          pushMissing(ctx, ctx.params.name!);
+          return;
+        }
+        if (status === 404) throw await missing();
         await next(); // the daemon's own error
         return;
       }
       const labels = img.labels;
-      if (!imageVisible(img.facts, label, images)) throw await missing();
+      if (!imageVisible(img.facts, label, images)) {
+        // another tenant's image is answered as a missing one, in a push's words too
+        if (ctx.operation === 'ImagePush') {
+          pushMissing(ctx, ctx.params.name!);
+          return;
+        }
+        throw await missing();
+      }
       if (ctx.operation !== 'ImagePush') ctx.params.name = forwardedImage(ref, img.id);
       if (ctx.operation === 'ImageDelete' || ctx.operation === 'ImageTag' || ctx.operation === 'ImagePush') {
         if (!carries(labels, label) && !images.allowChangingShared) {
@@ -544,16 +579,19 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
    * of its repository: each must be the tenant's own image here, since another tenant's image under the same
    * repository would go to a registry of the pusher's choosing.
    */
-  const pushedRef = async (ctx: Context, name: string, tag: string): Promise<string> => {
-    const slash = name.lastIndexOf('/');
-    const at = name.indexOf('@');
-    const colon = name.indexOf(':', slash + 1);
-    const repo = at !== -1 ? name.slice(0, at) : colon === -1 ? name : name.slice(0, colon);
-    if (tag !== '') return tag.includes(':') ? `${repo}@${tag}` : `${repo}:${tag}`;
-    if (at !== -1 || colon !== -1) return name; // one tag or digest
+  const pushedRef = async (
+    ctx: Context,
+    name: string,
+    tag: string,
+  ): Promise<{ ref: string; missing?: boolean }> => {
+    const repo = repositoryOf(name);
+    if (tag !== '') return { ref: tag.includes(':') ? `${repo}@${tag}` : `${repo}:${tag}` };
+    if (repo !== name) return { ref: name }; // one tag or digest
     // another tenant's image under the repository looks missing, as everywhere; a shared one is the policy's
-    for (const img of await repositoryImages(ctx, repo, 'push one tag')) {
-      if (!imageVisible(img, label, images)) throw await imageMissing(ctx, repo);
+    const tagged = await repositoryImages(ctx, repo, 'push one tag');
+    if (tagged.length === 0) return { ref: name, missing: true };
+    for (const img of tagged) {
+      if (!imageVisible(img, label, images)) return { ref: name, missing: true };
       if (!carries(img.Labels, label) && !images.allowChangingShared) {
         throw refuse(
           'DOCKHAND_IMAGE_POLICY',
@@ -561,7 +599,25 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
         );
       }
     }
-    return name;
+    return { ref: name };
+  };
+
+  /**
+   * The engine's answer to a push of a name it has no image under: a stream (200) naming the repository, then
+   * the error, worded as Engine 26.1 words it.
+   */
+  const pushMissing = (ctx: Context, name: string): void => {
+    const full = normaliseReference(repositoryOf(name)).name;
+    // the repository in its familiar form, as the engine names it (`docker.io/library/x` is `x`)
+    const familiar = full.replace(/^docker\.io\//, '').replace(/^library\/([^/]+)$/, '$1');
+    const message = `An image does not exist locally with the tag: ${familiar}`;
+    ctx.respond(200, {});
+    ctx.response!.setBody(
+      Buffer.from(
+        `${JSON.stringify({ status: `The push refers to repository [${full}]` })}\r\n${JSON.stringify({ errorDetail: { message }, error: message })}\r\n`,
+      ),
+      'application/json',
+    );
   };
 
   /**
@@ -885,14 +941,17 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
         // keyed by the network as resolved, as NetworkMode (the engine keeps each endpoint under the network's name)
         resolved[DEFAULT_NETWORKS.has(net) ? net : await network(ctx, net)] = ep;
         await endpointNetwork(ctx, ep);
-        if (sharedNetworks.has(net)) refuseSharedEndpointNames(net, ep);
+        if (othersOn(net)) refuseSharedEndpointNames(net, ep);
         const epLinks = field(ep, 'Links');
         if (Array.isArray(epLinks) && isObject(ep)) {
           const out: string[] = [];
           for (const l of epLinks) {
             const [ref = '', ...alias] = String(l).split(':');
             const id = await own.container(ref.replace(/^\//, ''));
-            out.push([id, ...(alias.length ? alias : [ref])].join(':'));
+            // on a user-defined network a link is an alias of the name the network's DNS knows the container by:
+            // its name, or its short id (found by review, stop 21: a full id answered nothing). The short id is
+            // the tenant's container's; only the tenant's containers are on a network where links are allowed
+            out.push([id.slice(0, 12), ...(alias.length ? alias : [ref])].join(':'));
           }
           setField(ep, 'Links', out);
         }

@@ -23,9 +23,17 @@ export interface TenantNetworkOptions {
 const DEFAULT_BRIDGE = new Set(['', 'default', 'bridge']);
 const ANY_ADDRESS = new Set(['', '0.0.0.0', '::']);
 
-/** Whether an address is a loopback one: `127.0.0.0/8` or `::1`. */
+/** One decimal octet as Go's `net.ParseIP` reads it: 0 to 255, without leading zeros. */
+const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]\\d|\\d)';
+const LOOPBACK_V4 = new RegExp(`^127\\.${OCTET}\\.${OCTET}\\.${OCTET}$`);
+
+/**
+ * Whether an address is a loopback one the engine reads as such: `127.x.y.z` in canonical form, or `::1`. Any
+ * other spelling (`[::1]`, `127.0.0.01`, `127.0.0.256`) the engine cannot parse, and it binds such a port on every
+ * address (found by review, stop 21).
+ */
 function isLoopback(ip: string): boolean {
-  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(ip) || ip === '::1' || ip === '[::1]';
+  return LOOPBACK_V4.test(ip) || ip === '::1';
 }
 
 /** The exposed ports an image declares (`Config.ExposedPorts`), as the engine reads them for `PublishAllPorts`. */
@@ -59,7 +67,8 @@ async function imageExposedPorts(ctx: Context, image: unknown): Promise<string[]
  *   address itself; `PublishAllPorts` becomes a binding of each port the container and its image expose, there.
  *
  * Place it after {@link scopeToTenant} (which resolves the image and checks the networks the request names) and
- * let the tenant use `defaultNetwork` as a shared network. A forwarder in the tenant's IDE then reaches the
+ * list `defaultNetwork` in its `tenantNetworks`. A container's legacy links (`--link`) move with it to the network,
+ * as its endpoint's links there. A forwarder in the tenant's IDE then reaches the
  * containers by their address on that network (`@dockhand/forwarder`'s `attachNetwork` for containers on networks
  * of their own).
  *
@@ -70,7 +79,7 @@ async function imageExposedPorts(ctx: Context, image: unknown): Promise<string[]
  * createProxy({
  *   upstream: 'unix:///var/run/docker.sock',
  *   middleware: [
- *     scopeToTenant({ label: 'dockhand.tenant=alice', shared: { networks: ['alice_default'] } }),
+ *     scopeToTenant({ label: 'dockhand.tenant=alice', tenantNetworks: ['alice_default'] }),
  *     tenantNetwork({ defaultNetwork: 'alice_default' }), // ports on 127.0.0.1
  *     stampLabels({ labels: { 'dockhand.tenant': 'alice' } }),
  *   ],
@@ -154,14 +163,16 @@ export function tenantNetwork(options: TenantNetworkOptions = {}): Middleware {
     if (network === undefined) return false;
     let changed = false;
     const mode = field(hc, 'NetworkMode');
-    if (mode === undefined || mode === null || (typeof mode === 'string' && DEFAULT_BRIDGE.has(mode))) {
+    const changedMode =
+      mode === undefined || mode === null || (typeof mode === 'string' && DEFAULT_BRIDGE.has(mode));
+    if (changedMode) {
       setField(hc, 'NetworkMode', network);
       changed = true;
     }
     const nc = field(body, 'NetworkingConfig');
     const endpoints = isObject(nc) ? field(nc, 'EndpointsConfig') : undefined;
-    if (isObject(nc) && isObject(endpoints)) {
-      const out: JsonObject = {};
+    const out: JsonObject = {};
+    if (isObject(endpoints)) {
       for (const [name, ep] of Object.entries(endpoints)) {
         const key = DEFAULT_BRIDGE.has(name) ? network : name;
         if (Object.hasOwn(out, key))
@@ -169,8 +180,25 @@ export function tenantNetwork(options: TenantNetworkOptions = {}): Middleware {
         out[key] = ep;
         changed ||= key !== name;
       }
-      setField(nc, 'EndpointsConfig', out);
     }
+    // the engine joins the networks of the endpoints, and the network mode's only when there are none
+    const endpointNames = Object.keys(out);
+    const joins = endpointNames.length === 0 ? changedMode : endpointNames.includes(network);
+    // legacy links (`--link db:db`) work on the default bridge only: on the tenant's network they are the
+    // endpoint's links, which the engine makes aliases of
+    const links = field(hc, 'Links');
+    if (joins && Array.isArray(links) && links.length > 0) {
+      const ep = isObject(out[network]) ? (out[network] as JsonObject) : {};
+      const own = field(ep, 'Links');
+      // as the network's DNS knows the container: by its short id (scopeToTenant resolved each to a full id)
+      const short = links.map((l) => String(l).replace(/^([0-9a-f]{12})[0-9a-f]{52}(?=:|$)/, '$1'));
+      setField(ep, 'Links', [...(Array.isArray(own) ? own : []), ...short]);
+      out[network] = ep;
+      setField(hc, 'Links', undefined);
+      changed = true;
+    }
+    if (changed && (isObject(endpoints) || Object.keys(out).length > 0))
+      setField(child(body, 'NetworkingConfig'), 'EndpointsConfig', out);
     return changed;
   };
 

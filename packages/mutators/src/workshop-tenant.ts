@@ -41,7 +41,8 @@ export interface WorkshopTenantOptions {
   /**
    * The tenant's own network, in place of the engine's `bridge` (which every tenant's containers share): a
    * container that names no network, `default` or `bridge` joins it (see {@link tenantNetwork}). It is an
-   * instance network (checked as `instanceNetworks` are), usable by the tenant's containers as a shared network.
+   * instance network (checked as `instanceNetworks` are), usable by the tenant's containers (see `tenantNetworks` of
+   * {@link scopeToTenant}).
    * For the workshop stack, the instance's network, which the IDE is on. Default: none (containers go on `bridge`).
    */
   readonly network?: string;
@@ -202,10 +203,7 @@ export function workshopTenant(options: WorkshopTenantOptions): WorkshopTenantMi
   const ownership = new Ownership(label);
   const reserved = options.reservedImages ?? ['dockhand-workshop/*'];
   const shared = {
-    networks: [
-      ...(options.shared?.networks ?? []),
-      ...(options.network === undefined ? [] : [options.network]),
-    ],
+    networks: options.shared?.networks ?? [],
     volumes: [...(options.shared?.volumes ?? []), options.projectVolume, options.socketVolume],
   };
   // the instance's own volumes, checked once before anything is served: a tenant may have created one of them
@@ -280,7 +278,13 @@ export function workshopTenant(options: WorkshopTenantOptions): WorkshopTenantMi
       ownership,
       labels,
     }),
-    scopeToTenant({ label, shared, ownership, images: { reserved } }),
+    scopeToTenant({
+      label,
+      shared,
+      ...(options.network === undefined ? {} : { tenantNetworks: [options.network] }),
+      ownership,
+      images: { reserved },
+    }),
     tenantNetwork({
       ...(options.network === undefined ? {} : { defaultNetwork: options.network }),
       ...(options.publishOn === undefined ? {} : { publishOn: options.publishOn }),

@@ -130,6 +130,12 @@ describe("another tenant's services over the network (tenantNetwork, in workshop
     ["the engine's bridge gateway", { '80/tcp': [{ HostIp: '172.17.0.1', HostPort: '' }] }],
     ["the host's own address", { '80/tcp': [{ HostIp: hostAddresses()[0] ?? '192.0.2.1', HostPort: '' }] }],
     ['one of several bindings', { '80/tcp': [{ HostPort: '' }, { HostIp: '10.0.0.1', HostPort: '' }] }],
+    // spellings of a loopback address the engine cannot parse, and so binds on every address (found by review,
+    // stop 21)
+    ['[::1], in brackets', { '80/tcp': [{ HostIp: '[::1]', HostPort: '' }] }],
+    ['127.0.0.01', { '80/tcp': [{ HostIp: '127.0.0.01', HostPort: '' }] }],
+    ['127.0.0.256', { '80/tcp': [{ HostIp: '127.0.0.256', HostPort: '' }] }],
+    ['127.000.000.001', { '80/tcp': [{ HostIp: '127.000.000.001', HostPort: '' }] }],
   ])('a port published on %s is refused', async (_w, bindings) => {
     const before = (await a.engineContainers()).length;
     const r = await a.mallory.api.request('POST', '/containers/create', {
@@ -202,4 +208,45 @@ describe("another tenant's services over the network (tenantNetwork, in workshop
       'none',
     ]);
   });
+
+  it("legacy links and aliases work on the tenant's own network, where no other tenant's containers are (found by review, stop 21)", async () => {
+    const db = await a.ownContainer(`${a.run}-linked-db`, {});
+    expect((await a.mallory.api.request('POST', `/containers/${db}/start`)).status).toBe(204);
+    // `docker run --link <db>:database`: the link moves to the tenant's network with the container
+    const out = await malloryRuns(
+      'ping -c 1 -W 2 database >/dev/null && echo linked; ping -c 1 -W 2 api >/dev/null && echo aliased',
+      {
+        HostConfig: { Links: [`${a.run}-linked-db:database`] },
+      },
+    );
+    expect(out).toContain('linked');
+    // an alias of the tenant's own on its own network
+    const aliased = await a.mallory.api.request('POST', `/containers/create?name=${a.run}-aliased`, {
+      body: {
+        Image: 'busybox',
+        Cmd: ['sleep', '60'],
+        Labels: { 'dockhand.test': a.run },
+        NetworkingConfig: { EndpointsConfig: { [a.mallory.network]: { Aliases: ['api'] } } },
+      },
+    });
+    expect(aliased.status, aliased.text).toBe(201);
+    expect((await a.mallory.api.request('POST', `/containers/${aliased.json.Id}/start`)).status).toBe(204);
+    expect(await malloryRuns('ping -c 1 -W 2 api >/dev/null && echo aliased')).toContain('aliased');
+  });
+
+  it.each<[string, (ip: string) => [string, string, unknown?]]>([
+    ['a pull', (ip) => ['POST', `/images/create?fromImage=${ip}:80/x&tag=1`]],
+    [
+      'a login',
+      (ip) => ['POST', '/auth', { serveraddress: `http://${ip}:80/v2/`, username: 'u', password: 'p' }],
+    ],
+    ['a distribution inspect', (ip) => ['GET', `/distribution/${ip}:80/x:1/json`]],
+  ])(
+    "%s from a registry at the victim container's address (the engine reaches it; found by review, stop 21)",
+    async (_w, request) => {
+      const [method, path, body] = request(victimIp);
+      const r = await a.mallory.api.request(method, path, body === undefined ? {} : { body });
+      refused(r, 403, /is on a network of the engine's containers/);
+    },
+  );
 });
