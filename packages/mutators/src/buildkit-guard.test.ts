@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { bytesFields, frame, message, str } from '../test/protobuf.ts';
 import { encodeSourcePolicy } from './buildkit-guard.ts';
 import { rewriteSolve } from './buildkit-solve.ts';
-import { normaliseReference } from './image-reference.ts';
 
 const rules = {
   labels: [['dockhand.tenant', 'alice']] as [string, string][],
@@ -34,23 +33,5 @@ describe('the source policy', () => {
       expect(policy).toContain(deny);
       expect(policy.indexOf(deny)).toBeGreaterThan(policy.indexOf('^a$'));
     }
-  });
-});
-
-describe('normaliseReference', () => {
-  it.each([
-    ['busybox', 'docker.io/library/busybox', 'latest'],
-    ['busybox:1.36', 'docker.io/library/busybox', '1.36'],
-    ['dockhand-test/app:1', 'docker.io/dockhand-test/app', '1'],
-    ['localhost:5000/app', 'localhost:5000/app', 'latest'],
-    ['registry.example.com/team/app:v2', 'registry.example.com/team/app', 'v2'],
-    ['localhost/app:x', 'localhost/app', 'x'],
-    ['docker.io/busybox', 'docker.io/library/busybox', 'latest'],
-    ['index.docker.io/library/busybox:1', 'docker.io/library/busybox', '1'],
-    ['index.docker.io/team/app', 'docker.io/team/app', 'latest'],
-    ['Registry/app:1', 'Registry/app', '1'],
-    ['busybox:1@sha256:abc', 'docker.io/library/busybox', '1'],
-  ])('%s', (ref, name, tag) => {
-    expect(normaliseReference(ref)).toEqual({ name, tag });
   });
 });

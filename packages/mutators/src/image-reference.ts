@@ -23,3 +23,41 @@ export function normaliseReference(ref: string): { name: string; tag: string } {
   if (domain === 'docker.io' && !path.includes('/')) path = `library/${path}`;
   return { name: `${domain}/${path}`, tag };
 }
+
+/**
+ * A reference without its tag or digest, as given.
+ *
+ * @param name - an image reference
+ * @returns its repository part
+ * @example
+ * ```ts
+ * repositoryOf('localhost:5000/app:1'); // 'localhost:5000/app'
+ * ```
+ * @internal
+ */
+export function repositoryOf(name: string): string {
+  const at = name.indexOf('@');
+  const base = at === -1 ? name : name.slice(0, at);
+  const colon = base.indexOf(':', base.lastIndexOf('/') + 1);
+  return colon === -1 ? base : base.slice(0, colon);
+}
+
+/**
+ * The `name:tag` the daemon makes of a `repo` and `tag` parameter: a tag given in `repo` counts unless `tag`
+ * replaces it, and `latest` when there is none.
+ *
+ * @param repo - the `repo` parameter (of a tag, a commit, an import)
+ * @param tag - the `tag` parameter, `''` when there is none
+ * @returns the name the image gets
+ * @example
+ * ```ts
+ * repoTag('app:1', ''); // 'app:1'
+ * ```
+ * @internal
+ */
+export function repoTag(repo: string, tag: string): string {
+  const slash = repo.lastIndexOf('/');
+  const colon = repo.indexOf(':', slash + 1);
+  const name = colon === -1 ? repo : repo.slice(0, colon);
+  return `${name}:${tag || (colon === -1 ? '' : repo.slice(colon + 1)) || 'latest'}`;
+}

@@ -14,7 +14,7 @@ import {
   refuseReserved,
   reservedName,
 } from './image-policy.ts';
-import { normaliseReference } from './image-reference.ts';
+import { normaliseReference, repositoryOf, repoTag } from './image-reference.ts';
 import { FULL_ID, Ownership } from './ownership.ts';
 import { registryOf, resolvesHostLocal } from './registry-host.ts';
 import { refuseLabelInstructions } from './stamp-labels.ts';
@@ -67,25 +67,6 @@ const NETWORK_OPS = ['NetworkInspect', 'NetworkDelete', 'NetworkConnect', 'Netwo
 const VOLUME_OPS = ['VolumeInspect', 'VolumeUpdate', 'VolumeDelete'] as const;
 const EXEC_OPS = ['ExecStart', 'ExecResize', 'ExecInspect'] as const;
 const DEFAULT_NETWORKS = new Set(['default', 'bridge', 'none', 'host', '']);
-
-/** A reference without its tag or digest, as given (`localhost:5000/app:1` → `localhost:5000/app`). */
-function repositoryOf(name: string): string {
-  const slash = name.lastIndexOf('/');
-  const at = name.indexOf('@');
-  const colon = name.indexOf(':', slash + 1);
-  return at !== -1 ? name.slice(0, at) : colon === -1 ? name : name.slice(0, colon);
-}
-
-/**
- * The `name:tag` the daemon makes of a `repo` and `tag` parameter: a tag given in `repo` counts unless `tag`
- * replaces it, and `latest` when there is none.
- */
-function repoTag(repo: string, tag: string): string {
-  const slash = repo.lastIndexOf('/');
-  const colon = repo.indexOf(':', slash + 1);
-  const name = colon === -1 ? repo : repo.slice(0, colon);
-  return `${name}:${tag || (colon === -1 ? '' : repo.slice(colon + 1)) || 'latest'}`;
-}
 
 /**
  * The tenant sees and acts on only what carries its label, on every route that names an object:

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { normaliseReference, repositoryOf, repoTag } from './image-reference.ts';
+
+describe('normaliseReference', () => {
+  it.each([
+    ['busybox', 'docker.io/library/busybox', 'latest'],
+    ['busybox:1.36', 'docker.io/library/busybox', '1.36'],
+    ['dockhand-test/app:1', 'docker.io/dockhand-test/app', '1'],
+    ['localhost:5000/app', 'localhost:5000/app', 'latest'],
+    ['registry.example.com/team/app:v2', 'registry.example.com/team/app', 'v2'],
+    ['localhost/app:x', 'localhost/app', 'x'],
+    ['docker.io/busybox', 'docker.io/library/busybox', 'latest'],
+    ['index.docker.io/library/busybox:1', 'docker.io/library/busybox', '1'],
+    ['index.docker.io/team/app', 'docker.io/team/app', 'latest'],
+    ['Registry/app:1', 'Registry/app', '1'],
+    ['busybox:1@sha256:abc', 'docker.io/library/busybox', '1'],
+  ])('%s', (ref, name, tag) => {
+    expect(normaliseReference(ref)).toEqual({ name, tag });
+  });
+});
+
+describe('repositoryOf', () => {
+  it.each([
+    ['app', 'app'],
+    ['app:1', 'app'],
+    ['localhost:5000/app', 'localhost:5000/app'],
+    ['localhost:5000/app:1', 'localhost:5000/app'],
+    ['app@sha256:abc', 'app'],
+    ['app:1@sha256:abc', 'app'],
+  ])('%s', (name, repo) => {
+    expect(repositoryOf(name)).toBe(repo);
+  });
+});
+
+describe('repoTag', () => {
+  it.each([
+    ['app', '', 'app:latest'],
+    ['app', '2', 'app:2'],
+    ['app:1', '', 'app:1'],
+    ['app:1', '2', 'app:2'],
+    ['localhost:5000/app', '', 'localhost:5000/app:latest'],
+  ])('%s with tag %j', (repo, tag, out) => {
+    expect(repoTag(repo, tag)).toBe(out);
+  });
+});
