@@ -500,17 +500,10 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   const images_: Middleware = on(
     ['ImageInspect', 'ImageHistory', 'ImageGet', 'ImageDelete', 'ImageTag', 'ImagePush'],
     async (ctx, next) => {
-      const pushed =
+      const ref =
         ctx.operation === 'ImagePush'
-          ? await pushedRef(ctx, ctx.params.name!, ctx.request.query.get('tag') ?? '')
-          : undefined;
-      const ref = pushed?.ref ?? ctx.params.name!;
-      if (pushed?.missing) {
-        // nothing to push: answered here as the engine answers, never forwarded (the engine would read the name
-        // again, and push whatever another tenant had put under it by then, to a registry of the pusher's choosing)
-        pushMissing(ctx, ctx.params.name!);
-        return;
-      }
+          ? pushedRef(ctx.params.name!, ctx.request.query.get('tag') ?? '')
+          : ctx.params.name!;
       if (ctx.operation === 'ImageGet') {
         ctx.params.name = await savable(ctx, ref);
         await next();
@@ -523,6 +516,8 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
         // reference forwarded unresolved could be another tenant's image when it arrives (an id prefix of two
         // images, one of them the tenant's own, removed meanwhile: found by review, stop 20)
         if (status === 404 && ctx.operation === 'ImagePush') {
+          // nothing to push: answered here as the engine answers, never forwarded (the engine would read the name
+          // again, and push whatever another tenant had put under it by then, to a registry of the pusher's choosing)
           pushMissing(ctx, ctx.params.name!);
           return;
         }
@@ -560,27 +555,18 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
    * of its repository: each must be the tenant's own image here, since another tenant's image under the same
    * repository would go to a registry of the pusher's choosing.
    */
-  const pushedRef = async (
-    ctx: Context,
-    name: string,
-    tag: string,
-  ): Promise<{ ref: string; missing?: boolean }> => {
+  const pushedRef = (name: string, tag: string): string => {
     const repo = repositoryOf(name);
-    if (tag !== '') return { ref: tag.includes(':') ? `${repo}@${tag}` : `${repo}:${tag}` };
-    if (repo !== name) return { ref: name }; // one tag or digest
-    // another tenant's image under the repository looks missing, as everywhere; a shared one is the policy's
-    const tagged = await repositoryImages(ctx, repo, 'push one tag');
-    if (tagged.length === 0) return { ref: name, missing: true };
-    for (const img of tagged) {
-      if (!imageVisible(img, label, images)) return { ref: name, missing: true };
-      if (!carries(img.Labels, label) && !images.allowChangingShared) {
-        throw refuse(
-          'DOCKHAND_IMAGE_POLICY',
-          `pushing every tag of ${repo} would push images you did not build; push a tag of your own`,
-        );
-      }
-    }
-    return { ref: name };
+    if (tag !== '') return tag.includes(':') ? `${repo}@${tag}` : `${repo}:${tag}`;
+    if (repo !== name) return name; // one tag or digest
+    // a name without a tag pushes every tag of the repository (`docker push --all-tags`): whatever the answer,
+    // it would depend on tags of other tenants (refused, missing, forwarded), which tells of them (found by
+    // review, stop 21); and the engine reads the tags again when the registry has answered, which a registry of
+    // the pusher's can put off. One tag at a time, always
+    throw refuse(
+      'DOCKHAND_IMAGE_POLICY',
+      `pushing every tag of ${repo} at once is not available here: push one tag at a time (docker push ${repo}:<tag>)`,
+    );
   };
 
   /**

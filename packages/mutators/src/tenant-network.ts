@@ -12,8 +12,9 @@ export interface TenantNetworkOptions {
    */
   readonly defaultNetwork?: string;
   /**
-   * The host address a published port is bound to where the request leaves it open (`HostIp` empty, `0.0.0.0` or
-   * `::`, and every port of `PublishAllPorts`); a port bound to any other address than a loopback one is refused.
+   * The host address every published port is bound to: where the request leaves it open (`HostIp` empty,
+   * `0.0.0.0` or `::`, and every port of `PublishAllPorts`) and where it names a loopback address (`127.x.y.z`,
+   * `::1`); a port bound to any other address is refused.
    * Default `127.0.0.1`: the host's loopback, which no container reaches, where every other address of the host
    * (the bridge gateways, its own) is reachable from every tenant's containers. `false` leaves bindings as sent.
    */
@@ -63,8 +64,8 @@ async function imageExposedPorts(ctx: Context, image: unknown): Promise<string[]
  * reaper, for one, takes its orders from whoever connects to its published port (found by review, stop 20).
  * This middleware closes both:
  * - a container create that names no network, `default` or `bridge` (mode or endpoint) goes on `defaultNetwork`;
- * - every published port is bound to `publishOn` (the host's loopback) unless the request names a loopback
- *   address itself; `PublishAllPorts` becomes a binding of each port the container and its image expose, there.
+ * - every published port is bound to `publishOn` (the host's loopback), whatever loopback address the request
+ *   names; `PublishAllPorts` becomes a binding of each port the container and its image expose, there.
  *
  * Place it after {@link scopeToTenant} (which resolves the image and checks the networks the request names) and
  * list `defaultNetwork` in its `tenantNetworks`. A container's legacy links (`--link`) move with it to the network,
@@ -101,8 +102,12 @@ export function tenantNetwork(options: TenantNetworkOptions = {}): Middleware {
     const ip = field(binding, 'HostIp') ?? '';
     if (typeof ip !== 'string')
       throw refuse('DOCKHAND_AMBIGUOUS_BODY', `HostIp of port ${port} must be a string`);
-    if (publishOn === false || isLoopback(ip) || ip === publishOn) return binding;
-    if (!ANY_ADDRESS.has(ip)) {
+    if (publishOn === false) return binding;
+    // every other loopback address too goes on `publishOn`: a port of the same number on `::1` or another
+    // `127.x` address is another binding to the engine, so one tenant could publish `[::1]:<port>` while another
+    // held `127.0.0.1:<port>`, and take that port for every client that tries `::1` for `localhost` first
+    // (found by review, stop 21: a workshop IDE's login page, phished)
+    if (!ANY_ADDRESS.has(ip) && !isLoopback(ip) && ip !== publishOn) {
       throw refuse(
         'DOCKHAND_HOST_ESCAPE',
         `publishing port ${port} on ${ip} is not allowed here: ports are published on ${publishOn}, where only you reach them`,

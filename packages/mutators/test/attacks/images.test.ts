@@ -409,13 +409,26 @@ describe('shared and foreign images (scopeToTenant image policy)', () => {
       expect(reply.text).toContain(`An image does not exist locally with the tag: ${repoAsSent}"`);
     };
     // the victim's image itself
-    await asMissing(`/images/${victimImageName}/push`, victimImageName, victimImageName);
+    await asMissing(`/images/${victimImageName}/push?tag=latest`, victimImageName, victimImageName);
     // the daemon pushes <repo>:v1 for a name <repo>:mine with tag=v1
     await asMissing(`/images/${repo}:mine/push?tag=v1`, repo);
-    // and every local tag of the repository for a bare name
-    await asMissing(`/images/${repo}/push`, repo);
-    // the same repository by its full name, which the daemon normalises
-    await asMissing(`/images/docker.io/library/${repo}/push`, repo);
+    // a bare name pushes every tag of the repository: refused alike whoever holds its tags (found by review,
+    // stop 21: answered as missing when another tenant held one, and forwarded when all were the tenant's own),
+    // also by the repository's full name, which the daemon normalises
+    const mineOnly = `${a.run}-mine-only`;
+    expect(
+      (await a.mallory.api.request('POST', `/images/${ownImageName}/tag?repo=${mineOnly}&tag=1`)).status,
+    ).toBe(201);
+    for (const bare of [repo, `docker.io/library/${repo}`, mineOnly]) {
+      refused(
+        await a.mallory.api.request('POST', `/images/${bare}/push`, {
+          headers: { 'X-Registry-Auth': 'e30=' },
+        }),
+        403,
+        /push one tag at a time/,
+      );
+    }
+    await a.mallory.api.request('DELETE', `/images/${mineOnly}:1`);
     // a name with no image at all is answered by the proxy, never forwarded: the engine would read it again,
     // and push what another tenant had put under it by then
     await asMissing(`/images/${repo}:none/push`, repo);

@@ -167,16 +167,36 @@ describe("another tenant's services over the network (tenantNetwork, in workshop
     expect((await a.engine.request('DELETE', `/containers/${id}?force=1`)).status).toBe(204);
   });
 
-  it("a loopback binding the tenant names is kept; the tenant's own network is its to attach to, the victim's is not", async () => {
+  it("any loopback binding goes on 127.0.0.1 (a port on ::1 took another tenant's 127.0.0.1 port for clients that try ::1 first; found by review, stop 21); the tenant's own network is its to attach to, the victim's is not", async () => {
     const id = await a.ownContainer(`${a.run}-loopback`, {
       HostConfig: {
         NetworkMode: 'none',
-        PortBindings: { '80/tcp': [{ HostIp: '127.0.0.2', HostPort: '' }] },
+        PortBindings: {
+          '80/tcp': [
+            { HostIp: '127.0.0.2', HostPort: '' },
+            { HostIp: '::1', HostPort: '' },
+          ],
+        },
       },
     });
     expect((await a.inspect('containers', id)).json.HostConfig.PortBindings).toEqual({
-      '80/tcp': [{ HostIp: '127.0.0.2', HostPort: '' }],
+      '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }],
     });
+    // the victim's port, asked for on ::1: bound on 127.0.0.1, where the victim holds it
+    const squat = await a.mallory.api.request('POST', '/containers/create', {
+      body: {
+        Image: 'busybox',
+        Cmd: ['sleep', '60'],
+        Labels: { 'dockhand.test': a.run },
+        ExposedPorts: { '80/tcp': {} },
+        HostConfig: { PortBindings: { '80/tcp': [{ HostIp: '::1', HostPort: String(victimPort) }] } },
+      },
+    });
+    expect(squat.status, squat.text).toBe(201);
+    const start = await a.mallory.api.request('POST', `/containers/${squat.json.Id}/start`);
+    expect(start.status).toBe(500);
+    expect(start.json.message).toMatch(/port is already allocated/);
+    expect(await fetchText(`http://127.0.0.1:${victimPort}/`)).toBe('victim-page\n');
     const other = await a.ownContainer(`${a.run}-attach`, { HostConfig: { NetworkMode: 'none' } });
     // a container with a network of its own joins the tenant's network (as the forwarder attaches it)
     const net = await a.mallory.api.request('POST', '/networks/create', {
