@@ -240,7 +240,10 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
           // a removal that began before this build did ends first: the policy names what is left
           await Promise.allSettled(activity.removals);
           const list = await listImages(upstream);
-          return encodeSourcePolicy(visibleImageSources(list, images.label, images.policy ?? {}));
+          const refused = await refusedRegistries(list, (hosts) => checkRegistries(hosts, upstream));
+          return encodeSourcePolicy(
+            visibleImageSources(list, images.label, images.policy ?? {}, (r) => !refused.has(r)),
+          );
         }
       : undefined;
     ctx.onHijack((client, engine, early) =>
@@ -730,11 +733,19 @@ interface ImageSummary extends ImageFacts {
  * @param list - the engine's images, with their digests
  * @param label - the tenant label
  * @param policy - the image policy
+ * @param registryAllowed - whether a build may use images of a registry (as `normaliseReference` names it:
+ *   `docker.io`, `127.0.0.1:5000`); the others get no pattern
  * @returns the patterns
  * @internal
  */
-export function visibleImageSources(list: ImageSummary[], label: TenantLabel, policy: ImagePolicy): string[] {
+export function visibleImageSources(
+  list: ImageSummary[],
+  label: TenantLabel,
+  policy: ImagePolicy,
+  registryAllowed: (registry: string) => boolean = () => true,
+): string[] {
   const patterns: string[] = [];
+  const allowed = (name: string) => registryAllowed(name.slice(0, name.indexOf('/')));
   for (const image of list) {
     if (!imageVisible(image, label, policy)) continue;
     const digests = [image.Id, ...(image.RepoDigests ?? []).map((d) => d.slice(d.indexOf('@') + 1))];
@@ -743,13 +754,47 @@ export function visibleImageSources(list: ImageSummary[], label: TenantLabel, po
     for (const tag of image.RepoTags ?? []) {
       if (tag === '<none>:<none>') continue;
       const { name, tag: t } = normaliseReference(tag);
+      if (!allowed(name)) continue;
       names.add(name);
       patterns.push(`^docker-image://${escapeRegExp(`${name}:${t}`)}(?:${pinned})?$`);
     }
-    for (const d of image.RepoDigests ?? []) names.add(normaliseReference(d.slice(0, d.indexOf('@'))).name);
+    for (const d of image.RepoDigests ?? []) {
+      const { name } = normaliseReference(d.slice(0, d.indexOf('@')));
+      if (allowed(name)) names.add(name);
+    }
     for (const name of names) patterns.push(`^docker-image://${escapeRegExp(name)}${pinned}$`);
   }
   return patterns;
+}
+
+/**
+ * The registries of the images a tenant sees that its builds may not contact (`hostRegistryCheck`'s refusals):
+ * BuildKit contacts an image's registry when a build asks to pull (`--pull`, an LLB resolve mode), so a tag
+ * naming the engine's host or another tenant's container address would have the engine connect there (found by
+ * review, stop 21).
+ */
+async function refusedRegistries(
+  list: ImageSummary[],
+  check: (hosts: readonly string[]) => Promise<void>,
+): Promise<Set<string>> {
+  const registries = new Set<string>();
+  for (const image of list) {
+    for (const ref of [...(image.RepoTags ?? []), ...(image.RepoDigests ?? [])]) {
+      if (ref === '<none>:<none>') continue;
+      const name = normaliseReference(ref.includes('@') ? ref.slice(0, ref.indexOf('@')) : ref).name;
+      registries.add(name.slice(0, name.indexOf('/')));
+    }
+  }
+  const refused = new Set<string>();
+  for (const registry of registries) {
+    try {
+      await check([registry]);
+    } catch (err) {
+      if (!DockhandError.is(err) || err.code !== 'DOCKHAND_HOST_ESCAPE') throw err;
+      refused.add(registry);
+    }
+  }
+  return refused;
 }
 
 function escapeRegExp(text: string): string {

@@ -356,9 +356,13 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       const body = await checkedBody(() => ctx.request.json());
       const c = field(body, 'Container');
       if (typeof c !== 'string') throw refuse('DOCKHAND_FOREIGN_REFERENCE', 'a container is required');
-      setField(body, 'Container', await ownership(ctx).container(c));
+      const id = await ownership(ctx).container(c);
+      setField(body, 'Container', id);
       await endpointNetwork(ctx, field(body, 'EndpointConfig'));
-      if (othersOn(ref)) refuseSharedEndpointNames(ref, field(body, 'EndpointConfig'));
+      if (othersOn(ref) && ctx.operation === 'NetworkConnect') {
+        refuseSharedEndpointNames(ref, field(body, 'EndpointConfig'));
+        refuseSharedName(ref, (await containerName(ctx, id)).name);
+      }
       ctx.request.setJson(body);
     }
     await next();
@@ -380,6 +384,37 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
         `${key} on the shared network ${net} are not allowed here: other tenants' containers are on it too`,
       );
     }
+  };
+
+  /**
+   * On a network others share, a container's name is a DNS name every container there looks up: one named as
+   * another tenant's service (`db`) or as its container's short id drew that tenant's clients (found by review,
+   * stop 21). A container joins such a network only with a name of the tenant's own, `<tenant>-...` (or the
+   * engine's generated name, at create).
+   */
+  const sharedNamePrefix = `${label.value}-`;
+  const refuseSharedName = (net: string, name: string): void => {
+    const bare = name.replace(/^\//, '');
+    if (bare.startsWith(sharedNamePrefix)) return;
+    throw refuse(
+      'DOCKHAND_FOREIGN_REFERENCE',
+      `a container named ${bare} cannot join the shared network ${net}: other tenants' containers are on it, and look names up there; name it ${sharedNamePrefix}...`,
+    );
+  };
+  const containerName = async (ctx: Context, id: string): Promise<{ name: string; networks: string[] }> => {
+    const reply = await ctx.upstream.request({ path: `/containers/${id}/json` });
+    if (reply.status !== 200) {
+      await reply.text();
+      throw refuse(
+        'DOCKHAND_ENGINE_LOOKUP_FAILED',
+        `the Docker API proxy could not read container ${id}; try again`,
+      );
+    }
+    const info = await reply.json<{
+      Name?: string;
+      NetworkSettings?: { Networks?: Record<string, unknown> | null };
+    }>();
+    return { name: info.Name ?? '', networks: Object.keys(info.NetworkSettings?.Networks ?? {}) };
   };
 
   // a removed volume leaves the cache at once: its name may be taken again before the engine's event arrives
@@ -925,6 +960,17 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       }
       setField(nc as JsonObject, 'EndpointsConfig', resolved);
     }
+    // a name of the tenant's choosing on a network others share must be one of its own (the engine's generated
+    // name is nobody's choice)
+    const chosen = ctx.request.query.get('name') ?? '';
+    if (chosen !== '') {
+      const mode = isObject(hc) ? field(hc, 'NetworkMode') : undefined;
+      const joined = [
+        ...(typeof mode === 'string' ? [mode] : []),
+        ...(isObject(endpoints) ? Object.keys(endpoints) : []),
+      ];
+      for (const net of joined) if (othersOn(net)) refuseSharedName(net, chosen);
+    }
     ctx.request.setJson(body);
     await next();
     if (ctx.response!.status === 201)
@@ -951,6 +997,9 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   };
 
   const rename: Middleware = on('ContainerRename', async (ctx, next) => {
+    // (the containers middleware, after this one, resolves the reference again, from the cache)
+    const { networks: joined } = await containerName(ctx, await ownership(ctx).container(ctx.params.id!));
+    for (const net of joined) if (othersOn(net)) refuseSharedName(net, ctx.request.query.get('name') ?? '');
     await next();
     await hideConflictingId(ctx);
   });

@@ -37,7 +37,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dockhand-shared-net-'));
   await proxy.listen(join(dir, 'p.sock'));
   api = client(join(dir, 'p.sock'));
-  const c = await api.request('POST', '/containers/create', {
+  const c = await api.request('POST', `/containers/create?name=${a.mallory.name}-own`, {
     body: { Image: 'busybox', Cmd: ['sleep', '60'] },
   });
   expect(c.status, c.text).toBe(201);
@@ -79,5 +79,57 @@ describe('a network the operator shares (scopeToTenant shared.networks)', () => 
     expect(
       (await api.request('POST', `/networks/${shared}/disconnect`, { body: { Container: own } })).status,
     ).toBe(200);
+  });
+
+  it("joins only under a name of the tenant's own: a container name is a DNS name there (found by review, stop 21: a container named db, or as a victim container's short id, drew the victim's clients)", async () => {
+    const victimShortId = (await a.victimContainer(`${a.run}-victim-db`)).slice(0, 12);
+    for (const name of ['db', victimShortId]) {
+      // on create, by network mode or endpoint
+      for (const body of [
+        { Image: 'busybox', HostConfig: { NetworkMode: shared } },
+        { Image: 'busybox', NetworkingConfig: { EndpointsConfig: { [shared]: {} } } },
+      ]) {
+        refused(
+          await api.request('POST', `/containers/create?name=${name}`, { body }),
+          403,
+          /cannot join the shared network/,
+        );
+      }
+      // on connect, of a container of that name
+      const other = await api.request('POST', `/containers/create?name=${name}`, {
+        body: { Image: 'busybox' },
+      });
+      expect(other.status, other.text).toBe(201);
+      refused(
+        await api.request('POST', `/networks/${shared}/connect`, { body: { Container: other.json.Id } }),
+        403,
+        /cannot join the shared network/,
+      );
+      expect(
+        Object.keys((await a.inspect('containers', other.json.Id)).json.NetworkSettings.Networks),
+      ).not.toContain(shared);
+      await a.engine.request('DELETE', `/containers/${other.json.Id}?force=1`);
+    }
+    // on rename, of a container on the network
+    const joined = await api.request('POST', `/networks/${shared}/connect`, { body: { Container: own } });
+    expect(joined.status, joined.text).toBe(200);
+    refused(
+      await api.request('POST', `/containers/${own}/rename?name=db`),
+      403,
+      /cannot join the shared network/,
+    );
+    expect((await a.inspect('containers', own)).json.Name).toBe(`/${a.mallory.name}-own`);
+    await api.request('POST', `/networks/${shared}/disconnect`, { body: { Container: own } });
+    // an own name, or the engine's generated one, joins
+    const named = await api.request('POST', `/containers/create?name=${a.mallory.name}-db`, {
+      body: { Image: 'busybox', HostConfig: { NetworkMode: shared } },
+    });
+    expect(named.status, named.text).toBe(201);
+    const unnamed = await api.request('POST', '/containers/create', {
+      body: { Image: 'busybox', HostConfig: { NetworkMode: shared } },
+    });
+    expect(unnamed.status, unnamed.text).toBe(201);
+    for (const id of [named.json.Id, unnamed.json.Id])
+      await a.engine.request('DELETE', `/containers/${id}?force=1`);
   });
 });

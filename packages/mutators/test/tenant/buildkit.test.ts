@@ -178,6 +178,26 @@ describe.runIf(sourcePolicies)('BuildKit builds through the tenant proxy (buildk
     expect(registry.seen()).toBe(0);
   }, 180_000);
 
+  it("a build with --pull does not reach a registry on the engine's host through a tag of the tenant's own (found by review, stop 21)", async () => {
+    await using registry = await hostOnlyServer();
+    // alice's own image, tagged with a registry on the engine's host: a tag is the tenant's to give
+    const base = `${alice.name}-pullbase:1`;
+    const marker = unique();
+    markers.push(marker);
+    const built = await build(alice, base, `FROM busybox:latest\nRUN echo base-${marker} > /x\n`);
+    expect(built.code, built.stderr).toBe(0);
+    const hostTag = `127.0.0.1:${registry.port}/${alice.name}/probe:1`;
+    images.push(hostTag);
+    expect((await alice.docker(['tag', base, hostTag])).code).toBe(0);
+    // BuildKit resolves FROM in pull mode against the name's registry, which the source policy allowed
+    const out = await build(alice, `${alice.name}-pulled:1`, `FROM ${hostTag}\nRUN echo ${marker}\n`, [
+      '--pull',
+    ]);
+    expect(out.code).not.toBe(0);
+    expect(registry.seen(), out.stderr).toBe(0);
+    expect(out.stderr).toMatch(/source denied by policy/);
+  }, 180_000);
+
   it('refuses build cache imports, in each form the CLI sends them (found by review: they serve every tenant)', async () => {
     await using registry = await hostOnlyServer();
     // an image of alice's own, whose inline cache she could have forged
