@@ -1,6 +1,7 @@
 import { type Context, compose, DockhandError, type Middleware, on, untouchedWhen } from '@dockhand/core';
 import { onBuildReads } from './build-context.ts';
 import { classicBuild, pinClassicBuild } from './classic-build.ts';
+import { containerFacts } from './container-facts.ts';
 import { parseInstruction } from './dockerfile-parser.ts';
 import { engineApiVersion } from './engine-version.ts';
 import { daemonImageName, imageNotFound, refuse, saveNotFound } from './errors.ts';
@@ -134,6 +135,8 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       'ImagePrune',
     ],
     async (ctx, next) => {
+      // (network lists too: only the tenant's own are listed, not the engine's `bridge`, `host` and `none` nor
+      // shared networks, which `network inspect` reaches: see docs/configuration.md)
       injectLabelFilter(ctx.request.query, labelSpec);
       if (ctx.operation === 'ContainerList') {
         const filters = await rewriteFilterRefs(
@@ -164,24 +167,6 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       }
     },
   );
-
-  // networks: the engine's default networks (and shared ones) are listed too, as on any engine; the client's own
-  // filters are applied by the daemon, and everything that is neither the tenant's nor default is dropped
-  const networkList: Middleware = on('NetworkList', async (ctx, next) => {
-    await next();
-    const res = ctx.response!;
-    if (res.status !== 200) return;
-    const list = await res.json<JsonObject[]>();
-    const out: JsonObject[] = [];
-    for (const n of Array.isArray(list) ? list : []) {
-      const name = String(field(n, 'Name') ?? '');
-      if (carries(field(n, 'Labels') as Record<string, string> | null, label)) out.push(n);
-      else if ((DEFAULT_NETWORKS.has(name) && name !== '') || sharedNetworks.has(name)) {
-        out.push({ ...n, Containers: await ownContainers(ctx, field(n, 'Containers')) });
-      }
-    }
-    res.setJson(out);
-  });
 
   const imageList: Middleware = on('ImageList', async (ctx, next) => {
     const query = ctx.request.query;
@@ -361,7 +346,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       await endpointNetwork(ctx, field(body, 'EndpointConfig'));
       if (othersOn(ref) && ctx.operation === 'NetworkConnect') {
         refuseSharedEndpointNames(ref, field(body, 'EndpointConfig'));
-        refuseSharedName(ref, (await containerName(ctx, id)).name);
+        refuseSharedName(ref, (await containerFacts(ctx, id)).name);
       }
       ctx.request.setJson(body);
     }
@@ -401,22 +386,6 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       `a container named ${bare} cannot join the shared network ${net}: other tenants' containers are on it, and look names up there; name it ${sharedNamePrefix}...`,
     );
   };
-  const containerName = async (ctx: Context, id: string): Promise<{ name: string; networks: string[] }> => {
-    const reply = await ctx.upstream.request({ path: `/containers/${id}/json` });
-    if (reply.status !== 200) {
-      await reply.text();
-      throw refuse(
-        'DOCKHAND_ENGINE_LOOKUP_FAILED',
-        `the Docker API proxy could not read container ${id}; try again`,
-      );
-    }
-    const info = await reply.json<{
-      Name?: string;
-      NetworkSettings?: { Networks?: Record<string, unknown> | null };
-    }>();
-    return { name: info.Name ?? '', networks: Object.keys(info.NetworkSettings?.Networks ?? {}) };
-  };
-
   // a removed volume leaves the cache at once: its name may be taken again before the engine's event arrives
   const volumes: Middleware = on(VOLUME_OPS, async (ctx, next) => {
     ctx.params.name = await ownership(ctx).volume(ctx.params.name!);
@@ -950,10 +919,12 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
           for (const l of epLinks) {
             const [ref = '', ...alias] = String(l).split(':');
             const id = await own.container(ref.replace(/^\//, ''));
-            // on a user-defined network a link is an alias of the name the network's DNS knows the container by:
-            // its name, or its short id (found by review, stop 21: a full id answered nothing). The short id is
-            // the tenant's container's; only the tenant's containers are on a network where links are allowed
-            out.push([id.slice(0, 12), ...(alias.length ? alias : [ref])].join(':'));
+            // on a user-defined network a link is an alias of a name the network's DNS looks up each time: the
+            // container's name, which outlives the container as compose recreates it (found by review, stop 21:
+            // a full id answered nothing, a short id nothing once the container was recreated). The name is the
+            // tenant's container's; only the tenant's containers are on a network where links are allowed
+            const { name } = await containerFacts(ctx, id);
+            out.push([name.replace(/^\//, ''), ...(alias.length ? alias : [ref])].join(':'));
           }
           setField(ep, 'Links', out);
         }
@@ -998,7 +969,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
 
   const rename: Middleware = on('ContainerRename', async (ctx, next) => {
     // (the containers middleware, after this one, resolves the reference again, from the cache)
-    const { networks: joined } = await containerName(ctx, await ownership(ctx).container(ctx.params.id!));
+    const { networks: joined } = await containerFacts(ctx, await ownership(ctx).container(ctx.params.id!));
     for (const net of joined) if (othersOn(net)) refuseSharedName(net, ctx.request.query.get('name') ?? '');
     await next();
     await hideConflictingId(ctx);
@@ -1030,7 +1001,6 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
 
   return compose([
     lists,
-    networkList,
     rename,
     imageList,
     dataUsage,

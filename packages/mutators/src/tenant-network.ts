@@ -1,4 +1,5 @@
 import { type Context, compose, type Middleware, on } from '@dockhand/core';
+import { containerFacts } from './container-facts.ts';
 import { refuse } from './errors.ts';
 import { checkedBody, child, field, isObject, type JsonObject, setField } from './fields.ts';
 
@@ -22,6 +23,11 @@ export interface TenantNetworkOptions {
 }
 
 const DEFAULT_BRIDGE = new Set(['', 'default', 'bridge']);
+
+/** A port as the engine keys it: `80` is `80/tcp`. */
+function portKey(port: string): string {
+  return port.includes('/') ? port : `${port}/tcp`;
+}
 const ANY_ADDRESS = new Set(['', '0.0.0.0', '::']);
 
 /** One decimal octet as Go's `net.ParseIP` reads it: 0 to 255, without leading zeros. */
@@ -126,22 +132,24 @@ export function tenantNetwork(options: TenantNetworkOptions = {}): Middleware {
     if (bindings !== null && bindings !== undefined && !isObject(bindings))
       throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'PortBindings must be an object');
     const out: JsonObject = {};
-    for (const [port, list] of Object.entries(bindings ?? {})) {
+    for (const [given, list] of Object.entries(bindings ?? {})) {
+      // `80` is `80/tcp` to the engine: one key, so that `-P` below sees the port bound
+      const port = portKey(given);
       if (list === null) {
-        out[port] = list;
+        out[port] ??= list;
         continue;
       }
       if (!Array.isArray(list))
-        throw refuse('DOCKHAND_AMBIGUOUS_BODY', `the bindings of port ${port} must be a list`);
+        throw refuse('DOCKHAND_AMBIGUOUS_BODY', `the bindings of port ${given} must be a list`);
+      const earlier = out[port];
+      const merged = [...(Array.isArray(earlier) ? earlier : []), ...list.map((b) => bound(port, b))];
       const seen = new Set<string>();
-      out[port] = list
-        .map((b) => bound(port, b))
-        .filter((b) => {
-          const key = JSON.stringify([field(b, 'HostIp') ?? '', field(b, 'HostPort') ?? '']);
-          if (seen.has(key)) return false;
-          seen.add(key);
-          return true;
-        });
+      out[port] = merged.filter((b) => {
+        const key = JSON.stringify([field(b, 'HostIp') ?? '', field(b, 'HostPort') ?? '']);
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      });
     }
     // every exposed port on a host port of the engine's choice, as the engine publishes them, but on our address
     if (all === true) {
@@ -152,7 +160,7 @@ export function tenantNetwork(options: TenantNetworkOptions = {}): Middleware {
       ]);
       const exposing = child(body, 'ExposedPorts');
       for (const port of ports) {
-        const key = port.includes('/') ? port : `${port}/tcp`;
+        const key = portKey(port);
         exposing[key] ??= {};
         const listed = out[key];
         if (!Array.isArray(listed) || listed.length === 0) out[key] = [{ HostIp: publishOn, HostPort: '' }];
@@ -164,7 +172,7 @@ export function tenantNetwork(options: TenantNetworkOptions = {}): Middleware {
   };
 
   /** The create's network mode and endpoints: the engine's default network becomes the tenant's. */
-  const onTenantNetwork = (body: JsonObject, hc: JsonObject): boolean => {
+  const onTenantNetwork = async (ctx: Context, body: JsonObject, hc: JsonObject): Promise<boolean> => {
     if (network === undefined) return false;
     let changed = false;
     const mode = field(hc, 'NetworkMode');
@@ -195,9 +203,20 @@ export function tenantNetwork(options: TenantNetworkOptions = {}): Middleware {
     if (joins && Array.isArray(links) && links.length > 0) {
       const ep = isObject(out[network]) ? (out[network] as JsonObject) : {};
       const own = field(ep, 'Links');
-      // as the network's DNS knows the container: by its short id (scopeToTenant resolved each to a full id)
-      const short = links.map((l) => String(l).replace(/^([0-9a-f]{12})[0-9a-f]{52}(?=:|$)/, '$1'));
-      setField(ep, 'Links', [...(Array.isArray(own) ? own : []), ...short]);
+      // by the linked container's name, which the network's DNS looks up each time (scopeToTenant resolved each
+      // reference to a full id); as the engine on its bridge, a link to a container elsewhere is refused
+      const named: string[] = [];
+      for (const link of links) {
+        const [ref = '', alias = ''] = String(link).split(':');
+        const target = await containerFacts(ctx, ref);
+        if (!target.networks.includes(network))
+          throw refuse(
+            'DOCKHAND_FOREIGN_REFERENCE',
+            `Cannot link to ${target.name || ref}, as it does not belong to the default network`,
+          );
+        named.push(`${target.name.replace(/^\//, '')}:${alias || ref}`);
+      }
+      setField(ep, 'Links', [...(Array.isArray(own) ? own : []), ...named]);
       out[network] = ep;
       setField(hc, 'Links', undefined);
       changed = true;
@@ -210,7 +229,7 @@ export function tenantNetwork(options: TenantNetworkOptions = {}): Middleware {
   const create: Middleware = on('ContainerCreate', async (ctx, next) => {
     const body = await checkedBody(() => ctx.request.json());
     const hc = child(body, 'HostConfig');
-    const moved = onTenantNetwork(body, hc);
+    const moved = await onTenantNetwork(ctx, body, hc);
     if ((await publish(ctx, body, hc)) || moved) ctx.request.setJson(body);
     await next();
   });

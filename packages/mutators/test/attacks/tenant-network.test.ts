@@ -269,4 +269,48 @@ describe("another tenant's services over the network (tenantNetwork, in workshop
       refused(r, 403, /is on a network of the engine's containers/);
     },
   );
+
+  it('a legacy link follows its container by name, also once the container is recreated, and is refused to a container elsewhere (found by review, stop 21)', async () => {
+    const dbName = `${a.run}-relinked-db`;
+    const db = await a.ownContainer(dbName, {});
+    expect((await a.mallory.api.request('POST', `/containers/${db}/start`)).status).toBe(204);
+    const linker = await a.ownContainer(`${a.run}-linker`, {
+      Cmd: ['sh', '-c', 'sleep 5; ping -c 1 -W 2 database >/dev/null && echo linked'],
+      HostConfig: { Links: [`${dbName}:database`] },
+    });
+    expect((await a.mallory.api.request('POST', `/containers/${linker}/start`)).status).toBe(204);
+    // the linked container recreated under its name, as compose recreates a service's container
+    expect((await a.mallory.api.request('DELETE', `/containers/${db}?force=1`)).status).toBe(204);
+    const again = await a.ownContainer(dbName, {});
+    expect((await a.mallory.api.request('POST', `/containers/${again}/start`)).status).toBe(204);
+    await a.engine.request('POST', `/containers/${linker}/wait`);
+    const logs = await a.engine.request('GET', `/containers/${linker}/logs?stdout=1&stderr=1`);
+    expect(logs.text).toContain('linked');
+    // a container on a network of its own: the engine refuses such a link on its bridge, and so does the proxy
+    const net = await a.mallory.api.request('POST', '/networks/create', {
+      body: { Name: `${a.run}-elsewhere`, Labels: { 'dockhand.test': a.run } },
+    });
+    expect(net.status, net.text).toBe(201);
+    const elsewhere = await a.ownContainer(`${a.run}-elsewhere-db`, {
+      HostConfig: { NetworkMode: `${a.run}-elsewhere` },
+    });
+    refused(
+      await a.mallory.api.request('POST', '/containers/create', {
+        body: { Image: 'busybox', HostConfig: { Links: [`${a.run}-elsewhere-db:db`] } },
+      }),
+      403,
+      /Cannot link to .*-elsewhere-db, as it does not belong to the default network/,
+    );
+    await a.engine.request('DELETE', `/containers/${elsewhere}?force=1`);
+  });
+
+  it('a port named without its protocol is the same port to -P, as to the engine (found by review, stop 21)', async () => {
+    const id = await a.ownContainer(`${a.run}-bare-port`, {
+      ExposedPorts: { '80': {} },
+      HostConfig: { PublishAllPorts: true, PortBindings: { '80': [{ HostPort: '' }] } },
+    });
+    expect((await a.inspect('containers', id)).json.HostConfig.PortBindings).toEqual({
+      '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }],
+    });
+  });
 });
