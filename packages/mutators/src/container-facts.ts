@@ -7,10 +7,13 @@ export interface ContainerFacts {
   readonly name: string;
   /** The names of the networks it is on (created containers included). */
   readonly networks: readonly string[];
+  /** Its hostname (by default the first 12 digits of its id) and domain name: DNS names on user-defined networks. */
+  readonly hostname: string;
+  readonly domainname: string;
 }
 
 /**
- * Reads a container's name and networks on the engine, for a check that the proxy has already resolved the
+ * Reads a container's name, networks and host name on the engine, for a check that the proxy has already resolved the
  * container for (a full id of the tenant's own).
  *
  * @param ctx - the request's context (its `upstream`)
@@ -33,7 +36,13 @@ export async function containerFacts(ctx: Context, id: string): Promise<Containe
   }
   const info = await reply.json<{
     Name?: string;
+    Config?: { Hostname?: string; Domainname?: string } | null;
     NetworkSettings?: { Networks?: Record<string, unknown> | null } | null;
   }>();
-  return { name: info.Name ?? '', networks: Object.keys(info.NetworkSettings?.Networks ?? {}) };
+  return {
+    name: info.Name ?? '',
+    networks: Object.keys(info.NetworkSettings?.Networks ?? {}),
+    hostname: info.Config?.Hostname ?? '',
+    domainname: info.Config?.Domainname ?? '',
+  };
 }

@@ -1,7 +1,7 @@
 import { type Context, compose, DockhandError, type Middleware, on, untouchedWhen } from '@dockhand/core';
 import { onBuildReads } from './build-context.ts';
 import { classicBuild, pinClassicBuild } from './classic-build.ts';
-import { containerFacts } from './container-facts.ts';
+import { type ContainerFacts, containerFacts } from './container-facts.ts';
 import { parseInstruction } from './dockerfile-parser.ts';
 import { engineApiVersion } from './engine-version.ts';
 import { daemonImageName, imageNotFound, refuse, saveNotFound } from './errors.ts';
@@ -115,13 +115,18 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
    * user-defined networks, moby's `getNetworkID`), so it must be one of the tenant's (or shared) too, and goes on
    * as the network resolved.
    */
-  const endpointNetwork = async (ctx: Context, endpoint: unknown): Promise<void> => {
+  const endpointNetwork = async (ctx: Context, endpoint: unknown, resolvedKey: string): Promise<void> => {
     if (!isObject(endpoint)) return;
     const id = field(endpoint, 'NetworkID');
     if (id === undefined || id === null || id === '') return;
     if (typeof id !== 'string')
       throw refuse('DOCKHAND_FOREIGN_REFERENCE', 'an endpoint NetworkID must be a string');
-    setField(endpoint, 'NetworkID', await network(ctx, id));
+    const resolved = DEFAULT_NETWORKS.has(id) ? id : await network(ctx, id);
+    // it must be the network the endpoint is for: another one, the engine joins without the checks that network
+    // takes (a shared network's, found by review, stop 21: aliases there, under an endpoint of the tenant's own)
+    if (resolved !== resolvedKey)
+      throw refuse('DOCKHAND_FOREIGN_REFERENCE', `an endpoint's NetworkID must name the network it is for`);
+    setField(endpoint, 'NetworkID', resolved);
   };
 
   const lists: Middleware = on(
@@ -343,15 +348,29 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       if (typeof c !== 'string') throw refuse('DOCKHAND_FOREIGN_REFERENCE', 'a container is required');
       const id = await ownership(ctx).container(c);
       setField(body, 'Container', id);
-      await endpointNetwork(ctx, field(body, 'EndpointConfig'));
+      await endpointNetwork(ctx, field(body, 'EndpointConfig'), ctx.params.id!);
+      ctx.request.setJson(body);
       if (othersOn(ref) && ctx.operation === 'NetworkConnect') {
         refuseSharedEndpointNames(ref, field(body, 'EndpointConfig'));
-        refuseSharedName(ref, (await containerFacts(ctx, id)).name);
+        // the name checked and the connect made with no rename in between (a rename and a connect sent at once
+        // both passed, found by review, stop 21)
+        await sharedNames(async () => {
+          refuseSharedContainer(ref, id, await containerFacts(ctx, id));
+          await next();
+        });
+        return;
       }
-      ctx.request.setJson(body);
     }
     await next();
   });
+
+  /** Renames, and connects to networks others share, one at a time: each checks what the other changes. */
+  let namesQueue: Promise<unknown> = Promise.resolve();
+  const sharedNames = (fn: () => Promise<void>): Promise<void> => {
+    const run = namesQueue.then(fn);
+    namesQueue = run.catch(() => {});
+    return run;
+  };
 
   /**
    * Refuses, on a network others share, the names and addresses an endpoint would take there (`Aliases`, `Links`,
@@ -378,6 +397,32 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
    * engine's generated name, at create).
    */
   const sharedNamePrefix = `${label.value}-`;
+  /**
+   * A container's host and domain names are DNS names on user-defined networks too (found by review, stop 21:
+   * `--hostname workshop-api` drew the operator's clients): on a network others share, the engine's default
+   * (the first 12 digits of the id) or one of the tenant's own.
+   */
+  const refuseSharedHostname = (net: string, hostname: string, domainname: string, id?: string): void => {
+    if (domainname !== '')
+      throw refuse(
+        'DOCKHAND_FOREIGN_REFERENCE',
+        `a container with a domain name cannot join the shared network ${net}: other tenants' containers are on it, and look names up there`,
+      );
+    if (
+      hostname === '' ||
+      hostname.startsWith(sharedNamePrefix) ||
+      (id !== undefined && hostname === id.slice(0, 12))
+    )
+      return;
+    throw refuse(
+      'DOCKHAND_FOREIGN_REFERENCE',
+      `a container with the host name ${hostname} cannot join the shared network ${net}: other tenants' containers are on it, and look names up there; name it ${sharedNamePrefix}...`,
+    );
+  };
+  const refuseSharedContainer = (net: string, id: string, facts: ContainerFacts): void => {
+    refuseSharedName(net, facts.name);
+    refuseSharedHostname(net, facts.hostname, facts.domainname, id);
+  };
   const refuseSharedName = (net: string, name: string): void => {
     const bare = name.replace(/^\//, '');
     if (bare.startsWith(sharedNamePrefix)) return;
@@ -910,8 +955,9 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       const resolved: JsonObject = {};
       for (const [net, ep] of Object.entries(endpoints)) {
         // keyed by the network as resolved, as NetworkMode (the engine keeps each endpoint under the network's name)
-        resolved[DEFAULT_NETWORKS.has(net) ? net : await network(ctx, net)] = ep;
-        await endpointNetwork(ctx, ep);
+        const key = DEFAULT_NETWORKS.has(net) ? net : await network(ctx, net);
+        resolved[key] = ep;
+        await endpointNetwork(ctx, ep, key);
         if (othersOn(net)) refuseSharedEndpointNames(net, ep);
         const epLinks = field(ep, 'Links');
         if (Array.isArray(epLinks) && isObject(ep)) {
@@ -934,13 +980,20 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     // a name of the tenant's choosing on a network others share must be one of its own (the engine's generated
     // name is nobody's choice)
     const chosen = ctx.request.query.get('name') ?? '';
-    if (chosen !== '') {
-      const mode = isObject(hc) ? field(hc, 'NetworkMode') : undefined;
-      const joined = [
-        ...(typeof mode === 'string' ? [mode] : []),
-        ...(isObject(endpoints) ? Object.keys(endpoints) : []),
-      ];
-      for (const net of joined) if (othersOn(net)) refuseSharedName(net, chosen);
+    const mode = isObject(hc) ? field(hc, 'NetworkMode') : undefined;
+    const joined = [
+      ...(typeof mode === 'string' ? [mode] : []),
+      ...(isObject(endpoints) ? Object.keys(endpoints) : []),
+    ];
+    for (const net of joined.filter(othersOn)) {
+      if (chosen !== '') refuseSharedName(net, chosen);
+      const hostname = field(body, 'Hostname');
+      const domainname = field(body, 'Domainname');
+      refuseSharedHostname(
+        net,
+        typeof hostname === 'string' ? hostname : '',
+        typeof domainname === 'string' ? domainname : '',
+      );
     }
     ctx.request.setJson(body);
     await next();
@@ -969,9 +1022,12 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
 
   const rename: Middleware = on('ContainerRename', async (ctx, next) => {
     // (the containers middleware, after this one, resolves the reference again, from the cache)
-    const { networks: joined } = await containerFacts(ctx, await ownership(ctx).container(ctx.params.id!));
-    for (const net of joined) if (othersOn(net)) refuseSharedName(net, ctx.request.query.get('name') ?? '');
-    await next();
+    const id = await ownership(ctx).container(ctx.params.id!);
+    await sharedNames(async () => {
+      const { networks: joined } = await containerFacts(ctx, id);
+      for (const net of joined) if (othersOn(net)) refuseSharedName(net, ctx.request.query.get('name') ?? '');
+      await next();
+    });
     await hideConflictingId(ctx);
   });
 

@@ -132,4 +132,79 @@ describe('a network the operator shares (scopeToTenant shared.networks)', () => 
     for (const id of [named.json.Id, unnamed.json.Id])
       await a.engine.request('DELETE', `/containers/${id}?force=1`);
   });
+
+  it("takes no host or domain name of the tenant's choosing there, which are DNS names too (found by review, stop 21)", async () => {
+    for (const extra of [{ Hostname: 'workshop-api' }, { Domainname: 'example' }]) {
+      refused(
+        await api.request('POST', `/containers/create?name=${a.mallory.name}-h`, {
+          body: { Image: 'busybox', HostConfig: { NetworkMode: shared }, ...extra },
+        }),
+        403,
+        /cannot join the shared network/,
+      );
+      // made elsewhere first, then connected
+      const c = await api.request('POST', `/containers/create?name=${a.mallory.name}-h`, {
+        body: { Image: 'busybox', ...extra },
+      });
+      expect(c.status, c.text).toBe(201);
+      refused(
+        await api.request('POST', `/networks/${shared}/connect`, { body: { Container: c.json.Id } }),
+        403,
+        /cannot join the shared network/,
+      );
+      await a.engine.request('DELETE', `/containers/${c.json.Id}?force=1`);
+    }
+    // a host name of the tenant's own joins
+    const own = await api.request('POST', `/containers/create?name=${a.mallory.name}-h`, {
+      body: { Image: 'busybox', Hostname: `${a.mallory.name}-host`, HostConfig: { NetworkMode: shared } },
+    });
+    expect(own.status, own.text).toBe(201);
+    await a.engine.request('DELETE', `/containers/${own.json.Id}?force=1`);
+  });
+
+  it("an endpoint's NetworkID names the network it is for: another one took the container onto the shared network past its checks (found by review, stop 21)", async () => {
+    const mine = await api.request('POST', '/networks/create', {
+      body: { Name: `${a.run}-mine`, Labels: { 'dockhand.test': a.run } },
+    });
+    expect(mine.status, mine.text).toBe(201);
+    const alias = { NetworkID: shared, Aliases: ['workshop-api'] };
+    refused(
+      await api.request('POST', `/containers/create?name=db3`, {
+        body: { Image: 'busybox', NetworkingConfig: { EndpointsConfig: { [`${a.run}-mine`]: alias } } },
+      }),
+      403,
+      /NetworkID must name the network it is for/,
+    );
+    const c = await api.request('POST', `/containers/create?name=db2`, { body: { Image: 'busybox' } });
+    expect(c.status, c.text).toBe(201);
+    refused(
+      await api.request('POST', `/networks/${a.run}-mine/connect`, {
+        body: { Container: c.json.Id, EndpointConfig: alias },
+      }),
+      403,
+      /NetworkID must name the network it is for/,
+    );
+    expect(
+      Object.keys((await a.inspect('containers', c.json.Id)).json.NetworkSettings.Networks),
+    ).not.toContain(shared);
+    await a.engine.request('DELETE', `/containers/${c.json.Id}?force=1`);
+    await a.engine.request('DELETE', `/networks/${mine.json.Id}`);
+  });
+
+  it("a rename and a connect sent at once do not put a name of the tenant's choosing there (found by review, stop 21)", async () => {
+    for (let i = 0; i < 15; i++) {
+      const c = await api.request('POST', `/containers/create?name=${a.mallory.name}-race${i}`, {
+        body: { Image: 'busybox' },
+      });
+      expect(c.status, c.text).toBe(201);
+      await Promise.all([
+        api.request('POST', `/containers/${c.json.Id}/rename?name=dbx${i}`),
+        api.request('POST', `/networks/${shared}/connect`, { body: { Container: c.json.Id } }),
+      ]);
+      const info = (await a.inspect('containers', c.json.Id)).json;
+      if (Object.keys(info.NetworkSettings.Networks).includes(shared))
+        expect(info.Name).toBe(`/${a.mallory.name}-race${i}`);
+      await a.engine.request('DELETE', `/containers/${c.json.Id}?force=1`);
+    }
+  });
 });
