@@ -1063,7 +1063,8 @@ describe('found by review, stop 20: image references the engine resolves again, 
 
   it('a failed quiet classic build gets no name, whatever id its steps print (found by review, stop 20)', async () => {
     const name = `${a.run}-fake-id:1`;
-    const r = await a.mallory.api.request('POST', `/build?q=1&t=${encodeURIComponent(name)}`, {
+    // forcerm: the failed step's container goes too (it carries no label to clean it up by)
+    const r = await a.mallory.api.request('POST', `/build?q=1&forcerm=1&t=${encodeURIComponent(name)}`, {
       raw: await tarOf({ Dockerfile: `FROM busybox\nRUN echo ${victimImage} && exit 1\n` }),
       headers: { 'content-type': 'application/x-tar' },
     });
