@@ -721,6 +721,11 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     // the engine tags at the end whatever each name has become: the proxy gives the names then, checked again
     // (found by review, stop 19), with the lines the engine would have printed
     ctx.request.query.delete('t');
+    // a classic build's step containers carry no label: neither the tenant nor a cleanup by label could find them
+    // again, so they go whatever the build asks (the engine keeps every step's with `rm=0`, and a failed step's
+    // unless `forcerm`)
+    ctx.request.query.set('rm', '1');
+    ctx.request.query.set('forcerm', '1');
     // the classic builder reads its Dockerfile from the context tar: `classicBuild` reads it as the engine will
     // (the bytes are replayed as they are), so that `FROM`, `COPY --from`, `ONBUILD` and the triggers of the images
     // it starts from cannot read another tenant's image. BuildKit (`version=2`) sends the Dockerfile over its

@@ -1072,6 +1072,24 @@ describe('found by review, stop 20: image references the engine resolves again, 
     expect(await imageId(a.engine, name)).toBeUndefined();
   });
 
+  it('a classic build leaves no step container behind, whatever it asks: they carry no label to find them by', async () => {
+    const marker = `${a.run}-step-left`;
+    for (const query of ['rm=0', 'rm=1&forcerm=0']) {
+      const r = await a.mallory.api.request('POST', `/build?q=1&${query}`, {
+        raw: await tarOf({ Dockerfile: `FROM busybox\nRUN echo ${marker}\nRUN echo ${marker} && exit 1\n` }),
+        headers: { 'content-type': 'application/x-tar' },
+      });
+      expect(r.text, query).toContain('errorDetail');
+    }
+    const all = (await a.engine.request('GET', '/containers/json?all=1')).json as {
+      Id: string;
+      Command: string;
+    }[];
+    const left = all.filter((c) => c.Command.includes(marker));
+    for (const c of left) await a.engine.request('DELETE', `/containers/${c.Id}?force=1`);
+    expect(left).toEqual([]);
+  });
+
   it("a commit is named when the engine has made the image, checked then: a name the victim took meanwhile stays the victim's", async () => {
     const name = `${a.run}-commit-race:1`;
     // a container with 400 MB to commit: the commit takes about a second
