@@ -10,9 +10,13 @@ export type JsonLineTransform = (message: unknown) => unknown;
 /**
  * Called when a newline-delimited JSON stream has ended, before the client's body ends: the messages it returns
  * are sent last (e.g. what the proxy did once the engine had answered).
+ *
+ * @example
+ * ```ts
+ * res.transformJsonLines((m) => m, async () => [{ stream: 'Successfully tagged app:1\n' }]);
+ * ```
  */
 export type JsonLineFlush = () => unknown[] | Promise<unknown[]>;
-// e.g. `res.transformJsonLines((m) => m, async () => [{ stream: 'Successfully tagged app:1\n' }])`
 
 /**
  * Wraps a body sink so that a newline-delimited JSON stream is transformed one message at a time. A line that is

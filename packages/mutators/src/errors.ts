@@ -1,5 +1,6 @@
 import { DockhandError } from '@dockhand/core';
 import { versionAtLeast } from './engine-version.ts';
+import { familiarName } from './image-reference.ts';
 
 /** Every error code @dockhand/mutators raises, with its HTTP status. Documented in `docs/security.md`. */
 export const mutatorErrorCodes = {
@@ -143,9 +144,7 @@ export function daemonImageName(ref: string): string {
   const slash = named.lastIndexOf('/');
   const colon = named.lastIndexOf(':');
   const tagged = colon > slash;
-  let name = tagged ? named.slice(0, colon) : named;
+  const name = familiarName(tagged ? named.slice(0, colon) : named);
   const tag = tagged ? named.slice(colon) : digest === '' ? ':latest' : '';
-  name = name.replace(/^(?:docker\.io|index\.docker\.io)\//, '');
-  if (/^library\/[^/]+$/.test(name)) name = name.slice('library/'.length);
   return `${name}${tag}${digest}`;
 }

@@ -3,7 +3,12 @@ import { compose, type Middleware, on, untouchedWhen } from '@dockhand/core';
 import { classicBuild } from './classic-build.ts';
 import { refuse } from './errors.ts';
 import { checkedBody, field, foldKey, isObject, type JsonObject, setField } from './fields.ts';
-import { checkEndpoints, type NetworkPolicy, networkCreateCheck } from './network-settings.ts';
+import {
+  checkEndpoints,
+  type NetworkPolicy,
+  networkCreateCheck,
+  refuseMacAddress,
+} from './network-settings.ts';
 import { hostRegistryCheck, type RegistryRules, registryAddressHost, registryOf } from './registry-host.ts';
 
 /** Options of {@link hostGuard}: each escape is refused unless allowed here. */
@@ -271,11 +276,8 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
     const body = await checkedBody(() => ctx.request.json());
     refuseTopLevelHostConfig(body);
     refuseProcWorkingDir(field(body, 'WorkingDir'));
-    // a container given another's MAC address on the shared bridge receives that container's frames (found by
-    // review, stop 20); the engine still reads the field at the top level of a create before API 1.44
-    const mac = field(body, 'MacAddress');
-    if (mac !== undefined && mac !== null && mac !== '')
-      throw refuse('DOCKHAND_HOST_ESCAPE', 'choosing a MAC address is not allowed here');
+    // the engine still reads it at the top level of a create before API 1.44
+    refuseMacAddress(field(body, 'MacAddress'));
     const hc = field(body, 'HostConfig');
     if (hc !== undefined && hc !== null && !isObject(hc))
       throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'HostConfig must be an object');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { normaliseReference, repositoryOf, repoTag } from './image-reference.ts';
+import { familiarName, normaliseReference, repositoryOf, repoTag } from './image-reference.ts';
 
 describe('normaliseReference', () => {
   it.each([
@@ -41,5 +41,18 @@ describe('repoTag', () => {
     ['localhost:5000/app', '', 'localhost:5000/app:latest'],
   ])('%s with tag %j', (repo, tag, out) => {
     expect(repoTag(repo, tag)).toBe(out);
+  });
+});
+
+describe('familiarName', () => {
+  it.each([
+    ['docker.io/library/busybox', 'busybox'],
+    ['index.docker.io/library/busybox', 'busybox'],
+    ['docker.io/team/app', 'team/app'],
+    ['docker.io/library/a/b', 'library/a/b'],
+    ['localhost:5000/app', 'localhost:5000/app'],
+    ['Docker.io/app', 'Docker.io/app'],
+  ])('%s', (name, familiar) => {
+    expect(familiarName(name)).toBe(familiar);
   });
 });

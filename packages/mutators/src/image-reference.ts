@@ -61,3 +61,19 @@ export function repoTag(repo: string, tag: string): string {
   const name = colon === -1 ? repo : repo.slice(0, colon);
   return `${name}:${tag || (colon === -1 ? '' : repo.slice(colon + 1)) || 'latest'}`;
 }
+
+/**
+ * A repository name in its familiar form, as the daemon names it in its messages: without `docker.io/` (or
+ * `index.docker.io/`), and without `library/` before a name of one component.
+ *
+ * @param name - a repository name (`docker.io/library/busybox`), without tag or digest
+ * @returns its familiar form (`busybox`)
+ * @example
+ * ```ts
+ * familiarName('docker.io/team/app'); // 'team/app'
+ * ```
+ * @internal
+ */
+export function familiarName(name: string): string {
+  return name.replace(/^(?:docker\.io|index\.docker\.io)\//, '').replace(/^library\/([^/]+)$/, '$1');
+}

@@ -141,14 +141,25 @@ export function checkEndpoints(endpoints: unknown, many: boolean): void {
     refuseNetwork('an endpoint on the host network is not allowed here');
   for (const ep of many ? Object.values(endpoints) : [endpoints]) {
     if (!isObject(ep)) continue;
-    // another container's MAC address on a shared bridge takes its frames (found by review, stop 20)
-    if (nonEmptyString(field(ep, 'MacAddress'))) refuseNetwork('choosing a MAC address is not allowed here');
+    refuseMacAddress(field(ep, 'MacAddress'));
     const opts = field(ep, 'DriverOpts');
     if (isObject(opts) ? Object.keys(opts).length > 0 : opts !== undefined && opts !== null)
       refuseNetwork('endpoint DriverOpts are not allowed here');
   }
 }
 
-function nonEmptyString(v: unknown): boolean {
-  return v !== undefined && v !== null && v !== '';
+/**
+ * Refuses a chosen MAC address, on an endpoint or, before API 1.44, at the top level of a create: another
+ * container's MAC address on a shared bridge takes that container's frames (found by review, stop 20).
+ *
+ * @param mac - the `MacAddress` field as sent
+ * @throws {@link @dockhand/core!DockhandError} `DOCKHAND_HOST_ESCAPE` when one is set
+ * @example
+ * ```ts
+ * refuseMacAddress(field(body, 'MacAddress'));
+ * ```
+ */
+export function refuseMacAddress(mac: unknown): void {
+  if (mac !== undefined && mac !== null && mac !== '')
+    refuseNetwork('choosing a MAC address is not allowed here');
 }

@@ -105,16 +105,7 @@ const systemResolve: Resolve = async (name) =>
  * ```
  */
 export async function resolvesHostLocal(host: string, resolve: Resolve = systemResolve): Promise<boolean> {
-  if (isHostLocal(host)) return true;
-  const name = hostName(host);
-  if (isIP(name) !== 0 || name === '') return false;
-  let addresses: readonly string[];
-  try {
-    addresses = await resolve(name);
-  } catch {
-    return false;
-  }
-  return addresses.some((a) => isHostLocal(a));
+  return isHostLocal(host) || (await addressesOf(host, resolve)).some((a) => isHostLocal(a));
 }
 
 /**
@@ -217,7 +208,10 @@ export function hostRegistryCheck(
           `the registry ${hub ? 'docker.io' : host} is not one this workshop uses (allowed: ${allowed.join(', ')})`,
         );
       }
-      if (!hub && host && !local.has(name) && (await resolvesHostLocal(host))) {
+      if (hub || !host || local.has(name)) continue;
+      // the name resolved once, for both checks (resolvesHostLocal's reading)
+      const addresses = await addressesOf(host, systemResolve);
+      if (isHostLocal(host) || addresses.some((a) => isHostLocal(a))) {
         throw refuse(
           'DOCKHAND_HOST_ESCAPE',
           `the registry ${host} is on the engine's host, which the engine reaches and containers do not; it is not allowed here`,
@@ -225,17 +219,13 @@ export function hostRegistryCheck(
       }
       // a container's address: the engine reaches every container on the host, another tenant's too, which no
       // container of this tenant's reaches (found by review, stop 21: a pull probed another tenant's services)
-      if (!hub && host && !local.has(name) && upstream) {
-        const addresses = await addressesOf(host, systemResolve);
-        if (addresses.length > 0) {
-          subnets ??= await engineSubnets(upstream);
-          const inside = addresses.some((a) => subnets!.check(a, isIP(a) === 6 ? 'ipv6' : 'ipv4'));
-          if (inside) {
-            throw refuse(
-              'DOCKHAND_HOST_ESCAPE',
-              `the registry ${host} is on a network of the engine's containers, which the engine reaches whoever they belong to; it is not allowed here`,
-            );
-          }
+      if (upstream && addresses.length > 0) {
+        subnets ??= await engineSubnets(upstream);
+        if (addresses.some((a) => subnets!.check(a, isIP(a) === 6 ? 'ipv6' : 'ipv4'))) {
+          throw refuse(
+            'DOCKHAND_HOST_ESCAPE',
+            `the registry ${host} is on a network of the engine's containers, which the engine reaches whoever they belong to; it is not allowed here`,
+          );
         }
       }
     }

@@ -15,7 +15,7 @@ import {
   refuseReserved,
   reservedName,
 } from './image-policy.ts';
-import { normaliseReference, repositoryOf, repoTag } from './image-reference.ts';
+import { familiarName, normaliseReference, repositoryOf, repoTag } from './image-reference.ts';
 import { FULL_ID, Ownership } from './ownership.ts';
 import { registryOf, resolvesHostLocal } from './registry-host.ts';
 import { refuseLabelInstructions } from './stamp-labels.ts';
@@ -624,9 +624,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
    */
   const pushMissing = (ctx: Context, name: string): void => {
     const full = normaliseReference(repositoryOf(name)).name;
-    // the repository in its familiar form, as the engine names it (`docker.io/library/x` is `x`)
-    const familiar = full.replace(/^docker\.io\//, '').replace(/^library\/([^/]+)$/, '$1');
-    const message = `An image does not exist locally with the tag: ${familiar}`;
+    const message = `An image does not exist locally with the tag: ${familiarName(full)}`;
     ctx.respond(200, {});
     ctx.response!.setBody(
       Buffer.from(

@@ -1,4 +1,4 @@
-import { type Context, compose, type Middleware, on } from '@dockhand/core';
+import { type Context, type Middleware, on } from '@dockhand/core';
 import { containerFacts } from './container-facts.ts';
 import { refuse } from './errors.ts';
 import { checkedBody, child, field, isObject, type JsonObject, setField } from './fields.ts';
@@ -23,12 +23,12 @@ export interface TenantNetworkOptions {
 }
 
 const DEFAULT_BRIDGE = new Set(['', 'default', 'bridge']);
+const ANY_ADDRESS = new Set(['', '0.0.0.0', '::']);
 
 /** A port as the engine keys it: `80` is `80/tcp`. */
 function portKey(port: string): string {
   return port.includes('/') ? port : `${port}/tcp`;
 }
-const ANY_ADDRESS = new Set(['', '0.0.0.0', '::']);
 
 /** One decimal octet as Go's `net.ParseIP` reads it: 0 to 255, without leading zeros. */
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]\\d|\\d)';
@@ -226,13 +226,11 @@ export function tenantNetwork(options: TenantNetworkOptions = {}): Middleware {
     return changed;
   };
 
-  const create: Middleware = on('ContainerCreate', async (ctx, next) => {
+  return on('ContainerCreate', async (ctx, next) => {
     const body = await checkedBody(() => ctx.request.json());
     const hc = child(body, 'HostConfig');
     const moved = await onTenantNetwork(ctx, body, hc);
     if ((await publish(ctx, body, hc)) || moved) ctx.request.setJson(body);
     await next();
   });
-
-  return compose([create]);
 }

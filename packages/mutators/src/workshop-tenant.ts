@@ -47,8 +47,8 @@ export interface WorkshopTenantOptions {
    */
   readonly network?: string;
   /**
-   * Where published ports are bound when a request leaves the address open (default `127.0.0.1`, which no
-   * container reaches; `false` leaves bindings as sent). See {@link tenantNetwork}.
+   * Where published ports are bound when a request leaves the address open or names a loopback one (default
+   * `127.0.0.1`, which no container reaches; `false` leaves bindings as sent). See {@link tenantNetwork}.
    */
   readonly publishOn?: string | false;
   /** Where the proxy sees the project volume (used only with `unsafeOldEngineBinds`). */
