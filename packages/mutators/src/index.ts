@@ -19,6 +19,7 @@ export {
 export { type ScopeOptions, scopeToTenant } from './scope-to-tenant.ts';
 export { type StampOptions, stampLabels } from './stamp-labels.ts';
 export { carries, parseLabel, type TenantLabel } from './tenant.ts';
+export { tenantLoopback } from './tenant-loopback.ts';
 export { type TenantNetworkOptions, tenantNetwork } from './tenant-network.ts';
 export {
   type WorkshopTenantMiddleware,

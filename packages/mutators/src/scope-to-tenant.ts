@@ -25,7 +25,11 @@ import { carries, parseLabel, type TenantLabel } from './tenant.ts';
 export interface ScopeOptions {
   /** The tenant label, `key=value` or an object. */
   readonly label: string | TenantLabel;
-  /** Objects of others the tenant may use (not see in lists, not change): e.g. a shared network. */
+  /**
+   * Objects of others the tenant may use (not see in lists, not change): e.g. a shared network. On a shared
+   * network the tenant's containers join only under names and host names `<tenant>-...`, so a tenant that shares
+   * networks needs a name of lower-case letters, digits, `_` and `.` (no `-`).
+   */
   readonly shared?: { readonly networks?: readonly string[]; readonly volumes?: readonly string[] };
   /**
    * Networks made for this tenant alone, by its operator (e.g. a workshop instance's network, the tenant's
@@ -70,6 +74,12 @@ const EXEC_OPS = ['ExecStart', 'ExecResize', 'ExecInspect'] as const;
 const DEFAULT_NETWORKS = new Set(['default', 'bridge', 'none', 'host', '']);
 
 /**
+ * A tenant name that can share networks: with no `-` and no capitals, no tenant's `<name>-` prefix is a prefix of
+ * another's, in DNS's letter case too.
+ */
+const SHARED_TENANT_NAME = /^[a-z0-9][a-z0-9_.]*$/;
+
+/**
  * The tenant sees and acts on only what carries its label, on every route that names an object:
  * - lists (containers, volumes, networks, images, prune, `system/df`) get the label filter injected upstream and
  *   are filtered again on the way back;
@@ -85,6 +95,9 @@ const DEFAULT_NETWORKS = new Set(['default', 'bridge', 'none', 'host', '']);
  *
  * @param options - the tenant label, shared objects, image policy
  * @returns the middleware
+ * @throws TypeError when the tenant shares networks (`shared.networks`) and its name holds anything but lower-case
+ *   letters, digits, `_` and `.`: its containers join those networks as `<tenant>-...`, and a name with a `-` or
+ *   capitals could extend or spell another tenant's (`alice` and `alice-2`)
  * @example
  * ```ts
  * createProxy({ upstream, middleware: [scopeToTenant({ label: 'dockhand.tenant=alice', shared: { networks: ['workshop'] } })] });
@@ -95,6 +108,13 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   const labelSpec = `${label.key}=${label.value}`;
   const tenantNetworks = new Set(options.tenantNetworks ?? []);
   const sharedNetworks = new Set([...(options.shared?.networks ?? []), ...tenantNetworks]);
+  // on a network others share, the tenant's containers join under names `<tenant>-...`: a tenant whose name
+  // extended another's with a dash took names in the other's space (`alice` named `alice-2-web`, found by review,
+  // stop 21), and DNS, where those names are looked up, reads capitals as small letters
+  if ((options.shared?.networks ?? []).length > 0 && !SHARED_TENANT_NAME.test(label.value))
+    throw new TypeError(
+      `scopeToTenant(): tenant '${label.value}' shares networks with other tenants, where its containers are named '${label.value}-...': its name may hold only lower-case letters, digits, '_' and '.', so that no tenant's names extend or spell another's`,
+    );
   /** A network other tenants' containers are on too, where an endpoint takes no names or addresses. */
   const othersOn = (net: string): boolean => sharedNetworks.has(net) && !tenantNetworks.has(net);
   const images: ImagePolicy = options.images ?? {};

@@ -17,7 +17,10 @@ export interface TenantNetworkOptions {
    * `0.0.0.0` or `::`, and every port of `PublishAllPorts`) and where it names a loopback address (`127.x.y.z`,
    * `::1`); a port bound to any other address is refused.
    * Default `127.0.0.1`: the host's loopback, which no container reaches, where every other address of the host
-   * (the bridge gateways, its own) is reachable from every tenant's containers. `false` leaves bindings as sent.
+   * (the bridge gateways, its own) is reachable from every tenant's containers. The engine allocates host ports
+   * per address, so on an address tenants share, ports are first come, first served among them:
+   * {@link tenantLoopback} gives each tenant a loopback address of its own (the `workshopTenant` preset's
+   * default). `false` leaves bindings as sent.
    */
   readonly publishOn?: string | false;
 }
@@ -70,8 +73,9 @@ async function imageExposedPorts(ctx: Context, image: unknown): Promise<string[]
  * reaper, for one, takes its orders from whoever connects to its published port (found by review, stop 20).
  * This middleware closes both:
  * - a container create that names no network, `default` or `bridge` (mode or endpoint) goes on `defaultNetwork`;
- * - every published port is bound to `publishOn` (the host's loopback), whatever loopback address the request
- *   names; `PublishAllPorts` becomes a binding of each port the container and its image expose, there.
+ * - every published port is bound to `publishOn` (the host's loopback, or the tenant's own loopback address),
+ *   whatever loopback address the request names; `PublishAllPorts` becomes a binding of each port the container
+ *   and its image expose, there.
  *
  * Place it after {@link scopeToTenant} (which resolves the image and checks the networks the request names) and
  * list `defaultNetwork` in its `tenantNetworks`. A container's legacy links (`--link`) move with it to the network,
@@ -87,7 +91,8 @@ async function imageExposedPorts(ctx: Context, image: unknown): Promise<string[]
  *   upstream: 'unix:///var/run/docker.sock',
  *   middleware: [
  *     scopeToTenant({ label: 'dockhand.tenant=alice', tenantNetworks: ['alice_default'] }),
- *     tenantNetwork({ defaultNetwork: 'alice_default' }), // ports on 127.0.0.1
+ *     // ports on alice's own loopback address: no other tenant's ports are there
+ *     tenantNetwork({ defaultNetwork: 'alice_default', publishOn: tenantLoopback('alice') }),
  *     stampLabels({ labels: { 'dockhand.tenant': 'alice' } }),
  *   ],
  * });

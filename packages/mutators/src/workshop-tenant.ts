@@ -9,6 +9,7 @@ import { Ownership } from './ownership.ts';
 import { rewriteDockerSocket } from './rewrite-docker-socket.ts';
 import { scopeToTenant } from './scope-to-tenant.ts';
 import { stampLabels } from './stamp-labels.ts';
+import { tenantLoopback } from './tenant-loopback.ts';
 import { tenantNetwork } from './tenant-network.ts';
 
 /** Options of {@link workshopTenant}. */
@@ -47,8 +48,12 @@ export interface WorkshopTenantOptions {
    */
   readonly network?: string;
   /**
-   * Where published ports are bound when a request leaves the address open or names a loopback one (default
-   * `127.0.0.1`, which no container reaches; `false` leaves bindings as sent). See {@link tenantNetwork}.
+   * Where published ports are bound when a request leaves the address open or names a loopback one (`false`
+   * leaves bindings as sent). See {@link tenantNetwork}. Default: the tenant's own loopback address,
+   * {@link tenantLoopback}`(tenant)` (`127.a.b.c`), which no container reaches and where no other tenant's ports
+   * are: each tenant's `-p 8080:80` works at once, and no tenant takes, or learns of, another's ports. Pass
+   * `127.0.0.1` where clients on the host use `localhost` (ports are then first come, first served across
+   * tenants).
    */
   readonly publishOn?: string | false;
   /** Where the proxy sees the project volume (used only with `unsafeOldEngineBinds`). */
@@ -175,7 +180,7 @@ async function checkInstanceObjects(
  * 4. {@link mountPolicy}: binds under the project directory become mounts of the project volume; nothing else;
  * 5. {@link scopeToTenant}: only the tenant's objects, everywhere;
  * 6. {@link tenantNetwork}: containers on the tenant's `network` in place of `bridge`, published ports on the
- *    host's loopback;
+ *    tenant's own loopback address ({@link tenantLoopback});
  * 7. {@link stampLabels}: the tenant label on everything created (last, so nothing can override it);
  * 8. {@link buildkitGuard}: the same for BuildKit builds over `/grpc`, and no host-network or insecure builds.
  *
@@ -287,7 +292,7 @@ export function workshopTenant(options: WorkshopTenantOptions): WorkshopTenantMi
     }),
     tenantNetwork({
       ...(options.network === undefined ? {} : { defaultNetwork: options.network }),
-      ...(options.publishOn === undefined ? {} : { publishOn: options.publishOn }),
+      publishOn: options.publishOn ?? tenantLoopback(options.tenant),
     }),
     stampLabels({ labels }),
     buildkitGuard({

@@ -96,7 +96,8 @@ export interface Arena extends AsyncDisposable {
 const dirs: string[] = [];
 
 async function startTenant(engine: Client, run: string, who: string): Promise<Tenant> {
-  const name = `${run}-${who}`;
+  // no `-` in a tenant's name: shared-network.test.ts shares a network, which takes only such names
+  const name = `${run}_${who}`;
   const projectVolume = `${name}_project`;
   const socketVolume = `${name}_socket`;
   for (const v of [projectVolume, socketVolume]) {
@@ -152,7 +153,7 @@ async function startTenant(engine: Client, run: string, who: string): Promise<Te
  * `dockhand.test=<run>` or with one of the two tenant names, and removed on dispose.
  */
 export async function arena(): Promise<Arena> {
-  const run = `atk-${randomUUID().slice(0, 8)}`;
+  const run = `atk_${randomUUID().slice(0, 8)}`;
   const engine = client(ENGINE_SOCKET);
   const mallory = await startTenant(engine, run, 'mallory');
   const victim = await startTenant(engine, run, 'victim');

@@ -207,4 +207,25 @@ describe('a network the operator shares (scopeToTenant shared.networks)', () => 
       await a.engine.request('DELETE', `/containers/${c.json.Id}?force=1`);
     }
   });
+
+  it.each([
+    ['alice-2', "extends another's name with a dash: alice-2-web is in alice's space too"],
+    ['Alice', 'spells alice in DNS, which reads capitals as small letters'],
+    ['-x', 'starts with a dash'],
+    ['', 'is empty'],
+  ])('a tenant named %s cannot share networks: its name %s (found by review, stop 21)', (tenant) => {
+    expect(() =>
+      scopeToTenant({ label: { key: 'dockhand.tenant', value: tenant }, shared: { networks: [shared] } }),
+    ).toThrow(/may hold only lower-case letters, digits, '_' and '\.'/);
+  });
+
+  it('a tenant named with a dash still works where it shares no network', () => {
+    expect(() => scopeToTenant({ label: 'dockhand.tenant=alice-2' })).not.toThrow();
+    expect(() =>
+      scopeToTenant({ label: 'dockhand.tenant=alice-2', tenantNetworks: ['alice-2_default'] }),
+    ).not.toThrow();
+    expect(() =>
+      scopeToTenant({ label: 'dockhand.tenant=team_a.b2', shared: { networks: [shared] } }),
+    ).not.toThrow();
+  });
 });

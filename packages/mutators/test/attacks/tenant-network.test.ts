@@ -5,9 +5,13 @@
 // both: a tenant's containers go on its own network, and its ports are published on the host's loopback.
 import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tenantLoopback } from '../../src/index.ts';
 import { type Arena, arena, refused } from './harness.ts';
 
 let a: Arena;
+/** The loopback addresses the preset publishes each tenant's ports on. */
+let malloryAddress: string;
+let victimAddress: string;
 
 /** The host's own IPv4 addresses, loopback left out: the engine's gateways and the host's own. */
 function hostAddresses(): string[] {
@@ -47,6 +51,8 @@ let ownWebIp: string;
 
 beforeAll(async () => {
   a = await arena();
+  malloryAddress = tenantLoopback(a.mallory.name);
+  victimAddress = tenantLoopback(a.victim.name);
   // the victim's service, made through the victim's own proxy, on a port of the engine's choice (as
   // testcontainers publishes its reaper: `HostIp` left empty)
   const c = await a.victim.api.request('POST', `/containers/create?name=${a.run}-victim-web`, {
@@ -74,10 +80,10 @@ beforeAll(async () => {
       IPAddress: string;
     }
   ).IPAddress;
-  // the victim's own tools on the host reach it
+  // the victim's own tools on the host reach it, at its address
   let page: string | undefined;
   for (let i = 0; i < 50 && page === undefined; i++) {
-    page = await fetchText(`http://127.0.0.1:${victimPort}/`);
+    page = await fetchText(`http://${victimAddress}:${victimPort}/`);
     if (page === undefined) await new Promise((r) => setTimeout(r, 100));
   }
   expect(page).toBe('victim-page\n');
@@ -88,12 +94,13 @@ afterAll(async () => {
 }, 120_000);
 
 describe("another tenant's services over the network (tenantNetwork, in workshopTenant)", () => {
-  it("a container left on the engine's default network goes on the tenant's own, ports on the host's loopback", async () => {
+  it("a container left on the engine's default network goes on the tenant's own, ports on the tenant's own loopback address", async () => {
     const info = (await a.inspect('containers', victim)).json;
     expect(Object.keys(info.NetworkSettings.Networks)).toEqual([a.victim.network]);
     expect(info.HostConfig.NetworkMode).toBe(a.victim.network);
-    expect(info.HostConfig.PortBindings).toEqual({ '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] });
-    for (const b of info.NetworkSettings.Ports['80/tcp']) expect(b.HostIp).toBe('127.0.0.1');
+    expect(info.HostConfig.PortBindings).toEqual({ '80/tcp': [{ HostIp: victimAddress, HostPort: '' }] });
+    for (const b of info.NetworkSettings.Ports['80/tcp']) expect(b.HostIp).toBe(victimAddress);
+    expect(victimAddress).not.toBe(malloryAddress);
   });
 
   it.each<[string, Record<string, unknown>]>([
@@ -141,7 +148,7 @@ describe("another tenant's services over the network (tenantNetwork, in workshop
     const r = await a.mallory.api.request('POST', '/containers/create', {
       body: { Image: 'busybox', Labels: { 'dockhand.test': a.run }, HostConfig: { PortBindings: bindings } },
     });
-    refused(r, 403, /ports are published on 127\.0\.0\.1/);
+    refused(r, 403, new RegExp(`ports are published on ${malloryAddress.replaceAll('.', '\\.')},`));
     expect(await a.engineContainers()).toHaveLength(before);
   });
 
@@ -161,18 +168,19 @@ describe("another tenant's services over the network (tenantNetwork, in workshop
     const info = (await a.inspect('containers', id)).json;
     expect(info.HostConfig.PublishAllPorts).toBe(false);
     expect(info.HostConfig.PortBindings).toEqual({
-      '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }],
-      '81/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }],
+      '80/tcp': [{ HostIp: malloryAddress, HostPort: '' }],
+      '81/tcp': [{ HostIp: malloryAddress, HostPort: '' }],
     });
     expect((await a.engine.request('DELETE', `/containers/${id}?force=1`)).status).toBe(204);
   });
 
-  it("any loopback binding goes on 127.0.0.1 (a port on ::1 took another tenant's 127.0.0.1 port for clients that try ::1 first; found by review, stop 21); the tenant's own network is its to attach to, the victim's is not", async () => {
+  it("any loopback binding goes on the tenant's own address (a port on ::1 took another tenant's 127.0.0.1 port for clients that try ::1 first; found by review, stop 21); the tenant's own network is its to attach to, the victim's is not", async () => {
     const id = await a.ownContainer(`${a.run}-loopback`, {
       HostConfig: {
         NetworkMode: 'none',
         PortBindings: {
           '80/tcp': [
+            { HostIp: '127.0.0.1', HostPort: '' },
             { HostIp: '127.0.0.2', HostPort: '' },
             { HostIp: '::1', HostPort: '' },
           ],
@@ -180,23 +188,8 @@ describe("another tenant's services over the network (tenantNetwork, in workshop
       },
     });
     expect((await a.inspect('containers', id)).json.HostConfig.PortBindings).toEqual({
-      '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }],
+      '80/tcp': [{ HostIp: malloryAddress, HostPort: '' }],
     });
-    // the victim's port, asked for on ::1: bound on 127.0.0.1, where the victim holds it
-    const squat = await a.mallory.api.request('POST', '/containers/create', {
-      body: {
-        Image: 'busybox',
-        Cmd: ['sleep', '60'],
-        Labels: { 'dockhand.test': a.run },
-        ExposedPorts: { '80/tcp': {} },
-        HostConfig: { PortBindings: { '80/tcp': [{ HostIp: '::1', HostPort: String(victimPort) }] } },
-      },
-    });
-    expect(squat.status, squat.text).toBe(201);
-    const start = await a.mallory.api.request('POST', `/containers/${squat.json.Id}/start`);
-    expect(start.status).toBe(500);
-    expect(start.json.message).toMatch(/port is already allocated/);
-    expect(await fetchText(`http://127.0.0.1:${victimPort}/`)).toBe('victim-page\n');
     const other = await a.ownContainer(`${a.run}-attach`, { HostConfig: { NetworkMode: 'none' } });
     // a container with a network of its own joins the tenant's network (as the forwarder attaches it)
     const net = await a.mallory.api.request('POST', '/networks/create', {
@@ -310,7 +303,55 @@ describe("another tenant's services over the network (tenantNetwork, in workshop
       HostConfig: { PublishAllPorts: true, PortBindings: { '80': [{ HostPort: '' }] } },
     });
     expect((await a.inspect('containers', id)).json.HostConfig.PortBindings).toEqual({
-      '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }],
+      '80/tcp': [{ HostIp: malloryAddress, HostPort: '' }],
     });
+  });
+
+  it("a tenant publishes the host port another tenant holds, on its own address: it neither takes the other's port nor learns that it is taken, and its own second binding is refused as the engine refuses it (found by review, stop 21)", async () => {
+    // the victim's port, asked for on 127.0.0.1 and ::1, where clients on the host look for localhost
+    const squat = await a.mallory.api.request('POST', `/containers/create?name=${a.run}-squat`, {
+      body: {
+        Image: 'busybox',
+        Cmd: ['sh', '-c', 'echo squat-page > /tmp/index.html && httpd -f -p 80 -h /tmp'],
+        Labels: { 'dockhand.test': a.run },
+        ExposedPorts: { '80/tcp': {} },
+        HostConfig: {
+          PortBindings: {
+            '80/tcp': [
+              { HostIp: '127.0.0.1', HostPort: String(victimPort) },
+              { HostIp: '::1', HostPort: String(victimPort) },
+            ],
+          },
+        },
+      },
+    });
+    expect(squat.status, squat.text).toBe(201);
+    // granted, as the engine grants a free port: on the attacker's own address, where no client looks for the
+    // victim's (on one shared address, the start failed with `port is already allocated`, which told the attacker
+    // the port was in use; a moment when the victim's container was recreated gave the attacker the port)
+    const start = await a.mallory.api.request('POST', `/containers/${squat.json.Id}/start`);
+    expect(start.status, start.text).toBe(204);
+    const info = (await a.inspect('containers', squat.json.Id)).json;
+    expect(info.NetworkSettings.Ports['80/tcp']).toEqual([
+      { HostIp: malloryAddress, HostPort: String(victimPort) },
+    ]);
+    let page: string | undefined;
+    for (let i = 0; i < 50 && page === undefined; i++) {
+      page = await fetchText(`http://${malloryAddress}:${victimPort}/`);
+      if (page === undefined) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(page).toBe('squat-page\n');
+    // the victim's port is still the victim's, and nothing of the attacker's answers on localhost
+    expect(await fetchText(`http://${victimAddress}:${victimPort}/`)).toBe('victim-page\n');
+    expect(await fetchText(`http://127.0.0.1:${victimPort}/`)).not.toBe('squat-page\n');
+    expect(await fetchText(`http://[::1]:${victimPort}/`)).not.toBe('squat-page\n');
+    // the attacker's own second container on that port: refused by the engine, as on any engine
+    const again = await a.ownContainer(`${a.run}-squat-again`, {
+      ExposedPorts: { '80/tcp': {} },
+      HostConfig: { PortBindings: { '80/tcp': [{ HostPort: String(victimPort) }] } },
+    });
+    const second = await a.mallory.api.request('POST', `/containers/${again}/start`);
+    expect(second.status).toBe(500);
+    expect(second.json.message).toMatch(/port is already allocated/);
   });
 });

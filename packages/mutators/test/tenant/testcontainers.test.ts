@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ensureReaperImage, reaperEnv } from '../../../../fixtures/reaper/image.ts';
 import { type Session, startSession } from '../../../../fixtures/reaper/session.ts';
+import { tenantLoopback } from '../../src/index.ts';
 import {
   createTenant,
   engineHasSubpaths,
@@ -49,9 +50,10 @@ function startTenantSession(): Promise<Session> {
     ...reaperEnv(image),
     DOCKER_HOST: t.dockerHost,
     TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE: '/var/run/docker.sock',
-    // as in the workshop's IDE: the proxy publishes ports on the host's loopback, where this process (in a
-    // container, so testcontainers would otherwise take the bridge gateway for the host) reaches them
-    TESTCONTAINERS_HOST_OVERRIDE: '127.0.0.1',
+    // the proxy publishes the tenant's ports on its own loopback address, where this process (in a container, so
+    // testcontainers would otherwise take the bridge gateway for the host) reaches them; in the workshop's IDE,
+    // the forwarder makes them reachable on localhost
+    TESTCONTAINERS_HOST_OVERRIDE: tenantLoopback(t.name),
     TESTCONTAINERS_RYUK_RECONNECTION_TIMEOUT: '1s',
     TESTCONTAINERS_ENTRY: createRequire(import.meta.url).resolve('testcontainers'),
     TEST_LABELS: JSON.stringify({ 'dockhand.test': t.testLabel }),
@@ -99,12 +101,12 @@ it('starts, uses and reaps a container, with its reaper proxied too; everything 
     };
   }>('container', reaperId);
   expect(reaper.Config.Image).toBe(image);
-  // on the tenant's own network, its port on the host's loopback: no other tenant's container reaches it to give
-  // it orders (found by review, stop 20)
+  // on the tenant's own network, its port on the tenant's own loopback address: no other tenant's container
+  // reaches it to give it orders (found by review, stop 20)
   expect(Object.keys(reaper.NetworkSettings.Networks)).toEqual([t.network]);
   const bindings = Object.values(reaper.NetworkSettings.Ports).flatMap((b) => b ?? []);
   expect(bindings.length).toBeGreaterThan(0);
-  for (const b of bindings) expect(b.HostIp).toBe('127.0.0.1');
+  for (const b of bindings) expect(b.HostIp).toBe(tenantLoopback(t.name));
   expect(reaper.Config.Labels['dockhand.tenant']).toBe(t.name);
   const sock = reaper.Mounts.find((m) => m.Destination === '/var/run/docker.sock');
   if (await engineHasSubpaths()) expect(sock).toMatchObject({ Type: 'volume', Name: t.socketVolume });
