@@ -9,6 +9,7 @@ import {
   networkCreateCheck,
   refuseMacAddress,
 } from './network-settings.ts';
+import { checkPsArgs } from './ps-args.ts';
 import { hostRegistryCheck, type RegistryRules, registryAddressHost, registryOf } from './registry-host.ts';
 
 /** Options of {@link hostGuard}: each escape is refused unless allowed here. */
@@ -177,8 +178,9 @@ function nonEmpty(v: unknown): boolean {
  * cgroup), unconfined `SecurityOpt`, `MaskedPaths`/`ReadonlyPaths` overrides (even empty ones, which unmask
  * everything), `Sysctls`, OCI `Annotations` (read by the runtime), `CgroupParent`, `Runtime`, log drivers that ship data off the machine, privileged exec; and on `/build`, host networking,
  * `cgroupparent` and `extrahosts`. Host settings at the top level of a create body (which the engine still
- * reads when there is no `HostConfig`) and a body on `start` (which engines apply for API versions before 1.24)
- * are refused too. Networks: only `bridge` networks without driver options or explicit subnets (a `macvlan`
+ * reads when there is no `HostConfig`), a body on `start` (which engines apply for API versions before 1.24) and a
+ * start from a checkpoint (a host directory) are refused too, and so are `ps` arguments of `top` that could show
+ * the host's processes (see {@link checkPsArgs}). Networks: only `bridge` networks without driver options or explicit subnets (a `macvlan`
  * network puts containers on the host's LAN; bridge options and subnets act on the host's interfaces and routes),
  * and no endpoint `DriverOpts`; see {@link NetworkPolicy}.
  *
@@ -309,9 +311,14 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
 
   // before API 1.24 the engine applies a HostConfig sent with start (Engine 20.10 still serves API 1.12 and up);
   // from 1.24 on it refuses any body there, so no client sends one
+  // a start from a checkpoint restores the container from a directory on the host (`checkpoint-dir`), with CRIU, on
+  // engines in experimental mode; the checkpoint routes themselves are refused (suspected by review, stop 22)
   const start: Middleware = untouchedWhen(
-    (req) => req.bodyLength === 0,
+    (req) => req.bodyLength === 0 && !req.query.has('checkpoint') && !req.query.has('checkpoint-dir'),
     on('ContainerStart', async (ctx, next) => {
+      const q = ctx.request.query;
+      if (q.has('checkpoint') || q.has('checkpoint-dir'))
+        throw refuse('DOCKHAND_HOST_ESCAPE', 'starting a container from a checkpoint is not allowed here');
       const body = await checkedBody(() => ctx.request.json());
       if (Object.keys(body).length > 0) {
         throw refuse(
@@ -319,6 +326,15 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
           'a start request takes no body here (old API versions would apply its HostConfig)',
         );
       }
+      await next();
+    }),
+  );
+
+  // the engine runs `ps` on the host with these arguments, and filters its rows by a column it finds by name
+  const top: Middleware = untouchedWhen(
+    (req) => req.query.getAll('ps_args').every((v) => v === ''),
+    on('ContainerTop', async (ctx, next) => {
+      for (const psArgs of ctx.request.query.getAll('ps_args')) checkPsArgs(psArgs);
       await next();
     }),
   );
@@ -412,6 +428,7 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
   return compose([
     create,
     start,
+    top,
     update,
     exec,
     build,

@@ -10,6 +10,7 @@ export { type ImageFacts, type ImagePolicy, imageVisible, reservedName } from '.
 export { type MountPolicyOptions, mountPolicy, type Remap } from './mount-policy.ts';
 export type { NetworkPolicy } from './network-settings.ts';
 export { type OwnedKind, Ownership } from './ownership.ts';
+export { checkPsArgs } from './ps-args.ts';
 export type { RegistryRules } from './registry-host.ts';
 export {
   type RewriteSocketOptions,

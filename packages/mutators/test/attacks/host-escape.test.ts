@@ -235,6 +235,50 @@ describe('host-escape fields of HostConfig are refused (hostGuard, DOCKHAND_HOST
     expect(state.HostConfig.Privileged).toBe(false);
   });
 
+  it('start from a checkpoint (a directory on the host, restored by CRIU on engines in experimental mode; suspected by review, stop 22)', async () => {
+    for (const query of ['checkpoint=c1', 'checkpoint=c1&checkpoint-dir=/var/lib', 'checkpoint-dir=/tmp']) {
+      const r = await a.mallory.api.request('POST', `/containers/${own}/start?${query}`);
+      refused(r, 403, /starting a container from a checkpoint is not allowed here/);
+    }
+    expect((await a.inspect('containers', own)).json.State.Running).toBe(false);
+  });
+
+  it("top's ps arguments that showed another tenant's processes, their command lines and environment (found by review, stop 22)", async () => {
+    const secret = `top-secret-${a.run}`;
+    const victimId = await a.victimContainer(`${a.run}-top-victim`, { Env: [`DB_PASSWORD=${secret}`] });
+    const pid = (await a.inspect('containers', victimId)).json.State.Pid as number;
+    const mine = await a.ownContainer(`${a.run}-top-own`);
+    expect((await a.mallory.api.request('POST', `/containers/${mine}/start`)).status).toBe(204);
+    const top = (ref: string, psArgs: string) =>
+      a.mallory.api.request('GET', `/containers/${ref}/top?ps_args=${encodeURIComponent(psArgs)}`);
+    // the engine lists the host's processes when `ps` refuses its `-q <pids>` with a selection (`-p`), and keeps
+    // the rows whose PID column is the container's: a custom header with form feeds (which Go splits on and procps
+    // keeps) moved that column onto a word of the victim's environment, which came back in `Unexpected pid '...'`
+    const attacks = [
+      ...[0, 1, 2, 3, 4, 5, 6].map((k) => `-ocomm=${'H\f'.repeat(k)}PID,args:4000 e -p ${pid}`),
+      `-oargs=PID e -p ${pid}`,
+      `-oargs,pid e -p ${pid}`,
+    ];
+    for (const psArgs of attacks) {
+      // by name (the pipeline) and by full id (the byte lane, for requests no rule needs to read)
+      for (const ref of [`${a.run}-top-own`, mine]) {
+        const r = await top(ref, psArgs);
+        refused(r, 403, /ps arguments .* are not allowed here/);
+        expect(r.text).not.toContain(secret);
+      }
+    }
+    // docker top's usual arguments: the attacker's own processes only
+    for (const psArgs of ['', '-ef', 'aux', 'auxe', '-o pid,comm', '-eo pid,user,args']) {
+      const r = await top(mine, psArgs);
+      expect(r.status, `${psArgs}: ${r.text}`).toBe(200);
+      expect(r.json.Processes.length).toBeGreaterThan(0);
+      for (const row of r.json.Processes as string[][]) expect(row.join(' ')).toMatch(/sleep/);
+      expect(r.text).not.toContain(secret);
+    }
+    await a.engine.request('DELETE', `/containers/${victimId}?force=1`);
+    await a.engine.request('DELETE', `/containers/${mine}?force=1`);
+  });
+
   it.each([
     ['networkmode=host', 'networkmode=host', /network mode 'host'/],
     ['networkmode=container:<id>', `networkmode=container:${'0'.repeat(12)}`, /network mode/],
