@@ -248,6 +248,32 @@ describe('the browser workshop', () => {
     }
   });
 
+  it('5b: the attendee cannot become root in the IDE, nor replace the proxy’s socket (found by review, stop 22)', async () => {
+    // a setuid-root copy of node, put in the project by the attendee's own root container
+    await inIdeOk(
+      A,
+      "docker run --rm -v /home/coder/project:/p node:24-bookworm-slim sh -c 'cp /usr/local/bin/node /p/.suid-node && chmod 4755 /p/.suid-node'",
+    );
+    try {
+      const ids = await inIdeOk(
+        A,
+        "ls -l .suid-node && ./.suid-node -e 'try { process.setuid(0) } catch {} console.log(process.getuid(), process.geteuid())'",
+      );
+      expect(ids).toMatch(/^-rwsr-xr-x .* root /m);
+      expect(ids.trim().split('\n').at(-1)).toBe('1000 1000');
+    } finally {
+      await inIde(A, 'docker run --rm -v /home/coder/project:/p node:24-bookworm-slim rm -f /p/.suid-node');
+    }
+    // the socket's volume is read-only wherever the instance's own services mount it, but the proxy's
+    for (const service of ['ide', 'forwarder']) {
+      const mounts = JSON.parse(
+        await ok('docker', ['inspect', '--format', '{{json .Mounts}}', `${A}-${service}-1`]),
+      ) as { Name?: string; RW: boolean }[];
+      expect(mounts.find((m) => m.Name === `${A}_docker-socket`)).toMatchObject({ RW: false });
+    }
+    expect(await inIdeOk(A, 'docker ps -q | wc -l')).toMatch(/^\d+\s*$/);
+  });
+
   it('6: in a browser, the IDE asks for the password and shows VS Code; the guide navigates and runs', async () => {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });

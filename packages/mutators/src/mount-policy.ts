@@ -15,6 +15,7 @@ import {
   writeMounts,
 } from './mounts.ts';
 import type { Ownership } from './ownership.ts';
+import { subpathErrors } from './subpath-errors.ts';
 
 /** One remapped directory: bind paths under `path` become mounts of `volume` (at `subpath`). */
 export interface Remap {
@@ -81,7 +82,9 @@ const DROPPABLE = new Set(['consistent', 'cached', 'delegated', 'private', 'rpri
  *   be kept;
  * - volumes only if the tenant owns them or they are allowlisted; a missing one is created as the tenant's;
  * - `volumes/create` only with the `local` driver and no driver options (`type=none,o=bind`, `device=`, nfs,
- *   cifs reach the host or the network).
+ *   cifs reach the host or the network);
+ * - the engine's errors for a subpath it will not mount, which told which host paths exist, are one message (see
+ *   {@link subpathErrors}).
  *
  * @param options - allowlists and remaps
  * @returns the middleware
@@ -91,6 +94,7 @@ const DROPPABLE = new Set(['consistent', 'cached', 'delegated', 'private', 'rpri
  * ```
  */
 export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
+  const errors = subpathErrors();
   const bindGlobs = options.allow?.binds ?? [];
   const volumeGlobs = options.allow?.volumes ?? [];
   const readOnlyGlobs = options.allow?.readOnlyVolumes ?? [];
@@ -424,6 +428,10 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
     writeMounts(hc, binds, mounts);
     ctx.request.setJson(body);
     await next();
+    if (ctx.response?.status === 201) {
+      const made = await ctx.response.json<{ Id?: unknown }>();
+      if (typeof made.Id === 'string') errors.created(made.Id, field(hc, 'Mounts'));
+    }
     if (ctx.response?.status === 201)
       await checkMadeVolumes(
         ctx,
@@ -488,7 +496,7 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
     await next();
   });
 
-  return compose([create, volumeCreate]);
+  return compose([create, volumeCreate, errors.middleware]);
 }
 
 function keep(m: MountEntry, binds: string[], mounts: JsonObject[]): void {

@@ -436,6 +436,58 @@ describe('host binds outside the project are refused (rewriteDockerSocket / moun
     return (await a.mallory.api.request('POST', `/containers/${r.json.Id}/wait`)).json.StatusCode as number;
   };
 
+  it('a symlink in the project volume to a host path, mounted as a subpath, does not tell whether the path exists (found by review, stop 22)', async () => {
+    const version = (await a.engine.request('GET', '/version')).json.ApiVersion as string;
+    const subpaths = Number(version.split('.')[1]) >= 45;
+    const tag = `${a.run}-${++n}`;
+    // /etc/hostname exists on the host, the other does not: the engine's errors told them apart, and named the
+    // first missing directory
+    expect(
+      await inProject(
+        `ln -sfn /etc/hostname /p/exists-${tag} && ln -sfn /nonexistent-${tag}/x /p/missing-${tag}`,
+      ),
+    ).toBe(0);
+    const answers: string[] = [];
+    for (const probe of [`exists-${tag}`, `missing-${tag}`]) {
+      const c = await a.mallory.api.request('POST', `/containers/create?name=${a.run}-sp-${probe}`, {
+        body: {
+          Image: 'busybox',
+          Cmd: ['true'],
+          Labels: { 'dockhand.test': a.run },
+          HostConfig: { Binds: [`/home/coder/project/${probe}:/x:ro`] },
+        },
+      });
+      if (!subpaths) {
+        // before API 1.45 such a bind is refused by default (unsafeOldEngineBinds), before the engine sees it
+        refused(c, 403);
+        continue;
+      }
+      expect(c.status, c.text).toBe(201);
+      // by full id: the byte lane, for a container the proxy knows to be the tenant's; and by name
+      for (const ref of [c.json.Id as string, `${a.run}-sp-${probe}`]) {
+        const start = await a.mallory.api.request('POST', `/containers/${ref}/start`);
+        expect(start.status).toBeGreaterThanOrEqual(400);
+        answers.push(start.json.message);
+        const restart = await a.mallory.api.request('POST', `/containers/${ref}/restart?t=0`);
+        expect(restart.status).toBeGreaterThanOrEqual(400);
+        answers.push(restart.json.message);
+        const info = await a.mallory.api.request('GET', `/containers/${ref}/json`);
+        expect(info.status).toBe(200);
+        answers.push(info.json.State.Error);
+      }
+      // the engine's own record tells (the proxy hides it)
+      expect((await a.inspect('containers', c.json.Id)).json.State.Error).toMatch(
+        /escapes the base directory|cannot access path/,
+      );
+    }
+    if (subpaths)
+      expect(new Set(answers)).toEqual(
+        new Set([
+          "a volume mount's subpath is missing, or is a symlink that leads out of the volume: make it a directory in the volume",
+        ]),
+      );
+  });
+
   it('a directory of the project, checked and then swapped for a symlink to / before the start, is not mounted', async () => {
     const dir = `swap-${a.run}-${++n}`;
     expect(await inProject(`mkdir -p /p/${dir}`)).toBe(0);

@@ -1,0 +1,98 @@
+import { type Context, type Middleware, on, untouchedWhen } from '@dockhand/core';
+import { isObject } from './fields.ts';
+import { FULL_ID } from './ownership.ts';
+
+/**
+ * The engine's errors for a volume subpath it will not mount: the subpath resolves (the engine follows symlinks
+ * in the volume, as root) to a path out of the volume, or a component of it is missing (named in the message).
+ */
+const SUBPATH_ERROR = /path concatenation escapes the base directory|cannot access path /;
+/** What a tenant sees instead. */
+const HIDDEN =
+  "a volume mount's subpath is missing, or is a symlink that leads out of the volume: make it a directory in the volume";
+/** How many containers are remembered as mounting no subpath before the memory starts again. */
+const MAX_PLAIN = 10_000;
+
+/** Whether a container's mounts (`HostConfig.Mounts`, as a create sends it or inspect shows it) use a subpath. */
+function usesSubpath(mounts: unknown): boolean {
+  if (!Array.isArray(mounts)) return false;
+  return mounts.some((m) => {
+    if (!isObject(m)) return false;
+    // the engine reads field names in any letter case
+    const options = Object.entries(m).find(([k]) => k.toLowerCase() === 'volumeoptions')?.[1];
+    if (!isObject(options)) return false;
+    return Object.entries(options).some(([k, v]) => k.toLowerCase() === 'subpath' && v !== '' && v != null);
+  });
+}
+
+/** The state of {@link subpathErrors}: its middleware, and what a create tells it. */
+export interface SubpathErrors {
+  /** Hides the engine's subpath errors in start, restart and inspect answers. */
+  readonly middleware: Middleware;
+  /**
+   * Records a container the tenant just created, and whether its mounts use a subpath: one that does not may take
+   * the byte lane for its start, restart and inspect.
+   */
+  created(id: string, mounts: unknown): void;
+}
+
+/**
+ * Hides the engine's answer to a volume subpath it will not mount. Before it refuses a subpath that leads out of
+ * its volume, the engine resolves it, following symlinks as root, and its error told which paths exist on the host:
+ * a symlink the tenant put in its own project volume, to any host path, mounted as a subpath, gave `path
+ * concatenation escapes the base directory` where the path exists and `cannot access path ...: lstat <the first
+ * missing directory>` where it does not, in the start's answer and in inspect's `State.Error` (found by review,
+ * stop 22: another tenant's volume files, by name). The start and restart answers and `State.Error` of a
+ * container that mounts a subpath go through the pipeline, where such an error becomes one message; containers
+ * seen to mount none keep the byte lane.
+ *
+ * @returns the middleware and the record of creates
+ * @example
+ * ```ts
+ * const errors = subpathErrors();
+ * // after a create answered 201: errors.created(id, body.HostConfig.Mounts)
+ * compose([create, errors.middleware]);
+ * ```
+ */
+export function subpathErrors(): SubpathErrors {
+  // containers seen to mount no subpath: their answers carry no subpath error
+  const plain = new Set<string>();
+  const remember = (id: string) => {
+    if (plain.size >= MAX_PLAIN) plain.clear();
+    plain.add(id);
+  };
+  const hide = async (ctx: Context) => {
+    const res = ctx.response!;
+    if (res.status < 400) return;
+    const body = await res.json<unknown>().catch(() => undefined);
+    if (isObject(body) && typeof body.message === 'string' && SUBPATH_ERROR.test(body.message))
+      res.setJson({ ...body, message: HIDDEN });
+  };
+  const middleware = untouchedWhen(
+    (req) => FULL_ID.test(req.params.id ?? '') && plain.has(req.params.id!),
+    on(['ContainerStart', 'ContainerRestart', 'ContainerInspect', 'ContainerDelete'], async (ctx, next) => {
+      await next();
+      const res = ctx.response!;
+      if (ctx.operation === 'ContainerDelete') {
+        if (res.status < 300) plain.delete(ctx.params.id!);
+        return;
+      }
+      if (ctx.operation !== 'ContainerInspect') return hide(ctx);
+      if (res.status !== 200) return;
+      const info = await res.json<{
+        Id?: string;
+        HostConfig?: { Mounts?: unknown } | null;
+        State?: { Error?: string } | null;
+      }>();
+      if (typeof info.State?.Error === 'string' && SUBPATH_ERROR.test(info.State.Error))
+        res.setJson({ ...info, State: { ...info.State, Error: HIDDEN } });
+      else if (typeof info.Id === 'string' && !usesSubpath(info.HostConfig?.Mounts)) remember(info.Id);
+    }),
+  );
+  return {
+    middleware,
+    created(id, mounts) {
+      if (!usesSubpath(mounts)) remember(id);
+    },
+  };
+}
