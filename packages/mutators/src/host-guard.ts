@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { compose, type Middleware, on, untouchedWhen } from '@dockhand/core';
+import { type Context, compose, type Middleware, on, untouchedWhen } from '@dockhand/core';
 import { classicBuild } from './classic-build.ts';
 import { refuse } from './errors.ts';
 import { checkedBody, field, foldKey, isObject, type JsonObject, setField } from './fields.ts';
@@ -65,6 +65,33 @@ function refuseProcWorkingDir(dir: unknown): void {
   const clean = posix.normalize(`/${dir}`).replace(/\/+$/, '');
   if (clean === '/proc' || clean.startsWith('/proc/'))
     throw refuse('DOCKHAND_HOST_ESCAPE', `the working directory ${dir} is not allowed here`);
+}
+
+/**
+ * Gives a create that names no working directory the one its image has, checked as one given: an image's `WORKDIR`
+ * (`docker commit -c 'WORKDIR /proc/self/fd/7'`, a build, a pull) is the container's, and its execs', when the
+ * create names none (suspected by review, stop 22). The directory is written into the create, so that the image
+ * the engine reads (by a name the tenant may have moved meanwhile) cannot bring another; `/`, the runtime's own
+ * default, where the image has none. A missing image is left to the engine, which refuses the create.
+ */
+async function pinWorkingDir(ctx: Context, body: JsonObject): Promise<void> {
+  const given = field(body, 'WorkingDir');
+  const image = field(body, 'Image');
+  if ((typeof given === 'string' && given !== '') || typeof image !== 'string' || image === '') return;
+  const reply = await ctx.upstream.request({ path: `/images/${encodeURIComponent(image)}/json` });
+  if (reply.status !== 200) {
+    await reply.text();
+    if (reply.status === 404) return;
+    throw refuse(
+      'DOCKHAND_ENGINE_LOOKUP_FAILED',
+      `the Docker API proxy could not read the working directory of image ${image}; try again`,
+    );
+  }
+  const info = await reply.json<{ Config?: { WorkingDir?: unknown } | null }>();
+  const dir = info.Config?.WorkingDir;
+  refuseProcWorkingDir(dir);
+  setField(body, 'WorkingDir', typeof dir === 'string' && dir !== '' ? dir : '/');
+  ctx.request.setJson(body);
 }
 
 /** Refused whenever present: an empty list is no default but "mask nothing" (a writable `/proc/sys`). */
@@ -278,6 +305,7 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
     const body = await checkedBody(() => ctx.request.json());
     refuseTopLevelHostConfig(body);
     refuseProcWorkingDir(field(body, 'WorkingDir'));
+    await pinWorkingDir(ctx, body);
     // the engine still reads it at the top level of a create before API 1.44
     refuseMacAddress(field(body, 'MacAddress'));
     const hc = field(body, 'HostConfig');
