@@ -7,6 +7,8 @@ describe('checkPsArgs', () => {
     '-ef',
     'aux',
     'axo pid,args',
+    'aux --sort=-%mem',
+    '-ef --sort=+pid,-start_time',
     'auxe',
     '-eLf',
     '-ely',
@@ -41,7 +43,9 @@ describe('checkPsArgs', () => {
     [' -ef', /"" is not one of the flags/],
     ['-ef\t', /not one of the flags/],
     ['-o', /-o needs a list of columns/],
-    ['--sort=-pid', /not one of the flags/],
+    ['--sort=-pid=X', /"pid=X" is not one of the columns/],
+    ['--sort=%p', /"%p" is not one of the columns/],
+    ['--forest', /"--forest" is not one of the flags/],
   ])('refuses %j', (args, why) => {
     let err: unknown;
     try {

@@ -38,10 +38,10 @@ const MANY_WORDS = new Set(['args', 'cmd', 'command', 'comm', 'ucmd', 'ucomm', '
  * which came back, a word at a time, in the engine's `Unexpected pid '<word>'` (found by review, stop 22: another
  * tenant's `DB_PASSWORD`).
  *
- * Allowed: flag clusters that take no argument (`-ef`, `aux`, `-eLf`, `auxe`), and the column lists of `-o`, `o`
- * and `-O` (`-o pid,comm`, `-eo pid,user,args`) from a fixed set, where only one-word columns come before `pid`.
- * Refused: selections (`-p`, `-C`, `-u`, ...), headers (`=`), widths (`:`), long options, AIX formats (`%p`), no
- * header (`h`), security labels (`Z`), and any other byte.
+ * Allowed: flag clusters that take no argument (`-ef`, `aux`, `-eLf`, `auxe`), the column lists of `-o`, `o` and
+ * `-O` (`-o pid,comm`, `-eo pid,user,args`) from a fixed set, where only one-word columns come before `pid`, and
+ * `--sort=` over those columns. Refused: selections (`-p`, `-C`, `-u`, ...), headers (`=`), widths (`:`), other
+ * long options, AIX formats (`%p`), no header (`h`), security labels (`Z`), and any other byte.
  *
  * @param psArgs - the query's `ps_args`, as the engine splits it (on each space)
  * @throws `DockhandError` `DOCKHAND_HOST_ESCAPE` (403) naming what is not allowed
@@ -62,6 +62,15 @@ export function checkPsArgs(psArgs: string): void {
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i]!;
     if (FLAGS.test(token)) continue;
+    // `--sort=-%mem,pid`: the order of the rows, whose columns stay as they are
+    if (token.startsWith('--sort=')) {
+      for (const key of token.slice('--sort='.length).split(',')) {
+        const column = key.replace(/^[+-]/, '');
+        if (!ONE_WORD.has(column) && !MANY_WORDS.has(column))
+          throw refused(`${JSON.stringify(column)} is not one of the columns allowed`);
+      }
+      continue;
+    }
     const format = FORMAT_OPTION.exec(token);
     if (format === null) throw refused(`${JSON.stringify(token)} is not one of the flags allowed`);
     const [, dash = '', option, attached] = format;
