@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import { type Context, compose, type Middleware, on, untouchedWhen } from '@dockhand/core';
 import { classicBuild } from './classic-build.ts';
+import { createImage } from './create-image.ts';
 import { refuse } from './errors.ts';
 import { checkedBody, field, foldKey, isObject, type JsonObject, setField } from './fields.ts';
 import {
@@ -78,16 +79,15 @@ async function pinWorkingDir(ctx: Context, body: JsonObject): Promise<void> {
   const given = field(body, 'WorkingDir');
   const image = field(body, 'Image');
   if ((typeof given === 'string' && given !== '') || typeof image !== 'string' || image === '') return;
-  const reply = await ctx.upstream.request({ path: `/images/${encodeURIComponent(image)}/json` });
+  const reply = await createImage(ctx, image);
   if (reply.status !== 200) {
-    await reply.text();
     if (reply.status === 404) return;
     throw refuse(
       'DOCKHAND_ENGINE_LOOKUP_FAILED',
       `the Docker API proxy could not read the working directory of image ${image}; try again`,
     );
   }
-  const info = await reply.json<{ Config?: { WorkingDir?: unknown } | null }>();
+  const info = reply.body as { Config?: { WorkingDir?: unknown } | null };
   const dir = info.Config?.WorkingDir;
   refuseProcWorkingDir(dir);
   setField(body, 'WorkingDir', typeof dir === 'string' && dir !== '' ? dir : '/');

@@ -2,6 +2,7 @@ import { type Context, compose, DockhandError, type Middleware, on, untouchedWhe
 import { onBuildReads } from './build-context.ts';
 import { classicBuild, pinClassicBuild } from './classic-build.ts';
 import { type ContainerFacts, containerFacts } from './container-facts.ts';
+import { createImage } from './create-image.ts';
 import { parseInstruction } from './dockerfile-parser.ts';
 import { engineApiVersion } from './engine-version.ts';
 import { daemonImageName, imageNotFound, refuse, saveNotFound } from './errors.ts';
@@ -481,17 +482,14 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       onBuild: string[];
     };
   }> => {
-    const reply = await ctx.upstream.request({ path: `/images/${encodeURIComponent(ref)}/json` });
-    if (reply.status !== 200) {
-      await reply.text();
-      return { status: reply.status };
-    }
-    const img = await reply.json<{
+    const reply = await createImage(ctx, ref);
+    if (reply.status !== 200) return { status: reply.status };
+    const img = reply.body as {
       Id: string;
       RepoTags?: string[] | null;
       RepoDigests?: string[] | null;
       Config?: { Labels?: Record<string, string> | null; OnBuild?: unknown };
-    }>();
+    };
     const onBuild = img.Config?.OnBuild;
     const labels = img.Config?.Labels;
     return {

@@ -1,5 +1,6 @@
 import { type Context, type Middleware, on } from '@dockhand/core';
 import { containerFacts } from './container-facts.ts';
+import { createImage } from './create-image.ts';
 import { refuse } from './errors.ts';
 import { checkedBody, child, field, isObject, type JsonObject, setField } from './fields.ts';
 
@@ -49,9 +50,8 @@ function isLoopback(ip: string): boolean {
 /** The exposed ports an image declares (`Config.ExposedPorts`), as the engine reads them for `PublishAllPorts`. */
 async function imageExposedPorts(ctx: Context, image: unknown): Promise<string[]> {
   if (typeof image !== 'string' || image === '') return [];
-  const reply = await ctx.upstream.request({ path: `/images/${encodeURIComponent(image)}/json` });
+  const reply = await createImage(ctx, image);
   if (reply.status !== 200) {
-    await reply.text();
     // a missing image fails the create on the engine all the same
     if (reply.status === 404) return [];
     throw refuse(
@@ -59,7 +59,7 @@ async function imageExposedPorts(ctx: Context, image: unknown): Promise<string[]
       `the Docker API proxy could not read the ports image ${image} exposes; try again`,
     );
   }
-  const info = await reply.json<{ Config?: { ExposedPorts?: Record<string, unknown> | null } | null }>();
+  const info = reply.body as { Config?: { ExposedPorts?: Record<string, unknown> | null } | null };
   return Object.keys(info.Config?.ExposedPorts ?? {});
 }
 
