@@ -73,7 +73,7 @@ function refuseProcWorkingDir(dir: unknown): void {
  * (`docker commit -c 'WORKDIR /proc/self/fd/7'`, a build, a pull) is the container's, and its execs', when the
  * create names none (suspected by review, stop 22). The directory is written into the create, so that the image
  * the engine reads (by a name the tenant may have moved meanwhile) cannot bring another; `/`, the runtime's own
- * default, where the image has none. A missing image is left to the engine, which refuses the create.
+ * default, where the image has none, or where there is no such image yet (the engine then refuses the create).
  */
 async function pinWorkingDir(ctx: Context, body: JsonObject): Promise<void> {
   const given = field(body, 'WorkingDir');
@@ -81,7 +81,13 @@ async function pinWorkingDir(ctx: Context, body: JsonObject): Promise<void> {
   if ((typeof given === 'string' && given !== '') || typeof image !== 'string' || image === '') return;
   const reply = await createImage(ctx, image);
   if (reply.status !== 200) {
-    if (reply.status === 404) return;
+    // no such image: the engine refuses the create; should one of that name appear meanwhile, it brings no
+    // working directory of its own (found by review, stop 22: a name tagged in that moment)
+    if (reply.status === 404) {
+      setField(body, 'WorkingDir', '/');
+      ctx.request.setJson(body);
+      return;
+    }
     throw refuse(
       'DOCKHAND_ENGINE_LOOKUP_FAILED',
       `the Docker API proxy could not read the working directory of image ${image}; try again`,

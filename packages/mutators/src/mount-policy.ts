@@ -94,7 +94,6 @@ const DROPPABLE = new Set(['consistent', 'cached', 'delegated', 'private', 'rpri
  * ```
  */
 export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
-  const errors = subpathErrors();
   const bindGlobs = options.allow?.binds ?? [];
   const volumeGlobs = options.allow?.volumes ?? [];
   const readOnlyGlobs = options.allow?.readOnlyVolumes ?? [];
@@ -428,10 +427,6 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
     writeMounts(hc, binds, mounts);
     ctx.request.setJson(body);
     await next();
-    if (ctx.response?.status === 201) {
-      const made = await ctx.response.json<{ Id?: unknown }>();
-      if (typeof made.Id === 'string') errors.created(made.Id, field(hc, 'Mounts'));
-    }
     if (ctx.response?.status === 201)
       await checkMadeVolumes(
         ctx,
@@ -496,7 +491,7 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
     await next();
   });
 
-  return compose([create, volumeCreate, errors.middleware]);
+  return compose([create, volumeCreate, subpathErrors()]);
 }
 
 function keep(m: MountEntry, binds: string[], mounts: JsonObject[]): void {

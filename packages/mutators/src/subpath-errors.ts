@@ -12,11 +12,13 @@ const SUBPATH_ERROR =
 const HIDDEN =
   "a volume mount's subpath is missing, or is a symlink that leads out of the volume: make it a directory in the volume";
 /**
- * The routes whose answers can carry such an error: the engine sets up a container's mounts to start it (also for
- * a restart, and a wait reports a failed start) and to read or write its files (`docker cp`, even of a container
- * never started; found by review, stop 22); inspect keeps the last one in `State.Error`.
+ * The routes whose answers can carry such an error: the engine resolves a container's subpaths to fill a new
+ * volume with the image's files at create, to start it (also for a restart, and a wait reports a failed start)
+ * and to read or write its files (`docker cp`, even of a container never started); inspect keeps the last one in
+ * `State.Error` (found by reviews, stop 22).
  */
 const SUBPATH_ROUTES = [
+  'ContainerCreate',
   'ContainerStart',
   'ContainerRestart',
   'ContainerWait',
@@ -29,27 +31,18 @@ const SUBPATH_ROUTES = [
 /** How many containers are remembered as mounting no subpath before the memory starts again. */
 const MAX_PLAIN = 10_000;
 
-/** Whether a container's mounts (`HostConfig.Mounts`, as a create sends it or inspect shows it) use a subpath. */
+/**
+ * Whether a container's mounts, as the engine's inspect shows them (`HostConfig.Mounts`, in its own spelling of
+ * every field), use a subpath. Only the engine's answer is read: it reads a create's field names in any letter
+ * case and Unicode folding (`ſubpath` is `Subpath` to it; found by review, stop 22).
+ */
 function usesSubpath(mounts: unknown): boolean {
   if (!Array.isArray(mounts)) return false;
   return mounts.some((m) => {
-    if (!isObject(m)) return false;
-    // the engine reads field names in any letter case
-    const options = Object.entries(m).find(([k]) => k.toLowerCase() === 'volumeoptions')?.[1];
-    if (!isObject(options)) return false;
-    return Object.entries(options).some(([k, v]) => k.toLowerCase() === 'subpath' && v !== '' && v != null);
+    if (!isObject(m) || !isObject(m.VolumeOptions)) return false;
+    const subpath = m.VolumeOptions.Subpath;
+    return subpath !== '' && subpath !== undefined && subpath !== null;
   });
-}
-
-/** The state of {@link subpathErrors}: its middleware, and what a create tells it. */
-export interface SubpathErrors {
-  /** Hides the engine's subpath errors in the answers of the routes that set up a container's mounts. */
-  readonly middleware: Middleware;
-  /**
-   * Records a container the tenant just created, and whether its mounts use a subpath: one that does not may take
-   * the byte lane for those routes.
-   */
-  created(id: string, mounts: unknown): void;
 }
 
 /**
@@ -57,26 +50,25 @@ export interface SubpathErrors {
  * its volume, the engine resolves it, following symlinks as root, and its error told which paths exist on the host:
  * a symlink the tenant put in its own project volume, to any host path, mounted as a subpath, gave `path
  * concatenation escapes the base directory` where the path exists and `cannot access path ...: lstat <the first
- * missing directory>` where it does not, in the start's answer and in inspect's `State.Error` (found by review,
- * stop 22: another tenant's volume files, by name). The answers of a container that mounts a subpath (start,
- * restart, wait, `docker cp`, and inspect's `State.Error`) go through the pipeline, where such an error becomes one
- * message; containers seen to mount none keep the byte lane.
+ * missing directory>` where it does not (found by review, stop 22: another tenant's volume files, by name). In the
+ * answers of create, start, restart, wait, `docker cp` and inspect's `State.Error`, such an error becomes one
+ * message. A container is taken as mounting no subpath (and so keeps the byte lane for those routes) only once the
+ * engine's inspect of it, through the pipeline, shows none.
  *
- * Whether such a start fails is still an answer: a symlink to `<host path>/../../<the tenant's own volume>/ok`
- * mounts where the host path exists and fails where it does not, since the engine checks each component of a
- * symlink's target, as root, before it drops it for `..`. That is in `docs/security.md`'s known gaps: no answer
- * the proxy rewrites closes it.
+ * Whether such a create or start fails is still an answer: a symlink to `<host path>/../../<the tenant's own
+ * volume>/ok` mounts where the host path exists and fails where it does not, since the engine checks each
+ * component of a symlink's target, as root, before it drops it for `..`; and a create whose image has files at
+ * the mount's target fails where the host path exists. That is in `docs/security.md`'s known gaps: no answer the
+ * proxy rewrites closes it.
  *
- * @returns the middleware and the record of creates
+ * @returns the middleware
  * @example
  * ```ts
- * const errors = subpathErrors();
- * // after a create answered 201: errors.created(id, body.HostConfig.Mounts)
- * compose([create, errors.middleware]);
+ * compose([mountPolicy({ remap: [{ path: '/home/coder/project', volume: 'alice_project' }] }), subpathErrors()]);
  * ```
  */
-export function subpathErrors(): SubpathErrors {
-  // containers seen to mount no subpath: their answers carry no subpath error
+export function subpathErrors(): Middleware {
+  // containers the engine showed to mount no subpath: their answers carry no subpath error
   const plain = new Set<string>();
   const remember = (id: string) => {
     if (plain.size >= MAX_PLAIN) plain.clear();
@@ -106,7 +98,7 @@ export function subpathErrors(): SubpathErrors {
       return m;
     });
   };
-  const middleware = untouchedWhen(
+  return untouchedWhen(
     (req) => FULL_ID.test(req.params.id ?? '') && plain.has(req.params.id!),
     on(SUBPATH_ROUTES, async (ctx, next) => {
       await next();
@@ -128,10 +120,4 @@ export function subpathErrors(): SubpathErrors {
       else if (typeof info.Id === 'string' && !usesSubpath(info.HostConfig?.Mounts)) remember(info.Id);
     }),
   );
-  return {
-    middleware,
-    created(id, mounts) {
-      if (!usesSubpath(mounts)) remember(id);
-    },
-  };
 }
