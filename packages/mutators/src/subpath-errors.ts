@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { type Context, type Middleware, on, untouchedWhen } from '@dockhand/core';
 import { isObject } from './fields.ts';
 import { FULL_ID } from './ownership.ts';
@@ -11,6 +12,13 @@ const SUBPATH_ERROR =
 /** What a tenant sees instead. */
 const HIDDEN =
   "a volume mount's subpath is missing, or is a symlink that leads out of the volume: make it a directory in the volume";
+/**
+ * The status it comes with, whatever the engine's: 400 where the path exists, 404 where it does not told them
+ * apart (found by review, stop 22). Not 404, which the docker CLI takes, on a create, for a missing image.
+ */
+const HIDDEN_STATUS = 400;
+/** The length of the hidden answer's body, for a `HEAD`, which carries none. */
+const HIDDEN_LENGTH = Buffer.byteLength(JSON.stringify({ message: HIDDEN }));
 /**
  * The routes whose answers can carry such an error: the engine resolves a container's subpaths to fill a new
  * volume with the image's files at create, to start it (also for a restart, and a wait reports a failed start)
@@ -76,11 +84,33 @@ export function subpathErrors(): Middleware {
   };
   const hide = async (ctx: Context) => {
     const res = ctx.response!;
-    // a HEAD answer has no body to carry a message
-    if (res.status < 400 || ctx.request.method === 'HEAD') return;
+    if (res.status < 400) return;
+    if (ctx.request.method === 'HEAD') return hideHead(ctx);
     const body = await res.json<unknown>().catch(() => undefined);
-    if (isObject(body) && typeof body.message === 'string' && SUBPATH_ERROR.test(body.message))
+    if (isObject(body) && typeof body.message === 'string' && SUBPATH_ERROR.test(body.message)) {
+      res.status = HIDDEN_STATUS;
       res.setJson({ ...body, message: HIDDEN });
+    }
+  };
+  /**
+   * A `HEAD` of a container's path (`docker cp`'s stat) carries no message, but its status and `Content-Length`
+   * (the length of the message it would have had, which names where a missing path stops) told as much (found by
+   * review, stop 22). The engine is asked for a path of the container no one can have made, by `GET`, which sets
+   * up the mounts the same way and answers with the message.
+   */
+  const hideHead = async (ctx: Context) => {
+    const res = ctx.response!;
+    const probe = await ctx.upstream.request({
+      path: `/containers/${encodeURIComponent(ctx.params.id!)}/archive`,
+      query: { path: `/.dockhand-probe-${randomUUID()}` },
+    });
+    const message =
+      probe.status >= 400 ? await probe.json<{ message?: unknown }>().catch(() => undefined) : undefined;
+    if (probe.status < 400) await probe.text();
+    if (typeof message?.message === 'string' && SUBPATH_ERROR.test(message.message)) {
+      res.status = HIDDEN_STATUS;
+      res.headers.set('Content-Length', String(HIDDEN_LENGTH));
+    }
   };
   /**
    * A wait's answer: `{ StatusCode, Error: { Message } }`, with a 200 the engine sends at once and a body when the

@@ -479,6 +479,12 @@ describe('host binds outside the project are refused (rewriteDockerSocket / moun
       ),
     ).toBe(0);
     const answers: string[] = [];
+    // what each route answered, less the message: its status (and a HEAD's length), the same for every probe
+    const shapes = new Map<string, Set<string>>();
+    const shape = (route: string, value: unknown) => {
+      if (!shapes.has(route)) shapes.set(route, new Set());
+      shapes.get(route)!.add(String(value));
+    };
     for (const probe of [`exists-${tag}`, `missing-${tag}`, `file-${tag}`]) {
       const c = await a.mallory.api.request('POST', `/containers/create?name=${a.run}-sp-${probe}`, {
         body: {
@@ -499,9 +505,18 @@ describe('host binds outside the project are refused (rewriteDockerSocket / moun
         const start = await a.mallory.api.request('POST', `/containers/${ref}/start`);
         expect(start.status).toBeGreaterThanOrEqual(400);
         answers.push(start.json.message);
+        shape('start', start.status);
         const restart = await a.mallory.api.request('POST', `/containers/${ref}/restart?t=0`);
         expect(restart.status).toBeGreaterThanOrEqual(400);
         answers.push(restart.json.message);
+        shape('restart', restart.status);
+        // docker cp's stat: no message, but its status and length told (found by review 22g)
+        const stat = await a.mallory.api.pool.request({
+          method: 'HEAD',
+          path: `/containers/${ref}/archive?path=/`,
+        });
+        await stat.body.dump();
+        shape('stat', `${stat.statusCode} ${stat.headers['content-length']}`);
         const info = await a.mallory.api.request('GET', `/containers/${ref}/json`);
         expect(info.status).toBe(200);
         answers.push(info.json.State.Error);
@@ -512,6 +527,7 @@ describe('host binds outside the project are refused (rewriteDockerSocket / moun
         const cp = await a.mallory.api.request('GET', `/containers/${ref}/archive?path=/`);
         expect(cp.status).toBeGreaterThanOrEqual(400);
         answers.push(cp.json.message);
+        shape('cp', cp.status);
       }
       // the engine's own record tells (the proxy hides it)
       expect((await a.inspect('containers', c.json.Id)).json.State.Error).toMatch(
@@ -562,6 +578,8 @@ describe('host binds outside the project are refused (rewriteDockerSocket / moun
       answers.push((await a.mallory.api.request('POST', `/containers/${id}/start`)).json.message);
       answers.push((await a.mallory.api.request('GET', `/containers/${id}/archive?path=/`)).json.message);
     }
+    if (subpaths)
+      for (const [route, seen] of shapes) expect([route, [...seen]]).toEqual([route, [...seen].slice(0, 1)]);
     if (subpaths)
       expect(new Set(answers)).toEqual(
         new Set([
