@@ -271,6 +271,7 @@ describe('the browser workshop', () => {
       ) as { Name?: string; RW: boolean }[];
       expect(mounts.find((m) => m.Name === `${A}_docker-socket`)).toMatchObject({ RW: false });
     }
+    // and the IDE's docker still reaches the proxy through the read-only mount (inIdeOk throws if not)
     expect(await inIdeOk(A, 'docker ps -q | wc -l')).toMatch(/^\d+\s*$/);
   });
 

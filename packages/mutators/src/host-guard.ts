@@ -80,21 +80,14 @@ async function pinWorkingDir(ctx: Context, body: JsonObject): Promise<void> {
   const image = field(body, 'Image');
   if ((typeof given === 'string' && given !== '') || typeof image !== 'string' || image === '') return;
   const reply = await createImage(ctx, image);
-  if (reply.status !== 200) {
-    // no such image: the engine refuses the create; should one of that name appear meanwhile, it brings no
-    // working directory of its own (found by review, stop 22: a name tagged in that moment)
-    if (reply.status === 404) {
-      setField(body, 'WorkingDir', '/');
-      ctx.request.setJson(body);
-      return;
-    }
+  if (reply.status !== 200 && reply.status !== 404)
     throw refuse(
       'DOCKHAND_ENGINE_LOOKUP_FAILED',
       `the Docker API proxy could not read the working directory of image ${image}; try again`,
     );
-  }
-  const info = reply.body as { Config?: { WorkingDir?: unknown } | null };
-  const dir = info.Config?.WorkingDir;
+  // no such image (404): the engine refuses the create; should one of that name appear meanwhile, it brings no
+  // working directory of its own (found by review, stop 22: a name tagged in that moment)
+  const dir = (reply.body as { Config?: { WorkingDir?: unknown } | null } | undefined)?.Config?.WorkingDir;
   refuseProcWorkingDir(dir);
   setField(body, 'WorkingDir', typeof dir === 'string' && dir !== '' ? dir : '/');
   ctx.request.setJson(body);

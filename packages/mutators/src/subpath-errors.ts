@@ -104,10 +104,12 @@ export function subpathErrors(): Middleware {
       path: `/containers/${encodeURIComponent(ctx.params.id!)}/archive`,
       query: { path: `/.dockhand-probe-${randomUUID()}` },
     });
-    const message =
-      probe.status >= 400 ? await probe.json<{ message?: unknown }>().catch(() => undefined) : undefined;
-    if (probe.status < 400) await probe.text();
-    if (typeof message?.message === 'string' && SUBPATH_ERROR.test(message.message)) {
+    if (probe.status < 400) {
+      await probe.text();
+      return;
+    }
+    const answer = await probe.json<{ message?: unknown }>().catch(() => undefined);
+    if (typeof answer?.message === 'string' && SUBPATH_ERROR.test(answer.message)) {
       res.status = HIDDEN_STATUS;
       res.headers.set('Content-Length', String(HIDDEN_LENGTH));
     }
