@@ -7,6 +7,7 @@ import { join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type Command, InvalidArgumentError } from 'commander';
+import { removeStaleImages } from './stale-images.ts';
 
 const run = promisify(execFile);
 
@@ -159,6 +160,9 @@ function workshopDir(dir?: string): string {
   throw new Error(`no workshop compose folder found (looked in ${candidates.join(', ')}); pass --dir`);
 }
 
+/** The tags {@link hashFiles} makes. */
+const HASH_TAG = /^[0-9a-f]{12}$/;
+
 /** Hashes files (paths relative to `base`) into a short tag. */
 function hashFiles(base: string, files: string[]): string {
   const hash = createHash('sha256');
@@ -292,6 +296,21 @@ async function buildMissingImages(dir: string, images: WorkshopImages): Promise<
   }
 }
 
+/**
+ * Removes the older builds of the workshop's own images that no container uses (each change to the source is a
+ * new hash tag). Other tags (`latest`, from `docker compose build`) and images named by `WORKSHOP_*_IMAGE` are
+ * the operator's and are left alone.
+ */
+async function removeOlderBuilds(images: WorkshopImages): Promise<void> {
+  for (const [kind, image] of Object.entries(images)) {
+    if (process.env[`WORKSHOP_${kind.toUpperCase()}_IMAGE`]) continue;
+    const repository = image.slice(0, image.lastIndexOf(':'));
+    const { removed, inUse } = await removeStaleImages(repository, image, { tags: HASH_TAG });
+    for (const tag of removed) console.error(`workshop: removed ${tag}, an older build no container uses`);
+    if (inUse.length > 0) console.error(`workshop: kept ${inUse.join(', ')}: containers use them`);
+  }
+}
+
 /** A free TCP port on `host`, as the kernel picks it. */
 function freePort(host: string): Promise<number> {
   return new Promise((done, fail) => {
@@ -404,6 +423,7 @@ async function workshopUp(opts: UpOptions): Promise<void> {
   await assertInstanceVolumesFree(engineSocket(), opts.name);
   const images = workshopImages(dir);
   await buildMissingImages(dir, images);
+  await removeOlderBuilds(images);
   const env = await instanceEnv(dir, opts, images);
   console.error(`workshop: starting instance ${opts.name}`);
   await runVisible('docker', composeArgs(dir, opts.name, 'up', '-d', '--no-build'), env);
