@@ -18,6 +18,8 @@ export const mutatorErrorCodes = {
   DOCKHAND_IMAGE_POLICY: 403,
   /** A body whose shape could be read two ways (keys that differ only in case). */
   DOCKHAND_AMBIGUOUS_BODY: 400,
+  /** A container or network name that is a full-length id, which the engine would also read as the id. */
+  DOCKHAND_AMBIGUOUS_NAME: 400,
   /** A label the proxy owns, set by the client. */
   DOCKHAND_LABEL_SPOOF: 403,
   /** A `filters` query parameter that is not valid JSON in a form the daemon accepts. */

@@ -380,15 +380,32 @@ function engineSocket(): string {
 const INSTANCE_VOLUMES = ['project', 'docker-socket'] as const;
 
 /**
- * Refuses to start an instance one of whose named volumes a tenant created first (any attendee may create a
- * volume of any name through their own proxy): compose would only warn and use it, and that attendee would own
- * this instance's proxy socket or project. The instance's proxy refuses to serve then too; this says so before
- * anything starts, with what to do.
+ * Refuses to start an instance one of whose named volumes, whose network or one of whose compose containers a
+ * tenant created first (any attendee may create a volume of any name, and set any label, through their own proxy):
+ * compose would only warn and use the volume, and that attendee would own this instance's proxy socket or project;
+ * it would take the container as the service its labels name. The instance's proxy refuses to serve on a volume or
+ * network of a tenant's too; this says so before anything starts, with what to do.
  *
  * @param socketPath - the engine's unix socket
  * @param name - the instance
  */
-async function assertInstanceVolumesFree(socketPath: string, name: string): Promise<void> {
+async function assertInstanceFree(socketPath: string, name: string): Promise<void> {
+  // and no container a tenant made under the instance's compose project: compose finds a project's containers by
+  // their labels alone, which a tenant can set, and keeps one whose config hash matches as the service (found by
+  // review, stop 23: a tenant's container taken as the next instance's `ide`, whose forwarder and guide then ran
+  // in the tenant's network namespace)
+  const filters = JSON.stringify({ label: [`com.docker.compose.project=${name}`, TENANT_LABEL] });
+  const planted = ((await engine(
+    socketPath,
+    'GET',
+    `/containers/json?all=1&filters=${encodeURIComponent(filters)}`,
+  )) ?? []) as { Names?: string[]; Labels?: Record<string, string> | null }[];
+  if (Array.isArray(planted) && planted.length > 0) {
+    const names = planted.map((c) => (c.Names?.[0] ?? '').replace(/^\//, ''));
+    throw new Error(
+      `container ${names.join(', ')} was created by tenant '${planted[0]!.Labels?.[TENANT_LABEL]}' with the labels of compose project ${name}, and compose would take it as one of this instance's services: remove it (docker rm -f ${names.join(' ')}) or choose another name`,
+    );
+  }
   // the instance's network too (compose's default, named in compose.yaml): compose reuses a network with its
   // labels, which a tenant can set, and puts the IDE on it, where that tenant's containers reach code-server,
   // the guide and, through code-server's port proxy, the terminal (found by review, stop 20)
@@ -420,7 +437,7 @@ async function assertInstanceVolumesFree(socketPath: string, name: string): Prom
 async function workshopUp(opts: UpOptions): Promise<void> {
   const started = Date.now();
   const dir = workshopDir(opts.dir);
-  await assertInstanceVolumesFree(engineSocket(), opts.name);
+  await assertInstanceFree(engineSocket(), opts.name);
   const images = workshopImages(dir);
   await buildMissingImages(dir, images);
   await removeOlderBuilds(images);

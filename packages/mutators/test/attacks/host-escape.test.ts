@@ -588,6 +588,63 @@ describe('host binds outside the project are refused (rewriteDockerSocket / moun
       );
   });
 
+  it("docker cp's stat (HEAD) while a container of the tenant swaps the symlink: no answer keeps the engine's status or length (found by review, stop 23: a second request, to read the message, met the other link)", async () => {
+    const version = (await a.engine.request('GET', '/version')).json.ApiVersion as string;
+    const tag = `${a.run}-${++n}`;
+    expect(await inProject(`mkdir -p /p/ok-${tag} && ln -sfn ok-${tag} /p/flip-${tag}`)).toBe(0);
+    const c = await a.mallory.api.request('POST', `/containers/create?name=${a.run}-flip-${tag}`, {
+      body: {
+        Image: 'busybox',
+        Cmd: ['true'],
+        Labels: { 'dockhand.test': a.run },
+        HostConfig: { Binds: [`/home/coder/project/flip-${tag}:/x`] },
+      },
+    });
+    if (Number(version.split('.')[1]) < 45) {
+      refused(c, 403);
+      return;
+    }
+    expect(c.status, c.text).toBe(201);
+    // the link points into the volume, then to a host path that does not exist, over and over; each swap atomic
+    const flipper = await a.mallory.api.request('POST', '/containers/create', {
+      body: {
+        Image: 'busybox',
+        Cmd: [
+          'sh',
+          '-c',
+          `cd /p; while :; do ln -sfn ok-${tag} a-${tag}; mv -fT a-${tag} flip-${tag}; ln -sfn /nonexistent-${tag}/x b-${tag}; mv -fT b-${tag} flip-${tag}; done`,
+        ],
+        Labels: { 'dockhand.test': a.run },
+        HostConfig: { Binds: ['/home/coder/project:/p'] },
+      },
+    });
+    expect(flipper.status, flipper.text).toBe(201);
+    expect((await a.mallory.api.request('POST', `/containers/${flipper.json.Id}/start`)).status).toBe(204);
+    const seen = new Map<string, number>();
+    try {
+      for (let i = 0; i < 80; i++) {
+        const stat = await a.mallory.api.pool.request({
+          method: 'HEAD',
+          path: `/containers/${c.json.Id}/archive?path=/x`,
+        });
+        await stat.body.dump();
+        const answer = `${stat.statusCode} ${stat.statusCode === 200 ? '' : stat.headers['content-length']}`;
+        seen.set(answer, (seen.get(answer) ?? 0) + 1);
+      }
+    } finally {
+      await a.mallory.api.request('DELETE', `/containers/${flipper.json.Id}?force=1`);
+    }
+    const hidden = `400 ${Buffer.byteLength(
+      JSON.stringify({
+        message:
+          "a volume mount's subpath is missing, or is a symlink that leads out of the volume: make it a directory in the volume",
+      }),
+    )}`;
+    // both links were met (the chance that 80 stats all met one is below 1e-20), and the host path only as hidden
+    expect(seen.has(hidden), JSON.stringify([...seen])).toBe(true);
+    expect([...seen.keys()].sort(), JSON.stringify([...seen])).toEqual(['200 ', hidden].sort());
+  });
+
   it('a directory of the project, checked and then swapped for a symlink to / before the start, is not mounted', async () => {
     const dir = `swap-${a.run}-${++n}`;
     expect(await inProject(`mkdir -p /p/${dir}`)).toBe(0);

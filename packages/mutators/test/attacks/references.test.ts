@@ -161,15 +161,46 @@ describe('object references inside a create body (scopeToTenant)', () => {
     await victimUntouched();
   });
 
-  it('Links to an own container named with the victim full id do not reach the victim', async () => {
-    const decoy = await a.ownContainer(victim);
+  it('Links to the victim full id, with an own container named so first: the name is refused, the link does not reach the victim', async () => {
+    // a full-length id is no name here (found by review, stop 23): the engine reads it as the id first
+    const decoy = await a.mallory.api.request('POST', `/containers/create?name=${victim}`, {
+      body: { Image: 'busybox', Cmd: ['sleep', '3600'], Labels: { 'dockhand.test': a.run } },
+    });
+    refused(decoy, 400, /full-length (container|network) ID cannot be a name/);
     const { r, name } = await tryCreate({ Links: [`${victim}:db`] }, { Cmd: ['env'] });
-    if (r.status === 201) {
-      const links = (await a.inspect('containers', name)).json.HostConfig.Links ?? [];
-      expect(JSON.stringify(links)).not.toContain(`/${victimName}:`);
-      expect(links.join()).toContain(`/${victim}:`);
-    } else refused(r, 404);
-    await a.mallory.api.request('DELETE', `/containers/${decoy}?force=1`);
+    refused(r, 404);
+    expect((await a.inspect('containers', name)).status).toBe(404);
+    await victimUntouched();
+  });
+
+  it('a container or network named, or renamed, with a full-length id (any id: once its object is gone, the engine reads the id as the name; found by review, stop 23)', async () => {
+    const id = own.replace(/^./, own[0] === 'f' ? '0' : 'f');
+    for (const name of [id, `/${id}`, victim]) {
+      const c = await a.mallory.api.request('POST', `/containers/create?name=${encodeURIComponent(name)}`, {
+        body: { Image: 'busybox', Cmd: ['true'], Labels: { 'dockhand.test': a.run } },
+      });
+      refused(c, 400, /full-length (container|network) ID cannot be a name/);
+      const rename = await a.mallory.api.request(
+        'POST',
+        `/containers/${own}/rename?name=${encodeURIComponent(name)}`,
+      );
+      refused(rename, 400, /full-length (container|network) ID cannot be a name/);
+      const net = await a.mallory.api.request('POST', '/networks/create', {
+        body: { Name: name, Labels: { 'dockhand.test': a.run } },
+      });
+      refused(net, 400, /full-length (container|network) ID cannot be a name/);
+      // (the victim's own id is the victim's, as ever)
+      if (name !== victim)
+        for (const kind of ['containers', 'networks'] as const)
+          expect((await a.inspect(kind, name.replace(/^\//, ''))).status).toBe(404);
+    }
+    expect((await a.inspect('containers', own)).json.Name).toBe(`/${a.run}-own`);
+    // names that only look like ids are names as ever
+    const short = await a.mallory.api.request('POST', `/containers/${own}/rename?name=${own.slice(0, 63)}`);
+    expect(short.status, short.text).toBe(204);
+    expect((await a.mallory.api.request('POST', `/containers/${own}/rename?name=${a.run}-own`)).status).toBe(
+      204,
+    );
     await victimUntouched();
   });
 
@@ -179,21 +210,21 @@ describe('object references inside a create body (scopeToTenant)', () => {
       (id: string) => ({ hc: {}, extra: { NetworkingConfig: { EndpointsConfig: { [id]: {} } } } }),
     ],
     ['NetworkMode', (id: string) => ({ hc: { NetworkMode: id }, extra: {} })],
-  ])('%s naming an own network called with the victim network full id', async (_w, body) => {
-    const decoy = await a.mallory.api.request('POST', '/networks/create', {
-      body: { Name: victimNet, Labels: { 'dockhand.test': a.run } },
-    });
-    expect(decoy.status, decoy.text).toBe(201);
-    const { hc, extra } = body(victimNet);
-    const { r, name } = await tryCreate(hc, extra);
-    if (r.status === 201) {
-      const nets = (await a.inspect('containers', name)).json.NetworkSettings.Networks;
-      expect(Object.values(nets).map((x) => (x as { NetworkID: string }).NetworkID)).not.toContain(victimNet);
-      await a.mallory.api.request('DELETE', `/containers/${name}?force=1`);
-    } else refused(r, 404);
-    await a.mallory.api.request('DELETE', `/networks/${decoy.json.Id}`);
-    await victimUntouched();
-  });
+  ])(
+    '%s naming the victim network full id, with an own network named so first: the name is refused',
+    async (_w, body) => {
+      // a full-length id is no name here (found by review, stop 23)
+      const decoy = await a.mallory.api.request('POST', '/networks/create', {
+        body: { Name: victimNet, Labels: { 'dockhand.test': a.run } },
+      });
+      refused(decoy, 400, /full-length network ID cannot be a name/);
+      const { hc, extra } = body(victimNet);
+      const { r, name } = await tryCreate(hc, extra);
+      refused(r, 404);
+      expect((await a.inspect('containers', name)).status).toBe(404);
+      await victimUntouched();
+    },
+  );
 
   it('NetworkMode or an endpoint naming the victim network by its name, which is an id prefix of an own network', async () => {
     // found by review (stop 19): the proxy found its own network by the prefix and forwarded the name, which the

@@ -222,6 +222,45 @@ describe("another tenant's services over the network (tenantNetwork, in workshop
     ]);
   });
 
+  it("the tenant's own containers joining and leaving its own network show in its events, as the forwarder needs, and no other container's there (found by review, stop 23)", async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const id = await a.ownContainer(`${a.run}-rejoin`);
+    expect((await a.mallory.api.request('POST', `/containers/${id}/start`)).status).toBe(204);
+    for (const step of ['disconnect', 'connect'] as const) {
+      const r = await a.mallory.api.request('POST', `/networks/${a.mallory.network}/${step}`, {
+        body: { Container: id },
+      });
+      expect(r.status, r.text).toBe(200);
+    }
+    // a container not the tenant's, on the tenant's network, put there on the engine itself
+    const stranger = await a.victimContainer(`${a.run}-stranger`);
+    for (const step of ['connect', 'disconnect'] as const) {
+      const r = await a.engine.request('POST', `/networks/${a.mallory.network}/${step}`, {
+        body: { Container: stranger },
+      });
+      expect(r.status, r.text).toBe(200);
+    }
+    const until = Math.floor(Date.now() / 1000) + 1;
+    const filters = encodeURIComponent(JSON.stringify({ type: ['network'] }));
+    const r = await a.mallory.api.request('GET', `/events?since=${since}&until=${until}&filters=${filters}`);
+    expect(r.status).toBe(200);
+    const seen = r.text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { Action: string; Actor: { Attributes: Record<string, string> } })
+      .filter((e) => e.Actor.Attributes.container === id)
+      .map((e) => `${e.Action} ${e.Actor.Attributes.name}`);
+    // (the engine reports a running container's disconnect twice)
+    expect(new Set(seen)).toEqual(
+      new Set([`connect ${a.mallory.network}`, `disconnect ${a.mallory.network}`]),
+    );
+    expect(seen.at(-1)).toBe(`connect ${a.mallory.network}`);
+    expect(r.text).not.toContain(stranger);
+    // the engine did emit the stranger's
+    const direct = await a.engine.request('GET', `/events?since=${since}&until=${until}&filters=${filters}`);
+    expect(direct.text).toContain(stranger);
+  });
+
   it("legacy links and aliases work on the tenant's own network, where no other tenant's containers are (found by review, stop 21)", async () => {
     const db = await a.ownContainer(`${a.run}-linked-db`, {});
     expect((await a.mallory.api.request('POST', `/containers/${db}/start`)).status).toBe(204);

@@ -1,0 +1,122 @@
+// `workshop up` refuses an instance whose objects a tenant made first, before it builds or starts anything. The
+// tenant's objects are made on the engine as its proxy makes them: with the tenant label, and whatever other labels
+// the tenant chose (the proxy lets `com.docker.compose.*` through: an attendee's compose needs them).
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const CLI = join(ROOT, 'packages/cli/dist/bin.js');
+const run = randomBytes(4).toString('hex');
+const TEST = `dockhand.test=workshop-launcher-${run}`;
+
+interface Run {
+  code: number;
+  stderr: string;
+}
+function sh(file: string, args: string[]): Promise<Run> {
+  return new Promise((done) => {
+    execFile(file, args, { timeout: 180_000, maxBuffer: 64 << 20 }, (error, _stdout, stderr) => {
+      done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stderr: String(stderr) });
+    });
+  });
+}
+const docker = async (...args: string[]): Promise<string> => {
+  const r = await new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
+    execFile('docker', args, (error, stdout, stderr) =>
+      done({ code: error ? 1 : 0, stdout: String(stdout), stderr: String(stderr) }),
+    ),
+  );
+  if (r.code !== 0) throw new Error(`docker ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.trim();
+};
+
+const instances: string[] = [];
+afterAll(async () => {
+  for (const name of instances) await sh('node', [CLI, 'workshop', 'down', name]);
+  const left = await docker('ps', '-aq', '--filter', `label=${TEST}`);
+  if (left) await docker('rm', '-f', ...left.split('\n'));
+  for (const kind of ['volume', 'network'] as const) {
+    const names = await docker(kind, 'ls', '-q', '--filter', `label=${TEST}`);
+    if (names) await docker(kind, 'rm', ...names.split('\n'));
+  }
+}, 300_000);
+
+/** `workshop up` of an instance, which must fail before it starts any container of the instance. */
+async function refusedUp(name: string): Promise<string> {
+  instances.push(name);
+  const r = await sh('node', [CLI, 'workshop', 'up', '--name', name, '--timeout', '5']);
+  expect(r.code, r.stderr).not.toBe(0);
+  const started = await docker(
+    'ps',
+    '-aq',
+    '--filter',
+    `label=com.docker.compose.project=${name}`,
+    '--filter',
+    'label=com.docker.compose.oneoff=False',
+  );
+  const planted = await docker(
+    'ps',
+    '-aq',
+    '--filter',
+    `label=com.docker.compose.project=${name}`,
+    '--filter',
+    `label=${TEST}`,
+  );
+  expect(started.split('\n').filter(Boolean).sort()).toEqual(planted.split('\n').filter(Boolean).sort());
+  return r.stderr;
+}
+
+describe('workshop up, on objects a tenant made first', () => {
+  it("refuses a tenant's container with the labels of the instance's compose project (found by review, stop 23: compose took it as the instance's `ide`)", async () => {
+    const name = `wl${run}c`;
+    await docker(
+      'create',
+      '--label',
+      TEST,
+      '--label',
+      'dockhand.tenant=mallory',
+      '--label',
+      `com.docker.compose.project=${name}`,
+      '--label',
+      'com.docker.compose.service=ide',
+      '--label',
+      'com.docker.compose.oneoff=False',
+      '--name',
+      `${name}-planted`,
+      'busybox:latest',
+      'sleep',
+      '600',
+    );
+    const stderr = await refusedUp(name);
+    expect(stderr).toContain(`container ${name}-planted was created by tenant 'mallory'`);
+    expect(stderr).toContain(`compose project ${name}`);
+  });
+
+  it("refuses a tenant's volume or network of the instance's names", async () => {
+    const vol = `wl${run}v`;
+    await docker(
+      'volume',
+      'create',
+      '--label',
+      TEST,
+      '--label',
+      'dockhand.tenant=mallory',
+      `${vol}_docker-socket`,
+    );
+    expect(await refusedUp(vol)).toContain(`volume ${vol}_docker-socket was created by tenant 'mallory'`);
+    const net = `wl${run}n`;
+    await docker(
+      'network',
+      'create',
+      '--label',
+      TEST,
+      '--label',
+      'dockhand.tenant=mallory',
+      `${net}_default`,
+    );
+    expect(await refusedUp(net)).toContain(`network ${net}_default was created by tenant 'mallory'`);
+  });
+});
