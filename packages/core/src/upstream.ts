@@ -70,6 +70,8 @@ export interface UpstreamRequest {
   readonly query?: Record<string, string> | URLSearchParams;
   /** A JSON body. */
   readonly body?: unknown;
+  /** A body sent as it is (`application/x-tar`, for the archive routes), in place of a JSON one. */
+  readonly tar?: Buffer;
 }
 
 /**
@@ -93,7 +95,7 @@ export class Upstream {
   /**
    * Sends one request to the engine and reads the status and headers.
    *
-   * @param options - method, path, query and JSON body
+   * @param options - method, path, query and a JSON or tar body
    * @returns the reply, with a body to read once
    */
   async request(options: UpstreamRequest): Promise<UpstreamReply> {
@@ -102,8 +104,12 @@ export class Upstream {
     const res = await this.pool.request({
       method: (options.method ?? 'GET') as 'GET',
       path: query ? `${options.path}?${query}` : options.path,
-      headers: hasBody ? { 'content-type': 'application/json' } : undefined,
-      body: hasBody ? JSON.stringify(options.body) : null,
+      headers: options.tar
+        ? { 'content-type': 'application/x-tar' }
+        : hasBody
+          ? { 'content-type': 'application/json' }
+          : undefined,
+      body: options.tar ?? (hasBody ? JSON.stringify(options.body) : null),
     });
     return {
       status: res.statusCode,

@@ -179,16 +179,26 @@ const HOST_CONFIG_FIELDS: ReadonlySet<string> = new Set(
   ].map(foldKey),
 );
 
-/** Refuses a create body that sets host settings at its top level, where no check of ours looks. */
-function refuseTopLevelHostConfig(body: JsonObject): void {
+/**
+ * Refuses a create body that sets host settings at its top level, where no check of ours looks. One that sets
+ * them empty (`null`, `[]`, `{}`, `""`, `false`, `0`: the defaults) loses them instead: dockerode's `run()` sends
+ * `VolumesFrom: []` there with every create (found by review, stop 23).
+ *
+ * @returns whether the body lost any
+ */
+function refuseTopLevelHostConfig(body: JsonObject): boolean {
+  let dropped = false;
   for (const key of Object.keys(body)) {
-    if (HOST_CONFIG_FIELDS.has(foldKey(key))) {
+    if (!HOST_CONFIG_FIELDS.has(foldKey(key))) continue;
+    if (nonEmpty(body[key]))
       throw refuse(
         'DOCKHAND_AMBIGUOUS_BODY',
         `${key} is a HostConfig setting: send it inside HostConfig, not at the top level of the body`,
       );
-    }
+    delete body[key];
+    dropped = true;
   }
+  return dropped;
 }
 
 function nonEmpty(v: unknown): boolean {
@@ -302,7 +312,7 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
 
   const create: Middleware = on('ContainerCreate', async (ctx, next) => {
     const body = await checkedBody(() => ctx.request.json());
-    refuseTopLevelHostConfig(body);
+    if (refuseTopLevelHostConfig(body)) ctx.request.setJson(body);
     refuseProcWorkingDir(field(body, 'WorkingDir'));
     await pinWorkingDir(ctx, body);
     // the engine still reads it at the top level of a create before API 1.44

@@ -2,9 +2,12 @@ import { realpath } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { type Context, compose, type Middleware, on } from '@dockhand/core';
 import { minimatch } from 'minimatch';
+import { anonymousVolumes } from './anonymous-volumes.ts';
+import { createImage } from './create-image.ts';
 import { engineApiVersion, versionAtLeast } from './engine-version.ts';
 import { refuse } from './errors.ts';
 import { checkedBody, child, field, isObject, type JsonObject, setField } from './fields.ts';
+import { makeMissingSubpaths, type Subpath } from './missing-subpaths.ts';
 import {
   bindSpec,
   cleanHostPath,
@@ -170,16 +173,18 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
       if (subpaths || subpath === '') {
         if (subpaths && ctx.apiVersion !== undefined && !versionAtLeast(ctx.apiVersion, '1.45'))
           ctx.apiVersion = '1.45';
-        const volumeOptions: JsonObject = {};
+        // a bind never copies the image's files at its target into the host directory, and neither does this
+        // mount (found by review, stop 23: an empty project directory bound at `/etc` was filled with the image's
+        // files); so the engine no longer resolves the subpath at create to fill it either
+        const volumeOptions: JsonObject = { NoCopy: true };
         if (subpath !== '') volumeOptions.Subpath = subpath;
-        if (m.options.includes('nocopy')) volumeOptions.NoCopy = true;
         const mount: JsonObject = {
           Type: 'volume',
           Source: r.volume,
           Target: m.target,
           ReadOnly: m.readOnly,
         };
-        if (Object.keys(volumeOptions).length) mount.VolumeOptions = volumeOptions;
+        mount.VolumeOptions = volumeOptions;
         return { mount };
       }
       // API < 1.45: no subpaths; the fallback binds a directory of the volume's mountpoint, after checking that no
@@ -333,8 +338,9 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
     const copiedNames = new Set<string>();
     const sanctioned =
       (ctx.state['dockhand.sanctionedBinds'] as Set<string> | undefined) ?? new Set<string>();
-    const binds: string[] = [];
-    const mounts: JsonObject[] = [];
+    let binds: string[] = [];
+    let mounts: JsonObject[] = [];
+    const wanted: Subpath[] = [];
     for (const m of readMounts(hc)) {
       if (m.type === 'bind') {
         const source = cleanHostPath(m.source);
@@ -343,6 +349,11 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
           continue;
         }
         const remapped = await remapMount(ctx, m, source);
+        const subpath = remapped?.mount ? (remapped.mount.VolumeOptions as JsonObject).Subpath : undefined;
+        // a bind's missing source is made by the engine; a subpath's must exist (`--mount type=bind` is refused
+        // a missing source by the engine too)
+        if (m.from === 'Binds' && typeof subpath === 'string')
+          wanted.push({ volume: String(remapped!.mount!.Source), subpath });
         if (remapped?.mount) mounts.push(remapped.mount);
         else if (remapped?.bind) binds.push(remapped.bind);
         else if (bindGlobs.some((g) => minimatch(source, g))) {
@@ -392,6 +403,17 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
             );
           else copiedNames.add(m.source);
         else if (m.source !== '') await volumeAllowed(ctx, m.source, m.target, m.readOnly);
+        // a subpath is never filled from the image's files at the target, as a remapped bind is not: filling it,
+        // the engine resolved the subpath at create, and its failure told whether a symlink's host path exists
+        // (review, stop 22); the tenant's own `Mounts` with a subpath alike
+        if (m.from === 'Mounts' && m.raw) {
+          const vo = field(m.raw, 'VolumeOptions');
+          const subpath = isObject(vo) ? field(vo, 'Subpath') : undefined;
+          if (subpath !== undefined && subpath !== null && subpath !== '') {
+            const rest = Object.entries(vo as JsonObject).filter(([k]) => k.toLowerCase() !== 'nocopy');
+            setField(m.raw, 'VolumeOptions', { ...Object.fromEntries(rest), NoCopy: true });
+          }
+        }
         // the engine copies the image's files at the target into an empty volume, read-only mount or not: an
         // image of the tenant's could put a symlink where the socket goes
         if (m.source !== '' && readOnlyGlobs.some((g) => minimatch(m.source, g))) {
@@ -412,7 +434,9 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
       }
     }
     // a volume the engine makes for a mount gets the tenant's labels, over any the mount gives (found by
-    // review, stop 20: an anonymous volume labelled as another tenant's)
+    // review, stop 20: an anonymous volume labelled as another tenant's); the anonymous volumes it makes of its
+    // own accord (`-v /data`, an image's `VOLUME`) are given as mounts first, to be labelled too
+    if (options.labels) ({ binds, mounts } = await anonymousVolumes(ctx, body, hc, binds, mounts));
     if (options.labels)
       for (const m of mounts) {
         if (String(field(m, 'Type') ?? '').toLowerCase() !== 'volume') continue;
@@ -426,6 +450,9 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
       }
     writeMounts(hc, binds, mounts);
     ctx.request.setJson(body);
+    const image = field(body, 'Image');
+    if (wanted.length > 0 && typeof image === 'string' && (await createImage(ctx, image)).status === 200)
+      await makeMissingSubpaths(ctx, image, wanted, options.labels ?? {});
     await next();
     if (ctx.response?.status === 201)
       await checkMadeVolumes(

@@ -535,17 +535,44 @@ describe('host binds outside the project are refused (rewriteDockerSocket / moun
       );
     }
     if (subpaths) {
-      // a create whose image has files at the target fills the new mount from the subpath at once (found by review
-      // 22f: `failed to populate volume: path concatenation escapes ...`)
-      const populate = await a.mallory.api.request('POST', `/containers/create?name=${a.run}-sp-etc-${tag}`, {
-        body: {
-          Image: 'busybox',
-          Labels: { 'dockhand.test': a.run },
-          HostConfig: { Binds: [`/home/coder/project/exists-${tag}:/etc`] },
-        },
-      });
-      expect(populate.status).toBeGreaterThanOrEqual(400);
-      answers.push(populate.json.message);
+      // a create whose image has files at the target filled the new mount from the subpath at once, and failed
+      // where the host path exists (found by review 22f: `failed to populate volume: path concatenation escapes
+      // ...`); since stop 23 a subpath is never filled (`NoCopy`, as a bind): the create answers alike for both
+      for (const probe of [`exists-${tag}`, `missing-${tag}`]) {
+        const populate = await a.mallory.api.request(
+          'POST',
+          `/containers/create?name=${a.run}-sp-etc-${probe}`,
+          {
+            body: {
+              Image: 'busybox',
+              Labels: { 'dockhand.test': a.run },
+              HostConfig: { Binds: [`/home/coder/project/${probe}:/etc`] },
+            },
+          },
+        );
+        expect(populate.status, populate.text).toBe(201);
+        const explicit = await a.mallory.api.request(
+          'POST',
+          `/containers/create?name=${a.run}-sp-etc-mount-${probe}`,
+          {
+            body: {
+              Image: 'busybox',
+              Labels: { 'dockhand.test': a.run },
+              HostConfig: {
+                Mounts: [
+                  {
+                    Type: 'volume',
+                    Source: a.mallory.projectVolume,
+                    Target: '/etc',
+                    VolumeOptions: { Subpath: probe, NoCopy: false },
+                  },
+                ],
+              },
+            },
+          },
+        );
+        expect(explicit.status, explicit.text).toBe(201);
+      }
       // the subpath spelled as Go's decoder folds it (`ſubpath` is `Subpath` to the engine): the container is
       // still taken as mounting one, so its answers by full id leave the byte lane too (found by review 22f)
       const folded = await a.mallory.api.request(
@@ -586,6 +613,32 @@ describe('host binds outside the project are refused (rewriteDockerSocket / moun
           "a volume mount's subpath is missing, or is a symlink that leads out of the volume: make it a directory in the volume",
         ]),
       );
+  });
+
+  it('a bind of a missing directory under a symlink in the project volume to a host directory: the directory the proxy makes is not made on the host (stop 23)', async () => {
+    const version = (await a.engine.request('GET', '/version')).json.ApiVersion as string;
+    const tag = `${a.run}-${++n}`;
+    const host = await mkdtemp(join(tmpdir(), 'dockhand-host-dir-'));
+    try {
+      expect(await inProject(`ln -sfn ${host} /p/to-host-${tag}`)).toBe(0);
+      const c = await a.mallory.api.request('POST', `/containers/create?name=${a.run}-mk-${tag}`, {
+        body: {
+          Image: 'busybox',
+          Cmd: ['true'],
+          Labels: { 'dockhand.test': a.run },
+          HostConfig: { Binds: [`/home/coder/project/to-host-${tag}/made/deeper:/x`] },
+        },
+      });
+      if (Number(version.split('.')[1]) < 45) refused(c, 403);
+      else {
+        expect(c.status, c.text).toBe(201);
+        const start = await a.mallory.api.request('POST', `/containers/${c.json.Id}/start`);
+        expect(start.status).toBe(400);
+      }
+      expect(await readdir(host)).toEqual([]);
+    } finally {
+      await rm(host, { recursive: true, force: true });
+    }
   });
 
   it("docker cp's stat (HEAD) while a container of the tenant swaps the symlink: no answer keeps the engine's status or length (found by review, stop 23: a second request, to read the message, met the other link)", async () => {

@@ -127,12 +127,182 @@ describe('the workshop walk-through', () => {
     expect(await onEngine('network', 'ls', '-q', '--filter', `name=${project}_default`)).toBe('');
   }, 120_000);
 
+  it("the anonymous volumes the engine makes (an image's VOLUME, -v /data) are the tenant's: compose recreates such a service (it was refused, stop 23), --rm and rm -v remove them, and the tenant removes what the engine keeps", async () => {
+    const image = `dockhand-test/volume-image:${unique()}`;
+    const context = await mkdtemp(join(tmpdir(), 'dockhand-volume-image-'));
+    try {
+      // as the images of postgres, mysql or redis do
+      await writeFile(join(context, 'Dockerfile'), 'FROM busybox:latest\nVOLUME /state\n');
+      await onEngine('build', '-q', '--label', `dockhand.test=${t.testLabel}`, '-t', image, context);
+    } finally {
+      await rm(context, { recursive: true, force: true });
+    }
+    const tenantVolumes = async () =>
+      (await onEngine('volume', 'ls', '-q', '--filter', `label=dockhand.tenant=${t.name}`))
+        .split('\n')
+        .filter(Boolean)
+        .sort();
+    const dir = join(t.projectDir, 'anon');
+    await mkdir(dir);
+    const project = `anon-${unique()}`;
+    const compose = (x: number) =>
+      writeFile(
+        join(dir, 'compose.yaml'),
+        [
+          'services:',
+          '  db:',
+          `    image: ${image}`,
+          '    command: ["sleep", "300"]',
+          `    environment: { X: "${x}" }`,
+          `    labels: { dockhand.test: ${t.testLabel} }`,
+          '',
+        ].join('\n'),
+      );
+    try {
+      const before = await tenantVolumes();
+      await compose(1);
+      const up = await t.docker(['compose', '-p', project, 'up', '-d', '--wait'], { cwd: dir });
+      expect(up.code, up.stderr).toBe(0);
+      const state = async () =>
+        (await inspectOnEngine<ContainerInfo>('container', `${project}-db-1`)).Mounts.find(
+          (m) => m.Destination === '/state',
+        )!;
+      const volume = (await state()).Name!;
+      expect((await state()).Type).toBe('volume');
+      expect(await tenantVolumes()).toEqual([...before, volume].sort());
+      expect((await t.docker(['volume', 'ls', '-q'])).stdout.split('\n')).toContain(volume);
+      // a changed service is recreated with the volume of the container it replaces
+      await compose(2);
+      const again = await t.docker(['compose', '-p', project, 'up', '-d', '--wait'], { cwd: dir });
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stderr).toContain('Recreated');
+      expect((await state()).Name).toBe(volume);
+      // a path alone, and --rm: the engine removes the container's anonymous volumes with it, as ever
+      const run = await t.docker(['run', '--rm', '-v', '/scratch', image, 'ls', '-d', '/scratch', '/state']);
+      expect(run.code, run.stderr).toBe(0);
+      const kept = await t.docker(['create', '-v', '/scratch', image, 'true']);
+      expect(kept.code, kept.stderr).toBe(0);
+      expect((await tenantVolumes()).length).toBe(before.length + 3);
+      expect((await t.docker(['rm', '-v', kept.stdout.trim()])).code).toBe(0);
+      expect(await tenantVolumes()).toEqual([...before, volume].sort());
+      const down = await t.docker(['compose', '-p', project, 'down', '-v'], { cwd: dir });
+      expect(down.code, down.stderr).toBe(0);
+      // the recreated container mounted the volume by its name, so the engine keeps it (as it does without the
+      // proxy): the tenant's to see and remove
+      expect(await tenantVolumes()).toEqual([...before, volume].sort());
+      expect((await t.docker(['volume', 'rm', volume])).code).toBe(0);
+      expect(await tenantVolumes()).toEqual(before);
+    } finally {
+      await t.docker(['compose', '-p', project, 'down', '-v'], { cwd: dir });
+      await onEngine('image', 'rm', '-f', image).catch(() => {});
+    }
+  }, 180_000);
+
   it('docker run -v ./dev/db:/data sees the files of the project volume', async () => {
     const out = await t.docker(['run', '--rm', '-v', './dev/db:/data', 'busybox:latest', 'ls', '/data'], {
       cwd: t.projectDir,
     });
     expect(out.stderr).toBe('');
     expect(out.stdout).toBe('1-create-schema.sql\n');
+  });
+
+  it('docker run -v ./new/dir:/data, of a directory not made yet, makes it as the engine makes a bind source, and a compose file alike (it failed at start, stop 23)', async () => {
+    const run = await t.docker(
+      [
+        'run',
+        '--rm',
+        '-v',
+        './made/by/run:/data',
+        'busybox:latest',
+        'sh',
+        '-c',
+        'echo hi > /data/f; ls -ld /data',
+      ],
+      { cwd: t.projectDir },
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^drwxr-xr-x .* root +root /);
+    const dir = join(t.projectDir, 'seeded');
+    await mkdir(dir);
+    const project = `seed-${unique()}`;
+    await writeFile(
+      join(dir, 'compose.yaml'),
+      [
+        'services:',
+        '  db:',
+        '    image: busybox:latest',
+        '    command: ["sh", "-c", "touch /var/lib/db/ready; sleep 300"]',
+        `    labels: { dockhand.test: ${t.testLabel} }`,
+        '    volumes: ["./data/db:/var/lib/db"]',
+        '',
+      ].join('\n'),
+    );
+    try {
+      const up = await t.docker(['compose', '-p', project, 'up', '-d', '--wait'], { cwd: dir });
+      expect(up.code, up.stderr).toBe(0);
+    } finally {
+      await t.docker(['compose', '-p', project, 'down'], { cwd: dir });
+    }
+    const ls = await t.docker(
+      ['run', '--rm', '-v', '.:/p', 'busybox:latest', 'ls', '/p/made/by/run', '/p/seeded/data/db'],
+      {
+        cwd: t.projectDir,
+      },
+    );
+    expect(ls.stdout.split('\n').filter(Boolean)).toEqual(
+      ['/p/made/by/run:', 'f', '', '/p/seeded/data/db:', 'ready'].filter(Boolean),
+    );
+    // the engine's own rule for `--mount type=bind`: a missing source is an error
+    const mount = await t.docker(
+      ['run', '--rm', '--mount', 'type=bind,src=./not/made,dst=/data', 'busybox:latest', 'true'],
+      { cwd: t.projectDir },
+    );
+    expect(mount.code).not.toBe(0);
+    // no helper left behind
+    expect(
+      await onEngine(
+        'ps',
+        '-aq',
+        '--filter',
+        `label=dockhand.tenant=${t.name}`,
+        '--filter',
+        'label=dockhand.helper',
+      ),
+    ).toBe('');
+  });
+
+  it("an empty project directory bound over the image's files stays empty, as a bind does (the engine filled it, stop 23)", async () => {
+    const made = await t.docker([
+      'run',
+      '--rm',
+      '-v',
+      `${t.projectDir}:/p`,
+      'busybox:latest',
+      'mkdir',
+      '/p/empty-etc',
+    ]);
+    expect(made.code, made.stderr).toBe(0);
+    const run = await t.docker([
+      'run',
+      '--rm',
+      '-v',
+      `${t.projectDir}/empty-etc:/etc/apt`,
+      'debian:bookworm-slim',
+      'true',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const ls = await t.docker([
+      'run',
+      '--rm',
+      '-v',
+      `${t.projectDir}:/p`,
+      'busybox:latest',
+      'ls',
+      '-A',
+      '/p/empty-etc',
+    ]);
+    expect(ls.code, ls.stderr).toBe(0);
+    expect(ls.stdout).toBe('');
   });
 
   it('the ./dev/db mount is a mount of the project volume, not a bind (API >= 1.45: a subpath; older: the documented fallback)', async () => {
