@@ -3,6 +3,7 @@
 // the tenant chose (the proxy lets `com.docker.compose.*` through: an attendee's compose needs them).
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -34,6 +35,16 @@ const docker = async (...args: string[]): Promise<string> => {
 };
 
 const instances: string[] = [];
+
+/** A free TCP port on the loopback, as the kernel picks it. */
+function freePort(): Promise<string> {
+  return new Promise((done) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => done(String(port)));
+    });
+  });
+}
 afterAll(async () => {
   for (const name of instances) await sh('node', [CLI, 'workshop', 'down', name]);
   const left = await docker('ps', '-aq', '--filter', `label=${TEST}`);
@@ -118,5 +129,55 @@ describe('workshop up, on objects a tenant made first', () => {
       `${net}_default`,
     );
     expect(await refusedUp(net)).toContain(`network ${net}_default was created by tenant 'mallory'`);
+  });
+
+  it("makes every container of the instance anew: a container labelled as its `ide` without a tenant label (a tenant's classic build step, found by review, stop 23) is not kept as the IDE", async () => {
+    const name = `wl${run}i`;
+    instances.push(name);
+    // fixed ports and password, so compose's config hash of the service is the same for both starts
+    const fixed = [
+      '--ide-port',
+      await freePort(),
+      '--guide-port',
+      await freePort(),
+      '--app-port',
+      await freePort(),
+    ];
+    const up = () =>
+      sh('node', [CLI, 'workshop', 'up', '--name', name, '--password', 'pw', '--timeout', '120', ...fixed]);
+    const first = await up();
+    expect(first.code, first.stderr).toBe(0);
+    // the IDE goes, and a container with its labels takes its place, as a build step carrying them would
+    const labels = JSON.parse(
+      await docker('inspect', '--format', '{{json .Config.Labels}}', `${name}-ide-1`),
+    ) as Record<string, string>;
+    await docker('rm', '-f', `${name}-ide-1`);
+    const planted = await docker(
+      'run',
+      '-d',
+      '--name',
+      `${name}-planted`,
+      '--label',
+      TEST,
+      ...Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
+      'busybox:latest',
+      'sleep',
+      '600',
+    );
+    const again = await up();
+    expect(again.code, again.stderr).toBe(0);
+    const ide = await docker(
+      'ps',
+      '-aq',
+      '--no-trunc',
+      '--filter',
+      `label=com.docker.compose.project=${name}`,
+      '--filter',
+      'label=com.docker.compose.service=ide',
+    );
+    expect(ide).not.toBe('');
+    expect(ide).not.toContain(planted);
+    expect(await docker('inspect', '--format', '{{.Config.Image}}', ide)).toMatch(/^dockhand-workshop\/ide:/);
+    expect(await docker('ps', '-aq', '--filter', `name=${name}-planted`)).toBe('');
   });
 });

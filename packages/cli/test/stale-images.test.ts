@@ -46,6 +46,13 @@ describe('removeStaleImages (the workshop launcher after a build)', () => {
     });
   });
 
+  it('takes only images made before the time given, when asked', async () => {
+    await image('fresh');
+    const result = await removeStaleImages(repository, `${repository}:current`, { until: '1h' });
+    expect(result.removed).toEqual([]);
+    expect(await tags()).toContain('fresh');
+  });
+
   it('takes only the tags that match, when asked', async () => {
     await image('latest');
     await image('0123456789ab');
@@ -60,7 +67,11 @@ describe('removeStaleImages (the workshop launcher after a build)', () => {
     await docker('tag', `${repository}:other`, `${longer}:old`);
     try {
       const result = await removeStaleImages(repository, `${repository}:current`);
-      expect([...result.removed].sort()).toEqual([`${repository}:latest`, `${repository}:other`]);
+      expect([...result.removed].sort()).toEqual([
+        `${repository}:fresh`,
+        `${repository}:latest`,
+        `${repository}:other`,
+      ]);
       expect(await docker('image', 'ls', '--format', '{{.Repository}}:{{.Tag}}', `${longer}:old`)).toBe(
         `${longer}:old`,
       );

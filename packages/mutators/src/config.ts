@@ -41,6 +41,7 @@ const entries = {
     publishOn: v.optional(v.union([str, v.literal(false)])),
     projectMount: v.optional(str),
     unsafeOldEngineBinds: v.optional(v.boolean()),
+    helperImage: v.optional(str),
     shared: v.optional(v.strictObject({ networks: v.optional(strings), volumes: v.optional(strings) })),
     allowBinds: v.optional(strings),
     networkSubnets: v.optional(subnets),
@@ -78,6 +79,7 @@ const entries = {
       ),
     ),
     labels: v.optional(labels),
+    helperImage: v.optional(str),
   }),
   rewriteDockerSocket: v.strictObject({
     type: v.literal('rewriteDockerSocket'),

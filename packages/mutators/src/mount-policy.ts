@@ -3,7 +3,6 @@ import { posix } from 'node:path';
 import { type Context, compose, type Middleware, on } from '@dockhand/core';
 import { minimatch } from 'minimatch';
 import { anonymousVolumes } from './anonymous-volumes.ts';
-import { createImage } from './create-image.ts';
 import { engineApiVersion, versionAtLeast } from './engine-version.ts';
 import { refuse } from './errors.ts';
 import { checkedBody, child, field, isObject, type JsonObject, setField } from './fields.ts';
@@ -69,6 +68,12 @@ export interface MountPolicyOptions {
   readonly ownership?: Ownership;
   /** Labels for volumes created on the tenant's behalf (when a create names a volume that does not exist). */
   readonly labels?: Readonly<Record<string, string>>;
+  /**
+   * An image of the operator's (never one a tenant can build or tag: e.g. the proxy's own), for the container
+   * that makes the directories remapped binds name where they are missing, as the engine makes a bind's missing
+   * source. Without it a missing directory fails the container's start.
+   */
+  readonly helperImage?: string;
 }
 
 const KEEPABLE = new Set(['nocopy', 'private', 'rprivate', 'consistent', 'cached', 'delegated']);
@@ -450,9 +455,13 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
       }
     writeMounts(hc, binds, mounts);
     ctx.request.setJson(body);
-    const image = field(body, 'Image');
-    if (wanted.length > 0 && typeof image === 'string' && (await createImage(ctx, image)).status === 200)
-      await makeMissingSubpaths(ctx, image, wanted, options.labels ?? {});
+    if (wanted.length > 0 && options.helperImage)
+      await makeMissingSubpaths(
+        ctx,
+        options.helperImage,
+        wanted,
+        Object.values(options.labels ?? {}).join(','),
+      );
     await next();
     if (ctx.response?.status === 201)
       await checkMadeVolumes(

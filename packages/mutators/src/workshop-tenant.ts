@@ -59,6 +59,13 @@ export interface WorkshopTenantOptions {
   /** Where the proxy sees the project volume (used only with `unsafeOldEngineBinds`). */
   readonly projectMount?: string;
   /**
+   * An image of the operator's that a tenant cannot build or tag (the workshop passes the proxy's own,
+   * `dockhand-workshop/*` being reserved), for the never-started container that makes a project bind's missing
+   * directory, as the engine makes a bind's missing source (see `helperImage` of {@link mountPolicy}). Without it
+   * `-v ./new-dir:/data` fails at start.
+   */
+  readonly helperImage?: string;
+  /**
    * On engines older than API 1.45, bind a directory under the project as the directory inside the project
    * volume's mountpoint, checked through `projectMount` (default `false`: refused there; a bind of the whole
    * project works on every engine). Unsafe with attendees you do not trust with the host: see
@@ -282,6 +289,7 @@ export function workshopTenant(options: WorkshopTenantOptions): WorkshopTenantMi
       },
       ownership,
       labels,
+      ...(options.helperImage ? { helperImage: options.helperImage } : {}),
     }),
     scopeToTenant({
       label,

@@ -15,6 +15,11 @@ export interface StaleImages {
 export interface StaleImagesOptions {
   /** Only tags that match are candidates (default: every tag), e.g. only the launcher's hash tags, not `latest`. */
   tags?: RegExp;
+  /**
+   * Only images made before this long ago (the engine's `until` filter: `1h`, `30m`): another launcher may have just
+   * built one it has not started yet. Default: any age.
+   */
+  until?: string;
   /** The environment the `docker` CLI runs with (its `DOCKER_HOST`). */
   env?: NodeJS.ProcessEnv;
 }
@@ -45,7 +50,15 @@ export async function removeStaleImages(
   const env = options.env ?? process.env;
   const { stdout } = await run(
     'docker',
-    ['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}', '--filter', `reference=${repository}:*`],
+    [
+      'image',
+      'ls',
+      '--format',
+      '{{.Repository}}:{{.Tag}}',
+      '--filter',
+      `reference=${repository}:*`,
+      ...(options.until ? ['--filter', `until=${options.until}`] : []),
+    ],
     { env },
   );
   const result: StaleImages = { removed: [], inUse: [] };

@@ -298,14 +298,15 @@ async function buildMissingImages(dir: string, images: WorkshopImages): Promise<
 
 /**
  * Removes the older builds of the workshop's own images that no container uses (each change to the source is a
- * new hash tag). Other tags (`latest`, from `docker compose build`) and images named by `WORKSHOP_*_IMAGE` are
- * the operator's and are left alone.
+ * new hash tag), made over an hour ago (another checkout's launcher may have just built one). Other tags
+ * (`latest`, from `docker compose build`) and images named by `WORKSHOP_*_IMAGE` are the operator's and are left
+ * alone.
  */
 async function removeOlderBuilds(images: WorkshopImages): Promise<void> {
   for (const [kind, image] of Object.entries(images)) {
     if (process.env[`WORKSHOP_${kind.toUpperCase()}_IMAGE`]) continue;
     const repository = image.slice(0, image.lastIndexOf(':'));
-    const { removed, inUse } = await removeStaleImages(repository, image, { tags: HASH_TAG });
+    const { removed, inUse } = await removeStaleImages(repository, image, { tags: HASH_TAG, until: '1h' });
     for (const tag of removed) console.error(`workshop: removed ${tag}, an older build no container uses`);
     if (inUse.length > 0) console.error(`workshop: kept ${inUse.join(', ')}: containers use them`);
   }
@@ -443,7 +444,10 @@ async function workshopUp(opts: UpOptions): Promise<void> {
   await removeOlderBuilds(images);
   const env = await instanceEnv(dir, opts, images);
   console.error(`workshop: starting instance ${opts.name}`);
-  await runVisible('docker', composeArgs(dir, opts.name, 'up', '-d', '--no-build'), env);
+  // every container made anew: compose keeps an existing container whose labels say it is the service, and a
+  // tenant's can say so without a tenant label while a classic build step of its runs (found by review, stop 23;
+  // `assertInstanceFree` catches those that carry one)
+  await runVisible('docker', composeArgs(dir, opts.name, 'up', '-d', '--no-build', '--force-recreate'), env);
   const host = opts.bind === '0.0.0.0' ? 'localhost' : opts.bind;
   const ideUrl = `http://${host}:${env.IDE_PORT}`;
   const guideUrl = `http://${host}:${env.GUIDE_PORT}`;

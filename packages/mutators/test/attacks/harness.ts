@@ -130,7 +130,16 @@ async function startTenant(engine: Client, run: string, who: string): Promise<Te
   });
   const proxy = createProxy({
     upstream: `unix://${ENGINE_SOCKET}`,
-    middleware: [workshopTenant({ tenant: name, projectVolume, socketVolume, projectMount, network })],
+    middleware: [
+      workshopTenant({
+        tenant: name,
+        projectVolume,
+        socketVolume,
+        projectMount,
+        network,
+        helperImage: 'busybox:latest',
+      }),
+    ],
     logger: pino({ level: 'info' }, log),
     accessLog: true,
   });

@@ -641,6 +641,63 @@ describe('host binds outside the project are refused (rewriteDockerSocket / moun
     }
   });
 
+  it("the container that makes a bind's missing directory is the operator's, of the operator's image: never of the create's image (another tenant's, not yet checked), never the tenant's to see, start or commit (found by review, stop 23)", async () => {
+    const version = (await a.engine.request('GET', '/version')).json.ApiVersion as string;
+    if (Number(version.split('.')[1]) < 45) return; // (no subpaths: such binds are refused before the engine)
+    const tag = `${a.run}-${++n}`;
+    // the victim's image, which the attacker cannot see
+    const source = await a.victimContainer(`${a.run}-img-src-${tag}`, { Cmd: ['true'] });
+    const image = (
+      await a.engine.request('POST', `/commit?container=${source}&repo=${a.run}-victim-secret&tag=${tag}`, {
+        body: { Labels: a.victimLabels },
+      })
+    ).json.Id as string;
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const binds = Array.from({ length: 20 }, (_, i) => `/home/coder/project/made-${tag}/d${i}:/m${i}`);
+    try {
+      // by an id prefix of the hidden image: refused as a missing image
+      const c = await a.mallory.api.request('POST', `/containers/create?name=${a.run}-mk-img-${tag}`, {
+        body: { Image: image.slice(7, 19), Labels: { 'dockhand.test': a.run }, HostConfig: { Binds: binds } },
+      });
+      refused(c, 404);
+      // its own image: at most 16 directories are made for one create
+      const own = await a.mallory.api.request('POST', `/containers/create?name=${a.run}-mk-own-${tag}`, {
+        body: {
+          Image: 'busybox',
+          Cmd: ['true'],
+          Labels: { 'dockhand.test': a.run },
+          HostConfig: { Binds: binds },
+        },
+      });
+      expect(own.status, own.text).toBe(201);
+      const until = Math.floor(Date.now() / 1000) + 1;
+      const filters = encodeURIComponent(JSON.stringify({ type: ['container'], label: ['dockhand.helper'] }));
+      const helpers = (
+        await a.engine.request('GET', `/events?since=${since}&until=${until}&filters=${filters}`)
+      ).text
+        .split('\n')
+        .filter(Boolean)
+        .map(
+          (l) =>
+            JSON.parse(l) as { Action: string; Actor: { ID: string; Attributes: Record<string, string> } },
+        );
+      const made = helpers.filter((e) => e.Action === 'create');
+      expect(made.length).toBeGreaterThan(0);
+      for (const e of made) {
+        expect(e.Actor.Attributes.image).toBe('busybox:latest');
+        expect(e.Actor.Attributes['dockhand.tenant']).toBeUndefined();
+        expect(helpers.some((d) => d.Action === 'destroy' && d.Actor.ID === e.Actor.ID)).toBe(true);
+      }
+      // the attacker's own events name none of them
+      const mine = await a.mallory.api.request('GET', `/events?since=${since}&until=${until}`);
+      for (const e of made) expect(mine.text).not.toContain(e.Actor.ID);
+      const listed = await inProject(`test $(ls /p/made-${tag} | wc -l) -eq 16`);
+      expect(listed).toBe(0);
+    } finally {
+      await a.engine.request('DELETE', `/images/${image}?force=1`);
+    }
+  });
+
   it("docker cp's stat (HEAD) while a container of the tenant swaps the symlink: no answer keeps the engine's status or length (found by review, stop 23: a second request, to read the message, met the other link)", async () => {
     const version = (await a.engine.request('GET', '/version')).json.ApiVersion as string;
     const tag = `${a.run}-${++n}`;

@@ -107,6 +107,9 @@ export async function createTenant(
           projectMount: projectMountpoint,
           unsafeOldEngineBinds: true,
           network,
+          // the operator's image for the container that makes a bind's missing directory (busybox: never one a
+          // tenant made, since every image a tenant builds is its own)
+          helperImage: 'busybox:latest',
           ...options.extra,
         }),
       ],
