@@ -35,7 +35,8 @@ export interface Subpath {
  * @param image - the helper image, the operator's (e.g. the proxy's own)
  * @param wanted - the subpaths the create's binds name
  * @param tenant - the tenant's name, for the helper's label (to find one left behind)
- * @returns when each exists, or could not be made (the create then fails at start, as it did)
+ * @returns the subpaths that exist now (found or made); any other could not be made, and the create fails at start,
+ *   as it did
  * @example
  * ```ts
  * await makeMissingSubpaths(ctx, 'dockhand-workshop/dockhand:4f0c1e2a9b3d', [{ volume: 'alice_project', subpath: 'data' }], 'alice');
@@ -46,7 +47,8 @@ export async function makeMissingSubpaths(
   image: string,
   wanted: readonly Subpath[],
   tenant: string,
-): Promise<void> {
+): Promise<Subpath[]> {
+  const there: Subpath[] = [];
   const unique = [...new Map(wanted.map((w) => [`${w.volume}\0${w.subpath}`, w])).values()]
     .filter((w) => w.subpath.split('/').filter(Boolean).length <= MAX_DEPTH)
     .slice(0, MAX_SUBPATHS);
@@ -85,13 +87,17 @@ export async function makeMissingSubpaths(
       return stat.status === 200;
     };
     try {
-      for (const { subpath } of unique.filter((w) => w.volume === volume)) {
+      for (const want of unique.filter((w) => w.volume === volume)) {
+        const { subpath } = want;
         // the tar's names are bytes: the subpath's UTF-8
         const parts = subpath
           .split('/')
           .filter(Boolean)
           .map((p) => Buffer.from(p, 'utf8').toString('latin1'));
-        if (parts.length === 0 || (await exists(subpath))) continue;
+        if (parts.length === 0 || (await exists(subpath))) {
+          there.push(want);
+          continue;
+        }
         // the deepest directory that exists (not touched: an entry for it would make it root's), and the rest
         let have = 0;
         const names = subpath.split('/').filter(Boolean);
@@ -106,8 +112,8 @@ export async function makeMissingSubpaths(
           tar: Buffer.concat([...entries, Buffer.alloc(1024)]),
         });
         const answer = await put.text();
-        if (put.status !== 200)
-          ctx.log.warn({ status: put.status, answer }, 'could not make a bind directory');
+        if (put.status === 200) there.push(want);
+        else ctx.log.warn({ status: put.status, answer }, 'could not make a bind directory');
       }
     } finally {
       const removed = await ctx.upstream.request({
@@ -118,4 +124,5 @@ export async function makeMissingSubpaths(
       await removed.text();
     }
   }
+  return there;
 }

@@ -76,6 +76,11 @@ export interface MountPolicyOptions {
   readonly helperImage?: string;
 }
 
+/** How long a remapped bind's directory, once seen, is taken to exist (it is looked for again after). */
+const KNOWN_DIR_MS = 60_000;
+/** How many such directories are remembered before the memory starts again. */
+const MAX_KNOWN_DIRS = 10_000;
+
 const KEEPABLE = new Set(['nocopy', 'private', 'rprivate', 'consistent', 'cached', 'delegated']);
 const DROPPABLE = new Set(['consistent', 'cached', 'delegated', 'private', 'rprivate']);
 
@@ -335,6 +340,24 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
     }
   };
 
+  // the directories of remapped binds: one helper at a time for this tenant (review 23f: 100 creates at once, each
+  // with its own helper, kept the engine busy for a minute), and those known to exist are not looked for again
+  // for a minute
+  let helperTurn: Promise<unknown> = Promise.resolve();
+  const knownDirs = new Map<string, number>();
+  const makeDirectories = async (ctx: Context, image: string, wanted: readonly Subpath[]): Promise<void> => {
+    const key = (w: Subpath) => `${w.volume}\0${w.subpath}`;
+    const now = Date.now();
+    const missing = wanted.filter((w) => (knownDirs.get(key(w)) ?? 0) < now);
+    if (missing.length === 0) return;
+    const turn = helperTurn.then(() =>
+      makeMissingSubpaths(ctx, image, missing, Object.values(options.labels ?? {}).join(',')),
+    );
+    helperTurn = turn.catch(() => undefined);
+    if (knownDirs.size > MAX_KNOWN_DIRS) knownDirs.clear();
+    for (const w of await turn) knownDirs.set(key(w), Date.now() + KNOWN_DIR_MS);
+  };
+
   const create: Middleware = on('ContainerCreate', async (ctx, next) => {
     const body = await checkedBody(() => ctx.request.json());
     const hc = child(body, 'HostConfig');
@@ -368,7 +391,9 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
               `mount propagation '${m.options.join(',')}' of ${source} is not allowed here`,
             );
           }
-          keep(m, binds, mounts);
+          // the path as checked, cleaned as the engine cleans it
+          if (m.raw) setField(m.raw, 'Source', source);
+          keep({ ...m, source }, binds, mounts);
         } else {
           throw refuse(
             'DOCKHAND_MOUNT_REFUSED',
@@ -455,13 +480,7 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
       }
     writeMounts(hc, binds, mounts);
     ctx.request.setJson(body);
-    if (wanted.length > 0 && options.helperImage)
-      await makeMissingSubpaths(
-        ctx,
-        options.helperImage,
-        wanted,
-        Object.values(options.labels ?? {}).join(','),
-      );
+    if (wanted.length > 0 && options.helperImage) await makeDirectories(ctx, options.helperImage, wanted);
     await next();
     if (ctx.response?.status === 201)
       await checkMadeVolumes(

@@ -60,14 +60,18 @@ describe('cleanHostPath', () => {
   });
 
   it.each([
-    '/home/coder/project/../../etc',
-    '/home/coder/project/..',
-    '/home/coder/./project',
-    '/home/coder/project/.',
-    '/home//coder',
-    '/home/coder\\project',
-    '/home/coder\0/x',
-  ])('refuses %j', (p) => {
+    ['/home/coder/project/../../../etc', '/etc'],
+    ['/home/coder/project/..', '/home/coder'],
+    ['/home/coder/./project', '/home/coder/project'],
+    ['/home/coder/project/.', '/home/coder/project'],
+    ['/home//coder', '/home/coder'],
+    ['//home/coder/project/sub/../shared/', '/home/coder/project/shared'],
+    ['/..', '/'],
+  ])('cleans %j as the engine does, to %j', (p, clean) => {
+    expect(cleanHostPath(p)).toBe(clean);
+  });
+
+  it.each(['/home/coder\\project', '/home/coder\0/x'])('refuses %j', (p) => {
     expect(() => cleanHostPath(p)).toThrowError(
       expect.objectContaining({
         code: 'DOCKHAND_MOUNT_REFUSED',

@@ -509,9 +509,32 @@ async function workshopDown(name: string, dirOption?: string): Promise<void> {
   // the instance is gone for good: the images the attendee built (labelled with the tenant, and invisible to
   // every other tenant) go too; a mere stop keeps them
   const removed = await sweepTenant(engine, name, { images: true });
+  // and its volumes are gone: compose only warns of one still in use, which the next instance of this name would
+  // take as its own (the project of the attendee before)
+  for (const suffix of INSTANCE_VOLUMES) {
+    const volume = `${name}_${suffix}`;
+    await deleteVolume(engine, volume).catch((error: Error) => {
+      throw new Error(
+        `workshop: volume ${volume} could not be removed (${error.message}): remove what uses it and the volume, or the next instance named ${name} gets it`,
+      );
+    });
+  }
   console.error(
     `workshop: ${name} is down (afterwards removed containers=${removed.containers} networks=${removed.networks} volumes=${removed.volumes} images=${removed.images})`,
   );
+}
+
+/** Removes a volume, retrying a few times while a container that used it is still being removed; gone is fine. */
+async function deleteVolume(socketPath: string, volume: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await engine(socketPath, 'DELETE', `/volumes/${encodeURIComponent(volume)}`);
+      return;
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await new Promise((done) => setTimeout(done, 1000));
+    }
+  }
 }
 
 /** How many objects a sweep removed. */
@@ -563,13 +586,18 @@ async function sweepTenant(
   const swept: Swept = { containers: 0, networks: 0, volumes: 0, images: 0 };
   for (let attempt = 1; ; attempt++) {
     const errors: string[] = [];
-    const containers = (await engine(
-      socketPath,
-      'GET',
-      `/containers/json?all=1&filters=${filters}`,
-    )) as Array<{
-      Id: string;
-    }>;
+    // and the proxy's own helper containers for the tenant, which carry no tenant label: one left behind by a proxy
+    // stopped in the middle of a create (mountPolicy's helperImage) holds the project volume, which then outlived
+    // the instance for the next instance of that name (found by review, stop 23). A container with a tenant's label
+    // is that tenant's, whatever else it says
+    const helpers = encodeURIComponent(JSON.stringify({ label: [`dockhand.helper=${tenant}`] }));
+    type Listed = { Id: string; Labels?: Record<string, string> | null };
+    const containers = [
+      ...((await engine(socketPath, 'GET', `/containers/json?all=1&filters=${filters}`)) as Listed[]),
+      ...((await engine(socketPath, 'GET', `/containers/json?all=1&filters=${helpers}`)) as Listed[]).filter(
+        (c) => !Object.hasOwn(c.Labels ?? {}, TENANT_LABEL),
+      ),
+    ];
     for (const c of containers) {
       await engine(socketPath, 'DELETE', `/containers/${c.Id}?force=1&v=1`).then(
         () => swept.containers++,

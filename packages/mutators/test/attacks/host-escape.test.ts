@@ -414,11 +414,13 @@ describe('host binds outside the project are refused (rewriteDockerSocket / moun
     '/',
     '/etc',
     '/home/coder/project/../../etc',
-    '/home/coder/project//x',
+    '/home/coder/project/..',
+    '/home/coder/project/x/../../../etc',
+    '//etc',
     '/proc/1/root',
   ])('bind %s', async (source) => {
     const { r, name } = await tryCreate({ Binds: [`${source}:/host`] });
-    refused(r, 403, /not allowed|not a plain path/);
+    refused(r, 403, /not allowed/);
     await noContainer(name);
   });
 
@@ -660,7 +662,8 @@ describe('host binds outside the project are refused (rewriteDockerSocket / moun
         body: { Image: image.slice(7, 19), Labels: { 'dockhand.test': a.run }, HostConfig: { Binds: binds } },
       });
       refused(c, 404);
-      // its own image: at most 16 directories are made for one create
+      // at most 16 directories are made for one create; the next create makes the rest
+      expect(await inProject(`test $(ls /p/made-${tag} | wc -l) -eq 16`)).toBe(0);
       const own = await a.mallory.api.request('POST', `/containers/create?name=${a.run}-mk-own-${tag}`, {
         body: {
           Image: 'busybox',
@@ -691,8 +694,7 @@ describe('host binds outside the project are refused (rewriteDockerSocket / moun
       // the attacker's own events name none of them
       const mine = await a.mallory.api.request('GET', `/events?since=${since}&until=${until}`);
       for (const e of made) expect(mine.text).not.toContain(e.Actor.ID);
-      const listed = await inProject(`test $(ls /p/made-${tag} | wc -l) -eq 16`);
-      expect(listed).toBe(0);
+      expect(await inProject(`test $(ls /p/made-${tag} | wc -l) -eq 20`)).toBe(0);
     } finally {
       await a.engine.request('DELETE', `/images/${image}?force=1`);
     }

@@ -271,6 +271,37 @@ describe('the workshop walk-through', () => {
     ).toBe('');
   });
 
+  it("a bind path with .., . or // in it is the path the engine cleans it to: the project's own (they were refused, stop 23)", async () => {
+    await t.putFiles({ 'shared/hello.txt': 'hello from shared\n' });
+    for (const source of [
+      `${t.projectDir}/sub/../shared`,
+      `${t.projectDir}//shared/.`,
+      `${t.projectDir}/./shared/`,
+    ]) {
+      const run = await t.docker([
+        'run',
+        '--rm',
+        '-v',
+        `${source}:/x`,
+        'busybox:latest',
+        'cat',
+        '/x/hello.txt',
+      ]);
+      expect([source, run.code, run.stdout.trim(), run.stderr]).toEqual([source, 0, 'hello from shared', '']);
+    }
+    // and out of the project, it is refused as the cleaned path is
+    const out = await t.docker([
+      'run',
+      '--rm',
+      '-v',
+      `${t.projectDir}/../../etc:/x`,
+      'busybox:latest',
+      'true',
+    ]);
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toMatch(/bind-mounting \/\S*etc at \/x is not allowed here/);
+  });
+
   it("an empty project directory bound over the image's files stays empty, as a bind does (the engine filled it, stop 23)", async () => {
     const made = await t.docker([
       'run',
