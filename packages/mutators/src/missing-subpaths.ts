@@ -2,6 +2,12 @@ import { posix } from 'node:path';
 import type { Context } from '@dockhand/core';
 import { tarDirectoryEntry } from './tar-entry.ts';
 
+/**
+ * The label on a helper container, whose value names the tenant it works for: it carries no tenant label, and a
+ * tenant's build cannot set this one (`stampLabels`), so that a sweep of the tenant's helpers meets only the proxy's.
+ */
+export const HELPER_LABEL = 'dockhand.helper';
+
 /** Where the helper container mounts the volume. */
 const ROOT = '/dockhand-volume';
 /** At most this many missing directories are made for one create; the rest fail at start, as they did. */
@@ -60,7 +66,7 @@ export async function makeMissingSubpaths(
         Image: image,
         Entrypoint: ['/dockhand-helper-never-started'],
         Cmd: [],
-        Labels: { 'dockhand.helper': tenant },
+        Labels: { [HELPER_LABEL]: tenant },
         NetworkDisabled: true,
         HostConfig: {
           NetworkMode: 'none',

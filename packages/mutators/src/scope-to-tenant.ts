@@ -18,6 +18,7 @@ import {
   reservedName,
 } from './image-policy.ts';
 import { familiarName, normaliseReference, repositoryOf, repoTag } from './image-reference.ts';
+import { HELPER_LABEL } from './missing-subpaths.ts';
 import { FULL_ID, Ownership } from './ownership.ts';
 import { registryOf, resolvesHostLocal } from './registry-host.ts';
 import { refuseLabelInstructions } from './stamp-labels.ts';
@@ -785,7 +786,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       // the image's ONBUILD triggers run in this build: read only now, so that a foreign image's stay unseen
       refuseLabelInstructions(
         img.onBuild.map((t) => parseInstruction(Buffer.from(t, 'utf8').toString('latin1'))),
-        [label.key],
+        [label.key, HELPER_LABEL],
       );
       const triggers = onBuildReads(img.onBuild);
       if (triggers.remote.length > 0) {

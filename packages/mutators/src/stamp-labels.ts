@@ -3,6 +3,7 @@ import { classicBuild } from './classic-build.ts';
 import { argWords, type Instruction, parseDockerfile, parseInstruction } from './dockerfile-parser.ts';
 import { refuse } from './errors.ts';
 import { checkedBody, field, isObject, setField } from './fields.ts';
+import { HELPER_LABEL } from './missing-subpaths.ts';
 
 /** A string's UTF-8 bytes, one character per byte, as the Dockerfile parser reads them. */
 const bytes = (text: string): string => Buffer.from(text, 'utf8').toString('latin1');
@@ -165,7 +166,9 @@ export function stampLabels(options: StampOptions): Middleware {
     }
     ctx.request.query.set('labels', JSON.stringify({ ...current, ...labels }));
     const classic = await classicBuild(ctx);
-    if (classic) refuseLabelInstructions(parseDockerfile(classic.dockerfile), keys);
+    // and the helpers' label: a classic build step carries the Dockerfile's labels and no tenant label, and one
+    // labelled as a helper was swept, racing the builder's own removal, with the instance (review, stop 23)
+    if (classic) refuseLabelInstructions(parseDockerfile(classic.dockerfile), [...keys, HELPER_LABEL]);
     await next();
   });
 

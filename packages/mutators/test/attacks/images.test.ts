@@ -124,6 +124,24 @@ describe('label spoofing: what the tenant creates carries its own label (stampLa
     expect(labelled.filter((c) => c.Labels['dockhand.test'] !== a.run)).toEqual([]);
   });
 
+  it.each([
+    ['in a stage', () => `FROM busybox\nLABEL dockhand.helper=${a.victim.name}\nRUN true\n`],
+    [
+      'as an ONBUILD trigger',
+      () => `FROM busybox\nONBUILD LABEL "dockhand.helper"=${a.victim.name}\nRUN true\n`,
+    ],
+  ])(
+    "build of a Dockerfile whose LABEL names the proxy helpers' label, %s: its steps would carry it, and no tenant label (review, stop 23)",
+    async (_w, dockerfile) => {
+      const name = `${a.run}-helper-labelled${++n}`;
+      const { reply, id } = await build(a.mallory.api, `t=${name}&rm=0`, dockerfile());
+      refused(reply, 403, /dockhand\.helper is set by the workshop/);
+      expect(id).toBeUndefined();
+      const filters = encodeURIComponent(JSON.stringify({ label: [`dockhand.helper=${a.victim.name}`] }));
+      expect((await a.engine.request('GET', `/containers/json?all=1&filters=${filters}`)).json).toEqual([]);
+    },
+  );
+
   it('a Dockerfile LABEL of other keys still builds, with the variables it uses', async () => {
     const name = `${a.run}-labelled-ok`;
     const { reply, id } = await build(
