@@ -63,7 +63,9 @@ export async function anonymousVolumes(
   for (const spec of keptBinds) covered.add(mountPoint(parseBind(spec).target));
   for (const m of out) covered.add(mountPoint(String(field(m, 'Target') ?? '')));
   const tmpfs = field(hc, 'Tmpfs');
-  if (isObject(tmpfs)) for (const target of Object.keys(tmpfs)) covered.add(mountPoint(target));
+  // a `Tmpfs` key covers a path only as it is spelled: the engine compares it uncleaned (`/data/` left the image's
+  // `VOLUME /data` to an anonymous volume of its own, unlabelled; found by review, stop 23)
+  if (isObject(tmpfs)) for (const target of Object.keys(tmpfs)) covered.add(target);
   const volumes = field(body, 'Volumes');
   if (isObject(volumes)) anonymous.push(...Object.keys(volumes));
   const image = field(body, 'Image');

@@ -206,6 +206,28 @@ describe('the workshop walk-through', () => {
     expect(out.stdout).toBe('1-create-schema.sql\n');
   });
 
+  it("an image's VOLUME under a tmpfs spelled otherwise (/data/, /data/., //data) is no unlabelled volume (found by review, stop 23)", async () => {
+    const image = `dockhand-test/volume-image-tmpfs:${unique()}`;
+    const context = await mkdtemp(join(tmpdir(), 'dockhand-volume-image-'));
+    try {
+      await writeFile(join(context, 'Dockerfile'), 'FROM busybox:latest\nVOLUME /data\n');
+      await onEngine('build', '-q', '--label', `dockhand.test=${t.testLabel}`, '-t', image, context);
+      for (const spelling of ['/data/', '/data/.', '//data', '/data']) {
+        const c = await t.docker(['create', '--tmpfs', spelling, image, 'true']);
+        if (c.code !== 0) continue; // refused: nothing made
+        const info = await inspectOnEngine<ContainerInfo>('container', c.stdout.trim());
+        for (const m of info.Mounts.filter((x) => x.Type === 'volume')) {
+          const v = await inspectOnEngine<{ Labels: Record<string, string> | null }>('volume', m.Name!);
+          expect([spelling, v.Labels?.['dockhand.tenant']]).toEqual([spelling, t.name]);
+        }
+        expect((await t.docker(['rm', '-v', c.stdout.trim()])).code).toBe(0);
+      }
+    } finally {
+      await rm(context, { recursive: true, force: true });
+      await onEngine('image', 'rm', '-f', image).catch(() => {});
+    }
+  });
+
   it('docker run -v ./new/dir:/data, of a directory not made yet, makes it as the engine makes a bind source, and a compose file alike (it failed at start, stop 23)', async () => {
     const run = await t.docker(
       [
