@@ -1,13 +1,7 @@
-import { posix } from 'node:path';
 import type { Context } from '@dockhand/core';
 import { createImage } from './create-image.ts';
 import { field, isObject, type JsonObject } from './fields.ts';
-import { parseBind } from './mounts.ts';
-
-/** A container path as the engine compares mount points: cleaned, with no trailing `/`. */
-function mountPoint(path: string): string {
-  return posix.normalize(path).replace(/(.)\/+$/, '$1');
-}
+import { cleanPath, parseBind } from './mounts.ts';
 
 /** A create's mounts, with the anonymous volumes it makes given as `Mounts` entries (see {@link anonymousVolumes}). */
 export interface WithAnonymousVolumes {
@@ -58,10 +52,12 @@ export async function anonymousVolumes(
         ...(m.readOnly ? { ReadOnly: true } : {}),
         ...(m.options.includes('nocopy') ? { VolumeOptions: { NoCopy: true } } : {}),
       });
-    } else keptBinds.push(spec);
+    } else {
+      keptBinds.push(spec);
+      covered.add(cleanPath(m.target));
+    }
   }
-  for (const spec of keptBinds) covered.add(mountPoint(parseBind(spec).target));
-  for (const m of out) covered.add(mountPoint(String(field(m, 'Target') ?? '')));
+  for (const m of out) covered.add(cleanPath(String(field(m, 'Target') ?? '')));
   const tmpfs = field(hc, 'Tmpfs');
   // a `Tmpfs` key covers a path only as it is spelled: the engine compares it uncleaned (`/data/` left the image's
   // `VOLUME /data` to an anonymous volume of its own, unlabelled; found by review, stop 23)
@@ -76,7 +72,7 @@ export async function anonymousVolumes(
     if (reply.status === 200 && isObject(declared)) anonymous.push(...Object.keys(declared));
   }
   for (const target of anonymous) {
-    const point = mountPoint(target);
+    const point = cleanPath(target);
     if (target === '' || covered.has(point)) continue;
     covered.add(point);
     out.push({ Type: 'volume', Target: point });

@@ -95,18 +95,15 @@ export async function makeMissingSubpaths(
     try {
       for (const want of unique.filter((w) => w.volume === volume)) {
         const { subpath } = want;
+        const names = subpath.split('/').filter(Boolean);
         // the tar's names are bytes: the subpath's UTF-8
-        const parts = subpath
-          .split('/')
-          .filter(Boolean)
-          .map((p) => Buffer.from(p, 'utf8').toString('latin1'));
+        const parts = names.map((p) => Buffer.from(p, 'utf8').toString('latin1'));
         if (parts.length === 0 || (await exists(subpath))) {
           there.push(want);
           continue;
         }
         // the deepest directory that exists (not touched: an entry for it would make it root's), and the rest
         let have = 0;
-        const names = subpath.split('/').filter(Boolean);
         while (have < parts.length - 1 && (await exists(names.slice(0, have + 1).join('/')))) have++;
         const entries = parts
           .slice(have)

@@ -188,14 +188,15 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
         // files); so the engine no longer resolves the subpath at create to fill it either
         const volumeOptions: JsonObject = { NoCopy: true };
         if (subpath !== '') volumeOptions.Subpath = subpath;
-        const mount: JsonObject = {
-          Type: 'volume',
-          Source: r.volume,
-          Target: m.target,
-          ReadOnly: m.readOnly,
+        return {
+          mount: {
+            Type: 'volume',
+            Source: r.volume,
+            Target: m.target,
+            ReadOnly: m.readOnly,
+            VolumeOptions: volumeOptions,
+          },
         };
-        mount.VolumeOptions = volumeOptions;
-        return { mount };
       }
       // API < 1.45: no subpaths; the fallback binds a directory of the volume's mountpoint, after checking that no
       // symlink leads out of it, which a tenant can undo before the engine mounts it: only when asked for
@@ -439,18 +440,13 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
         if (m.from === 'Mounts' && m.raw) {
           const vo = field(m.raw, 'VolumeOptions');
           const subpath = isObject(vo) ? field(vo, 'Subpath') : undefined;
-          if (subpath !== undefined && subpath !== null && subpath !== '') {
-            const rest = Object.entries(vo as JsonObject).filter(([k]) => k.toLowerCase() !== 'nocopy');
-            setField(m.raw, 'VolumeOptions', { ...Object.fromEntries(rest), NoCopy: true });
-          }
+          if (subpath !== undefined && subpath !== null && subpath !== '') setNoCopy(m.raw);
         }
         // the engine copies the image's files at the target into an empty volume, read-only mount or not: an
         // image of the tenant's could put a symlink where the socket goes
         if (m.source !== '' && readOnlyGlobs.some((g) => minimatch(m.source, g))) {
           if (m.from === 'Mounts' && m.raw) {
-            const vo = field(m.raw, 'VolumeOptions');
-            const rest = Object.entries(isObject(vo) ? vo : {}).filter(([k]) => k.toLowerCase() !== 'nocopy');
-            setField(m.raw, 'VolumeOptions', { ...Object.fromEntries(rest), NoCopy: true });
+            setNoCopy(m.raw);
             keep(m, binds, mounts);
           } else
             keep({ ...m, options: [...m.options.filter((o) => o !== 'nocopy'), 'nocopy'] }, binds, mounts);
@@ -547,6 +543,13 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
   });
 
   return compose([create, volumeCreate, subpathErrors()]);
+}
+
+/** Sets a `Mounts` entry's `VolumeOptions.NoCopy`, in place of any other spelling of it, keeping its other options. */
+function setNoCopy(mount: JsonObject): void {
+  const vo = field(mount, 'VolumeOptions');
+  const rest = Object.entries(isObject(vo) ? vo : {}).filter(([k]) => k.toLowerCase() !== 'nocopy');
+  setField(mount, 'VolumeOptions', { ...Object.fromEntries(rest), NoCopy: true });
 }
 
 function keep(m: MountEntry, binds: string[], mounts: JsonObject[]): void {

@@ -124,6 +124,21 @@ export function cleanHostPath(path: string): string {
     throw refuse('DOCKHAND_MOUNT_REFUSED', `mount source '${path}' is not an absolute path`);
   if (/\0|\\/.test(path))
     throw refuse('DOCKHAND_MOUNT_REFUSED', `mount source '${path}' is not a plain path (NUL, '\\')`);
+  return cleanPath(path);
+}
+
+/**
+ * A path cleaned by its text as Go's `filepath.Clean` cleans it: `.` and `..` segments and repeated slashes
+ * resolved, no trailing slash (the engine compares mount points, and reads bind sources, so).
+ *
+ * @param path - a path
+ * @returns the cleaned path
+ * @example
+ * ```ts
+ * cleanPath('/data//x/../'); // '/data'
+ * ```
+ */
+export function cleanPath(path: string): string {
   const clean = posix.normalize(path);
   return clean.length > 1 ? clean.replace(/\/$/, '') : clean;
 }

@@ -62,11 +62,11 @@ function usesSubpath(mounts: unknown): boolean {
  * message. A container is taken as mounting no subpath (and so keeps the byte lane for those routes) only once the
  * engine's inspect of it, through the pipeline, shows none.
  *
- * Whether such a create or start fails is still an answer: a symlink to `<host path>/../../<the tenant's own
+ * Whether such a start fails is still an answer: a symlink to `<host path>/../../<the tenant's own
  * volume>/ok` mounts where the host path exists and fails where it does not, since the engine checks each
- * component of a symlink's target, as root, before it drops it for `..`; and a create whose image has files at
- * the mount's target fails where the host path exists. That is in `docs/security.md`'s known gaps: no answer the
- * proxy rewrites closes it.
+ * component of a symlink's target, as root, before it drops it for `..` (a create no longer does: `mountPolicy`
+ * fills no subpath from the image, so the engine does not resolve it at create). That is in `docs/security.md`'s
+ * known gaps: no answer the proxy rewrites closes it.
  *
  * @returns the middleware
  * @example

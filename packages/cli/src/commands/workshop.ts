@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { HELPER_LABEL } from '@dockhand/mutators';
 import { type Command, InvalidArgumentError } from 'commander';
 import { removeStaleImages } from './stale-images.ts';
 
@@ -396,12 +397,12 @@ async function assertInstanceFree(socketPath: string, name: string): Promise<voi
   // review, stop 23: a tenant's container taken as the next instance's `ide`, whose forwarder and guide then ran
   // in the tenant's network namespace)
   const filters = JSON.stringify({ label: [`com.docker.compose.project=${name}`, TENANT_LABEL] });
-  const planted = ((await engine(
+  const planted = (await engine(
     socketPath,
     'GET',
     `/containers/json?all=1&filters=${encodeURIComponent(filters)}`,
-  )) ?? []) as { Names?: string[]; Labels?: Record<string, string> | null }[];
-  if (Array.isArray(planted) && planted.length > 0) {
+  )) as { Names?: string[]; Labels?: Record<string, string> | null }[];
+  if (planted.length > 0) {
     const names = planted.map((c) => (c.Names?.[0] ?? '').replace(/^\//, ''));
     throw new Error(
       `container ${names.join(', ')} was created by tenant '${planted[0]!.Labels?.[TENANT_LABEL]}' with the labels of compose project ${name}, and compose would take it as one of this instance's services: remove it (docker rm -f ${names.join(' ')}) or choose another name`,
@@ -590,7 +591,7 @@ async function sweepTenant(
     // stopped in the middle of a create (mountPolicy's helperImage) holds the project volume, which then outlived
     // the instance for the next instance of that name (found by review, stop 23). A container with a tenant's label
     // is that tenant's, whatever else it says
-    const helpers = encodeURIComponent(JSON.stringify({ label: [`dockhand.helper=${tenant}`] }));
+    const helpers = encodeURIComponent(JSON.stringify({ label: [`${HELPER_LABEL}=${tenant}`] }));
     type Listed = { Id: string; Labels?: Record<string, string> | null };
     const containers = [
       ...((await engine(socketPath, 'GET', `/containers/json?all=1&filters=${filters}`)) as Listed[]),
