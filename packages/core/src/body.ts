@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { coreError } from './errors.ts';
+import { assertUnrepeatedKeys } from './json-keys.ts';
 
 /**
  * Reads a stream to the end into one buffer, refusing more than `limit` bytes.
@@ -31,13 +32,16 @@ export async function readBounded(stream: Readable, limit: number): Promise<Buff
  * @param buf - the body
  * @param what - `request` or `response`, for the message
  * @returns the parsed value
- * @throws {@link DockhandError} `DOCKHAND_BAD_JSON`
+ * @throws {@link DockhandError} `DOCKHAND_BAD_JSON`; for a request, `DOCKHAND_AMBIGUOUS_JSON` when an object
+ * names a key twice ({@link assertUnrepeatedKeys})
  * @internal
  */
-export function parseJson(buf: Buffer, what: string): unknown {
+export function parseJson(buf: Buffer, what: 'request' | 'response'): unknown {
   if (buf.length === 0) return undefined;
+  const text = buf.toString('utf8');
+  let value: unknown;
   try {
-    return JSON.parse(buf.toString('utf8'));
+    value = JSON.parse(text);
   } catch (err) {
     throw coreError(
       'DOCKHAND_BAD_JSON',
@@ -45,4 +49,8 @@ export function parseJson(buf: Buffer, what: string): unknown {
       err,
     );
   }
+  // what a middleware checks is what the engine reads: a client's body may not name a key twice (the engine's
+  // answers are read as they are)
+  if (what === 'request') assertUnrepeatedKeys(text, 'the request body');
+  return value;
 }

@@ -7,6 +7,8 @@ export const coreErrorCodes = {
   DOCKHAND_AMBIGUOUS_PATH: 400,
   /** A checked request body is not JSON. */
   DOCKHAND_BAD_JSON: 400,
+  /** A checked JSON text names a key twice in one object, which the engine reads otherwise than `JSON.parse`. */
+  DOCKHAND_AMBIGUOUS_JSON: 400,
   /** A request or response body a middleware asked for is larger than the limit. */
   DOCKHAND_BODY_TOO_LARGE: 413,
   /** An `Upgrade` header on a route that does not hijack the connection, or an unknown protocol. */

@@ -1,4 +1,4 @@
-import type { Context } from '@dockhand/core';
+import { assertUnrepeatedKeys, type Context } from '@dockhand/core';
 import {
   dockerfileReads,
   dockerfileRemoteSources,
@@ -109,6 +109,7 @@ async function readClassicBuild(ctx: Context): Promise<ClassicBuild | undefined>
   } catch {
     throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'the buildargs parameter is not valid JSON');
   }
+  assertUnrepeatedKeys(query.get('buildargs') || '{}', 'the buildargs parameter');
   const reads = dockerfileReads(dockerfile, buildArgs);
   internals.set(ctx, { reads, replace });
   return {

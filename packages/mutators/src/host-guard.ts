@@ -186,7 +186,7 @@ const HOST_CONFIG_FIELDS: ReadonlySet<string> = new Set(
  *
  * @returns whether the body lost any
  */
-function refuseTopLevelHostConfig(body: JsonObject): boolean {
+function settleTopLevelHostConfig(body: JsonObject): boolean {
   let dropped = false;
   for (const key of Object.keys(body)) {
     if (!HOST_CONFIG_FIELDS.has(foldKey(key))) continue;
@@ -312,7 +312,7 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
 
   const create: Middleware = on('ContainerCreate', async (ctx, next) => {
     const body = await checkedBody(() => ctx.request.json());
-    if (refuseTopLevelHostConfig(body)) ctx.request.setJson(body);
+    if (settleTopLevelHostConfig(body)) ctx.request.setJson(body);
     refuseProcWorkingDir(field(body, 'WorkingDir'));
     await pinWorkingDir(ctx, body);
     // the engine still reads it at the top level of a create before API 1.44

@@ -468,11 +468,9 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
         if (String(field(m, 'Type') ?? '').toLowerCase() !== 'volume') continue;
         const vo = field(m, 'VolumeOptions');
         const given = isObject(vo) ? field(vo, 'Labels') : undefined;
-        const rest = Object.entries(isObject(vo) ? vo : {}).filter(([k]) => k.toLowerCase() !== 'labels');
-        setField(m, 'VolumeOptions', {
-          ...Object.fromEntries(rest),
-          Labels: { ...(isObject(given) ? given : {}), ...options.labels },
-        });
+        const volumeOptions = { ...(isObject(vo) ? vo : {}) };
+        setField(volumeOptions, 'Labels', { ...(isObject(given) ? given : {}), ...options.labels });
+        setField(m, 'VolumeOptions', volumeOptions);
       }
     writeMounts(hc, binds, mounts);
     ctx.request.setJson(body);
@@ -548,8 +546,9 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
 /** Sets a `Mounts` entry's `VolumeOptions.NoCopy`, in place of any other spelling of it, keeping its other options. */
 function setNoCopy(mount: JsonObject): void {
   const vo = field(mount, 'VolumeOptions');
-  const rest = Object.entries(isObject(vo) ? vo : {}).filter(([k]) => k.toLowerCase() !== 'nocopy');
-  setField(mount, 'VolumeOptions', { ...Object.fromEntries(rest), NoCopy: true });
+  const volumeOptions = { ...(isObject(vo) ? vo : {}) };
+  setField(volumeOptions, 'NoCopy', true);
+  setField(mount, 'VolumeOptions', volumeOptions);
 }
 
 function keep(m: MountEntry, binds: string[], mounts: JsonObject[]): void {

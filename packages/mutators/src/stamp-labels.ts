@@ -1,4 +1,4 @@
-import { compose, type Middleware, on } from '@dockhand/core';
+import { assertUnrepeatedKeys, compose, type Middleware, on } from '@dockhand/core';
 import { classicBuild } from './classic-build.ts';
 import { argWords, type Instruction, parseDockerfile, parseInstruction } from './dockerfile-parser.ts';
 import { refuse } from './errors.ts';
@@ -163,6 +163,7 @@ export function stampLabels(options: StampOptions): Middleware {
       } catch {
         throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'the labels parameter is not valid JSON');
       }
+      assertUnrepeatedKeys(raw, 'the labels parameter');
     }
     ctx.request.query.set('labels', JSON.stringify({ ...current, ...labels }));
     const classic = await classicBuild(ctx);

@@ -199,6 +199,21 @@ describe('host-escape fields of HostConfig are refused (hostGuard, DOCKHAND_HOST
     expect(execs ?? []).toEqual([]);
   });
 
+  // found by review (stop 24): the exec's body is forwarded as sent, JSON.parse kept the `null` and Go the `true`
+  // (a null leaves a bool as it is): the exec ran with every capability
+  it.each([
+    ['true, then null', '{"Cmd":["id"],"Privileged":true,"Privileged":null}'],
+    ['true, then null by an escaped spelling', '{"Cmd":["id"],"Privileged":true,"Privil\\u0065ged":null}'],
+  ])('privileged exec with Privileged named twice: %s', async (_w, raw) => {
+    const r = await a.mallory.api.request('POST', `/containers/${own}/exec`, {
+      raw,
+      headers: { 'content-type': 'application/json' },
+    });
+    refused(r, 400, /"Privileged" twice/);
+    const execs = (await a.inspect('containers', own)).json.ExecIDs;
+    expect(execs ?? []).toEqual([]);
+  });
+
   // hardening (suspected by review, stop 20): CVE-2024-21626, a descriptor of the host's left open by runc < 1.1.12
   it.each(['/proc/self/fd/8', '//proc/1/fd/7', '/proc/self/../self/fd/9'])(
     'a working directory under /proc (%s), on create and on exec',
@@ -1091,6 +1106,17 @@ describe('registries on the engine host (hostGuard, DOCKHAND_HOST_ESCAPE 403)', 
     const [method, path, body] = request();
     const r = await a.mallory.api.request(method, path, body === undefined ? {} : { body });
     refused(r, 403, /is on the engine's host/);
+    expect(seen).toBe(0);
+  });
+
+  // found by review (stop 24): `/auth`'s body is forwarded as sent; the check read the last `serveraddress` (none:
+  // Docker Hub) and the engine the first, and logged in to the host's loopback
+  it('login to 127.0.0.1 with serveraddress named twice, the second null', async () => {
+    const r = await a.mallory.api.request('POST', '/auth', {
+      raw: `{"serveraddress":"127.0.0.1:${port}","username":"u","password":"p","serveraddress":null}`,
+      headers: { 'content-type': 'application/json' },
+    });
+    refused(r, 400, /"serveraddress" twice/);
     expect(seen).toBe(0);
   });
 
