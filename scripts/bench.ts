@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 const benches = [
   'packages/core/bench/proxy.bench.ts',
   'packages/mutators/bench/tenant.bench.ts',
+  'packages/mutators/bench/hidden-image.bench.ts',
   'packages/forwarder/bench/forward.bench.ts',
   'packages/instructions/bench/render.bench.ts',
 ];

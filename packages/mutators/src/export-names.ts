@@ -1,5 +1,6 @@
 import type { Upstream } from '@dockhand/core';
 import { refuse } from './errors.ts';
+import { refuseIdLikeImageName } from './id-like-name.ts';
 import { type ImagePolicy, refuseReserved } from './image-policy.ts';
 import { normaliseReference } from './image-reference.ts';
 import { carries, type TenantLabel } from './tenant.ts';
@@ -66,7 +67,10 @@ export function refuseTooManyNames(names: readonly string[]): void {
  */
 export function exportNames(upstream: Upstream, label: TenantLabel, policy: ImagePolicy): ExportNames {
   const check = async (names: readonly string[], ended?: string): Promise<void> => {
-    for (const name of names) refuseReserved(name, policy);
+    for (const name of names) {
+      refuseReserved(name, policy);
+      refuseIdLikeImageName(name);
+    }
     refuseTooManyNames(names);
     if (policy.allowChangingShared) return;
     for (const name of new Set(names)) {

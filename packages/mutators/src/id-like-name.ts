@@ -1,4 +1,5 @@
 import { refuse } from './errors.ts';
+import { normaliseReference } from './image-reference.ts';
 import { FULL_ID } from './ownership.ts';
 
 /**
@@ -25,5 +26,35 @@ export function refuseIdLikeName(kind: 'container' | 'network', name: unknown): 
     throw refuse(
       'DOCKHAND_AMBIGUOUS_NAME',
       `Invalid ${kind} name (${bare}): a full-length ${kind} ID cannot be a name here, since the engine would read it as an ID`,
+    );
+}
+
+/** The length of the short id the docker CLI prints, and that people copy. */
+const SHORT_ID = 12;
+
+/**
+ * Refuses an image name whose repository is a short or full id: 12 to 64 hex digits with no registry and no
+ * path (`9df71c3ff568`, `docker.io/library/9df71c3ff568:v1`). The engine reads a reference as a name before it
+ * reads it as an id prefix, so a tenant's `docker tag <own> 9df71c3ff568` made `docker run 9df71c3ff568` run the
+ * tenant's image for every client of the engine that does not go through a tenant proxy (found by review, stop
+ * 24: the operator's own `docker run <short id>` ran it). The engine itself refuses only 64 digits. Shorter names
+ * of hex digits (`cafe`, `e2e`) are names people give; what a tenant's proxy reads by a hex reference is among
+ * the images the tenant sees anyway (`scopeImageReads`).
+ *
+ * @param ref - a name to be given or pulled, as the client sent it
+ * @throws DockhandError `DOCKHAND_AMBIGUOUS_NAME` (400)
+ * @example
+ * ```ts
+ * refuseIdLikeImageName('9df71c3ff568'); // throws
+ * refuseIdLikeImageName('cafe:1'); // passes
+ * ```
+ */
+export function refuseIdLikeImageName(ref: string): void {
+  const { name } = normaliseReference(ref);
+  const repository = name.startsWith('docker.io/library/') ? name.slice('docker.io/library/'.length) : '';
+  if (repository.length >= SHORT_ID && /^[0-9a-f]+$/.test(repository))
+    throw refuse(
+      'DOCKHAND_AMBIGUOUS_NAME',
+      `invalid reference format: repository name (${repository}) cannot be an image ID here, since the engine would read an ID as that name`,
     );
 }

@@ -2,14 +2,14 @@ import { type Context, compose, DockhandError, type Middleware, on, untouchedWhe
 import { onBuildReads } from './build-context.ts';
 import { classicBuild, pinClassicBuild } from './classic-build.ts';
 import { type ContainerFacts, containerFacts } from './container-facts.ts';
-import { createImage } from './create-image.ts';
+import { createImage, scopeImageReads } from './create-image.ts';
 import { parseInstruction } from './dockerfile-parser.ts';
 import { engineApiVersion } from './engine-version.ts';
 import { daemonImageName, imageNotFound, refuse, saveNotFound } from './errors.ts';
 import { exportNames, refuseTooManyNames } from './export-names.ts';
 import { checkedBody, field, isObject, type JsonObject, setField } from './fields.ts';
 import { injectLabelFilter, rewriteFilterRefs } from './filters.ts';
-import { refuseIdLikeName } from './id-like-name.ts';
+import { refuseIdLikeImageName, refuseIdLikeName } from './id-like-name.ts';
 import {
   type ImageFacts,
   type ImagePolicy,
@@ -703,6 +703,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     if (repo === '') return;
     const ref = repoTag(repo, tag);
     refuseReserved(ref, images);
+    refuseIdLikeImageName(ref);
     const img = await imageLabels(ctx, ref);
     if (img && !carries(img.labels, label) && !images.allowChangingShared) {
       throw refuse(
@@ -874,9 +875,13 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   const importImage: Middleware = on('ImageCreate', async (ctx, next) => {
     const query = ctx.request.query;
     // a pull of a reserved name would put a registry's image there (the operator's images are built here)
-    for (const image of query.getAll('fromImage'))
+    for (const image of query.getAll('fromImage')) {
       if (reservedName(repoTag(image, query.get('tag') ?? ''), images))
         throw refuse('DOCKHAND_IMAGE_POLICY', `the name ${image} is reserved for the workshop's own images`);
+      // a pull of `<short id>` from a registry would take that name on the engine (unless it is the id, which a
+      // pull never names)
+      if (query.get('fromSrc') === null && !image.includes('@')) refuseIdLikeImageName(image);
+    }
     if (query.get('fromSrc') === null) return next();
     const repo = query.get('repo') ?? '';
     const tag = query.get('tag') ?? '';
@@ -1088,6 +1093,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   });
 
   return compose([
+    scopeImageReads((img) => imageVisible(img, label, images)),
     lists,
     rename,
     imageList,

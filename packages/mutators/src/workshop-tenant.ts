@@ -2,8 +2,10 @@ import { compose, DockhandError, type Middleware, type Upstream, untouchedWhen }
 import type { Logger } from 'pino';
 import { allowRoutes, TENANT_ROUTES } from './allow-routes.ts';
 import { buildkitGuard } from './buildkit-guard.ts';
+import { scopeImageReads } from './create-image.ts';
 import { refuse } from './errors.ts';
 import { hostGuard } from './host-guard.ts';
+import { imageVisible } from './image-policy.ts';
 import { mountPolicy } from './mount-policy.ts';
 import { Ownership } from './ownership.ts';
 import { rewriteDockerSocket } from './rewrite-docker-socket.ts';
@@ -262,6 +264,8 @@ export function workshopTenant(options: WorkshopTenantOptions): WorkshopTenantMi
   );
   const pipeline = compose([
     connect,
+    // before the first check that reads an image (hostGuard's of a create's working directory)
+    scopeImageReads((img) => imageVisible(img, label, { reserved })),
     allowRoutes(TENANT_ROUTES),
     hostGuard({
       ...(options.networkSubnets === undefined ? {} : { network: { subnets: options.networkSubnets } }),

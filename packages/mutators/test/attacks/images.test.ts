@@ -1,8 +1,24 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { createProxy, type DockerProxy } from '@dockhand/core';
 import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { workshopTenant } from '../../src/index.ts';
 import { archive, file, header, pax } from '../raw-tar.ts';
-import { type Arena, arena, build, imageId, refused, tarOf } from './harness.ts';
+import {
+  type Arena,
+  arena,
+  build,
+  type Client,
+  client,
+  ENGINE_SOCKET,
+  imageId,
+  type Reply,
+  refused,
+  tarOf,
+} from './harness.ts';
 
 let a: Arena;
 let victimLabel: Record<string, string>;
@@ -1054,8 +1070,9 @@ describe('found by review, stop 20: image references the engine resolves again, 
   });
 
   it('a name of hex digits goes on with its tag: once the tag is gone, the engine cannot read it as an id prefix of a hidden image (found by review, stop 20)', async () => {
-    // the attacker's own image, tagged with a prefix of the victim's image id
-    const prefix = victimImage.slice(7, 19);
+    // the attacker's own image, tagged with a prefix of the victim's image id (11 digits: a name of 12 or more is
+    // refused since stop 24, below)
+    const prefix = victimImage.slice(7, 18);
     expect(
       (await a.mallory.api.request('POST', `/images/${ownImageName}/tag?repo=${prefix}&tag=latest`)).status,
     ).toBe(201);
@@ -1072,7 +1089,7 @@ describe('found by review, stop 20: image references the engine resolves again, 
   });
 
   it("a build named with hex digits that start another tenant's hidden image id is named, and tells nothing of it (found by a read of the change, stop 20)", async () => {
-    const name = victimImage.slice(7, 19);
+    const name = victimImage.slice(7, 18); // 11 digits: 12 or more is refused since stop 24, below
     const { reply, id } = await build(a.mallory.api, `t=${name}`, 'FROM busybox\nRUN echo hex > /h\n');
     expect(id, reply.text).toBeDefined();
     expect(await imageId(a.engine, `${name}:latest`)).toBe(id);
@@ -1263,5 +1280,127 @@ describe('found by review, stop 20: image references the engine resolves again, 
       await a.engine.request('DELETE', `/images/${encodeURIComponent(name)}`);
       await a.engine.request('DELETE', `/containers/${holder}?force=1`);
     }
+  });
+});
+
+// found by review (stop 24): the engine inspects an image it finds by an id prefix in full, before the proxy can
+// hide it, and answers a missing one at once, so the time of the 404 told another tenant's image from none: a
+// tenant walked every hidden image's id a hex digit at a time. Timing has no place in a pass/fail test; what makes
+// it is checked instead: no reference that reaches a hidden image is ever sent to the engine. A tap (a plain core
+// proxy that records each request) sits between a second proxy of mallory's and the engine.
+describe("a hidden image's id is never looked up on the engine (scopeImageReads)", () => {
+  let dir: string;
+  let tap: DockerProxy;
+  let spy: DockerProxy;
+  let api: Client;
+  const seen: string[] = [];
+  let hidden: string;
+  let own: string;
+
+  beforeAll(async () => {
+    hidden = victimImage.slice('sha256:'.length);
+    own = (await imageId(a.engine, `${ownImageName}:latest`))!.slice('sha256:'.length);
+    dir = await mkdtemp(join(tmpdir(), 'dockhand-tap-'));
+    tap = createProxy({
+      upstream: `unix://${ENGINE_SOCKET}`,
+      middleware: [
+        async (ctx, next) => {
+          seen.push(`${ctx.method} ${ctx.path}`);
+          await next();
+        },
+      ],
+    });
+    await tap.listen(join(dir, 'tap.sock'));
+    spy = createProxy({
+      upstream: `unix://${join(dir, 'tap.sock')}`,
+      middleware: [
+        workshopTenant({
+          tenant: a.mallory.name,
+          projectVolume: a.mallory.projectVolume,
+          socketVolume: a.mallory.socketVolume,
+          network: a.mallory.network,
+          helperImage: 'busybox:latest',
+        }),
+      ],
+    });
+    await spy.listen(join(dir, 'spy.sock'));
+    api = client(join(dir, 'spy.sock'));
+  });
+  afterAll(async () => {
+    await api?.pool.close();
+    await spy?.close();
+    await tap?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Whether a request the tap saw named the hidden image by its id or a prefix of it. */
+  const reachedHidden = () =>
+    seen.filter((line) => new RegExp(`/images/(sha256(:|%3A))?${hidden.slice(0, 4)}`, 'i').test(line));
+
+  it.each<[string, (ref: string) => [string, string, Record<string, unknown> | undefined]]>([
+    ['inspect', (ref) => ['GET', `/images/${ref}/json`, undefined]],
+    ['history', (ref) => ['GET', `/images/${ref}/history`, undefined]],
+    ['tag', (ref) => ['POST', `/images/${ref}/tag?repo=${a.run}-taken`, undefined]],
+    ['remove', (ref) => ['DELETE', `/images/${ref}`, undefined]],
+    [
+      'a container create',
+      (ref) => ['POST', '/containers/create', { Image: ref, Labels: { 'dockhand.test': a.run } }],
+    ],
+  ])('%s by an id prefix (4 and 12 digits) and by the full id', async (_w, request) => {
+    for (const ref of [hidden.slice(0, 4), hidden.slice(0, 12), `sha256:${hidden}`]) {
+      const [method, path, body] = request(ref);
+      const r = await api.request(method, path, body === undefined ? {} : { body });
+      expect(r.status, r.text).toBe(404);
+      expect(r.text).toMatch(/No such image/);
+    }
+    expect(reachedHidden()).toEqual([]);
+    expect(await imageId(a.engine, `${a.run}-taken:latest`)).toBeUndefined();
+  });
+
+  it("the tenant's own image by an id prefix: found among the images it sees, then read by its full id", async () => {
+    seen.length = 0;
+    const r = await api.request('GET', `/images/${own.slice(0, 12)}/json`);
+    expect(r.status, r.text).toBe(200);
+    expect(r.json.Id).toBe(`sha256:${own}`);
+    expect(seen).toContainEqual(expect.stringMatching(/^GET (\/v[\d.]+)?\/images\/json$/));
+    expect(seen).toContainEqual(`GET /images/sha256:${own}/json`);
+    expect(reachedHidden()).toEqual([]);
+  });
+});
+
+// found by review (stop 24): the engine reads a reference as a name before an id prefix, so a tenant's image named
+// with busybox's short id ran for every client of the engine that names busybox so (the operator's own `docker
+// run <short id>`)
+describe('a name that is an image id (refuseIdLikeImageName)', () => {
+  const short = () => busybox.slice('sha256:'.length, 'sha256:'.length + 12);
+  let holder: string;
+  beforeAll(async () => {
+    holder = await a.ownContainer(`${a.run}-idname`);
+  });
+
+  it.each<[string, () => Promise<Reply>]>([
+    ['tag', () => a.mallory.api.request('POST', `/images/${ownImageName}/tag?repo=${short()}`)],
+    [
+      'tag, in full with a tag of its own',
+      () =>
+        a.mallory.api.request('POST', `/images/${ownImageName}/tag?repo=docker.io/library/${short()}&tag=v1`),
+    ],
+    ['commit', () => a.mallory.api.request('POST', `/commit?container=${holder}&repo=${short()}`)],
+    [
+      'classic build',
+      async () => (await build(a.mallory.api, `t=${short()}`, 'FROM busybox\nRUN true\n')).reply,
+    ],
+    ['pull', () => a.mallory.api.request('POST', `/images/create?fromImage=${short()}&tag=latest`)],
+  ])('%s', async (_w, request) => {
+    refused(await request(), 400, /cannot be an image ID/);
+    for (const tag of ['latest', 'v1']) expect(await imageId(a.engine, `${short()}:${tag}`)).toBeUndefined();
+    await sharedUnchanged();
+  });
+
+  it('a name of fewer hex digits is a name like any other (`cafe`)', async () => {
+    const name = `cafe${a.run.slice(-4).replace(/[^0-9a-f]/g, 'a')}`;
+    const r = await a.mallory.api.request('POST', `/images/${ownImageName}/tag?repo=${name}&tag=1`);
+    expect(r.status, r.text).toBe(201);
+    await a.engine.request('DELETE', `/images/${name}:1`);
   });
 });

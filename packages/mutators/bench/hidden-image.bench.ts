@@ -1,0 +1,100 @@
+// Benchmark: does the time of a 404 tell another tenant's hidden image from no image? A workshop tenant's proxy is
+// asked to inspect images by a 4-digit id prefix: one of an image another tenant owns, and two that start no
+// image on the engine, interleaved, in one run. The two missing prefixes are the baseline: the hidden prefix's
+// median should sit among them, not above (before `scopeImageReads`, stop 24, it sat about 130 µs above).
+//   node packages/mutators/bench/hidden-image.bench.ts [--quick]
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createProxy } from '@dockhand/core';
+import { Pool } from 'undici';
+import { workshopTenant } from '../src/index.ts';
+
+const ROUNDS = process.argv.includes('--quick') ? 200 : 800;
+const ENGINE = '/var/run/docker.sock';
+const run = `bench-hidden-${process.pid}`;
+const sh = (args: string[]) =>
+  execFileSync('docker', args, {
+    encoding: 'utf8',
+    env: { ...process.env, DOCKER_HOST: `unix://${ENGINE}` },
+  }).trim();
+const dir = mkdtempSync(join(tmpdir(), 'dockhand-hidden-bench-'));
+const tenant = `${run}-mallory`;
+const socket = join(dir, 'tenant.sock');
+let image: string | undefined;
+try {
+  for (const v of ['project', 'socket'])
+    sh(['volume', 'create', '--label', `dockhand.test=${run}`, `${run}-${v}`]);
+  sh(['network', 'create', '--label', `dockhand.test=${run}`, `${run}-net`]);
+  const holder = sh(['create', '--label', `dockhand.test=${run}`, 'busybox', 'true']);
+  image = sh(['commit', '--change', `LABEL dockhand.tenant=${run}-victim`, holder, `${run}-victim:1`]);
+  sh(['rm', holder]);
+  const ids = sh(['images', '-aq', '--no-trunc'])
+    .split('\n')
+    .map((id) => id.replace('sha256:', ''));
+  const missing: string[] = [];
+  for (let i = 0; i < 0x10000 && missing.length < 2; i++) {
+    const prefix = i.toString(16).padStart(4, '0');
+    if (!ids.some((id) => id.startsWith(prefix))) missing.push(prefix);
+  }
+  const prefixes = {
+    hidden: image.replace('sha256:', '').slice(0, 4),
+    missing: missing[0]!,
+    control: missing[1]!,
+  };
+  const proxy = createProxy({
+    upstream: `unix://${ENGINE}`,
+    middleware: [
+      workshopTenant({
+        tenant,
+        projectVolume: `${run}-project`,
+        socketVolume: `${run}-socket`,
+        network: `${run}-net`,
+        helperImage: 'busybox:latest',
+      }),
+    ],
+  });
+  await proxy.listen(socket);
+  const pool = new Pool('http://docker', { socketPath: socket, connections: 1 });
+  const time = async (prefix: string): Promise<number> => {
+    const start = performance.now();
+    const r = await pool.request({ method: 'GET', path: `/images/${prefix}/json` });
+    await r.body.arrayBuffer();
+    if (r.statusCode !== 404) throw new Error(`${prefix}: ${r.statusCode}`);
+    return (performance.now() - start) * 1000;
+  };
+  const kinds = Object.keys(prefixes) as (keyof typeof prefixes)[];
+  const samples = Object.fromEntries(kinds.map((k) => [k, [] as number[]])) as Record<
+    (typeof kinds)[number],
+    number[]
+  >;
+  for (let i = 0; i < 40; i++) for (const k of kinds) await time(prefixes[k]); // not measured: warm
+  for (let i = 0; i < ROUNDS; i++)
+    for (let j = 0; j < kinds.length; j++) {
+      const k = kinds[(i + j) % kinds.length]!;
+      samples[k].push(await time(prefixes[k]));
+    }
+  await pool.close();
+  await proxy.close();
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+  const base = median(samples.missing);
+  console.log(
+    `\n## GET /images/<4-digit id prefix>/json through a workshop tenant, 404 each (${ROUNDS} rounds, interleaved)`,
+  );
+  console.table(
+    kinds.map((k) => ({
+      prefix: `${k} (${prefixes[k]})`,
+      'median µs': Math.round(median(samples[k])),
+      'vs missing µs': Math.round(median(samples[k]) - base),
+    })),
+  );
+} finally {
+  if (image) sh(['rmi', `${run}-victim:1`]);
+  for (const n of sh(['network', 'ls', '-q', '--filter', `label=dockhand.test=${run}`])
+    .split('\n')
+    .filter(Boolean))
+    sh(['network', 'rm', n]);
+  for (const v of ['project', 'socket']) sh(['volume', 'rm', '-f', `${run}-${v}`]);
+  rmSync(dir, { recursive: true, force: true });
+}
