@@ -1,6 +1,7 @@
+import { isUtf8 } from 'node:buffer';
 import type { Readable } from 'node:stream';
 import { coreError } from './errors.ts';
-import { assertUnrepeatedKeys } from './json-keys.ts';
+import { assertUnambiguousJson } from './json-ambiguity.ts';
 
 /**
  * Reads a stream to the end into one buffer, refusing more than `limit` bytes.
@@ -32,12 +33,16 @@ export async function readBounded(stream: Readable, limit: number): Promise<Buff
  * @param buf - the body
  * @param what - `request` or `response`, for the message
  * @returns the parsed value
- * @throws {@link DockhandError} `DOCKHAND_BAD_JSON`; for a request, `DOCKHAND_AMBIGUOUS_JSON` when an object
- * names a key twice ({@link assertUnrepeatedKeys})
+ * @throws {@link DockhandError} `DOCKHAND_BAD_JSON`; for a request, `DOCKHAND_AMBIGUOUS_JSON` when it is not
+ * read alike by the engine ({@link assertUnambiguousJson})
  * @internal
  */
 export function parseJson(buf: Buffer, what: 'request' | 'response'): unknown {
   if (buf.length === 0) return undefined;
+  // Go decodes each byte of a broken sequence to U+FFFD, where toString() may make one of several: keys would
+  // differ (no Docker client sends such a body)
+  if (what === 'request' && !isUtf8(buf))
+    throw coreError('DOCKHAND_BAD_JSON', 'the request body is not valid JSON: it is not valid UTF-8');
   const text = buf.toString('utf8');
   let value: unknown;
   try {
@@ -49,8 +54,8 @@ export function parseJson(buf: Buffer, what: 'request' | 'response'): unknown {
       err,
     );
   }
-  // what a middleware checks is what the engine reads: a client's body may not name a key twice (the engine's
-  // answers are read as they are)
-  if (what === 'request') assertUnrepeatedKeys(text, 'the request body');
+  // what a middleware checks is what the engine reads: a client's body may not name a key twice, nor hold half a
+  // surrogate pair (the engine's answers are read as they are)
+  if (what === 'request') assertUnambiguousJson(text, 'the request body');
   return value;
 }

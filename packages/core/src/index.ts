@@ -1,7 +1,7 @@
 export { Context, type HijackHandler } from './context.ts';
 export { type CoreErrorCode, coreError, coreErrorCodes, DockhandError, toErrorResponse } from './errors.ts';
 export { HeaderList } from './headers.ts';
-export { assertUnrepeatedKeys, repeatedJsonKey } from './json-keys.ts';
+export { assertUnambiguousJson, jsonAmbiguity } from './json-ambiguity.ts';
 export type { JsonLineFlush, JsonLineTransform } from './json-lines.ts';
 export { logRequests } from './log-requests.ts';
 export {

@@ -1,4 +1,5 @@
-import { Pool } from 'undici';
+import { type Dispatcher, Pool } from 'undici';
+import { coreError, type DockhandError } from './errors.ts';
 
 /** Where the engine listens, parsed from a `DOCKER_HOST`-style URL. */
 export type UpstreamAddress =
@@ -60,6 +61,18 @@ export interface UpstreamReply {
   text(): Promise<string>;
 }
 
+/** The error codes of a connection to the engine that was never made. */
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ENOENT',
+  'EACCES',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
 /** Options of {@link Upstream.request}. */
 export interface UpstreamRequest {
   /** The method; `GET` when left out. */
@@ -97,20 +110,32 @@ export class Upstream {
    *
    * @param options - method, path, query and a JSON or tar body
    * @returns the reply, with a body to read once
+   * @throws {@link DockhandError} `DOCKHAND_UPSTREAM_UNREACHABLE` (502) when the engine cannot be reached,
+   * `DOCKHAND_UPSTREAM_FAILED` (502) when its connection fails before the answer's head
    */
   async request(options: UpstreamRequest): Promise<UpstreamReply> {
     const query = options.query ? new URLSearchParams(options.query).toString() : '';
     const hasBody = options.body !== undefined;
-    const res = await this.pool.request({
-      method: (options.method ?? 'GET') as 'GET',
-      path: query ? `${options.path}?${query}` : options.path,
-      headers: options.tar
-        ? { 'content-type': 'application/x-tar' }
-        : hasBody
-          ? { 'content-type': 'application/json' }
-          : undefined,
-      body: options.tar ?? (hasBody ? JSON.stringify(options.body) : null),
-    });
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.pool.request({
+        method: (options.method ?? 'GET') as 'GET',
+        path: query ? `${options.path}?${query}` : options.path,
+        headers: options.tar
+          ? { 'content-type': 'application/x-tar' }
+          : hasBody
+            ? { 'content-type': 'application/json' }
+            : undefined,
+        body: options.tar ?? (hasBody ? JSON.stringify(options.body) : null),
+      });
+    } catch (err) {
+      // as the proxy answers for a request it forwards: a middleware's own lookup (an ownership check) that finds
+      // no engine is a 502, not the proxy's internal error (found by review, stop 24)
+      const e = err as NodeJS.ErrnoException;
+      throw UNREACHABLE.has(e.code ?? '')
+        ? coreError('DOCKHAND_UPSTREAM_UNREACHABLE', `cannot reach the Docker engine: ${e.message}`, e)
+        : coreError('DOCKHAND_UPSTREAM_FAILED', `the Docker engine's answer failed: ${e.message}`, e);
+    }
     return {
       status: res.statusCode,
       headers: res.headers,

@@ -271,6 +271,17 @@ describe('errors', () => {
   it.each([
     ['on the byte lane', [], '/_ping'],
     ['for a request the pipeline serves', [on('ContainerList', (_ctx, next) => next())], '/containers/json'],
+    // found by review (stop 24): a middleware's own lookup answered 500 `internal error`
+    [
+      "for a middleware's own request to the engine",
+      [
+        on('ContainerList', async (ctx, next) => {
+          await ctx.upstream.request({ path: '/containers/abc/json' });
+          await next();
+        }),
+      ],
+      '/containers/json',
+    ],
   ])(
     'answers 502 in the daemon format when the engine is unreachable, and keeps running (%s)',
     async (_name, middleware, path) => {

@@ -3,6 +3,12 @@ import { createImage } from './create-image.ts';
 import { field, isObject, type JsonObject } from './fields.ts';
 import { cleanPath, parseBind } from './mounts.ts';
 
+/**
+ * The label the engine gives the anonymous volumes it makes itself, and by which `docker volume prune` (API 1.42 and
+ * later, without `--all`) picks what to remove. A volume made for a `Mounts` entry gets none of its own.
+ */
+const ANONYMOUS_LABEL = 'com.docker.volume.anonymous';
+
 /** A create's mounts, with the anonymous volumes it makes given as `Mounts` entries (see {@link anonymousVolumes}). */
 export interface WithAnonymousVolumes {
   /** The `Binds` left: anonymous entries that became `Mounts` are gone. */
@@ -18,7 +24,9 @@ export interface WithAnonymousVolumes {
  * that no mount covers, and labels none of them. Unlabelled, no tenant saw them, and `docker compose up`, which
  * gives a recreated container the anonymous volumes of the one it replaces by name, was refused their names (the
  * volumes of `postgres`, `mysql`, `redis` images). The engine treats such a mount as the anonymous volume it would
- * have made: filled from the image, removed with the container by `docker rm -v` and `--rm`.
+ * have made: filled from the image, removed with the container by `docker rm -v` and `--rm`. Each carries the
+ * engine's own anonymous label too, so that `docker volume prune` removes it once no container uses it (found by
+ * review, stop 24: a mount's volume gets none, and prunes left them all).
  *
  * @param ctx - the create's context (the image is read once per create, {@link createImage})
  * @param body - the create body
@@ -50,7 +58,10 @@ export async function anonymousVolumes(
         Type: 'volume',
         Target: m.target,
         ...(m.readOnly ? { ReadOnly: true } : {}),
-        ...(m.options.includes('nocopy') ? { VolumeOptions: { NoCopy: true } } : {}),
+        VolumeOptions: {
+          Labels: { [ANONYMOUS_LABEL]: '' },
+          ...(m.options.includes('nocopy') ? { NoCopy: true } : {}),
+        },
       });
     } else {
       keptBinds.push(spec);
@@ -75,7 +86,7 @@ export async function anonymousVolumes(
     const point = cleanPath(target);
     if (target === '' || covered.has(point)) continue;
     covered.add(point);
-    out.push({ Type: 'volume', Target: point });
+    out.push({ Type: 'volume', Target: point, VolumeOptions: { Labels: { [ANONYMOUS_LABEL]: '' } } });
   }
   return { binds: keptBinds, mounts: out };
 }

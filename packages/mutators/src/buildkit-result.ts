@@ -1,4 +1,4 @@
-import { assertUnrepeatedKeys } from '@dockhand/core';
+import { assertUnambiguousJson } from '@dockhand/core';
 import { refuse } from './errors.ts';
 import { field, isObject, type JsonObject, repeatedKey, setField } from './fields.ts';
 import { bytesOf, fieldsOf, lengthDelimited, mapOf } from './protobuf-wire.ts';
@@ -86,7 +86,7 @@ function platformConfigKeys(bytes: Uint8Array | undefined): string[] {
   } catch {
     throw refuse('DOCKHAND_IMAGE_POLICY', 'a result whose platforms are not JSON cannot be checked here');
   }
-  assertUnrepeatedKeys(Buffer.from(bytes).toString('utf8'), "a result's platforms");
+  assertUnambiguousJson(Buffer.from(bytes).toString('utf8'), "a result's platforms");
   if (parsed === null) return [];
   if (!isObject(parsed))
     throw refuse('DOCKHAND_IMAGE_POLICY', 'a result of that shape cannot be checked here');
@@ -112,7 +112,7 @@ function labelled(bytes: Uint8Array, labels: readonly (readonly [string, string]
   } catch {
     throw refuse('DOCKHAND_IMAGE_POLICY', 'an image config that is not JSON cannot be checked here');
   }
-  assertUnrepeatedKeys(Buffer.from(bytes).toString('utf8'), 'an image config');
+  assertUnambiguousJson(Buffer.from(bytes).toString('utf8'), 'an image config');
   if (!isObject(image)) throw refuse('DOCKHAND_IMAGE_POLICY', 'an image config must be an object here');
   oneSpelling(image, '');
   const config = field(image, 'config') ?? {};

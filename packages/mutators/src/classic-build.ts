@@ -1,4 +1,4 @@
-import { assertUnrepeatedKeys, type Context } from '@dockhand/core';
+import { assertUnambiguousJson, type Context } from '@dockhand/core';
 import {
   dockerfileReads,
   dockerfileRemoteSources,
@@ -109,7 +109,7 @@ async function readClassicBuild(ctx: Context): Promise<ClassicBuild | undefined>
   } catch {
     throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'the buildargs parameter is not valid JSON');
   }
-  assertUnrepeatedKeys(query.get('buildargs') || '{}', 'the buildargs parameter');
+  assertUnambiguousJson(query.get('buildargs') || '{}', 'the buildargs parameter');
   const reads = dockerfileReads(dockerfile, buildArgs);
   internals.set(ctx, { reads, replace });
   return {

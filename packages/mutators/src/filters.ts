@@ -1,4 +1,4 @@
-import { assertUnrepeatedKeys } from '@dockhand/core';
+import { assertUnambiguousJson } from '@dockhand/core';
 import { refuse } from './errors.ts';
 
 /**
@@ -24,7 +24,7 @@ export function mergeLabelFilter(raw: string | null, label: string): string {
     } catch {
       throw refuse('DOCKHAND_BAD_FILTERS', `invalid filter '${raw}'`);
     }
-    assertUnrepeatedKeys(raw, 'the filters parameter');
+    assertUnambiguousJson(raw, 'the filters parameter');
     if (filters === null || typeof filters !== 'object' || Array.isArray(filters)) {
       throw refuse('DOCKHAND_BAD_FILTERS', `invalid filter '${raw}'`);
     }
@@ -87,7 +87,7 @@ export async function rewriteFilterRefs(
   } catch {
     throw refuse('DOCKHAND_BAD_FILTERS', `invalid filter '${raw}'`);
   }
-  assertUnrepeatedKeys(raw, 'the filters parameter');
+  assertUnambiguousJson(raw, 'the filters parameter');
   if (filters === null || typeof filters !== 'object' || Array.isArray(filters))
     throw refuse('DOCKHAND_BAD_FILTERS', `invalid filter '${raw}'`);
   const map = filters as Record<string, unknown>;

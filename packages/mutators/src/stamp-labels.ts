@@ -1,4 +1,4 @@
-import { assertUnrepeatedKeys, compose, type Middleware, on } from '@dockhand/core';
+import { assertUnambiguousJson, compose, type Middleware, on } from '@dockhand/core';
 import { classicBuild } from './classic-build.ts';
 import { argWords, type Instruction, parseDockerfile, parseInstruction } from './dockerfile-parser.ts';
 import { refuse } from './errors.ts';
@@ -121,7 +121,7 @@ export interface StampOptions {
 
 /**
  * Adds the tenant's labels to everything it creates: containers, volumes and networks (body `Labels`), images
- * built (`/build`'s `labels` query parameter), committed (the config's `Labels` and a last `LABEL` change, which
+ * built (`/build`'s `labels` query parameter), committed (a last `LABEL` change, and the config's `Labels` when the client sends a config; the change
  * wins over any spelling of the key in the client's changes) or imported (a last `LABEL` change). `changes` that
  * name a key, or could reach into the `LABEL` change after them, are refused (see {@link stampChanges}).
  * Exec sessions need none: they are tracked through their container. A label the client sets under one of these
@@ -142,7 +142,16 @@ export function stampLabels(options: StampOptions): Middleware {
   const inBody: Middleware = on(
     ['ContainerCreate', 'VolumeCreate', 'NetworkCreate', 'ImageCommit'],
     async (ctx, next) => {
-      const body = await checkedBody(() => ctx.request.json());
+      const given = await ctx.request.json();
+      if (ctx.operation === 'ImageCommit' && (given === undefined || given === null)) {
+        // no config: the daemon takes the container's (which carries the tenant's labels), and `changes` build on
+        // it (`ENV PATH=/x:$PATH`, `WORKDIR sub`); a config of ours made them build on nothing (found by review,
+        // stop 24: the image lost its PATH and did not start). The last LABEL change is ours
+        stampQuery(ctx.request.query, labels);
+        await next();
+        return;
+      }
+      const body = await checkedBody(async () => given);
       const current = field(body, 'Labels');
       setField(body, 'Labels', { ...(isObject(current) ? current : {}), ...labels });
       if (ctx.operation === 'ImageCommit') {
@@ -163,7 +172,7 @@ export function stampLabels(options: StampOptions): Middleware {
       } catch {
         throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'the labels parameter is not valid JSON');
       }
-      assertUnrepeatedKeys(raw, 'the labels parameter');
+      assertUnambiguousJson(raw, 'the labels parameter');
     }
     ctx.request.query.set('labels', JSON.stringify({ ...current, ...labels }));
     const classic = await classicBuild(ctx);

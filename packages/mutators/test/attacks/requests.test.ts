@@ -381,6 +381,26 @@ describe('body shapes (hostGuard / fields.ts)', () => {
     await noneCreated(name);
   });
 
+  // Go decodes half a surrogate pair, and each byte of a broken UTF-8 sequence, to U+FFFD: keys this proxy reads as
+  // two are one to the engine
+  it('a map key with half a surrogate pair, next to another such key (hardening)', async () => {
+    const { name, reply } = create(
+      priv('"HostConfig":{},"Env":[],"ExposedPorts":{"80/tcp\\ud800":{},"80/tcp\\udbff":{}}'),
+      {
+        'content-type': 'application/json',
+      },
+    );
+    refused(await reply, 400, /half of a UTF-16 surrogate pair/);
+    await noneCreated(name);
+  });
+
+  it('a body that is not UTF-8 (hardening)', async () => {
+    const text = priv('"HostConfig":{},"Env":["A=\u00ff"]').replace('%RUN%', a.run);
+    const { name, reply } = create(Buffer.from(text, 'latin1'), { 'content-type': 'application/json' });
+    refused(await reply, 400, /not valid UTF-8/);
+    await noneCreated(name);
+  });
+
   it('a body larger than the limit', async () => {
     const pad = 'x'.repeat(33 * 1024 * 1024);
     const { name, reply } = create(priv(`"Env":["PAD=${pad}"],"HostConfig":{"Privileged":true}`), {
