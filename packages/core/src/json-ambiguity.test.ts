@@ -29,6 +29,15 @@ describe('jsonAmbiguity', () => {
   });
 });
 
+it('a text nested too deeply to be read here is a 400, not a crash (found by review, stop 24)', () => {
+  const deep = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
+  JSON.parse(deep);
+  expect(() => jsonAmbiguity(deep)).toThrow(
+    expect.objectContaining({ code: 'DOCKHAND_BAD_JSON', status: 400 }),
+  );
+  expect(jsonAmbiguity(`${'['.repeat(500)}${']'.repeat(500)}`)).toBeUndefined();
+});
+
 describe('assertUnambiguousJson', () => {
   it('names the key and the text in a Docker-style 400', () => {
     const err = (() => {

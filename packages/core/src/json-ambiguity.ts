@@ -1,5 +1,5 @@
 import { visit } from 'jsonc-parser';
-import { coreError } from './errors.ts';
+import { coreError, type DockhandError } from './errors.ts';
 
 /**
  * What makes a JSON text read one way by `JSON.parse` and another by the engine's Go decoder, if anything:
@@ -14,6 +14,7 @@ import { coreError } from './errors.ts';
  *
  * @param text - valid JSON (as `JSON.parse` accepts it)
  * @returns what is ambiguous, in words, or `undefined`
+ * @throws {@link DockhandError} `DOCKHAND_BAD_JSON` (400) for a text nested too deeply to be read here
  * @example
  * ```ts
  * jsonAmbiguity('{"a": 1, "b": {"a": 2}}'); // undefined
@@ -21,10 +22,26 @@ import { coreError } from './errors.ts';
  * ```
  */
 export function jsonAmbiguity(text: string): string | undefined {
-  const open: Set<string>[] = [];
   let found: string | undefined;
+  try {
+    scan(text, (ambiguity) => {
+      found ??= ambiguity;
+    });
+  } catch (err) {
+    // the scanner descends by recursion: a text nested thousands deep (JSON.parse takes it) runs out of stack.
+    // The engine refuses more than 10,000 levels; no Docker client sends a hundred
+    if (err instanceof RangeError)
+      throw coreError('DOCKHAND_BAD_JSON', 'the JSON is nested too deeply to be checked here', err);
+    throw err;
+  }
+  return found;
+}
+
+/** Visits every key and string of a JSON text, reporting each ambiguity {@link jsonAmbiguity} names. */
+function scan(text: string, report: (ambiguity: string) => void): void {
+  const open: Set<string>[] = [];
   const halfPair = (s: string) => {
-    if (!s.isWellFormed()) found ??= 'has a string with half of a UTF-16 surrogate pair (\\ud800 to \\udfff)';
+    if (!s.isWellFormed()) report('has a string with half of a UTF-16 surrogate pair (\\ud800 to \\udfff)');
   };
   visit(text, {
     onObjectBegin: () => {
@@ -33,7 +50,7 @@ export function jsonAmbiguity(text: string): string | undefined {
     onObjectProperty: (key) => {
       halfPair(key);
       const keys = open.at(-1)!;
-      if (keys.has(key)) found ??= `names ${JSON.stringify(key)} twice in one object`;
+      if (keys.has(key)) report(`names ${JSON.stringify(key)} twice in one object`);
       else keys.add(key);
     },
     onObjectEnd: () => {
@@ -43,7 +60,6 @@ export function jsonAmbiguity(text: string): string | undefined {
       if (typeof value === 'string') halfPair(value);
     },
   });
-  return found;
 }
 
 /**

@@ -2,6 +2,7 @@ export { allowRoutes, DENIED_BY_DEFAULT, denyUnknownRoutes, TENANT_ROUTES } from
 export { type BuildKitGuardOptions, buildkitGuard } from './buildkit-guard.ts';
 export { rewriteSolve } from './buildkit-solve.ts';
 export { ConfigError, loadProxyConfig, type ProxyConfig, parseProxyConfig } from './config.ts';
+export { scopeImageReads } from './create-image.ts';
 export { imageNotFound, type MutatorErrorCode, mutatorErrorCodes, notFound, refuse } from './errors.ts';
 export { assertUnambiguous, field, foldKey, type JsonObject, setField } from './fields.ts';
 export { injectLabelFilter, mergeLabelFilter } from './filters.ts';
@@ -9,6 +10,7 @@ export { type HostGuardOptions, hostGuard } from './host-guard.ts';
 export { type ImageFacts, type ImagePolicy, imageVisible, reservedName } from './image-policy.ts';
 export { HELPER_LABEL } from './missing-subpaths.ts';
 export { type MountPolicyOptions, mountPolicy, type Remap } from './mount-policy.ts';
+export { holdNames } from './name-holds.ts';
 export type { NetworkPolicy } from './network-settings.ts';
 export { type OwnedKind, Ownership } from './ownership.ts';
 export { checkPsArgs } from './ps-args.ts';

@@ -333,7 +333,11 @@ export class Ownership {
     }
     const id = e.Actor?.ID;
     if (!id || (e.Type !== 'container' && e.Type !== 'network' && e.Type !== 'volume')) return;
-    if (e.Action === 'destroy') this.forget(e.Type, id);
+    if (e.Action !== 'destroy') return;
+    this.forget(e.Type, id);
+    // a removed container's execs are gone with it (found by review, stop 24: the map grew by every exec made)
+    if (e.Type === 'container')
+      for (const [exec, container] of this.#execs) if (container === id) this.#execs.delete(exec);
   }
 
   /** Stops following events. */

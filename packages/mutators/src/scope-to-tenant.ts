@@ -19,6 +19,7 @@ import {
 } from './image-policy.ts';
 import { familiarName, normaliseReference, repositoryOf, repoTag } from './image-reference.ts';
 import { HELPER_LABEL } from './missing-subpaths.ts';
+import { holdNames } from './name-holds.ts';
 import { FULL_ID, Ownership } from './ownership.ts';
 import { registryOf, resolvesHostLocal } from './registry-host.ts';
 import { refuseLabelInstructions } from './stamp-labels.ts';
@@ -579,7 +580,13 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
           ? pushedRef(ctx.params.name!, ctx.request.query.get('tag') ?? '')
           : ctx.params.name!;
       if (ctx.operation === 'ImageGet') {
-        ctx.params.name = await savable(ctx, ref);
+        const names = await savable(ctx, ref);
+        if (names.length > 1)
+          throw refuse(
+            'DOCKHAND_IMAGE_POLICY',
+            `${ref} has ${names.length} tags: save them by name (docker save ${names.map(familiarTag).join(' ')})`,
+          );
+        ctx.params.name = names[0]!;
         await next();
         return;
       }
@@ -680,22 +687,30 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   };
 
   /**
-   * What a save of a name goes on with: a repository name without a tag, which the daemon saves with every tag
-   * it has, only when each is an image the tenant sees; else the image as resolved ({@link resolvedImage}). The
-   * daemon's 404 for a save, otherwise.
+   * What a save of a name goes on with: for a repository name without a tag, which the daemon saves with every tag
+   * it has, those tags, each in full, only when each is an image the tenant sees; else the image as resolved
+   * ({@link resolvedImage}). The daemon's 404 for a save, otherwise. The tags are named one by one: the repository's
+   * name, sent on, took every tag it had when the engine read it, another tenant's new tag too (found by review,
+   * stop 24).
    */
-  const savable = async (ctx: Context, name: string): Promise<string> => {
+  const savable = async (ctx: Context, name: string): Promise<string[]> => {
     const slash = name.lastIndexOf('/');
     if (!name.includes('@') && !name.includes(':', slash + 1)) {
       const repository = await repositoryImages(ctx, name, 'save one tag');
       if (repository.length > 0) {
         for (const img of repository) if (!imageVisible(img, label, images)) throw saveNotFound(name);
-        // in full (`docker.io/library/x`): a name the engine no longer finds it would read as an id prefix
-        return normaliseReference(name).name;
+        // in full (`docker.io/library/x:t`): a name the engine no longer finds it would read as an id prefix
+        const full = normaliseReference(name).name;
+        const tags = repository
+          .flatMap((img) => img.RepoTags ?? [])
+          .map((tag) => normaliseReference(tag))
+          .filter((ref) => ref.name === full)
+          .map((ref) => `${ref.name}:${ref.tag}`);
+        if (tags.length > 0) return [...new Set(tags)].sort();
       }
     }
     // a name with a tag or a digest, or no repository of that name: an id prefix to the engine
-    return resolvedImage(ctx, name, () => saveNotFound(name));
+    return [await resolvedImage(ctx, name, () => saveNotFound(name))];
   };
 
   /** Refuses a tag that would move a name another tenant's (or a shared) image holds. */
@@ -920,7 +935,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     const names = ctx.request.query.getAll('names');
     if (names.length === 0) throw refuse('DOCKHAND_IMAGE_POLICY', 'name the images to save');
     const forwarded: string[] = [];
-    for (const ref of names) forwarded.push(await savable(ctx, ref));
+    for (const ref of names) forwarded.push(...(await savable(ctx, ref)));
     ctx.request.query.delete('names');
     for (const ref of forwarded) ctx.request.query.append('names', ref);
     await next();
@@ -1093,6 +1108,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   });
 
   return compose([
+    holdNames(),
     scopeImageReads((img) => imageVisible(img, label, images)),
     lists,
     rename,
@@ -1114,4 +1130,10 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     create,
     remember,
   ]);
+}
+
+/** A full `name:tag` in the daemon's familiar form (`docker.io/library/x:1` → `x:1`). */
+function familiarTag(full: string): string {
+  const colon = full.lastIndexOf(':');
+  return `${familiarName(full.slice(0, colon))}${full.slice(colon)}`;
 }

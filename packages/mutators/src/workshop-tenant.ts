@@ -7,6 +7,7 @@ import { refuse } from './errors.ts';
 import { hostGuard } from './host-guard.ts';
 import { imageVisible } from './image-policy.ts';
 import { mountPolicy } from './mount-policy.ts';
+import { holdNames } from './name-holds.ts';
 import { Ownership } from './ownership.ts';
 import { rewriteDockerSocket } from './rewrite-docker-socket.ts';
 import { scopeToTenant } from './scope-to-tenant.ts';
@@ -265,6 +266,7 @@ export function workshopTenant(options: WorkshopTenantOptions): WorkshopTenantMi
   const pipeline = compose([
     connect,
     // before the first check that reads an image (hostGuard's of a create's working directory)
+    holdNames(),
     scopeImageReads((img) => imageVisible(img, label, { reserved })),
     allowRoutes(TENANT_ROUTES),
     hostGuard({

@@ -226,6 +226,37 @@ export async function arena(): Promise<Arena> {
   };
 }
 
+/**
+ * A second proxy of a tenant (same tenant, volumes and network), on a socket of its own: what the first proxy
+ * holds back per proxy (`holdNames`, the count of running builds) it does not.
+ */
+export async function secondProxy(tenant: Tenant): Promise<{ api: Client } & AsyncDisposable> {
+  const dir = await mkdtemp(join(tmpdir(), 'dockhand-second-'));
+  const socket = join(dir, 'docker.sock');
+  const proxy = createProxy({
+    upstream: `unix://${ENGINE_SOCKET}`,
+    middleware: [
+      workshopTenant({
+        tenant: tenant.name,
+        projectVolume: tenant.projectVolume,
+        socketVolume: tenant.socketVolume,
+        network: tenant.network,
+        helperImage: 'busybox:latest',
+      }),
+    ],
+  });
+  await proxy.listen(socket);
+  const api = client(socket);
+  return {
+    api,
+    async [Symbol.asyncDispose]() {
+      await api.pool.destroy();
+      await proxy.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** Removes containers, networks, volumes and images carrying any of the labels, straight on the engine. */
 export async function cleanup(engine: Client, labels: string[]): Promise<void> {
   for (const label of labels) {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createProxy, type DockerProxy, type Middleware } from '@dockhand/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mountPolicy, Ownership, stampLabels } from '../../src/index.ts';
-import { type Arena, arena, type Client, client, ENGINE_SOCKET, refused } from './harness.ts';
+import { type Arena, arena, type Client, client, ENGINE_SOCKET, refused, secondProxy } from './harness.ts';
 
 let a: Arena;
 let proxy: DockerProxy;
@@ -83,7 +83,10 @@ describe('volumes the engine makes for a create (workshopTenant; found by review
       },
     });
     await new Promise((r) => setTimeout(r, 100));
-    expect((await a.mallory.api.request('DELETE', `/volumes/${name}`)).status).toBe(204);
+    // through a second proxy of the tenant: the first holds its own removals until the create is answered
+    // (holdNames, since stop 24; name-races.test.ts), a second does not, and this check is the last line
+    await using second = await secondProxy(a.mallory);
+    expect((await second.api.request('DELETE', `/volumes/${name}`)).status).toBe(204);
     const r = await create;
     try {
       refused(r, 403, /was removed while the container was created/);
@@ -181,8 +184,10 @@ describe('VolumesFrom (mountPolicy; found by review, stop 20)', () => {
       },
     });
     await new Promise((r) => setTimeout(r, 100));
-    expect((await a.mallory.api.request('DELETE', `/containers/${holder}?force=1`)).status).toBe(204);
-    expect((await a.mallory.api.request('DELETE', `/volumes/${name}`)).status).toBe(204);
+    // through a second proxy of the tenant, which holdNames does not hold (see above)
+    await using second = await secondProxy(a.mallory);
+    expect((await second.api.request('DELETE', `/containers/${holder}?force=1`)).status).toBe(204);
+    expect((await second.api.request('DELETE', `/volumes/${name}`)).status).toBe(204);
     // the victim makes a volume of that name, through its own proxy
     expect((await a.victim.api.request('POST', '/volumes/create', { body: { Name: name } })).status).toBe(
       201,
