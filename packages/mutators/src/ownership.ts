@@ -38,6 +38,8 @@ export class Ownership {
   readonly #execs = new Map<string, string>();
   /** When each volume known to be the tenant's became so (ms): a volume's name outlives its owners. */
   readonly #volumeSince = new Map<string, number>();
+  /** The `timeNano` of the last `destroy` of each volume name the watcher saw, the newest {@link GONE_KEPT}. */
+  readonly #volumeGone = new Map<string, number>();
   #watching = false;
   #log: Logger | undefined;
   #stopped = false;
@@ -126,11 +128,17 @@ export class Ownership {
    *
    * @param name - the volume name
    * @param time - the event's time, in seconds since the epoch
+   * @param timeNano - the event's time in nanoseconds (`timeNano`), where it has one
    * @returns the verdict from the cache
    */
-  knownOwnedVolumeEvent(name: string, time: number): boolean {
+  knownOwnedVolumeEvent(name: string, time: number, timeNano?: number): boolean {
     const since = this.#volumeSince.get(name);
-    return this.#owned.volume.has(name) && since !== undefined && time >= Math.floor(since / 1000);
+    if (!this.#owned.volume.has(name) || since === undefined || time < Math.floor(since / 1000)) return false;
+    // the engine's times of a volume's making are seconds: an earlier volume of the name removed in the same
+    // second had its events pass (found by review, stop 24: another tenant's container id, in an unmount). Its
+    // events all come at or before its destroy, which the watcher saw
+    const gone = this.#volumeGone.get(name);
+    return gone === undefined || timeNano === undefined || timeNano > gone;
   }
 
   /**
@@ -325,7 +333,7 @@ export class Ownership {
   }
 
   #onEvent(line: string): void {
-    let e: { Type?: string; Action?: string; Actor?: { ID?: string } };
+    let e: { Type?: string; Action?: string; Actor?: { ID?: string }; timeNano?: number };
     try {
       e = JSON.parse(line);
     } catch {
@@ -335,6 +343,11 @@ export class Ownership {
     if (!id || (e.Type !== 'container' && e.Type !== 'network' && e.Type !== 'volume')) return;
     if (e.Action !== 'destroy') return;
     this.forget(e.Type, id);
+    if (e.Type === 'volume' && typeof e.timeNano === 'number') {
+      this.#volumeGone.delete(id);
+      this.#volumeGone.set(id, e.timeNano);
+      if (this.#volumeGone.size > GONE_KEPT) this.#volumeGone.delete(this.#volumeGone.keys().next().value!);
+    }
     // a removed container's execs are gone with it (found by review, stop 24: the map grew by every exec made)
     if (e.Type === 'container')
       for (const [exec, container] of this.#execs) if (container === id) this.#execs.delete(exec);
@@ -346,6 +359,9 @@ export class Ownership {
     this.#abort?.abort();
   }
 }
+
+/** How many volume names' last removal the watcher keeps. */
+const GONE_KEPT = 10_000;
 
 /** The engine's time of a volume's making (`CreatedAt`), in ms; now when it is not readable. */
 function madeAt(created: string | undefined): number {

@@ -1294,6 +1294,7 @@ describe("a hidden image's id is never looked up on the engine (scopeImageReads)
   let spy: DockerProxy;
   let api: Client;
   const seen: string[] = [];
+  const queries: string[] = [];
   let hidden: string;
   let own: string;
 
@@ -1306,6 +1307,7 @@ describe("a hidden image's id is never looked up on the engine (scopeImageReads)
       middleware: [
         async (ctx, next) => {
           seen.push(`${ctx.method} ${ctx.path}`);
+          if (ctx.request.search) queries.push(decodeURIComponent(ctx.request.search));
           await next();
         },
       ],
@@ -1355,6 +1357,28 @@ describe("a hidden image's id is never looked up on the engine (scopeImageReads)
     }
     expect(reachedHidden()).toEqual([]);
     expect(await imageId(a.engine, `${a.run}-taken:latest`)).toBeUndefined();
+  });
+
+  // found by review (stop 24): `docker ps --filter ancestor=<prefix>` had the engine look the prefix up among all
+  // its images, and walked a hidden image's id in 11 s
+  it('the ancestor filter of a container list, by an id prefix (4 and 12 digits) and by the full id', async () => {
+    for (const ref of [hidden.slice(0, 4), hidden.slice(0, 12), `sha256:${hidden}`]) {
+      const filters = encodeURIComponent(JSON.stringify({ ancestor: [ref] }));
+      const r = await api.request('GET', `/containers/json?all=1&filters=${filters}`);
+      expect(r.status, r.text).toBe(200);
+      expect(r.json).toEqual([]);
+    }
+    expect(queries.filter((q) => q.includes('ancestor') && q.includes(hidden.slice(0, 4)))).toEqual([]);
+    expect(reachedHidden()).toEqual([]);
+    // an image the tenant sees still filters: mallory's containers of busybox, by name and by busybox's id prefix
+    const mine = await a.ownContainer(`${a.run}-ancestor`);
+    for (const ref of ['busybox', busybox.slice('sha256:'.length, 'sha256:'.length + 12)]) {
+      const filters = encodeURIComponent(JSON.stringify({ ancestor: [ref] }));
+      const ids = (await api.request('GET', `/containers/json?all=1&filters=${filters}`)).json.map(
+        (c: { Id: string }) => c.Id,
+      );
+      expect(ids, ref).toContain(mine);
+    }
   });
 
   it("the tenant's own image by an id prefix: found among the images it sees, then read by its full id", async () => {

@@ -186,6 +186,45 @@ describe('events and system/df (scopeToTenant)', () => {
     }
   });
 
+  it("events of a volume name taken over in the second the victim's was removed show nothing of the victim's (found by review, stop 24)", async () => {
+    const name = `${a.run}-same-second-vol`;
+    const since = Math.floor(Date.now() / 1000) - 1;
+    await a.engine.request('POST', '/volumes/create', { body: { Name: name, Labels: a.victimLabels } });
+    const user = await a.victimContainer(`${a.run}-vol-user2`, { HostConfig: { Binds: [`${name}:/data`] } });
+    // at the start of a second: the removal and the tenant's volume fall in one second
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
+    await a.engine.request('DELETE', `/containers/${user}?force=1`);
+    expect((await a.engine.request('DELETE', `/volumes/${name}`)).status).toBe(204);
+    const own = await a.mallory.api.request('POST', '/volumes/create', {
+      body: { Name: name, Labels: { 'dockhand.test': a.run } },
+    });
+    expect(own.status).toBe(201);
+    try {
+      const until = Math.floor(Date.now() / 1000) + 1;
+      const path = `/events?since=${since}&until=${until}&filters=${q({ type: ['volume'], volume: [name] })}`;
+      const direct = await a.engine.request('GET', path);
+      const times = direct.text
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as { Action: string; time: number });
+      const destroyed = times.find((e) => e.Action === 'destroy')!.time;
+      expect(
+        times.filter((e) => e.Action === 'create').at(-1)!.time,
+        'made in the second of the removal',
+      ).toBe(destroyed);
+      const r = await a.mallory.api.request('GET', path);
+      expect(r.status).toBe(200);
+      const actions = r.text
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => (JSON.parse(l) as { Action: string }).Action);
+      expect(actions).toEqual(['create']);
+      expect(r.text).not.toContain(user);
+    } finally {
+      await a.engine.request('DELETE', `/volumes/${name}`);
+    }
+  });
+
   it.each<[string, () => string, () => string]>([
     [
       'containers before',
