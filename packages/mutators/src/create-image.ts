@@ -18,7 +18,7 @@ type ListedImage = ImageFacts & { readonly Id: string };
 const HEX_REFERENCE = /^(?:sha256:)?([0-9a-f]{1,64})$/;
 
 /**
- * Makes the image reads of every request that passes ({@link createImage}) find an image by id, or by a prefix of
+ * Makes the image reads of every request that passes (`createImage`) find an image by id, or by a prefix of
  * its id, only among the images the tenant may see. The engine inspects an image it finds in full before the
  * proxy can hide it, and answers a missing one at once: the time of a 404 told another tenant's image from no
  * image, so that a tenant walked the ids of every hidden image, a hex digit at a time (found by review, stop 24:

@@ -97,7 +97,7 @@ const DROPPABLE = new Set(['consistent', 'cached', 'delegated', 'private', 'rpri
  * - `volumes/create` only with the `local` driver and no driver options (`type=none,o=bind`, `device=`, nfs,
  *   cifs reach the host or the network);
  * - the engine's errors for a subpath it will not mount, which told which host paths exist, are one message (see
- *   {@link subpathErrors}).
+ *   `subpathErrors`).
  *
  * @param options - allowlists and remaps
  * @returns the middleware

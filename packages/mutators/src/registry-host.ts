@@ -161,7 +161,7 @@ function hostName(host: string): string {
 /** Docker Hub's names: what a reference without a registry means, and the addresses `docker login` uses for it. */
 const DOCKER_HUB = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
 
-/** Which registries the engine may be sent to: {@link hostRegistryCheck}'s options. */
+/** Which registries the engine may be sent to: `hostRegistryCheck`'s options. */
 export interface RegistryRules {
   /** Registries on the engine's host that may be reached all the same (`host:port`; default none). */
   readonly localRegistries?: readonly string[];

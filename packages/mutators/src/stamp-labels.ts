@@ -123,7 +123,7 @@ export interface StampOptions {
  * Adds the tenant's labels to everything it creates: containers, volumes and networks (body `Labels`), images
  * built (`/build`'s `labels` query parameter), committed (a last `LABEL` change, and the config's `Labels` when the client sends a config; the change
  * wins over any spelling of the key in the client's changes) or imported (a last `LABEL` change). `changes` that
- * name a key, or could reach into the `LABEL` change after them, are refused (see {@link stampChanges}).
+ * name a key, or could reach into the `LABEL` change after them, are refused (see `stampChanges`).
  * Exec sessions need none: they are tracked through their container. A label the client sets under one of these
  * keys is overwritten, so a tenant cannot claim another's label.
  *
