@@ -1,6 +1,7 @@
 // Benchmark: does the time of an answer tell another tenant's hidden image from no image? A workshop tenant's proxy
-// is asked about images by a 4-digit id prefix (an inspect, and a container list's `ancestor` filter): one of an
-// image another tenant owns, and two that start no image on the engine, interleaved, in one run. The two missing prefixes are the baseline: the hidden prefix's
+// is asked about images and containers by a 4-digit id prefix (image inspect, a container list's `ancestor`
+// filter, container inspect): one of an object another tenant owns, and two that start none on the engine,
+// interleaved, in one run. The two missing prefixes are the baseline: the hidden prefix's
 // median should sit among them, not above (before `scopeImageReads`, stop 24, it sat about 130 µs above).
 //   node packages/mutators/bench/hidden-image.bench.ts [--quick]
 import { execFileSync } from 'node:child_process';
@@ -43,6 +44,23 @@ try {
     missing: missing[0]!,
     control: missing[1]!,
   };
+  // another tenant's container, and prefixes that start no container
+  const victim = sh([
+    'create',
+    '--label',
+    `dockhand.test=${run}`,
+    '--label',
+    `dockhand.tenant=${run}-victim`,
+    'busybox',
+    'true',
+  ]);
+  const containerIds = sh(['ps', '-aq', '--no-trunc']).split('\n');
+  const free: string[] = [];
+  for (let i = 0; i < 0x10000 && free.length < 2; i++) {
+    const prefix = i.toString(16).padStart(4, '0');
+    if (!containerIds.some((id) => id.startsWith(prefix)) && !free.includes(prefix)) free.push(prefix);
+  }
+  const containerPrefixes = { hidden: victim.slice(0, 4), missing: free[0]!, control: free[1]! };
   const proxy = createProxy({
     upstream: `unix://${ENGINE}`,
     middleware: [
@@ -60,15 +78,22 @@ try {
   const kinds = Object.keys(prefixes) as (keyof typeof prefixes)[];
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
   // each route by which a tenant names an image by an id prefix and is answered as if there were none
-  const routes: [string, (prefix: string) => string, number][] = [
-    ['GET /images/<4-digit id prefix>/json, 404 each', (p) => `/images/${p}/json`, 404],
+  const routes: [string, (prefix: string) => string, number, typeof prefixes][] = [
+    ['GET /images/<4-digit id prefix>/json, 404 each', (p) => `/images/${p}/json`, 404, prefixes],
+    [
+      'GET /containers/<4-digit id prefix>/json, 404 each',
+      (p) => `/containers/${p}/json`,
+      404,
+      containerPrefixes,
+    ],
     [
       'GET /containers/json?filters={"ancestor":[<4-digit id prefix>]}, [] each',
       (p) => `/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ ancestor: [p] }))}`,
       200,
+      prefixes,
     ],
   ];
-  for (const [title, path, status] of routes) {
+  for (const [title, path, status, prefixes] of routes) {
     const time = async (prefix: string): Promise<number> => {
       const start = performance.now();
       const r = await pool.request({ method: 'GET', path: path(prefix) });
@@ -99,6 +124,10 @@ try {
   await pool.close();
   await proxy.close();
 } finally {
+  for (const c of sh(['ps', '-aq', '--filter', `label=dockhand.test=${run}`])
+    .split('\n')
+    .filter(Boolean))
+    sh(['rm', '-f', c]);
   if (image) sh(['rmi', `${run}-victim:1`]);
   for (const n of sh(['network', 'ls', '-q', '--filter', `label=dockhand.test=${run}`])
     .split('\n')

@@ -220,34 +220,63 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     if (kept.length !== list?.length) res.setJson(kept);
   });
 
-  const dataUsage: Middleware = on('SystemDataUsage', async (ctx, next) => {
-    await next();
-    const res = ctx.response!;
-    if (res.status !== 200) return;
-    const df = await res.json<Record<string, unknown>>();
-    const mine = (xs: unknown) =>
-      Array.isArray(xs)
-        ? xs.filter((x: { Labels?: Record<string, string> | null }) => carries(x.Labels, label))
-        : [];
-    const containers = mine(df.Containers) as { ImageID?: unknown }[];
-    // an image's count of containers and the size of all layers are the engine's: they would show how many
-    // containers the other tenants run from each image, and how much they built. Counted again from what the
-    // tenant sees (the size of its images, shared layers counted in each)
-    const visible = (Array.isArray(df.Images) ? df.Images : [])
-      .filter((x: ImageFacts) => imageVisible(x, label, images))
-      .map(
-        (img: Record<string, unknown>): Record<string, unknown> => ({
-          ...img,
-          Containers: containers.filter((c) => c.ImageID === img.Id).length,
-        }),
-      );
-    res.setJson({
-      ...df,
+  // `docker system df` is answered from the tenant's own lists, never forwarded: the engine's answer walks every
+  // volume and every container's layer on the engine, and its time followed how many files the other tenants had
+  // written (found by review, stop 24: 25 ms, then 112 ms with 40,000 files in another tenant's volume). An
+  // image's count of containers and the size of all layers are counted from what the tenant sees too (the engine's
+  // would show how many containers the other tenants run from each image, and how much they built). A volume's
+  // size is unknown (-1, which the CLI shows as N/A): only that walk measures one
+  const dataUsage: Middleware = on('SystemDataUsage', async (ctx) => {
+    const types = ctx.request.query.getAll('type');
+    const wanted = (type: string) => types.length === 0 || types.includes(type);
+    const listed = async <T>(path: string): Promise<T> => {
+      const reply = await ctx.upstream.request({ path });
+      if (reply.status !== 200) {
+        await reply.text();
+        throw refuse(
+          'DOCKHAND_ENGINE_LOOKUP_FAILED',
+          `the engine did not list the objects to count (${reply.status})`,
+        );
+      }
+      return reply.json<T>();
+    };
+    const own = encodeURIComponent(JSON.stringify({ label: [labelSpec] }));
+    const [containers, imageList, volumeList] = await Promise.all([
+      wanted('container') || wanted('image') || wanted('volume')
+        ? listed<
+            { ImageID?: string; Labels?: Record<string, string> | null; Mounts?: { Name?: string }[] }[]
+          >(`/containers/json?all=1&size=${wanted('container') ? 1 : 0}&filters=${own}`)
+        : [],
+      wanted('image') ? listed<(ImageFacts & { Id: string; Size?: number })[]>('/images/json') : [],
+      wanted('volume')
+        ? listed<{ Volumes?: { Name: string; Labels?: Record<string, string> | null }[] | null }>(
+            `/volumes?filters=${own}`,
+          )
+        : { Volumes: [] },
+    ]);
+    const mine = containers.filter((c) => carries(c.Labels, label));
+    const visible = imageList
+      .filter((img) => imageVisible(img, label, images))
+      .map((img) => ({
+        ...img,
+        SharedSize: -1,
+        Containers: mine.filter((c) => c.ImageID === img.Id).length,
+      }));
+    const volumes = (volumeList.Volumes ?? [])
+      .filter((v) => carries(v.Labels, label))
+      .map((v) => ({
+        ...v,
+        UsageData: {
+          Size: -1,
+          RefCount: mine.filter((c) => c.Mounts?.some((m) => m.Name === v.Name)).length,
+        },
+      }));
+    ctx.respond(200, {
       LayersSize: visible.reduce((sum, img) => sum + (typeof img.Size === 'number' ? img.Size : 0), 0),
-      Containers: containers,
-      Volumes: mine(df.Volumes),
-      Images: visible,
-      BuildCache: [],
+      Images: wanted('image') ? visible : null,
+      Containers: wanted('container') ? mine : null,
+      Volumes: wanted('volume') ? volumes : null,
+      BuildCache: wanted('build-cache') ? [] : null,
     });
   });
 

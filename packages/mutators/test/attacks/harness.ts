@@ -257,6 +257,51 @@ export async function secondProxy(tenant: Tenant): Promise<{ api: Client } & Asy
   };
 }
 
+/**
+ * A second proxy of a tenant whose engine is a recording proxy (a plain core proxy) in front of the real one:
+ * `seen` holds each request it passed on, as `METHOD path?query` with the query decoded.
+ */
+export async function tappedProxy(
+  tenant: Tenant,
+): Promise<{ api: Client; seen: string[] } & AsyncDisposable> {
+  const dir = await mkdtemp(join(tmpdir(), 'dockhand-tap-'));
+  const seen: string[] = [];
+  const tap = createProxy({
+    upstream: `unix://${ENGINE_SOCKET}`,
+    middleware: [
+      async (ctx, next) => {
+        seen.push(`${ctx.method} ${ctx.path}?${decodeURIComponent(ctx.request.search)}`);
+        await next();
+      },
+    ],
+  });
+  await tap.listen(join(dir, 'tap.sock'));
+  const proxy = createProxy({
+    upstream: `unix://${join(dir, 'tap.sock')}`,
+    middleware: [
+      workshopTenant({
+        tenant: tenant.name,
+        projectVolume: tenant.projectVolume,
+        socketVolume: tenant.socketVolume,
+        network: tenant.network,
+        helperImage: 'busybox:latest',
+      }),
+    ],
+  });
+  await proxy.listen(join(dir, 'docker.sock'));
+  const api = client(join(dir, 'docker.sock'));
+  return {
+    api,
+    seen,
+    async [Symbol.asyncDispose]() {
+      await api.pool.destroy();
+      await proxy.close();
+      await tap.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** Removes containers, networks, volumes and images carrying any of the labels, straight on the engine. */
 export async function cleanup(engine: Client, labels: string[]): Promise<void> {
   for (const label of labels) {

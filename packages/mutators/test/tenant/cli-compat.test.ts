@@ -118,4 +118,16 @@ describe('the docker CLI through a workshop tenant, as on the engine', { timeout
     expect(prune.stdout).toContain(proxied.volume);
     expect((await onEngine('volume', 'ls', '-q')).split('\n')).not.toContain(proxied.volume);
   });
+
+  // answered from the tenant's own lists since stop 24 (the engine's walk of every volume timed other tenants'
+  // files): what the CLI prints, a volume's size unknown
+  it('docker system df, and -v', async () => {
+    const df = await t.docker(['system', 'df']);
+    expect(df.code, df.stderr).toBe(0);
+    expect(df.stdout).toMatch(/^TYPE\s+TOTAL\s+ACTIVE\s+SIZE\s+RECLAIMABLE/);
+    expect(df.stdout).toMatch(/Local Volumes/);
+    const verbose = await t.docker(['system', 'df', '-v']);
+    expect(verbose.code, verbose.stderr).toBe(0);
+    expect(verbose.stdout).toContain('Local Volumes space usage:');
+  });
 });
