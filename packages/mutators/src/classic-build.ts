@@ -105,7 +105,7 @@ async function readClassicBuild(ctx: Context): Promise<ClassicBuild | undefined>
   ctx.request.restoreStream(replay);
   let buildArgs: Record<string, string>;
   try {
-    buildArgs = JSON.parse(query.get('buildargs') || '{}');
+    buildArgs = JSON.parse(query.get('buildargs') || '{}') ?? {};
   } catch {
     throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'the buildargs parameter is not valid JSON');
   }

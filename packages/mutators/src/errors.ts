@@ -28,6 +28,8 @@ export const mutatorErrorCodes = {
   DOCKHAND_API_TOO_OLD: 400,
   /** A lookup the proxy needs before it can answer safely failed on the engine; nothing unchecked is sent. */
   DOCKHAND_ENGINE_LOOKUP_FAILED: 502,
+  /** A removal waited too long for a request of the tenant's that named images or volumes (`holdNames`). */
+  DOCKHAND_NAMES_HELD: 409,
   /**
    * A volume of the proxy's own instance (project, socket, ...) is missing or carries the tenant label key: a
    * tenant created it before the instance did. The proxy serves nothing.

@@ -3,8 +3,8 @@ import { refuse } from './errors.ts';
 
 const STATE = 'dockhand.nameHold';
 
-/** Requests that check an image or volume by name and send the name on, for the engine to read again. */
-const READS: readonly OperationId[] = [
+/** Requests that check an image name and send it on, for the engine to read again. */
+const IMAGE_READS: readonly OperationId[] = [
   'ContainerCreate',
   'ImageBuild',
   'ImageInspect',
@@ -15,13 +15,25 @@ const READS: readonly OperationId[] = [
   'ImageGetAll',
 ];
 
+/** Requests that check a volume name and send it on. */
+const VOLUME_READS: readonly OperationId[] = ['ContainerCreate'];
+
 /** Requests that can free a name a tenant holds: only its own removals can. */
-const REMOVALS: readonly OperationId[] = ['ImageDelete', 'ImagePrune', 'VolumeDelete', 'VolumePrune'];
+const IMAGE_REMOVALS: readonly OperationId[] = ['ImageDelete', 'ImagePrune'];
+const VOLUME_REMOVALS: readonly OperationId[] = ['VolumeDelete', 'VolumePrune'];
+
+/**
+ * Requests the engine reads names for after its answer has begun: a push looks its tags up as it goes. Every
+ * other reader's names are read once its answer's head arrives (a save resolves every name before its first
+ * byte), so it holds them until then only.
+ */
+const HELD_TO_THE_END: readonly OperationId[] = ['ImagePush'];
+
+/** How long a removal waits for the requests ahead of it before it is refused. */
+const REMOVAL_WAIT_MS = 30_000;
 
 /** Readers share it; a removal takes it alone, after the readers before it, and one removal at a time. */
 class NameLock {
-  /** Classic builds under way, among the readers. */
-  builds = 0;
   #readers = 0;
   #removal: Promise<void> | undefined;
   #idle: (() => void)[] = [];
@@ -35,11 +47,19 @@ class NameLock {
     };
   }
 
-  /** Runs `fn` once no read and no other removal is under way. */
+  /** Runs `fn` once no read and no other removal is under way; refuses after {@link REMOVAL_WAIT_MS}. */
   async remove<T>(fn: () => Promise<T>): Promise<T> {
+    const deadline = performance.now() + REMOVAL_WAIT_MS;
     for (;;) {
-      if (this.#removal) await this.#removal;
-      else if (this.#readers > 0) await new Promise<void>((wake) => this.#idle.push(wake));
+      const left = deadline - performance.now();
+      if (left <= 0)
+        throw refuse(
+          'DOCKHAND_NAMES_HELD',
+          'a request of yours that names images or volumes (a push, a save, a create) is still under way here; remove them when it has ended',
+        );
+      if (this.#removal) await Promise.race([this.#removal, sleep(left)]);
+      else if (this.#readers > 0)
+        await Promise.race([new Promise<void>((wake) => this.#idle.push(wake)), sleep(left)]);
       else break;
     }
     let done!: () => void;
@@ -55,18 +75,22 @@ class NameLock {
   }
 }
 
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
 /**
- * Holds the image and volume names a tenant's requests check steady until the engine has acted on them. A
- * request that names an image or a volume (a container create, an image inspect, tag, push, save, a classic
- * build's `cachefrom`) is checked by name and sent on by name, and the engine reads the name again: where the
- * tenant freed the name meanwhile, another tenant could take it, and the engine act on the other tenant's image or
+ * Holds the image and volume names a tenant's requests check steady until the engine has read them. A request
+ * that names an image or a volume (a container create, an image inspect, tag, push, save, a classic build's
+ * `cachefrom`) is checked by name and sent on by name, and the engine reads the name again: where the tenant
+ * freed the name meanwhile, another tenant could take it, and the engine act on the other tenant's image or
  * volume (found by review, stop 24: a create slowed by 3,000 `VolumesFrom` entries ran another tenant's freshly
  * built image, 20 times in 20, and mounted another tenant's new volume; a save slowed by 1,800 names saved
  * another tenant's tag). A name a tenant holds can be freed only by its own removals (another tenant cannot take
- * or move a name that holds the tenant's image or volume), so the tenant's image and volume removals and prunes
- * wait here until no such request is under way (until the engine's answer has ended), and such requests wait for
- * a removal under way. An image removal while a classic build is under way is refused instead, as buildkitGuard
- * refuses it while a BuildKit build runs: a build may take minutes.
+ * or move a name that holds the tenant's image or volume), so the tenant's image removals and prunes wait here
+ * while a request that names images is under way, and its volume removals and prunes while a create is, until the
+ * engine's answer has begun (a push: ended), and such requests wait for a removal under way. A removal that has
+ * waited 30 s is refused (409 `DOCKHAND_NAMES_HELD`): a push to a slow registry, or a client that stops reading a
+ * save, must not hold it for ever. An image removal while a classic build is under way is refused at once instead,
+ * as buildkitGuard refuses it while a BuildKit build runs: a build may take minutes.
  *
  * Per proxy, as the count of running builds: removals through a second proxy of the same tenant are not held. When
  * several middleware include it, only the first a request meets holds.
@@ -78,38 +102,47 @@ class NameLock {
  * ```
  */
 export function holdNames(): Middleware {
-  const lock = new NameLock();
-  return on([...READS, ...REMOVALS], async (ctx, next) => {
-    if (ctx.state[STATE]) return next();
-    ctx.state[STATE] = true;
-    if (REMOVALS.includes(ctx.operation!)) {
-      // a build may read a name at any of its steps, for as long as it runs: refused, not held, as for BuildKit's
-      // builds (buildkitGuard)
-      if (lock.builds > 0 && ctx.operation!.startsWith('Image'))
-        throw refuse(
-          'DOCKHAND_IMAGE_POLICY',
-          'images cannot be removed here while one of your builds runs (the build may still read them by name); remove them when it has ended',
-        );
-      return lock.remove(next);
-    }
-    const build = ctx.operation === 'ImageBuild';
-    const held = await lock.read();
-    if (build) lock.builds++;
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      if (build) lock.builds--;
-      held();
-    };
-    try {
-      await next();
-    } catch (err) {
-      release();
-      throw err;
-    }
-    // a streamed answer (a save, a push's progress) may read the name after its head
-    if (ctx.response) ctx.response.onEnd(release);
-    else release();
-  });
+  const images = new NameLock();
+  const volumes = new NameLock();
+  let builds = 0;
+  return on(
+    [...new Set([...IMAGE_READS, ...VOLUME_READS, ...IMAGE_REMOVALS, ...VOLUME_REMOVALS])],
+    async (ctx, next) => {
+      if (ctx.state[STATE]) return next();
+      ctx.state[STATE] = true;
+      const op = ctx.operation!;
+      if (IMAGE_REMOVALS.includes(op)) {
+        // a build may read a name at any of its steps, for as long as it runs: refused, not held
+        if (builds > 0)
+          throw refuse(
+            'DOCKHAND_IMAGE_POLICY',
+            'images cannot be removed here while one of your builds runs (the build may still read them by name); remove them when it has ended',
+          );
+        return images.remove(next);
+      }
+      if (VOLUME_REMOVALS.includes(op)) return volumes.remove(next);
+      const held = await Promise.all([
+        IMAGE_READS.includes(op) ? images.read() : undefined,
+        VOLUME_READS.includes(op) ? volumes.read() : undefined,
+      ]);
+      const build = op === 'ImageBuild';
+      if (build) builds++;
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        if (build) builds--;
+        for (const h of held) h?.();
+      };
+      try {
+        await next();
+      } catch (err) {
+        release();
+        throw err;
+      }
+      // a build runs for as long as its answer streams; a push reads its tags as it goes
+      if (ctx.response && (build || HELD_TO_THE_END.includes(op))) ctx.response.onEnd(release);
+      else release();
+    },
+  );
 }

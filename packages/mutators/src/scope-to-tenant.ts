@@ -809,7 +809,8 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     for (const value of ctx.request.query.getAll('cachefrom')) {
       let refs: unknown;
       try {
-        refs = JSON.parse(value || '[]');
+        // `null` is no list, as Go decodes it (docker compose sends `cachefrom=null`: found by review, stop 24)
+        refs = JSON.parse(value || '[]') ?? [];
       } catch {
         throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'the cachefrom parameter is not valid JSON');
       }

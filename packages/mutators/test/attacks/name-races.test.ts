@@ -3,7 +3,7 @@
 // removed the name in between, another tenant could take it and the engine act on the other tenant's image or
 // volume. `holdNames` makes the tenant's own removals wait for such requests; a save names the tags it checked.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Arena, arena, refused } from './harness.ts';
+import { type Arena, arena, build, refused } from './harness.ts';
 
 let a: Arena;
 let anchor: string;
@@ -127,5 +127,45 @@ describe('a name the tenant frees while a request that named it is in flight (ho
     refused(await a.mallory.api.request('GET', `/images/${repo}/get`), 403, /has 2 tags: save them by name/);
     for (const t of [`${repo}:mine`, `${repo}:two`, `${filler}:latest`])
       await a.engine.request('DELETE', `/images/${encodeURIComponent(t)}`);
+  });
+
+  // found by compatibility review (stop 24): a removal waited for the whole answer of a save, which a client that
+  // stopped reading never ended (python3-docker's save, then a remove: a deadlock), and a volume removal waited
+  // for a whole classic build, which names no volume
+  it('a removal waits for a save only until the engine has begun its answer, not for a client that stops reading', async () => {
+    const other = own('unrelated');
+    expect(
+      (await a.mallory.api.request('POST', `/commit?container=${anchor}&repo=${other}&tag=1`)).status,
+    ).toBe(201);
+    const save = await a.mallory.api.pool.request({
+      method: 'GET',
+      path: '/images/get?names=busybox:latest',
+    });
+    expect(save.statusCode).toBe(200);
+    // the save's body is left unread while the tenant removes another image
+    const removed = await a.mallory.api.request('DELETE', `/images/${other}:1`);
+    expect(removed.status, removed.text).toBe(200);
+    await save.body.dump();
+  });
+
+  it('a volume removal does not wait for a classic build, and docker compose’s cachefrom=null is no list', async () => {
+    const volume = own('build-vol');
+    expect((await a.mallory.api.request('POST', '/volumes/create', { body: { Name: volume } })).status).toBe(
+      201,
+    );
+    let built = false;
+    const running = build(a.mallory.api, 'cachefrom=null&buildargs=null', 'FROM busybox\nRUN sleep 3\n').then(
+      (b) => {
+        built = true;
+        return b;
+      },
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    const removed = await a.mallory.api.request('DELETE', `/volumes/${volume}`);
+    expect(removed.status, removed.text).toBe(204);
+    expect(built, 'the volume was removed while the build ran').toBe(false);
+    const b = await running;
+    expect(b.id, b.reply.text).toBeDefined();
+    await a.engine.request('DELETE', `/images/${b.id}`);
   });
 });
