@@ -15,8 +15,8 @@ const IMAGE_READS: readonly OperationId[] = [
   'ImageGetAll',
 ];
 
-/** Requests that check a volume name and send it on. */
-const VOLUME_READS: readonly OperationId[] = ['ContainerCreate'];
+/** Requests that check a volume name and send it on (an inspect too: suspected by review, stop 24). */
+const VOLUME_READS: readonly OperationId[] = ['ContainerCreate', 'VolumeInspect'];
 
 /** Requests that can free a name a tenant holds: only its own removals can. */
 const IMAGE_REMOVALS: readonly OperationId[] = ['ImageDelete', 'ImagePrune'];
@@ -86,7 +86,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * built image, 20 times in 20, and mounted another tenant's new volume; a save slowed by 1,800 names saved
  * another tenant's tag). A name a tenant holds can be freed only by its own removals (another tenant cannot take
  * or move a name that holds the tenant's image or volume), so the tenant's image removals and prunes wait here
- * while a request that names images is under way, and its volume removals and prunes while a create is, until the
+ * while a request that names images is under way, and its volume removals and prunes while a create or a volume
+ * inspect is, until the
  * engine's answer has begun (a push: ended), and such requests wait for a removal under way. A removal that has
  * waited 30 s is refused (409 `DOCKHAND_NAMES_HELD`): a push to a slow registry, or a client that stops reading a
  * save, must not hold it for ever. An image removal while a classic build is under way is refused at once instead,
