@@ -87,11 +87,10 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * another tenant's tag). A name a tenant holds can be freed only by its own removals (another tenant cannot take
  * or move a name that holds the tenant's image or volume), so the tenant's image removals and prunes wait here
  * while a request that names images is under way, and its volume removals and prunes while a create or a volume
- * inspect is, until the
- * engine's answer has begun (a push: ended), and such requests wait for a removal under way. A removal that has
- * waited 30 s is refused (409 `DOCKHAND_NAMES_HELD`): a push to a slow registry, or a client that stops reading a
- * save, must not hold it for ever. An image removal while a classic build is under way is refused at once instead,
- * as buildkitGuard refuses it while a BuildKit build runs: a build may take minutes.
+ * inspect is, until the engine's answer has begun (a push: ended), and such requests wait for a removal under way.
+ * A removal that has waited 30 s is refused (409 `DOCKHAND_NAMES_HELD`): a push to a slow registry, or a client
+ * that stops reading a save, must not hold it for ever. An image removal while a classic build is under way is
+ * refused at once instead, as buildkitGuard refuses it while a BuildKit build runs: a build may take minutes.
  *
  * Per proxy, as the count of running builds: removals through a second proxy of the same tenant are not held. When
  * several middleware include it, only the first a request meets holds.
