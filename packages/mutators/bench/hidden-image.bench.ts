@@ -124,15 +124,27 @@ try {
   await pool.close();
   await proxy.close();
 } finally {
-  for (const c of sh(['ps', '-aq', '--filter', `label=dockhand.test=${run}`])
-    .split('\n')
-    .filter(Boolean))
-    sh(['rm', '-f', c]);
-  if (image) sh(['rmi', `${run}-victim:1`]);
-  for (const n of sh(['network', 'ls', '-q', '--filter', `label=dockhand.test=${run}`])
-    .split('\n')
-    .filter(Boolean))
-    sh(['network', 'rm', n]);
-  for (const v of ['project', 'socket']) sh(['volume', 'rm', '-f', `${run}-${v}`]);
+  // each step on its own: one that fails (the engine restarted by someone else) leaves the others to run
+  const tryTo = (step: () => void) => {
+    try {
+      step();
+    } catch (err) {
+      console.error(`cleanup: ${(err as Error).message.split('\n')[0]}`);
+    }
+  };
+  tryTo(() => {
+    const left = sh(['ps', '-aq', '--filter', `label=dockhand.test=${run}`])
+      .split('\n')
+      .filter(Boolean);
+    if (left.length) sh(['rm', '-f', ...left]);
+  });
+  tryTo(() => sh(['rmi', '-f', `${run}-victim:1`]));
+  tryTo(() => {
+    for (const n of sh(['network', 'ls', '-q', '--filter', `label=dockhand.test=${run}`])
+      .split('\n')
+      .filter(Boolean))
+      sh(['network', 'rm', n]);
+  });
+  for (const v of ['project', 'socket']) tryTo(() => sh(['volume', 'rm', '-f', `${run}-${v}`]));
   rmSync(dir, { recursive: true, force: true });
 }
