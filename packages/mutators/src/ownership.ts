@@ -218,7 +218,11 @@ export class Ownership {
   }
 
   async #resolve(kind: OwnedKind, ref: string): Promise<string> {
-    if (kind === 'volume') return this.#resolveVolume(ref);
+    // a volume by its name (names are engine-wide and no secret: a create of a taken one says so)
+    if (kind === 'volume') {
+      if ((await this.volumeState(ref)) === 'owned') return ref;
+      throw notFound('volume', ref);
+    }
     if (FULL_ID.test(ref) && this.#owned[kind].has(ref)) return ref;
     // looked up among the tenant's own objects only, never sent to the engine as given: the engine inspects
     // whatever a name or id prefix finds in full before the proxy could hide it, and answers a missing one at
@@ -230,20 +234,6 @@ export class Ownership {
       return own;
     }
     throw notFound(kind, ref);
-  }
-
-  /** A volume, by its name (volume names are engine-wide and no secret: a create of a taken one says so). */
-  async #resolveVolume(name: string): Promise<string> {
-    const reply = await this.#engine.request({ path: `/volumes/${encodeURIComponent(name)}` });
-    if (reply.status === 200) {
-      const v = await reply.json<{
-        Name: string;
-        Labels?: Record<string, string> | null;
-        CreatedAt?: string;
-      }>();
-      if (this.#record(v.Name, v.Labels, v.CreatedAt)) return v.Name;
-    } else await reply.text();
-    throw notFound('volume', name);
   }
 
   /** Records a volume as the tenant's when it carries the label; whether it does. */

@@ -620,7 +620,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
         if (names.length > 1)
           throw refuse(
             'DOCKHAND_IMAGE_POLICY',
-            `${ref} has ${names.length} tags: save them by name (docker save ${names.map(familiarTag).join(' ')})`,
+            `${ref} has ${names.length} tags: save them by name (docker save ${names.map(daemonImageName).join(' ')})`,
           );
         ctx.params.name = names[0]!;
         await next();
@@ -1171,9 +1171,3 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
 
 /** An image id no image has: where a filter names an image the tenant does not see. */
 const NO_IMAGE = `sha256:${'0'.repeat(64)}`;
-
-/** A full `name:tag` in the daemon's familiar form (`docker.io/library/x:1` → `x:1`). */
-function familiarTag(full: string): string {
-  const colon = full.lastIndexOf(':');
-  return `${familiarName(full.slice(0, colon))}${full.slice(colon)}`;
-}

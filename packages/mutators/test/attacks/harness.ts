@@ -229,12 +229,17 @@ export async function arena(): Promise<Arena> {
 /**
  * A second proxy of a tenant (same tenant, volumes and network), on a socket of its own: what the first proxy
  * holds back per proxy (`holdNames`, the count of running builds) it does not.
+ *
+ * @param upstream - its engine (default: the real one)
  */
-export async function secondProxy(tenant: Tenant): Promise<{ api: Client } & AsyncDisposable> {
+export async function secondProxy(
+  tenant: Tenant,
+  upstream = `unix://${ENGINE_SOCKET}`,
+): Promise<{ api: Client } & AsyncDisposable> {
   const dir = await mkdtemp(join(tmpdir(), 'dockhand-second-'));
   const socket = join(dir, 'docker.sock');
   const proxy = createProxy({
-    upstream: `unix://${ENGINE_SOCKET}`,
+    upstream,
     middleware: [
       workshopTenant({
         tenant: tenant.name,
@@ -258,8 +263,8 @@ export async function secondProxy(tenant: Tenant): Promise<{ api: Client } & Asy
 }
 
 /**
- * A second proxy of a tenant whose engine is a recording proxy (a plain core proxy) in front of the real one:
- * `seen` holds each request it passed on, as `METHOD path?query` with the query decoded.
+ * A second proxy of a tenant ({@link secondProxy}) whose engine is a recording proxy (a plain core proxy) in front
+ * of the real one: `seen` holds each request it passed on, as `METHOD path?query` with the query decoded.
  */
 export async function tappedProxy(
   tenant: Tenant,
@@ -276,26 +281,12 @@ export async function tappedProxy(
     ],
   });
   await tap.listen(join(dir, 'tap.sock'));
-  const proxy = createProxy({
-    upstream: `unix://${join(dir, 'tap.sock')}`,
-    middleware: [
-      workshopTenant({
-        tenant: tenant.name,
-        projectVolume: tenant.projectVolume,
-        socketVolume: tenant.socketVolume,
-        network: tenant.network,
-        helperImage: 'busybox:latest',
-      }),
-    ],
-  });
-  await proxy.listen(join(dir, 'docker.sock'));
-  const api = client(join(dir, 'docker.sock'));
+  const second = await secondProxy(tenant, `unix://${join(dir, 'tap.sock')}`);
   return {
-    api,
+    api: second.api,
     seen,
     async [Symbol.asyncDispose]() {
-      await api.pool.destroy();
-      await proxy.close();
+      await second[Symbol.asyncDispose]();
       await tap.close();
       await rm(dir, { recursive: true, force: true });
     },
