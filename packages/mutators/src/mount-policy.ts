@@ -64,7 +64,10 @@ export interface MountPolicyOptions {
   };
   /** Directories to remap to volumes. */
   readonly remap?: readonly Remap[];
-  /** The tenant's ownership cache: volumes the tenant owns may be mounted, and missing ones are created as its. */
+  /**
+   * The tenant's ownership cache: volumes the tenant owns may be mounted, and missing ones are created as its. One
+   * made without an engine is connected to the proxy's on the first request.
+   */
   readonly ownership?: Ownership;
   /** Labels for volumes created on the tenant's behalf (when a create names a volume that does not exist). */
   readonly labels?: Readonly<Record<string, string>>;
@@ -540,7 +543,12 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
     await next();
   });
 
-  return compose([create, volumeCreate, subpathErrors()]);
+  // a cache made without an engine is bound to this proxy's (a no-op once bound)
+  const connect: Middleware = on(['ContainerCreate', 'VolumeCreate'], (ctx, next) => {
+    options.ownership?.connect(ctx.upstream, ctx.log);
+    return next();
+  });
+  return compose([connect, create, volumeCreate, subpathErrors()]);
 }
 
 /** Sets a `Mounts` entry's `VolumeOptions.NoCopy`, in place of any other spelling of it, keeping its other options. */

@@ -43,7 +43,10 @@ export interface ScopeOptions {
   readonly tenantNetworks?: readonly string[];
   /** The image policy (default: base images shared read-only, the tenant's own builds its own). */
   readonly images?: ImagePolicy;
-  /** A shared ownership cache (one per tenant); created when left out. */
+  /**
+   * A shared ownership cache (one per tenant); created when left out. One made without an engine is connected to
+   * the proxy's on the first request.
+   */
   readonly ownership?: Ownership;
 }
 
@@ -125,6 +128,8 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   let owners = options.ownership;
   const ownership = (ctx: Context): Ownership => {
     owners ??= new Ownership(label, ctx.upstream, ctx.log);
+    // a cache given without an engine is bound to this proxy's (a no-op once bound)
+    owners.connect(ctx.upstream, ctx.log);
     owners.watch();
     return owners;
   };

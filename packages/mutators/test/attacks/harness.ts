@@ -264,19 +264,29 @@ export async function secondProxy(
 
 /**
  * A second proxy of a tenant ({@link secondProxy}) whose engine is a recording proxy (a plain core proxy) in front
- * of the real one: `seen` holds each request it passed on, as `METHOD path?query` with the query decoded.
+ * of the real one: `seen` holds each request it passed on, as `METHOD path?query` with the query decoded, and
+ * `done` the same line once the engine's answer has come back.
+ *
+ * @param delay - how long (ms) the recording proxy holds a request before it passes it on (default: none), to
+ *   widen a window between the tenant's proxy's check and the engine's use
  */
 export async function tappedProxy(
   tenant: Tenant,
-): Promise<{ api: Client; seen: string[] } & AsyncDisposable> {
+  delay: (line: string) => number = () => 0,
+): Promise<{ api: Client; seen: string[]; done: string[] } & AsyncDisposable> {
   const dir = await mkdtemp(join(tmpdir(), 'dockhand-tap-'));
   const seen: string[] = [];
+  const done: string[] = [];
   const tap = createProxy({
     upstream: `unix://${ENGINE_SOCKET}`,
     middleware: [
       async (ctx, next) => {
-        seen.push(`${ctx.method} ${ctx.path}?${decodeURIComponent(ctx.request.search)}`);
+        const line = `${ctx.method} ${ctx.path}?${decodeURIComponent(ctx.request.search)}`;
+        seen.push(line);
+        const ms = delay(line);
+        if (ms > 0) await new Promise((r) => setTimeout(r, ms));
         await next();
+        done.push(line);
       },
     ],
   });
@@ -285,6 +295,7 @@ export async function tappedProxy(
   return {
     api: second.api,
     seen,
+    done,
     async [Symbol.asyncDispose]() {
       await second[Symbol.asyncDispose]();
       await tap.close();

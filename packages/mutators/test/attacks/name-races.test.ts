@@ -3,7 +3,7 @@
 // removed the name in between, another tenant could take it and the engine act on the other tenant's image or
 // volume. `holdNames` makes the tenant's own removals wait for such requests; a save names the tags it checked.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Arena, arena, build, refused } from './harness.ts';
+import { type Arena, arena, build, refused, tappedProxy } from './harness.ts';
 
 let a: Arena;
 let anchor: string;
@@ -96,6 +96,42 @@ describe('a name the tenant frees while a request that named it is in flight (ho
     const v = (await a.inspect('volumes', volume)).json;
     expect(v.Labels['dockhand.tenant']).toBe(a.mallory.name);
     await a.engine.request('DELETE', `/containers/${c.reply.json.Id}?force=1`);
+  });
+
+  // suspected by review (stop 24), closed by 46d4bdf: the window is a round trip wide, widened here by a recording
+  // proxy that holds each read of the volume for 300 ms on its way to the engine
+  it("a volume inspect, the volume removed meanwhile and taken by the victim: the inspect shows the tenant's own", async () => {
+    const volume = own('inspected-vol');
+    expect((await a.mallory.api.request('POST', '/volumes/create', { body: { Name: volume } })).status).toBe(
+      201,
+    );
+    await using tapped = await tappedProxy(a.mallory, (line) =>
+      line.startsWith(`GET /volumes/${volume}?`) ? 300 : 0,
+    );
+    const inspect = timed(tapped.api.request('GET', `/volumes/${volume}`));
+    await new Promise((r) => setTimeout(r, 100));
+    const removal = timed(tapped.api.request('DELETE', `/volumes/${volume}`));
+    let taken = false;
+    const victim = (async () => {
+      for (let i = 0; i < 400 && !taken; i++) {
+        const r = await a.victim.api.request('POST', '/volumes/create', { body: { Name: volume } });
+        taken =
+          r.status === 201 &&
+          (await a.inspect('volumes', volume)).json.Labels['dockhand.tenant'] === a.victim.name;
+        if (!taken) await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    const [i, d] = await Promise.all([inspect, removal]);
+    await victim;
+    expect(taken, 'the victim must take the name once it is free').toBe(true);
+    expect(d.reply.status, d.reply.text).toBe(204);
+    expect(i.reply.status, i.reply.text).toBe(200);
+    expect(i.reply.json.Labels['dockhand.tenant']).toBe(a.mallory.name);
+    // every read of the name (the checks and the inspect itself) was answered before the removal reached the engine
+    const reads = tapped.done.lastIndexOf(`GET /volumes/${volume}?`);
+    expect(reads).toBeGreaterThanOrEqual(0);
+    expect(tapped.done.indexOf(`DELETE /volumes/${volume}?`)).toBeGreaterThan(reads);
+    await a.engine.request('DELETE', `/volumes/${volume}`);
   });
 
   it('a save of a repository names the tags it checked: a tag the victim adds meanwhile is not saved', async () => {
