@@ -1,5 +1,5 @@
 import { type Context, type Middleware, untouchedWhen } from '@dockhand/core';
-import { refuse } from './errors.ts';
+import { engineList } from './engine-list.ts';
 import type { ImageFacts } from './image-policy.ts';
 
 /** What the engine answered for an image's inspect: its status, and its body when 200. */
@@ -58,13 +58,9 @@ async function scopedHexRead(
   hex: string,
   visible: (image: ImageFacts) => boolean,
 ): Promise<ImageReply> {
-  const reply = await ctx.upstream.request({ path: '/images/json', query: { all: '1' } });
-  if (reply.status !== 200) {
-    await reply.text();
-    // never the engine's own reading of the reference: it could be another tenant's image
-    throw refuse('DOCKHAND_ENGINE_LOOKUP_FAILED', `the engine could not list its images (${reply.status})`);
-  }
-  const seen = (await reply.json<ListedImage[]>()).filter((img) => visible(img));
+  // never the engine's own reading of the reference, should the list fail: it could be another tenant's image
+  const listed = await engineList<ListedImage[]>(ctx.upstream, '/images/json', { all: '1' });
+  const seen = listed.filter((img) => visible(img));
   const named = ref === hex ? seen.find((img) => (img.RepoTags ?? []).includes(`${ref}:latest`)) : undefined;
   const found = named ? [named] : seen.filter((img) => img.Id.startsWith(`sha256:${hex}`));
   if (found.length !== 1) return { status: 404 };

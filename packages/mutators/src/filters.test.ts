@@ -85,33 +85,35 @@ describe('rewriteFilterRefs', () => {
   const upper = async (v: string) => v.toUpperCase();
 
   it('rewrites the values of the keys named, in both forms, and leaves the rest', async () => {
-    expect(await rewriteFilterRefs('{"before":["a"],"status":["running"]}', ['before', 'since'], upper)).toBe(
-      '{"before":["A"],"status":["running"]}',
-    );
     expect(
-      await rewriteFilterRefs('{"since":{"b":true},"label":{"x=y":true}}', ['before', 'since'], upper),
+      await rewriteFilterRefs('{"before":["a"],"status":["running"]}', { before: upper, since: upper }),
+    ).toBe('{"before":["A"],"status":["running"]}');
+    expect(
+      await rewriteFilterRefs('{"since":{"b":true},"label":{"x=y":true}}', { before: upper, since: upper }),
     ).toBe('{"since":{"B":true},"label":{"x=y":true}}');
   });
 
   it('gives the value back untouched when none of the keys is there, or there are no filters', async () => {
-    expect(await rewriteFilterRefs('{"status":["exited"]}', ['before'], upper)).toBe('{"status":["exited"]}');
-    expect(await rewriteFilterRefs(null, ['before'], upper)).toBeNull();
-    expect(await rewriteFilterRefs('', ['before'], upper)).toBe('');
+    expect(await rewriteFilterRefs('{"status":["exited"]}', { before: upper })).toBe('{"status":["exited"]}');
+    expect(await rewriteFilterRefs(null, { before: upper })).toBeNull();
+    expect(await rewriteFilterRefs('', { before: upper })).toBe('');
   });
 
   it('throws what resolve throws, and refuses filters that are not a map', async () => {
     await expect(
-      rewriteFilterRefs('{"before":["x"]}', ['before'], async () => {
-        throw new Error('No such container: x');
+      rewriteFilterRefs('{"before":["x"]}', {
+        before: async () => {
+          throw new Error('No such container: x');
+        },
       }),
     ).rejects.toThrow('No such container: x');
-    await expect(rewriteFilterRefs('[1]', ['before'], upper)).rejects.toMatchObject({
+    await expect(rewriteFilterRefs('[1]', { before: upper })).rejects.toMatchObject({
       code: 'DOCKHAND_BAD_FILTERS',
     });
-    await expect(rewriteFilterRefs('{"before":"x"}', ['before'], upper)).rejects.toMatchObject({
+    await expect(rewriteFilterRefs('{"before":"x"}', { before: upper })).rejects.toMatchObject({
       code: 'DOCKHAND_BAD_FILTERS',
     });
-    await expect(rewriteFilterRefs('{', ['before'], upper)).rejects.toMatchObject({
+    await expect(rewriteFilterRefs('{', { before: upper })).rejects.toMatchObject({
       code: 'DOCKHAND_BAD_FILTERS',
     });
   });

@@ -59,26 +59,26 @@ export function injectLabelFilter(query: URLSearchParams, label: string): void {
 
 /**
  * Rewrites the values of some filters of an Engine API `filters` query value, in either form (`{"before":["x"]}`
- * or `{"before":{"x":true}}`): each value goes through `resolve`, which may throw. Used for the filters whose
- * value names an object the daemon looks up (`before`, `since`): the proxy resolves it among the tenant's
- * objects and forwards the full id, since the daemon's answer (404, or a list) told a tenant which of another
- * tenant's names and ids existed (found by review, stop 20).
+ * or `{"before":{"x":true}}`): each value of a filter named in `resolvers` goes through that filter's resolver,
+ * which may throw. Used for the filters whose value names an object the daemon looks up (`before`, `since`,
+ * `ancestor`): the proxy resolves it among the tenant's objects and forwards the full id, since the daemon's
+ * answer (404, or a list, or its time) told a tenant which of another tenant's names and ids existed (found by
+ * review, stops 20 and 24). The value is parsed once, however many filters are rewritten.
  *
  * @param raw - the `filters` value, or `null`
- * @param keys - the filters to rewrite
- * @param resolve - gives the value to forward for one value
- * @returns the JSON to forward, or `raw` when none of the keys is there
- * @throws {@link @dockhand/core!DockhandError} 400 when the filters are not valid JSON, or what `resolve` throws
+ * @param resolvers - for each filter to rewrite, what gives the value to forward for one of its values
+ * @returns the JSON to forward, or `raw` when none of the filters is there
+ * @throws {@link @dockhand/core!DockhandError} 400 when the filters are not valid JSON, or what a resolver throws
  * @example
  * ```ts
- * await rewriteFilterRefs('{"before":["web"]}', ['before'], (ref) => own.container(ref));
+ * const container = (ref: string) => own.container(ref);
+ * await rewriteFilterRefs('{"before":["web"]}', { before: container, since: container });
  * // '{"before":["<web's full id>"]}'
  * ```
  */
 export async function rewriteFilterRefs(
   raw: string | null,
-  keys: readonly string[],
-  resolve: (value: string) => Promise<string>,
+  resolvers: Readonly<Record<string, (value: string) => Promise<string>>>,
 ): Promise<string | null> {
   if (raw === null || raw === '') return raw;
   let filters: unknown;
@@ -91,10 +91,11 @@ export async function rewriteFilterRefs(
   if (filters === null || typeof filters !== 'object' || Array.isArray(filters))
     throw refuse('DOCKHAND_BAD_FILTERS', `invalid filter '${raw}'`);
   const map = filters as Record<string, unknown>;
-  if (!keys.some((k) => k in map)) return raw;
+  const keys = Object.keys(resolvers).filter((k) => Object.hasOwn(map, k));
+  if (keys.length === 0) return raw;
   for (const key of keys) {
+    const resolve = resolvers[key]!;
     const values = map[key];
-    if (values === undefined) continue;
     if (Array.isArray(values)) map[key] = await Promise.all(values.map((v) => resolve(String(v))));
     else if (values !== null && typeof values === 'object') {
       const out: Record<string, unknown> = {};

@@ -1,5 +1,6 @@
 import type { Upstream } from '@dockhand/core';
 import type { Logger } from 'pino';
+import { engineList } from './engine-list.ts';
 import { notFound } from './errors.ts';
 import { carries, type TenantLabel } from './tenant.ts';
 
@@ -269,15 +270,11 @@ export class Ownership {
    */
   async #findOwn(kind: 'container' | 'network', ref: string): Promise<string | undefined> {
     const filters = JSON.stringify({ label: [`${this.label.key}=${this.label.value}`] });
-    const reply = await this.#engine.request({
-      path: kind === 'container' ? '/containers/json' : '/networks',
-      query: kind === 'container' ? { all: '1', filters } : { filters },
-    });
-    if (reply.status !== 200) {
-      await reply.text();
-      return undefined;
-    }
-    const list = await reply.json<Listed[]>();
+    // an engine that cannot list them is an error (502), not a missing object
+    const list =
+      kind === 'container'
+        ? await engineList<Listed[]>(this.#engine, '/containers/json', { all: '1', filters })
+        : await engineList<Listed[]>(this.#engine, '/networks', { filters });
     const mine = list.filter((o) => carries(o.Labels, this.label));
     const byId = mine.find((o) => o.Id === ref);
     if (byId?.Id) return byId.Id;

@@ -4,6 +4,7 @@ import { classicBuild, pinClassicBuild } from './classic-build.ts';
 import { type ContainerFacts, containerFacts } from './container-facts.ts';
 import { createImage, scopeImageReads } from './create-image.ts';
 import { parseInstruction } from './dockerfile-parser.ts';
+import { engineList } from './engine-list.ts';
 import { engineApiVersion } from './engine-version.ts';
 import { daemonImageName, imageNotFound, refuse, saveNotFound } from './errors.ts';
 import { exportNames, refuseTooManyNames } from './export-names.ts';
@@ -173,16 +174,18 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       // shared networks, which `network inspect` reaches: see docs/configuration.md)
       injectLabelFilter(ctx.request.query, labelSpec);
       if (ctx.operation === 'ContainerList') {
-        let filters = await rewriteFilterRefs(ctx.request.query.get('filters'), ['before', 'since'], (ref) =>
-          ownership(ctx).container(ref),
-        );
-        // `ancestor` names an image the engine looks up among all its images: the time of its answer told a
-        // hidden image's id prefix from none (found by review, stop 24: a 12-digit id walked in 11 s). Looked up
-        // among the images the tenant sees; one it does not see goes on as an id no image has (matching nothing,
-        // as the engine's own answer for a missing one), so that hidden and missing cost the engine the same
-        filters = await rewriteFilterRefs(filters, ['ancestor'], async (ref) => {
-          const { img } = await imageLookup(ctx, ref);
-          return img && imageVisible(img.facts, label, images) ? img.id : NO_IMAGE;
+        const container = (ref: string) => ownership(ctx).container(ref);
+        const filters = await rewriteFilterRefs(ctx.request.query.get('filters'), {
+          before: container,
+          since: container,
+          // `ancestor` names an image the engine looks up among all its images: the time of its answer told a
+          // hidden image's id prefix from none (found by review, stop 24: a 12-digit id walked in 11 s). Looked up
+          // among the images the tenant sees; one it does not see goes on as an id no image has (matching
+          // nothing, as the engine's own answer for a missing one), so that hidden and missing cost the same
+          ancestor: async (ref) => {
+            const { img } = await imageLookup(ctx, ref);
+            return img && imageVisible(img.facts, label, images) ? img.id : NO_IMAGE;
+          },
         });
         if (filters !== null) ctx.request.query.set('filters', filters);
       }
@@ -211,11 +214,12 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   const imageList: Middleware = on('ImageList', async (ctx, next) => {
     const query = ctx.request.query;
     // the daemon reads the first `filters`
-    const filters = await rewriteFilterRefs(query.get('filters'), ['before', 'since'], async (ref) => {
+    const image = async (ref: string) => {
       const { img } = await imageLookup(ctx, ref);
       if (!img || !imageVisible(img.facts, label, images)) throw await imageMissing(ctx, ref);
       return img.id;
-    });
+    };
+    const filters = await rewriteFilterRefs(query.get('filters'), { before: image, since: image });
     if (filters !== null) query.set('filters', filters);
     await next();
     const res = ctx.response!;
@@ -234,28 +238,25 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   const dataUsage: Middleware = on('SystemDataUsage', async (ctx) => {
     const types = ctx.request.query.getAll('type');
     const wanted = (type: string) => types.length === 0 || types.includes(type);
-    const listed = async <T>(path: string): Promise<T> => {
-      const reply = await ctx.upstream.request({ path });
-      if (reply.status !== 200) {
-        await reply.text();
-        throw refuse(
-          'DOCKHAND_ENGINE_LOOKUP_FAILED',
-          `the engine did not list the objects to count (${reply.status})`,
-        );
-      }
-      return reply.json<T>();
-    };
-    const own = encodeURIComponent(JSON.stringify({ label: [labelSpec] }));
+    const own = JSON.stringify({ label: [labelSpec] });
     const [containers, imageList, volumeList] = await Promise.all([
       wanted('container') || wanted('image') || wanted('volume')
-        ? listed<
+        ? engineList<
             { ImageID?: string; Labels?: Record<string, string> | null; Mounts?: { Name?: string }[] }[]
-          >(`/containers/json?all=1&size=${wanted('container') ? 1 : 0}&filters=${own}`)
+          >(ctx.upstream, '/containers/json', {
+            all: '1',
+            size: wanted('container') ? '1' : '0',
+            filters: own,
+          })
         : [],
-      wanted('image') ? listed<(ImageFacts & { Id: string; Size?: number })[]>('/images/json') : [],
+      wanted('image')
+        ? engineList<(ImageFacts & { Id: string; Size?: number })[]>(ctx.upstream, '/images/json')
+        : [],
       wanted('volume')
-        ? listed<{ Volumes?: { Name: string; Labels?: Record<string, string> | null }[] | null }>(
-            `/volumes?filters=${own}`,
+        ? engineList<{ Volumes?: { Name: string; Labels?: Record<string, string> | null }[] | null }>(
+            ctx.upstream,
+            '/volumes',
+            { filters: own },
           )
         : { Volumes: [] },
     ]);
@@ -287,30 +288,24 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
 
   // `docker info` counts the tenant's containers and the images it can see, not the engine's: the engine-wide
   // counts would show how many containers the other tenants have and when they start and stop them
-  const ownContainersPath = `/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ label: [labelSpec] }))}`;
   const info: Middleware = on('SystemInfo', async (ctx, next) => {
     await next();
     const res = ctx.response!;
     if (res.status !== 200) return;
     const body = await res.json<JsonObject>();
-    const replies = await Promise.allSettled([
-      ctx.upstream.request({ path: ownContainersPath }),
-      ctx.upstream.request({ path: '/images/json' }),
+    const [listed, imageList] = await Promise.all([
+      engineList<{ State?: string; Labels?: Record<string, string> | null }[]>(
+        ctx.upstream,
+        '/containers/json',
+        {
+          all: '1',
+          filters: JSON.stringify({ label: [labelSpec] }),
+        },
+      ),
+      engineList<ImageFacts[]>(ctx.upstream, '/images/json'),
     ]);
-    const [containersReply, imagesReply] = replies.map((r) =>
-      r.status === 'fulfilled' && r.value.status === 200 ? r.value : undefined,
-    );
-    if (containersReply === undefined || imagesReply === undefined) {
-      // read what did arrive, so that its connection is free again
-      await Promise.all(replies.map((r) => (r.status === 'fulfilled' ? r.value.text() : undefined)));
-      throw refuse('DOCKHAND_ENGINE_LOOKUP_FAILED', 'the engine did not list the objects to count for /info');
-    }
-    const containers = (
-      await containersReply.json<{ State?: string; Labels?: Record<string, string> | null }[]>()
-    ).filter((c) => carries(c.Labels, label));
-    const visibleImages = (await imagesReply.json<ImageFacts[]>()).filter((img) =>
-      imageVisible(img, label, images),
-    );
+    const containers = listed.filter((c) => carries(c.Labels, label));
+    const visibleImages = imageList.filter((img) => imageVisible(img, label, images));
     const running = containers.filter((c) => c.State === 'running').length;
     const paused = containers.filter((c) => c.State === 'paused').length;
     // the daemon's own debug counters move with every tenant's activity (an event listener, an attach, a build
@@ -575,12 +570,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
 
   /** The ids of the images the tenant sees. */
   const visibleImageIds = async (ctx: Context): Promise<string[]> => {
-    const reply = await ctx.upstream.request({ path: '/images/json' });
-    if (reply.status !== 200) {
-      await reply.text();
-      throw refuse('DOCKHAND_ENGINE_LOOKUP_FAILED', `the engine could not list its images (${reply.status})`);
-    }
-    const list = await reply.json<(ImageFacts & { Id: string })[]>();
+    const list = await engineList<(ImageFacts & { Id: string })[]>(ctx.upstream, '/images/json');
     return list.filter((img) => imageVisible(img, label, images)).map((img) => img.Id);
   };
 
