@@ -223,18 +223,41 @@ export class Ownership {
     const cached = this.#execs.get(execId);
     if (cached && this.#owned.container.has(cached)) return execId;
     const reply = await this.#engine.request({ path: `/exec/${encodeURIComponent(execId)}/json` });
-    if (reply.status !== 200) {
-      await reply.text();
-      throw notFound('exec instance', execId);
-    }
-    const info = await reply.json<{ ID: string; ContainerID: string }>();
-    try {
-      await this.container(info.ContainerID);
-    } catch {
-      throw notFound('exec instance', execId);
-    }
+    const info = reply.status === 200 ? await reply.json<{ ID: string; ContainerID: string }>() : undefined;
+    if (info === undefined) await reply.text();
+    // the tenant's own containers are listed for a missing exec too: another tenant's exec cost that list and a
+    // missing one nothing, so the time of the 404 told them apart (found by review, stop 25: 0.78 against 0.36 ms)
+    const mine = await this.ownedIds('container');
+    if (info === undefined || !mine.has(info.ContainerID)) throw notFound('exec instance', execId);
     this.#execs.set(info.ID, info.ContainerID);
     return info.ID;
+  }
+
+  /**
+   * The full ids of the tenant's containers or networks, from its own list on the engine (each one is remembered
+   * as the tenant's). The engine's work for that list does not depend on other tenants' objects matching anything
+   * the tenant sent.
+   *
+   * @param kind - containers or networks
+   * @returns their full ids
+   * @throws {@link @dockhand/core!DockhandError} 502 `DOCKHAND_ENGINE_LOOKUP_FAILED` when the engine cannot list them
+   */
+  async ownedIds(kind: 'container' | 'network'): Promise<Set<string>> {
+    const ids = new Set<string>();
+    for (const o of await this.#ownList(kind)) if (o.Id) ids.add(o.Id);
+    for (const id of ids) this.#owned[kind].add(id);
+    return ids;
+  }
+
+  /** The tenant's containers or networks as the engine lists them, filtered by its label (and checked again). */
+  async #ownList(kind: 'container' | 'network'): Promise<Listed[]> {
+    const filters = JSON.stringify({ label: [`${this.label.key}=${this.label.value}`] });
+    // an engine that cannot list them is an error (502), not a missing object
+    const list =
+      kind === 'container'
+        ? await engineList<Listed[]>(this.#engine, '/containers/json', { all: '1', filters })
+        : await engineList<Listed[]>(this.#engine, '/networks', { filters });
+    return list.filter((o) => carries(o.Labels, this.label));
   }
 
   async #resolve(kind: OwnedKind, ref: string): Promise<string> {
@@ -269,13 +292,7 @@ export class Ownership {
    * name, then an id prefix that only one of them has.
    */
   async #findOwn(kind: 'container' | 'network', ref: string): Promise<string | undefined> {
-    const filters = JSON.stringify({ label: [`${this.label.key}=${this.label.value}`] });
-    // an engine that cannot list them is an error (502), not a missing object
-    const list =
-      kind === 'container'
-        ? await engineList<Listed[]>(this.#engine, '/containers/json', { all: '1', filters })
-        : await engineList<Listed[]>(this.#engine, '/networks', { filters });
-    const mine = list.filter((o) => carries(o.Labels, this.label));
+    const mine = await this.#ownList(kind);
     const byId = mine.find((o) => o.Id === ref);
     if (byId?.Id) return byId.Id;
     const name = ref.startsWith('/') ? ref : `/${ref}`;

@@ -373,18 +373,16 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     }),
   );
 
-  /** Keeps only the tenant's containers in a network's `Containers` map. */
+  /**
+   * Keeps only the tenant's containers in a network's `Containers` map: its own list, asked once (each entry
+   * resolved on its own cost a list per other tenant's container, so the time of an inspect of `bridge` or a shared
+   * network counted them: found by review, stop 25, 0.23 ms each).
+   */
   const ownContainers = async (ctx: Context, containers: unknown): Promise<JsonObject> => {
     const out: JsonObject = {};
     if (!isObject(containers)) return out;
-    for (const [id, info] of Object.entries(containers)) {
-      try {
-        await ownership(ctx).container(id);
-        out[id] = info;
-      } catch {
-        // another tenant's container: not shown
-      }
-    }
+    const mine = await ownership(ctx).ownedIds('container');
+    for (const [id, info] of Object.entries(containers)) if (mine.has(id)) out[id] = info;
     return out;
   };
 
