@@ -5,12 +5,13 @@ import { type ContainerFacts, containerFacts } from './container-facts.ts';
 import { createImage, scopeImageReads } from './create-image.ts';
 import { parseInstruction } from './dockerfile-parser.ts';
 import { engineList } from './engine-list.ts';
-import { engineApiVersion } from './engine-version.ts';
+import { engineApiVersion, versionAtLeast } from './engine-version.ts';
 import { daemonImageName, imageNotFound, refuse, saveNotFound } from './errors.ts';
 import { exportNames, refuseTooManyNames } from './export-names.ts';
 import { checkedBody, field, isObject, type JsonObject, setField } from './fields.ts';
 import { injectLabelFilter, rewriteFilterRefs } from './filters.ts';
 import { refuseIdLikeImageName, refuseIdLikeName } from './id-like-name.ts';
+import { type ListedImage, pickImages, splitImageFilters } from './image-list-filters.ts';
 import {
   type ImageFacts,
   type ImagePolicy,
@@ -220,13 +221,24 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       return img.id;
     };
     const filters = await rewriteFilterRefs(query.get('filters'), { before: image, since: image });
-    if (filters !== null) query.set('filters', filters);
+    // the filters that pick images by label or name are evaluated here, over the images the tenant sees
+    const split = splitImageFilters(filters);
+    const { forward } = split;
+    let { picking } = split;
+    if (forward === null) query.delete('filters');
+    else if (forward !== '') query.set('filters', forward);
+    // before API 1.41 the daemon reads a `filter` parameter as one more `reference` (later ones ignore it)
+    const legacy = query.get('filter');
+    query.delete('filter');
+    if (legacy && ctx.apiVersion !== undefined && !versionAtLeast(ctx.apiVersion, '1.41'))
+      picking = { ...picking, reference: [...(picking.reference ?? []), legacy] };
     await next();
     const res = ctx.response!;
     if (res.status !== 200) return;
-    const list = await res.json<ImageFacts[]>();
+    const list = await res.json<(ImageFacts & ListedImage)[]>();
     const kept = Array.isArray(list) ? list.filter((img) => imageVisible(img, label, images)) : [];
-    if (kept.length !== list?.length) res.setJson(kept);
+    // always written anew: the engine's own bytes (which end in a newline) went out only when nothing was hidden
+    res.setJson(pickImages(kept, picking));
   });
 
   // `docker system df` is answered from the tenant's own lists, never forwarded: the engine's answer walks every
