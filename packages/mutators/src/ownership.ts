@@ -1,7 +1,7 @@
 import type { Upstream } from '@dockhand/core';
 import type { Logger } from 'pino';
 import { engineList } from './engine-list.ts';
-import { notFound } from './errors.ts';
+import { notFound, refuse } from './errors.ts';
 import { carries, type TenantLabel } from './tenant.ts';
 
 /** The kinds of object whose ownership {@link Ownership} remembers. */
@@ -356,10 +356,54 @@ export class Ownership {
     if (!id || (e.Type !== 'container' && e.Type !== 'network' && e.Type !== 'volume')) return;
     if (e.Action !== 'destroy') return;
     this.forget(e.Type, id);
-    if (e.Type === 'volume' && typeof e.timeNano === 'number') {
-      this.#volumeGone.delete(id);
-      this.#volumeGone.set(id, e.timeNano);
-      if (this.#volumeGone.size > GONE_KEPT) this.#volumeGone.delete(this.#volumeGone.keys().next().value!);
+    if (e.Type === 'volume' && typeof e.timeNano === 'number') this.#noteVolumeGone(id, e.timeNano);
+  }
+
+  /** Keeps the latest removal of a volume name, the newest {@link GONE_KEPT} names. */
+  #noteVolumeGone(name: string, timeNano: number): void {
+    const last = Math.max(this.#volumeGone.get(name) ?? 0, timeNano);
+    this.#volumeGone.delete(name);
+    this.#volumeGone.set(name, last);
+    if (this.#volumeGone.size > GONE_KEPT) this.#volumeGone.delete(this.#volumeGone.keys().next().value!);
+  }
+
+  /**
+   * Learns, from the engine, the volume removals from `since` until now, before a replay of events from then is
+   * answered: {@link Ownership.knownOwnedVolumeEvent} tells an earlier volume's events by the last removal of its
+   * name, and the event stream this cache follows saw none from before it started, or while it reconnected (found
+   * by review, stop 25: on a proxy that had not yet followed events, a volume name taken in the second the victim
+   * removed its volume replayed the victim's events, its container's full id with them).
+   *
+   * @param since - the replay's `since`, as the client sent it (the engine reads it)
+   * @throws {@link @dockhand/core!DockhandError} 502 `DOCKHAND_ENGINE_LOOKUP_FAILED` when the engine cannot answer
+   */
+  async learnVolumeRemovals(since: string): Promise<void> {
+    const reply = await this.#engine.request({
+      path: '/events',
+      query: {
+        since,
+        until: (Date.now() / 1000).toFixed(3),
+        filters: JSON.stringify({ type: ['volume'], event: ['destroy'] }),
+      },
+    });
+    const text = await reply.text();
+    // a `since` the engine refuses, it refuses the replay for too: nothing is replayed
+    if (reply.status === 400) return;
+    if (reply.status !== 200)
+      throw refuse(
+        'DOCKHAND_ENGINE_LOOKUP_FAILED',
+        `the engine could not replay its volume removals (${reply.status})`,
+      );
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      const e = JSON.parse(line) as {
+        Type?: string;
+        Action?: string;
+        Actor?: { ID?: string };
+        timeNano?: number;
+      };
+      if (e.Type === 'volume' && e.Action === 'destroy' && e.Actor?.ID && typeof e.timeNano === 'number')
+        this.#noteVolumeGone(e.Actor.ID, e.timeNano);
     }
   }
 
