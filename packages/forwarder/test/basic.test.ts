@@ -74,6 +74,13 @@ describe('forwarding published ports to localhost', () => {
   test('random ports (-p 0:80 style) and containers started before the forwarder', async () => {
     const before = await runContainer(t.label, '-p', '127.0.0.2::80', ...httpd('hello-before'));
     const beforePort = await hostPort(before, '80/tcp');
+    // the container's server is up (straight on its published address) before the forwarder starts: what is checked
+    // below is the forwarder's sync at start, not how fast busybox's httpd starts on a loaded machine (CI, stop 25)
+    await waitFor(
+      async () => (await httpGet(beforePort, '127.0.0.2').catch(() => '')) === 'hello-before',
+      10_000,
+      'the container before the forwarder',
+    );
     await using fwd = await createForwarder({ dockerHost: 'unix:///var/run/docker.sock', labels: [t.label] });
     // Synced at start: no waiting needed.
     expect(await httpGet(beforePort)).toBe('hello-before');
