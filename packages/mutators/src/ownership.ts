@@ -1,7 +1,7 @@
 import type { Upstream } from '@dockhand/core';
 import type { Logger } from 'pino';
 import { engineList } from './engine-list.ts';
-import { notFound, refuse } from './errors.ts';
+import { notFound } from './errors.ts';
 import { carries, type TenantLabel } from './tenant.ts';
 
 /** The kinds of object whose ownership {@link Ownership} remembers. */
@@ -374,10 +374,11 @@ export class Ownership {
    * by review, stop 25: on a proxy that had not yet followed events, a volume name taken in the second the victim
    * removed its volume replayed the victim's events, its container's full id with them).
    *
-   * @param since - the replay's `since`, as the client sent it (the engine reads it)
-   * @throws {@link @dockhand/core!DockhandError} 502 `DOCKHAND_ENGINE_LOOKUP_FAILED` when the engine cannot answer
+   * @param since - the replay's `since`, as the client sent it (the engine reads it); `0` for the whole buffer
+   * @returns `undefined` once learnt (or when the engine refused `since` as later than now, so that it replays
+   *   nothing); otherwise the engine's answer, for the client: the replay must not go on unlearnt
    */
-  async learnVolumeRemovals(since: string): Promise<void> {
+  async learnVolumeRemovals(since: string): Promise<{ status: number; body: unknown } | undefined> {
     const reply = await this.#engine.request({
       path: '/events',
       query: {
@@ -387,13 +388,10 @@ export class Ownership {
       },
     });
     const text = await reply.text();
-    // a `since` the engine refuses, it refuses the replay for too: nothing is replayed
-    if (reply.status === 400) return;
-    if (reply.status !== 200)
-      throw refuse(
-        'DOCKHAND_ENGINE_LOOKUP_FAILED',
-        `the engine could not replay its volume removals (${reply.status})`,
-      );
+    // a `since` later than now (a live stream from then on): nothing is replayed
+    if (reply.status === 400) return undefined;
+    // a `since` the engine cannot read (it answers 500), or an engine in trouble: the client gets what it said
+    if (reply.status !== 200) return { status: reply.status, body: parsedOr(text) };
     for (const line of text.split('\n')) {
       if (line === '') continue;
       const e = JSON.parse(line) as {
@@ -405,12 +403,22 @@ export class Ownership {
       if (e.Type === 'volume' && e.Action === 'destroy' && e.Actor?.ID && typeof e.timeNano === 'number')
         this.#noteVolumeGone(e.Actor.ID, e.timeNano);
     }
+    return undefined;
   }
 
   /** Stops following events. */
   close(): void {
     this.#stopped = true;
     this.#abort?.abort();
+  }
+}
+
+/** The engine's JSON answer, or its text as a message. */
+function parsedOr(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { message: text.trim() };
   }
 }
 

@@ -371,6 +371,31 @@ describe('shared and foreign images (scopeToTenant image policy)', () => {
     await sharedUnchanged();
   });
 
+  // found by review (stop 25): a save of a repository name asked the engine for the images whose names matched it as
+  // a `reference` filter, which the engine reads as a glob over every image: a pattern matching only the victim's
+  // answered 404, one matching nothing 500, and the victim's name came out in 153 queries
+  it('a save by a glob pattern answers as for a pattern that matches nothing, and the engine is never sent it', async () => {
+    await using tapped = await tappedProxy(a.mallory);
+    const answers = [];
+    for (const pattern of [
+      `${a.run}-vic*`,
+      `${a.run}-nothing*`,
+      `${a.run}-v?ctim-img`,
+      `${a.run}-[v]ictim-img`,
+    ]) {
+      for (const path of [
+        `/images/get?names=${encodeURIComponent(pattern)}`,
+        `/images/${encodeURIComponent(pattern)}/get`,
+      ]) {
+        const r = await tapped.api.request('GET', path);
+        answers.push({ status: r.status, message: r.json?.message?.replace(pattern, '<pattern>') });
+      }
+    }
+    expect(new Set(answers.map((x) => JSON.stringify(x))).size, JSON.stringify(answers)).toBe(1);
+    expect(tapped.seen.filter((l) => l.includes('reference'))).toEqual([]);
+    await sharedUnchanged();
+  });
+
   it('build tagged busybox:latest', async () => {
     const { reply } = await build(a.mallory.api, 't=busybox:latest', 'FROM busybox\nRUN echo evil > /evil\n');
     refused(reply, 403, /belongs to an image you did not build/);

@@ -263,40 +263,63 @@ describe('events and system/df (scopeToTenant)', () => {
 
   // found by review (stop 25): the rule above held only for removals the proxy's event watcher saw, and a proxy that
   // had not yet followed events (just started; refused creates do not start it) replayed the victim's
-  it("a fresh proxy that takes a volume name in the second the victim's was removed replays nothing of the victim's", async () => {
-    const name = `${a.run}-fresh-vol`;
-    const since = Math.floor(Date.now() / 1000) - 1;
-    await a.engine.request('POST', '/volumes/create', { body: { Name: name, Labels: a.victimLabels } });
-    const user = await a.victimContainer(`${a.run}-vol-user3`, { HostConfig: { Binds: [`${name}:/data`] } });
-    await using fresh = await secondProxy(a.mallory);
-    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
-    await a.engine.request('DELETE', `/containers/${user}?force=1`);
-    expect((await a.engine.request('DELETE', `/volumes/${name}`)).status).toBe(204);
-    const own = await fresh.api.request('POST', '/volumes/create', { body: { Name: name } });
-    expect(own.status, own.text).toBe(201);
-    try {
-      const until = Math.floor(Date.now() / 1000) + 1;
-      const path = `/events?since=${since}&until=${until}&filters=${q({ type: ['volume'], volume: [name] })}`;
-      const direct = await a.engine.request('GET', path);
-      const engineSaw = direct.text
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => JSON.parse(l) as { Action: string; time: number });
-      const destroyed = engineSaw.find((e) => e.Action === 'destroy')!.time;
-      expect(
-        engineSaw.filter((e) => e.Action === 'create').at(-1)!.time,
-        'made in the second of the removal',
-      ).toBe(destroyed);
-      const r = await fresh.api.request('GET', path);
-      expect(r.status).toBe(200);
-      const actions = r.text
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => (JSON.parse(l) as { Action: string }).Action);
-      expect(actions).toEqual(['create']);
-      expect(r.text).not.toContain(user);
-    } finally {
-      await a.engine.request('DELETE', `/volumes/${name}`);
+  // and a replay with `until` alone, or an empty `since`, replays the engine's whole buffer (review 25d)
+  it.each<[string, (since: number, until: number) => string]>([
+    ['since', (since, until) => `since=${since}&until=${until}`],
+    ['until alone', (_since, until) => `until=${until}`],
+    ['an empty since', (_since, until) => `since=&until=${until}`],
+  ])(
+    "a fresh proxy that takes a volume name in the second the victim's was removed replays nothing of the victim's (%s)",
+    async (form, window) => {
+      const name = `${a.run}-fresh-vol-${form.replaceAll(' ', '-')}`;
+      const since = Math.floor(Date.now() / 1000) - 1;
+      await a.engine.request('POST', '/volumes/create', { body: { Name: name, Labels: a.victimLabels } });
+      const user = await a.victimContainer(`${a.run}-vol-user3`, {
+        HostConfig: { Binds: [`${name}:/data`] },
+      });
+      await using fresh = await secondProxy(a.mallory);
+      await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
+      await a.engine.request('DELETE', `/containers/${user}?force=1`);
+      expect((await a.engine.request('DELETE', `/volumes/${name}`)).status).toBe(204);
+      const own = await fresh.api.request('POST', '/volumes/create', { body: { Name: name } });
+      expect(own.status, own.text).toBe(201);
+      try {
+        const until = Math.floor(Date.now() / 1000) + 1;
+        const path = `/events?${window(since, until)}&filters=${q({ type: ['volume'], volume: [name] })}`;
+        const direct = await a.engine.request('GET', path);
+        const engineSaw = direct.text
+          .split('\n')
+          .filter((l) => l !== '')
+          .map((l) => JSON.parse(l) as { Action: string; time: number });
+        const destroyed = engineSaw.find((e) => e.Action === 'destroy')!.time;
+        expect(
+          engineSaw.filter((e) => e.Action === 'create').at(-1)!.time,
+          'made in the second of the removal',
+        ).toBe(destroyed);
+        const r = await fresh.api.request('GET', path);
+        expect(r.status).toBe(200);
+        const actions = r.text
+          .split('\n')
+          .filter((l) => l !== '')
+          .map((l) => (JSON.parse(l) as { Action: string }).Action);
+        expect(actions).toEqual(['create']);
+        expect(r.text).not.toContain(user);
+      } finally {
+        await a.engine.request('DELETE', `/volumes/${name}`);
+      }
+    },
+  );
+
+  it('a since the engine cannot read is answered as the engine answers it', async () => {
+    const until = Math.floor(Date.now() / 1000) + 1;
+    for (const since of ['abc', '10m']) {
+      const path = `/events?since=${since}&until=${until}`;
+      const [through, straight] = [
+        await a.mallory.api.request('GET', path),
+        await a.engine.request('GET', path),
+      ];
+      expect(through.status, since).toBe(straight.status);
+      expect(through.json, since).toEqual(straight.json);
     }
   });
 
