@@ -519,8 +519,11 @@ export function createProxy(options: ProxyOptions): DockerProxy {
     const start = accessLog ? performance.now() : 0;
     const protocol = String(req.headers.upgrade ?? '').toLowerCase();
     readUpgradeBody(req, socket, head)
-      .then(({ body, rest }) => {
+      .then(({ body, rest, chunked }) => {
         const ctx = makeContext(req, body.length > 0 ? body : undefined, protocol);
+        // a route whose engine handler reads the body (exec start) would read a chunked one the proxy has not
+        if (chunked && !BODILESS_HIJACKS.has(ctx.operation ?? ''))
+          throw coreError('DOCKHAND_BAD_REQUEST', 'a chunked body on a connection upgrade is not supported');
         if (!ctx.route?.hijack?.includes(protocol)) {
           throw coreError(
             'DOCKHAND_UPGRADE_REFUSED',
@@ -680,12 +683,25 @@ function rawError(err: unknown): Buffer {
 }
 
 /** Reads the Content-Length body of an upgrade request from what came with the head and the socket. */
+/**
+ * Hijacking routes whose handler in the engine takes the connection over without reading a request body: on them,
+ * a `Transfer-Encoding: chunked` announces no body the engine would read, and the bytes after the head are the
+ * upgraded stream, as the engine reads them. docker-modem sends that header on every hijack without a body
+ * (dockerode's and testcontainers' BuildKit `/session`: found by review, stop 25; testcontainers crashed on the 400).
+ */
+const BODILESS_HIJACKS: ReadonlySet<string> = new Set(['ContainerAttach', 'Session', 'Grpc']);
+
+/** The body of an upgrade request and the bytes after it; `chunked` when it announced a chunked body. */
 function readUpgradeBody(
   req: IncomingMessage,
   socket: Socket,
   head: Buffer,
-): Promise<{ body: Buffer; rest: Buffer }> {
-  if (req.headers['transfer-encoding'] !== undefined) {
+): Promise<{ body: Buffer; rest: Buffer; chunked?: true }> {
+  const te = req.headers['transfer-encoding'];
+  if (te !== undefined) {
+    // read by the route, once known: nothing is read here
+    if (te.toLowerCase() === 'chunked' && req.headers['content-length'] === undefined)
+      return Promise.resolve({ body: Buffer.alloc(0), rest: head, chunked: true });
     return Promise.reject(
       coreError('DOCKHAND_BAD_REQUEST', 'a chunked body on a connection upgrade is not supported'),
     );

@@ -260,6 +260,47 @@ describe('hijacked connections', () => {
     expect(statusOf(response)).toBe(400);
   });
 
+  // found by review (stop 25): docker-modem sends `Transfer-Encoding: chunked` on every hijack without a body, and
+  // the proxy refused it. Where the engine's handler reads no body (attach, BuildKit's /session and /grpc), the
+  // bytes after the head are the stream, as the engine reads them; where it reads one (exec start), still refused
+  it('an attach announcing a chunked body: the bytes after the head are the stream, as on the engine', async () => {
+    const attach = (socket: string) =>
+      rawExchange(
+        socket,
+        `POST /containers/${id}/attach?stream=1&stdin=1&stdout=1 HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\n` +
+          'Upgrade: tcp\r\nTransfer-Encoding: chunked\r\n\r\n',
+        { until: (got) => got.includes('\r\n\r\n') },
+      );
+    const [through, straight] = [await attach(tp.socket), await attach(ENGINE.replace(/^unix:\/\//, ''))];
+    expect(statusOf(straight)).toBe(101);
+    expect(statusOf(through)).toBe(101);
+  });
+
+  it('a BuildKit session announcing a chunked body is switched, as on the engine', async () => {
+    const session = (socket: string) =>
+      rawExchange(
+        socket,
+        'POST /session HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n' +
+          `Transfer-Encoding: chunked\r\nX-Docker-Expose-Session-Uuid: dockhand-test-${Date.now()}\r\n` +
+          'X-Docker-Expose-Session-Name: dockhand-test\r\n\r\n',
+        { until: (got) => got.includes('\r\n\r\n') },
+      );
+    const [through, straight] = [await session(tp.socket), await session(ENGINE.replace(/^unix:\/\//, ''))];
+    expect(statusOf(straight)).toBe(101);
+    expect(statusOf(through)).toBe(101);
+  });
+
+  it('an exec start announcing a chunked body is refused: the engine reads that body, the proxy would not', async () => {
+    const execId = await createExec(['echo', 'should-not-run']);
+    const response = await rawExchange(
+      tp.socket,
+      `POST /exec/${execId}/start HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n` +
+        'Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n',
+    );
+    expect(statusOf(response)).toBe(400);
+    expect(JSON.parse(bodyOf(response)).message).toMatch(/chunked body on a connection upgrade/);
+  });
+
   it('passes the daemon’s own error for an upgrade it refuses', async () => {
     const response = await rawExchange(tp.socket, execStart('no-such-exec-id', '{}'));
     expect(statusOf(response)).toBe(404);

@@ -1,9 +1,10 @@
 // dockerode, the Node.js client most tools build on, through a workshopTenant proxy: what it sends must be served
 // as the daemon serves it (its `run()` puts `VolumesFrom: []` at the top level of every create body, which the
 // proxy refused: found by review, stop 23).
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tarOf } from '../attacks/harness.ts';
 import { createTenant, onEngine, type Tenant } from './harness.ts';
 
 let t: Tenant;
@@ -64,5 +65,21 @@ describe('dockerode through a workshop tenant', { timeout: 60_000 }, () => {
     expect((await container.wait()).StatusCode).toBe(137);
     await container.remove();
     await expect(docker.getContainer(foreign).inspect()).rejects.toMatchObject({ statusCode: 404 });
+  });
+  // found by review (stop 25): docker-modem announces a chunked body on every hijack without one, and the proxy
+  // refused it (400), so a BuildKit build through dockerode failed at its session, and testcontainers' crashed the
+  // process. The session is served as the engine serves it; the build then gets the preset's own refusal of BuildKit
+  // through /build, which names what to use instead
+  it("a BuildKit build (buildImage version 2) gets through its session to the preset's refusal of /build", async () => {
+    const context = Readable.from([await tarOf({ Dockerfile: 'FROM busybox:latest\nRUN true\n' })]);
+    const err = await docker
+      .buildImage(context, { t: `${t.testLabel}-bk:1`, version: '2' })
+      .then((s) => new Promise((res, rej) => docker.modem.followProgress(s, (e, o) => (e ? rej(e) : res(o)))))
+      .then(
+        () => undefined,
+        (e: unknown) => e as { statusCode?: number; message: string },
+      );
+    expect(err?.statusCode, err?.message).toBe(403);
+    expect(err?.message).toMatch(/BuildKit builds through \/build/);
   });
 });
