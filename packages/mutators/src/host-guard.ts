@@ -13,9 +13,34 @@ import {
 import { checkPsArgs } from './ps-args.ts';
 import { hostRegistryCheck, type RegistryRules, registryAddressHost, registryOf } from './registry-host.ts';
 
+/**
+ * The capabilities the engine gives every container that is not privileged (moby's `oci/caps` defaults, the same
+ * from Engine 20.10 to 26): adding one back grants nothing.
+ */
+const DEFAULT_CAPABILITIES = [
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'FSETID',
+  'FOWNER',
+  'MKNOD',
+  'NET_RAW',
+  'SETGID',
+  'SETUID',
+  'SETFCAP',
+  'SETPCAP',
+  'NET_BIND_SERVICE',
+  'SYS_CHROOT',
+  'KILL',
+  'AUDIT_WRITE',
+];
+
 /** Options of {@link hostGuard}: each escape is refused unless allowed here. */
 export interface HostGuardOptions {
-  /** Capabilities a tenant may add (default none). */
+  /**
+   * Capabilities a tenant may add beyond the engine's default set (default none). Those of the default set may
+   * always be added, which grants nothing a container does not have anyway: compose files harden a service with
+   * `cap_drop: [ALL]` and add back the few it needs.
+   */
   readonly capAdd?: readonly string[];
   /** Log drivers a tenant may use (default `json-file`, `local`, `none`). */
   readonly logDrivers?: readonly string[];
@@ -228,7 +253,10 @@ function nonEmpty(v: unknown): boolean {
  * ```
  */
 export function hostGuard(options: HostGuardOptions = {}): Middleware {
-  const capAdd = new Set((options.capAdd ?? []).map((c) => c.toUpperCase().replace(/^CAP_/, '')));
+  const capAdd = new Set([
+    ...DEFAULT_CAPABILITIES,
+    ...(options.capAdd ?? []).map((c) => c.toUpperCase().replace(/^CAP_/, '')),
+  ]);
   const logDrivers = new Set(options.logDrivers ?? ['json-file', 'local', 'none', '']);
   const runtimes = new Set(options.runtimes ?? ['runc', '']);
   const checkNetworkCreate = networkCreateCheck(options.network ?? {});
@@ -273,7 +301,8 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
     if (Array.isArray(secopts)) {
       for (const opt of secopts) {
         const s = String(opt).trim().toLowerCase();
-        if (!/^no-new-privileges(?:[=:]true)?$/.test(s)) {
+        // `no-new-privileges`, and the engine's own AppArmor profile (named, it confines as the default does)
+        if (!/^(?:no-new-privileges(?:[=:]true)?|apparmor[=:]docker-default)$/.test(s)) {
           throw refuse('DOCKHAND_HOST_ESCAPE', `the security option '${opt}' is not allowed here`);
         }
       }

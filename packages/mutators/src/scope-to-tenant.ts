@@ -83,6 +83,9 @@ const VOLUME_OPS = ['VolumeInspect', 'VolumeUpdate', 'VolumeDelete'] as const;
 const EXEC_OPS = ['ExecStart', 'ExecResize', 'ExecInspect'] as const;
 const DEFAULT_NETWORKS = new Set(['default', 'bridge', 'none', 'host', '']);
 
+/** The networks every engine has, which no tenant owns. */
+const ENGINE_NETWORKS = new Set(['bridge', 'none', 'host']);
+
 /**
  * A tenant name that can share networks: with no `-` and no capitals, no tenant's `<name>-` prefix is a prefix of
  * another's, in DNS's letter case too.
@@ -426,6 +429,13 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       }
       return;
     }
+    // the engine's own networks are found by inspect, so a 404 for them misled (found by review, stop 25: `docker
+    // network connect bridge <own>` answered `network bridge not found`)
+    if (ENGINE_NETWORKS.has(ref) && !sharedNetworks.has(ref))
+      throw refuse(
+        'DOCKHAND_FOREIGN_REFERENCE',
+        `the engine's network ${ref} is shared by every tenant and cannot be changed here: connect your containers to networks of your own`,
+      );
     if (sharedNetworks.has(ref) && ctx.operation !== 'NetworkDelete') {
       // connecting one's own container to a shared network is allowed; the network itself stays read-only
     } else {

@@ -8,9 +8,11 @@ import { FULL_ID } from './ownership.ts';
  */
 const SUBPATH_ERROR =
   /path concatenation escapes the base directory|cannot access path |error while resolving symlinks|error evaluating symlinks/;
-/** What a tenant sees instead. */
-const HIDDEN =
-  "a volume mount's subpath is missing, or is a symlink that leads out of the volume: make it a directory in the volume";
+/**
+ * What a tenant sees instead. It says `no such file or directory`, as the engine's own answer for a missing
+ * subpath does, which the docker CLI reads for its exit code (127; found by review, stop 25: 125 before).
+ */
+const HIDDEN = `a volume mount's subpath is missing, or is a symlink that leads out of the volume (no such file or directory there): make it a directory in the volume`;
 /**
  * The status it comes with, whatever the engine's: 400 where the path exists, 404 where it does not told them
  * apart (found by review, stop 22). Not 404, which the docker CLI takes, on a create, for a missing image.

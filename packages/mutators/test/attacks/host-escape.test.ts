@@ -627,7 +627,7 @@ describe('host binds outside the project are refused (rewriteDockerSocket / moun
     if (subpaths)
       expect(new Set(answers)).toEqual(
         new Set([
-          "a volume mount's subpath is missing, or is a symlink that leads out of the volume: make it a directory in the volume",
+          "a volume mount's subpath is missing, or is a symlink that leads out of the volume (no such file or directory there): make it a directory in the volume",
         ]),
       );
   });
@@ -764,7 +764,7 @@ describe('host binds outside the project are refused (rewriteDockerSocket / moun
     const hidden = `400 ${Buffer.byteLength(
       JSON.stringify({
         message:
-          "a volume mount's subpath is missing, or is a symlink that leads out of the volume: make it a directory in the volume",
+          "a volume mount's subpath is missing, or is a symlink that leads out of the volume (no such file or directory there): make it a directory in the volume",
       }),
     )}`;
     // both links were met (the chance that 80 stats all met one is below 1e-20), and the host path only as hidden

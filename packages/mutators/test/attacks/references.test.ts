@@ -315,7 +315,9 @@ describe('object references inside a create body (scopeToTenant)', () => {
     const r = await a.mallory.api.request('POST', '/networks/bridge/disconnect', {
       body: { Container: victimName },
     });
-    refused(r, 404);
+    // refused for the network before any container is looked at (since stop 25; a 404 for the victim before), as
+    // for the tenant's own: the answer says nothing of the victim
+    refused(r, 403, "the engine's network bridge is shared by every tenant");
     await victimUntouched();
   });
 
@@ -584,6 +586,25 @@ describe("the victim's container and network by id prefix and full id are never 
       expect(r.json.Id).toBe(own);
     }
   });
+});
+
+// found by review (stop 25): `docker network connect bridge <own>` answered `network bridge not found`, a network
+// the same proxy's inspect had just shown
+describe("the engine's own networks", () => {
+  it.each(['bridge', 'none', 'host'])(
+    'connect, disconnect and remove %s: refused with the reason',
+    async (net) => {
+      for (const [method, path, body] of [
+        ['POST', `/networks/${net}/connect`, { Container: own }],
+        ['POST', `/networks/${net}/disconnect`, { Container: own }],
+        ['DELETE', `/networks/${net}`, undefined],
+      ] as const) {
+        const r = await a.mallory.api.request(method, path, body === undefined ? {} : { body });
+        refused(r, 403, `the engine's network ${net} is shared by every tenant and cannot be changed here`);
+      }
+      expect((await a.mallory.api.request('GET', `/networks/${net}`)).status).toBe(200);
+    },
+  );
 });
 
 // found by review (stop 25): the time of an answer counted or told apart other tenants' objects, because the proxy

@@ -1,9 +1,11 @@
 // The docker CLI through a workshop tenant, against the same commands straight on the engine: what differed for
 // review 24c (stop 24), each checked both ways in one run.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTenant, docker, ENGINE, onEngine, type Tenant } from './harness.ts';
+import { createTenant, docker, ENGINE, engineHasSubpaths, onEngine, type Tenant } from './harness.ts';
 
 let t: Tenant;
+/** Whether the engine mounts volume subpaths (API 1.45, Engine 26; not 20.10). */
+const subpaths = await engineHasSubpaths();
 const images: string[] = [];
 
 beforeAll(async () => {
@@ -132,5 +134,62 @@ describe('the docker CLI through a workshop tenant, as on the engine', { timeout
     const verbose = await t.docker(['system', 'df', '-v']);
     expect(verbose.code, verbose.stderr).toBe(0);
     expect(verbose.stdout).toContain('Local Volumes space usage:');
+  });
+  // found by review (stop 25): compose's hardening (`cap_drop: [ALL]` and the few added back) and the engine's own
+  // AppArmor profile named were refused as host escapes; they grant nothing a container does not have anyway
+  it('hardening that grants nothing: --cap-drop ALL with default capabilities added back, apparmor=docker-default', async () => {
+    for (const options of [
+      ['--cap-drop', 'ALL', '--cap-add', 'CHOWN', '--cap-add', 'SETUID'],
+      ['--cap-add', 'CHOWN'],
+      ['--cap-add', 'cap_kill'],
+      ['--security-opt', 'apparmor=docker-default'],
+    ]) {
+      const out: Record<string, { code: number; stdout: string }> = {};
+      for (const way of ['engine', 'proxy'] as const) {
+        const run = await cli(way, [
+          'run',
+          '--rm',
+          '--label',
+          `dockhand.test=${t.testLabel}`,
+          ...options,
+          'busybox:latest',
+          'sh',
+          '-c',
+          'grep CapEff /proc/self/status',
+        ]);
+        out[way] = { code: run.code, stdout: run.stdout.trim() };
+      }
+      expect(out.proxy, options.join(' ')).toEqual(out.engine);
+      expect(out.proxy!.code).toBe(0);
+    }
+    // a capability beyond the default set is still refused
+    const admin = await t.docker(['run', '--rm', '--cap-add', 'SYS_ADMIN', 'busybox:latest', 'true']);
+    expect(admin.code).not.toBe(0);
+    expect(admin.stderr).toMatch(/adding the capability (CAP_)?SYS_ADMIN is not allowed here/);
+  });
+  // found by review (stop 25): the proxy's one message for a subpath it hides lacked the words the CLI reads for its
+  // exit code, 127 on the engine for a missing subpath
+  it.skipIf(!subpaths)('a volume subpath that does not exist: the same exit code', async () => {
+    const codes: Record<string, number> = {};
+    for (const way of ['engine', 'proxy'] as const) {
+      const volume = `${t.testLabel}-subpath-${way}`;
+      expect(
+        (await cli(way, ['volume', 'create', '--label', `dockhand.test=${t.testLabel}`, volume])).code,
+      ).toBe(0);
+      const run = await cli(way, [
+        'run',
+        '--rm',
+        '--label',
+        `dockhand.test=${t.testLabel}`,
+        '--mount',
+        `type=volume,src=${volume},dst=/x,volume-subpath=nonexist`,
+        'busybox:latest',
+        'true',
+      ]);
+      codes[way] = run.code;
+      await cli(way, ['volume', 'rm', volume]);
+    }
+    expect(codes.engine).toBe(127);
+    expect(codes.proxy).toBe(codes.engine);
   });
 });
