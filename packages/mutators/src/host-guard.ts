@@ -15,7 +15,8 @@ import { hostRegistryCheck, type RegistryRules, registryAddressHost, registryOf 
 
 /**
  * The capabilities the engine gives every container that is not privileged (moby's `oci/caps` defaults, the same
- * from Engine 20.10 to 26): adding one back grants nothing.
+ * from Engine 20.10 to 26): adding one back grants nothing. Stock moby has no setting that narrows them; an engine
+ * patched to (a `default-capabilities` daemon option exists downstream) would see them added back here.
  */
 const DEFAULT_CAPABILITIES = [
   'CHOWN',
@@ -301,8 +302,12 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
     if (Array.isArray(secopts)) {
       for (const opt of secopts) {
         const s = String(opt).trim().toLowerCase();
-        // `no-new-privileges`, and the engine's own AppArmor profile (named, it confines as the default does)
-        if (!/^(?:no-new-privileges(?:[=:]true)?|apparmor[=:]docker-default)$/.test(s)) {
+        // `no-new-privileges`, and the engine's own AppArmor profile, as written (named, it confines as the
+        // default does; the engine reads a profile's name as given)
+        if (
+          !/^no-new-privileges(?:[=:]true)?$/.test(s) &&
+          !/^apparmor[=:]docker-default$/.test(String(opt))
+        ) {
           throw refuse('DOCKHAND_HOST_ESCAPE', `the security option '${opt}' is not allowed here`);
         }
       }

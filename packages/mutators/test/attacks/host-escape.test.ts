@@ -116,6 +116,14 @@ describe('host-escape fields of HostConfig are refused (hostGuard, DOCKHAND_HOST
     ['CgroupnsMode=host', { CgroupnsMode: 'host' }, /CgroupnsMode=host/],
     ['SecurityOpt seccomp=unconfined', { SecurityOpt: ['seccomp=unconfined'] }, /seccomp=unconfined/],
     ['SecurityOpt apparmor=unconfined', { SecurityOpt: ['apparmor=unconfined'] }, /apparmor/],
+    // docker-default is allowed (stop 25) as written only: the engine reads a profile's name as given (review 25e)
+    ['SecurityOpt apparmor=DOCKER-DEFAULT', { SecurityOpt: ['apparmor=DOCKER-DEFAULT'] }, /apparmor/],
+    [
+      'SecurityOpt apparmor=docker-default with a newline',
+      { SecurityOpt: ['apparmor=docker-default\n'] },
+      /apparmor/,
+    ],
+    ['SecurityOpt apparmor=docker-default-x', { SecurityOpt: ['apparmor=docker-default-x'] }, /apparmor/],
     ['SecurityOpt label=disable', { SecurityOpt: ['label=disable'] }, /label=disable/],
     ['SecurityOpt systempaths=unconfined', { SecurityOpt: ['systempaths=unconfined'] }, /systempaths/],
     ['MaskedPaths override', { MaskedPaths: ['/nothing'] }, /MaskedPaths/],
