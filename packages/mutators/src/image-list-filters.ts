@@ -79,7 +79,12 @@ export function pickImages<T extends ListedImage>(images: readonly T[], picking:
         (d) => d !== '<none>@<none>' && matchesAny(d, picking.reference!),
       );
       if (tags.length === 0 && digests.length === 0) continue;
-      out.push({ ...img, RepoTags: tags, RepoDigests: digests });
+      // an empty list as the engine writes one: `null` before API 1.4x (Engine 20.10), `[]` since
+      out.push({
+        ...img,
+        RepoTags: tags.length === 0 && img.RepoTags === null ? null : tags,
+        RepoDigests: digests.length === 0 && img.RepoDigests === null ? null : digests,
+      });
       continue;
     }
     out.push(img);

@@ -49,13 +49,14 @@ afterAll(async () => {
   await a?.[Symbol.asyncDispose]();
 }, 120_000);
 
-/** The list's images among the test's own (and busybox), as id → names, for comparison. */
-async function listed(api: Arena['engine'], query: string): Promise<Record<string, string[]> | string> {
+/** The list's images among the test's own (and busybox), as id → names (`null` as the engine wrote it). */
+async function listed(api: Arena['engine'], query: string): Promise<Record<string, unknown> | string> {
   const r = await api.request('GET', `/images/json?${query}`);
   if (r.status !== 200) return r.json?.message ?? r.text;
-  const out: Record<string, string[]> = {};
-  for (const img of r.json as { Id: string; RepoTags: string[]; RepoDigests: string[] }[])
-    if (Object.values(ids).includes(img.Id)) out[img.Id] = [...img.RepoTags, ...img.RepoDigests].sort();
+  const out: Record<string, unknown> = {};
+  for (const img of r.json as { Id: string; RepoTags: string[] | null; RepoDigests: string[] | null }[])
+    if (Object.values(ids).includes(img.Id))
+      out[img.Id] = { tags: img.RepoTags?.toSorted() ?? null, digests: img.RepoDigests?.toSorted() ?? null };
   return out;
 }
 
