@@ -53,10 +53,14 @@ export function pathMatch(pattern: string, name: string): boolean {
 
 /** A pattern Go's `path.Match` refuses (`syntax error in pattern`, as the daemon words it). */
 export class BadPatternError extends Error {
+  /** The pattern refused. */
+  readonly pattern: string;
+
   /** @param pattern - the pattern refused */
-  constructor(readonly pattern: string) {
+  constructor(pattern: string) {
     super('syntax error in pattern');
     this.name = 'BadPatternError';
+    this.pattern = pattern;
   }
 }
 
