@@ -1,6 +1,7 @@
 // Benchmark: does the time of an answer tell another tenant's hidden image from no image? A workshop tenant's proxy
 // is asked about images and containers by a 4-digit id prefix (image inspect, a container list's `ancestor`
-// filter, container inspect): one of an object another tenant owns, and two that start none on the engine,
+// filter, container inspect, a replay of events filtered on a container): one of an object another tenant owns,
+// and two that start none on the engine,
 // interleaved, in one run. The two missing prefixes are the baseline: the hidden prefix's
 // median should sit among them, not above (before `scopeImageReads`, stop 24, it sat about 130 µs above).
 //   node packages/mutators/bench/hidden-image.bench.ts [--quick]
@@ -44,16 +45,24 @@ try {
     missing: missing[0]!,
     control: missing[1]!,
   };
-  // another tenant's container, and prefixes that start no container
+  // another tenant's container, busy (60 events to replay), and prefixes that start no container
+  const since = Math.floor(Date.now() / 1000) - 1;
   const victim = sh([
-    'create',
+    'run',
+    '-d',
     '--label',
     `dockhand.test=${run}`,
     '--label',
     `dockhand.tenant=${run}-victim`,
     'busybox',
-    'true',
+    'sleep',
+    '600',
   ]);
+  for (let i = 0; i < 30; i++) {
+    sh(['pause', victim]);
+    sh(['unpause', victim]);
+  }
+  const until = Math.floor(Date.now() / 1000) + 1;
   const containerIds = sh(['ps', '-aq', '--no-trunc']).split('\n');
   const free: string[] = [];
   for (let i = 0; i < 0x10000 && free.length < 2; i++) {
@@ -84,6 +93,13 @@ try {
       'GET /containers/<4-digit id prefix>/json, 404 each',
       (p) => `/containers/${p}/json`,
       404,
+      containerPrefixes,
+    ],
+    [
+      'GET /events?since&until&filters={"container":[<4-digit id prefix>]}, nothing each (the victim: 60 events)',
+      (p) =>
+        `/events?since=${since}&until=${until}&filters=${encodeURIComponent(JSON.stringify({ container: [p] }))}`,
+      200,
       containerPrefixes,
     ],
     [
