@@ -77,7 +77,7 @@ export async function anonymousVolumes(
   if (isObject(volumes)) anonymous.push(...Object.keys(volumes));
   const image = field(body, 'Image');
   if (typeof image === 'string' && image !== '') {
-    const reply = await createImage(ctx, image);
+    const reply = await createImage(ctx, image, { visibleOnly: true });
     // no such image (the CLI pulls it and creates again) or no answer: the engine makes what it makes
     const declared = (reply.body as { Config?: { Volumes?: unknown } | null } | undefined)?.Config?.Volumes;
     if (reply.status === 200 && isObject(declared)) anonymous.push(...Object.keys(declared));

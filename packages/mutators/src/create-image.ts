@@ -82,13 +82,45 @@ async function scopedHexRead(
  *
  * @param ctx - the request's context
  * @param ref - the image reference, as the request gives it
+ * @param options - `visibleOnly`: under {@link scopeImageReads}, answer 404 for an image the tenant does not see
+ *   (for a check that runs before the tenant's scope has refused such an image, and must not describe it)
  * @returns the engine's status, and the parsed body when it is 200
  * @example
  * ```ts
  * const { status, body } = await createImage(ctx, 'busybox');
  * ```
  */
-export function createImage(ctx: Context, ref: string): Promise<ImageReply> {
+export async function createImage(
+  ctx: Context,
+  ref: string,
+  options: { readonly visibleOnly?: boolean } = {},
+): Promise<ImageReply> {
+  const reply = await cachedRead(ctx, ref);
+  const visible = ctx.state[SCOPE] as ((image: ImageFacts) => boolean) | undefined;
+  // an image the tenant does not see is none, to a check that runs before the tenant's scope has answered: its
+  // refusal would describe the image (found by review, stop 25: a hidden image's WORKDIR under /proc, named by
+  // hostGuard's 403, where the tenant's scope then answers 404)
+  if (options.visibleOnly && visible !== undefined && reply.status === 200 && !visible(factsOf(reply.body)))
+    return { status: 404 };
+  return reply;
+}
+
+/** What the image policy reads of an image's inspect. */
+function factsOf(body: unknown): ImageFacts {
+  const img = body as {
+    RepoTags?: string[] | null;
+    RepoDigests?: string[] | null;
+    Config?: { Labels?: Record<string, string> | null } | null;
+  };
+  return {
+    Labels: img.Config?.Labels ?? null,
+    RepoTags: img.RepoTags ?? [],
+    RepoDigests: img.RepoDigests ?? [],
+  };
+}
+
+/** The engine's answer for an image's inspect, read once per reference within a create. */
+function cachedRead(ctx: Context, ref: string): Promise<ImageReply> {
   const read = async (): Promise<ImageReply> => {
     const hex = HEX_REFERENCE.exec(ref)?.[1];
     const visible = ctx.state[SCOPE] as ((image: ImageFacts) => boolean) | undefined;

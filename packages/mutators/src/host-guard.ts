@@ -105,7 +105,7 @@ async function pinWorkingDir(ctx: Context, body: JsonObject): Promise<void> {
   const given = field(body, 'WorkingDir');
   const image = field(body, 'Image');
   if ((typeof given === 'string' && given !== '') || typeof image !== 'string' || image === '') return;
-  const reply = await createImage(ctx, image);
+  const reply = await createImage(ctx, image, { visibleOnly: true });
   if (reply.status !== 200 && reply.status !== 404)
     throw refuse(
       'DOCKHAND_ENGINE_LOOKUP_FAILED',

@@ -50,7 +50,7 @@ function isLoopback(ip: string): boolean {
 /** The exposed ports an image declares (`Config.ExposedPorts`), as the engine reads them for `PublishAllPorts`. */
 async function imageExposedPorts(ctx: Context, image: unknown): Promise<string[]> {
   if (typeof image !== 'string' || image === '') return [];
-  const reply = await createImage(ctx, image);
+  const reply = await createImage(ctx, image, { visibleOnly: true });
   if (reply.status !== 200) {
     // a missing image fails the create on the engine all the same
     if (reply.status === 404) return [];

@@ -524,6 +524,34 @@ describe('shared and foreign images (scopeToTenant image policy)', () => {
     refused(r, 404, `No such image: ${victimImageName}:latest`);
   });
 
+  // found by review (stop 25): hostGuard read a create's image before the tenant's scope refused it, and its 403
+  // named a hidden image's WORKDIR under /proc, where a create of a missing image answers 404
+  it("a create from the victim's image whose WORKDIR is under /proc answers as for no image", async () => {
+    const holder = await a.victimContainer(`${a.run}-wd-holder`, {}, false);
+    const name = `${a.run}-victim-wd`;
+    const made = await a.engine.request(
+      'POST',
+      `/commit?container=${holder}&repo=${name}&tag=1&changes=${encodeURIComponent('WORKDIR /proc/self/cwd/secret-dir')}`,
+      { body: { Labels: a.victimLabels } },
+    );
+    expect(made.status, made.text).toBe(201);
+    try {
+      const create = (Image: string) =>
+        a.mallory.api.request('POST', '/containers/create', {
+          body: { Image, Labels: { 'dockhand.test': a.run } },
+        });
+      const hidden = await create(`${name}:1`);
+      const none = await create(`${a.run}-no-such:1`);
+      expect(hidden.status, hidden.text).toBe(none.status);
+      expect(hidden.text).not.toContain('secret-dir');
+      expect(hidden.json.message.replace(`${name}:1`, '<ref>')).toBe(
+        none.json.message.replace(`${a.run}-no-such:1`, '<ref>'),
+      );
+    } finally {
+      await a.engine.request('DELETE', `/images/${name}:1`);
+    }
+  });
+
   // the classic builder's Dockerfile, read the way the engine reads it: every way to name the victim image that the
   // builder understands is refused, and no image is built
   it.each<[string, () => string]>([
