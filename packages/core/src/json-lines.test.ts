@@ -37,6 +37,16 @@ describe('jsonLinesSink', () => {
     expect(out.ended).toBe(true);
   });
 
+  // found by review (stop 25): an event's timeNano (19 digits) came out rounded to the nearest float
+  it('passes a message returned as it is in the engine’s own bytes, integers beyond 2^53 exact', () => {
+    const out = recorder();
+    const sink = jsonLinesSink(out, (m) => ((m as { drop?: boolean }).drop ? undefined : m));
+    const line = '{"Type":"container","time":1796402645,"timeNano":1796402645632527710, "x" : [1,2]}';
+    sink.write(Buffer.from(`${line}\n{"drop":true}\n`));
+    sink.end();
+    expect(out.text()).toBe(`${line}\n`);
+  });
+
   it('sends what the flush gives after the last message, and ends only then', async () => {
     const out = recorder();
     let release: (messages: unknown[]) => void = () => {};

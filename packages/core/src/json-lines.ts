@@ -2,8 +2,9 @@ import { StringDecoder } from 'node:string_decoder';
 import type { BodySink } from './response.ts';
 
 /**
- * A function applied to each message of a newline-delimited JSON stream. Return the message (changed or not) to
- * pass it on, or `undefined` to drop it.
+ * A function applied to each message of a newline-delimited JSON stream. Return the message itself to pass it on
+ * as the engine wrote it, a new value to send that instead, or `undefined` to drop it. A message changed in place
+ * and returned is not seen to have changed: return a copy.
  */
 export type JsonLineTransform = (message: unknown) => unknown;
 
@@ -40,7 +41,10 @@ export function jsonLinesSink(sink: BodySink, transform: JsonLineTransform, flus
       return true;
     }
     const out = transform(message);
-    return out === undefined ? true : sink.write(Buffer.from(`${JSON.stringify(out)}\n`));
+    if (out === undefined) return true;
+    // the engine's own bytes, where the message passes as it is: JSON.parse reads an integer beyond 2^53 (an
+    // event's `timeNano`) as the nearest float, which JSON.stringify then wrote (found by review, stop 25)
+    return sink.write(Buffer.from(out === message ? `${line}\n` : `${JSON.stringify(out)}\n`));
   };
   return {
     write(chunk) {
