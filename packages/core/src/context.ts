@@ -132,6 +132,25 @@ export class Context {
   }
 
   /**
+   * Answers the request without the engine with a newline-delimited JSON stream, as the engine answers a build,
+   * a pull or events: each message on a line of its own. Use it instead of calling `next()`, e.g. to report a
+   * failure inside a `200` stream, where clients of such routes look for one (`errorDetail`).
+   *
+   * @param status - the HTTP status
+   * @param messages - the JSON values, in order
+   * @example
+   * ```ts
+   * ctx.respondLines(200, [{ errorDetail: { message: 'not here' }, error: 'not here' }]);
+   * ```
+   */
+  respondLines(status: number, messages: readonly unknown[]): void {
+    this.response = new ProxyResponse(status, new HeaderList(['Content-Type', 'application/json']), {
+      limit: this.#limit,
+      body: Buffer.from(messages.map((m) => `${JSON.stringify(m)}\n`).join('')),
+    });
+  }
+
+  /**
    * The path and query forwarded to the engine: the canonical path, rebuilt if a parameter changed.
    * @internal
    */

@@ -174,10 +174,14 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
       );
     }
     if (images && ctx.request.query.get('version') === '2') {
-      throw refuse(
-        'DOCKHAND_IMAGE_POLICY',
-        'BuildKit builds through /build cannot be limited to your images here; use docker buildx (the default docker build) or DOCKER_BUILDKIT=0',
-      );
+      // inside a 200 stream, as the engine reports a BuildKit build that failed: dockerode's and testcontainers'
+      // builds rejected a refusal's status by throwing where nothing could catch it, and the process died (found by
+      // review, stop 25)
+      const message =
+        'BuildKit builds through /build cannot be limited to your images here; use docker buildx (the default docker build) or DOCKER_BUILDKIT=0';
+      ctx.log.warn({ code: 'DOCKHAND_IMAGE_POLICY', path: ctx.path }, message);
+      ctx.respondLines(200, [{ errorDetail: { message }, error: message }]);
+      return;
     }
     if (ctx.operation !== 'ImageBuild') {
       await next();

@@ -1,7 +1,12 @@
 // dockerode, the Node.js client most tools build on, through a workshopTenant proxy: what it sends must be served
 // as the daemon serves it (its `run()` puts `VolumesFrom: []` at the top level of every create body, which the
 // proxy refused: found by review, stop 23).
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tarOf } from '../attacks/harness.ts';
@@ -66,20 +71,48 @@ describe('dockerode through a workshop tenant', { timeout: 60_000 }, () => {
     await container.remove();
     await expect(docker.getContainer(foreign).inspect()).rejects.toMatchObject({ statusCode: 404 });
   });
-  // found by review (stop 25): docker-modem announces a chunked body on every hijack without one, and the proxy
+  // found by reviews (stop 25): docker-modem announces a chunked body on every hijack without one, and the proxy
   // refused it (400), so a BuildKit build through dockerode failed at its session, and testcontainers' crashed the
   // process. The session is served as the engine serves it; the build then gets the preset's own refusal of BuildKit
-  // through /build, which names what to use instead
+  // through /build, which names what to use instead, inside a 200 stream as the engine reports a failed build (a
+  // 403 there crashed testcontainers too: review 25f)
   it("a BuildKit build (buildImage version 2) gets through its session to the preset's refusal of /build", async () => {
     const context = Readable.from([await tarOf({ Dockerfile: 'FROM busybox:latest\nRUN true\n' })]);
-    const err = await docker
-      .buildImage(context, { t: `${t.testLabel}-bk:1`, version: '2' })
-      .then((s) => new Promise((res, rej) => docker.modem.followProgress(s, (e, o) => (e ? rej(e) : res(o)))))
-      .then(
-        () => undefined,
-        (e: unknown) => e as { statusCode?: number; message: string },
-      );
-    expect(err?.statusCode, err?.message).toBe(403);
-    expect(err?.message).toMatch(/BuildKit builds through \/build/);
+    const stream = await docker.buildImage(context, { t: `${t.testLabel}-bk:1`, version: '2' });
+    const output = await new Promise<{ errorDetail?: { message?: string } }[]>((res, rej) =>
+      docker.modem.followProgress(stream, (e, o) => (e ? rej(e) : res(o))),
+    );
+    // in the stream, as the engine reports a BuildKit build that failed
+    expect(output.at(-1)?.errorDetail?.message).toMatch(/BuildKit builds through \/build cannot be limited/);
+  });
+
+  it("testcontainers' withBuildkit() build rejects its promise with the refusal, and the process lives on", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dockhand-tc-bk-'));
+    try {
+      await writeFile(join(dir, 'Dockerfile'), 'FROM busybox:latest\nRUN true\n');
+      const script = `import { GenericContainer } from 'testcontainers';
+        GenericContainer.fromDockerfile(${JSON.stringify(dir)}).withBuildkit().build('${t.testLabel}-tcbk:1')
+          .then(() => console.log('BUILT'), (e) => console.log('REJECTED ' + e.message));`;
+      // a child of its own (the proxy runs in this process, so the child must not block it)
+      const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          ['--input-type=module', '-e', script],
+          {
+            cwd: fileURLToPath(new URL('../..', import.meta.url)),
+            env: { ...process.env, DOCKER_HOST: `unix://${t.socket}`, TESTCONTAINERS_RYUK_DISABLED: 'true' },
+            encoding: 'utf8',
+            timeout: 50_000,
+          },
+          (err, stdout, stderr) =>
+            resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
+        );
+      });
+      expect(run.code, run.stderr).toBe(0);
+      // as for a BuildKit build that fails on the engine: testcontainers reads the stream's errorDetail
+      expect(run.stdout).toMatch(/^REJECTED Failed to build image/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
