@@ -1,5 +1,5 @@
-import { assertUnambiguousJson } from '@dockhand/core';
 import { refuse } from './errors.ts';
+import { matchKVList, readFilters } from './filters.ts';
 import { familiarName, normaliseReference } from './image-reference.ts';
 
 /** One event of the engine's stream, the fields its filters read. */
@@ -62,20 +62,9 @@ export function eventFilter(raw: string | null): {
     for (const kind of BY_NAME) if (!fuzzy(kind, id) && !fuzzy(kind, attrs.name ?? '')) return false;
     const imageName = (e.Type === 'image' ? attrs.name : attrs.image) ?? '';
     if (![id, imageName, stripTag(id), stripTag(imageName)].some((s) => exact('image', s))) return false;
-    return matchesLabels(f.get('label'), attrs);
+    return matchKVList(attrs, f.get('label') ?? []);
   };
   return { pass, types };
-}
-
-/** The daemon's `MatchKVList` over an event's attributes: every `key` or `key=value` is there. */
-function matchesLabels(wanted: readonly string[] | undefined, attrs: Record<string, string>): boolean {
-  if (wanted === undefined || wanted.length === 0) return true;
-  if (Object.keys(attrs).length === 0) return false;
-  return wanted.every((w) => {
-    const eq = w.indexOf('=');
-    const key = eq === -1 ? w : w.slice(0, eq);
-    return Object.hasOwn(attrs, key) && (eq === -1 || attrs[key] === w.slice(eq + 1));
-  });
 }
 
 /** A reference's repository in its familiar form (`busybox` of `docker.io/library/busybox:1`); as given when it is none. */
@@ -96,17 +85,7 @@ const REFERENCE = new RegExp(
 /** The filters as lists (the map form's keys that are `true`); refused as the daemon refuses them. */
 function parseFilters(raw: string | null): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  if (raw === null || raw === '') return out;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw refuse('DOCKHAND_BAD_FILTERS', `invalid filter '${raw}'`);
-  }
-  assertUnambiguousJson(raw, 'the filters parameter');
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
-    throw refuse('DOCKHAND_BAD_FILTERS', `invalid filter '${raw}'`);
-  for (const [key, values] of Object.entries(parsed)) {
+  for (const [key, values] of Object.entries(readFilters(raw) ?? {})) {
     if (Array.isArray(values)) out.set(key, values.map(String));
     else if (values !== null && typeof values === 'object')
       out.set(

@@ -2,6 +2,34 @@ import { assertUnambiguousJson } from '@dockhand/core';
 import { refuse } from './errors.ts';
 
 /**
+ * Reads an Engine API `filters` query value as the daemon does: a JSON map (of lists, or the legacy maps of
+ * `value: true`), whose keys are each named once.
+ *
+ * @param raw - the `filters` value, or `null`
+ * @returns the map, or `undefined` when there are no filters (`null` or empty)
+ * @throws {@link @dockhand/core!DockhandError} 400 `DOCKHAND_BAD_FILTERS` when it is no JSON map, or
+ *   `DOCKHAND_AMBIGUOUS_JSON` when it names a key twice
+ * @example
+ * ```ts
+ * readFilters('{"label":["a=b"]}'); // { label: ['a=b'] }
+ * ```
+ * @internal
+ */
+export function readFilters(raw: string | null): Record<string, unknown> | undefined {
+  if (raw === null || raw === '') return undefined;
+  let filters: unknown;
+  try {
+    filters = JSON.parse(raw);
+  } catch {
+    throw refuse('DOCKHAND_BAD_FILTERS', `invalid filter '${raw}'`);
+  }
+  assertUnambiguousJson(raw, 'the filters parameter');
+  if (filters === null || typeof filters !== 'object' || Array.isArray(filters))
+    throw refuse('DOCKHAND_BAD_FILTERS', `invalid filter '${raw}'`);
+  return filters as Record<string, unknown>;
+}
+
+/**
  * Adds `label=<key>=<value>` to an Engine API `filters` query value, keeping the client's own filters. Both
  * forms the daemon accepts are handled: the map form `{"label":["a=b"]}` and the legacy form
  * `{"label":{"a=b":true}}`. Label filters are ANDed by the daemon, so a client filter can only narrow the list.
@@ -17,18 +45,7 @@ import { refuse } from './errors.ts';
  * ```
  */
 export function mergeLabelFilter(raw: string | null, label: string): string {
-  let filters: Record<string, unknown> = {};
-  if (raw !== null && raw !== '') {
-    try {
-      filters = JSON.parse(raw);
-    } catch {
-      throw refuse('DOCKHAND_BAD_FILTERS', `invalid filter '${raw}'`);
-    }
-    assertUnambiguousJson(raw, 'the filters parameter');
-    if (filters === null || typeof filters !== 'object' || Array.isArray(filters)) {
-      throw refuse('DOCKHAND_BAD_FILTERS', `invalid filter '${raw}'`);
-    }
-  }
+  const filters = readFilters(raw) ?? {};
   const current = filters.label;
   if (current === undefined) {
     // the daemon accepts one form per request: follow the form of the client's other filters
@@ -80,17 +97,8 @@ export async function rewriteFilterRefs(
   raw: string | null,
   resolvers: Readonly<Record<string, (value: string) => Promise<string>>>,
 ): Promise<string | null> {
-  if (raw === null || raw === '') return raw;
-  let filters: unknown;
-  try {
-    filters = JSON.parse(raw);
-  } catch {
-    throw refuse('DOCKHAND_BAD_FILTERS', `invalid filter '${raw}'`);
-  }
-  assertUnambiguousJson(raw, 'the filters parameter');
-  if (filters === null || typeof filters !== 'object' || Array.isArray(filters))
-    throw refuse('DOCKHAND_BAD_FILTERS', `invalid filter '${raw}'`);
-  const map = filters as Record<string, unknown>;
+  const map = readFilters(raw);
+  if (map === undefined) return raw;
   const keys = Object.keys(resolvers).filter((k) => Object.hasOwn(map, k));
   if (keys.length === 0) return raw;
   for (const key of keys) {
@@ -104,4 +112,30 @@ export async function rewriteFilterRefs(
     } else throw refuse('DOCKHAND_BAD_FILTERS', `invalid filter '${raw}'`);
   }
   return JSON.stringify(map);
+}
+
+/**
+ * The daemon's `MatchKVList` (a `label` filter): every wanted `key` or `key=value` is among the labels. None wanted:
+ * everything passes; wanted, and no labels at all: nothing does.
+ *
+ * @param labels - an object's labels (or an event's attributes)
+ * @param wanted - the filter's values
+ * @returns whether they match
+ * @example
+ * ```ts
+ * matchKVList({ tier: 'front', app: 'web' }, ['tier=front', 'app']); // true
+ * ```
+ * @internal
+ */
+export function matchKVList(
+  labels: Record<string, string> | null | undefined,
+  wanted: readonly string[],
+): boolean {
+  if (wanted.length === 0) return true;
+  if (!labels || Object.keys(labels).length === 0) return false;
+  return wanted.every((w) => {
+    const eq = w.indexOf('=');
+    const key = eq === -1 ? w : w.slice(0, eq);
+    return Object.hasOwn(labels, key) && (eq === -1 || labels[key] === w.slice(eq + 1));
+  });
 }

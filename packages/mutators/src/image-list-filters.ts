@@ -1,4 +1,5 @@
 import { refuse } from './errors.ts';
+import { matchKVList, readFilters } from './filters.ts';
 import { BadPatternError, pathMatch } from './path-match.ts';
 
 /** The filters of an image list that pick images by what the client names: evaluated by the proxy. */
@@ -38,12 +39,12 @@ export function splitImageFilters(raw: string | null): {
   forward: string | null;
   picking: PickingImageFilters;
 } {
-  if (raw === null || raw === '') return { forward: raw, picking: {} };
-  const map = JSON.parse(raw) as Record<string, unknown>;
+  const map = readFilters(raw);
+  if (map === undefined) return { forward: raw, picking: {} };
   const picking: { label?: string[]; reference?: string[] } = {};
   for (const key of PICKING) {
     if (!Object.hasOwn(map, key)) continue;
-    picking[key] = filterValues(map[key], raw);
+    picking[key] = filterValues(map[key], raw ?? '');
     delete map[key];
   }
   if (Object.keys(picking).length === 0) return { forward: raw, picking };
@@ -70,7 +71,7 @@ export function splitImageFilters(raw: string | null): {
 export function pickImages<T extends ListedImage>(images: readonly T[], picking: PickingImageFilters): T[] {
   const out: T[] = [];
   for (const img of images) {
-    if (picking.label && !carriesAll(img.Labels, picking.label)) continue;
+    if (picking.label && !matchKVList(img.Labels, picking.label)) continue;
     if (picking.reference) {
       const tags = (img.RepoTags ?? []).filter(
         (t) => t !== '<none>:<none>' && matchesAny(t, picking.reference!),
@@ -97,18 +98,6 @@ function filterValues(values: unknown, raw: string): string[] {
   if (Array.isArray(values)) return values.map((v) => String(v));
   if (values !== null && typeof values === 'object') return Object.keys(values);
   throw refuse('DOCKHAND_BAD_FILTERS', `invalid filter '${raw}'`);
-}
-
-/** The daemon's `MatchKVList`: every `key` or `key=value` is among the labels (none given: all pass). */
-function carriesAll(labels: Record<string, string> | null | undefined, wanted: readonly string[]): boolean {
-  if (wanted.length === 0) return true;
-  if (!labels || Object.keys(labels).length === 0) return false;
-  return wanted.every((w) => {
-    const eq = w.indexOf('=');
-    const key = eq === -1 ? w : w.slice(0, eq);
-    if (!Object.hasOwn(labels, key)) return false;
-    return eq === -1 || labels[key] === w.slice(eq + 1);
-  });
 }
 
 /** The daemon's `FamiliarMatch` for any of the patterns: the familiar name as listed, then its repository. */
