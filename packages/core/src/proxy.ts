@@ -682,7 +682,6 @@ function rawError(err: unknown): Buffer {
   return errorResponse(err, true).bytes;
 }
 
-/** Reads the Content-Length body of an upgrade request from what came with the head and the socket. */
 /**
  * Hijacking routes whose handler in the engine takes the connection over without reading a request body: on them,
  * a `Transfer-Encoding: chunked` announces no body the engine would read, and the bytes after the head are the
@@ -691,7 +690,10 @@ function rawError(err: unknown): Buffer {
  */
 const BODILESS_HIJACKS: ReadonlySet<string> = new Set(['ContainerAttach', 'Session', 'Grpc']);
 
-/** The body of an upgrade request and the bytes after it; `chunked` when it announced a chunked body. */
+/**
+ * Reads the Content-Length body of an upgrade request from what came with the head and the socket: the body and the
+ * bytes after it; `chunked` when it announced a chunked body, which is left to the route (nothing is read).
+ */
 function readUpgradeBody(
   req: IncomingMessage,
   socket: Socket,

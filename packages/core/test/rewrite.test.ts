@@ -263,31 +263,36 @@ describe('hijacked connections', () => {
   // found by review (stop 25): docker-modem sends `Transfer-Encoding: chunked` on every hijack without a body, and
   // the proxy refused it. Where the engine's handler reads no body (attach, BuildKit's /session and /grpc), the
   // bytes after the head are the stream, as the engine reads them; where it reads one (exec start), still refused
+  /** The status each side answers an upgrade's head with: through the proxy, and straight on the engine. */
+  const switched = async (head: (side: 'through' | 'straight') => string) => {
+    const answer = (socket: string, side: 'through' | 'straight') =>
+      rawExchange(socket, head(side), { until: (got) => got.includes('\r\n\r\n') });
+    return {
+      through: statusOf(await answer(tp.socket, 'through')),
+      straight: statusOf(await answer(ENGINE.replace(/^unix:\/\//, ''), 'straight')),
+    };
+  };
+
   it('an attach announcing a chunked body: the bytes after the head are the stream, as on the engine', async () => {
-    const attach = (socket: string) =>
-      rawExchange(
-        socket,
-        `POST /containers/${id}/attach?stream=1&stdin=1&stdout=1 HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\n` +
+    expect(
+      await switched(
+        () =>
+          `POST /containers/${id}/attach?stream=1&stdin=1&stdout=1 HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\n` +
           'Upgrade: tcp\r\nTransfer-Encoding: chunked\r\n\r\n',
-        { until: (got) => got.includes('\r\n\r\n') },
-      );
-    const [through, straight] = [await attach(tp.socket), await attach(ENGINE.replace(/^unix:\/\//, ''))];
-    expect(statusOf(straight)).toBe(101);
-    expect(statusOf(through)).toBe(101);
+      ),
+    ).toEqual({ through: 101, straight: 101 });
   });
 
   it('a BuildKit session announcing a chunked body is switched, as on the engine', async () => {
-    const session = (socket: string) =>
-      rawExchange(
-        socket,
-        'POST /session HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n' +
-          `Transfer-Encoding: chunked\r\nX-Docker-Expose-Session-Uuid: dockhand-test-${Date.now()}\r\n` +
+    expect(
+      // a session id of its own for each side: the engine refuses a second session of one id
+      await switched(
+        (side) =>
+          'POST /session HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n' +
+          `Transfer-Encoding: chunked\r\nX-Docker-Expose-Session-Uuid: dockhand-test-${side}-${Date.now()}\r\n` +
           'X-Docker-Expose-Session-Name: dockhand-test\r\n\r\n',
-        { until: (got) => got.includes('\r\n\r\n') },
-      );
-    const [through, straight] = [await session(tp.socket), await session(ENGINE.replace(/^unix:\/\//, ''))];
-    expect(statusOf(straight)).toBe(101);
-    expect(statusOf(through)).toBe(101);
+      ),
+    ).toEqual({ through: 101, straight: 101 });
   });
 
   it('an exec start announcing a chunked body is refused: the engine reads that body, the proxy would not', async () => {

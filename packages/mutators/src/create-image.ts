@@ -100,13 +100,28 @@ export async function createImage(
   // an image the tenant does not see is none, to a check that runs before the tenant's scope has answered: its
   // refusal would describe the image (found by review, stop 25: a hidden image's WORKDIR under /proc, named by
   // hostGuard's 403, where the tenant's scope then answers 404)
-  if (options.visibleOnly && visible !== undefined && reply.status === 200 && !visible(factsOf(reply.body)))
+  if (
+    options.visibleOnly &&
+    visible !== undefined &&
+    reply.status === 200 &&
+    !visible(imageFacts(reply.body))
+  )
     return { status: 404 };
   return reply;
 }
 
-/** What the image policy reads of an image's inspect. */
-function factsOf(body: unknown): ImageFacts {
+/**
+ * What the image policy reads of an image's inspect (`GET /images/{ref}/json`): its labels, tags and digests.
+ *
+ * @param body - the engine's inspect
+ * @returns the facts
+ * @example
+ * ```ts
+ * imageVisible(imageFacts((await createImage(ctx, 'busybox')).body), label, policy);
+ * ```
+ * @internal
+ */
+export function imageFacts(body: unknown): ImageFacts {
   const img = body as {
     RepoTags?: string[] | null;
     RepoDigests?: string[] | null;

@@ -28,6 +28,7 @@ export interface ListedImage {
  * engine, which checks them as it does.
  *
  * @param raw - the `filters` value (checked already: JSON, unambiguous, a map)
+ * @param legacy - a legacy `filter` parameter the daemon reads as one more `reference` (before API 1.41), or `null`
  * @returns the `filters` to forward (`null`: none) and the picking filters taken out
  * @example
  * ```ts
@@ -35,18 +36,18 @@ export interface ListedImage {
  * // { forward: '{"dangling":["false"]}', picking: { reference: ['app*'] } }
  * ```
  */
-export function splitImageFilters(raw: string | null): {
-  forward: string | null;
-  picking: PickingImageFilters;
-} {
-  const map = readFilters(raw);
-  if (map === undefined) return { forward: raw, picking: {} };
+export function splitImageFilters(
+  raw: string | null,
+  legacy: string | null = null,
+): { forward: string | null; picking: PickingImageFilters } {
+  const map = readFilters(raw) ?? {};
   const picking: { label?: string[]; reference?: string[] } = {};
   for (const key of PICKING) {
     if (!Object.hasOwn(map, key)) continue;
     picking[key] = filterValues(map[key], raw ?? '');
     delete map[key];
   }
+  if (legacy) picking.reference = [...(picking.reference ?? []), legacy];
   if (Object.keys(picking).length === 0) return { forward: raw, picking };
   return { forward: Object.keys(map).length === 0 ? null : JSON.stringify(map), picking };
 }

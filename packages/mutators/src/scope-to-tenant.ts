@@ -2,7 +2,7 @@ import { type Context, compose, DockhandError, type Middleware, on, untouchedWhe
 import { onBuildReads } from './build-context.ts';
 import { classicBuild, pinClassicBuild } from './classic-build.ts';
 import { type ContainerFacts, containerFacts } from './container-facts.ts';
-import { createImage, scopeImageReads } from './create-image.ts';
+import { createImage, imageFacts, scopeImageReads } from './create-image.ts';
 import { parseInstruction } from './dockerfile-parser.ts';
 import { engineList } from './engine-list.ts';
 import { engineApiVersion, versionAtLeast } from './engine-version.ts';
@@ -225,17 +225,16 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       return img.id;
     };
     const filters = await rewriteFilterRefs(query.get('filters'), { before: image, since: image });
-    // the filters that pick images by label or name are evaluated here, over the images the tenant sees
-    const split = splitImageFilters(filters);
-    const { forward } = split;
-    let { picking } = split;
-    if (forward === null) query.delete('filters');
-    else if (forward !== '') query.set('filters', forward);
-    // before API 1.41 the daemon reads a `filter` parameter as one more `reference` (later ones ignore it)
+    // the filters that pick images by label or name are evaluated here, over the images the tenant sees; before
+    // API 1.41 the daemon reads a `filter` parameter as one more `reference` (later ones ignore it)
     const legacy = query.get('filter');
     query.delete('filter');
-    if (legacy && ctx.apiVersion !== undefined && !versionAtLeast(ctx.apiVersion, '1.41'))
-      picking = { ...picking, reference: [...(picking.reference ?? []), legacy] };
+    const { forward, picking } = splitImageFilters(
+      filters,
+      ctx.apiVersion !== undefined && !versionAtLeast(ctx.apiVersion, '1.41') ? legacy : null,
+    );
+    if (forward === null) query.delete('filters');
+    else if (forward !== '') query.set('filters', forward);
     await next();
     const res = ctx.response!;
     if (res.status !== 200) return;
@@ -574,7 +573,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       status: 200,
       img: {
         id: img.Id,
-        facts: { Labels: labels, RepoTags: img.RepoTags ?? [], RepoDigests: img.RepoDigests ?? [] },
+        facts: imageFacts(img),
         labels,
         onBuild: Array.isArray(onBuild) ? onBuild.map(String) : [],
       },
@@ -731,10 +730,6 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
     );
   };
 
-  /**
-   * The images that hold a tag of a repository, as the daemon reads a name without a tag where it means every tag
-   * (a push, a save).
-   */
   /**
    * What a save of a name goes on with: for a repository name without a tag, which the daemon saves with every tag
    * it has, those tags, each in full, only when each is an image the tenant sees; else the image as resolved
