@@ -4,6 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { type Duplex, duplexPair } from 'node:stream';
 import { type Logger, pino } from 'pino';
 import type { Dispatcher, Pool } from 'undici';
+import { DISCARD_MAX_BYTES, DISCARD_MAX_MS, discardRest } from './body.ts';
 import { Context } from './context.ts';
 import { coreError, DockhandError, toErrorResponse } from './errors.ts';
 import { HeaderList, rawToStrings } from './headers.ts';
@@ -499,10 +500,17 @@ export function createProxy(options: ProxyOptions): DockerProxy {
     const { status, body } = toErrorResponse(err);
     const buf = Buffer.from(JSON.stringify(body));
     const headers = ['Content-Type', 'application/json', 'Content-Length', String(buf.length)];
-    // a request body left unread (refused before or while reading it) cannot be skipped: close after answering
-    if (!res.req.complete) headers.push('Connection', 'close');
+    if (res.req.complete) {
+      res.writeHead(status, headers);
+      res.end(buf);
+      return;
+    }
+    // a request body left unread (refused before or while reading it) is not parsed for a next request: the
+    // connection closes after the answer, once the rest of the body is read (or the reading gives up)
+    headers.push('Connection', 'close');
     res.writeHead(status, headers);
-    res.end(buf);
+    res.write(buf);
+    void discardRest(res.req, DISCARD_MAX_BYTES, DISCARD_MAX_MS).then(() => res.end());
   }
 
   function logError(err: unknown, ctx: Context | undefined): void {

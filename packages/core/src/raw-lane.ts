@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { DISCARD_MAX_BYTES } from './body.ts';
 import { coreError } from './errors.ts';
 import { HeaderList } from './headers.ts';
 import {
@@ -202,6 +203,12 @@ export class RawLane {
   #forwarded: Forwarded | undefined;
   #readAhead: Buffer = EMPTY;
   #bodyLeft = 0;
+  /**
+   * How many more bytes of a request body the lane reads and drops, once the request was answered and its
+   * connection is to close (undefined: none is being dropped). Closing with body bytes unread would reset the
+   * connection, and a client still sending would fail its write instead of reading the answer.
+   */
+  #discardLeft: number | undefined;
   #method = 'GET';
   #inFlight: InFlight | undefined;
   #phase: 'idle' | 'busy' | 'splice' | 'gone' = 'idle';
@@ -237,7 +244,8 @@ export class RawLane {
    * @param now - `performance.now()`
    */
   expireIdle(now: number): void {
-    const waiting = this.#phase === 'idle' || this.#collecting !== undefined;
+    const waiting =
+      this.#phase === 'idle' || this.#collecting !== undefined || this.#discardLeft !== undefined;
     if (waiting && now - this.#idleSince >= this.#options.keepAliveMs) this.destroy();
   }
 
@@ -272,6 +280,10 @@ export class RawLane {
     // once the lane is done with the connection, nothing the client sends is forwarded: the rest of a body the
     // engine stopped reading (it answered and closed) would otherwise reach a new engine connection as a request
     if (this.#phase === 'gone') return;
+    if (this.#discardLeft !== undefined) {
+      this.#discard(chunk.length);
+      return;
+    }
     if (this.#bodyLeft > 0) {
       const n = Math.min(this.#bodyLeft, chunk.length);
       this.#bodyLeft -= n;
@@ -289,7 +301,7 @@ export class RawLane {
 
   #onClientEnd = (): void => {
     this.#clientEnded = true;
-    if (this.#phase === 'idle') this.#finish();
+    if (this.#phase === 'idle' || this.#discardLeft !== undefined) this.#finish();
     // a client that hangs up in the middle of a request abandons it, as node:http and the engine itself take it:
     // a stream that may never end (wait, events, logs -f) must not hold the engine connection open. An answer
     // that is complete but still draining to the client is not cut: the lane closes after it
@@ -386,6 +398,19 @@ export class RawLane {
     this.#idleSince = performance.now();
     this.#resumeClient();
     if (this.#readAhead.length > 0) this.#next();
+  }
+
+  /**
+   * Drops `n` bytes the client sent after an answer that closes the connection, while its request body is still
+   * arriving; closes once the body has ended (what follows it is never read), and cuts the connection once more
+   * than {@link DISCARD_MAX_BYTES} were dropped.
+   */
+  #discard(n: number): void {
+    this.#idleSince = performance.now();
+    this.#bodyLeft -= Math.min(n, this.#bodyLeft);
+    this.#discardLeft! -= n;
+    if (this.#discardLeft! < 0) this.destroy();
+    else if (this.#bodyLeft === 0) this.#finish();
   }
 
   #handOff(): void {
@@ -811,7 +836,10 @@ export class RawLane {
           this.#dropEngine();
         }
         if (this.#bodyLeft > 0) {
-          this.#finish();
+          // the connection closes after the body has arrived (read and dropped), not before
+          this.#discardLeft = DISCARD_MAX_BYTES;
+          this.#idleSince = performance.now();
+          this.#resumeClient();
           return;
         }
       }
