@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jsonLinesSink } from './json-lines.ts';
+import { dropBehindSink, jsonLinesSink } from './json-lines.ts';
 import type { BodySink } from './response.ts';
 
 /** A sink that keeps what it is given, and whether (and how) it ended. */
@@ -79,5 +79,34 @@ describe('jsonLinesSink', () => {
     await new Promise((r) => setImmediate(r));
     expect(out.error?.message).toBe('lost');
     expect(out.ended).toBe(false);
+  });
+});
+
+describe('dropBehindSink', () => {
+  it('never pauses its source; once the client is behind by more than the limit, drops messages until it drains', () => {
+    const taken: string[] = [];
+    let full = false;
+    let drain: (() => void) | undefined;
+    const client: BodySink = {
+      write: (c) => {
+        taken.push(c.toString());
+        return !full;
+      },
+      end: () => {},
+      destroy: () => {},
+      onDrain: (fn) => {
+        drain = fn;
+      },
+    };
+    const sink = dropBehindSink(client, 10);
+    expect(sink.write(Buffer.from('a\n'))).toBe(true);
+    full = true;
+    expect(sink.write(Buffer.from('b\n'))).toBe(true); // the client asks to pause: kept, and 0 behind from here
+    for (const m of ['c1234\n', 'd1234\n', 'e\n']) expect(sink.write(Buffer.from(m))).toBe(true);
+    expect(taken).toEqual(['a\n', 'b\n', 'c1234\n']); // d would make 12 bytes behind: dropped, as is e after it
+    full = false;
+    drain!();
+    expect(sink.write(Buffer.from('f\n'))).toBe(true);
+    expect(taken.at(-1)).toBe('f\n');
   });
 });

@@ -82,3 +82,44 @@ export function jsonLinesSink(sink: BodySink, transform: JsonLineTransform, flus
     },
   };
 }
+
+/**
+ * Wraps a body sink that is written one whole message at a time (a {@link jsonLinesSink}'s output) so that its
+ * source is never paused: once more than `maxBehind` bytes were written after the sink asked to pause, the
+ * messages that follow are dropped until it drains. The source is read at its own pace whatever the client's.
+ *
+ * @param sink - the client's sink
+ * @param maxBehind - the most bytes written to the sink while it is backed up
+ * @returns a sink whose `write` always returns true
+ * @internal
+ */
+export function dropBehindSink(sink: BodySink, maxBehind: number): BodySink {
+  /** Bytes written since the sink asked to pause; undefined while it takes what it is given. */
+  let behind: number | undefined;
+  sink.onDrain(() => {
+    behind = undefined;
+  });
+  return {
+    write(chunk) {
+      if (behind === undefined) {
+        if (!sink.write(chunk)) behind = 0;
+      } else if (behind + chunk.length <= maxBehind) {
+        behind += chunk.length;
+        sink.write(chunk);
+      } else {
+        // dropped, and so is every message after it until the client drains
+        behind = Number.POSITIVE_INFINITY;
+      }
+      return true;
+    },
+    end() {
+      sink.end();
+    },
+    destroy(err) {
+      sink.destroy(err);
+    },
+    onDrain() {
+      // never paused: nothing to resume
+    },
+  };
+}

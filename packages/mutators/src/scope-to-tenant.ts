@@ -83,6 +83,12 @@ const VOLUME_OPS = ['VolumeInspect', 'VolumeUpdate', 'VolumeDelete'] as const;
 const EXEC_OPS = ['ExecStart', 'ExecResize', 'ExecInspect'] as const;
 const DEFAULT_NETWORKS = new Set(['default', 'bridge', 'none', 'host', '']);
 
+/**
+ * The most bytes of a tenant's events kept for a client that does not keep up with them; later ones are dropped
+ * until it catches up, as the engine drops them (after 1,024 events and 100 ms each).
+ */
+const EVENTS_BEHIND_MAX = 1024 * 1024;
+
 /** The networks every engine has, which no tenant owns. */
 const ENGINE_NETWORKS = new Set(['bridge', 'none', 'host']);
 
@@ -360,6 +366,9 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       const e = m as EngineEvent & { time?: number; timeNano?: number };
       return ownEvent(own, e) && wanted(e) ? m : undefined;
     });
+    // the engine's stream is read at its pace, not the client's: a client that never read its events made every
+    // event on the engine wait 100 ms, every tenant's (moby's publisher waits that long for a full subscriber)
+    ctx.response!.dropWhenBehind(EVENTS_BEHIND_MAX);
   });
 
   /** Whether an event is one of the tenant's: by its label, or its object known to be the tenant's. */

@@ -235,7 +235,7 @@ export async function arena(): Promise<Arena> {
 export async function secondProxy(
   tenant: Tenant,
   upstream = `unix://${ENGINE_SOCKET}`,
-): Promise<{ api: Client } & AsyncDisposable> {
+): Promise<{ api: Client; socket: string } & AsyncDisposable> {
   const dir = await mkdtemp(join(tmpdir(), 'dockhand-second-'));
   const socket = join(dir, 'docker.sock');
   const proxy = createProxy({
@@ -254,6 +254,7 @@ export async function secondProxy(
   const api = client(socket);
   return {
     api,
+    socket,
     async [Symbol.asyncDispose]() {
       await api.pool.destroy();
       await proxy.close();
