@@ -43,15 +43,18 @@ export function eventFilter(raw: string | null): {
   types: string[];
 } {
   const f = parseFilters(raw);
-  const types = f.get('type') ?? [];
+  const keys = (key: string) => [...(f.get(key)?.keys() ?? [])];
+  const types = keys('type');
   if (f.size === 0) return { pass: () => true, types };
+  // moby's `filters.Args`: ExactMatch takes a value's flag (a map form's `false` matches nothing), FuzzyMatch and
+  // the rest take every value given
   const exact = (key: string, source: string) => {
     const values = f.get(key);
-    return values === undefined || values.length === 0 || values.includes(source);
+    return values === undefined || values.size === 0 || values.get(source) === true;
   };
   const fuzzy = (key: string, source: string) =>
-    exact(key, source) || (f.get(key) ?? []).some((prefix) => source.startsWith(prefix));
-  const prefixedEvent = (f.get('event') ?? []).some((v) => PREFIXED_ACTIONS.has(v));
+    exact(key, source) || keys(key).some((prefix) => source.startsWith(prefix));
+  const prefixedEvent = keys('event').some((v) => PREFIXED_ACTIONS.has(v));
   const pass = (e: EngineEvent) => {
     const attrs = e.Actor?.Attributes ?? {};
     const id = e.Actor?.ID ?? '';
@@ -62,7 +65,7 @@ export function eventFilter(raw: string | null): {
     for (const kind of BY_NAME) if (!fuzzy(kind, id) && !fuzzy(kind, attrs.name ?? '')) return false;
     const imageName = (e.Type === 'image' ? attrs.name : attrs.image) ?? '';
     if (![id, imageName, stripTag(id), stripTag(imageName)].some((s) => exact('image', s))) return false;
-    return matchKVList(attrs, f.get('label') ?? []);
+    return matchKVList(attrs, keys('label'));
   };
   return { pass, types };
 }
@@ -82,19 +85,31 @@ const REFERENCE = new RegExp(
   `^(?:${DOMAIN}/)?${COMPONENT}(?:/${COMPONENT})*(?::[\\w][\\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`,
 );
 
-/** The filters as lists (the map form's keys that are `true`); refused as the daemon refuses them. */
-function parseFilters(raw: string | null): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const [key, values] of Object.entries(readFilters(raw) ?? {})) {
-    if (Array.isArray(values)) out.set(key, values.map(String));
-    else if (values !== null && typeof values === 'object')
-      out.set(
-        key,
-        Object.entries(values)
-          .filter(([, on]) => on === true)
-          .map(([v]) => v),
-      );
-    else throw refuse('DOCKHAND_BAD_FILTERS', `invalid filter '${raw}'`);
-  }
-  return out;
+/**
+ * The filters as the daemon's `filters.Args` holds them: each filter's values, each with its flag. Read as its
+ * `FromJSON` reads them: a map of maps of booleans (a `null` one is `false`); failing that, the legacy map of lists
+ * of strings, every value `true`; failing both (the two forms mixed, a number), refused (found by review, stop 26:
+ * `{"event":{"start":false}}` passed every event, where the daemon passes none).
+ */
+function parseFilters(raw: string | null): Map<string, Map<string, boolean>> {
+  const entries = Object.entries(readFilters(raw) ?? {});
+  const isFlagMap = (v: unknown) =>
+    v === null ||
+    (typeof v === 'object' &&
+      !Array.isArray(v) &&
+      Object.values(v).every((on) => on === null || typeof on === 'boolean'));
+  const isStringList = (v: unknown) =>
+    v === null || (Array.isArray(v) && v.every((x) => x === null || typeof x === 'string'));
+  if (entries.every(([, v]) => isFlagMap(v)))
+    return new Map(
+      entries.map(([k, v]) => [k, new Map(Object.entries(v ?? {}).map(([x, on]) => [x, on === true]))]),
+    );
+  if (entries.every(([, v]) => isStringList(v)))
+    return new Map(
+      entries.map(([k, v]) => [
+        k,
+        new Map(((v as (string | null)[] | null) ?? []).map((x) => [x ?? '', true])),
+      ]),
+    );
+  throw refuse('DOCKHAND_BAD_FILTERS', `invalid filter '${raw}'`);
 }

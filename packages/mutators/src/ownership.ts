@@ -375,8 +375,8 @@ export class Ownership {
    * removed its volume replayed the victim's events, its container's full id with them).
    *
    * @param since - the replay's `since`, as the client sent it (the engine reads it); `0` for the whole buffer
-   * @returns `undefined` once learnt (or when the engine refused `since` as later than now, so that it replays
-   *   nothing); otherwise the engine's answer, for the client: the replay must not go on unlearnt
+   * @returns `undefined` once learnt (a `since` later than now is learnt from the whole buffer: see below);
+   *   otherwise the engine's answer, for the client: the replay must not go on unlearnt
    */
   async learnVolumeRemovals(since: string): Promise<{ status: number; body: unknown } | undefined> {
     const reply = await this.#engine.request({
@@ -388,8 +388,10 @@ export class Ownership {
       },
     });
     const text = await reply.text();
-    // a `since` later than now (a live stream from then on): nothing is replayed
-    if (reply.status === 400) return undefined;
+    // a `since` later than now: a live stream from then on, which replays nothing, unless its nanoseconds are past
+    // what the engine's int64 holds (from 2262 on), which wrap and replay its whole buffer (found by review, stop
+    // 26): the whole buffer is learned
+    if (reply.status === 400) return since === '0' ? undefined : this.learnVolumeRemovals('0');
     // a `since` the engine cannot read (it answers 500), or an engine in trouble: the client gets what it said
     if (reply.status !== 200) return { status: reply.status, body: parsedOr(text) };
     for (const line of text.split('\n')) {
