@@ -225,7 +225,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
           reply.destroy();
           return toErrorResponse(err).status;
         }
-        const { status, bytes } = errorResponse(err, close);
+        const { status, bytes } = errorResponse(err, close, ctx.method === 'HEAD');
         reply.end(close, bytes);
         return status;
       };

@@ -71,10 +71,16 @@ export function requestHead(method: string, target: string, fields: readonly str
  *
  * @param err - what was thrown
  * @param close - whether to add `Connection: close`
+ * @param headOnly - the answer to a `HEAD` request: its head alone, with the `Content-Length` of the body it
+ *   would have had (a body there is read as the start of the next answer)
  * @returns the status and the response bytes
  * @internal
  */
-export function errorResponse(err: unknown, close: boolean): { status: number; bytes: Buffer } {
+export function errorResponse(
+  err: unknown,
+  close: boolean,
+  headOnly = false,
+): { status: number; bytes: Buffer } {
   const { status, body } = toErrorResponse(err);
   const json = JSON.stringify(body);
   const fields = [
@@ -87,10 +93,8 @@ export function errorResponse(err: unknown, close: boolean): { status: number; b
   ];
   if (close) fields.push('Connection', 'close');
   // the head is latin1, the message UTF-8
-  return {
-    status,
-    bytes: Buffer.concat([Buffer.from(responseHead(status, fields), 'latin1'), Buffer.from(json)]),
-  };
+  const head = Buffer.from(responseHead(status, fields), 'latin1');
+  return { status, bytes: headOnly ? head : Buffer.concat([head, Buffer.from(json)]) };
 }
 
 /**
@@ -116,6 +120,7 @@ export function replyResponse(
     const { status, bytes } = errorResponse(
       coreError('DOCKHAND_INTERNAL', 'the pipeline produced no response'),
       close,
+      ctx.method === 'HEAD',
     );
     reply.end(close, bytes);
     return status;

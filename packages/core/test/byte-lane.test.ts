@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createProxy, type Middleware, on } from '../src/index.ts';
+import { createProxy, DockhandError, type Middleware, on } from '../src/index.ts';
 import { cleanupLabel, ENGINE, startProxy, type TestProxy } from './harness.ts';
 import { bodyOf, rawExchange, statusOf } from './raw-client.ts';
 
@@ -275,6 +275,29 @@ describe('the byte lane', { timeout: 60_000 }, () => {
     s.end();
     // before, the lane waited for the end of a response that a silent event stream never sends
     await closed;
+  });
+
+  // found by review (stop 26): the lane's refusal of a HEAD carried its JSON body, which the docker CLI then read
+  // as an answer nobody asked for (`docker cp` to a missing container printed "Unsolicited response received on
+  // idle HTTP channel" after the error, every time)
+  it('answers a HEAD the pipeline refuses with a head alone, and reads on after it', async () => {
+    await using refusing = await startProxy([
+      on('ContainerArchiveInfo', async () => {
+        throw new DockhandError('TEST_NO_SUCH', 404, 'No such container: nosuch');
+      }),
+    ]);
+    const out = await rawExchange(
+      refusing.socket,
+      'HEAD /containers/nosuch/archive?path=/ HTTP/1.1\r\nHost: d\r\n\r\nGET /_ping HTTP/1.1\r\nHost: d\r\n\r\n',
+      { until: (got) => got.endsWith('OK') },
+    );
+    const [first, second] = out.split(/(?=HTTP\/1\.1 )/);
+    expect(statusOf(first!)).toBe(404);
+    // the length of the body it would have had, as the engine gives it, and no body
+    expect(first).toMatch(/\r\nContent-Length: 39\r\n/i);
+    expect(first!.endsWith('\r\n\r\n')).toBe(true);
+    expect(statusOf(second!)).toBe(200);
+    expect(bodyOf(second!)).toBe('OK');
   });
 
   it('answers a request the pipeline takes with Connection: close as asked, and closes', async () => {
