@@ -281,6 +281,7 @@ export function pinBaseImages(dockerfile: string, pins: readonly [ImageRead, str
  *
  * @param dockerfile - the Dockerfile's bytes, latin1
  * @param buildArgs - the `buildargs` of the request
+ * @param target - the build's `target` stage, if any: the stages after it are not read
  * @returns the images, in order
  * @throws {@link @dockhand/core!DockhandError} as {@link dockerfileImages}
  * @example
@@ -288,8 +289,34 @@ export function pinBaseImages(dockerfile: string, pins: readonly [ImageRead, str
  * dockerfileReads('FROM a\nCOPY --from=b / /\n', {}); // [{ ref: 'a', base: true }, { ref: 'b', base: false }]
  * ```
  */
-export function dockerfileReads(dockerfile: string, buildArgs: Record<string, string>): ImageRead[] {
-  return imagesOf(parseDockerfile(dockerfile), buildArgs, false);
+export function dockerfileReads(
+  dockerfile: string,
+  buildArgs: Record<string, string>,
+  target?: string,
+): ImageRead[] {
+  return imagesOf(upToTarget(parseDockerfile(dockerfile), target), buildArgs, false);
+}
+
+/**
+ * The instructions the classic builder runs for a build's `target`: up to the end of the first stage of that name
+ * (any case), the stages after it never being reached (moby's `instructions.HasStage`); all of them with no target,
+ * or one no stage has (the build then fails before it starts). Found by review (stop 26): a later stage naming an
+ * image the tenant has not was refused, where the engine builds the target.
+ */
+function upToTarget(list: Instruction[], target: string | undefined): Instruction[] {
+  if (!target) return list;
+  let inTarget = false;
+  for (let i = 0; i < list.length; i++) {
+    const ins = list[i]!;
+    if (ins.keyword !== 'from') continue;
+    if (inTarget) return list.slice(0, i);
+    const words = ins.args === '' ? [] : ins.args.split(WORD_SPACE);
+    inTarget =
+      words.length === 3 &&
+      words[1]!.toLowerCase() === 'as' &&
+      words[2]!.toLowerCase() === target.toLowerCase();
+  }
+  return list;
 }
 
 function imagesOf(list: Instruction[], buildArgs: Record<string, string>, triggers: boolean): ImageRead[] {
@@ -410,6 +437,7 @@ const REMOTE_SOURCE = /^(?:https?:\/\/|git:\/\/|ssh:\/\/|git@)/i;
  * escapes, variables) cannot be told from a remote one here, and is refused.
  *
  * @param dockerfile - the Dockerfile's bytes, latin1
+ * @param target - the build's `target` stage, if any: the stages after it are not read
  * @returns the remote sources, in order
  * @throws {@link @dockhand/core!DockhandError} `DOCKHAND_IMAGE_POLICY` for an `ADD` source with quotes, escapes or
  *   variables
@@ -418,8 +446,8 @@ const REMOTE_SOURCE = /^(?:https?:\/\/|git:\/\/|ssh:\/\/|git@)/i;
  * dockerfileRemoteSources('FROM busybox\nADD http://127.0.0.1:8080/x /x\n'); // ['http://127.0.0.1:8080/x']
  * ```
  */
-export function dockerfileRemoteSources(dockerfile: string): string[] {
-  return remoteOf(parseDockerfile(dockerfile));
+export function dockerfileRemoteSources(dockerfile: string, target?: string): string[] {
+  return remoteOf(upToTarget(parseDockerfile(dockerfile), target));
 }
 
 function remoteOf(list: Instruction[]): string[] {

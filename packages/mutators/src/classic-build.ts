@@ -110,12 +110,13 @@ async function readClassicBuild(ctx: Context): Promise<ClassicBuild | undefined>
     throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'the buildargs parameter is not valid JSON');
   }
   assertUnambiguousJson(query.get('buildargs') || '{}', 'the buildargs parameter');
-  const reads = dockerfileReads(dockerfile, buildArgs);
+  const target = query.get('target') ?? undefined;
+  const reads = dockerfileReads(dockerfile, buildArgs, target);
   internals.set(ctx, { reads, replace });
   return {
     dockerfile,
     images: reads.map((r) => r.ref),
     bases: reads.filter((r) => r.base).map((r) => r.ref),
-    remote: dockerfileRemoteSources(dockerfile),
+    remote: dockerfileRemoteSources(dockerfile, target),
   };
 }

@@ -1444,3 +1444,31 @@ describe('a name that is an image id (refuseIdLikeImageName)', () => {
     await a.engine.request('DELETE', `/images/${name}:1`);
   });
 });
+
+// found by review (stop 26): the check read every stage, and a stage after the build's target that names an image
+// the tenant has not (or cannot see) refused the build, where the classic builder never reaches it
+describe('a classic build with a target (--target)', () => {
+  const later = (image: () => string) => () =>
+    `FROM busybox AS dev\nRUN echo dev > /dev.txt\nFROM ${image()} AS prod\nCOPY --from=dev /dev.txt /\n`;
+  it.each<[string, () => string]>([
+    ['a missing image', later(() => `${a.run}-nosuch:1`)],
+    ["another tenant's image", later(() => victimImageName)],
+  ])('builds the target when a later stage names %s, as the engine does', async (_w, dockerfile) => {
+    const name = `${a.run}-target${++n}`;
+    const labels = encodeURIComponent(JSON.stringify({ 'dockhand.test': a.run }));
+    const { reply, id } = await build(a.mallory.api, `t=${name}&target=DEV&labels=${labels}`, dockerfile());
+    expect(id, reply.text).toBeDefined();
+    // straight on the engine too
+    const direct = await build(a.engine, `t=${name}-direct&target=DEV&labels=${labels}`, dockerfile());
+    expect(direct.id, direct.reply.text).toBeDefined();
+    await a.engine.request('DELETE', `/images/${name}-direct`);
+  });
+
+  it("still refuses a stage up to the target that names another tenant's image", async () => {
+    const name = `${a.run}-target${++n}`;
+    const dockerfile = `FROM ${victimImageName} AS base\nFROM busybox AS dev\nCOPY --from=base /etc/hostname /h\nFROM busybox AS prod\n`;
+    const { reply, id } = await build(a.mallory.api, `t=${name}&target=dev`, dockerfile);
+    refused(reply, 404, `No such image: ${victimImageName}`);
+    expect(id).toBeUndefined();
+  });
+});
