@@ -12,6 +12,8 @@ export const mutatorErrorCodes = {
   DOCKHAND_HOST_ESCAPE: 403,
   /** A mount source that is not allowed. */
   DOCKHAND_MOUNT_REFUSED: 403,
+  /** A mount of a type the engine does not know, answered in the engine's words (it refuses it as invalid). */
+  DOCKHAND_INVALID_MOUNT: 400,
   /** A reference to another tenant's object inside a request body. */
   DOCKHAND_FOREIGN_REFERENCE: 403,
   /** An image operation the image policy forbids. */

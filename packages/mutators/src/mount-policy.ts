@@ -84,6 +84,8 @@ const KNOWN_DIR_MS = 60_000;
 /** How many such directories are remembered before the memory starts again. */
 const MAX_KNOWN_DIRS = 10_000;
 
+/** The mount types the engine knows, besides those a tenant may use; any other it refuses as invalid. */
+const KNOWN_MOUNT_TYPES = new Set(['npipe', 'cluster', 'image']);
 const KEEPABLE = new Set(['nocopy', 'private', 'rprivate', 'consistent', 'cached', 'delegated']);
 const DROPPABLE = new Set(['consistent', 'cached', 'delegated', 'private', 'rprivate']);
 
@@ -458,8 +460,14 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
         keep(m, binds, mounts);
       } else if (m.type === 'tmpfs') {
         keep(m, binds, mounts);
-      } else {
+      } else if (KNOWN_MOUNT_TYPES.has(m.type)) {
         throw refuse('DOCKHAND_MOUNT_REFUSED', `mounts of type '${m.type}' are not allowed here`);
+      } else {
+        // in the engine's words, as it refuses one (found by review, stop 26)
+        throw refuse(
+          'DOCKHAND_INVALID_MOUNT',
+          `invalid mount config for type "${m.type}": mount type unknown`,
+        );
       }
     }
     // a volume the engine makes for a mount gets the tenant's labels, over any the mount gives (found by

@@ -389,6 +389,19 @@ describe('volume drivers that reach the host or the network are refused (mountPo
     await noContainer(name);
     expect((await a.inspect('volumes', vol)).status).toBe(404);
   });
+
+  // found by review (stop 26): answered `mounts of type 'nope' are not allowed here`; the engine refuses it as invalid
+  it('a mount of a type the engine does not know is answered as the engine answers it', async () => {
+    const mount = { Type: 'nope', Source: '/x', Target: '/x' };
+    const { r, name } = await tryCreate({ Mounts: [mount] });
+    const direct = await a.engine.request('POST', '/containers/create', {
+      body: { Image: 'busybox', Labels: { 'dockhand.test': a.run }, HostConfig: { Mounts: [mount] } },
+    });
+    expect(direct.status, direct.text).toBe(400);
+    expect(r.status).toBe(direct.status);
+    expect(r.json).toEqual(direct.json);
+    await noContainer(name);
+  });
 });
 
 describe('the daemon socket, in every spelling, becomes the proxy socket volume (rewriteDockerSocket)', () => {
