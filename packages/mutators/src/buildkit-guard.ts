@@ -684,12 +684,18 @@ const REMOTE_SOURCES = ['http://*', 'https://*', 'git://*'];
  * keys cached layers by.
  */
 const SESSION_LAYOUT_SOURCES = ['oci-layout://*'];
+/**
+ * A context the client uploads over its own session (`docker build -` with a tar on stdin): BuildKit fetches a URL
+ * whose host is exactly `buildkit-session` from the sessions of the build, and any other from the network.
+ */
+const SESSION_UPLOAD = 'http://buildkit-session/*';
 
 /**
  * Encodes a BuildKit `sourcepolicy.Policy` (version 1) that denies every `docker-image://` source except those
  * matching one of the given regular expressions, every `http://`, `https://` and `git://` source (fetched by
- * the engine from the host's network), and every `oci-layout://` source (layers as a client's session describes
- * them). BuildKit lets the last matching rule decide, so the image deny rule comes first.
+ * the engine from the host's network) but a context the client uploads over its session, and every
+ * `oci-layout://` source (layers as a client's session describes them). BuildKit lets the last matching rule
+ * decide, so the image deny rule comes first.
  *
  * @param allow - Go regular expressions over the whole source identifier (`docker-image://docker.io/...`)
  * @returns the policy's protobuf bytes
@@ -713,6 +719,9 @@ export function encodeSourcePolicy(allow: readonly string[]): Buffer {
     ...allow.map((re) => rule(POLICY_ALLOW, re, MATCH_REGEX)),
     // `ADD <url>` and git contexts are fetched by BuildKit in the engine, from the host's network
     ...[...REMOTE_SOURCES, ...SESSION_LAYOUT_SOURCES].map((id) => rule(POLICY_DENY, id, MATCH_WILDCARD)),
+    // but not a context the client uploads over its own session (`docker build - < context.tar`): BuildKit reads
+    // the host `buildkit-session` from the build's sessions, never from the network (found by review, stop 26)
+    rule(POLICY_ALLOW, SESSION_UPLOAD, MATCH_WILDCARD),
   ]);
 }
 

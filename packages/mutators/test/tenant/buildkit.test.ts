@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tarOf } from '../attacks/harness.ts';
 import { createTenant, hostOnlyServer, onEngine, pruneBuildCache, type Tenant, unique } from './harness.ts';
 
 let alice: Tenant;
@@ -295,8 +296,33 @@ describe.runIf(sourcePolicies)('BuildKit builds through the tenant proxy (buildk
     );
   }, 180_000);
 
+  // found by review (stop 26): the context came as `http://buildkit-session/<id>`, which the policy denied
+  it('builds a context the client uploads over its session (docker build - < context.tar)', async () => {
+    const marker = unique();
+    markers.push(marker);
+    const tag = `${alice.name}-stdin:1`;
+    images.push(tag);
+    const tar = await tarOf({
+      Dockerfile: `FROM busybox:latest\nCOPY hello /hello\nRUN echo ${marker}\n`,
+      hello: 'hi',
+    });
+    const out = await alice.docker(['build', '--progress=plain', '-t', tag, '-'], {
+      input: tar,
+      env: { DOCKER_CONFIG: context, DOCKER_BUILDKIT: '1' },
+    });
+    expect(out.code, out.stderr).toBe(0);
+    expect(
+      await onEngine('image', 'inspect', '--format', '{{index .Config.Labels "dockhand.tenant"}}', tag),
+    ).toBe(alice.name);
+  }, 180_000);
+
   it('refuses ADD of a URL or a git repository, which BuildKit would fetch from the host network', async () => {
-    for (const [i, src] of ['http://127.0.0.1:9/secret', 'https://127.0.0.1:9/repo.git'].entries()) {
+    for (const [i, src] of [
+      'http://127.0.0.1:9/secret',
+      'https://127.0.0.1:9/repo.git',
+      // the session's host with a port is a network host to BuildKit
+      'http://buildkit-session:9/secret',
+    ].entries()) {
       const tag = `${alice.name}-add${i}:1`;
       const out = await build(alice, tag, `FROM busybox:latest\nADD ${src} /x\n`);
       expect(out.code).not.toBe(0);
