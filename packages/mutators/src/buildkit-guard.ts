@@ -580,7 +580,13 @@ async function giveNames(
       'the image a build stored cannot be named here (the engine gave no id)',
     );
   await exportNames.give(id, names);
-  const full = [...new Set(names.map((n) => normaliseReference(n)).map((r) => `${r.name}:${r.tag}`))];
+  // as the engine's exporter names them, in its progress and its answer: in full, with the tag only where one was
+  // given (found by review, stop 26: `naming to docker.io/library/x:latest` where the engine shows `.../x`)
+  const full = [
+    ...new Set(
+      names.map((n) => normaliseReference(n)).map((r) => (r.tagged ? `${r.name}:${r.tag}` : r.name)),
+    ),
+  ];
   return {
     answer: reframe(Buffer.concat([response, stringMapEntry(1, 'image.name', full.join(','))])),
     full,

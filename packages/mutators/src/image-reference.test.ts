@@ -3,19 +3,19 @@ import { familiarName, normaliseReference, repositoryOf, repoTag } from './image
 
 describe('normaliseReference', () => {
   it.each([
-    ['busybox', 'docker.io/library/busybox', 'latest'],
-    ['busybox:1.36', 'docker.io/library/busybox', '1.36'],
-    ['dockhand-test/app:1', 'docker.io/dockhand-test/app', '1'],
-    ['localhost:5000/app', 'localhost:5000/app', 'latest'],
-    ['registry.example.com/team/app:v2', 'registry.example.com/team/app', 'v2'],
-    ['localhost/app:x', 'localhost/app', 'x'],
-    ['docker.io/busybox', 'docker.io/library/busybox', 'latest'],
-    ['index.docker.io/library/busybox:1', 'docker.io/library/busybox', '1'],
-    ['index.docker.io/team/app', 'docker.io/team/app', 'latest'],
-    ['Registry/app:1', 'Registry/app', '1'],
-    ['busybox:1@sha256:abc', 'docker.io/library/busybox', '1'],
-  ])('%s', (ref, name, tag) => {
-    expect(normaliseReference(ref)).toEqual({ name, tag });
+    ['busybox', 'docker.io/library/busybox', 'latest', false],
+    ['busybox:1.36', 'docker.io/library/busybox', '1.36', true],
+    ['dockhand-test/app:1', 'docker.io/dockhand-test/app', '1', true],
+    ['localhost:5000/app', 'localhost:5000/app', 'latest', false],
+    ['registry.example.com/team/app:v2', 'registry.example.com/team/app', 'v2', true],
+    ['localhost/app:x', 'localhost/app', 'x', true],
+    ['docker.io/busybox', 'docker.io/library/busybox', 'latest', false],
+    ['index.docker.io/library/busybox:1', 'docker.io/library/busybox', '1', true],
+    ['index.docker.io/team/app', 'docker.io/team/app', 'latest', false],
+    ['Registry/app:1', 'Registry/app', '1', true],
+    ['busybox:1@sha256:abc', 'docker.io/library/busybox', '1', true],
+  ])('%s', (ref, name, tag, tagged) => {
+    expect(normaliseReference(ref)).toEqual({ name, tag, tagged });
   });
 });
 

@@ -2,10 +2,10 @@
  * Normalises an image reference the way Docker does (`busybox` → `docker.io/library/busybox`, tag `latest`).
  *
  * @param ref - a reference without a digest
- * @returns the full name and the tag
+ * @returns the full name, the tag, and whether the reference gave one
  * @internal
  */
-export function normaliseReference(ref: string): { name: string; tag: string } {
+export function normaliseReference(ref: string): { name: string; tag: string; tagged: boolean } {
   const at = ref.indexOf('@');
   const base = at === -1 ? ref : ref.slice(0, at);
   const slash = base.lastIndexOf('/');
@@ -21,7 +21,7 @@ export function normaliseReference(ref: string): { name: string; tag: string } {
   let path = isDomain ? repo.slice(first + 1) : repo;
   if (domain === 'index.docker.io') domain = 'docker.io';
   if (domain === 'docker.io' && !path.includes('/')) path = `library/${path}`;
-  return { name: `${domain}/${path}`, tag };
+  return { name: `${domain}/${path}`, tag, tagged: colon > slash };
 }
 
 /**

@@ -2,7 +2,7 @@
 // the workshop tenant proxy: the image gets the tenant label, another tenant does not see it, and builds that
 // ask for host networking or act on everyone's build cache are refused.
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -294,6 +294,17 @@ describe.runIf(sourcePolicies)('BuildKit builds through the tenant proxy (buildk
     expect(out.stderr).not.toMatch(
       /resolve image config for docker-image:\/\/docker\.io\/library\/busybox:latest/,
     );
+  }, 180_000);
+
+  // found by review (stop 26): the proxy showed `naming to docker.io/library/<name>:latest`, and gave that as the
+  // image's name in the build's metadata, where the engine's exporter shows and gives the name as it was tagged
+  it('names an untagged build as the engine does, in its progress and its metadata', async () => {
+    const name = `${alice.name}-untagged`;
+    const meta = join(context, 'meta.json');
+    const out = await build(alice, name, 'FROM busybox:latest\nLABEL x=1\n', ['--metadata-file', meta]);
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stderr).toMatch(new RegExp(`naming to docker\\.io/library/${name} done`));
+    expect(JSON.parse(await readFile(meta, 'utf8'))['image.name']).toBe(`docker.io/library/${name}`);
   }, 180_000);
 
   // found by review (stop 26): the context came as `http://buildkit-session/<id>`, which the policy denied
