@@ -1,5 +1,6 @@
 import { type Context, type Middleware, untouchedWhen } from '@dockhand/core';
 import { engineList } from './engine-list.ts';
+import { refuse } from './errors.ts';
 import type { ImageFacts } from './image-policy.ts';
 
 /** What the engine answered for an image's inspect: its status, and its body when 200. */
@@ -67,7 +68,7 @@ async function scopedHexRead(
   const inspect = await ctx.upstream.request({ path: `/images/${encodeURIComponent(found[0]!.Id)}/json` });
   if (inspect.status !== 200) {
     await inspect.text();
-    return { status: inspect.status };
+    return failedOr(ref, inspect.status);
   }
   return { status: 200, body: await inspect.json<unknown>() };
 }
@@ -84,7 +85,9 @@ async function scopedHexRead(
  * @param ref - the image reference, as the request gives it
  * @param options - `visibleOnly`: under {@link scopeImageReads}, answer 404 for an image the tenant does not see
  *   (for a check that runs before the tenant's scope has refused such an image, and must not describe it)
- * @returns the engine's status, and the parsed body when it is 200
+ * @returns the engine's status (200, 404 for none, 400 for a reference it cannot read), and the parsed body when
+ *   it is 200
+ * @throws {@link @dockhand/core!DockhandError} 502 `DOCKHAND_ENGINE_LOOKUP_FAILED` for any other answer
  * @example
  * ```ts
  * const { status, body } = await createImage(ctx, 'busybox');
@@ -134,6 +137,19 @@ export function imageFacts(body: unknown): ImageFacts {
   };
 }
 
+/**
+ * The engine's answer for an image it did not give: a missing image (404) or a reference it cannot read (400);
+ * anything else is the engine in trouble, and the check fails closed. Every check that reads an image takes an
+ * answer it did not understand as none: a 500 let the tenant tag, inspect, save, delete and run another tenant's
+ * image, sent on unresolved (found by review, stop 26, with an engine stand-in that answered 500 once).
+ *
+ * @throws {@link @dockhand/core!DockhandError} 502 `DOCKHAND_ENGINE_LOOKUP_FAILED`
+ */
+function failedOr(ref: string, status: number): ImageReply {
+  if (status === 404 || status === 400) return { status };
+  throw refuse('DOCKHAND_ENGINE_LOOKUP_FAILED', `the image ${ref} cannot be looked up here (HTTP ${status})`);
+}
+
 /** The engine's answer for an image's inspect, read once per reference within a create. */
 function cachedRead(ctx: Context, ref: string): Promise<ImageReply> {
   const read = async (): Promise<ImageReply> => {
@@ -143,7 +159,7 @@ function cachedRead(ctx: Context, ref: string): Promise<ImageReply> {
     const reply = await ctx.upstream.request({ path: `/images/${encodeURIComponent(ref)}/json` });
     if (reply.status !== 200) {
       await reply.text();
-      return { status: reply.status };
+      return failedOr(ref, reply.status);
     }
     return { status: 200, body: await reply.json<unknown>() };
   };

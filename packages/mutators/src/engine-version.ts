@@ -1,12 +1,17 @@
 import type { Upstream } from '@dockhand/core';
+import { refuse } from './errors.ts';
 
 const cache = new WeakMap<Upstream, Promise<string>>();
 
 /**
- * The engine's own API version (from `/version`), asked once per upstream.
+ * The engine's own API version (from `/version`), asked once per upstream. An answer that is not the engine's
+ * version is not kept: the next caller asks again (found by review, stop 26: one 500 made the proxy take the
+ * engine for API 1.41 for good, and refuse what that engine cannot do safely).
  *
  * @param upstream - the engine
  * @returns e.g. `'1.45'`
+ * @throws {@link @dockhand/core!DockhandError} 502 `DOCKHAND_ENGINE_LOOKUP_FAILED` when the engine's answer is
+ *   not its version
  * @example
  * ```ts
  * if (versionAtLeast(await engineApiVersion(ctx.upstream), '1.45')) { ... }
@@ -16,8 +21,17 @@ export function engineApiVersion(upstream: Upstream): Promise<string> {
   let v = cache.get(upstream);
   if (!v) {
     v = upstream.request({ path: '/version' }).then(async (r) => {
-      const body = await r.json<{ ApiVersion?: string }>();
-      return body.ApiVersion ?? '1.41';
+      const text = await r.text();
+      let version: unknown;
+      try {
+        version = (JSON.parse(text) as { ApiVersion?: unknown } | null)?.ApiVersion;
+      } catch {}
+      if (r.status !== 200 || typeof version !== 'string' || !/^\d+\.\d+$/.test(version))
+        throw refuse(
+          'DOCKHAND_ENGINE_LOOKUP_FAILED',
+          `the engine's API version cannot be read (HTTP ${r.status})`,
+        );
+      return version;
     });
     v.catch(() => cache.delete(upstream));
     cache.set(upstream, v);
@@ -25,24 +39,4 @@ export function engineApiVersion(upstream: Upstream): Promise<string> {
   return v;
 }
 
-/**
- * Compares two API versions.
- *
- * @param version - e.g. `'1.45'`
- * @param min - e.g. `'1.41'`
- * @returns whether `version >= min`
- * @example
- * ```ts
- * versionAtLeast('1.45', '1.41'); // true
- * ```
- */
-export function versionAtLeast(version: string, min: string): boolean {
-  const a = version.split('.').map(Number);
-  const b = min.split('.').map(Number);
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    const x = a[i] ?? 0;
-    const y = b[i] ?? 0;
-    if (x !== y) return x > y;
-  }
-  return true;
-}
+export { versionAtLeast } from './version-compare.ts';

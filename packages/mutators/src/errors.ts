@@ -1,6 +1,6 @@
 import { DockhandError } from '@dockhand/core';
-import { versionAtLeast } from './engine-version.ts';
 import { familiarName } from './image-reference.ts';
+import { versionAtLeast } from './version-compare.ts';
 
 /** Every error code @dockhand/mutators raises, with its HTTP status. Documented in `docs/security.md`. */
 export const mutatorErrorCodes = {

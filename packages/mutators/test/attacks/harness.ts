@@ -305,6 +305,47 @@ export async function tappedProxy(
   };
 }
 
+/**
+ * A second proxy of a tenant ({@link secondProxy}) whose engine answers the first request of each kind `fault`
+ * picks with a 500 of its own (an engine in trouble), and passes everything else to the real one.
+ *
+ * @param fault - given each request the proxy sends (`GET /images/x/json?...`), whether to fail it
+ * @param times - how many requests to fail in all
+ */
+export async function faultedProxy(
+  tenant: Tenant,
+  fault: (line: string) => boolean,
+  times = 1,
+): Promise<{ api: Client; faulted: string[] } & AsyncDisposable> {
+  const dir = await mkdtemp(join(tmpdir(), 'dockhand-fault-'));
+  const faulted: string[] = [];
+  const engine = createProxy({
+    upstream: `unix://${ENGINE_SOCKET}`,
+    middleware: [
+      async (ctx, next) => {
+        const line = `${ctx.method} ${decodeURIComponent(ctx.path)}?${decodeURIComponent(ctx.request.search)}`;
+        if (faulted.length < times && fault(line)) {
+          faulted.push(line);
+          ctx.respond(500, { message: 'an engine in trouble (test)' });
+          return;
+        }
+        await next();
+      },
+    ],
+  });
+  await engine.listen(join(dir, 'engine.sock'));
+  const second = await secondProxy(tenant, `unix://${join(dir, 'engine.sock')}`);
+  return {
+    api: second.api,
+    faulted,
+    async [Symbol.asyncDispose]() {
+      await second[Symbol.asyncDispose]();
+      await engine.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** Removes containers, networks, volumes and images carrying any of the labels, straight on the engine. */
 export async function cleanup(engine: Client, labels: string[]): Promise<void> {
   for (const label of labels) {
