@@ -42,6 +42,8 @@ export class Ownership {
   readonly #volumeSince = new Map<string, number>();
   /** The `timeNano` of the last `destroy` of each volume name the watcher saw, the newest {@link GONE_KEPT}. */
   readonly #volumeGone = new Map<string, number>();
+  /** How many removals of each volume name this cache was told of, the newest {@link GONE_KEPT} names. */
+  readonly #volumeRemovals = new Map<string, number>();
   #watching = false;
   #log: Logger | undefined;
   #stopped = false;
@@ -83,10 +85,29 @@ export class Ownership {
    * @param kind - the object kind
    * @param id - the full id (or volume name)
    * @param created - a volume's `CreatedAt`, as the engine answered its creation (default: now)
+   * @param removalsBefore - for a volume, {@link Ownership.volumeRemovals} of its name before the request was sent:
+   *   a removal of the name since then may have come after the engine's answer, which is then not recorded
    */
-  remember(kind: OwnedKind, id: string, created?: string): void {
+  remember(kind: OwnedKind, id: string, created?: string, removalsBefore?: number): void {
+    if (kind === 'volume' && removalsBefore !== undefined && this.volumeRemovals(id) !== removalsBefore)
+      return;
     this.#owned[kind].add(id);
     if (kind === 'volume') this.#volumeSince.set(id, madeAt(created));
+  }
+
+  /**
+   * How many removals of a volume name this cache has been told of (by {@link Ownership.forget} or the engine's
+   * events). A volume's answer that raced its removal describes a volume that is gone, whose name another tenant
+   * may take: read this before the request, and pass it to {@link Ownership.remember} (found by review, stop 26: a
+   * create of the tenant's own volume name, answered with the existing volume just as a removal of it took effect,
+   * put the name back in the cache after the removal had taken it out; the events of another tenant's volume of
+   * that name then passed as the tenant's, with its container's full id).
+   *
+   * @param name - the volume name
+   * @returns the count (0 for a name never removed, or one not among the last {@link GONE_KEPT} removed)
+   */
+  volumeRemovals(name: string): number {
+    return this.#volumeRemovals.get(name) ?? 0;
   }
 
   /**
@@ -107,7 +128,14 @@ export class Ownership {
    */
   forget(kind: OwnedKind, id: string): void {
     this.#owned[kind].delete(id);
-    if (kind === 'volume') this.#volumeSince.delete(id);
+    if (kind === 'volume') {
+      this.#volumeSince.delete(id);
+      const n = this.volumeRemovals(id) + 1;
+      this.#volumeRemovals.delete(id);
+      this.#volumeRemovals.set(id, n);
+      if (this.#volumeRemovals.size > GONE_KEPT)
+        this.#volumeRemovals.delete(this.#volumeRemovals.keys().next().value!);
+    }
     // a removed container's execs are gone with it (found by review, stop 24: the map grew by every exec made)
     if (kind === 'container')
       for (const [exec, container] of this.#execs) if (container === id) this.#execs.delete(exec);
@@ -203,13 +231,14 @@ export class Ownership {
   async volumeState(name: string): Promise<'missing' | 'owned' | 'foreign'> {
     // always asked: a volume's id is its name, which another tenant may take as soon as the volume is gone, before
     // the engine's `destroy` event reaches this cache
+    const removals = this.volumeRemovals(name);
     const reply = await this.#engine.request({ path: `/volumes/${encodeURIComponent(name)}` });
     if (reply.status === 404) {
       await reply.text();
       return 'missing';
     }
     const v = await reply.json<{ Name: string; Labels: Record<string, string> | null; CreatedAt?: string }>();
-    return this.#record(v.Name, v.Labels, v.CreatedAt) ? 'owned' : 'foreign';
+    return this.#record(v.Name, v.Labels, v.CreatedAt, removals) ? 'owned' : 'foreign';
   }
 
   /**
@@ -279,11 +308,18 @@ export class Ownership {
     throw notFound(kind, ref);
   }
 
-  /** Records a volume as the tenant's when it carries the label; whether it does. */
-  #record(name: string, labels: Record<string, string> | null | undefined, created?: string): boolean {
+  /**
+   * Whether a volume's answer carries the tenant's label; recorded as the tenant's when it does, unless a removal
+   * of the name was told since the request went out (`removalsBefore`: see {@link Ownership.volumeRemovals}).
+   */
+  #record(
+    name: string,
+    labels: Record<string, string> | null | undefined,
+    created: string | undefined,
+    removalsBefore: number,
+  ): boolean {
     if (!carries(labels, this.label)) return false;
-    this.#owned.volume.add(name);
-    this.#volumeSince.set(name, madeAt(created));
+    this.remember('volume', name, created, removalsBefore);
     return true;
   }
 

@@ -1137,8 +1137,12 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   });
 
   const remember: Middleware = on(['NetworkCreate', 'VolumeCreate'], async (ctx, next) => {
-    if (ctx.operation === 'NetworkCreate')
-      refuseIdLikeName('network', field(await checkedBody(() => ctx.request.json()), 'Name'));
+    const body = await checkedBody(() => ctx.request.json());
+    if (ctx.operation === 'NetworkCreate') refuseIdLikeName('network', field(body, 'Name'));
+    // the removals of the name told before the engine answers: one told after may have taken effect after it
+    const asked = ctx.operation === 'VolumeCreate' ? field(body, 'Name') : undefined;
+    const removals =
+      typeof asked === 'string' && asked !== '' ? ownership(ctx).volumeRemovals(asked) : undefined;
     await next();
     const res = ctx.response!;
     if (res.status !== 201) return;
@@ -1154,10 +1158,12 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
         );
       }
       const made = field(created, 'CreatedAt');
+      const name = String(field(created, 'Name'));
       ownership(ctx).remember(
         'volume',
-        String(field(created, 'Name')),
+        name,
         typeof made === 'string' ? made : undefined,
+        name === asked ? removals : undefined,
       );
     }
   });
