@@ -1,7 +1,7 @@
 import type { Upstream } from '@dockhand/core';
 import type { Logger } from 'pino';
 import { engineList } from './engine-list.ts';
-import { notFound } from './errors.ts';
+import { notFound, refuse } from './errors.ts';
 import { carries, type TenantLabel } from './tenant.ts';
 
 /** The kinds of object whose ownership {@link Ownership} remembers. */
@@ -48,17 +48,27 @@ export class Ownership {
   #log: Logger | undefined;
   #stopped = false;
   #abort: AbortController | undefined;
+  readonly #volumeCheckMs: number;
+  #volumeCheck: NodeJS.Timeout | undefined;
 
   /**
    * @param label - the tenant label
    * @param upstream - the engine; when the cache is made before the proxy exists, leave it out and
    *   {@link Ownership.connect} it on the first request
    * @param log - where to log event-stream trouble
+   * @param options - `volumeCheckMs`: how often, once it follows events, the cache checks the volume names it
+   *   holds against the engine's list of the tenant's volumes (default 30 s; see {@link Ownership.checkVolumes})
    */
-  constructor(label: TenantLabel, upstream?: Upstream, log?: Logger) {
+  constructor(
+    label: TenantLabel,
+    upstream?: Upstream,
+    log?: Logger,
+    options: { readonly volumeCheckMs?: number } = {},
+  ) {
     this.label = label;
     this.#upstream = upstream;
     this.#log = log;
+    this.#volumeCheckMs = options.volumeCheckMs ?? 30_000;
   }
 
   /**
@@ -346,6 +356,46 @@ export class Ownership {
     if (this.#watching) return;
     this.#watching = true;
     void this.#follow(0);
+    this.#volumeCheck = setInterval(() => {
+      this.checkVolumes().catch((err: unknown) =>
+        this.#log?.warn({ err }, 'ownership cache: volume check failed'),
+      );
+    }, this.#volumeCheckMs).unref();
+  }
+
+  /**
+   * Forgets the volume names the cache holds that the engine no longer lists among the tenant's volumes. The
+   * cache learns removals from the engine's event stream, which it notices cut but not stalled, and which the
+   * engine may thin out for a watcher that falls behind: a removed name kept as the tenant's let the events of
+   * another tenant's volume of that name pass (found by review, stop 26, with an engine stand-in that held the
+   * stream). The watcher runs this every `volumeCheckMs`; a replay of events runs it first. A name removed and
+   * made again while the list is read is kept (its removal count moved).
+   *
+   * @throws {@link @dockhand/core!DockhandError} 502 `DOCKHAND_ENGINE_LOOKUP_FAILED` when the engine does not list
+   *   them
+   */
+  async checkVolumes(): Promise<void> {
+    const held = [...this.#owned.volume];
+    if (held.length === 0) return;
+    const removals = held.map((name) => this.volumeRemovals(name));
+    const reply = await this.#engine.request({
+      path: '/volumes',
+      query: { filters: JSON.stringify({ label: [`${this.label.key}=${this.label.value}`] }) },
+    });
+    if (reply.status !== 200) {
+      await reply.text();
+      throw refuse(
+        'DOCKHAND_ENGINE_LOOKUP_FAILED',
+        `the tenant's volumes cannot be listed (HTTP ${reply.status})`,
+      );
+    }
+    const listed = new Set(
+      ((await reply.json<{ Volumes?: { Name: string }[] | null }>()).Volumes ?? []).map((v) => v.Name),
+    );
+    held.forEach((name, i) => {
+      if (!listed.has(name) && this.#owned.volume.has(name) && this.volumeRemovals(name) === removals[i])
+        this.forget('volume', name);
+    });
   }
 
   async #follow(attempt: number): Promise<void> {
@@ -448,6 +498,7 @@ export class Ownership {
   close(): void {
     this.#stopped = true;
     this.#abort?.abort();
+    clearInterval(this.#volumeCheck);
   }
 }
 

@@ -359,6 +359,8 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       const failed = await own.learnVolumeRemovals(since || '0');
       // the engine refused the replay's `since` (it cannot parse it): its own answer
       if (failed) return ctx.respond(failed.status, failed.body);
+      // and the volume names it holds are checked: one whose removal the watcher missed is another's by now
+      await own.checkVolumes();
     }
     await next();
     if (ctx.response!.status !== 200) return;
