@@ -41,8 +41,17 @@ describe('parseInstruction: flags as the builder reads them (extractBuilderFlags
 
   it('splits the instruction at ASCII whitespace only, after trimming Unicode spaces', () => {
     expect(parseInstruction(bytes('\u00a0FROM victim')).keyword).toBe('from');
-    expect(parseInstruction('FROM\x85x').keyword).toBe('from\x85x');
+    // a byte outside ASCII is never a space to the builder: the word is the instruction, which is refused
+    expect(() => parseInstruction('FROM\x85x')).toThrow(/outside ASCII/);
   });
+
+  // found by review (stop 26): Go lowercases U+0130 to i and the Kelvin sign to k, so these are instructions there
+  it.each(['ONBU\u0130LD RUN <<EOF', 'BUIL\u212a x', 'COPY\u00a0--from=x / /'])(
+    'refuses an instruction word with letters outside ASCII (%s)',
+    (line) => {
+      expect(() => parseInstruction(bytes(line))).toThrow(/outside ASCII/);
+    },
+  );
 });
 
 describe('parseDockerfile: lines as the builder joins them', () => {

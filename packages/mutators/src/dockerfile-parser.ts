@@ -104,11 +104,22 @@ function checked(ins: Instruction, line: string): Instruction {
  *
  * @param line - the joined line, latin1
  * @returns the instruction
+ * @throws {@link @dockhand/core!DockhandError} `DOCKHAND_IMAGE_POLICY` for an instruction word with a byte outside
+ *   ASCII
  */
 export function parseInstruction(line: string): Instruction {
   const trimmed = goTrim(line);
   const at = trimmed.search(WORD_SPACE);
-  const keyword = (at === -1 ? trimmed : trimmed.slice(0, at)).toLowerCase();
+  const word = at === -1 ? trimmed : trimmed.slice(0, at);
+  // the builder lowercases the instruction as Unicode (Go's strings.ToLower), where `ONBUİLD` (U+0130) and a
+  // Kelvin sign read as ASCII letters: such an instruction was a keyword to the builder and none here, whose
+  // heredoc then hid instructions from the check (found by review, stop 26: a COPY --from another tenant's image)
+  if (/[^\x00-\x7f]/.test(word))
+    throw refuse(
+      'DOCKHAND_IMAGE_POLICY',
+      'a Dockerfile instruction spelled with letters outside ASCII cannot be checked here',
+    );
+  const keyword = word.toLowerCase();
   if (at === -1) return { keyword, flags: [], args: '' };
   const { words, rest } = builderFlags(trimmed.slice(at).replace(WORD_SPACE, ''));
   const flags = words.map((w) => {

@@ -1464,6 +1464,34 @@ describe('a classic build with a target (--target)', () => {
     await a.engine.request('DELETE', `/images/${name}-direct`);
   });
 
+  // found by review (stop 26): the builder lowercases an instruction as Unicode, and `ONBUİLD` (U+0130) was ONBUILD
+  // to it and no instruction here: the lines of its heredoc were read here as instructions. A FROM there ended the
+  // target stage early, and an end word ending in a backslash joined the next line to it; the COPY --from of the
+  // victim's image after it went unchecked, and the victim's file came out through the tenant's own image
+  it.each<[string, string, () => string]>([
+    [
+      'a FROM in its heredoc, ending the target early',
+      'target=t&',
+      () =>
+        `FROM busybox AS t\nONBU\u0130LD RUN <<EOF\nFROM busybox AS fake\nEOF\nCOPY --from=${victimImageName} /etc/hostname /stolen\nFROM busybox AS other\n`,
+    ],
+    [
+      'an end word ending in a backslash, joining the next line',
+      '',
+      () =>
+        `FROM busybox AS t\nONBU\u0130LD RUN <<'E \\'\nE \\\nCOPY --from=${victimImageName} /etc/hostname /stolen\n`,
+    ],
+  ])(
+    'refuses an instruction spelled with letters outside ASCII: ONBU\u0130LD with %s',
+    async (_w, query, dockerfile) => {
+      const name = `${a.run}-target${++n}`;
+      const { reply, id } = await build(a.mallory.api, `${query}t=${name}`, dockerfile());
+      refused(reply, 403, /outside ASCII cannot be checked here/);
+      expect(id).toBeUndefined();
+      expect((await a.inspect('images', name)).status).toBe(404);
+    },
+  );
+
   it("still refuses a stage up to the target that names another tenant's image", async () => {
     const name = `${a.run}-target${++n}`;
     const dockerfile = `FROM ${victimImageName} AS base\nFROM busybox AS dev\nCOPY --from=base /etc/hostname /h\nFROM busybox AS prod\n`;
