@@ -440,7 +440,18 @@ export function createProxy(options: ProxyOptions): DockerProxy {
     return newContext(method, target, req.rawHeaders.slice(), body, upgrade);
   }
 
+  /**
+   * Connections whose request was refused before its body was read: they close once that body has arrived, and no
+   * request after it on them is run (Go's server reads none either). `node:http` parses what follows the body it
+   * read and dropped, and a request sent right behind it ran, its answer lost with the connection (review, stop 26).
+   */
+  const closingAfterBody = new WeakSet<Socket>();
+
   function handleRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (closingAfterBody.has(req.socket)) {
+      req.resume();
+      return;
+    }
     const start = accessLog ? performance.now() : 0;
     let ctx: Context;
     try {
@@ -508,6 +519,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
     // a request body left unread (refused before or while reading it) is not parsed for a next request: the
     // connection closes after the answer, once the rest of the body is read (or the reading gives up)
     headers.push('Connection', 'close');
+    closingAfterBody.add(res.req.socket);
     res.writeHead(status, headers);
     res.write(buf);
     void discardRest(res.req, DISCARD_MAX_BYTES, DISCARD_MAX_MS).then(() => res.end());
@@ -524,6 +536,10 @@ export function createProxy(options: ProxyOptions): DockerProxy {
 
   function handleUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', () => socket.destroy());
+    if (closingAfterBody.has(socket)) {
+      socket.destroy();
+      return;
+    }
     const start = accessLog ? performance.now() : 0;
     const protocol = String(req.headers.upgrade ?? '').toLowerCase();
     readUpgradeBody(req, socket, head)

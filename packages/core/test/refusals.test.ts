@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockhandError, type Middleware, on } from '../src/index.ts';
 import { startProxy, type TestProxy } from './harness.ts';
-import { bodyOf, statusOf } from './raw-client.ts';
+import { bodyOf, rawExchange, statusOf } from './raw-client.ts';
 
 /** Refuses every image load on its head, before any of its body is read. */
 const refuseLoad: Middleware = on('ImageLoad', async () => {
@@ -22,12 +22,19 @@ const readBuild: Middleware = on('ImageBuild', async (ctx) => {
   throw new DockhandError('TEST_REFUSED', 403, 'builds are refused by this test');
 });
 
+/** The version requests that reached the pipeline. */
+const versions: string[] = [];
+const countVersion: Middleware = on('SystemVersion', async (ctx, next) => {
+  versions.push(ctx.path);
+  await next();
+});
+
 const BODY = 4 * 1024 * 1024;
 let tp: TestProxy;
 let dir: string;
 
 beforeAll(async () => {
-  tp = await startProxy([refuseLoad, readBuild], { bodyLimit: 512 * 1024 });
+  tp = await startProxy([refuseLoad, readBuild, countVersion], { bodyLimit: 512 * 1024 });
   dir = await mkdtemp(join(tmpdir(), 'dockhand-refusals-'));
 });
 
@@ -135,6 +142,22 @@ describe('a refusal of a request whose body is still arriving', { timeout: 120_0
       expect(endedEarly).toBe(false);
     },
   );
+
+  // found by review (stop 26): node:http parsed what followed the body it read and dropped, and ran a request sent
+  // right behind the refused one; its answer was lost with the connection. Go's server reads no further either
+  it('runs no request sent behind the refused one on its connection', async () => {
+    const out = await rawExchange(
+      tp.socket,
+      Buffer.concat([
+        Buffer.from('POST /images/load HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\n\r\n'),
+        chunked(300_000),
+        Buffer.from('GET /version HTTP/1.1\r\nHost: d\r\n\r\n'),
+      ]),
+    );
+    expect(statusOf(out)).toBe(403);
+    expect(out.match(/HTTP\/1\.1 /g)).toHaveLength(1);
+    expect(versions).toEqual([]);
+  });
 
   it('the docker CLI shows the refusal of a docker load, not a broken pipe', async () => {
     const archive = join(dir, 'big.tar');
