@@ -114,7 +114,7 @@ export class Ownership {
    * that name then passed as the tenant's, with its container's full id).
    *
    * @param name - the volume name
-   * @returns the count (0 for a name never removed, or one not among the last {@link GONE_KEPT} removed)
+   * @returns the count (0 for a name never removed, or one not among the last 10,000 removed)
    */
   volumeRemovals(name: string): number {
     return this.#volumeRemovals.get(name) ?? 0;

@@ -19,6 +19,17 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => a?.[Symbol.asyncDispose](), 120_000);
 
+/** The victim makes a volume of the name and mounts it in a container, which it removes: the container's id. */
+async function victimUses(name: string): Promise<string> {
+  const made = await a.victim.api.request('POST', '/volumes/create', {
+    body: { Name: name, Labels: { 'dockhand.test': a.run } },
+  });
+  expect(made.status, made.text).toBe(201);
+  const user = await a.victimContainer(`${name}-user`, { HostConfig: { Binds: [`${name}:/data`] } });
+  await a.engine.request('DELETE', `/containers/${user}?force=1`);
+  return user;
+}
+
 describe('a volume create answered as the volume is removed', { timeout: 60_000 }, () => {
   it("does not make the name the tenant's again: the next volume of that name, another tenant's, shows nothing", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'dockhand-create-race-'));
@@ -48,17 +59,7 @@ describe('a volume create answered as the volume is removed', { timeout: 60_000 
       // the victim takes the name, and uses it
       const since = Math.floor(Date.now() / 1000) - 1;
       await new Promise((r) => setTimeout(r, 1100));
-      expect(
-        (
-          await a.victim.api.request('POST', '/volumes/create', {
-            body: { Name: name, Labels: { 'dockhand.test': a.run } },
-          })
-        ).status,
-      ).toBe(201);
-      const user = await a.victimContainer(`${a.run}-raced-user`, {
-        HostConfig: { Binds: [`${name}:/data`] },
-      });
-      await a.engine.request('DELETE', `/containers/${user}?force=1`);
+      const user = await victimUses(name);
       const until = Math.floor(Date.now() / 1000) + 1;
       const filters = encodeURIComponent(JSON.stringify({ type: ['volume'] }));
       const path = `/events?since=${since}&until=${until}&filters=${filters}`;
@@ -131,17 +132,7 @@ describe('a volume removal the event watcher never hears of', { timeout: 60_000 
         `GET /events?filters=${encodeURIComponent('{"type":["volume"]}')} HTTP/1.1\r\nHost: d\r\n\r\n`,
       );
       await new Promise((r) => setTimeout(r, 1000));
-      expect(
-        (
-          await a.victim.api.request('POST', '/volumes/create', {
-            body: { Name: name, Labels: { 'dockhand.test': a.run } },
-          })
-        ).status,
-      ).toBe(201);
-      const user = await a.victimContainer(`${a.run}-unheard-user`, {
-        HostConfig: { Binds: [`${name}:/data`] },
-      });
-      await a.engine.request('DELETE', `/containers/${user}?force=1`);
+      const user = await victimUses(name);
       await new Promise((r) => setTimeout(r, 1000));
       const until = Math.floor(Date.now() / 1000) + 1;
       const path = `/events?since=${since}&until=${until}&filters=${encodeURIComponent('{"type":["volume"]}')}`;
