@@ -63,6 +63,18 @@ describe('parseDockerfile: lines as the builder joins them', () => {
     ]);
   });
 
+  // found by review (stop 26)
+  it.each(['FROM x\nRUN a\\\\\nCOPY . .\n', 'FROM x\nRUN a\\\\\\ \t\n', 'FROM x\nRUN a \\\n  b\\\\\n'])(
+    'refuses a line that ends in two backslashes, which engines continue or not (%j)',
+    (text) => {
+      expect(() => parseDockerfile(text)).toThrow(/ends in two backslashes/);
+    },
+  );
+
+  it('reads a directive whose value holds a carriage return, as Go reads it', () => {
+    expect(() => parseDockerfile('# syntax=x\ry\n# escape=`\nFROM x\n')).toThrow(/escape directive/);
+  });
+
   it('refuses an escape directive, also after leading Unicode spaces', () => {
     expect(() => parseDockerfile('# escape=`\nFROM x\n')).toThrow(/escape directive/);
     expect(() => parseDockerfile(bytes('\u00a0# escape=`\nFROM x\n'))).toThrow(/escape directive/);

@@ -1492,6 +1492,47 @@ describe('a classic build with a target (--target)', () => {
     },
   );
 
+  // found by review (stop 26): a line ending in an escaped backslash is not continued by Engine 26's parser (it is
+  // by 20.10's), and a # syntax= directive with a carriage return inside was none to the check, which then missed
+  // the # escape= after it: either way the line after was an instruction to the engine and hidden here; a COPY
+  // --from of the victim's image there gave the tenant the victim's file, a FROM gave it the victim's image
+  it.each<[string, string, () => string]>([
+    [
+      'two backslashes',
+      '',
+      () => `FROM busybox\nRUN echo a\\\\\nCOPY --from=${victimImageName} /etc/hostname /stolen\n`,
+    ],
+    [
+      'three backslashes',
+      '',
+      () => `FROM busybox\nRUN echo a\\\\\\\nCOPY --from=${victimImageName} /etc/hostname /stolen\n`,
+    ],
+    [
+      'two backslashes, then a FROM',
+      '',
+      () => `FROM busybox AS a\nRUN echo a\\\\\nFROM ${victimImageName}\nRUN true\n`,
+    ],
+    [
+      'two backslashes in the target stage',
+      'target=t&',
+      () =>
+        `FROM busybox AS t\nRUN echo a\\\\ \nCOPY --from=${victimImageName} /etc/hostname /stolen\nFROM busybox AS other\n`,
+    ],
+  ])('refuses a line ending in an escaped backslash (%s)', async (_w, query, dockerfile) => {
+    const name = `${a.run}-target${++n}`;
+    const { reply, id } = await build(a.mallory.api, `${query}t=${name}`, dockerfile());
+    refused(reply, 403, /ends in two backslashes cannot be checked here/);
+    expect(id).toBeUndefined();
+  });
+
+  it('reads a # syntax= directive with a carriage return inside as the builder does: the # escape= after it is seen', async () => {
+    const name = `${a.run}-target${++n}`;
+    const dockerfile = `# syntax=x\ry\n# escape=\`\nFROM busybox\nRUN echo \\\nCOPY --from=${victimImageName} /etc/hostname /stolen\n`;
+    const { reply, id } = await build(a.mallory.api, `t=${name}`, dockerfile);
+    refused(reply, 403, /escape directive/);
+    expect(id).toBeUndefined();
+  });
+
   it("still refuses a stage up to the target that names another tenant's image", async () => {
     const name = `${a.run}-target${++n}`;
     const dockerfile = `FROM ${victimImageName} AS base\nFROM busybox AS dev\nCOPY --from=base /etc/hostname /h\nFROM busybox AS prod\n`;
