@@ -237,43 +237,52 @@ export interface ImageRead {
 }
 
 /**
- * A Dockerfile whose `FROM` instructions name the image ids given instead of the names they were checked under, so
- * that the engine, which looks a name up only when it reaches the step, builds from the images that were checked.
- * Each `FROM` becomes one line (`FROM [--platform=...] <id> [AS <stage>]`), followed by empty lines where it spanned
- * more, so that line numbers stay; every other line is kept.
+ * The Dockerfile the engine is given for a classic build: each instruction as this check read it, on one line of
+ * its own (its lines joined, as the parser joins them), at the line where it started, with empty lines where it
+ * spanned more and for comments, so that line numbers stay; no parser directive. The engine then reads exactly
+ * the instructions that were checked, whatever its parser would have made of the original's continuations,
+ * comments and directives (found by review, stop 26: a line ending in `\\`, continued here and not by Engine 26,
+ * and a `# syntax=` with a carriage return inside, no directive here and one to the engine, each hid an
+ * instruction from the check). The `FROM` instructions of the base images name the ids they were checked as (the
+ * engine looks a name up only when it reaches the step: a tag moved in between would bring in an image nobody
+ * checked, and its `ONBUILD` triggers): `FROM [--platform=...] <id> [AS <stage>]`.
  *
  * @param dockerfile - the Dockerfile's bytes, latin1
  * @param pins - each base image read ({@link dockerfileReads}) with the image id it was checked as
- * @returns the pinned Dockerfile, latin1
- * @throws {@link @dockhand/core!DockhandError} for a `FROM` flag this cannot write back as it was
+ * @returns the Dockerfile to build, latin1
+ * @throws {@link @dockhand/core!DockhandError} as {@link parseDockerfile}, and for a `FROM` flag this cannot write
+ *   back as it was
  * @example
  * ```ts
- * pinBaseImages('FROM busybox\n', [[read, 'sha256:...']]); // 'FROM sha256:...\n'
+ * writtenDockerfile('FROM busybox\nRUN a \\\n  b\n', [[read, 'sha256:...']]); // 'FROM sha256:...\nRUN a   b\n\n'
  * ```
  */
-export function pinBaseImages(dockerfile: string, pins: readonly [ImageRead, string][]): string {
-  const lines = dockerfile.replace(/^\xef\xbb\xbf/, '').split('\n');
-  for (const [read, id] of pins) {
-    const ins = read.from;
-    if (!ins?.lines) continue;
-    const flags = ins.flags.map((f) => {
-      if (f.name !== 'platform' || !/^[A-Za-z0-9_./-]+$/.test(f.value))
-        throw refuse('DOCKHAND_IMAGE_POLICY', `FROM --${f.name}=${f.value} cannot be checked here`);
-      return `--platform=${f.value} `;
-    });
-    const words = ins.args.split(WORD_SPACE);
-    if (words.length !== 1 && !(words.length === 3 && words[1]!.toLowerCase() === 'as'))
-      throw refuse('DOCKHAND_IMAGE_POLICY', `FROM ${ins.args} cannot be checked here`);
-    const stage = words.length === 3 ? ` AS ${words[2]}` : '';
-    const [first, last] = ins.lines;
-    lines.splice(
-      first,
-      last - first + 1,
-      `FROM ${flags.join('')}${id}${stage}`,
-      ...Array(last - first).fill(''),
-    );
+export function writtenDockerfile(dockerfile: string, pins: readonly [ImageRead, string][]): string {
+  const lines: string[] = dockerfile
+    .replace(/^\xef\xbb\xbf/, '')
+    .split('\n')
+    .map(() => '');
+  const pinned = new Map(pins.map(([read, id]) => [read.from?.lines?.[0], id]));
+  for (const ins of parseDockerfile(dockerfile)) {
+    const [first] = ins.lines!;
+    const id = pinned.get(first);
+    lines[first] = id === undefined ? ins.text! : pinnedFrom(ins, id);
   }
   return lines.join('\n');
+}
+
+/** `FROM [--platform=...] <id> [AS <stage>]` for a base image's `FROM`, checked as the image `id`. */
+function pinnedFrom(ins: Instruction, id: string): string {
+  const flags = ins.flags.map((f) => {
+    if (f.name !== 'platform' || !/^[A-Za-z0-9_./-]+$/.test(f.value))
+      throw refuse('DOCKHAND_IMAGE_POLICY', `FROM --${f.name}=${f.value} cannot be checked here`);
+    return `--platform=${f.value} `;
+  });
+  const words = ins.args.split(WORD_SPACE);
+  if (words.length !== 1 && !(words.length === 3 && words[1]!.toLowerCase() === 'as'))
+    throw refuse('DOCKHAND_IMAGE_POLICY', `FROM ${ins.args} cannot be checked here`);
+  const stage = words.length === 3 ? ` AS ${words[2]}` : '';
+  return `FROM ${flags.join('')}${id}${stage}`;
 }
 
 /**

@@ -4,7 +4,7 @@ import {
   dockerfileRemoteSources,
   type ImageRead,
   peekDockerfile,
-  pinBaseImages,
+  writtenDockerfile,
 } from './build-context.ts';
 import { refuse } from './errors.ts';
 
@@ -38,10 +38,10 @@ const internals = new WeakMap<
 >();
 
 /**
- * Makes the engine build from the base images that were checked, not from whatever their names point at when the
- * engine reaches each `FROM` (a tag moved in between would bring in an image nobody checked, and its `ONBUILD`
- * triggers): the Dockerfile the engine reads becomes one whose `FROM` instructions name those images' ids
- * ({@link pinBaseImages}), appended to the context.
+ * Makes the engine build what was checked: the Dockerfile the engine reads becomes the instructions as the check
+ * read them, one per line, with the `FROM` instructions of the base images naming the ids they were checked as,
+ * not whatever their names point at when the engine reaches each `FROM` ({@link writtenDockerfile}), appended to
+ * the context.
  *
  * @param ctx - the `ImageBuild` request's context, after {@link classicBuild}
  * @param ids - each base image reference with the id of the image it was checked as
@@ -61,8 +61,7 @@ export async function pinClassicBuild(ctx: Context, ids: ReadonlyMap<string, str
     if (id === undefined) throw new Error(`no image id to pin ${read.ref} to`);
     pins.push([read, id]);
   }
-  if (pins.length === 0) return;
-  const { body, length } = await inner.replace(pinBaseImages(build.dockerfile, pins));
+  const { body, length } = await inner.replace(writtenDockerfile(build.dockerfile, pins));
   ctx.request.takeStream()?.destroy();
   ctx.request.headers.set('Content-Length', String(length));
   ctx.request.restoreStream(body);

@@ -119,14 +119,14 @@ describe('dockerfileImages, found by review (stop 16)', () => {
   });
 });
 
-describe('pinBaseImages', () => {
+describe('writtenDockerfile', () => {
   it('names the checked ids in FROM, keeping stages, --platform and line numbers', async () => {
-    const { dockerfileReads, pinBaseImages } = await import('./build-context.ts');
+    const { dockerfileReads, writtenDockerfile } = await import('./build-context.ts');
     const text =
       'ARG B=busybox\nFROM --platform=linux/amd64 \\\n  $B AS build\nRUN true\nFROM build\nFROM debian:x as Final\n';
     const reads = dockerfileReads(text, {});
     const ids: Record<string, string> = { busybox: 'sha256:aaa', 'debian:x': 'sha256:bbb' };
-    const pinned = pinBaseImages(
+    const pinned = writtenDockerfile(
       text,
       reads.filter((r) => r.base).map((r) => [r, ids[r.ref]!] as [typeof r, string]),
     );
@@ -138,6 +138,23 @@ describe('pinBaseImages', () => {
       'FROM build',
       'FROM sha256:bbb AS Final',
       '',
+    ]);
+  });
+
+  // found by review (stop 26): the engine's parser read continuations and directives otherwise than the check
+  it('writes each instruction as read, on one line: no continuation, comment or directive is left to the engine', async () => {
+    const { writtenDockerfile } = await import('./build-context.ts');
+    const text = '# syntax=x\nFROM scratch\n  RUN a \\\n# c\n\n   b\nCOPY --from=x \\ \t\n / /\r\nLABEL a=b';
+    expect(writtenDockerfile(bytes(text), []).split('\n')).toEqual([
+      '',
+      'FROM scratch',
+      'RUN a    b',
+      '',
+      '',
+      '',
+      'COPY --from=x  / /',
+      '',
+      'LABEL a=b',
     ]);
   });
 });

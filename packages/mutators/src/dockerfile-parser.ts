@@ -10,6 +10,8 @@ export interface Instruction {
   args: string;
   /** The Dockerfile's lines it spans, counting from 0, first and last (comment lines inside it included). */
   lines?: [number, number];
+  /** The instruction's text as read: its lines joined, without the continuations' backslashes and the comments. */
+  text?: string;
 }
 
 /**
@@ -85,11 +87,14 @@ export function parseDockerfile(dockerfile: string): Instruction[] {
     if (continues) current = joined;
     else {
       current = undefined;
-      if (joined !== '') out.push(checked({ ...parseInstruction(joined), lines: [first, i] }, joined));
+      if (joined !== '')
+        out.push(checked({ ...parseInstruction(joined), lines: [first, i], text: joined }, joined));
     }
   }
   if (current !== undefined && goTrim(current) !== '')
-    out.push(checked({ ...parseInstruction(current), lines: [first, lines.length - 1] }, current));
+    out.push(
+      checked({ ...parseInstruction(current), lines: [first, lines.length - 1], text: current }, current),
+    );
   return out;
 }
 

@@ -1,5 +1,9 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { pack } from 'tar-stream';
+import { createProxy, on } from '@dockhand/core';
+import { extract, pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archive, file, header, pax } from '../raw-tar.ts';
 import {
@@ -7,9 +11,11 @@ import {
   arena,
   build,
   type Client,
+  ENGINE_SOCKET,
   imageId,
   type Reply,
   refused,
+  secondProxy,
   tappedProxy,
   tarOf,
 } from './harness.ts';
@@ -1531,6 +1537,57 @@ describe('a classic build with a target (--target)', () => {
     const { reply, id } = await build(a.mallory.api, `t=${name}`, dockerfile);
     refused(reply, 403, /escape directive/);
     expect(id).toBeUndefined();
+  });
+
+  // found by review (stop 26): whatever the engine's parser makes of continuations, comments and directives, it is
+  // given the instructions as the check read them, one per line
+  it('gives the engine the Dockerfile as the check read it: one instruction per line, no comment or directive', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dockhand-written-'));
+    const given: string[] = [];
+    const recording = createProxy({
+      upstream: `unix://${ENGINE_SOCKET}`,
+      middleware: [
+        on('ImageBuild', async (ctx, next) => {
+          const body = await ctx.request.buffer();
+          const files = extract();
+          files.on('entry', (h, stream, done) => {
+            const chunks: Buffer[] = [];
+            stream.on('data', (c: unknown) => chunks.push(c as Buffer));
+            stream.on('end', () => {
+              if (h.name === 'Dockerfile') given.push(Buffer.concat(chunks).toString('latin1'));
+              done();
+            });
+          });
+          const ended = new Promise<void>((r) => files.on('finish', () => r()));
+          files.end(body);
+          await ended;
+          await next();
+        }),
+      ],
+    });
+    await recording.listen(join(dir, 'engine.sock'));
+    try {
+      await using second = await secondProxy(a.mallory, `unix://${join(dir, 'engine.sock')}`);
+      const dockerfile =
+        '# escape=\\\nFROM busybox\n# a comment\nRUN echo a \\\n  # inside\n\n  b > /out\nLABEL x=1\n';
+      const { reply, id } = await build(second.api, `t=${a.run}-written`, dockerfile);
+      expect(id, reply.text).toBeDefined();
+      // the engine takes the last of the context's Dockerfiles
+      expect(given.at(-1)!.split('\n')).toEqual([
+        '',
+        `FROM ${busybox}`,
+        '',
+        'RUN echo a   b > /out',
+        '',
+        '',
+        '',
+        'LABEL x=1',
+        '',
+      ]);
+    } finally {
+      await recording.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("still refuses a stage up to the target that names another tenant's image", async () => {
