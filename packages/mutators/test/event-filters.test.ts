@@ -6,6 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Arena, arena, type Client } from './attacks/harness.ts';
 
+/** Whether the engine is later than 20.10 (API 1.41). */
+let newEngine: boolean;
 let a: Arena;
 let since: number;
 let until: number;
@@ -16,6 +18,7 @@ const q = (filters: Record<string, unknown>) => encodeURIComponent(JSON.stringif
 
 beforeAll(async () => {
   a = await arena();
+  newEngine = String((await a.engine.request('GET', '/version')).json.ApiVersion) !== '1.41';
   since = Math.floor(Date.now() / 1000) - 1;
   const api = a.mallory.api;
   const vol = `${a.run}-evvol`;
@@ -158,9 +161,12 @@ describe('events filters, evaluated by the proxy, as the engine evaluates them',
     for (const raw of cases) {
       const through = await answer(a.mallory.api, raw);
       const straight = await answer(a.engine, raw);
-      expect(through.status, raw).toBe(straight.status);
+      // Engine 20.10 answers a filter it cannot read with 500 (its error carries no type), where later engines
+      // and the proxy, on every engine, answer 400 (docs/configuration.md)
+      const refused = straight.status === 500 && !newEngine ? 400 : straight.status;
+      expect(through.status, raw).toBe(refused);
       expect(through.keys, raw).toEqual(straight.keys.filter((k) => mine.has(k)));
-      statuses.push(straight.status);
+      statuses.push(refused);
     }
     expect(statuses.filter((s) => s === 400).length).toBeGreaterThanOrEqual(2);
   });

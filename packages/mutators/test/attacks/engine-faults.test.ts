@@ -85,10 +85,18 @@ describe('an engine that fails a lookup of the proxy once', () => {
     expect(second.faulted.length).toBe(1);
     refused(first, 502, /API version cannot be read/);
     const next = await second.api.request('POST', '/containers/create', { body });
-    expect(next.status, next.text).toBe(201);
-    const mounts = (await a.inspect('containers', next.json.Id)).json.HostConfig.Mounts;
-    expect(mounts).toEqual([
-      expect.objectContaining({ Type: 'volume', VolumeOptions: expect.objectContaining({ Subpath: 'sub' }) }),
-    ]);
+    // as a proxy that read the version answers: on Engine 26 (API 1.45) a subpath mount; on 20.10, which has none,
+    // the refusal that names the engine's API version (which a version kept from the failure named too)
+    const control = await a.mallory.api.request('POST', '/containers/create', { body });
+    expect(next.status, next.text).toBe(control.status);
+    if (control.status === 201) {
+      const mounts = (await a.inspect('containers', next.json.Id)).json.HostConfig.Mounts;
+      expect(mounts).toEqual([
+        expect.objectContaining({
+          Type: 'volume',
+          VolumeOptions: expect.objectContaining({ Subpath: 'sub' }),
+        }),
+      ]);
+    } else expect(next.json).toEqual(control.json);
   });
 });
