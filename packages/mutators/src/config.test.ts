@@ -140,6 +140,26 @@ describe('parseProxyConfig: environment substitution', () => {
     );
   });
 
+  // found by review (stop 26): kept as text, so that every instance had the same literal tenant name
+  it.each([
+    '${WORKSHOP_TENANT:?it must be set}',
+    '${WORKSHOP_TENANT?x}',
+    '$WORKSHOP_TENANT',
+    '${ WORKSHOP_TENANT }',
+    '${WORKSHOP_TENANT',
+    '${A:-${WORKSHOP_TENANT}}',
+  ])('refuses a variable reference in a form it does not read: %s', (ref) => {
+    expect(
+      failure(tenant().replace('tenant: alice', `tenant: "${ref}"`), { WORKSHOP_TENANT: 'bob' }),
+    ).toMatch(/^tenant\.yaml: middleware\[0\]\.tenant: a variable reference this file cannot read/);
+  });
+
+  it('reads $$ as a $', () => {
+    expect(parseProxyConfig('listen: "/run/a$$b.sock"\nmiddleware: []\n', FILE, {}).listen).toBe(
+      '/run/a$b.sock',
+    );
+  });
+
   it('treats an empty variable as unset', () => {
     expect(failure('listen: ${L}\nmiddleware: []\n', { L: '' })).toBe(
       'tenant.yaml: listen: environment variable L is not set',
@@ -230,9 +250,43 @@ describe('parseProxyConfig: errors name the file, the key and what is wrong', ()
     expect(failure('')).toMatch(/^tenant\.yaml: \(top level\): /);
   });
 
-  it('a middleware that refuses its options when built', () => {
-    expect(() => parseProxyConfig('middleware:\n  - type: stampLabels\n    labels: {}\n', FILE, {})).toThrow(
-      'stampLabels() needs at least one label',
+  it('a middleware that refuses its options when built, naming the entry (found by review, stop 26)', () => {
+    expect(failure('middleware:\n  - type: logRequests\n  - type: stampLabels\n    labels: {}\n')).toBe(
+      `${FILE}: middleware[1]: stampLabels() needs at least one label`,
+    );
+  });
+
+  // found by review (stop 26): each of these started, and left the proxy open
+  it.each([
+    [
+      'publishOn: localhost',
+      /middleware\[0\]: tenantNetwork\(\): publishOn must be one IP address of the host/,
+    ],
+    ['publishOn: "no"', /publishOn must be one IP address/],
+    ['publishOn: 0.0.0.0', /publishOn must be one IP address/],
+    ['publishOn: "::"', /publishOn must be one IP address/],
+    [
+      'network: host',
+      /middleware\[0\]: tenantNetwork\(\): defaultNetwork 'host' is not a network of the tenant's/,
+    ],
+    ['network: none', /defaultNetwork 'none' is not a network/],
+    ['network: "container:other"', /defaultNetwork 'container:other' is not a network/],
+  ])('a workshopTenant %s that would leave the tenant open', (option, message) => {
+    expect(failure(tenant(`    ${option}\n`))).toMatch(message);
+  });
+
+  it('a socketMode that is not a file mode in octal (found by review, stop 26)', () => {
+    // YAML 1.2 reads an unquoted 0600 as the decimal 600
+    for (const mode of ['0600', '"0690"', '99999', '"rw"', '-1', '"1234"'])
+      expect(failure(`socketMode: ${mode}\nmiddleware: []\n`), mode).toMatch(/^tenant\.yaml: socketMode: /);
+    expect(parseProxyConfig('socketMode: "0o640"\nmiddleware: []\n', FILE, {}).socketMode).toBe(0o640);
+    expect(parseProxyConfig('socketMode: 0o640\nmiddleware: []\n', FILE, {}).socketMode).toBe(0o640);
+  });
+
+  it('a YAML tag the file format does not have (found by review, stop 26: only warned of, and used as text)', () => {
+    expect(failure('middleware:\n  - type: !!js/function "x"\n')).toMatch(/not valid YAML or JSON/);
+    expect(failure(tenant().replace('tenant: alice', 'tenant: !foo alice'))).toMatch(
+      /not valid YAML or JSON/,
     );
   });
 });

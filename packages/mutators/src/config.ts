@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { logRequests, type Middleware, type OperationId, operationIds, type Upstream } from '@dockhand/core';
 import type { Logger } from 'pino';
 import * as v from 'valibot';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
 import { allowRoutes, denyUnknownRoutes } from './allow-routes.ts';
 import { buildkitGuard } from './buildkit-guard.ts';
 import { hostGuard } from './host-guard.ts';
@@ -129,7 +129,17 @@ type EntryType = keyof typeof entries;
 const fileSchema = v.strictObject({
   listen: v.optional(str),
   upstream: v.optional(str),
-  socketMode: v.optional(v.union([v.string(), v.number()])),
+  // a file mode: an octal string ('0660', '660', '0o660') or a number up to 0o777 (YAML 1.2 reads an unquoted
+  // 0660 as the decimal 660, a mode nobody meant: found by review, stop 26)
+  socketMode: v.optional(
+    v.union(
+      [
+        v.pipe(v.string(), v.regex(/^(?:0o?)?[0-7]{3}$/)),
+        v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(0o777)),
+      ],
+      "must be a file mode in octal, quoted ('0660') or as 0o660",
+    ),
+  ),
   middleware: v.array(v.looseObject({ type: str })),
 });
 
@@ -151,6 +161,24 @@ export interface ProxyConfig {
   readonly preflight?: (upstream: Upstream, log?: Logger) => Promise<void>;
 }
 
+/**
+ * A unix socket's file mode written in octal (`'0660'`, `'660'`, `'0o660'`), as `--socket-mode` and `socketMode`
+ * take it.
+ *
+ * @param text - the mode
+ * @returns the mode
+ * @throws {@link ConfigError} for anything else (`parseInt` read `0690` as `06`, and `99999` gave others access)
+ * @example
+ * ```ts
+ * parseSocketMode('0660'); // 0o660
+ * ```
+ */
+export function parseSocketMode(text: string): number {
+  if (!/^(?:0o?)?[0-7]{3}$/.test(text))
+    throw new ConfigError(`socket mode '${text}' is not a file mode in octal (e.g. 0660)`);
+  return Number.parseInt(text.replace(/^0o/, ''), 8);
+}
+
 /** A configuration file that cannot be used: the message names the file, the key and what is wrong. */
 export class ConfigError extends Error {
   /** The stable code: `DOCKHAND_CONFIG_INVALID`. */
@@ -163,14 +191,21 @@ export class ConfigError extends Error {
 }
 
 /**
- * Replaces `${NAME}` and `${NAME:-default}` in every string of a parsed document. A variable that is unset and
- * has no default is an error.
+ * Replaces `${NAME}` and `${NAME:-default}` in every string of a parsed document, and `$$` with `$`. A variable
+ * that is unset and has no default is an error, and so is any other `$` before a letter or a brace: a reference in
+ * another form (compose's `${NAME:?message}`, `$NAME`, a nested default) was kept as text, and every instance got
+ * the same literal tenant name (found by review, stop 26).
  */
 function substitute(value: unknown, env: NodeJS.ProcessEnv, file: string, path: string): unknown {
   if (typeof value === 'string') {
     return value.replace(
-      /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
-      (_, name: string, fallback?: string) => {
+      /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}$]*))?\}|\$(?=[{A-Za-z_])/g,
+      (match: string, name?: string, fallback?: string) => {
+        if (match === '$$') return '$';
+        if (name === undefined)
+          throw new ConfigError(
+            `${file}: ${path}: a variable reference this file cannot read in '${value}': write \${NAME} or \${NAME:-default} (and $$ for a $)`,
+          );
         const got = env[name];
         if (got !== undefined && got !== '') return got;
         if (fallback !== undefined) return fallback;
@@ -240,7 +275,12 @@ export function parseProxyConfig(
 ): ProxyConfig {
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    // a warning is an error too: an unknown tag (`!!js/function`) was only warned of, and its value used as text
+    // (found by review, stop 26)
+    const parsed = parseDocument(text);
+    const trouble = parsed.errors[0] ?? parsed.warnings[0];
+    if (trouble) throw trouble;
+    doc = parsed.toJS();
   } catch (err) {
     throw new ConfigError(`${file}: not valid YAML or JSON: ${(err as Error).message}`);
   }
@@ -263,7 +303,12 @@ export function parseProxyConfig(
       const issue = deepest(parsed.issues[0]);
       throw new ConfigError(`${file}: ${issuePath(where, issue)}: ${describe(issue)}`);
     }
-    return build(type, parsed.output as never);
+    try {
+      return build(type, parsed.output as never);
+    } catch (err) {
+      // what a middleware refuses when it is made names the entry too (found by review, stop 26)
+      throw new ConfigError(`${file}: ${where}: ${(err as Error).message}`);
+    }
   });
   const checks = middleware.flatMap((mw) => {
     const verify = (mw as Partial<WorkshopTenantMiddleware>).verifyInstanceVolumes;
@@ -280,7 +325,7 @@ export function parseProxyConfig(
       : {}),
     ...(top.output.listen ? { listen: top.output.listen } : {}),
     ...(top.output.upstream ? { upstream: top.output.upstream } : {}),
-    ...(mode !== undefined ? { socketMode: typeof mode === 'number' ? mode : Number.parseInt(mode, 8) } : {}),
+    ...(mode !== undefined ? { socketMode: typeof mode === 'number' ? mode : parseSocketMode(mode) } : {}),
     middleware,
   };
 }

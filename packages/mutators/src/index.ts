@@ -1,7 +1,13 @@
 export { allowRoutes, DENIED_BY_DEFAULT, denyUnknownRoutes, TENANT_ROUTES } from './allow-routes.ts';
 export { type BuildKitGuardOptions, buildkitGuard } from './buildkit-guard.ts';
 export { rewriteSolve } from './buildkit-solve.ts';
-export { ConfigError, loadProxyConfig, type ProxyConfig, parseProxyConfig } from './config.ts';
+export {
+  ConfigError,
+  loadProxyConfig,
+  type ProxyConfig,
+  parseProxyConfig,
+  parseSocketMode,
+} from './config.ts';
 export { scopeImageReads } from './create-image.ts';
 export { imageNotFound, type MutatorErrorCode, mutatorErrorCodes, notFound, refuse } from './errors.ts';
 export { assertUnambiguous, field, foldKey, type JsonObject, setField } from './fields.ts';

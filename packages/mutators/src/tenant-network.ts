@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { type Context, type Middleware, on } from '@dockhand/core';
 import { containerFacts } from './container-facts.ts';
 import { createImage } from './create-image.ts';
@@ -28,6 +29,8 @@ export interface TenantNetworkOptions {
 
 const DEFAULT_BRIDGE = new Set(['', 'default', 'bridge']);
 const ANY_ADDRESS = new Set(['', '0.0.0.0', '::']);
+/** Network modes that are no network: the host's, and none. */
+const HOST_MODES = new Set(['host', 'none']);
 
 /** A port as the engine keys it: `80` is `80/tcp`. */
 function portKey(port: string): string {
@@ -103,8 +106,19 @@ export function tenantNetwork(options: TenantNetworkOptions = {}): Middleware {
   const publishOn = options.publishOn ?? '127.0.0.1';
   if (network !== undefined && DEFAULT_BRIDGE.has(network))
     throw new TypeError(`tenantNetwork(): defaultNetwork '${network}' is the engine's default network`);
-  if (publishOn !== false && (typeof publishOn !== 'string' || publishOn === ''))
-    throw new TypeError('tenantNetwork(): publishOn must be an address or false');
+  // the network every tenant container joins: the host's, none, or another container's would be no network of
+  // the tenant's (found by review, stop 26: `network: host` put every tenant container on the host's network)
+  if (network !== undefined && (HOST_MODES.has(network) || network.startsWith('container:')))
+    throw new TypeError(`tenantNetwork(): defaultNetwork '${network}' is not a network of the tenant's`);
+  // an address the engine cannot read, it binds on every address (found by review, stop 26: `publishOn: localhost`
+  // published every port on 0.0.0.0, where other tenants reached it), as it does for the unspecified ones
+  if (
+    publishOn !== false &&
+    (typeof publishOn !== 'string' || isIP(publishOn) === 0 || ANY_ADDRESS.has(publishOn))
+  )
+    throw new TypeError(
+      `tenantNetwork(): publishOn must be one IP address of the host (not ${JSON.stringify(publishOn)}), or false to leave bindings as sent`,
+    );
 
   /** The binding a tenant's request asks for, bound where the policy says, or refused. */
   const bound = (port: string, binding: unknown): JsonObject => {

@@ -154,7 +154,7 @@ async function checkInstanceObjects(
         cause,
       );
     const path = `/${kind}s/${encodeURIComponent(name)}`;
-    let found: { Name?: unknown; Labels?: Record<string, string> | null };
+    let found: { Name?: unknown; Labels?: Record<string, string> | null; Driver?: unknown };
     try {
       const reply = await upstream.request({ path });
       if (reply.status === 404) {
@@ -178,6 +178,15 @@ async function checkInstanceObjects(
         `an instance ${kind} belongs to a tenant (created by it before the instance): the proxy serves nothing`,
       );
       throw taken(kind, name, 'was created by another workshop attendee, not by the instance');
+    }
+    // the engine's host network, or none, named by its id (found by review, stop 26: by name it put every tenant
+    // container on the host's network; names are refused when the preset is made)
+    if (kind === 'network' && (found.Driver === 'host' || found.Driver === 'null')) {
+      log?.error(
+        { network: name },
+        'the instance network is the host network, or none: the proxy serves nothing',
+      );
+      throw taken(kind, name, `is the engine's ${found.Driver === 'host' ? 'host network' : 'network none'}`);
     }
   }
 }

@@ -1,6 +1,6 @@
 import { unlink, writeFile } from 'node:fs/promises';
 import { createProxy, type Middleware } from '@dockhand/core';
-import { loadProxyConfig, type ProxyConfig } from '@dockhand/mutators';
+import { loadProxyConfig, type ProxyConfig, parseSocketMode } from '@dockhand/mutators';
 import type { Command } from 'commander';
 import { createCliLogger } from '../logger.ts';
 
@@ -64,13 +64,22 @@ export function registerProxy(program: Command): void {
       }
       const upstream =
         flags.upstream ?? fromFile.upstream ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
-      const mode =
-        flags.socketMode !== undefined
-          ? Number.parseInt(flags.socketMode, 8)
-          : (fromFile.socketMode ?? 0o660);
+      let mode: number;
+      try {
+        mode =
+          flags.socketMode !== undefined ? parseSocketMode(flags.socketMode) : (fromFile.socketMode ?? 0o660);
+      } catch (err) {
+        logger.fatal({ code: (err as { code?: string }).code }, `--socket-mode: ${(err as Error).message}`);
+        process.exitCode = 2;
+        return;
+      }
       // the access log, not a logging middleware: it keeps the byte lane open for what the pipeline leaves alone
       const proxy = createProxy({ upstream, middleware, logger, accessLog: true });
-      const target = listen.includes('/') ? { path: listen.replace(/^unix:\/\//, ''), mode } : listen;
+      // a socket path (or unix://...), else host:port (or tcp://host:port)
+      const target =
+        listen.includes('/') && !listen.startsWith('tcp://')
+          ? { path: listen.replace(/^unix:\/\//, ''), mode }
+          : listen;
       // what the pipeline must check on the engine before it serves (a workshop instance's own volumes, which a
       // tenant may have created first): a failure exits before listening, so nothing is served and no healthcheck
       // passes
@@ -84,7 +93,15 @@ export function registerProxy(program: Command): void {
           return;
         }
       }
-      await proxy.listen(target);
+      try {
+        await proxy.listen(target);
+      } catch (err) {
+        // a directory that does not exist, an address in use, ...: a line that says so, not a stack trace
+        logger.fatal({ listen }, `cannot listen on ${listen}: ${(err as Error).message}`);
+        await proxy.close().catch(() => {});
+        process.exitCode = 1;
+        return;
+      }
       if (flags.readyFile) await writeFile(flags.readyFile, `${process.pid}\n`);
       const stop = async (signal: string) => {
         logger.info({ signal }, 'shutting down');
