@@ -429,13 +429,32 @@ function imagesOf(list: Instruction[], buildArgs: Record<string, string>, trigge
  * ```
  */
 export function onBuildReads(triggers: readonly string[]): { images: string[]; remote: string[] } {
-  const list = triggers.map((t) => {
+  const list = onBuildInstructions(triggers);
+  return { images: imagesOf(list, {}, true).map((i) => i.ref), remote: remoteOf(list) };
+}
+
+/**
+ * An image's `ONBUILD` triggers as the builder reads them: each one a Dockerfile of its own (comments and
+ * continuations included), which must be one instruction. Every check of the triggers reads them so (found by
+ * review, stop 26: the label check read each as one line, and `LABEL dockhand.ten\<newline>ant=<victim>`, set
+ * through a commit's `OnBuild`, planted another tenant's label on the images of a classic build's steps).
+ *
+ * @param triggers - the image's `Config.OnBuild`
+ * @returns one instruction per trigger
+ * @throws {@link @dockhand/core!DockhandError} `DOCKHAND_IMAGE_POLICY` for a trigger that is not one instruction,
+ *   or that {@link parseDockerfile} refuses
+ * @example
+ * ```ts
+ * onBuildInstructions(['# c\nLABEL a=b']); // [{ keyword: 'label', ... }]
+ * ```
+ */
+export function onBuildInstructions(triggers: readonly string[]): Instruction[] {
+  return triggers.map((t) => {
     const parsed = parseDockerfile(Buffer.from(t, 'utf8').toString('latin1'));
     if (parsed.length !== 1)
       throw refuse('DOCKHAND_IMAGE_POLICY', 'an ONBUILD trigger of the base image is not one instruction');
     return parsed[0]!;
   });
-  return { images: imagesOf(list, {}, true).map((i) => i.ref), remote: remoteOf(list) };
 }
 
 const REMOTE_SOURCE = /^(?:https?:\/\/|git:\/\/|ssh:\/\/|git@)/i;
@@ -466,12 +485,21 @@ function remoteOf(list: Instruction[]): string[] {
     if (ins.keyword !== 'add') continue;
     let args: string[] | undefined;
     if (ins.args.startsWith('[')) {
+      // the builder decodes the first JSON value and ignores what follows it (Go's json.Decoder): only an array of
+      // strings and nothing after it is read alike here (found by review, stop 26: `ADD ["http://...","/x"]x` was
+      // one word here, no source, and a fetch from the host's loopback to the engine)
+      let parsed: unknown;
       try {
-        const parsed: unknown = JSON.parse(Buffer.from(ins.args, 'latin1').toString('utf8'));
-        if (Array.isArray(parsed)) args = parsed.map(String);
+        parsed = JSON.parse(Buffer.from(ins.args, 'latin1').toString('utf8'));
       } catch {
-        args = undefined;
+        parsed = undefined;
       }
+      if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === 'string'))
+        throw refuse(
+          'DOCKHAND_IMAGE_POLICY',
+          `ADD ${ins.args}: arguments that start with [ must be a JSON array of strings and nothing more to be checked here`,
+        );
+      args = parsed;
     }
     args ??= ins.args.split(WORD_SPACE);
     for (const src of args.slice(0, -1)) {

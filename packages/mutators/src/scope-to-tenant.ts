@@ -1,9 +1,8 @@
 import { type Context, compose, DockhandError, type Middleware, on, untouchedWhen } from '@dockhand/core';
-import { onBuildReads } from './build-context.ts';
+import { onBuildInstructions, onBuildReads } from './build-context.ts';
 import { classicBuild, pinClassicBuild } from './classic-build.ts';
 import { type ContainerFacts, containerFacts } from './container-facts.ts';
 import { createImage, imageFacts, scopeImageReads } from './create-image.ts';
-import { parseInstruction } from './dockerfile-parser.ts';
 import { engineList } from './engine-list.ts';
 import { engineApiVersion, versionAtLeast } from './engine-version.ts';
 import { daemonImageName, imageNotFound, refuse, saveNotFound } from './errors.ts';
@@ -857,10 +856,7 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       const img = await visibleImage(ctx, ref);
       pins.set(ref, img.id);
       // the image's ONBUILD triggers run in this build: read only now, so that a foreign image's stay unseen
-      refuseLabelInstructions(
-        img.onBuild.map((t) => parseInstruction(Buffer.from(t, 'utf8').toString('latin1'))),
-        [label.key, HELPER_LABEL],
-      );
+      refuseLabelInstructions(onBuildInstructions(img.onBuild), [label.key, HELPER_LABEL]);
       const triggers = onBuildReads(img.onBuild);
       if (triggers.remote.length > 0) {
         throw refuse(

@@ -1059,6 +1059,20 @@ describe('what the engine would fetch from the host network (hostGuard, scopeToT
     },
   );
 
+  // found by review (stop 26): the builder decodes the first JSON value and ignores what follows; here the whole
+  // line failed JSON.parse, was split into one word, and had no source: the engine fetched from the host's loopback
+  it.each([
+    ['a JSON array with bytes after it', `FROM busybox\nADD ["${hostOnly}","/x"]x\n`],
+    ['a JSON array with a space and bytes after it', `FROM busybox\nADD ["${hostOnly}","/x"] x\n`],
+    ['an ONBUILD of one', `FROM busybox\nONBUILD ADD ["${hostOnly}","/x"]x\n`],
+    ['a JSON array holding a number', `FROM busybox\nADD ["${hostOnly}",1,"/x"]\n`],
+  ])('classic build with ADD in JSON form read otherwise by the builder: %s', async (_what, dockerfile) => {
+    const t = `${a.run}-addj${++n}`;
+    const { reply, id } = await build(a.mallory.api, `t=${t}`, dockerfile);
+    refused(reply, 403, /must be a JSON array of strings and nothing more/);
+    expect(id).toBeUndefined();
+  });
+
   it('BuildKit through /build (version=2), which no source policy reaches', async () => {
     const t = `${a.run}-v2${++n}`;
     const r = await a.mallory.api.request('POST', `/build?version=2&remote=client-session&session=x&t=${t}`);

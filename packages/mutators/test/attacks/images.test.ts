@@ -158,6 +158,36 @@ describe('label spoofing: what the tenant creates carries its own label (stampLa
     },
   );
 
+  // found by review (stop 26): a trigger set through a commit's OnBuild is read by the builder as a Dockerfile of
+  // its own (continuations, comments), where the label check read it as one line
+  it.each<[string, () => string]>([
+    ['a continuation inside the key', () => `LABEL dockhand.ten\\\nant=${a.victim.name}`],
+    ['a comment line first', () => `# x\nLABEL dockhand.tenant=${a.victim.name}`],
+    ['a continuation inside the instruction', () => `LA\\\nBEL dockhand.tenant=${a.victim.name}`],
+  ])(
+    "a base image whose ONBUILD trigger, set by a commit, sets the victim's label: %s",
+    async (_w, trigger) => {
+      const filters = encodeURIComponent(JSON.stringify({ label: [`dockhand.tenant=${a.victim.name}`] }));
+      const victims = async () =>
+        ((await a.engine.request('GET', `/images/json?all=1&filters=${filters}`)).json as unknown[]).length;
+      const before = await victims();
+      const base = `${a.run}-onbuild${++n}`;
+      const own = await a.ownContainer(`${base}-c`);
+      const commit = await a.mallory.api.request('POST', `/commit?container=${own}&repo=${base}&tag=1`, {
+        body: { OnBuild: [trigger()] },
+      });
+      expect(commit.status, commit.text).toBe(201);
+      const { reply, id } = await build(
+        a.mallory.api,
+        `t=${base}-child`,
+        `FROM ${base}:1 AS planted\nRUN true\nFROM busybox\nRUN true\n`,
+      );
+      refused(reply, 403, /set by the workshop/);
+      expect(id).toBeUndefined();
+      expect(await victims(), "no image with the victim's label").toBe(before);
+    },
+  );
+
   it('a Dockerfile LABEL of other keys still builds, with the variables it uses', async () => {
     const name = `${a.run}-labelled-ok`;
     const { reply, id } = await build(
