@@ -271,6 +271,11 @@ describe('parseProxyConfig: errors name the file, the key and what is wrong', ()
     ],
     ['network: none', /defaultNetwork 'none' is not a network/],
     ['network: "container:other"', /defaultNetwork 'container:other' is not a network/],
+    [
+      'socketPath: ../../run/docker.sock',
+      /target\.subpath '\.\.\/\.\.\/run\/docker\.sock' must be a path inside the volume/,
+    ],
+    ['labelKey: "a=b"', /labelKey 'a=b' must be a label key/],
   ])('a workshopTenant %s that would leave the tenant open', (option, message) => {
     expect(failure(tenant(`    ${option}\n`))).toMatch(message);
   });

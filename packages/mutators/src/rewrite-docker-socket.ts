@@ -43,6 +43,13 @@ const GUARDED = [
  * ```
  */
 export function rewriteDockerSocket(options: RewriteSocketOptions): Middleware {
+  // a subpath that leaves the volume would be a bind outside it on engines before API 1.45, which mount the
+  // socket by its host path (found by review, stop 26: not checked)
+  if ('subpath' in options.target) {
+    const sub = options.target.subpath;
+    if (sub === '' || sub.startsWith('/') || sub.split('/').some((part) => part === '..' || part === '.'))
+      throw new TypeError(`rewriteDockerSocket(): target.subpath '${sub}' must be a path inside the volume`);
+  }
   const sockets = new Set((options.socketPaths ?? DEFAULT_SOCKETS).map((p) => posix.normalize(p)));
   const guarded = (p: string) =>
     p === '/' ||

@@ -220,6 +220,9 @@ async function checkInstanceObjects(
 export function workshopTenant(options: WorkshopTenantOptions): WorkshopTenantMiddleware {
   if (!options.tenant) throw new TypeError('workshopTenant(): tenant is required');
   const key = options.labelKey ?? 'dockhand.tenant';
+  // the engine's label filter splits `key=value` at the first `=`: a key holding one would match another tenant's
+  if (key === '' || /[=\s]/.test(key))
+    throw new TypeError(`workshopTenant(): labelKey '${key}' must be a label key, without '=' or spaces`);
   const label = { key, value: options.tenant };
   const labels = { [key]: options.tenant };
   // made now and connected to the engine on the first request, so the whole pipeline (and what it leaves to the
