@@ -430,7 +430,9 @@ export function hostGuard(options: HostGuardOptions = {}): Middleware {
   const checkRegistries = hostRegistryCheck(options);
   const build: Middleware = on('ImageBuild', async (ctx, next) => {
     const q = ctx.request.query;
-    const net = (q.get('networkmode') ?? '').toLowerCase();
+    // as written: the engine's names are case-sensitive, and `Bridge` is no mode but a network of that name, maybe
+    // another tenant's (found by review, stop 26: a build's steps joined it and read another tenant's web server)
+    const net = q.get('networkmode') ?? '';
     if (net !== '' && net !== 'default' && net !== 'bridge' && net !== 'none') {
       throw refuse('DOCKHAND_HOST_ESCAPE', `building with network mode '${net}' is not allowed here`);
     }

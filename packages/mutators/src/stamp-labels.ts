@@ -174,6 +174,13 @@ export function stampLabels(options: StampOptions): Middleware {
       }
       assertUnambiguousJson(raw, 'the labels parameter');
     }
+    // the engine makes each of these a LABEL step of its own, in key order: one of the helpers' label ran before
+    // the tenant's, and that step's container carried it alone (found by review, stop 26)
+    if (current !== null && typeof current === 'object' && Object.hasOwn(current, HELPER_LABEL))
+      throw refuse(
+        'DOCKHAND_LABEL_SPOOF',
+        `the label ${HELPER_LABEL} is set by the workshop; use another key`,
+      );
     ctx.request.query.set('labels', JSON.stringify({ ...current, ...labels }));
     const classic = await classicBuild(ctx);
     // and the helpers' label: a classic build step carries the Dockerfile's labels and no tenant label, and one

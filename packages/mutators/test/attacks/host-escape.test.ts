@@ -336,6 +336,9 @@ describe('host-escape fields of HostConfig are refused (hostGuard, DOCKHAND_HOST
   it.each([
     ['networkmode=host', 'networkmode=host', /network mode 'host'/],
     ['networkmode=container:<id>', `networkmode=container:${'0'.repeat(12)}`, /network mode/],
+    // found by review (stop 26): to the engine a network of that name, which may be another tenant's
+    ['networkmode=Bridge', 'networkmode=Bridge', /network mode 'Bridge'/],
+    ['networkmode=NONE', 'networkmode=NONE', /network mode 'NONE'/],
     ['cgroupparent', 'cgroupparent=/', /cgroupparent/],
     ['extrahosts', `extrahosts=${encodeURIComponent('["docker:127.0.0.1"]')}`, /extrahosts/],
   ])('build with %s', async (_w, query, message) => {

@@ -188,6 +188,20 @@ describe('label spoofing: what the tenant creates carries its own label (stampLa
     },
   );
 
+  // found by review (stop 26): the engine makes each label of the parameter a LABEL step, in key order, and the
+  // step of the helpers' label ran before the tenant's, its container carrying that label alone
+  it("build whose labels parameter names the proxy helpers' label", async () => {
+    const name = `${a.run}-helper-param${++n}`;
+    const labels = encodeURIComponent(JSON.stringify({ 'dockhand.helper': a.victim.name }));
+    const { reply, id } = await build(
+      a.mallory.api,
+      `t=${name}&labels=${labels}`,
+      'FROM busybox\nRUN true\n',
+    );
+    refused(reply, 403, /dockhand\.helper is set by the workshop/);
+    expect(id).toBeUndefined();
+  });
+
   it('a Dockerfile LABEL of other keys still builds, with the variables it uses', async () => {
     const name = `${a.run}-labelled-ok`;
     const { reply, id } = await build(
