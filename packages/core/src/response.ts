@@ -215,7 +215,7 @@ export class ProxyResponse {
    * it: once more than `maxBytes` wait for the client, the messages that follow are dropped until it catches up.
    * The engine drops events for a subscriber that falls behind too, but only after waiting 100 ms for each,
    * and every action on the engine waits with it: a client that never reads its stream slowed every user of the
-   * engine (found in stop 26: a container create and remove took 205 ms instead of 8).
+   * engine (found in stop 26: a volume create and remove took 205 ms instead of 8).
    *
    * @param maxBytes - the most bytes kept for the client while it is behind
    * @example

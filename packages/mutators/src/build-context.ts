@@ -328,7 +328,11 @@ function upToTarget(list: Instruction[], target: string | undefined): Instructio
   return list;
 }
 
-function imagesOf(list: Instruction[], buildArgs: Record<string, string>, triggers: boolean): ImageRead[] {
+function imagesOf(
+  list: readonly Instruction[],
+  buildArgs: Record<string, string>,
+  triggers: boolean,
+): ImageRead[] {
   // the builder expands `FROM` with the ARGs declared before the first `FROM` only, a build arg replacing the
   // default of a declared one; a variable it does not know this way is refused, never guessed
   const globals = new Map<string, string | undefined>();
@@ -417,20 +421,20 @@ function imagesOf(list: Instruction[], buildArgs: Record<string, string>, trigge
  * What the `ONBUILD` triggers of an image read when a build starts from it: the images their `--from` name (each an
  * image, as it may be in the build that runs them) and the remote sources their `ADD` fetch. A trigger runs in that
  * build whoever set it: a Dockerfile, a commit's or an import's `changes`, or a pulled image's publisher. The
- * builder parses each trigger as a Dockerfile of its own (comments and continuations included), and so does this.
+ * builder parses each trigger as a Dockerfile of its own (comments and continuations included), and so does
+ * {@link onBuildInstructions}, which gives what this reads.
  *
- * @param triggers - the image's `Config.OnBuild`
+ * @param triggers - the image's triggers, as {@link onBuildInstructions} reads them
  * @returns the images and remote sources the triggers read
- * @throws {@link @dockhand/core!DockhandError} for a trigger that is not one instruction, or a reference the check
- *   cannot read exactly (see {@link dockerfileImages})
+ * @throws {@link @dockhand/core!DockhandError} for a reference the check cannot read exactly (see
+ *   {@link dockerfileImages})
  * @example
  * ```ts
- * onBuildReads(['COPY --from=other / /x']); // { images: ['other'], remote: [] }
+ * onBuildReads(onBuildInstructions(['COPY --from=other / /x'])); // { images: ['other'], remote: [] }
  * ```
  */
-export function onBuildReads(triggers: readonly string[]): { images: string[]; remote: string[] } {
-  const list = onBuildInstructions(triggers);
-  return { images: imagesOf(list, {}, true).map((i) => i.ref), remote: remoteOf(list) };
+export function onBuildReads(triggers: readonly Instruction[]): { images: string[]; remote: string[] } {
+  return { images: imagesOf(triggers, {}, true).map((i) => i.ref), remote: remoteOf(triggers) };
 }
 
 /**
@@ -478,7 +482,7 @@ export function dockerfileRemoteSources(dockerfile: string, target?: string): st
   return remoteOf(upToTarget(parseDockerfile(dockerfile), target));
 }
 
-function remoteOf(list: Instruction[]): string[] {
+function remoteOf(list: readonly Instruction[]): string[] {
   const found: string[] = [];
   for (let ins of list) {
     while (ins.keyword === 'onbuild') ins = parseInstruction(ins.args);

@@ -126,6 +126,9 @@ const entries = {
 
 type EntryType = keyof typeof entries;
 
+/** A file mode written in octal: `0660`, `660`, `0o660`. */
+const OCTAL_MODE = /^(?:0o?)?[0-7]{3}$/;
+
 const fileSchema = v.strictObject({
   listen: v.optional(str),
   upstream: v.optional(str),
@@ -134,7 +137,7 @@ const fileSchema = v.strictObject({
   socketMode: v.optional(
     v.union(
       [
-        v.pipe(v.string(), v.regex(/^(?:0o?)?[0-7]{3}$/)),
+        v.pipe(v.string(), v.regex(OCTAL_MODE)),
         v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(0o777)),
       ],
       "must be a file mode in octal, quoted ('0660') or as 0o660",
@@ -174,7 +177,7 @@ export interface ProxyConfig {
  * ```
  */
 export function parseSocketMode(text: string): number {
-  if (!/^(?:0o?)?[0-7]{3}$/.test(text))
+  if (!OCTAL_MODE.test(text))
     throw new ConfigError(`socket mode '${text}' is not a file mode in octal (e.g. 0660)`);
   return Number.parseInt(text.replace(/^0o/, ''), 8);
 }

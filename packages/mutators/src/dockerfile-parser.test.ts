@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { dockerfileImages, dockerfileRemoteSources, onBuildReads } from './build-context.ts';
+import {
+  dockerfileImages,
+  dockerfileRemoteSources,
+  onBuildInstructions,
+  onBuildReads,
+} from './build-context.ts';
 import { parseDockerfile, parseInstruction } from './dockerfile-parser.ts';
 
 /** A Dockerfile's bytes as the proxy holds them: one character per byte. */
@@ -113,9 +118,9 @@ describe('dockerfileImages, found by review (stop 16)', () => {
   });
 
   it('reads each ONBUILD trigger as a Dockerfile of its own, comments and continuations included', () => {
-    expect(onBuildReads(['# c\nCOPY --from=victim / /s']).images).toEqual(['victim']);
-    expect(onBuildReads(['COPY \\\n --from=victim / /s']).images).toEqual(['victim']);
-    expect(() => onBuildReads(['RUN a\nRUN b'])).toThrow(/not one instruction/);
+    expect(onBuildReads(onBuildInstructions(['# c\nCOPY --from=victim / /s'])).images).toEqual(['victim']);
+    expect(onBuildReads(onBuildInstructions(['COPY \\\n --from=victim / /s'])).images).toEqual(['victim']);
+    expect(() => onBuildInstructions(['RUN a\nRUN b'])).toThrow(/not one instruction/);
   });
 });
 

@@ -140,11 +140,7 @@ export class Ownership {
     this.#owned[kind].delete(id);
     if (kind === 'volume') {
       this.#volumeSince.delete(id);
-      const n = this.volumeRemovals(id) + 1;
-      this.#volumeRemovals.delete(id);
-      this.#volumeRemovals.set(id, n);
-      if (this.#volumeRemovals.size > GONE_KEPT)
-        this.#volumeRemovals.delete(this.#volumeRemovals.keys().next().value!);
+      keepNewest(this.#volumeRemovals, id, this.volumeRemovals(id) + 1);
     }
     // a removed container's execs are gone with it (found by review, stop 24: the map grew by every exec made)
     if (kind === 'container')
@@ -447,10 +443,7 @@ export class Ownership {
 
   /** Keeps the latest removal of a volume name, the newest {@link GONE_KEPT} names. */
   #noteVolumeGone(name: string, timeNano: number): void {
-    const last = Math.max(this.#volumeGone.get(name) ?? 0, timeNano);
-    this.#volumeGone.delete(name);
-    this.#volumeGone.set(name, last);
-    if (this.#volumeGone.size > GONE_KEPT) this.#volumeGone.delete(this.#volumeGone.keys().next().value!);
+    keepNewest(this.#volumeGone, name, Math.max(this.#volumeGone.get(name) ?? 0, timeNano));
   }
 
   /**
@@ -513,6 +506,13 @@ function parsedOr(text: string): unknown {
 
 /** How many volume names' last removal the watcher keeps. */
 const GONE_KEPT = 10_000;
+
+/** Sets a name's value as the newest of a map that keeps the newest {@link GONE_KEPT} names. */
+function keepNewest(map: Map<string, number>, name: string, value: number): void {
+  map.delete(name);
+  map.set(name, value);
+  if (map.size > GONE_KEPT) map.delete(map.keys().next().value!);
+}
 
 /** The engine's time of a volume's making (`CreatedAt`), in ms; now when it is not readable. */
 function madeAt(created: string | undefined): number {

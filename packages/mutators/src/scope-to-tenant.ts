@@ -856,8 +856,9 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       const img = await visibleImage(ctx, ref);
       pins.set(ref, img.id);
       // the image's ONBUILD triggers run in this build: read only now, so that a foreign image's stay unseen
-      refuseLabelInstructions(onBuildInstructions(img.onBuild), [label.key, HELPER_LABEL]);
-      const triggers = onBuildReads(img.onBuild);
+      const read = onBuildInstructions(img.onBuild);
+      refuseLabelInstructions(read, [label.key, HELPER_LABEL]);
+      const triggers = onBuildReads(read);
       if (triggers.remote.length > 0) {
         throw refuse(
           'DOCKHAND_HOST_ESCAPE',
