@@ -2,6 +2,7 @@ import http2, { type ClientHttp2Session, type IncomingHttpHeaders, type ServerHt
 import { Duplex, PassThrough } from 'node:stream';
 import { compose, DockhandError, type Middleware, on, type Upstream } from '@dockhand/core';
 import type { Logger } from 'pino';
+import { answerBuildRefused } from './build-refusal.ts';
 import {
   checkSourceLookup,
   namespaceOf,
@@ -177,10 +178,11 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
       // inside a 200 stream, as the engine reports a BuildKit build that failed: dockerode's and testcontainers'
       // builds rejected a refusal's status by throwing where nothing could catch it, and the process died (found by
       // review, stop 25)
-      const message =
-        'BuildKit builds through /build cannot be limited to your images here; use docker buildx (the default docker build) or DOCKER_BUILDKIT=0';
-      ctx.log.warn({ code: 'DOCKHAND_IMAGE_POLICY', path: ctx.path }, message);
-      ctx.respondLines(200, [{ errorDetail: { message }, error: message }]);
+      answerBuildRefused(
+        ctx,
+        'DOCKHAND_IMAGE_POLICY',
+        'BuildKit builds through /build cannot be limited to your images here; use docker buildx (the default docker build) or DOCKER_BUILDKIT=0',
+      );
       return;
     }
     if (ctx.operation !== 'ImageBuild') {

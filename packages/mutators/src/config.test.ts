@@ -96,6 +96,7 @@ describe('parseProxyConfig: valid files', () => {
             '    projectMount: /mnt/project',
             '    shared: { networks: [workshop], volumes: [datasets] }',
             '    allowBinds: ["/srv/datasets/**"]',
+            '    classicBuilds: false',
             '',
           ].join('\n'),
         ),
@@ -103,6 +104,13 @@ describe('parseProxyConfig: valid files', () => {
         {},
       ),
     ).not.toThrow();
+  });
+
+  it('builds refuseClassicBuilds, which acts on /build alone, and takes classicBuilds only as a boolean', () => {
+    const config = parseProxyConfig('middleware:\n  - type: refuseClassicBuilds\n', FILE, {});
+    expect(routesOf(config.middleware[0]!)).toEqual(new Set(['ImageBuild']));
+    expect(failure(tenant('    classicBuilds: "no"\n'))).toMatch(/middleware\[0\]\.classicBuilds/);
+    expect(failure('middleware:\n  - type: refuseClassicBuilds\n    except: [alice]\n')).toMatch(/except/);
   });
 });
 
@@ -176,7 +184,7 @@ describe('parseProxyConfig: environment substitution', () => {
 describe('parseProxyConfig: errors name the file, the key and what is wrong', () => {
   it('an unknown middleware type, with the known ones', () => {
     expect(failure('middleware:\n  - type: hostGuard\n  - type: workshopTenat\n')).toBe(
-      "tenant.yaml: middleware[1].type: unknown middleware type 'workshopTenat' (known: workshopTenant, stampLabels, scopeToTenant, mountPolicy, rewriteDockerSocket, hostGuard, tenantNetwork, buildkitGuard, allowRoutes, denyUnknownRoutes, logRequests)",
+      "tenant.yaml: middleware[1].type: unknown middleware type 'workshopTenat' (known: workshopTenant, stampLabels, scopeToTenant, mountPolicy, rewriteDockerSocket, hostGuard, tenantNetwork, buildkitGuard, allowRoutes, denyUnknownRoutes, logRequests, refuseClassicBuilds)",
     );
   });
 

@@ -7,6 +7,7 @@ import { allowRoutes, denyUnknownRoutes } from './allow-routes.ts';
 import { buildkitGuard } from './buildkit-guard.ts';
 import { hostGuard } from './host-guard.ts';
 import { mountPolicy } from './mount-policy.ts';
+import { refuseClassicBuilds } from './refuse-classic-builds.ts';
 import { rewriteDockerSocket } from './rewrite-docker-socket.ts';
 import { scopeToTenant } from './scope-to-tenant.ts';
 import { stampLabels } from './stamp-labels.ts';
@@ -48,6 +49,7 @@ const entries = {
     localRegistries: v.optional(strings),
     registries: v.optional(strings),
     reservedImages: v.optional(strings),
+    classicBuilds: v.optional(v.boolean()),
   }),
   stampLabels: v.strictObject({ type: v.literal('stampLabels'), labels }),
   scopeToTenant: v.strictObject({
@@ -122,6 +124,7 @@ const entries = {
   }),
   denyUnknownRoutes: v.strictObject({ type: v.literal('denyUnknownRoutes') }),
   logRequests: v.strictObject({ type: v.literal('logRequests') }),
+  refuseClassicBuilds: v.strictObject({ type: v.literal('refuseClassicBuilds') }),
 } as const;
 
 type EntryType = keyof typeof entries;
@@ -358,6 +361,8 @@ function build(type: EntryType, o: Record<string, never>): Middleware {
       return denyUnknownRoutes();
     case 'logRequests':
       return logRequests();
+    case 'refuseClassicBuilds':
+      return refuseClassicBuilds();
   }
 }
 

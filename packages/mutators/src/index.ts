@@ -20,6 +20,7 @@ export { holdNames } from './name-holds.ts';
 export type { NetworkPolicy } from './network-settings.ts';
 export { type OwnedKind, Ownership } from './ownership.ts';
 export { checkPsArgs } from './ps-args.ts';
+export { refuseClassicBuilds } from './refuse-classic-builds.ts';
 export type { RegistryRules } from './registry-host.ts';
 export {
   type RewriteSocketOptions,

@@ -9,6 +9,7 @@ import { imageVisible } from './image-policy.ts';
 import { mountPolicy } from './mount-policy.ts';
 import { holdNames } from './name-holds.ts';
 import { Ownership } from './ownership.ts';
+import { refuseClassicBuilds } from './refuse-classic-builds.ts';
 import { rewriteDockerSocket } from './rewrite-docker-socket.ts';
 import { scopeToTenant } from './scope-to-tenant.ts';
 import { stampLabels } from './stamp-labels.ts';
@@ -92,6 +93,12 @@ export interface WorkshopTenantOptions {
    * stop 20).
    */
   readonly reservedImages?: readonly string[];
+  /**
+   * Whether classic builds (`DOCKER_BUILDKIT=0`, a `POST /build` without `version=2`) are served (default `true`).
+   * `false` refuses them ({@link refuseClassicBuilds}), for an operator who would rather not rely on the proxy
+   * reading each Dockerfile as the engine's parser does; BuildKit builds, the docker CLI's default, still work.
+   */
+  readonly classicBuilds?: boolean;
 }
 
 /** The middleware {@link workshopTenant} returns: the tenant's pipeline, and the check it makes before serving. */
@@ -281,6 +288,8 @@ export function workshopTenant(options: WorkshopTenantOptions): WorkshopTenantMi
     holdNames(),
     scopeImageReads((img) => imageVisible(img, label, { reserved })),
     allowRoutes(TENANT_ROUTES),
+    // before any check reads a classic build's context
+    ...(options.classicBuilds === false ? [refuseClassicBuilds()] : []),
     hostGuard({
       ...(options.networkSubnets === undefined ? {} : { network: { subnets: options.networkSubnets } }),
       ...(options.localRegistries === undefined ? {} : { localRegistries: options.localRegistries }),
