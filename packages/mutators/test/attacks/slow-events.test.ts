@@ -3,6 +3,8 @@
 // action that makes an event waits with it (measured straight on this engine in stop 26: a volume create and
 // remove took 205 ms instead of 8, until the subscriber went away). A proxy that stops reading the engine's stream
 // when its client stops reading passes that on: the proxy must read the engine's stream at the engine's pace.
+// A container's stats stream is served by the engine the same way (a collector shared by every container, which
+// waits 100 ms a round for each stream that has not taken 1,024 stats).
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
@@ -88,6 +90,68 @@ describe('an event stream its client never reads', { timeout: 120_000 }, () => {
       expect(received).toBeLessThan(made / 2);
     } finally {
       await relay.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a stats stream its client never reads', { timeout: 120_000 }, () => {
+  it('does not stop the proxy reading the engine, and the client gets whole messages', async () => {
+    // the tenant's running container, and a relay in front of the engine that makes each of its stats 1 MiB (the
+    // engine's are about 2 KiB a second: its 1,024 take 17 minutes to pile up) and counts those the proxy takes
+    const c = await a.mallory.api.request('POST', `/containers/create?name=${a.run}-stats`, {
+      body: { Image: 'busybox', Cmd: ['sleep', '120'], Labels: { 'dockhand.test': a.run } },
+    });
+    expect(c.status, c.text).toBe(201);
+    const id = c.json.Id as string;
+    expect((await a.mallory.api.request('POST', `/containers/${id}/start`)).status).toBe(204);
+    const dir = await mkdtemp(join(tmpdir(), 'dockhand-slow-stats-'));
+    let taken = 0;
+    const relay = createProxy({
+      upstream: `unix://${ENGINE_SOCKET}`,
+      middleware: [
+        on('ContainerStats', async (ctx, next) => {
+          await next();
+          ctx.response!.transformJsonLines((m) => {
+            taken++;
+            return { ...(m as object), pad: 'x'.repeat(1024 * 1024) };
+          });
+        }),
+      ],
+    });
+    await relay.listen(join(dir, 'engine.sock'));
+    try {
+      await using second = await secondProxy(a.mallory, `unix://${join(dir, 'engine.sock')}`);
+      // by its full id, as `docker stats` asks: a container the proxy knows to be the tenant's
+      expect((await second.api.request('GET', `/containers/${id}/json`)).status).toBe(200);
+      const stats = connect(second.socket);
+      await once(stats, 'connect');
+      stats.write(`GET /containers/${id}/stats?stream=1 HTTP/1.1\r\nHost: d\r\n\r\n`);
+      stats.pause();
+      // the engine sends one a second: they all reach the proxy while its client reads nothing (before: the
+      // proxy stopped taking them after two, and the engine's buffer for the stream filled from there)
+      await new Promise((r) => setTimeout(r, 8_000));
+      expect(taken).toBeGreaterThanOrEqual(6);
+
+      // what the client then reads is whole messages, the first of which it was sent
+      let text = '';
+      stats.setEncoding('latin1').on('data', (d: string) => {
+        text += d;
+      });
+      stats.resume();
+      await new Promise((r) => setTimeout(r, 2_500));
+      stats.destroy();
+      const body = text.slice(text.indexOf('\r\n\r\n') + 4);
+      const lines = body.split('\n').filter((l) => l.includes('"pad"'));
+      expect(lines.length).toBeGreaterThan(0);
+      // (a chunked body: each line is read from its opening brace to its closing one)
+      for (const line of lines) {
+        const json = line.slice(line.indexOf('{'), line.lastIndexOf('}') + 1);
+        expect(() => JSON.parse(json)).not.toThrow();
+      }
+    } finally {
+      await relay.close();
+      await a.engine.request('DELETE', `/containers/${id}?force=1`);
       await rm(dir, { recursive: true, force: true });
     }
   });

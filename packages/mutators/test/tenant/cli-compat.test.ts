@@ -135,6 +135,27 @@ describe('the docker CLI through a workshop tenant, as on the engine', { timeout
     expect(verbose.code, verbose.stderr).toBe(0);
     expect(verbose.stdout).toContain('Local Volumes space usage:');
   });
+  // the stats stream goes through the pipeline since stop 27 (read at the engine's pace, not the client's)
+  it('docker stats, one shot and as a stream', async () => {
+    const name = `${t.testLabel}-stats`;
+    const run = await t.docker(['run', '-d', '--name', name, 'busybox:latest', 'sleep', '120']);
+    expect(run.code, run.stderr).toBe(0);
+    try {
+      const once: Record<string, string> = {};
+      for (const way of ['engine', 'proxy'] as const) {
+        const out = await cli(way, ['stats', '--no-stream', '--format', '{{.Name}} {{.PIDs}}', name]);
+        expect(out.code, out.stderr).toBe(0);
+        once[way] = out.stdout.trim();
+      }
+      expect(once.proxy).toBe(`${name} 1`);
+      expect(once.proxy).toBe(once.engine);
+      // a stream: the CLI redraws each second
+      const stream = await t.docker(['stats', '--format', '{{.Name}}', name], { timeoutMs: 4_500 });
+      expect(stream.stdout.split(name).length - 1).toBeGreaterThanOrEqual(3);
+    } finally {
+      await t.docker(['rm', '-f', name]);
+    }
+  });
   // found by review (stop 25): compose's hardening (`cap_drop: [ALL]` and the few added back) and the engine's own
   // AppArmor profile named were refused as host escapes; they grant nothing a container does not have anyway
   it('hardening that grants nothing: --cap-drop ALL with default capabilities added back, apparmor=docker-default', async () => {
