@@ -1,4 +1,5 @@
 export { allowRoutes, DENIED_BY_DEFAULT, denyUnknownRoutes, TENANT_ROUTES } from './allow-routes.ts';
+export { buildRefusalsInStream } from './build-refusal.ts';
 export { type BuildKitGuardOptions, buildkitGuard } from './buildkit-guard.ts';
 export { rewriteSolve } from './buildkit-solve.ts';
 export {

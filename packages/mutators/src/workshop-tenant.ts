@@ -1,6 +1,7 @@
 import { compose, DockhandError, type Middleware, type Upstream, untouchedWhen } from '@dockhand/core';
 import type { Logger } from 'pino';
 import { allowRoutes, TENANT_ROUTES } from './allow-routes.ts';
+import { buildRefusalsInStream } from './build-refusal.ts';
 import { buildkitGuard } from './buildkit-guard.ts';
 import { scopeImageReads } from './create-image.ts';
 import { refuse } from './errors.ts';
@@ -284,6 +285,8 @@ export function workshopTenant(options: WorkshopTenantOptions): WorkshopTenantMi
   );
   const pipeline = compose([
     connect,
+    // a build's refusals in its stream, as the engine reports a failed build
+    buildRefusalsInStream(),
     // before the first check that reads an image (hostGuard's of a create's working directory)
     holdNames(),
     scopeImageReads((img) => imageVisible(img, label, { reserved })),

@@ -371,6 +371,24 @@ export function refused(r: Reply, status: number, message?: RegExp | string): vo
   if (message !== undefined) expect(r.json.message).toMatch(message);
 }
 
+/**
+ * Asserts the refusal of a build: a `200` stream of one message, `{"errorDetail":{"message"},"error"}`, as the
+ * engine reports a build that failed (matching `message` when given). One message and no more: the engine, which
+ * writes its steps first, never got the build.
+ */
+export function refusedBuild(r: Pick<Reply, 'status' | 'text'>, message?: RegExp | string): void {
+  expect(r.status, r.text).toBe(200);
+  const lines = r.text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as { error?: string; errorDetail?: { message?: string } });
+  expect(lines, r.text).toEqual([
+    { errorDetail: { message: expect.any(String) }, error: expect.any(String) },
+  ]);
+  expect(lines[0]!.error).toBe(lines[0]!.errorDetail!.message);
+  if (message !== undefined) expect(lines[0]!.error).toMatch(message);
+}
+
 /** The busybox image id, to check shared images stay unchanged. */
 export async function imageId(engine: Client, ref: string): Promise<string | undefined> {
   const r = await engine.request('GET', `/images/${encodeURIComponent(ref)}/json`);

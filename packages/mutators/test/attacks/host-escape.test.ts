@@ -4,7 +4,16 @@ import { join } from 'node:path';
 import { createProxy } from '@dockhand/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type HostGuardOptions, hostGuard } from '../../src/index.ts';
-import { type Arena, arena, build, type Client, client, ENGINE_SOCKET, refused } from './harness.ts';
+import {
+  type Arena,
+  arena,
+  build,
+  type Client,
+  client,
+  ENGINE_SOCKET,
+  refused,
+  refusedBuild,
+} from './harness.ts';
 
 let a: Arena;
 let own: string;
@@ -347,7 +356,7 @@ describe('host-escape fields of HostConfig are refused (hostGuard, DOCKHAND_HOST
       raw: Buffer.alloc(1024),
       headers: { 'content-type': 'application/x-tar' },
     });
-    refused(r, 403, message);
+    refusedBuild(r, message);
     expect((await a.inspect('images', t)).status).toBe(404);
   });
 });
@@ -1020,7 +1029,7 @@ describe('what the engine would fetch from the host network (hostGuard, scopeToT
   ])('build from a remote context: %s', async (_what, remote) => {
     const t = `${a.run}-remote${++n}`;
     const r = await a.mallory.api.request('POST', `/build?t=${t}&remote=${encodeURIComponent(remote)}`);
-    refused(r, 403, /remote context is not allowed here/);
+    refusedBuild(r, /remote context is not allowed here/);
     expect((await a.inspect('images', t)).status).toBe(404);
   });
 
@@ -1042,7 +1051,7 @@ describe('what the engine would fetch from the host network (hostGuard, scopeToT
   ])('classic build with %s', async (_what, dockerfile) => {
     const t = `${a.run}-add${++n}`;
     const { reply, id } = await build(a.mallory.api, `t=${t}`, dockerfile);
-    refused(reply, 403, /is not allowed here \(the engine would fetch it from the host network\)/);
+    refusedBuild(reply, /is not allowed here \(the engine would fetch it from the host network\)/);
     expect(id).toBeUndefined();
     expect((await a.inspect('images', t)).status).toBe(404);
   });
@@ -1056,7 +1065,7 @@ describe('what the engine would fetch from the host network (hostGuard, scopeToT
     async (_what, dockerfile) => {
       const t = `${a.run}-addq${++n}`;
       const { reply, id } = await build(a.mallory.api, `t=${t}`, dockerfile);
-      refused(reply, 403, /cannot be checked here/);
+      refusedBuild(reply, /cannot be checked here/);
       expect(id).toBeUndefined();
       expect((await a.inspect('images', t)).status).toBe(404);
     },
@@ -1072,7 +1081,7 @@ describe('what the engine would fetch from the host network (hostGuard, scopeToT
   ])('classic build with ADD in JSON form read otherwise by the builder: %s', async (_what, dockerfile) => {
     const t = `${a.run}-addj${++n}`;
     const { reply, id } = await build(a.mallory.api, `t=${t}`, dockerfile);
-    refused(reply, 403, /must be a JSON array of strings and nothing more/);
+    refusedBuild(reply, /must be a JSON array of strings and nothing more/);
     expect(id).toBeUndefined();
   });
 
@@ -1170,7 +1179,7 @@ describe('registries on the engine host (hostGuard, DOCKHAND_HOST_ESCAPE 403)', 
   ])('classic build whose Dockerfile pulls from a registry on the host: %s', async (_w, dockerfile) => {
     const t = `${a.run}-regbuild${++n}`;
     const { reply, id } = await build(a.mallory.api, `t=${t}`, dockerfile());
-    refused(reply, 403, /is on the engine's host/);
+    refusedBuild(reply, /is on the engine's host/);
     expect(id).toBeUndefined();
     expect(seen).toBe(0);
   });

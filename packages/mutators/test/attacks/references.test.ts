@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Arena, arena, build, refused, tappedProxy } from './harness.ts';
+import { type Arena, arena, build, refused, refusedBuild, tappedProxy } from './harness.ts';
 
 let a: Arena;
 let victim: string;
@@ -495,7 +495,7 @@ describe('images a classic build reads by name when it reaches the step (scopeTo
       `labels=${labels()}`,
       `FROM busybox\nRUN sleep 1\nCOPY --from=${missing} /secret /stolen\n`,
     );
-    refused(reply, 404, new RegExp(`No such image: ${missing}`));
+    refusedBuild(reply, new RegExp(`No such image: ${missing}`));
   });
 
   it('no image removal while a build of the tenant runs, which may still read the name', async () => {

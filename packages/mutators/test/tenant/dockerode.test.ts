@@ -86,33 +86,54 @@ describe('dockerode through a workshop tenant', { timeout: 60_000 }, () => {
     expect(output.at(-1)?.errorDetail?.message).toMatch(/BuildKit builds through \/build cannot be limited/);
   });
 
-  it("testcontainers' withBuildkit() build rejects its promise with the refusal, and the process lives on", async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'dockhand-tc-bk-'));
-    try {
-      await writeFile(join(dir, 'Dockerfile'), 'FROM busybox:latest\nRUN true\n');
-      const script = `import { GenericContainer } from 'testcontainers';
-        GenericContainer.fromDockerfile(${JSON.stringify(dir)}).withBuildkit().build('${t.testLabel}-tcbk:1')
+  it.each([
+    [
+      'withBuildkit() build',
+      'FROM busybox:latest\nRUN true\n',
+      '.withBuildkit()',
+      /^REJECTED Failed to build image/,
+    ],
+    // found in stop 27: every refusal of a classic build came with its own status (403, 404), and the process died
+    [
+      'classic build of a Dockerfile the proxy refuses (ADD of a URL on the host)',
+      'FROM busybox:latest\nADD http://127.0.0.1:9/x /x\n',
+      '',
+      /^REJECTED Failed to build image/,
+    ],
+  ])(
+    "testcontainers' %s rejects its promise with the refusal, and the process lives on",
+    async (_w, dockerfile, how, outcome) => {
+      const dir = await mkdtemp(join(tmpdir(), 'dockhand-tc-bk-'));
+      try {
+        await writeFile(join(dir, 'Dockerfile'), dockerfile);
+        const script = `import { GenericContainer } from 'testcontainers';
+        GenericContainer.fromDockerfile(${JSON.stringify(dir)})${how}.build('${t.testLabel}-tcbk:1')
           .then(() => console.log('BUILT'), (e) => console.log('REJECTED ' + e.message));`;
-      // a child of its own (the proxy runs in this process, so the child must not block it)
-      const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        execFile(
-          process.execPath,
-          ['--input-type=module', '-e', script],
-          {
-            cwd: fileURLToPath(new URL('../..', import.meta.url)),
-            env: { ...process.env, DOCKER_HOST: `unix://${t.socket}`, TESTCONTAINERS_RYUK_DISABLED: 'true' },
-            encoding: 'utf8',
-            timeout: 50_000,
-          },
-          (err, stdout, stderr) =>
-            resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
-        );
-      });
-      expect(run.code, run.stderr).toBe(0);
-      // as for a BuildKit build that fails on the engine: testcontainers reads the stream's errorDetail
-      expect(run.stdout).toMatch(/^REJECTED Failed to build image/);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+        // a child of its own (the proxy runs in this process, so the child must not block it)
+        const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+          execFile(
+            process.execPath,
+            ['--input-type=module', '-e', script],
+            {
+              cwd: fileURLToPath(new URL('../..', import.meta.url)),
+              env: {
+                ...process.env,
+                DOCKER_HOST: `unix://${t.socket}`,
+                TESTCONTAINERS_RYUK_DISABLED: 'true',
+              },
+              encoding: 'utf8',
+              timeout: 50_000,
+            },
+            (err, stdout, stderr) =>
+              resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
+          );
+        });
+        expect(run.code, run.stderr).toBe(0);
+        // as for a build that fails on the engine: testcontainers reads the stream's errorDetail
+        expect(run.stdout).toMatch(outcome);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });
