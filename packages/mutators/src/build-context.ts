@@ -204,6 +204,12 @@ async function readAll(body: Readable, limit: number): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
+/**
+ * A build's `buildargs`: each value a string, or `null` for an arg named without a value (`--build-arg FOO` with
+ * `FOO` unset), which leaves the Dockerfile's default.
+ */
+export type BuildArgs = Readonly<Record<string, string | null>>;
+
 /** Characters that make a reference mean something else to the builder's word processing than to this check. */
 const UNCHECKABLE = /[$'"\\`{}]|[^\x21-\x7e]/;
 
@@ -224,7 +230,7 @@ const UNCHECKABLE = /[$'"\\`{}]|[^\x21-\x7e]/;
  * dockerfileImages('ARG V=1\nFROM busybox:$V AS a\nCOPY --from=a / /\n', {}); // ['busybox:1']
  * ```
  */
-export function dockerfileImages(dockerfile: string, buildArgs: Record<string, string>): string[] {
+export function dockerfileImages(dockerfile: string, buildArgs: BuildArgs): string[] {
   return imagesOf(parseDockerfile(dockerfile), buildArgs, false).map((i) => i.ref);
 }
 
@@ -298,11 +304,7 @@ function pinnedFrom(ins: Instruction, id: string): string {
  * dockerfileReads('FROM a\nCOPY --from=b / /\n', {}); // [{ ref: 'a', base: true }, { ref: 'b', base: false }]
  * ```
  */
-export function dockerfileReads(
-  dockerfile: string,
-  buildArgs: Record<string, string>,
-  target?: string,
-): ImageRead[] {
+export function dockerfileReads(dockerfile: string, buildArgs: BuildArgs, target?: string): ImageRead[] {
   return imagesOf(upToTarget(parseDockerfile(dockerfile), target), buildArgs, false);
 }
 
@@ -328,11 +330,7 @@ function upToTarget(list: Instruction[], target: string | undefined): Instructio
   return list;
 }
 
-function imagesOf(
-  list: readonly Instruction[],
-  buildArgs: Record<string, string>,
-  triggers: boolean,
-): ImageRead[] {
+function imagesOf(list: readonly Instruction[], buildArgs: BuildArgs, triggers: boolean): ImageRead[] {
   // the builder expands `FROM` with the ARGs declared before the first `FROM` only, a build arg replacing the
   // default of a declared one; a variable it does not know this way is refused, never guessed
   const globals = new Map<string, string | undefined>();
@@ -385,7 +383,8 @@ function imagesOf(
         const value = raw?.replace(/^"([^"\\$`]*)"$|^'([^']*)'$/, '$1$2');
         if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || (value !== undefined && /["'\\$`]/.test(value)))
           throw refuse('DOCKHAND_IMAGE_POLICY', `ARG ${a}, before the first FROM, cannot be checked here`);
-        globals.set(name, Object.hasOwn(buildArgs, name) ? buildArgs[name] : value);
+        // a build arg given as null (`--build-arg FOO` with FOO unset) leaves the default, as the builder does
+        globals.set(name, (Object.hasOwn(buildArgs, name) ? buildArgs[name] : undefined) ?? value);
       }
     } else if (ins.keyword === 'from') {
       const words = ins.args === '' ? [] : ins.args.split(WORD_SPACE);

@@ -1,5 +1,6 @@
 import { assertUnambiguousJson, type Context } from '@dockhand/core';
 import {
+  type BuildArgs,
   dockerfileReads,
   dockerfileRemoteSources,
   type ImageRead,
@@ -102,15 +103,22 @@ async function readClassicBuild(ctx: Context): Promise<ClassicBuild | undefined>
     CONTEXT_LIMIT,
   );
   ctx.request.restoreStream(replay);
-  let buildArgs: Record<string, string>;
+  let buildArgs: unknown;
   try {
     buildArgs = JSON.parse(query.get('buildargs') || '{}') ?? {};
   } catch {
     throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'the buildargs parameter is not valid JSON');
   }
+  // the engine decodes it into a map of strings or nulls, and refuses the build otherwise
+  if (
+    typeof buildArgs !== 'object' ||
+    Array.isArray(buildArgs) ||
+    Object.values(buildArgs as object).some((v) => v !== null && typeof v !== 'string')
+  )
+    throw refuse('DOCKHAND_AMBIGUOUS_BODY', 'the buildargs parameter must be a JSON object of strings');
   assertUnambiguousJson(query.get('buildargs') || '{}', 'the buildargs parameter');
   const target = query.get('target') ?? undefined;
-  const reads = dockerfileReads(dockerfile, buildArgs, target);
+  const reads = dockerfileReads(dockerfile, buildArgs as BuildArgs, target);
   internals.set(ctx, { reads, replace });
   return {
     dockerfile,

@@ -11,6 +11,7 @@ import { exportNames, refuseTooManyNames } from './export-names.ts';
 import { checkedBody, field, isObject, type JsonObject, setField } from './fields.ts';
 import { injectLabelFilter, rewriteFilterRefs } from './filters.ts';
 import { refuseIdLikeImageName, refuseIdLikeName } from './id-like-name.ts';
+import { isImageImport } from './image-import.ts';
 import { type ListedImage, pickImages, splitImageFilters } from './image-list-filters.ts';
 import {
   type ImageFacts,
@@ -963,9 +964,9 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
         throw refuse('DOCKHAND_IMAGE_POLICY', `the name ${image} is reserved for the workshop's own images`);
       // a pull of `<short id>` from a registry would take that name on the engine (unless it is the id, which a
       // pull never names)
-      if (query.get('fromSrc') === null && !image.includes('@')) refuseIdLikeImageName(image);
+      if (!isImageImport(query) && !image.includes('@')) refuseIdLikeImageName(image);
     }
-    if (query.get('fromSrc') === null) return next();
+    if (!isImageImport(query)) return next();
     const repo = query.get('repo') ?? '';
     const tag = query.get('tag') ?? '';
     await checkTagTarget(ctx, repo, tag);

@@ -3,6 +3,7 @@ import { classicBuild } from './classic-build.ts';
 import { argWords, type Instruction, parseDockerfile, parseInstruction } from './dockerfile-parser.ts';
 import { refuse } from './errors.ts';
 import { checkedBody, field, isObject, setField } from './fields.ts';
+import { isImageImport } from './image-import.ts';
 import { HELPER_LABEL } from './missing-subpaths.ts';
 
 /** A string's UTF-8 bytes, one character per byte, as the Dockerfile parser reads them. */
@@ -190,7 +191,7 @@ export function stampLabels(options: StampOptions): Middleware {
   });
 
   const importImage: Middleware = on('ImageCreate', async (ctx, next) => {
-    if (ctx.request.query.get('fromSrc') !== null) {
+    if (isImageImport(ctx.request.query)) {
       stampQuery(ctx.request.query, labels);
     }
     await next();

@@ -219,6 +219,32 @@ describe('label spoofing: what the tenant creates carries its own label (stampLa
     });
   });
 
+  // found by review (stop 27): the docker CLI sends `--build-arg B` with B unset as `"B": null`, which leaves the
+  // ARG's default to the builder; the check took the variable for unknown and refused the build
+  it('a build arg given as null keeps the ARG default, as the builder does', async () => {
+    const buildargs = (args: unknown) => `buildargs=${encodeURIComponent(JSON.stringify(args))}`;
+    const ok = await build(
+      a.mallory.api,
+      `t=${a.run}-nullarg&${buildargs({ B: null })}`,
+      'ARG B=busybox\nFROM $B\nRUN true\n',
+    );
+    expect(ok.id, ok.reply.text).toBeDefined();
+    // and the default is checked as any FROM is
+    const foreign = await build(
+      a.mallory.api,
+      `t=${a.run}-nullarg2&${buildargs({ B: null })}`,
+      `ARG B=${victimImageName}\nFROM $B\nRUN true\n`,
+    );
+    refusedBuild(foreign.reply, /No such image/);
+    // what the engine cannot decode into strings, it refuses
+    for (const args of [{ B: 1 }, ['B'], { B: { x: 1 } }]) {
+      refusedBuild(
+        (await build(a.mallory.api, buildargs(args), 'FROM busybox\n')).reply,
+        /JSON object of strings/,
+      );
+    }
+  });
+
   it.each<[string, () => string]>([
     ['LABEL change', () => `LABEL dockhand.tenant=${a.victim.name}`],
     [
@@ -1482,6 +1508,11 @@ describe('a name that is an image id (refuseIdLikeImageName)', () => {
       async () => (await build(a.mallory.api, `t=${short()}`, 'FROM busybox\nRUN true\n')).reply,
     ],
     ['pull', () => a.mallory.api.request('POST', `/images/create?fromImage=${short()}&tag=latest`)],
+    // found by review (stop 27): the engine pulls whenever fromImage is set, and the check took it for an import
+    [
+      'pull that also names fromSrc=-',
+      () => a.mallory.api.request('POST', `/images/create?fromImage=${short()}&tag=latest&fromSrc=-`),
+    ],
   ])('%s', async (w, request) => {
     if (w === 'classic build') refusedBuild(await request(), /cannot be an image ID/);
     else refused(await request(), 400, /cannot be an image ID/);
