@@ -244,8 +244,9 @@ export interface ImageRead {
 
 /**
  * The Dockerfile the engine is given for a classic build: each instruction as this check read it, on one line of
- * its own (its lines joined, as the parser joins them), at the line where it started, with empty lines where it
- * spanned more and for comments, so that line numbers stay; no parser directive. The engine then reads exactly
+ * its own (its lines joined, as the parser joins them; one longer than the engine takes on a line, on as many as
+ * it needs, cut between two letters or digits), at the line where it started, with empty lines where it spanned
+ * more and for comments, so that line numbers stay; no parser directive. The engine then reads exactly
  * the instructions that were checked, whatever its parser would have made of the original's continuations,
  * comments and directives (found by review, stop 26: a line ending in `\\`, continued here and not by Engine 26,
  * and a `# syntax=` with a carriage return inside, no directive here and one to the engine, each hid an
@@ -264,18 +265,50 @@ export interface ImageRead {
  * ```
  */
 export function writtenDockerfile(dockerfile: string, pins: readonly [ImageRead, string][]): string {
-  const lines: string[] = dockerfile
-    .replace(/^\xef\xbb\xbf/, '')
-    .split('\n')
-    .map(() => '');
+  const count = dockerfile.replace(/^\xef\xbb\xbf/, '').split('\n').length;
+  const lines: string[] = [];
   const pinned = new Map(pins.map(([read, id]) => [read.from?.lines?.[0], id]));
   for (const ins of parseDockerfile(dockerfile)) {
     const [first] = ins.lines!;
+    while (lines.length < first) lines.push('');
     const id = pinned.get(first);
-    lines[first] = id === undefined ? ins.text! : pinnedFrom(ins, id);
+    lines.push(...(id === undefined ? physicalLines(ins.text!) : [pinnedFrom(ins, id)]));
   }
+  while (lines.length < count) lines.push('');
   return lines.join('\n');
 }
+
+/**
+ * The longest line written, its continuation backslash included: the engine's parser refuses a line of more than
+ * 65,535 bytes (`dockerfile line greater than max allowed size`).
+ */
+const MAX_WRITTEN_LINE = 65_000;
+
+/**
+ * An instruction's text on as few lines as the engine reads: one, or, for one longer than a line may be (a long
+ * `RUN` continued over many short lines: found by review, stop 27, refused by the engine once joined), lines
+ * continued with a backslash, each cut between two letters or digits, where the next line starts with no
+ * whitespace, comment mark or anything else the parser reads apart: the engine joins them back to the text checked.
+ */
+function physicalLines(text: string): string[] {
+  const out: string[] = [];
+  let rest = text;
+  while (rest.length > MAX_WRITTEN_LINE) {
+    let cut = MAX_WRITTEN_LINE - 1;
+    while (cut > 0 && !(ALNUM.test(rest[cut - 1]!) && ALNUM.test(rest[cut]!))) cut--;
+    if (cut === 0)
+      throw refuse(
+        'DOCKHAND_IMAGE_POLICY',
+        `a Dockerfile instruction of more than ${MAX_WRITTEN_LINE} bytes without two letters or digits together cannot be checked here`,
+      );
+    out.push(`${rest.slice(0, cut)}\\`);
+    rest = rest.slice(cut);
+  }
+  out.push(rest);
+  return out;
+}
+
+const ALNUM = /^[A-Za-z0-9]$/;
 
 /** `FROM [--platform=...] <id> [AS <stage>]` for a base image's `FROM`, checked as the image `id`. */
 function pinnedFrom(ins: Instruction, id: string): string {

@@ -164,6 +164,37 @@ describe('writtenDockerfile', () => {
   });
 });
 
+describe('writtenDockerfile: an instruction longer than a line (found by review, stop 27)', () => {
+  // the engine refuses a line of more than 65,535 bytes: an instruction continued over many short lines was
+  // written joined, and refused, where the engine builds the original
+  it('goes on as many lines as it needs, cut between letters or digits, that join back to the text checked', async () => {
+    const { writtenDockerfile } = await import('./build-context.ts');
+    const words = Array.from({ length: 800 }, (_, i) => `word${i}-${'x'.repeat(90)}`);
+    const text = `FROM scratch\n# a comment\nRUN echo \\\n${words.join(' \\\n')}\nLABEL a=b\n`;
+    const lines = writtenDockerfile(bytes(text), []).split('\n');
+    // (the lines it spanned that it no longer needs are empty, after it)
+    const run = lines.slice(2, lines.indexOf('LABEL a=b')).filter((l) => l !== '');
+    expect(run.length).toBeGreaterThan(1);
+    for (const line of run) expect(line.length).toBeLessThanOrEqual(65_000);
+    for (const line of run.slice(0, -1)) expect(line).toMatch(/[A-Za-z0-9]\\$/);
+    for (const line of run.slice(1)) expect(line).toMatch(/^[A-Za-z0-9]/);
+    // joined as the engine joins them: the instruction as checked
+    expect(run.map((l, i) => (i < run.length - 1 ? l.slice(0, -1) : l)).join('')).toBe(
+      `RUN echo ${words.join(' ')}`,
+    );
+    // line numbers stay for what follows
+    expect(lines.indexOf('LABEL a=b')).toBe(text.split('\n').indexOf('LABEL a=b'));
+  });
+
+  it('refuses one that cannot be cut where the engine joins it back as it was', async () => {
+    const { writtenDockerfile } = await import('./build-context.ts');
+    const text = `FROM scratch\nRUN ${Array.from({ length: 800 }, () => '- '.repeat(50)).join('\\\n')}\n`;
+    expect(() => writtenDockerfile(bytes(text), [])).toThrow(
+      /more than 65000 bytes without two letters or digits/,
+    );
+  });
+});
+
 describe('dockerfileImages, found by a second review (stop 16)', () => {
   it.each([
     [

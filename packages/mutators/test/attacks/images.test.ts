@@ -1667,6 +1667,19 @@ describe('a classic build with a target (--target)', () => {
     }
   });
 
+  // found by review (stop 27): written on one line, an instruction continued over many short lines was longer
+  // than the engine takes on a line (65,535 bytes), and the engine refused a build it builds from the original
+  it('builds an instruction longer than a line, continued over many, as the engine does', async () => {
+    const words = Array.from({ length: 800 }, (_, i) => `w${i}-${'x'.repeat(100)}`);
+    const { reply, id } = await build(
+      a.mallory.api,
+      `t=${a.run}-long`,
+      `FROM busybox\nLABEL long="${words.join(' \\\n')}"\nRUN true\n`,
+    );
+    expect(id, reply.text).toBeDefined();
+    expect((await a.inspect('images', id!)).json.Config.Labels.long).toBe(words.join(' '));
+  });
+
   it("still refuses a stage up to the target that names another tenant's image", async () => {
     const name = `${a.run}-target${++n}`;
     const dockerfile = `FROM ${victimImageName} AS base\nFROM busybox AS dev\nCOPY --from=base /etc/hostname /h\nFROM busybox AS prod\n`;
