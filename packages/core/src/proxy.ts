@@ -10,6 +10,7 @@ import { coreError, DockhandError, toErrorResponse } from './errors.ts';
 import { HeaderList, rawToStrings } from './headers.ts';
 import { headerFields, type PlainRequestHead } from './http-framing.ts';
 import { compose, type Middleware, untouchedTest } from './middleware.ts';
+import { readableQuery } from './query-check.ts';
 import { errorResponse, NO_BODY_STATUS, replyResponse, requestHead, responseHead } from './raw-http.ts';
 import { type LaneReply, RawLane } from './raw-lane.ts';
 import { ProxyRequest } from './request.ts';
@@ -177,6 +178,8 @@ export function createProxy(options: ProxyOptions): DockerProxy {
     const admit = (head: PlainRequestHead): LaneRequest | 'pipeline' | undefined => {
       const target = head.target;
       const q = target.indexOf('?');
+      // (refused by the pipeline's context)
+      if (q !== -1 && !readableQuery(target.slice(q + 1))) return 'pipeline';
       const resolved = laneRoute(head.method, q === -1 ? target : target.slice(0, q));
       if (resolved === 'hijack') return undefined;
       if (resolved === 'pipeline') return 'pipeline';
@@ -437,6 +440,11 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       query: q === -1 ? '' : url.slice(q + 1),
       resolved: resolvePath(method, rawPath),
     };
+    if (!readableQuery(target.query))
+      throw coreError(
+        'DOCKHAND_BAD_REQUEST',
+        `the query of ${rawPath} holds a ';', a malformed escape or bytes that are not UTF-8, which the engine reads otherwise`,
+      );
     return newContext(method, target, req.rawHeaders.slice(), body, upgrade);
   }
 
