@@ -443,7 +443,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
     if (!readableQuery(target.query))
       throw coreError(
         'DOCKHAND_BAD_REQUEST',
-        `the query of ${rawPath} holds a ';', a malformed escape or bytes that are not UTF-8, which the engine reads otherwise`,
+        `the query of ${rawPath} holds a ';', a '?' first, a malformed escape or bytes that are not UTF-8, which the engine reads otherwise`,
       );
     return newContext(method, target, req.rawHeaders.slice(), body, upgrade);
   }
@@ -472,9 +472,13 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       if (accessLog) logAccess(rawFields(req), res.statusCode, start);
       return;
     }
-    pipeline(ctx, () => forward(ctx))
+    let forwarded = false;
+    pipeline(ctx, () => {
+      forwarded = true;
+      return forward(ctx);
+    })
       .then(
-        () => writeResponse(ctx, req, res),
+        () => writeResponse(ctx, req, res, forwarded),
         (err) => sendError(res, err, ctx),
       )
       .finally(() => {
@@ -482,19 +486,35 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       });
   }
 
-  function writeResponse(ctx: Context, req: IncomingMessage, res: ServerResponse): void {
+  function writeResponse(ctx: Context, req: IncomingMessage, res: ServerResponse, forwarded: boolean): void {
     const r = ctx.response;
     if (!r) {
       sendError(res, coreError('DOCKHAND_INTERNAL', 'the pipeline produced no response'), ctx);
       return;
     }
     const headers = r.headers.forwardable(r.reframed);
-    if (req.method === 'HEAD' || NO_BODY_STATUS.has(r.status)) {
+    const noBody = req.method === 'HEAD' || NO_BODY_STATUS.has(r.status);
+    const complete = noBody ? Buffer.alloc(0) : r.completeBody();
+    // an answer of the pipeline's own to a request whose body it left part read (a build refused inside its
+    // stream): the body is read and dropped after the answer, bounded, and the connection closes, as for a
+    // refusal (a middleware that stopped reading it had left node:http nothing to drain it with, and the client,
+    // still sending, hung: found by review, stop 27)
+    if (!forwarded && !req.complete && complete !== undefined) {
+      // (sized: the answer is whole before the rest of the body is read)
+      const sized = headers.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'content-length');
+      if (!noBody && !sized) headers.push('Content-Length', String(complete.length));
+      headers.push('Connection', 'close');
+      closingAfterBody.add(req.socket);
+      res.writeHead(r.status, headers);
+      res.write(complete);
+      void discardRest(req, DISCARD_MAX_BYTES, DISCARD_MAX_MS).then(() => res.end());
+      return;
+    }
+    if (noBody) {
       res.writeHead(r.status, headers);
       res.end();
       return;
     }
-    const complete = r.completeBody();
     if (complete) {
       if (r.reframed) headers.push('Content-Length', String(complete.length));
       res.writeHead(r.status, headers);

@@ -22,6 +22,18 @@ const readBuild: Middleware = on('ImageBuild', async (ctx) => {
   throw new DockhandError('TEST_REFUSED', 403, 'builds are refused by this test');
 });
 
+/**
+ * Answers every import itself, inside a 200 stream, having read only the start of its body and left the rest
+ * unread, as a build refused inside its stream (review, stop 27: the client, still sending, hung).
+ */
+const IMPORT_ANSWER = 'imports are answered by this test';
+const answerImport: Middleware = on('ImageCreate', async (ctx) => {
+  const stream = ctx.request.takeStream();
+  if (stream) for await (const _ of stream.iterator({ destroyOnReturn: false })) break;
+  stream?.pause();
+  ctx.respondLines(200, [{ errorDetail: { message: IMPORT_ANSWER }, error: IMPORT_ANSWER }]);
+});
+
 /** The version requests that reached the pipeline. */
 const versions: string[] = [];
 const countVersion: Middleware = on('SystemVersion', async (ctx, next) => {
@@ -34,7 +46,7 @@ let tp: TestProxy;
 let dir: string;
 
 beforeAll(async () => {
-  tp = await startProxy([refuseLoad, readBuild, countVersion], { bodyLimit: 512 * 1024 });
+  tp = await startProxy([refuseLoad, readBuild, answerImport, countVersion], { bodyLimit: 512 * 1024 });
   dir = await mkdtemp(join(tmpdir(), 'dockhand-refusals-'));
 });
 
@@ -124,6 +136,21 @@ describe('a refusal of a request whose body is still arriving', { timeout: 120_0
       413,
       'request body larger than 524288 bytes',
     ],
+    // the pipeline's own answer, not a refusal: the body it left unread is read and dropped after it too
+    [
+      'a chunked body the pipeline answers itself, part read',
+      'POST /images/create?fromSrc=- HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\n\r\n',
+      whole,
+      200,
+      IMPORT_ANSWER,
+    ],
+    [
+      'a sized body the pipeline answers itself, part read',
+      `POST /images/create?fromSrc=- HTTP/1.1\r\nHost: d\r\nContent-Length: ${BODY}\r\n\r\n`,
+      Buffer.alloc(BODY, 0x61),
+      200,
+      IMPORT_ANSWER,
+    ],
   ])(
     '%s is answered, and the rest of the body is read, so the client can send it all',
     async (_name, head, body, status, words) => {
@@ -136,7 +163,8 @@ describe('a refusal of a request whose body is still arriving', { timeout: 120_0
       );
       expect(statusOf(answer)).toBe(status);
       expect(answer).toMatch(/\r\nConnection: close\r\n/i);
-      expect(JSON.parse(bodyOf(answer)).message).toContain(words);
+      const message = JSON.parse(bodyOf(answer));
+      expect(status === 200 ? message.error : message.message).toContain(words);
       // before, the proxy closed with the body unread: the client's next write failed (EPIPE, ECONNRESET)
       expect(writeError).toBeUndefined();
       expect(endedEarly).toBe(false);
@@ -145,16 +173,19 @@ describe('a refusal of a request whose body is still arriving', { timeout: 120_0
 
   // found by review (stop 26): node:http parsed what followed the body it read and dropped, and ran a request sent
   // right behind the refused one; its answer was lost with the connection. Go's server reads no further either
-  it('runs no request sent behind the refused one on its connection', async () => {
+  it.each([
+    ['refused', '/images/load', 403],
+    ['answered by the pipeline itself', '/images/create?fromSrc=-', 200],
+  ])('runs no request sent behind the %s one on its connection', async (_w, path, status) => {
     const out = await rawExchange(
       tp.socket,
       Buffer.concat([
-        Buffer.from('POST /images/load HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\n\r\n'),
+        Buffer.from(`POST ${path} HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\n\r\n`),
         chunked(300_000),
         Buffer.from('GET /version HTTP/1.1\r\nHost: d\r\n\r\n'),
       ]),
     );
-    expect(statusOf(out)).toBe(403);
+    expect(statusOf(out)).toBe(status);
     expect(out.match(/HTTP\/1\.1 /g)).toHaveLength(1);
     expect(versions).toEqual([]);
   });

@@ -190,10 +190,13 @@ function uncheckable(kind: string) {
 async function readAll(body: Readable, limit: number): Promise<Buffer> {
   const parts: Buffer[] = [];
   let size = 0;
-  for await (const chunk of body) {
+  // not destroyed when refused: the proxy reads and drops the rest after its answer, and the client, still
+  // sending, gets the refusal (destroyed, the docker CLI saw `write: broken pipe` and docker-py a connection
+  // aborted: found by review, stop 27)
+  for await (const chunk of body.iterator({ destroyOnReturn: false })) {
     size += (chunk as Buffer).length;
     if (size > limit) {
-      body.destroy();
+      body.pause();
       throw refuse(
         'DOCKHAND_AMBIGUOUS_BODY',
         `the build context is larger than ${limit} bytes, more than can be checked here; use BuildKit (docker buildx, the default docker build)`,
