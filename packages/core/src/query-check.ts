@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 
-/** A query the engine's Go server reads otherwise than `URLSearchParams`: a `;`, a bad escape, a raw byte beyond ASCII. */
+/** What the engine's Go server reads otherwise than `URLSearchParams` in a query: a `;`, a bad escape, a raw byte beyond ASCII. */
 const UNREADABLE = /;|%(?![0-9A-Fa-f]{2})|[^\x21-\x7e]/;
 
 /**
@@ -21,7 +21,8 @@ const UNREADABLE = /;|%(?![0-9A-Fa-f]{2})|[^\x21-\x7e]/;
  */
 export function readableQuery(raw: string): boolean {
   if (raw === '') return true;
-  if (UNREADABLE.test(raw)) return false;
+  // (`URLSearchParams` drops a leading `?`, which Go keeps in the first key: `??all=1`, found by review, stop 27)
+  if (raw.startsWith('?') || UNREADABLE.test(raw)) return false;
   if (!raw.includes('%')) return true;
   const bytes = raw.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) =>
     String.fromCharCode(Number.parseInt(hex, 16)),

@@ -42,6 +42,8 @@ describe('a query the engine reads otherwise', () => {
       ['a malformed escape', 'x=%zz', /reads otherwise/],
       ['a truncated escape', 'x=%4', /reads otherwise/],
       ['an escape that is not UTF-8', 'x=%FF', /reads otherwise/],
+      ['an overlong UTF-8 escape', 'x=%C0%AF', /reads otherwise/],
+      ['a second ? (URLSearchParams drops it, Go keeps it in the key)', '?x=1', /reads otherwise/],
       // (which Node.js's HTTP parser refuses itself)
       ['a raw byte beyond ASCII', 'x=\xe9', /Invalid char in url query/],
     ])(`is refused (%s), and nothing reaches the engine: ${way}`, async (_w, query, message) => {
