@@ -133,6 +133,7 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
     name: string,
     target: string,
     readOnly: boolean,
+    given: unknown,
   ): Promise<void> => {
     if (volumeGlobs.some((g) => minimatch(name, g))) return;
     if (readOnlyGlobs.some((g) => minimatch(name, g))) {
@@ -151,7 +152,9 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
         const reply = await ctx.upstream.request({
           method: 'POST',
           path: '/volumes/create',
-          body: { Name: name, Labels: options.labels ?? {} },
+          // with the labels the mount gives it (`volume-label=`), as the engine makes it, under the tenant's
+          // (found by review, stop 27: they were lost)
+          body: { Name: name, Labels: { ...(isObject(given) ? given : {}), ...options.labels } },
         });
         const created = await reply.json<{ Name: string; Labels: Record<string, string> | null }>();
         if (reply.status === 201 && (await own.volumeState(created.Name)) === 'owned') return;
@@ -438,7 +441,16 @@ export function mountPolicy(options: MountPolicyOptions = {}): Middleware {
               `mounting volume '${m.source}' at ${m.target} is not allowed here`,
             );
           else copiedNames.add(m.source);
-        else if (m.source !== '') await volumeAllowed(ctx, m.source, m.target, m.readOnly);
+        else if (m.source !== '') {
+          const vo = m.raw ? field(m.raw, 'VolumeOptions') : undefined;
+          await volumeAllowed(
+            ctx,
+            m.source,
+            m.target,
+            m.readOnly,
+            isObject(vo) ? field(vo, 'Labels') : undefined,
+          );
+        }
         // a subpath is never filled from the image's files at the target, as a remapped bind is not: filling it,
         // the engine resolved the subpath at create, and its failure told whether a symlink's host path exists
         // (review, stop 22); the tenant's own `Mounts` with a subpath alike

@@ -1,5 +1,11 @@
 // The docker CLI through a workshop tenant, against the same commands straight on the engine: what differed for
 // review 24c (stop 24), each checked both ways in one run.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTenant, docker, ENGINE, engineHasSubpaths, onEngine, type Tenant } from './harness.ts';
 
@@ -134,6 +140,74 @@ describe('the docker CLI through a workshop tenant, as on the engine', { timeout
     const verbose = await t.docker(['system', 'df', '-v']);
     expect(verbose.code, verbose.stderr).toBe(0);
     expect(verbose.stdout).toContain('Local Volumes space usage:');
+  });
+  // found by review (stop 27): the proxy stopped reading a context over its limit by destroying the request, so
+  // the clients, still sending, saw a broken pipe (the CLI) or a connection aborted (docker-py) in place of the
+  // refusal that names the way out
+  it('a classic build of a context over 64 MiB: the docker CLI and docker-py get the refusal', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dockhand-big-context-'));
+    try {
+      await writeFile(join(dir, 'Dockerfile'), 'FROM busybox:latest\nCOPY big.bin /b\n');
+      await writeFile(join(dir, 'big.bin'), randomBytes(70_000_000));
+      const image = `${t.testLabel}-big:1`;
+      const build = await t.docker(['build', '-q', '-t', image, dir], { env: { DOCKER_BUILDKIT: '0' } });
+      expect(build.code).not.toBe(0);
+      expect(build.stderr).toMatch(/the build context is larger than 67108864 bytes.*use BuildKit/);
+      const py = await promisify(execFile)(
+        'python3',
+        [
+          '-c',
+          `import docker, sys
+c = docker.DockerClient(base_url=sys.argv[1], timeout=120)
+try:
+  c.images.build(path=sys.argv[2], tag=sys.argv[3], rm=True); print('built')
+except Exception as e: print(type(e).__name__, str(e)[:300])`,
+          t.dockerHost,
+          dir,
+          image,
+        ],
+        { maxBuffer: 1 << 20 },
+      );
+      expect(py.stdout).toMatch(/^BuildError the build context is larger than 67108864 bytes/);
+      await expect(onEngine('image', 'inspect', image)).rejects.toThrow();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+  // found by review (stop 27): the proxy makes a missing named volume of a mount itself, and gave it the tenant's
+  // labels only
+  it('--mount type=volume,src=<new name>,volume-label=...: the volume carries the labels, as on the engine', async () => {
+    const labels: Record<string, Record<string, string>> = {};
+    for (const way of ['engine', 'proxy'] as const) {
+      for (const named of [true, false]) {
+        const volume = `${t.testLabel}-vl-${way}`;
+        const run = await cli(way, [
+          'create',
+          '--label',
+          `dockhand.test=${t.testLabel}`,
+          '--mount',
+          `type=volume,${named ? `src=${volume},` : ''}dst=/d,volume-label=a=b,volume-label=dockhand.test=${t.testLabel}`,
+          'busybox:latest',
+        ]);
+        expect(run.code, run.stderr).toBe(0);
+        const id = run.stdout.trim();
+        const [mount] = JSON.parse(await onEngine('inspect', '--format', '{{json .Mounts}}', id)) as {
+          Name: string;
+        }[];
+        labels[`${way} ${named ? 'named' : 'anonymous'}`] = JSON.parse(
+          await onEngine('volume', 'inspect', '--format', '{{json .Labels}}', mount!.Name),
+        );
+        await onEngine('rm', '-v', id);
+        if (named) await onEngine('volume', 'rm', volume);
+      }
+    }
+    for (const kind of ['named', 'anonymous'])
+      for (const way of ['engine', 'proxy'])
+        expect(labels[`${way} ${kind}`], `${way} ${kind}`).toMatchObject({
+          a: 'b',
+          'dockhand.test': t.testLabel,
+        });
+    expect(labels['proxy named']).toMatchObject({ 'dockhand.tenant': t.name });
   });
   // the stats stream goes through the pipeline since stop 27 (read at the engine's pace, not the client's)
   it('docker stats, one shot and as a stream', async () => {
