@@ -1,5 +1,4 @@
-import { refuse } from './errors.ts';
-import { matchKVList, readFilters } from './filters.ts';
+import { matchKVList, parseFilterArgs } from './filters.ts';
 import { familiarName, normaliseReference } from './image-reference.ts';
 
 /** One event of the engine's stream, the fields its filters read. */
@@ -42,7 +41,7 @@ export function eventFilter(raw: string | null): {
   pass: (event: EngineEvent) => boolean;
   types: string[];
 } {
-  const f = parseFilters(raw);
+  const f = parseFilterArgs(raw);
   const keys = (key: string) => [...(f.get(key)?.keys() ?? [])];
   const types = keys('type');
   if (f.size === 0) return { pass: () => true, types };
@@ -84,32 +83,3 @@ const DOMAIN =
 const REFERENCE = new RegExp(
   `^(?:${DOMAIN}/)?${COMPONENT}(?:/${COMPONENT})*(?::[\\w][\\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`,
 );
-
-/**
- * The filters as the daemon's `filters.Args` holds them: each filter's values, each with its flag. Read as its
- * `FromJSON` reads them: a map of maps of booleans (a `null` one is `false`); failing that, the legacy map of lists
- * of strings, every value `true`; failing both (the two forms mixed, a number), refused (found by review, stop 26:
- * `{"event":{"start":false}}` passed every event, where the daemon passes none).
- */
-function parseFilters(raw: string | null): Map<string, Map<string, boolean>> {
-  const entries = Object.entries(readFilters(raw) ?? {});
-  const isFlagMap = (v: unknown) =>
-    v === null ||
-    (typeof v === 'object' &&
-      !Array.isArray(v) &&
-      Object.values(v).every((on) => on === null || typeof on === 'boolean'));
-  const isStringList = (v: unknown) =>
-    v === null || (Array.isArray(v) && v.every((x) => x === null || typeof x === 'string'));
-  if (entries.every(([, v]) => isFlagMap(v)))
-    return new Map(
-      entries.map(([k, v]) => [k, new Map(Object.entries(v ?? {}).map(([x, on]) => [x, on === true]))]),
-    );
-  if (entries.every(([, v]) => isStringList(v)))
-    return new Map(
-      entries.map(([k, v]) => [
-        k,
-        new Map(((v as (string | null)[] | null) ?? []).map((x) => [x ?? '', true])),
-      ]),
-    );
-  throw refuse('DOCKHAND_BAD_FILTERS', `invalid filter '${raw}'`);
-}

@@ -30,6 +30,44 @@ export function readFilters(raw: string | null): Record<string, unknown> | undef
 }
 
 /**
+ * The filters as the daemon's `filters.Args` holds them: each filter's values, each with its flag. Read as its
+ * `FromJSON` reads them: a map of maps of booleans (a `null` one is `false`); failing that, the legacy map of lists
+ * of strings, every value `true`; failing both (the two forms mixed, a number), refused (found by review, stop 26:
+ * `{"event":{"start":false}}` passed every event, where the daemon passes none).
+ *
+ * @param raw - the `filters` value, or `null`
+ * @returns each filter's values with their flags
+ * @throws {@link @dockhand/core!DockhandError} 400 `DOCKHAND_BAD_FILTERS` for filters the daemon cannot read
+ * @example
+ * ```ts
+ * parseFilterArgs('{"label":["a=b"]}'); // Map { 'label' => Map { 'a=b' => true } }
+ * ```
+ * @internal
+ */
+export function parseFilterArgs(raw: string | null): Map<string, Map<string, boolean>> {
+  const entries = Object.entries(readFilters(raw) ?? {});
+  const isFlagMap = (v: unknown) =>
+    v === null ||
+    (typeof v === 'object' &&
+      !Array.isArray(v) &&
+      Object.values(v).every((on) => on === null || typeof on === 'boolean'));
+  const isStringList = (v: unknown) =>
+    v === null || (Array.isArray(v) && v.every((x) => x === null || typeof x === 'string'));
+  if (entries.every(([, v]) => isFlagMap(v)))
+    return new Map(
+      entries.map(([k, v]) => [k, new Map(Object.entries(v ?? {}).map(([x, on]) => [x, on === true]))]),
+    );
+  if (entries.every(([, v]) => isStringList(v)))
+    return new Map(
+      entries.map(([k, v]) => [
+        k,
+        new Map(((v as (string | null)[] | null) ?? []).map((x) => [x ?? '', true])),
+      ]),
+    );
+  throw refuse('DOCKHAND_BAD_FILTERS', `invalid filter '${raw}'`);
+}
+
+/**
  * Adds `label=<key>=<value>` to an Engine API `filters` query value, keeping the client's own filters. Both
  * forms the daemon accepts are handled: the map form `{"label":["a=b"]}` and the legacy form
  * `{"label":{"a=b":true}}`. Label filters are ANDed by the daemon, so a client filter can only narrow the list.

@@ -23,6 +23,7 @@ import {
 import { familiarName, normaliseReference, repositoryOf, repoTag } from './image-reference.ts';
 import { HELPER_LABEL } from './missing-subpaths.ts';
 import { holdNames } from './name-holds.ts';
+import { pruneOwn } from './own-prune.ts';
 import { FULL_ID, Ownership } from './ownership.ts';
 import { registryOf, resolvesHostLocal } from './registry-host.ts';
 import { refuseLabelInstructions } from './stamp-labels.ts';
@@ -188,6 +189,12 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       'ImagePrune',
     ],
     async (ctx, next) => {
+      // from the tenant's own list: the engine's walked every container on it, and waited on any of them
+      if (
+        (ctx.operation === 'ContainerPrune' || ctx.operation === 'NetworkPrune') &&
+        (await pruneOwn(ctx, label, ownership(ctx)))
+      )
+        return;
       // (network lists too: only the tenant's own are listed, not the engine's `bridge`, `host` and `none` nor
       // shared networks, which `network inspect` reaches: see docs/configuration.md)
       injectLabelFilter(ctx.request.query, labelSpec);
