@@ -181,7 +181,8 @@ export function buildkitGuard(options: BuildKitGuardOptions): Middleware {
       answerBuildRefused(
         ctx,
         'DOCKHAND_IMAGE_POLICY',
-        'BuildKit builds through /build cannot be limited to your images here; use docker buildx (the default docker build) or DOCKER_BUILDKIT=0',
+        // (a classic build may be turned off here too: `workshopTenant({ classicBuilds: false })`)
+        'BuildKit builds through /build cannot be limited to your images here; use docker buildx (the default docker build), or a classic build (DOCKER_BUILDKIT=0) where this workshop allows it',
       );
       return;
     }

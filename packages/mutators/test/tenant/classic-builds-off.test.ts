@@ -58,6 +58,19 @@ describe('classic builds turned off (classicBuilds: false)', { timeout: 180_000 
     }
   });
 
+  it('refuses /build?version=2 without sending the client to the classic builder alone', async () => {
+    const api = client(t.socket);
+    try {
+      const { reply, id } = await build(api, 'version=2', 'FROM busybox:latest\n');
+      expect(id).toBeUndefined();
+      expect(reply.text).toMatch(
+        /use docker buildx \(the default docker build\), or a classic build \(DOCKER_BUILDKIT=0\) where this workshop allows it/,
+      );
+    } finally {
+      await api.pool.destroy();
+    }
+  });
+
   it.runIf(buildkit)('still builds with BuildKit, the docker CLI default, as the tenant', async () => {
     const tag = `${t.name}-buildkit:1`;
     const out = await t.docker(['build', '--progress=plain', '-t', tag, context], {
