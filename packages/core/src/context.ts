@@ -122,12 +122,12 @@ export class Context {
    * Answers the request without the engine; use it instead of calling `next()`.
    *
    * @param status - the HTTP status
-   * @param body - a JSON value
+   * @param body - a JSON value, or `undefined` for none (a `204`)
    */
   respond(status: number, body: unknown): void {
     this.response = new ProxyResponse(status, new HeaderList(['Content-Type', 'application/json']), {
       limit: this.#limit,
-      body: Buffer.from(JSON.stringify(body)),
+      body: body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(body)),
     });
   }
 

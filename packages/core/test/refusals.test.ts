@@ -34,6 +34,11 @@ const answerImport: Middleware = on('ImageCreate', async (ctx) => {
   ctx.respondLines(200, [{ errorDetail: { message: IMPORT_ANSWER }, error: IMPORT_ANSWER }]);
 });
 
+/** Answers every container prune itself with a 204 and no body, its own body unread (review, stop 27: a 500). */
+const answerPrune: Middleware = on('ContainerPrune', async (ctx) => {
+  ctx.respond(204, undefined);
+});
+
 /** The version requests that reached the pipeline. */
 const versions: string[] = [];
 const countVersion: Middleware = on('SystemVersion', async (ctx, next) => {
@@ -46,7 +51,9 @@ let tp: TestProxy;
 let dir: string;
 
 beforeAll(async () => {
-  tp = await startProxy([refuseLoad, readBuild, answerImport, countVersion], { bodyLimit: 512 * 1024 });
+  tp = await startProxy([refuseLoad, readBuild, answerImport, answerPrune, countVersion], {
+    bodyLimit: 512 * 1024,
+  });
   dir = await mkdtemp(join(tmpdir(), 'dockhand-refusals-'));
 });
 
@@ -176,6 +183,7 @@ describe('a refusal of a request whose body is still arriving', { timeout: 120_0
   it.each([
     ['refused', '/images/load', 403],
     ['answered by the pipeline itself', '/images/create?fromSrc=-', 200],
+    ['answered by the pipeline itself with a 204', '/containers/prune', 204],
   ])('runs no request sent behind the %s one on its connection', async (_w, path, status) => {
     const out = await rawExchange(
       tp.socket,

@@ -1,4 +1,5 @@
 import type { Context } from '@dockhand/core';
+import { engineApiVersion, versionAtLeast } from './engine-version.ts';
 import { refuse } from './errors.ts';
 import { matchKVList, parseFilterArgs } from './filters.ts';
 import type { Ownership } from './ownership.ts';
@@ -39,13 +40,17 @@ export async function pruneOwn(ctx: Context, label: TenantLabel, own: Ownership)
   for (const key of args.keys())
     if (!ACCEPTED.has(key)) throw refuse('DOCKHAND_BAD_FILTERS', `invalid filter '${key}'`);
   if (args.has('until')) return false;
+  // a version the engine does not serve is the engine's to refuse, in its words (found by review, stop 27)
+  if (ctx.apiVersion !== undefined && !versionAtLeast(await engineApiVersion(ctx.upstream), ctx.apiVersion))
+    return false;
   const wanted = [...(args.get('label')?.keys() ?? [])];
   const unwanted = [...(args.get('label!')?.keys() ?? [])];
-  // as moby's `matchLabels`: every `label` among the labels, and not every `label!`
+  // as moby's `matchLabels`: every `label` among the labels, and not every `label!` (a `label!` with no values
+  // matches every object, and so keeps them all: found by review, stop 27)
   const matches = (labels: Record<string, string> | null | undefined) =>
     carries(labels, label) &&
     matchKVList(labels, wanted) &&
-    !(unwanted.length > 0 && matchKVList(labels, unwanted));
+    !(args.has('label!') && (unwanted.length === 0 || matchKVList(labels, unwanted)));
   const tenant = [`${label.key}=${label.value}`];
   if (ctx.operation === 'ContainerPrune') {
     // not running: created, exited, dead (a paused or restarting container runs, to the engine)

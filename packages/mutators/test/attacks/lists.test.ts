@@ -134,6 +134,35 @@ describe('prunes that try to reach the victim (scopeToTenant)', () => {
     await victimsExist();
   });
 
+  // found by review (stop 27): the tenant's own prunes (pruneOwn) read their filters and version as the engine does
+  it("the tenant's own prunes: a label! with no values keeps everything, as the engine's does", async () => {
+    const mine = await a.ownContainer(`${a.run}-keep-empty-not`);
+    const net = await a.mallory.api.request('POST', '/networks/create', {
+      body: { Name: `${a.run}-keep-empty-not`, Labels: { 'dockhand.test': a.run } },
+    });
+    expect(net.status, net.text).toBe(201);
+    for (const filters of [{ 'label!': [] }, { 'label!': {} }]) {
+      for (const [path, field] of [
+        ['/containers/prune', 'ContainersDeleted'],
+        ['/networks/prune', 'NetworksDeleted'],
+      ] as const) {
+        const r = await a.mallory.api.request('POST', `${path}?filters=${q(filters)}`);
+        expect(r.status, r.text).toBe(200);
+        expect(r.json[field], `${path} ${JSON.stringify(filters)}`).toBeNull();
+      }
+    }
+    expect((await a.inspect('containers', mine)).status).toBe(200);
+    expect((await a.inspect('networks', net.json.Id)).status).toBe(200);
+  });
+
+  it("the tenant's own prunes: an API version the engine does not serve is the engine's to refuse", async () => {
+    const mine = await a.ownContainer(`${a.run}-keep-version`);
+    const r = await a.mallory.api.request('POST', '/v1.99/containers/prune');
+    expect(r.status, r.text).toBe(400);
+    expect(r.json.message).toMatch(/client version 1\.99 is too new/);
+    expect((await a.inspect('containers', mine)).status).toBe(200);
+  });
+
   it('build cache prune (shared by everyone): the tenant has none of its own, so nothing is pruned, and `docker system prune` does not fail on it (stop 23)', async () => {
     const cache = async () =>
       ((await a.engine.request('GET', '/system/df?type=build-cache')).json.BuildCache ?? []).length as number;
