@@ -501,13 +501,9 @@ export function createProxy(options: ProxyOptions): DockerProxy {
     // still sending, hung: found by review, stop 27)
     if (!forwarded && !req.complete && complete !== undefined) {
       // (sized: the answer is whole before the rest of the body is read)
-      const sized = headers.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'content-length');
-      if (!noBody && !sized) headers.push('Content-Length', String(complete.length));
-      headers.push('Connection', 'close');
-      closingAfterBody.add(req.socket);
-      res.writeHead(r.status, headers);
-      res.write(complete);
-      void discardRest(req, DISCARD_MAX_BYTES, DISCARD_MAX_MS).then(() => res.end());
+      if (!noBody && (r.reframed || r.headers.get('Content-Length') === undefined))
+        headers.push('Content-Length', String(complete.length));
+      answerBeforeBody(res, r.status, headers, complete);
       return;
     }
     if (noBody) {
@@ -544,12 +540,19 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       res.end(buf);
       return;
     }
-    // a request body left unread (refused before or while reading it) is not parsed for a next request: the
-    // connection closes after the answer, once the rest of the body is read (or the reading gives up)
+    answerBeforeBody(res, status, headers, buf);
+  }
+
+  /**
+   * Writes a whole answer to a request whose body was left unread (refused before or while reading it, or answered
+   * by the pipeline itself): that body is not parsed for a next request, and the connection closes after the
+   * answer, once the rest of the body is read and dropped (or the reading gives up).
+   */
+  function answerBeforeBody(res: ServerResponse, status: number, headers: string[], body: Buffer): void {
     headers.push('Connection', 'close');
     closingAfterBody.add(res.req.socket);
     res.writeHead(status, headers);
-    res.write(buf);
+    res.write(body);
     void discardRest(res.req, DISCARD_MAX_BYTES, DISCARD_MAX_MS).then(() => res.end());
   }
 
