@@ -22,12 +22,13 @@ export function answerBuildRefused(ctx: Context, code: string, message: string):
 
 /**
  * Answers every refusal of a `POST /build` by the middleware after it inside a `200` stream of one message
- * (`{"errorDetail":{"message"},"error"}`, logged at `warn` with the refusal's code), as the engine reports a build that fails on what its Dockerfile names (a missing
- * image, a URL it cannot fetch): a refusal's own status made docker-modem, under dockerode and testcontainers,
- * throw where nothing could catch it, and `GenericContainer.fromDockerfile()` of a Dockerfile with `ADD <url>`
- * killed the attendee's test process (found in stop 27). The docker CLI prints the message and exits 1 either way.
- * Errors that are not refusals (`DOCKHAND_INTERNAL`) keep their status. Put it before the middleware that check
- * builds; {@link workshopTenant} does.
+ * (`{"errorDetail":{"message"},"error"}`, logged at `warn` with the refusal's code), as the engine reports a build
+ * that fails on what its Dockerfile names (a missing image, a URL it cannot fetch): a refusal's own status made
+ * docker-modem, under dockerode and testcontainers, throw where nothing could catch it, and
+ * `GenericContainer.fromDockerfile()` of a Dockerfile with `ADD <url>` killed the attendee's test process (found in
+ * stop 27). The docker CLI prints the message and exits 1 either way. Errors of 500 and above (`DOCKHAND_INTERNAL`,
+ * an engine that cannot be reached) keep their status. Put it before the middleware that check builds;
+ * {@link workshopTenant} does.
  *
  * @returns the middleware
  * @example
