@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { HeaderList } from './headers.ts';
+import { type MessageProducer, MessagePump } from './message-pump.ts';
 import type { ProxyRequest } from './request.ts';
 import { ProxyResponse } from './response.ts';
 import type { ResolvedPath } from './router.ts';
@@ -148,6 +149,38 @@ export class Context {
       limit: this.#limit,
       body: Buffer.from(messages.map((m) => `${JSON.stringify(m)}\n`).join('')),
     });
+  }
+
+  /**
+   * Answers the request without the engine with a newline-delimited JSON stream the middleware produces as the
+   * client reads it, as the engine streams events or stats: each message the producer yields goes on a line of its
+   * own, and the next is asked for only once the client has taken what is waiting. The answer ends when the
+   * producer returns; if it throws, the connection is cut, as when the engine's stream fails. When the client goes
+   * away the producer's `signal` is aborted and its iterator returned. Use it instead of calling `next()`.
+   *
+   * The answer's `Content-Type` is `application/json`; change `ctx.response.headers` after this call for another.
+   *
+   * @param status - the HTTP status
+   * @param produce - called once with an `AbortSignal`; returns the messages, e.g. an async generator
+   * @example
+   * ```ts
+   * on('SystemEvents', async (ctx) => {
+   *   ctx.respondStream(200, async function* (signal) {
+   *     for (let i = 0; i < 3 && !signal.aborted; i++) {
+   *       yield { status: 'tick', time: Math.floor(Date.now() / 1000) };
+   *       await setTimeout(1000, undefined, { signal }).catch(() => {});
+   *     }
+   *   });
+   * });
+   * ```
+   */
+  respondStream(status: number, produce: MessageProducer): void {
+    const pump = new MessagePump(produce);
+    this.response = new ProxyResponse(status, new HeaderList(['Content-Type', 'application/json']), {
+      limit: this.#limit,
+      flow: pump,
+    });
+    pump.start(this.response);
   }
 
   /**

@@ -4,6 +4,7 @@ export { HeaderList } from './headers.ts';
 export { assertUnambiguousJson, jsonAmbiguity } from './json-ambiguity.ts';
 export type { JsonLineFlush, JsonLineTransform } from './json-lines.ts';
 export { logRequests } from './log-requests.ts';
+export type { MessageProducer } from './message-pump.ts';
 export {
   compose,
   type Middleware,

@@ -242,7 +242,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       run
         .then(() => {
           try {
-            return replyResponse(ctx, reply, close, controller());
+            return replyResponse(ctx, reply, close);
           } catch (err) {
             // a header a middleware set that cannot be written, a body already consumed, ...
             return refuse(err);
@@ -519,10 +519,13 @@ export function createProxy(options: ProxyOptions): DockerProxy {
     }
     res.writeHead(r.status, headers);
     res.flushHeaders();
-    const controller = (ctx.state as { [kController]?: Dispatcher.DispatchController })[kController];
-    res.on('close', () => {
-      if (!res.writableFinished) controller?.abort(new Error('client went away'));
-    });
+    // the engine's answer, or a stream of the pipeline's own, stops when its client goes away
+    const gone = () => r.abandon(new Error('client went away'));
+    if (res.destroyed) gone();
+    else
+      res.on('close', () => {
+        if (!res.writableFinished) gone();
+      });
     r.pipeTo(responseSink(res));
   }
 

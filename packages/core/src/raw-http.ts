@@ -1,5 +1,4 @@
 import { STATUS_CODES } from 'node:http';
-import type { Dispatcher } from 'undici';
 import type { Context } from './context.ts';
 import { coreError, toErrorResponse } from './errors.ts';
 import type { LaneReply } from './raw-lane.ts';
@@ -100,21 +99,16 @@ export function errorResponse(
 /**
  * Writes the pipeline's answer to a request the byte lane served (see `RawLane`): what `node:http` would do with
  * it, on the lane's own connection. A body that arrived whole goes out with its `Content-Length` in one write; a
- * streamed one keeps the engine's `Content-Length` when nothing re-frames it, and is sent `chunked` otherwise.
+ * streamed one keeps the engine's `Content-Length` when nothing re-frames it, and is sent `chunked` otherwise; its
+ * producer stops when the client goes away.
  *
  * @param ctx - the request, its response set
  * @param reply - the lane's side of the connection
  * @param close - the client asked to close the connection after this answer
- * @param controller - the engine request, aborted when the client goes away in the middle of the body
  * @returns the status sent
  * @internal
  */
-export function replyResponse(
-  ctx: Context,
-  reply: LaneReply,
-  close: boolean,
-  controller: Dispatcher.DispatchController | undefined,
-): number {
+export function replyResponse(ctx: Context, reply: LaneReply, close: boolean): number {
   const r = ctx.response;
   if (r === undefined) {
     const { status, bytes } = errorResponse(
@@ -142,7 +136,7 @@ export function replyResponse(
   const length = r.reframed ? undefined : r.headers.get('content-length');
   const chunked = length === undefined;
   fields.push(...(chunked ? ['Transfer-Encoding', 'chunked'] : ['Content-Length', length]));
-  reply.onAbort(() => controller?.abort(new Error('client went away')));
+  reply.onAbort(() => r.abandon(new Error('client went away')));
   reply.write(responseHead(r.status, fields));
   r.pipeTo(replySink(reply, chunked, close));
   return r.status;

@@ -22,6 +22,8 @@ export interface BodySink {
 export interface FlowControl {
   pause(): void;
   resume(): void;
+  /** Stops the producer for good: the client went away. */
+  abort?(reason: Error): void;
 }
 
 const QUEUE_LIMIT = 256 * 1024;
@@ -116,6 +118,15 @@ export class ProxyResponse {
   onEnd(fn: () => void): void {
     if (this.#ended) fn();
     else this.#ends.push(fn);
+  }
+
+  /**
+   * The client went away before the body's end: its producer (the engine's answer, or a stream of the pipeline's
+   * own) stops.
+   * @internal
+   */
+  abandon(reason: Error): void {
+    if (!this.#ended) this.#flow?.abort?.(reason);
   }
 
   #over(): void {

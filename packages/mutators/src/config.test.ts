@@ -112,6 +112,14 @@ describe('parseProxyConfig: valid files', () => {
     expect(failure(tenant('    classicBuilds: "no"\n'))).toMatch(/middleware\[0\]\.classicBuilds/);
     expect(failure('middleware:\n  - type: refuseClassicBuilds\n    except: [alice]\n')).toMatch(/except/);
   });
+
+  it('builds polledStats, which acts on stats alone, with an interval of at least 100 ms', () => {
+    const config = parseProxyConfig('middleware:\n  - type: polledStats\n    intervalMs: 500\n', FILE, {});
+    expect(routesOf(config.middleware[0]!)).toEqual(new Set(['ContainerStats']));
+    expect(failure('middleware:\n  - type: polledStats\n    intervalMs: 10\n')).toMatch(
+      /middleware\[0\]\.intervalMs/,
+    );
+  });
 });
 
 describe('parseProxyConfig: environment substitution', () => {
@@ -184,7 +192,7 @@ describe('parseProxyConfig: environment substitution', () => {
 describe('parseProxyConfig: errors name the file, the key and what is wrong', () => {
   it('an unknown middleware type, with the known ones', () => {
     expect(failure('middleware:\n  - type: hostGuard\n  - type: workshopTenat\n')).toBe(
-      "tenant.yaml: middleware[1].type: unknown middleware type 'workshopTenat' (known: workshopTenant, stampLabels, scopeToTenant, mountPolicy, rewriteDockerSocket, hostGuard, tenantNetwork, buildkitGuard, allowRoutes, denyUnknownRoutes, logRequests, refuseClassicBuilds)",
+      "tenant.yaml: middleware[1].type: unknown middleware type 'workshopTenat' (known: workshopTenant, stampLabels, scopeToTenant, mountPolicy, rewriteDockerSocket, hostGuard, tenantNetwork, buildkitGuard, allowRoutes, denyUnknownRoutes, logRequests, refuseClassicBuilds, polledStats)",
     );
   });
 

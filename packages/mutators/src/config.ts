@@ -7,6 +7,7 @@ import { allowRoutes, denyUnknownRoutes } from './allow-routes.ts';
 import { buildkitGuard } from './buildkit-guard.ts';
 import { hostGuard } from './host-guard.ts';
 import { mountPolicy } from './mount-policy.ts';
+import { polledStats } from './polled-stats.ts';
 import { refuseClassicBuilds } from './refuse-classic-builds.ts';
 import { rewriteDockerSocket } from './rewrite-docker-socket.ts';
 import { scopeToTenant } from './scope-to-tenant.ts';
@@ -125,6 +126,10 @@ const entries = {
   denyUnknownRoutes: v.strictObject({ type: v.literal('denyUnknownRoutes') }),
   logRequests: v.strictObject({ type: v.literal('logRequests') }),
   refuseClassicBuilds: v.strictObject({ type: v.literal('refuseClassicBuilds') }),
+  polledStats: v.strictObject({
+    type: v.literal('polledStats'),
+    intervalMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(100))),
+  }),
 } as const;
 
 type EntryType = keyof typeof entries;
@@ -363,6 +368,8 @@ function build(type: EntryType, o: Record<string, never>): Middleware {
       return logRequests();
     case 'refuseClassicBuilds':
       return refuseClassicBuilds();
+    case 'polledStats':
+      return polledStats(opts as never);
   }
 }
 

@@ -20,6 +20,7 @@ export { type MountPolicyOptions, mountPolicy, type Remap } from './mount-policy
 export { holdNames } from './name-holds.ts';
 export type { NetworkPolicy } from './network-settings.ts';
 export { type OwnedKind, Ownership } from './ownership.ts';
+export { type PolledStatsOptions, polledStats } from './polled-stats.ts';
 export { checkPsArgs } from './ps-args.ts';
 export { refuseClassicBuilds } from './refuse-classic-builds.ts';
 export type { RegistryRules } from './registry-host.ts';

@@ -10,6 +10,7 @@ import { imageVisible } from './image-policy.ts';
 import { mountPolicy } from './mount-policy.ts';
 import { holdNames } from './name-holds.ts';
 import { Ownership } from './ownership.ts';
+import { polledStats } from './polled-stats.ts';
 import { refuseClassicBuilds } from './refuse-classic-builds.ts';
 import { rewriteDockerSocket } from './rewrite-docker-socket.ts';
 import { scopeToTenant } from './scope-to-tenant.ts';
@@ -328,6 +329,8 @@ export function workshopTenant(options: WorkshopTenantOptions): WorkshopTenantMi
       ownership,
       images: { reserved },
     }),
+    // a tenant's stats from one-shot samples, never the engine's one collector, which a held lock stops for all
+    polledStats(),
     tenantNetwork({
       ...(options.network === undefined ? {} : { defaultNetwork: options.network }),
       publishOn: options.publishOn ?? tenantLoopback(options.tenant),

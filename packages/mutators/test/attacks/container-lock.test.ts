@@ -1,7 +1,9 @@
 // A container's lock, held by its own tenant: the engine holds it while it writes an archive of the container
 // until the client has read it all (review, stop 27). The engine's container prune asks every container on it
 // whether it runs, under that lock, before it applies the tenant's label filter, and runs one container or network
-// prune at a time: another tenant's prune waited as long as the lock was held, or was refused (409).
+// prune at a time: another tenant's prune waited as long as the lock was held, or was refused (409). The engine's
+// one stats collector, shared by every container watched, takes each one's lock in turn: a tenant watching its own
+// locked container froze every tenant's stats (review 27e).
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,6 +39,25 @@ async function holdArchive(id: string): Promise<Socket> {
   // until the engine has filled what the client does not read
   await new Promise((r) => setTimeout(r, 1500));
   return s;
+}
+
+/** A GET through a proxy's socket, once its answer has begun; the answer is read as fast as it comes, and dropped. */
+async function reading(socket: string, path: string): Promise<{ socket: Socket; ended: () => boolean }> {
+  const s = connect(socket);
+  await once(s, 'connect');
+  let ended = false;
+  const started = once(s, 'data');
+  s.on('data', (chunk: Buffer) => {
+    // the end of a chunked answer
+    if (chunk.subarray(-5).toString('latin1') === '0\r\n\r\n') ended = true;
+  });
+  s.on('close', () => {
+    ended = true;
+  });
+  s.write(`GET ${path} HTTP/1.1\r\nHost: d\r\n\r\n`);
+  // the answer has begun: the engine is at work on it
+  await started;
+  return { socket: s, ended: () => ended };
 }
 
 const timed = async <T>(f: () => Promise<T>): Promise<{ ms: number; value: T }> => {
@@ -83,6 +104,37 @@ describe("a tenant holding its own container's lock", { timeout: 120_000 }, () =
       expect(done.json.ContainersDeleted).toEqual([id]);
     } finally {
       held.destroy();
+    }
+  });
+
+  it("does not freeze another tenant's stats while it copies out of its own container", async () => {
+    // a 2 GiB sparse file: the engine takes seconds to write its archive, even to a client that reads at once
+    const mine = await a.ownContainer(`${a.run}-lockstats`, {
+      Cmd: ['sh', '-c', 'truncate -s 2G /sparse; touch /ready; sleep 3600'],
+    });
+    expect((await a.mallory.api.request('POST', `/containers/${mine}/start`)).status).toBe(204);
+    for (let i = 0; i < 100; i++) {
+      if ((await a.mallory.api.request('GET', `/containers/${mine}/archive?path=/ready`)).status === 200)
+        break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const victim = await a.victimContainer(`${a.run}-victim-stats`);
+    // mallory watches her own container's stats: the engine's one collector then visits it each round
+    const watch = await reading(a.mallory.socket, `/containers/${mine}/stats`);
+    const copy = await reading(a.mallory.socket, `/containers/${mine}/archive?path=/sparse`);
+    try {
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(copy.ended(), 'the copy is still being written').toBe(false);
+      const one = await timed(() => a.victim.api.request('GET', `/containers/${victim}/stats?stream=false`));
+      expect(one.value.status, one.value.text).toBe(200);
+      expect(one.value.json.id).toBe(victim);
+      expect(one.value.json.cpu_stats.system_cpu_usage).toBeGreaterThan(0);
+      // before: the engine's answer waited for the copy's end (18 s for 4 GiB, measured on the engine alone)
+      expect(copy.ended(), 'the victim was answered while the copy was still being written').toBe(false);
+      expect(one.ms).toBeLessThan(3000);
+    } finally {
+      watch.socket.destroy();
+      copy.socket.destroy();
     }
   });
 });

@@ -274,7 +274,7 @@ export async function secondProxy(
 export async function tappedProxy(
   tenant: Tenant,
   delay: (line: string) => number = () => 0,
-): Promise<{ api: Client; seen: string[]; done: string[] } & AsyncDisposable> {
+): Promise<{ api: Client; socket: string; seen: string[]; done: string[] } & AsyncDisposable> {
   const dir = await mkdtemp(join(tmpdir(), 'dockhand-tap-'));
   const seen: string[] = [];
   const done: string[] = [];
@@ -295,6 +295,7 @@ export async function tappedProxy(
   const second = await secondProxy(tenant, `unix://${join(dir, 'tap.sock')}`);
   return {
     api: second.api,
+    socket: second.socket,
     seen,
     done,
     async [Symbol.asyncDispose]() {

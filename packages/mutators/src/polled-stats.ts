@@ -1,0 +1,195 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Context, type Middleware, on, type Upstream } from '@dockhand/core';
+import { engineApiVersion, versionAtLeast } from './engine-version.ts';
+
+/** Options of {@link polledStats}. */
+export interface PolledStatsOptions {
+  /** How often a stream asks the engine for a sample, in milliseconds: the engine's own collector's interval. */
+  readonly intervalMs?: number;
+}
+
+/** A sample of `GET /containers/{id}/stats`, with the fields the proxy fills in as the engine's stream does. */
+interface Sample {
+  read?: string;
+  preread?: string;
+  cpu_stats?: { system_cpu_usage?: unknown };
+  precpu_stats?: unknown;
+  [field: string]: unknown;
+}
+
+/** What Go's `Time{}` is written as: the `read` of a sample of a container that is not running. */
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+/** Engines that leave the host's CPU time out of one-shot samples (20.10's collector added it). */
+const lacksSystemCpu = new WeakSet<Upstream>();
+
+/**
+ * Serves `GET /containers/{id}/stats` by asking the engine for one-shot samples, one a second, instead of
+ * forwarding it to the engine's stats collector. The client gets what the engine would send: a stream of samples
+ * each carrying the previous one's CPU figures (`precpu_stats`, `preread`), or with `stream=false` one sample
+ * taken a second after another. A request that asks for `one-shot` itself goes to the engine as it is.
+ *
+ * Why: the engine has one stats collector for all its containers, and it takes each watched container's lock in
+ * turn. A container whose lock is held (its owner's `docker cp` out of it, left unread) stops that collector, and
+ * with it every `docker stats` on the engine, `--no-stream` included: one tenant froze every other tenant's stats
+ * (review 27e). A one-shot sample skips the collector, so a held lock now stops only its own container's stats.
+ *
+ * An engine whose one-shot samples lack the host's CPU time (`system_cpu_usage`, left out before API 1.42; the
+ * docker CLI computes CPU % from it) keeps serving stats from its collector, as before.
+ *
+ * Numbers beyond 2^53 (a host's CPU time in nanoseconds) are passed on digit for digit.
+ *
+ * @param options - the interval between samples
+ * @returns the middleware, for after the one that checks ownership (the preset's `scopeToTenant`)
+ * @example
+ * ```ts
+ * createProxy({ upstream, middleware: [scopeToTenant({ label }), polledStats()] });
+ * ```
+ */
+export function polledStats(options: PolledStatsOptions = {}): Middleware {
+  const interval = options.intervalMs ?? 1000;
+  return on('ContainerStats', async (ctx, next) => {
+    const query = ctx.request.query;
+    const engineVersion = await engineApiVersion(ctx.upstream);
+    const version = ctx.apiVersion ?? engineVersion;
+    // as the engine reads them (httputils.BoolValueOrDefault); `one-shot` counts from API 1.41
+    const stream = boolValue(query, 'stream', true);
+    const oneShot = versionAtLeast(version, '1.41') && boolValue(query, 'one-shot', false);
+    if (oneShot || !versionAtLeast(engineVersion, '1.41') || lacksSystemCpu.has(ctx.upstream)) {
+      await next();
+      return;
+    }
+    const id = ctx.params.id!;
+    const path = `/containers/${encodeURIComponent(id)}/stats`;
+    const first = await sample(ctx.upstream, path);
+    if (first.status !== 200) {
+      // the engine's own refusal (the container is gone since the ownership check)
+      ctx.respond(first.status, first.body);
+      return;
+    }
+    const running = first.body.read !== ZERO_TIME;
+    if (running && first.body.cpu_stats?.system_cpu_usage === undefined) {
+      lacksSystemCpu.add(ctx.upstream);
+      await next();
+      return;
+    }
+    // a one-shot sample of a running container lacks the name and id the collector's carry
+    const named = { name: await containerName(ctx.upstream, id), id };
+    if (!stream) {
+      // the engine's collector primes the CPU figures with one sample and answers with the next
+      if (!running) {
+        ctx.respondLines(200, [first.body]);
+        return;
+      }
+      await sleep(interval);
+      const second = await sample(ctx.upstream, path);
+      if (second.status !== 200) {
+        ctx.respond(second.status, second.body);
+        return;
+      }
+      ctx.respondLines(200, [following(second.body, first.body, named)]);
+      return;
+    }
+    const opening = following(first.body, undefined, named);
+    ctx.respondStream(200, (signal) => samples(ctx, path, opening, named, interval, signal));
+    // the engine's stream has no Content-Type
+    ctx.response!.headers.delete('Content-Type');
+  });
+}
+
+/** The stream: a sample a second until the client leaves or the container is gone. */
+async function* samples(
+  ctx: Context,
+  path: string,
+  first: Sample,
+  named: Named,
+  interval: number,
+  signal: AbortSignal,
+): AsyncGenerator<Sample> {
+  let previous = first;
+  yield first;
+  let asked = performance.now();
+  for (;;) {
+    try {
+      await sleep(Math.max(0, asked + interval - performance.now()), undefined, { signal });
+    } catch {
+      return; // the client left
+    }
+    asked = performance.now();
+    const next = await sample(ctx.upstream, path);
+    if (signal.aborted) return;
+    if (next.status !== 200) {
+      // gone: the engine ends its stream when the container is removed
+      if (next.status !== 404)
+        ctx.log.warn({ status: next.status }, 'a stats sample failed; the stream ends');
+      return;
+    }
+    const current = following(next.body, previous, named);
+    yield current;
+    previous = current;
+  }
+}
+
+/** The name and id a sample of the container carries. */
+interface Named {
+  name: string;
+  id: string;
+}
+
+/**
+ * A sample as the engine's stream sends it: with the previous one's CPU figures (none before the first), and the
+ * container's name and id where the engine writes them, before `networks`.
+ */
+function following(sample: Sample, previous: Sample | undefined, named: Named): Sample {
+  const out: Sample = {};
+  for (const [key, value] of Object.entries(sample)) {
+    if (key === 'networks' && sample.name === undefined) Object.assign(out, named);
+    out[key] = value;
+  }
+  if (sample.name === undefined && out.name === undefined) Object.assign(out, named);
+  if (previous !== undefined) {
+    out.preread = previous.read ?? ZERO_TIME;
+    out.precpu_stats = previous.cpu_stats ?? {};
+  }
+  return out;
+}
+
+/** The container's name with its leading `/`, from the engine's list, which takes no container's lock. */
+async function containerName(upstream: Upstream, id: string): Promise<string> {
+  const reply = await upstream.request({
+    path: '/containers/json',
+    query: { all: '1', filters: JSON.stringify({ id: [id] }) },
+  });
+  const list = reply.status === 200 ? await reply.json<{ Id?: string; Names?: string[] }[]>() : [];
+  if (reply.status !== 200) await reply.text();
+  return list.find((c) => c.Id === id)?.Names?.[0] ?? '';
+}
+
+/** One one-shot sample from the engine, its big numbers kept digit for digit. */
+async function sample(upstream: Upstream, path: string): Promise<{ status: number; body: Sample }> {
+  const reply = await upstream.request({ path, query: { stream: 'false', 'one-shot': 'true' } });
+  const text = await reply.text();
+  try {
+    return { status: reply.status, body: JSON.parse(text, keepBigIntegers) as Sample };
+  } catch {
+    // (an answer that is no JSON: passed on as the engine's message, and never as a sample)
+    return { status: reply.status === 200 ? 502 : reply.status, body: { message: text.trim() } };
+  }
+}
+
+/** `JSON.rawJSON` (Node 21 and later), not yet in TypeScript's lib. */
+type RawJson = JSON & { rawJSON(text: string): unknown };
+
+/** A `JSON.parse` reviver that keeps an integer beyond 2^53 as its source text, written back as it was. */
+function keepBigIntegers(_key: string, value: unknown, context?: { source?: string }): unknown {
+  if (typeof value !== 'number' || Number.isSafeInteger(value)) return value;
+  const source = context?.source;
+  return source !== undefined && /^-?\d+$/.test(source) ? (JSON as RawJson).rawJSON(source) : value;
+}
+
+/** A boolean query parameter as the engine reads one: absent is `fallback`; empty, 0, no, false and none are false. */
+function boolValue(query: URLSearchParams, key: string, fallback: boolean): boolean {
+  const raw = query.get(key);
+  if (raw === null) return fallback;
+  return !['', '0', 'no', 'false', 'none'].includes(raw.trim().toLowerCase());
+}
