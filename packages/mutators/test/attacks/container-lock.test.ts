@@ -77,6 +77,12 @@ describe("a tenant holding its own container's lock", { timeout: 120_000 }, () =
       // before: as long as the lock was held (the engine asked mallory's container too)
       expect(prune.ms).toBeLessThan(3000);
       expect((await a.inspect('containers', stopped)).status).toBe(404);
+      // with an until filter too (stop 28; it was the engine's prune, which waited on the lock)
+      const another = await a.victimContainer(`${a.run}-victim-stopped2`, {}, false);
+      const until = encodeURIComponent(JSON.stringify({ until: ['-1h'] }));
+      const later = await timed(() => a.victim.api.request('POST', `/containers/prune?filters=${until}`));
+      expect(later.value.json.ContainersDeleted, later.value.text).toEqual([another]);
+      expect(later.ms).toBeLessThan(3000);
     } finally {
       held.destroy();
     }

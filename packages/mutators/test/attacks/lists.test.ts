@@ -163,6 +163,89 @@ describe('prunes that try to reach the victim (scopeToTenant)', () => {
     expect((await a.inspect('containers', mine)).status).toBe(200);
   });
 
+  // stop 28: a prune with `until` was the engine's, which walks every container on it under its lock (see
+  // container-lock.test.ts); the proxy now reads `until` as the engine does, on the engine's clock
+  it("the tenant's own prunes read until in each form as the engine does", { timeout: 60_000 }, async () => {
+    await using tap = await tappedProxy(a.mallory);
+    const forms = ['rfc3339', 'unix', 'local', 'duration'] as const;
+    const engineLabels = (form: string) => ({ 'dockhand.test': a.run, set: 'engine', form });
+    const make = async (age: string) => {
+      const made: Record<string, { mine: string; engine: string }> = {};
+      for (const form of forms) {
+        const mine = await tap.api.request('POST', `/containers/create?name=${a.run}-until-${form}-${age}`, {
+          body: { Image: 'busybox', Labels: { 'dockhand.test': a.run, form } },
+        });
+        const engine = await a.engine.request('POST', '/containers/create', {
+          body: { Image: 'busybox', Labels: engineLabels(form) },
+        });
+        expect([mine.status, engine.status]).toEqual([201, 201]);
+        made[form] = { mine: mine.json.Id, engine: engine.json.Id };
+      }
+      const net = async (api: typeof a.engine, labels: Record<string, string>) => {
+        const name = `${a.run}-until-${age}-${labels.set}`;
+        const r = await api.request('POST', '/networks/create', { body: { Name: name, Labels: labels } });
+        expect(r.status, r.text).toBe(201);
+        return name;
+      };
+      return {
+        made,
+        nets: {
+          mine: await net(tap.api, { 'dockhand.test': a.run, set: 'mine' }),
+          engine: await net(a.engine, engineLabels('net')),
+        },
+      };
+    };
+    const old = await make('old');
+    await new Promise((r) => setTimeout(r, 2500));
+    const time = (await a.engine.request('GET', '/info')).json.SystemTime as string;
+    const t = Date.parse(time);
+    await new Promise((r) => setTimeout(r, 2500));
+    const young = await make('new');
+    const ns = time.replace(/^.*:\d\d(?:\.(\d+))?(?:Z|[+-].*)$/, (_m, f: string | undefined) =>
+      (f ?? '').padEnd(9, '0'),
+    );
+    const value = (form: (typeof forms)[number]) =>
+      form === 'rfc3339'
+        ? time
+        : form === 'unix'
+          ? `${Math.floor(t / 1000)}.${ns}`
+          : form === 'local'
+            ? time.replace(/(Z|[+-]\d\d:\d\d)$/, '')
+            : `${Math.round((Date.now() - t) / 1000)}s`;
+    for (const form of forms) {
+      const mine = await tap.api.request(
+        'POST',
+        `/containers/prune?filters=${q({ until: [value(form)], label: [`form=${form}`] })}`,
+      );
+      const engine = await a.engine.request(
+        'POST',
+        `/containers/prune?filters=${q({ until: [value(form)], label: Object.entries(engineLabels(form)).map(([k, v]) => `${k}=${v}`) })}`,
+      );
+      expect([mine.status, mine.json.ContainersDeleted], `${form} ${value(form)}`).toEqual([
+        200,
+        [old.made[form]!.mine],
+      ]);
+      expect(engine.json.ContainersDeleted, `${form} on the engine`).toEqual([old.made[form]!.engine]);
+      expect((await a.inspect('containers', young.made[form]!.mine)).status).toBe(200);
+    }
+    const nets = await tap.api.request(
+      'POST',
+      `/networks/prune?filters=${q({ until: [time], label: ['set=mine'] })}`,
+    );
+    const engineNets = await a.engine.request(
+      'POST',
+      `/networks/prune?filters=${q({ until: [time], label: [`dockhand.test=${a.run}`, 'form=net'] })}`,
+    );
+    expect(nets.json.NetworksDeleted).toEqual([old.nets.mine]);
+    expect(engineNets.json.NetworksDeleted).toEqual([old.nets.engine]);
+    // all decided by the tenant's proxy: none reached the engine's own prune
+    expect(tap.seen.filter((line) => line.includes('/prune'))).toEqual([]);
+    // a form not read here for certain is the engine's to read (and refuse)
+    const bad = await tap.api.request('POST', `/containers/prune?filters=${q({ until: ['yesterday'] })}`);
+    expect(bad.status).toBe(400);
+    expect(bad.json.message).toMatch(/failed to parse value as time or duration/);
+  });
+
   it('build cache prune (shared by everyone): the tenant has none of its own, so nothing is pruned, and `docker system prune` does not fail on it (stop 23)', async () => {
     const cache = async () =>
       ((await a.engine.request('GET', '/system/df?type=build-cache')).json.BuildCache ?? []).length as number;
