@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { injectLabelFilter, mergeLabelFilter, rewriteFilterRefs } from './filters.ts';
+import { injectLabelFilter, mergeLabelFilter, rewriteFilterRefs, scopeFilters } from './filters.ts';
 
 const LABEL = 'dockhand.tenant=alice';
 
@@ -116,5 +116,57 @@ describe('rewriteFilterRefs', () => {
     await expect(rewriteFilterRefs('{', { before: upper })).rejects.toMatchObject({
       code: 'DOCKHAND_BAD_FILTERS',
     });
+  });
+});
+
+describe('scopeFilters', () => {
+  const upper = async (v: string) => v.toUpperCase();
+  const resolvers = { before: upper, since: upper };
+  // what the container list forwarded before it read the client's filters once: merged, then rewritten
+  const twoReads = async (raw: string | null) =>
+    (await rewriteFilterRefs(mergeLabelFilter(raw, LABEL), resolvers)) ?? '';
+
+  it.each([
+    null,
+    '',
+    '{}',
+    '{"status":["running"]}',
+    '{"before":["a"],"status":["running"]}',
+    '{"label":["app=web"],"since":["b"]}',
+    '{"since":{"b":true},"label":{"x=y":true}}',
+    '{"since":{"b":true},"status":{"exited":true}}',
+    '{"label":["dockhand.tenant=bob"],"before":["a","c"]}',
+  ])('forwards what merging and then rewriting forwarded, for %j', async (raw) => {
+    expect(await scopeFilters(raw, LABEL, resolvers)).toBe(await twoReads(raw));
+  });
+
+  it('gives the label filter alone when the client sent none', async () => {
+    expect(await scopeFilters(null, LABEL, resolvers)).toBe(`{"label":["${LABEL}"]}`);
+  });
+
+  it.each([
+    ['not JSON', '{label'],
+    ['a JSON array', '["label"]'],
+    ['a label filter that is a string', '{"label":"app=web"}'],
+    ['a reference filter that is a string', '{"before":"x"}'],
+    ['a key named twice', '{"before":["a"],"before":["b"]}'],
+  ])('refuses %s as the two readings did, naming what the client sent', async (_what, raw) => {
+    const before = await twoReads(raw).catch((err: unknown) => err);
+    const now = await scopeFilters(raw, LABEL, resolvers).catch((err: unknown) => err);
+    expect(before).toBeInstanceOf(Error);
+    // (a reference filter of the wrong shape was named with the label filter already added)
+    expect(now).toMatchObject({ code: (before as { code: string }).code, status: 400 });
+    if ((before as { code: string }).code === 'DOCKHAND_BAD_FILTERS')
+      expect(now).toMatchObject({ message: `invalid filter '${raw}'` });
+  });
+
+  it('throws what a resolver throws', async () => {
+    await expect(
+      scopeFilters('{"before":["x"]}', LABEL, {
+        before: async () => {
+          throw new Error('No such container: x');
+        },
+      }),
+    ).rejects.toThrow('No such container: x');
   });
 });

@@ -84,6 +84,12 @@ export function parseFilterArgs(raw: string | null): Map<string, Map<string, boo
  */
 export function mergeLabelFilter(raw: string | null, label: string): string {
   const filters = readFilters(raw) ?? {};
+  addLabel(filters, label, raw);
+  return JSON.stringify(filters);
+}
+
+/** Adds `label` to filters read from `raw` ({@link mergeLabelFilter}), in their form; `raw` is for the error. */
+function addLabel(filters: Record<string, unknown>, label: string, raw: string | null): void {
   const current = filters.label;
   if (current === undefined) {
     // the daemon accepts one form per request: follow the form of the client's other filters
@@ -94,7 +100,6 @@ export function mergeLabelFilter(raw: string | null, label: string): string {
   } else if (Array.isArray(current)) filters.label = [...current, label];
   else if (current !== null && typeof current === 'object') filters.label = { ...current, [label]: true };
   else throw refuse('DOCKHAND_BAD_FILTERS', `invalid filter '${raw}'`);
-  return JSON.stringify(filters);
 }
 
 /**
@@ -137,8 +142,50 @@ export async function rewriteFilterRefs(
 ): Promise<string | null> {
   const map = readFilters(raw);
   if (map === undefined) return raw;
+  return (await rewriteRefs(map, resolvers, raw)) ? JSON.stringify(map) : raw;
+}
+
+/**
+ * The `filters` to forward for a list the engine filters by the tenant's label: the client's filters with `label`
+ * added ({@link mergeLabelFilter}), then the values of the filters named in `resolvers` rewritten
+ * ({@link rewriteFilterRefs}). The client's value is read once, and the value written here is not read again
+ * (it is `JSON.stringify`'s, so it names no key twice); with no filters of the client's nothing is parsed.
+ *
+ * @param raw - the client's `filters` value, or `null`
+ * @param label - `key=value` to require
+ * @param resolvers - for each filter to rewrite, what gives the value to forward for one of its values
+ * @returns the JSON to forward
+ * @throws {@link @dockhand/core!DockhandError} 400 when the client's filters are not valid JSON, or what a resolver
+ *   throws
+ * @example
+ * ```ts
+ * await scopeFilters('{"since":["web"]}', 'dockhand.tenant=alice', { since: container });
+ * // '{"since":["<web's full id>"],"label":["dockhand.tenant=alice"]}'
+ * ```
+ * @internal
+ */
+export async function scopeFilters(
+  raw: string | null,
+  label: string,
+  resolvers: Readonly<Record<string, (value: string) => Promise<string>>>,
+): Promise<string> {
+  const filters = readFilters(raw) ?? {};
+  addLabel(filters, label, raw);
+  await rewriteRefs(filters, resolvers, raw);
+  return JSON.stringify(filters);
+}
+
+/**
+ * Rewrites, in place, the values of the filters named in `resolvers` ({@link rewriteFilterRefs}).
+ *
+ * @returns whether any of them was there
+ */
+async function rewriteRefs(
+  map: Record<string, unknown>,
+  resolvers: Readonly<Record<string, (value: string) => Promise<string>>>,
+  raw: string | null,
+): Promise<boolean> {
   const keys = Object.keys(resolvers).filter((k) => Object.hasOwn(map, k));
-  if (keys.length === 0) return raw;
   for (const key of keys) {
     const resolve = resolvers[key]!;
     const values = map[key];
@@ -149,7 +196,7 @@ export async function rewriteFilterRefs(
       map[key] = out;
     } else throw refuse('DOCKHAND_BAD_FILTERS', `invalid filter '${raw}'`);
   }
-  return JSON.stringify(map);
+  return keys.length > 0;
 }
 
 /**

@@ -9,7 +9,7 @@ import { daemonImageName, imageNotFound, refuse, saveNotFound } from './errors.t
 import { type EngineEvent, eventFilter } from './event-filters.ts';
 import { exportNames, refuseTooManyNames } from './export-names.ts';
 import { checkedBody, field, isObject, type JsonObject, setField } from './fields.ts';
-import { injectLabelFilter, rewriteFilterRefs } from './filters.ts';
+import { injectLabelFilter, rewriteFilterRefs, scopeFilters } from './filters.ts';
 import { refuseIdLikeImageName, refuseIdLikeName } from './id-like-name.ts';
 import { isImageImport } from './image-import.ts';
 import { type ListedImage, pickImages, splitImageFilters } from './image-list-filters.ts';
@@ -197,10 +197,10 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
         return;
       // (network lists too: only the tenant's own are listed, not the engine's `bridge`, `host` and `none` nor
       // shared networks, which `network inspect` reaches: see docs/configuration.md)
-      injectLabelFilter(ctx.request.query, labelSpec);
       if (ctx.operation === 'ContainerList') {
         const container = (ref: string) => ownership(ctx).container(ref);
-        const filters = await rewriteFilterRefs(ctx.request.query.get('filters'), {
+        // the label filter added and the references rewritten in one reading of the client's filters
+        const filters = await scopeFilters(ctx.request.query.get('filters'), labelSpec, {
           before: container,
           since: container,
           // `ancestor` names an image the engine looks up among all its images: the time of its answer told a
@@ -212,8 +212,8 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
             return img && imageVisible(img.facts, label, images) ? img.id : NO_IMAGE;
           },
         });
-        if (filters !== null) ctx.request.query.set('filters', filters);
-      }
+        ctx.request.query.set('filters', filters);
+      } else injectLabelFilter(ctx.request.query, labelSpec);
       await next();
       const res = ctx.response!;
       if (res.status === 200 && ctx.operation === 'VolumePrune') {
