@@ -576,4 +576,53 @@ describe('what slips past the label filter is filtered out of the answer (scopeT
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  // the proxy keeps the bytes of the last answer it found to hold only the tenant's objects, and forwards the same
+  // bytes again without reading them: an answer that differs from them is still read and filtered
+  it.each(lists)(
+    '%s: an answer after one checked and kept is checked again',
+    async (_what, operation, path, entries) => {
+      const mine =
+        operation === 'ContainerList'
+          ? await a.ownContainer(`${a.run}-own-again`)
+          : (
+              await a.mallory.api.request('POST', '/volumes/create', {
+                body: { Name: `${a.run}-own-again`, Labels: { 'dockhand.test': a.run } },
+              })
+            ).json.Name;
+      const foreign = operation === 'ContainerList' ? [victim, victimStopped] : [victimVol];
+      let requests = 0;
+      const dir = await mkdtemp(join(tmpdir(), 'dockhand-again-'));
+      const proxy = createProxy({
+        upstream: `unix://${ENGINE_SOCKET}`,
+        middleware: [
+          scopeToTenant({ label: `dockhand.tenant=${a.mallory.name}` }),
+          // the label filter reaches the engine twice, then slips
+          on(operation, async (ctx, next) => {
+            if (++requests === 3) ctx.request.query.delete('filters');
+            await next();
+          }),
+        ],
+      });
+      const api = client(join(dir, 'docker.sock'));
+      try {
+        await proxy.listen(api.socket);
+        const first = await api.request('GET', path);
+        const second = await api.request('GET', path);
+        expect(first.status, first.text).toBe(200);
+        expect(second.status, second.text).toBe(200);
+        expect(entries(first.json).map((e) => e.id)).toContain(mine);
+        const third = await api.request('GET', path);
+        expect(third.status, third.text).toBe(200);
+        const seen = entries(third.json);
+        for (const e of seen) expect(e.labels?.['dockhand.tenant'], e.id).toBe(a.mallory.name);
+        expect(seen.map((e) => e.id)).toContain(mine);
+        for (const id of foreign) expect(third.text).not.toContain(id);
+      } finally {
+        await api.pool.close();
+        await proxy.close();
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });
