@@ -1,7 +1,7 @@
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { type Duplex, duplexPair } from 'node:stream';
+import { type Duplex, duplexPair, type Readable } from 'node:stream';
 import { type Logger, pino } from 'pino';
 import type { Dispatcher, Pool } from 'undici';
 import { DISCARD_MAX_BYTES, DISCARD_MAX_MS, discardRest } from './body.ts';
@@ -314,7 +314,10 @@ export function createProxy(options: ProxyOptions): DockerProxy {
   server.on('request', (req, res) => handleRequest(req, res));
   server.on('upgrade', (req, socket, head) => handleUpgrade(req, socket as Socket, head));
   server.on('clientError', (err, socket) => {
-    if (socket.writable)
+    // bytes that do not parse behind a body the proxy dropped after answering: its answer is the connection's
+    // last, and a 400 after it would be one nobody asked for (found by review, stop 28)
+    if (closingAfterBody.has(socket as Socket)) socket.destroy();
+    else if (socket.writable)
       socket.end(rawError(coreError('DOCKHAND_BAD_REQUEST', `bad request: ${err.message}`)));
     else socket.destroy();
   });
@@ -378,7 +381,10 @@ export function createProxy(options: ProxyOptions): DockerProxy {
           method: ctx.method as Dispatcher.HttpMethod,
           path: ctx.target(),
           headers,
-          body: body.buffer ?? body.stream ?? null,
+          // an upload as an iterator that leaves it whole when undici stops (the engine answered and closed before
+          // it read it all): the rest is then read and dropped after the answer (writeResponse), where undici
+          // destroyed it and the client, still sending, hung (found by review, stop 28)
+          body: body.buffer ?? (body.stream ? keepWhole(body.stream) : null),
           upgrade: ctx.upgrade ?? null,
         },
         handler,
@@ -472,13 +478,9 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       if (accessLog) logAccess(rawFields(req), res.statusCode, start);
       return;
     }
-    let forwarded = false;
-    pipeline(ctx, () => {
-      forwarded = true;
-      return forward(ctx);
-    })
+    pipeline(ctx, () => forward(ctx))
       .then(
-        () => writeResponse(ctx, req, res, forwarded),
+        () => writeResponse(ctx, req, res),
         (err) => sendError(res, err, ctx),
       )
       .finally(() => {
@@ -486,7 +488,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       });
   }
 
-  function writeResponse(ctx: Context, req: IncomingMessage, res: ServerResponse, forwarded: boolean): void {
+  function writeResponse(ctx: Context, req: IncomingMessage, res: ServerResponse): void {
     const r = ctx.response;
     if (!r) {
       sendError(res, coreError('DOCKHAND_INTERNAL', 'the pipeline produced no response'), ctx);
@@ -495,11 +497,12 @@ export function createProxy(options: ProxyOptions): DockerProxy {
     const headers = r.headers.forwardable(r.reframed);
     const noBody = req.method === 'HEAD' || NO_BODY_STATUS.has(r.status);
     const complete = noBody ? Buffer.alloc(0) : r.completeBody();
-    // an answer of the pipeline's own to a request whose body it left part read (a build refused inside its
-    // stream): the body is read and dropped after the answer, bounded, and the connection closes, as for a
-    // refusal (a middleware that stopped reading it had left node:http nothing to drain it with, and the client,
-    // still sending, hung: found by review, stop 27)
-    if (!forwarded && !req.complete && complete !== undefined) {
+    // a whole answer to a request whose body is not all read: of the pipeline's own (a build refused inside its
+    // stream), or the engine's, which answered before it read the body (a `PUT .../archive` to a path that does
+    // not exist): the rest is read and dropped after the answer, bounded, and the connection closes, as for a
+    // refusal and as the engine's own server does (left unread, a client that sends its whole body before it
+    // reads, docker-py's `put_archive`, hung: found by reviews, stops 27 and 28)
+    if (!req.complete && complete !== undefined) {
       // (sized: the answer is whole before the rest of the body is read)
       if (!noBody && (r.reframed || r.headers.get('Content-Length') === undefined))
         headers.push('Content-Length', String(complete.length));
@@ -553,7 +556,9 @@ export function createProxy(options: ProxyOptions): DockerProxy {
    */
   function answerBeforeBody(res: ServerResponse, status: number, headers: string[], body: Buffer): void {
     headers.push('Connection', 'close');
-    closingAfterBody.add(res.req.socket);
+    // (the request's socket once a middleware or undici is done with the request: the response's is the same)
+    const socket = res.socket ?? res.req.socket;
+    if (socket !== null) closingAfterBody.add(socket);
     res.writeHead(status, headers);
     res.write(body);
     void discardRest(res.req, DISCARD_MAX_BYTES, DISCARD_MAX_MS).then(() => res.end());
@@ -810,4 +815,12 @@ async function removeStaleSocket(path: string): Promise<void> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
+}
+
+/**
+ * An upload as undici reads it without owning it: undici takes async iterables as bodies (its `dispatch` types name
+ * streams only) and returns the iterator when it stops, which leaves the stream whole and paused.
+ */
+function keepWhole(stream: Readable): Readable {
+  return stream.iterator({ destroyOnReturn: false }) as unknown as Readable;
 }
