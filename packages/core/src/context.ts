@@ -59,6 +59,7 @@ export class Context {
   #rawPath: string;
   #originalParams: Record<string, string>;
   #limit: number;
+  #pumps: MessagePump[] = [];
 
   /**
    * @param init - the request's parts
@@ -180,7 +181,20 @@ export class Context {
       limit: this.#limit,
       flow: pump,
     });
+    this.#pumps.push(pump);
     pump.start(this.response);
+  }
+
+  /**
+   * Stops every stream of the pipeline's own but the one the client is sent (`written`): one a middleware replaced,
+   * or one left when the pipeline failed, is produced for nobody.
+   *
+   * @param written - the response being written to the client, if any
+   * @internal
+   */
+  stopStreams(written: ProxyResponse | undefined): void {
+    for (const pump of this.#pumps)
+      if (pump.response !== written) pump.abort(new Error('the answer is not this stream'));
   }
 
   /**

@@ -26,6 +26,11 @@ export class MessagePump implements FlowControl {
     this.#produce = produce;
   }
 
+  /** The response it writes into, once started. */
+  get response(): ProxyResponse | undefined {
+    return this.#response;
+  }
+
   /**
    * Starts writing into the response it is the flow control of.
    *

@@ -219,11 +219,13 @@ export function createProxy(options: ProxyOptions): DockerProxy {
           // the client left before its answer: nobody's failure, and nobody to answer (499, as nginx logs it)
           ctx.log.debug({ err }, 'the client closed the connection before the answer');
           controller()?.abort(new Error('client went away'));
+          ctx.stopStreams(undefined);
           return 499;
         }
         logError(err, ctx);
-        // an engine response nobody will read is not left streaming
+        // an engine response nobody will read is not left streaming, nor a stream of the pipeline's own
         controller()?.abort(err instanceof Error ? err : new Error(String(err)));
+        ctx.stopStreams(undefined);
         if (reply.started) {
           reply.destroy();
           return toErrorResponse(err).status;
@@ -496,6 +498,8 @@ export function createProxy(options: ProxyOptions): DockerProxy {
     }
     const headers = r.headers.forwardable(r.reframed);
     const noBody = req.method === 'HEAD' || NO_BODY_STATUS.has(r.status);
+    // (a stream of the pipeline's own that is not sent, this one too when no body is: its producer stops)
+    ctx.stopStreams(noBody ? undefined : r);
     const complete = noBody ? Buffer.alloc(0) : r.completeBody();
     // a whole answer to a request whose body is not all read: of the pipeline's own (a build refused inside its
     // stream), or the engine's, which answered before it read the body (a `PUT .../archive` to a path that does
@@ -534,6 +538,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
 
   function sendError(res: ServerResponse, err: unknown, ctx: Context | undefined): void {
     logError(err, ctx);
+    ctx?.stopStreams(undefined);
     if (res.headersSent) {
       res.destroy();
       return;

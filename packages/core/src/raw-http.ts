@@ -119,7 +119,10 @@ export function replyResponse(ctx: Context, reply: LaneReply, close: boolean): n
     reply.end(close, bytes);
     return status;
   }
-  if (ctx.method === 'HEAD' || NO_BODY_STATUS.has(r.status)) {
+  const noBody = ctx.method === 'HEAD' || NO_BODY_STATUS.has(r.status);
+  // (a stream of the pipeline's own that is not sent, this one too when no body is: its producer stops)
+  ctx.stopStreams(noBody ? undefined : r);
+  if (noBody) {
     const fields = r.headers.forwardable(r.reframed);
     if (close) fields.push('Connection', 'close');
     reply.end(close, responseHead(r.status, fields));

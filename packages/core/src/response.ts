@@ -170,7 +170,13 @@ export class ProxyResponse {
         write: (chunk) => {
           size += chunk.length;
           if (size > this.#limit) {
-            reject(coreError('DOCKHAND_BODY_TOO_LARGE', `response body larger than ${this.#limit} bytes`));
+            const err = coreError(
+              'DOCKHAND_BODY_TOO_LARGE',
+              `response body larger than ${this.#limit} bytes`,
+            );
+            reject(err);
+            // nobody reads the rest: its producer stops (an endless stream was read into nothing for ever)
+            this.abandon(err);
             return true;
           }
           chunks.push(chunk);

@@ -27,7 +27,8 @@ const lacksSystemCpu = new WeakSet<Upstream>();
  * Serves `GET /containers/{id}/stats` by asking the engine for one-shot samples, one a second, instead of
  * forwarding it to the engine's stats collector. The client gets what the engine would send: a stream of samples
  * each carrying the previous one's CPU figures (`precpu_stats`, `preread`), or with `stream=false` one sample
- * taken a second after another. A request that asks for `one-shot` itself goes to the engine as it is.
+ * taken a second after another; `one-shot` gets one sample as the engine gives it. The client's query is read as the
+ * engine reads it and never forwarded, so no spelling of it reaches the engine's collector.
  *
  * Why: the engine has one stats collector for all its containers, and it takes each watched container's lock in
  * turn. A container whose lock is held (its owner's `docker cp` out of it, left unread) stops that collector, and
@@ -55,12 +56,20 @@ export function polledStats(options: PolledStatsOptions = {}): Middleware {
     // as the engine reads them (httputils.BoolValueOrDefault); `one-shot` counts from API 1.41
     const stream = boolValue(query, 'stream', true);
     const oneShot = versionAtLeast(version, '1.41') && boolValue(query, 'one-shot', false);
-    if (oneShot || !versionAtLeast(engineVersion, '1.41') || lacksSystemCpu.has(ctx.upstream)) {
+    if (!versionAtLeast(engineVersion, '1.41') || lacksSystemCpu.has(ctx.upstream)) {
       await next();
       return;
     }
     const id = ctx.params.id!;
     const path = `/containers/${encodeURIComponent(id)}/stats`;
+    // the client's query is never forwarded: a spelling the engine reads otherwise would reach its collector
+    if (oneShot) {
+      // one sample as the engine gives it, or its refusal of a one-shot stream
+      const one = await sample(ctx.upstream, path, stream);
+      if (one.status === 200) ctx.respondLines(200, [one.body]);
+      else ctx.respond(one.status, one.body);
+      return;
+    }
     const first = await sample(ctx.upstream, path);
     if (first.status !== 200) {
       // the engine's own refusal (the container is gone since the ownership check)
@@ -73,8 +82,8 @@ export function polledStats(options: PolledStatsOptions = {}): Middleware {
       await next();
       return;
     }
-    // a one-shot sample of a running container lacks the name and id the collector's carry
-    const named = { name: await containerName(ctx.upstream, id), id };
+    // a one-shot sample of a running container lacks the name and id the collector's carry (its current name)
+    const named = async () => ({ name: await containerName(ctx.upstream, id), id });
     if (!stream) {
       // the engine's collector primes the CPU figures with one sample and answers with the next
       if (!running) {
@@ -87,10 +96,10 @@ export function polledStats(options: PolledStatsOptions = {}): Middleware {
         ctx.respond(second.status, second.body);
         return;
       }
-      ctx.respondLines(200, [following(second.body, first.body, named)]);
+      ctx.respondLines(200, [following(second.body, first.body, await named())]);
       return;
     }
-    const opening = following(first.body, undefined, named);
+    const opening = following(first.body, undefined, await named());
     ctx.respondStream(200, (signal) => samples(ctx, path, opening, named, interval, signal));
     // the engine's stream has no Content-Type
     ctx.response!.headers.delete('Content-Type');
@@ -102,7 +111,7 @@ async function* samples(
   ctx: Context,
   path: string,
   first: Sample,
-  named: Named,
+  named: () => Promise<Named>,
   interval: number,
   signal: AbortSignal,
 ): AsyncGenerator<Sample> {
@@ -124,7 +133,7 @@ async function* samples(
         ctx.log.warn({ status: next.status }, 'a stats sample failed; the stream ends');
       return;
     }
-    const current = following(next.body, previous, named);
+    const current = following(next.body, previous, await named());
     yield current;
     previous = current;
   }
@@ -165,9 +174,16 @@ async function containerName(upstream: Upstream, id: string): Promise<string> {
   return list.find((c) => c.Id === id)?.Names?.[0] ?? '';
 }
 
-/** One one-shot sample from the engine, its big numbers kept digit for digit. */
-async function sample(upstream: Upstream, path: string): Promise<{ status: number; body: Sample }> {
-  const reply = await upstream.request({ path, query: { stream: 'false', 'one-shot': 'true' } });
+/**
+ * One one-shot sample from the engine, its big numbers kept digit for digit (with `stream`, the engine's refusal of
+ * a one-shot stream).
+ */
+async function sample(
+  upstream: Upstream,
+  path: string,
+  stream = false,
+): Promise<{ status: number; body: Sample }> {
+  const reply = await upstream.request({ path, query: { stream: String(stream), 'one-shot': 'true' } });
   const text = await reply.text();
   try {
     return { status: reply.status, body: JSON.parse(text, keepBigIntegers) as Sample };
@@ -187,9 +203,16 @@ function keepBigIntegers(_key: string, value: unknown, context?: { source?: stri
   return source !== undefined && /^-?\d+$/.test(source) ? (JSON as RawJson).rawJSON(source) : value;
 }
 
-/** A boolean query parameter as the engine reads one: absent is `fallback`; empty, 0, no, false and none are false. */
+/** What Go's `strings.TrimSpace` trims (`unicode.IsSpace`): not JavaScript's `trim()`, which keeps U+0085 and trims U+FEFF. */
+const GO_SPACE = '[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
+const GO_TRIM = new RegExp(`^${GO_SPACE}+|${GO_SPACE}+$`, 'g');
+
+/**
+ * A boolean query parameter as the engine reads one (`httputils.BoolValueOrDefault`): absent is `fallback`; empty,
+ * 0, no, false and none are false, after Go's trim and lower-casing.
+ */
 function boolValue(query: URLSearchParams, key: string, fallback: boolean): boolean {
   const raw = query.get(key);
   if (raw === null) return fallback;
-  return !['', '0', 'no', 'false', 'none'].includes(raw.trim().toLowerCase());
+  return !['', '0', 'no', 'false', 'none'].includes(raw.replace(GO_TRIM, '').toLowerCase());
 }

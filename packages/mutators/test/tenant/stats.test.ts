@@ -43,7 +43,8 @@ async function streamed(
   const pool = new Pool('http://docker', { socketPath: socket });
   try {
     const res = await pool.request({ method: 'GET', path });
-    expect(res.statusCode).toBe(200);
+    if (res.statusCode !== 200)
+      throw new Error(`${res.statusCode} ${((await res.body.json()) as { message: string }).message}`);
     const samples: Sample[] = [];
     let buf = '';
     let ended = true;
@@ -146,6 +147,42 @@ describe('docker stats through a workshop tenant', { timeout: 120_000 }, () => {
     const engine = await a.engine.request('GET', `/containers/${busy}/stats?stream=true&one-shot=1`);
     expect([both.status, both.json]).toEqual([engine.status, engine.json]);
     expect(both.status).toBe(400);
+  });
+
+  // found by review 28b: the name was read once, where the engine's samples carry the current one
+  it('a renamed container: the stream carries its new name, as the engine’s does', async () => {
+    const ren = await a.ownContainer(`${a.run}-ren`);
+    expect((await a.mallory.api.request('POST', `/containers/${ren}/start`)).status).toBe(204);
+    const out = await streamed(a.mallory.socket, `/containers/${ren}/stats`, 3, async (n) => {
+      if (n === 1)
+        expect(
+          (await a.mallory.api.request('POST', `/containers/${ren}/rename?name=${a.run}-ren2`)).status,
+        ).toBe(204);
+    });
+    expect(out.samples.map((s) => s.name)).toEqual([`/${a.run}-ren`, `/${a.run}-ren2`, `/${a.run}-ren2`]);
+  });
+
+  // found by review 28b: `one-shot` was forwarded as the client spelled it, and a spelling the proxy read as true
+  // and the engine as false (U+0085 around it, which Go trims and JavaScript does not) reached the collector
+  it('every spelling of stream and one-shot is answered as the engine answers it, from one-shot samples', async () => {
+    await using tap = await tappedProxy(a.mallory);
+    for (const query of [
+      'one-shot=%C2%85',
+      'one-shot=%EF%BB%BF1',
+      'stream=%C2%85&one-shot=1',
+      'stream=0&one-shot=%C2%85true%C2%85',
+      'one-shot=1',
+    ]) {
+      const path = `/containers/${busy}/stats?${query}`;
+      const mine = await streamed(tap.socket, path, 2).catch((err: Error) => err);
+      const engine = await streamed(ENGINE_SOCKET, path, 2).catch((err: Error) => err);
+      // the same shape: a refusal, one sample, or a stream
+      const shape = (r: typeof mine) => (r instanceof Error ? r.message : `${r.samples.length} ${r.ended}`);
+      expect(shape(mine), query).toBe(shape(engine));
+    }
+    expect(
+      tap.seen.filter((line) => line.includes('/stats?')).every((line) => line.includes('one-shot=true')),
+    ).toBe(true);
   });
 
   it('docker-py reads stats once and as a stream', async () => {
