@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { DISCARD_MAX_BYTES } from './body.ts';
+import { DISCARD_MAX_BYTES, DISCARD_MAX_MS } from './body.ts';
 import { coreError } from './errors.ts';
 import { HeaderList } from './headers.ts';
 import {
@@ -209,6 +209,8 @@ export class RawLane {
    * connection, and a client still sending would fail its write instead of reading the answer.
    */
   #discardLeft: number | undefined;
+  /** When the drain of a body after a closing answer began (it ends after {@link DISCARD_MAX_MS}). */
+  #discardSince = 0;
   #method = 'GET';
   #inFlight: InFlight | undefined;
   #phase: 'idle' | 'busy' | 'splice' | 'gone' = 'idle';
@@ -247,6 +249,9 @@ export class RawLane {
     const waiting =
       this.#phase === 'idle' || this.#collecting !== undefined || this.#discardLeft !== undefined;
     if (waiting && now - this.#idleSince >= this.#options.keepAliveMs) this.destroy();
+    // a body dropped after an answer that closes: at most DISCARD_MAX_MS, however slowly it trickles in, as on
+    // node:http's side (the idle time above restarts with each byte: found by review, stop 28)
+    else if (this.#discardLeft !== undefined && now - this.#discardSince >= DISCARD_MAX_MS) this.destroy();
   }
 
   /** Ends the connection once the request in flight is answered (at once when idle). */
@@ -838,7 +843,7 @@ export class RawLane {
         if (this.#bodyLeft > 0) {
           // the connection closes after the body has arrived (read and dropped), not before
           this.#discardLeft = DISCARD_MAX_BYTES;
-          this.#idleSince = performance.now();
+          this.#idleSince = this.#discardSince = performance.now();
           this.#resumeClient();
           return;
         }

@@ -186,14 +186,27 @@ function uncheckable(kind: string) {
   );
 }
 
-/** The whole body, refused once it is larger than `limit`. */
+/**
+ * The longest a build context may pause while the proxy holds what came of it, in ms: a context that stopped
+ * arriving was held for good, up to 64 MiB a connection (review 28a: 8 connections held 974 MiB for over 70 s).
+ */
+const CONTEXT_STALL_MS = 60_000;
+
+/** The whole body, refused once it is larger than `limit` or stops arriving for {@link CONTEXT_STALL_MS}. */
 async function readAll(body: Readable, limit: number): Promise<Buffer> {
   const parts: Buffer[] = [];
   let size = 0;
   // not destroyed when refused: the proxy reads and drops the rest after its answer, and the client, still
   // sending, gets the refusal (destroyed, the docker CLI saw `write: broken pipe` and docker-py a connection
   // aborted: found by review, stop 27)
-  for await (const chunk of body.iterator({ destroyOnReturn: false })) {
+  for await (const chunk of stalling(body.iterator({ destroyOnReturn: false }), CONTEXT_STALL_MS)) {
+    if (chunk === STALLED) {
+      body.pause();
+      throw refuse(
+        'DOCKHAND_AMBIGUOUS_BODY',
+        `the build context stopped arriving: nothing for ${CONTEXT_STALL_MS / 1000} s after ${size} bytes`,
+      );
+    }
     size += (chunk as Buffer).length;
     if (size > limit) {
       body.pause();
@@ -205,6 +218,33 @@ async function readAll(body: Readable, limit: number): Promise<Buffer> {
     parts.push(chunk as Buffer);
   }
   return Buffer.concat(parts);
+}
+
+const STALLED = Symbol('stalled');
+
+/** The iterator's values, or {@link STALLED} once one takes longer than `ms` to come (the iterator is then left). */
+async function* stalling<T>(iterator: AsyncIterator<T>, ms: number): AsyncGenerator<T | typeof STALLED> {
+  try {
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const next = await Promise.race([
+        iterator.next(),
+        new Promise<typeof STALLED>((resolve) => {
+          timer = setTimeout(resolve, ms, STALLED);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (next === STALLED) {
+        yield STALLED;
+        return;
+      }
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    // (not awaited: after a stall, the iterator returns only once its pending read ends, when the rest is dropped)
+    iterator.return?.().catch(() => {});
+  }
 }
 
 /**

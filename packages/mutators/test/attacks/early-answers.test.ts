@@ -135,3 +135,27 @@ describe('bytes that do not parse behind a body the proxy dropped', { timeout: 6
     expect(r.closed).toBe(true);
   });
 });
+
+// found by review 28a: a classic build's context that stopped arriving was held for good (8 connections held
+// 974 MiB for over 70 s)
+describe('a classic build whose context stops arriving', { timeout: 120_000 }, () => {
+  it('is refused after 60 s without a byte, in its stream', async () => {
+    const s = connect(a.mallory.socket);
+    await new Promise((r) => s.on('connect', r));
+    let out = '';
+    s.on('data', (c: Buffer) => {
+      out += c.toString('latin1');
+    });
+    const t0 = performance.now();
+    s.write(
+      `POST /build?t=${a.run}-stalled HTTP/1.1\r\nHost: d\r\nContent-Type: application/x-tar\r\nContent-Length: ${10 << 20}\r\n\r\n`,
+    );
+    s.write(Buffer.alloc(1 << 20));
+    while (!out.includes('errorDetail') && performance.now() - t0 < 90_000)
+      await new Promise((r) => setTimeout(r, 500));
+    s.destroy();
+    expect(statuses(out)).toEqual([200]);
+    expect(out).toContain('the build context stopped arriving: nothing for 60 s after 1048576 bytes');
+    expect(performance.now() - t0).toBeGreaterThan(59_000);
+  });
+});
