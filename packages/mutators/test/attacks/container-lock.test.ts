@@ -113,7 +113,7 @@ describe("a tenant holding its own container's lock", { timeout: 120_000 }, () =
     }
   });
 
-  it("does not freeze another tenant's stats while it copies out of its own container", async () => {
+  it("does not freeze another tenant's stats while it copies out of its own container", async (t) => {
     // a 2 GiB sparse file: the engine takes seconds to write its archive, even to a client that reads at once
     const mine = await a.ownContainer(`${a.run}-lockstats`, {
       Cmd: ['sh', '-c', 'truncate -s 2G /sparse; touch /ready; sleep 3600'],
@@ -124,6 +124,9 @@ describe("a tenant holding its own container's lock", { timeout: 120_000 }, () =
         break;
       await new Promise((r) => setTimeout(r, 100));
     }
+    // (an engine whose one-shot samples lack the host's CPU time, 20.10, still serves stats from its collector)
+    const one = await a.engine.request('GET', `/containers/${mine}/stats?stream=false&one-shot=true`);
+    if (one.json?.cpu_stats?.system_cpu_usage === undefined) t.skip();
     const victim = await a.victimContainer(`${a.run}-victim-stats`);
     // mallory watches her own container's stats: the engine's one collector then visits it each round
     const watch = await reading(a.mallory.socket, `/containers/${mine}/stats`);

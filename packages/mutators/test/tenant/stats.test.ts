@@ -14,12 +14,19 @@ let a: Arena;
 /** A busy container of the tenant's (a loop), and a stopped one. */
 let busy: string;
 let stopped: string;
+/**
+ * Whether the engine's one-shot samples carry the host's CPU time, which polledStats needs (Engine 26.1); on an
+ * engine without it (20.10) the engine's collector serves stats, as before, and the tests of polling are skipped.
+ */
+let polled = true;
 
 beforeAll(async () => {
   a = await arena();
   busy = await a.ownContainer(`${a.run}-busy`, { Cmd: ['sh', '-c', 'while :; do :; done'] });
   expect((await a.mallory.api.request('POST', `/containers/${busy}/start`)).status).toBe(204);
   stopped = await a.ownContainer(`${a.run}-stopped`);
+  const one = await a.engine.request('GET', `/containers/${busy}/stats?stream=false&one-shot=true`);
+  polled = one.json?.cpu_stats?.system_cpu_usage !== undefined;
 }, 120_000);
 afterAll(async () => a?.[Symbol.asyncDispose](), 120_000);
 
@@ -114,7 +121,8 @@ describe('docker stats through a workshop tenant', { timeout: 120_000 }, () => {
     expect(mine.json).toMatchObject({ read: '0001-01-01T00:00:00Z', id: stopped, name: `/${a.run}-stopped` });
   });
 
-  it('asks the engine only for one-shot samples, and stops asking when the client leaves', async () => {
+  it('asks the engine only for one-shot samples, and stops asking when the client leaves', async (t) => {
+    if (!polled) t.skip();
     await using tap = await tappedProxy(a.mallory);
     const stats = () => tap.seen.filter((line) => line.includes('/stats?'));
     const once = await tap.api.request('GET', `/containers/${busy}/stats?stream=false`);
@@ -164,7 +172,8 @@ describe('docker stats through a workshop tenant', { timeout: 120_000 }, () => {
 
   // found by review 28b: `one-shot` was forwarded as the client spelled it, and a spelling the proxy read as true
   // and the engine as false (U+0085 around it, which Go trims and JavaScript does not) reached the collector
-  it('every spelling of stream and one-shot is answered as the engine answers it, from one-shot samples', async () => {
+  it('every spelling of stream and one-shot is answered as the engine answers it, from one-shot samples', async (t) => {
+    if (!polled) t.skip();
     await using tap = await tappedProxy(a.mallory);
     for (const query of [
       'one-shot=%C2%85',
@@ -200,7 +209,8 @@ print(b['preread'] == a['read'])`,
     expect(out.stdout.trim().split('\n')).toEqual([`/${a.run}-busy True`, 'True']);
   });
 
-  it('a host CPU time beyond 2^53 nanoseconds is passed on digit for digit', async () => {
+  it('a host CPU time beyond 2^53 nanoseconds is passed on digit for digit', async (t) => {
+    if (!polled) t.skip();
     // an engine whose host has run long on many cores: the real engine's samples, that one number made larger
     const dir = await mkdtemp(join(tmpdir(), 'dockhand-bigcpu-'));
     const big = '18446744073709551615';
