@@ -34,6 +34,11 @@ describe('untilInstant, as the engine reads a prune’s until', () => {
     expect(untilInstant('24h', utc)).toBe((NOW / S) * S - 86_400n * S);
     expect(untilInstant('1.5s', utc)).toBe(1704164644n * S);
     expect(untilInstant('-1h', utc)).toBe(1704168245n * S);
+    // Go's smallest duration: its negation overflows to itself, so until is 292 years before now, as the engine reads it
+    const min = -(1n << 63n);
+    for (const v of ['-9223372036854775808ns', '-2562047h47m16.854775808s'])
+      expect(untilInstant(v, utc), v).toBe(((NOW + min) / S - 1n) * S);
+    expect(untilInstant('-9223372036854775807ns', utc)).toBe(((NOW - min - 1n) / S) * S);
   });
 
   it('a Unix time, its fraction scaled to nanoseconds', () => {
