@@ -1,20 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Context, type Middleware, on, type Upstream } from '@dockhand/core';
 import { engineApiVersion, versionAtLeast } from './engine-version.ts';
+import { containerName, oneShotSample, type Sample, StatsPoller } from './stats-poller.ts';
 
 /** Options of {@link polledStats}. */
 export interface PolledStatsOptions {
   /** How often a stream asks the engine for a sample, in milliseconds: the engine's own collector's interval. */
   readonly intervalMs?: number;
-}
-
-/** A sample of `GET /containers/{id}/stats`, with the fields the proxy fills in as the engine's stream does. */
-interface Sample {
-  read?: string;
-  preread?: string;
-  cpu_stats?: { system_cpu_usage?: unknown };
-  precpu_stats?: unknown;
-  [field: string]: unknown;
 }
 
 /** What Go's `Time{}` is written as: the `read` of a sample of a container that is not running. */
@@ -49,6 +41,23 @@ const lacksSystemCpu = new WeakSet<Upstream>();
  */
 export function polledStats(options: PolledStatsOptions = {}): Middleware {
   const interval = options.intervalMs ?? 1000;
+  // one poller per container of each engine, shared by every stream of it (the engine's collector also takes one
+  // sample a round per container, however many watch it)
+  const pollers = new WeakMap<Upstream, Map<string, StatsPoller>>();
+  const pollerOf = (upstream: Upstream, id: string): StatsPoller => {
+    let map = pollers.get(upstream);
+    if (map === undefined) {
+      map = new Map();
+      pollers.set(upstream, map);
+    }
+    const byId = map;
+    let poller = byId.get(id);
+    if (poller === undefined) {
+      poller = new StatsPoller(upstream, id, interval, () => byId.delete(id));
+      byId.set(id, poller);
+    }
+    return poller;
+  };
   return on('ContainerStats', async (ctx, next) => {
     const query = ctx.request.query;
     const engineVersion = await engineApiVersion(ctx.upstream);
@@ -65,12 +74,12 @@ export function polledStats(options: PolledStatsOptions = {}): Middleware {
     // the client's query is never forwarded: a spelling the engine reads otherwise would reach its collector
     if (oneShot) {
       // one sample as the engine gives it, or its refusal of a one-shot stream
-      const one = await sample(ctx.upstream, path, stream);
+      const one = await oneShotSample(ctx.upstream, path, stream);
       if (one.status === 200) ctx.respondLines(200, [one.body]);
       else ctx.respond(one.status, one.body);
       return;
     }
-    const first = await sample(ctx.upstream, path);
+    const first = await oneShotSample(ctx.upstream, path);
     if (first.status !== 200) {
       // the engine's own refusal (the container is gone since the ownership check)
       ctx.respond(first.status, first.body);
@@ -91,7 +100,7 @@ export function polledStats(options: PolledStatsOptions = {}): Middleware {
         return;
       }
       await sleep(interval);
-      const second = await sample(ctx.upstream, path);
+      const second = await oneShotSample(ctx.upstream, path);
       if (second.status !== 200) {
         ctx.respond(second.status, second.body);
         return;
@@ -100,42 +109,45 @@ export function polledStats(options: PolledStatsOptions = {}): Middleware {
       return;
     }
     const opening = following(first.body, undefined, await named());
-    ctx.respondStream(200, (signal) => samples(ctx, path, opening, named, interval, signal));
+    const poller = pollerOf(ctx.upstream, id);
+    ctx.respondStream(200, (signal) => samples(ctx, poller, opening, id, signal));
     // the engine's stream has no Content-Type
     ctx.response!.headers.delete('Content-Type');
   });
 }
 
-/** The stream: a sample a second until the client leaves or the container is gone. */
+/**
+ * The stream: the first sample, then the container's shared poller's, each with this stream's own previous CPU
+ * figures, until the client leaves or the container is gone.
+ */
 async function* samples(
   ctx: Context,
-  path: string,
+  poller: StatsPoller,
   first: Sample,
-  named: () => Promise<Named>,
-  interval: number,
+  id: string,
   signal: AbortSignal,
 ): AsyncGenerator<Sample> {
-  let previous = first;
-  yield first;
-  let asked = performance.now();
-  for (;;) {
-    try {
-      await sleep(Math.max(0, asked + interval - performance.now()), undefined, { signal });
-    } catch {
-      return; // the client left
+  const seen = poller.subscribe();
+  try {
+    let previous = first;
+    yield first;
+    let after = seen;
+    for (;;) {
+      const polled = await poller.after(after, signal);
+      if (polled === undefined) return; // the client left
+      after = polled.seq;
+      if (polled.status !== 200) {
+        // gone: the engine ends its stream when the container is removed
+        if (polled.status !== 404)
+          ctx.log.warn({ status: polled.status }, 'a stats sample failed; the stream ends');
+        return;
+      }
+      const current = following(polled.body, previous, { name: polled.name, id });
+      yield current;
+      previous = current;
     }
-    asked = performance.now();
-    const next = await sample(ctx.upstream, path);
-    if (signal.aborted) return;
-    if (next.status !== 200) {
-      // gone: the engine ends its stream when the container is removed
-      if (next.status !== 404)
-        ctx.log.warn({ status: next.status }, 'a stats sample failed; the stream ends');
-      return;
-    }
-    const current = following(next.body, previous, await named());
-    yield current;
-    previous = current;
+  } finally {
+    poller.unsubscribe();
   }
 }
 
@@ -161,46 +173,6 @@ function following(sample: Sample, previous: Sample | undefined, named: Named): 
     out.precpu_stats = previous.cpu_stats ?? {};
   }
   return out;
-}
-
-/** The container's name with its leading `/`, from the engine's list, which takes no container's lock. */
-async function containerName(upstream: Upstream, id: string): Promise<string> {
-  const reply = await upstream.request({
-    path: '/containers/json',
-    query: { all: '1', filters: JSON.stringify({ id: [id] }) },
-  });
-  const list = reply.status === 200 ? await reply.json<{ Id?: string; Names?: string[] }[]>() : [];
-  if (reply.status !== 200) await reply.text();
-  return list.find((c) => c.Id === id)?.Names?.[0] ?? '';
-}
-
-/**
- * One one-shot sample from the engine, its big numbers kept digit for digit (with `stream`, the engine's refusal of
- * a one-shot stream).
- */
-async function sample(
-  upstream: Upstream,
-  path: string,
-  stream = false,
-): Promise<{ status: number; body: Sample }> {
-  const reply = await upstream.request({ path, query: { stream: String(stream), 'one-shot': 'true' } });
-  const text = await reply.text();
-  try {
-    return { status: reply.status, body: JSON.parse(text, keepBigIntegers) as Sample };
-  } catch {
-    // (an answer that is no JSON: passed on as the engine's message, and never as a sample)
-    return { status: reply.status === 200 ? 502 : reply.status, body: { message: text.trim() } };
-  }
-}
-
-/** `JSON.rawJSON` (Node 21 and later), not yet in TypeScript's lib. */
-type RawJson = JSON & { rawJSON(text: string): unknown };
-
-/** A `JSON.parse` reviver that keeps an integer beyond 2^53 as its source text, written back as it was. */
-function keepBigIntegers(_key: string, value: unknown, context?: { source?: string }): unknown {
-  if (typeof value !== 'number' || Number.isSafeInteger(value)) return value;
-  const source = context?.source;
-  return source !== undefined && /^-?\d+$/.test(source) ? (JSON as RawJson).rawJSON(source) : value;
 }
 
 /** What Go's `strings.TrimSpace` trims (`unicode.IsSpace`): not JavaScript's `trim()`, which keeps U+0085 and trims U+FEFF. */

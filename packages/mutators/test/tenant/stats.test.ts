@@ -136,6 +136,22 @@ describe('docker stats through a workshop tenant', { timeout: 120_000 }, () => {
     expect(stats().length).toBe(asked);
   });
 
+  // review 28b: each stream cost the engine a request a second, where its collector takes one sample a round per
+  // container however many watch it
+  it('many streams of one container share one sample a second', async (t) => {
+    if (!polled) t.skip();
+    await using tap = await tappedProxy(a.mallory);
+    const stats = () => tap.seen.filter((line) => line.includes(`/containers/${busy}/stats?`)).length;
+    const streams = await Promise.all(
+      Array.from({ length: 5 }, () => streamed(tap.socket, `/containers/${busy}/stats`, 4)),
+    );
+    for (const s of streams) expect(s.samples.length).toBe(4);
+    // each stream's first sample is its own, then one a round for all: 5 + 3 or 4, where it was 5 x 4
+    expect(stats()).toBeLessThanOrEqual(10);
+    // and each carries its own previous CPU figures
+    for (const s of streams) expect(s.samples[2]!.preread).toBe(s.samples[1]!.read);
+  });
+
   it('a stream ends when its container is removed', async () => {
     const gone = await a.ownContainer(`${a.run}-gone`);
     expect((await a.mallory.api.request('POST', `/containers/${gone}/start`)).status).toBe(204);
