@@ -244,6 +244,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       run
         .then(() => {
           try {
+            stopForwarded(ctx, ctx.response);
             return replyResponse(ctx, reply, close);
           } catch (err) {
             // a header a middleware set that cannot be written, a body already consumed, ...
@@ -303,15 +304,15 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       lanes.add(lane);
       socket.once('close', () => lanes.delete(lane));
     });
-    // one coarse timer ends the lane connections idle for longer than keepAliveMs (0: never, as for node:http)
-    if (keepAliveMs > 0)
-      laneSweep = setInterval(
-        () => {
-          const now = performance.now();
-          for (const lane of lanes) lane.expireIdle(now);
-        },
-        Math.min(1000, keepAliveMs / 4),
-      ).unref();
+    // one coarse timer ends the lane connections idle for longer than keepAliveMs (0: never, as for node:http),
+    // and the drains of a body after an answer that closes, after DISCARD_MAX_MS whatever keepAliveMs is
+    laneSweep = setInterval(
+      () => {
+        const now = performance.now();
+        for (const lane of lanes) lane.expireIdle(now);
+      },
+      keepAliveMs > 0 ? Math.min(1000, keepAliveMs / 4) : 1000,
+    ).unref();
   }
   server.on('request', (req, res) => handleRequest(req, res));
   server.on('upgrade', (req, socket, head) => handleUpgrade(req, socket as Socket, head));
@@ -345,6 +346,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
           );
           ctx.response = response;
           (ctx.state as { [kController]?: Dispatcher.DispatchController })[kController] = controller;
+          (ctx.state as { [kForwarded]?: ProxyResponse })[kForwarded] = response;
           resolve();
         },
         onResponseData(_controller, chunk) {
@@ -498,8 +500,10 @@ export function createProxy(options: ProxyOptions): DockerProxy {
     }
     const headers = r.headers.forwardable(r.reframed);
     const noBody = req.method === 'HEAD' || NO_BODY_STATUS.has(r.status);
-    // (a stream of the pipeline's own that is not sent, this one too when no body is: its producer stops)
+    // (a stream of the pipeline's own that is not sent, this one too when no body is: its producer stops; and so
+    // does an engine answer a middleware replaced, left streaming into undici before: review 28d)
     ctx.stopStreams(noBody ? undefined : r);
+    stopForwarded(ctx, r);
     const complete = noBody ? Buffer.alloc(0) : r.completeBody();
     // a whole answer to a request whose body is not all read: of the pipeline's own (a build refused inside its
     // stream), or the engine's, which answered before it read the body (a `PUT .../archive` to a path that does
@@ -539,6 +543,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
   function sendError(res: ServerResponse, err: unknown, ctx: Context | undefined): void {
     logError(err, ctx);
     ctx?.stopStreams(undefined);
+    if (ctx !== undefined) stopForwarded(ctx, undefined);
     if (res.headersSent) {
       res.destroy();
       return;
@@ -586,9 +591,11 @@ export function createProxy(options: ProxyOptions): DockerProxy {
     }
     const start = accessLog ? performance.now() : 0;
     const protocol = String(req.headers.upgrade ?? '').toLowerCase();
+    let made: Context | undefined;
     readUpgradeBody(req, socket, head)
       .then(({ body, rest, chunked }) => {
         const ctx = makeContext(req, body.length > 0 ? body : undefined, protocol);
+        made = ctx;
         // a route whose engine handler reads the body (exec start) would read a chunked one the proxy has not
         if (chunked && !BODILESS_HIJACKS.has(ctx.operation ?? ''))
           throw coreError('DOCKHAND_BAD_REQUEST', 'a chunked body on a connection upgrade is not supported');
@@ -607,6 +614,8 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       })
       .catch((err) => {
         logError(err, undefined);
+        made?.stopStreams(undefined);
+        if (made !== undefined) stopForwarded(made, undefined);
         socket.end(rawError(err));
         if (accessLog) logAccess(rawFields(req), toErrorResponse(err).status, start);
       });
@@ -614,6 +623,8 @@ export function createProxy(options: ProxyOptions): DockerProxy {
 
   function finishUpgrade(ctx: Context, client: Socket, rest: Buffer): void {
     const r = ctx.response!;
+    ctx.stopStreams(r);
+    stopForwarded(ctx, r);
     const up = (ctx.state as { [kSocket]?: Duplex })[kSocket];
     if (!r.hijacked || !up) {
       // the engine answered without switching protocols (an error, or an old-style raw stream)
@@ -728,6 +739,8 @@ export function createProxy(options: ProxyOptions): DockerProxy {
 }
 
 const kController = Symbol('dockhand.controller');
+/** The engine's response a request forwarded with undici got, whether or not it is the one written. */
+const kForwarded = Symbol('dockhand.forwarded');
 const kSocket = Symbol('dockhand.upgradeSocket');
 
 function responseSink(out: {
@@ -828,4 +841,11 @@ async function removeStaleSocket(path: string): Promise<void> {
  */
 function keepWhole(stream: Readable): Readable {
   return stream.iterator({ destroyOnReturn: false }) as unknown as Readable;
+}
+
+/** Stops the engine's answer to the request when it is not the one written (`written`): nobody reads it. */
+function stopForwarded(ctx: Context, written: ProxyResponse | undefined): void {
+  const forwarded = (ctx.state as { [kForwarded]?: ProxyResponse })[kForwarded];
+  if (forwarded !== undefined && forwarded !== written)
+    forwarded.abandon(new Error('the answer sent was not the engine’s'));
 }

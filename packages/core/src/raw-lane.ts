@@ -239,7 +239,8 @@ export class RawLane {
 
   /**
    * Ends the connection if it has waited for a request, or for more of the body of one the lane reads whole,
-   * longer than `keepAliveMs`.
+   * longer than `keepAliveMs` (0: never), or has dropped a body after an answer that closes for longer than
+   * `DISCARD_MAX_MS`.
    * The proxy calls this for every lane from one coarse timer: a socket timeout of its own would be re-armed on
    * every read and write, which costs more than the rest of a small request's work.
    *
@@ -248,7 +249,8 @@ export class RawLane {
   expireIdle(now: number): void {
     const waiting =
       this.#phase === 'idle' || this.#collecting !== undefined || this.#discardLeft !== undefined;
-    if (waiting && now - this.#idleSince >= this.#options.keepAliveMs) this.destroy();
+    if (waiting && this.#options.keepAliveMs > 0 && now - this.#idleSince >= this.#options.keepAliveMs)
+      this.destroy();
     // a body dropped after an answer that closes: at most DISCARD_MAX_MS, however slowly it trickles in, as on
     // node:http's side (the idle time above restarts with each byte: found by review, stop 28)
     else if (this.#discardLeft !== undefined && now - this.#discardSince >= DISCARD_MAX_MS) this.destroy();
@@ -689,9 +691,12 @@ export class RawLane {
 
   /** The served answer ended before the engine's response did (a middleware answered instead): drop it. */
   #dropForward(): void {
-    if (this.#forwarded === undefined) return;
+    const f = this.#forwarded;
+    if (f === undefined) return;
     this.#forwarded = undefined;
     this.#dropEngine();
+    // its end comes now: whatever waits on it (a build's holds, released on its end) is not left waiting (review 28d)
+    f.response?.fail(new Error('the answer sent was not the engine’s'));
   }
 
   /** Closes the engine connection; the next request to the engine opens another. */

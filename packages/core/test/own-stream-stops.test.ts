@@ -1,5 +1,7 @@
 // A stream of the pipeline's own (Context.respondStream) that is not what the client gets: replaced, failed, read
 // into nothing, or answered without a body; its producer stops (review 28b: each kept producing for nobody).
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -136,5 +138,78 @@ describe.each(ways)('a stream of the pipeline’s own that the client does not g
     await sleep(300);
     await sleep(500);
     expect(p.aborted || p.finished).toBe(true);
+  });
+});
+
+// found by review 28d: an upgrade route's way out did not stop them, nor was an engine answer a middleware replaced
+describe('on an upgrade route, and an engine answer replaced', { timeout: 60_000 }, () => {
+  it.each(['respond', 'throw'] as const)(
+    'a stream of the pipeline’s own on an upgrade route, then %s: the producer stops',
+    async (outer) => {
+      const p = probe(50);
+      await using tp = await startProxy([
+        on('ContainerAttach', async (ctx, next) => {
+          await next();
+          if (outer === 'throw') throw new Error('late');
+          ctx.respond(409, { message: 'replaced' });
+        }),
+        on('ContainerAttach', async (ctx) => ctx.respondStream(200, p.produce)),
+      ]);
+      const r = await ask(
+        tp.socket,
+        `POST /containers/${randomUUID()}/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: d\r\nUpgrade: tcp\r\nConnection: Upgrade\r\nContent-Length: 0\r\n\r\n`,
+        800,
+      );
+      r.s.destroy();
+      await sleep(800);
+      expect(p.aborted || p.finished).toBe(true);
+    },
+  );
+
+  it.each([
+    ['the byte lane', 'respond'],
+    ['the byte lane', 'throw'],
+    ['node:http', 'respond'],
+    ['node:http', 'throw'],
+  ] as const)('an engine logs -f stream an outer middleware replaced ends (%s, %s)', async (way, how) => {
+    const label = `core-${randomUUID().slice(0, 8)}`;
+    const id = execFileSync('docker', [
+      'run',
+      '-d',
+      '--label',
+      `dockhand.test=${label}`,
+      'busybox:latest',
+      'sh',
+      '-c',
+      'while true; do echo aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa; done',
+    ])
+      .toString()
+      .trim();
+    try {
+      let ended = false;
+      await using tp = await startProxy([
+        on('ContainerLogs', async (ctx, next) => {
+          await next();
+          ctx.response!.onEnd(() => {
+            ended = true;
+          });
+          if (how === 'throw') throw new Error('late');
+          ctx.respond(200, { replaced: true });
+        }),
+      ]);
+      // (a chunked body, even empty, takes node:http)
+      const body = way === 'node:http' ? 'Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n' : '\r\n';
+      const r = await ask(
+        tp.socket,
+        `GET /containers/${id}/logs?follow=1&stdout=1 HTTP/1.1\r\nHost: d\r\n${body}`,
+        1500,
+      );
+      r.s.destroy();
+      await sleep(1000);
+      // before: on node:http the engine's request went on in undici; on the lane its end never came
+      expect(ended).toBe(true);
+    } finally {
+      execFileSync('docker', ['rm', '-f', id]);
+    }
   });
 });

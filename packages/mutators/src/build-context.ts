@@ -227,13 +227,18 @@ async function* stalling<T>(iterator: AsyncIterator<T>, ms: number): AsyncGenera
   try {
     for (;;) {
       let timer: NodeJS.Timeout | undefined;
-      const next = await Promise.race([
-        iterator.next(),
-        new Promise<typeof STALLED>((resolve) => {
-          timer = setTimeout(resolve, ms, STALLED);
-        }),
-      ]);
-      clearTimeout(timer);
+      let next: IteratorResult<T> | typeof STALLED;
+      try {
+        next = await Promise.race([
+          iterator.next(),
+          new Promise<typeof STALLED>((resolve) => {
+            timer = setTimeout(resolve, ms, STALLED);
+          }),
+        ]);
+      } finally {
+        // (also when the read fails: the client left)
+        clearTimeout(timer);
+      }
       if (next === STALLED) {
         yield STALLED;
         return;

@@ -65,7 +65,12 @@ export function polledStats(options: PolledStatsOptions = {}): Middleware {
     // as the engine reads them (httputils.BoolValueOrDefault); `one-shot` counts from API 1.41
     const stream = boolValue(query, 'stream', true);
     const oneShot = versionAtLeast(version, '1.41') && boolValue(query, 'one-shot', false);
-    if (!versionAtLeast(engineVersion, '1.41') || lacksSystemCpu.has(ctx.upstream)) {
+    // (a version the engine does not serve is the engine's to refuse, in its words: found by review, stop 28)
+    if (
+      !versionAtLeast(engineVersion, '1.41') ||
+      !versionAtLeast(engineVersion, version) ||
+      lacksSystemCpu.has(ctx.upstream)
+    ) {
       await next();
       return;
     }

@@ -210,6 +210,18 @@ describe('docker stats through a workshop tenant', { timeout: 120_000 }, () => {
     ).toBe(true);
   });
 
+  // found by review 28d: the proxy's own samples go without the client's version, and a version the engine does
+  // not serve got a sample
+  it('an API version the engine does not serve is refused, in its words', async () => {
+    for (const v of ['1.99', '2.0']) {
+      const path = `/v${v}/containers/${busy}/stats?stream=false&one-shot=1`;
+      const mine = await a.mallory.api.request('GET', path);
+      const engine = await a.engine.request('GET', path);
+      expect([mine.status, mine.json?.message], v).toEqual([engine.status, engine.json?.message]);
+      expect(mine.status).toBe(400);
+    }
+  });
+
   it('docker-py reads stats once and as a stream', async () => {
     const out = await py(
       `import docker, sys
