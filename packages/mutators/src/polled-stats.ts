@@ -12,7 +12,7 @@ export interface PolledStatsOptions {
 /** What Go's `Time{}` is written as: the `read` of a sample of a container that is not running. */
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
-/** Engines that leave the host's CPU time out of one-shot samples (20.10's collector added it). */
+/** Engines that leave the host's CPU time out of one-shot samples (neither 26.1 nor 20.10 does; older moby did). */
 const lacksSystemCpu = new WeakSet<Upstream>();
 
 /**
@@ -27,8 +27,8 @@ const lacksSystemCpu = new WeakSet<Upstream>();
  * with it every `docker stats` on the engine, `--no-stream` included: one tenant froze every other tenant's stats
  * (review 27e). A one-shot sample skips the collector, so a held lock now stops only its own container's stats.
  *
- * An engine whose one-shot samples lack the host's CPU time (`system_cpu_usage`, left out before API 1.42; the
- * docker CLI computes CPU % from it) keeps serving stats from its collector, as before.
+ * An engine whose one-shot samples lack the host's CPU time (`system_cpu_usage`, from which the docker CLI computes
+ * CPU %; Engines 26.1 and 20.10 both give it) keeps serving stats from its collector, as before.
  *
  * Numbers beyond 2^53 (a host's CPU time in nanoseconds) are passed on digit for digit.
  *

@@ -124,7 +124,7 @@ describe("a tenant holding its own container's lock", { timeout: 120_000 }, () =
         break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    // (an engine whose one-shot samples lack the host's CPU time, 20.10, still serves stats from its collector)
+    // (an engine whose one-shot samples lack the host's CPU time still serves stats from its collector)
     const one = await a.engine.request('GET', `/containers/${mine}/stats?stream=false&one-shot=true`);
     if (one.json?.cpu_stats?.system_cpu_usage === undefined) t.skip();
     const victim = await a.victimContainer(`${a.run}-victim-stats`);

@@ -16,7 +16,7 @@ let busy: string;
 let stopped: string;
 /**
  * Whether the engine's one-shot samples carry the host's CPU time, which polledStats needs (Engine 26.1); on an
- * engine without it (20.10) the engine's collector serves stats, as before, and the tests of polling are skipped.
+ * engine without it (none of those CI and the by-hand runs use) the engine's collector serves stats, as before, and the tests of polling are skipped.
  */
 let polled = true;
 
