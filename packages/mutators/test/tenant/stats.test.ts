@@ -152,6 +152,21 @@ describe('docker stats through a workshop tenant', { timeout: 120_000 }, () => {
     for (const s of streams) expect(s.samples[2]!.preread).toBe(s.samples[1]!.read);
   });
 
+  // found by review 28e: a stream that joined a poller mid-round got its second sample as soon as 8 ms after its first
+  it('a stream that joins another of the same container gets its samples an interval apart', async (t) => {
+    if (!polled) t.skip();
+    const [, joined] = await Promise.all([
+      streamed(a.mallory.socket, `/containers/${busy}/stats`, 4),
+      new Promise((r) => setTimeout(r, 1700)).then(() =>
+        streamed(a.mallory.socket, `/containers/${busy}/stats`, 3),
+      ),
+    ]);
+    for (const n of [1, 2]) {
+      const gap = Date.parse(joined.samples[n]!.read) - Date.parse(joined.samples[n - 1]!.read);
+      expect(gap, `sample ${n}`).toBeGreaterThan(500);
+    }
+  });
+
   it('a stream ends when its container is removed', async () => {
     const gone = await a.ownContainer(`${a.run}-gone`);
     expect((await a.mallory.api.request('POST', `/containers/${gone}/start`)).status).toBe(204);
