@@ -212,20 +212,17 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       };
       const ctx = newContext(head.method, target, headerFields(headBytes), body);
       const close = head.close || reply.closing;
-      const controller = () => (ctx.state as { [kController]?: Dispatcher.DispatchController })[kController];
       /** Answers with the error, or cuts the connection when part of the answer is out. */
       const refuse = (err: unknown): number => {
         if (reply.gone) {
           // the client left before its answer: nobody's failure, and nobody to answer (499, as nginx logs it)
           ctx.log.debug({ err }, 'the client closed the connection before the answer');
-          controller()?.abort(new Error('client went away'));
-          ctx.stopStreams(undefined);
+          stopUnsent(ctx, undefined, new Error('client went away'));
           return 499;
         }
         logError(err, ctx);
         // an engine response nobody will read is not left streaming, nor a stream of the pipeline's own
-        controller()?.abort(err instanceof Error ? err : new Error(String(err)));
-        ctx.stopStreams(undefined);
+        stopUnsent(ctx, undefined, err instanceof Error ? err : new Error(String(err)));
         if (reply.started) {
           reply.destroy();
           return toErrorResponse(err).status;
@@ -244,7 +241,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       run
         .then(() => {
           try {
-            stopForwarded(ctx, ctx.response);
+            stopUnsent(ctx, ctx.response);
             return replyResponse(ctx, reply, close);
           } catch (err) {
             // a header a middleware set that cannot be written, a body already consumed, ...
@@ -345,7 +342,6 @@ export function createProxy(options: ProxyOptions): DockerProxy {
             },
           );
           ctx.response = response;
-          (ctx.state as { [kController]?: Dispatcher.DispatchController })[kController] = controller;
           (ctx.state as { [kForwarded]?: ProxyResponse })[kForwarded] = response;
           resolve();
         },
@@ -500,10 +496,10 @@ export function createProxy(options: ProxyOptions): DockerProxy {
     }
     const headers = r.headers.forwardable(r.reframed);
     const noBody = req.method === 'HEAD' || NO_BODY_STATUS.has(r.status);
-    // (a stream of the pipeline's own that is not sent, this one too when no body is: its producer stops; and so
-    // does an engine answer a middleware replaced, left streaming into undici before: review 28d)
-    ctx.stopStreams(noBody ? undefined : r);
-    stopForwarded(ctx, r);
+    // (an answer not sent stops: a stream of the pipeline's own, or an engine answer a middleware replaced, left
+    // streaming into undici before: review 28d; a stream of the pipeline's own whose body is not sent, too)
+    stopUnsent(ctx, r);
+    if (noBody) ctx.stopStreams(undefined);
     const complete = noBody ? Buffer.alloc(0) : r.completeBody();
     // a whole answer to a request whose body is not all read: of the pipeline's own (a build refused inside its
     // stream), or the engine's, which answered before it read the body (a `PUT .../archive` to a path that does
@@ -542,8 +538,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
 
   function sendError(res: ServerResponse, err: unknown, ctx: Context | undefined): void {
     logError(err, ctx);
-    ctx?.stopStreams(undefined);
-    if (ctx !== undefined) stopForwarded(ctx, undefined);
+    if (ctx !== undefined) stopUnsent(ctx, undefined);
     if (res.headersSent) {
       res.destroy();
       return;
@@ -614,8 +609,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       })
       .catch((err) => {
         logError(err, undefined);
-        made?.stopStreams(undefined);
-        if (made !== undefined) stopForwarded(made, undefined);
+        if (made !== undefined) stopUnsent(made, undefined);
         socket.end(rawError(err));
         if (accessLog) logAccess(rawFields(req), toErrorResponse(err).status, start);
       });
@@ -623,8 +617,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
 
   function finishUpgrade(ctx: Context, client: Socket, rest: Buffer): void {
     const r = ctx.response!;
-    ctx.stopStreams(r);
-    stopForwarded(ctx, r);
+    stopUnsent(ctx, r);
     const up = (ctx.state as { [kSocket]?: Duplex })[kSocket];
     if (!r.hijacked || !up) {
       // the engine answered without switching protocols (an error, or an old-style raw stream)
@@ -738,7 +731,6 @@ export function createProxy(options: ProxyOptions): DockerProxy {
   };
 }
 
-const kController = Symbol('dockhand.controller');
 /** The engine's response a request forwarded with undici got, whether or not it is the one written. */
 const kForwarded = Symbol('dockhand.forwarded');
 const kSocket = Symbol('dockhand.upgradeSocket');
@@ -843,9 +835,16 @@ function keepWhole(stream: Readable): Readable {
   return stream.iterator({ destroyOnReturn: false }) as unknown as Readable;
 }
 
-/** Stops the engine's answer to the request when it is not the one written (`written`): nobody reads it. */
-function stopForwarded(ctx: Context, written: ProxyResponse | undefined): void {
+/**
+ * Stops every answer of the request that is not the one written (`written`), which nobody reads: the streams of the
+ * pipeline's own ({@link Context.stopStreams}) and the engine's answer (its undici request is aborted).
+ */
+function stopUnsent(
+  ctx: Context,
+  written: ProxyResponse | undefined,
+  reason = new Error('the answer sent was not this one'),
+): void {
+  ctx.stopStreams(written);
   const forwarded = (ctx.state as { [kForwarded]?: ProxyResponse })[kForwarded];
-  if (forwarded !== undefined && forwarded !== written)
-    forwarded.abandon(new Error('the answer sent was not the engine’s'));
+  if (forwarded !== undefined && forwarded !== written) forwarded.abandon(reason);
 }
