@@ -6,37 +6,9 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { type Context, type MessageProducer, type Middleware, on } from '../src/index.ts';
+import { type Context, type Middleware, on } from '../src/index.ts';
 import { startProxy } from './harness.ts';
-
-interface Probe {
-  produce: MessageProducer;
-  yielded: number;
-  finished: boolean;
-  aborted: boolean;
-}
-function probe(waitMs: number, pad = 0): Probe {
-  const p: Probe = {
-    yielded: 0,
-    finished: false,
-    aborted: false,
-    async *produce(signal) {
-      signal.addEventListener('abort', () => {
-        p.aborted = true;
-      });
-      try {
-        for (;;) {
-          p.yielded++;
-          yield { n: p.yielded, pad: 'x'.repeat(pad) };
-          await sleep(waitMs, undefined, { signal });
-        }
-      } finally {
-        p.finished = true;
-      }
-    },
-  };
-  return p;
-}
+import { probe } from './producer-probe.ts';
 
 /** One request on a raw connection; what came back within ms, and the connection. */
 async function ask(socket: string, head: string, ms = 500) {
@@ -58,40 +30,31 @@ const ways: [string, (f: (ctx: Context, next: () => Promise<void>) => Promise<vo
 ];
 
 describe.each(ways)('a stream of the pipeline’s own that the client does not get, %s', (_way, mw) => {
-  it('an outer middleware that throws after next(): the producer stops once the client is answered and gone', async () => {
-    const p = probe(20);
-    await using tp = await startProxy([
-      mw(async (_ctx, next) => {
-        await next();
+  it.each<[string, (ctx: Context) => void]>([
+    [
+      'throws after next(): the producer stops once the client is answered and gone',
+      () => {
         throw new Error('late');
-      }),
-      mw(async (ctx) => ctx.respondStream(200, p.produce)),
-    ]);
-    const r = await ask(tp.socket, 'GET /events HTTP/1.1\r\nHost: d\r\n\r\n');
-    r.s.destroy();
-    await sleep(300);
-    await sleep(500);
-    expect(p.aborted || p.finished).toBe(true);
-  });
-
-  it('an outer middleware that answers in its place: the producer stops', async () => {
-    const p = probe(20);
+      },
+    ],
+    ['answers in its place: the producer stops', (ctx) => ctx.respond(200, { replaced: true })],
+  ])('an outer middleware that %s', async (_what, after) => {
+    const p = probe({ waitMs: 20 });
     await using tp = await startProxy([
       mw(async (ctx, next) => {
         await next();
-        ctx.respond(200, { replaced: true });
+        after(ctx);
       }),
       mw(async (ctx) => ctx.respondStream(200, p.produce)),
     ]);
     const r = await ask(tp.socket, 'GET /events HTTP/1.1\r\nHost: d\r\n\r\n');
     r.s.destroy();
-    await sleep(300);
-    await sleep(500);
+    await sleep(800);
     expect(p.aborted || p.finished).toBe(true);
   });
 
   it('an outer middleware that reads json() of an endless stream', async () => {
-    const p = probe(0, 4096);
+    const p = probe({ message: (i) => ({ n: i + 1, pad: 'x'.repeat(4096) }), waitMs: 0 });
     await using tp = await startProxy(
       [
         mw(async (ctx, next) => {
@@ -104,13 +67,12 @@ describe.each(ways)('a stream of the pipeline’s own that the client does not g
     );
     const r = await ask(tp.socket, 'GET /events HTTP/1.1\r\nHost: d\r\n\r\n', 1500);
     r.s.destroy();
-    await sleep(300);
-    await sleep(500);
+    await sleep(800);
     expect(p.aborted || p.finished).toBe(true);
   });
 
   it('204 from respondStream: answered without a body, the producer stops, the connection goes on', async () => {
-    const p = probe(20);
+    const p = probe({ waitMs: 20 });
     await using tp = await startProxy([mw(async (ctx) => ctx.respondStream(204, p.produce))]);
     const r = await ask(
       tp.socket,
@@ -125,7 +87,7 @@ describe.each(ways)('a stream of the pipeline’s own that the client does not g
   });
 
   it('HEAD answered with respondStream', async () => {
-    const p = probe(20);
+    const p = probe({ waitMs: 20 });
     await using tp = await startProxy([
       async (ctx, next) => (ctx.path === '/events' ? ctx.respondStream(200, p.produce) : next()),
     ]);
@@ -135,8 +97,7 @@ describe.each(ways)('a stream of the pipeline’s own that the client does not g
       800,
     );
     r.s.destroy();
-    await sleep(300);
-    await sleep(500);
+    await sleep(800);
     expect(p.aborted || p.finished).toBe(true);
   });
 });
@@ -146,7 +107,7 @@ describe('on an upgrade route, and an engine answer replaced', { timeout: 60_000
   it.each(['respond', 'throw'] as const)(
     'a stream of the pipeline’s own on an upgrade route, then %s: the producer stops',
     async (outer) => {
-      const p = probe(50);
+      const p = probe({ waitMs: 50 });
       await using tp = await startProxy([
         on('ContainerAttach', async (ctx, next) => {
           await next();

@@ -7,39 +7,9 @@ import { Pool } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { type Context, type MessageProducer, type Middleware, on } from '../src/index.ts';
 import { startProxy } from './harness.ts';
-
-/** The producer each test gives the proxy, and what became of it. */
-interface Probe {
-  produce: MessageProducer;
-  yielded: number;
-  finished: boolean;
-  aborted: boolean;
-}
+import { probe } from './producer-probe.ts';
 
 const PAD = 'x'.repeat(64 * 1024);
-
-function probe(messages: (i: number) => unknown, count = Number.POSITIVE_INFINITY, waitMs = 0): Probe {
-  const p: Probe = {
-    yielded: 0,
-    finished: false,
-    aborted: false,
-    async *produce(signal) {
-      signal.addEventListener('abort', () => {
-        p.aborted = true;
-      });
-      try {
-        for (let i = 0; i < count; i++) {
-          p.yielded++;
-          yield messages(i);
-          if (waitMs > 0) await sleep(waitMs, undefined, { signal });
-        }
-      } finally {
-        p.finished = true;
-      }
-    },
-  };
-  return p;
-}
 
 /** The two ways: a middleware the lane serves (on a route), and one node:http serves (no declared routes). */
 const ways: [string, (answer: (ctx: Context) => void) => Middleware][] = [
@@ -55,7 +25,7 @@ const ways: [string, (answer: (ctx: Context) => void) => Middleware][] = [
 
 describe.each(ways)('a stream of the pipeline’s own, %s', (_way, middleware) => {
   it('sends each message on a line, chunked, ends when the producer returns, and keeps the connection', async () => {
-    const p = probe((i) => ({ n: i, ünï: 'côde' }), 3);
+    const p = probe({ message: (i) => ({ n: i, ünï: 'côde' }), count: 3 });
     await using tp = await startProxy([middleware((ctx) => ctx.respondStream(200, p.produce))]);
     const pool = new Pool('http://docker', { socketPath: tp.socket, connections: 1 });
     try {
@@ -75,7 +45,7 @@ describe.each(ways)('a stream of the pipeline’s own, %s', (_way, middleware) =
   });
 
   it('asks for the next message only as the client reads', async () => {
-    const p = probe(() => ({ pad: PAD }));
+    const p = probe({ message: () => ({ pad: PAD }) });
     await using tp = await startProxy([middleware((ctx) => ctx.respondStream(200, p.produce))]);
     const s = connect(tp.socket);
     await once(s, 'connect');
@@ -101,7 +71,7 @@ describe.each(ways)('a stream of the pipeline’s own, %s', (_way, middleware) =
 
   it('stops a waiting producer at once when the client goes away', async () => {
     // a message, then a wait of a minute: only the signal ends it sooner
-    const p = probe(() => ({ tick: true }), Number.POSITIVE_INFINITY, 60_000);
+    const p = probe({ message: () => ({ tick: true }), waitMs: 60_000 });
     await using tp = await startProxy([middleware((ctx) => ctx.respondStream(200, p.produce))]);
     const s = connect(tp.socket);
     await once(s, 'connect');
