@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { HeaderList } from './headers.ts';
+import { jsonBody } from './json-body.ts';
 import { type MessageProducer, MessagePump } from './message-pump.ts';
 import type { ProxyRequest } from './request.ts';
 import { ProxyResponse } from './response.ts';
@@ -127,9 +128,9 @@ export class Context {
    * @param body - a JSON value, or `undefined` for none (a `204`)
    */
   respond(status: number, body: unknown): void {
-    this.response = new ProxyResponse(status, new HeaderList(['Content-Type', 'application/json']), {
+    this.response = new ProxyResponse(status, this.#ownHead(), {
       limit: this.#limit,
-      body: body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(body)),
+      body: body === undefined ? Buffer.alloc(0) : jsonBody(body),
     });
   }
 
@@ -146,7 +147,7 @@ export class Context {
    * ```
    */
   respondLines(status: number, messages: readonly unknown[]): void {
-    this.response = new ProxyResponse(status, new HeaderList(['Content-Type', 'application/json']), {
+    this.response = new ProxyResponse(status, this.#ownHead(), {
       limit: this.#limit,
       body: Buffer.from(messages.map((m) => `${JSON.stringify(m)}\n`).join('')),
     });
@@ -177,12 +178,17 @@ export class Context {
    */
   respondStream(status: number, produce: MessageProducer): void {
     const pump = new MessagePump(produce);
-    this.response = new ProxyResponse(status, new HeaderList(['Content-Type', 'application/json']), {
+    this.response = new ProxyResponse(status, this.#ownHead(), {
       limit: this.#limit,
       flow: pump,
     });
     this.#pumps.push(pump);
     pump.start(this.response);
+  }
+
+  /** The head of an answer of the pipeline's own: JSON, with the engine's identity headers in its order. */
+  #ownHead(): HeaderList {
+    return new HeaderList(this.upstream.identity.head(['Content-Type', 'application/json']));
   }
 
   /**

@@ -49,6 +49,51 @@ describe('compose', () => {
     }) as unknown as Middleware;
     await expect(compose([boom, boom])(fakeCtx(), async () => {})).rejects.toThrow('boom');
   });
+
+  it('passes a request by the middleware declared for other routes without going through each', async () => {
+    // a pipeline of many route-scoped parts (the workshop preset has dozens) does not grow the stack per part: a
+    // request reaches the engine past 20,000 of them, where going through each overflowed the stack
+    const seen: string[] = [];
+    const others = Array.from({ length: 20_000 }, () => on('ContainerCreate', async () => {}));
+    const pipeline = compose([
+      ...others,
+      on('ContainerList', async (ctx, next) => {
+        seen.push(`list ${ctx.operation}`);
+        await next();
+      }),
+      async (_ctx, next) => {
+        seen.push('every route');
+        await next();
+      },
+    ]);
+    await pipeline(fakeCtx('ContainerList'), async () => {
+      seen.push('engine');
+    });
+    await pipeline(fakeCtx(undefined), async () => {
+      seen.push('engine');
+    });
+    expect(seen).toEqual(['list ContainerList', 'every route', 'engine', 'every route', 'engine']);
+  });
+
+  it('still runs a route-scoped middleware on its own route, in its place', async () => {
+    const order: string[] = [];
+    const mw =
+      (name: string): Middleware =>
+      async (_ctx, next) => {
+        order.push(name);
+        await next();
+      };
+    const pipeline = compose([
+      mw('a'),
+      on('ContainerCreate', mw('create')),
+      mw('b'),
+      on('ContainerList', mw('list')),
+    ]);
+    await pipeline(fakeCtx('ContainerCreate'), async () => {
+      order.push('engine');
+    });
+    expect(order).toEqual(['a', 'create', 'b', 'engine']);
+  });
 });
 
 describe('on / when', () => {

@@ -145,12 +145,25 @@ export function compose(middleware: readonly Middleware[]): Middleware {
   const list = [...middleware];
   if (list.length === 0) return scoped((_ctx, next) => next(), new Set());
   if (list.length === 1) return list[0]!;
+  const sets = list.map(routesOf);
+  // the middleware that can act on each route, in order: one that declared its routes (through on()) only calls
+  // next() on the others, so a request skips it instead of going through it (one chain per route, made once)
+  const chains = new Map<OperationId | undefined, readonly Middleware[]>();
+  const chainOf = (op: OperationId | undefined): readonly Middleware[] => {
+    let chain = chains.get(op);
+    if (chain === undefined) {
+      chain = list.filter((_, i) => sets[i] === undefined || (op !== undefined && sets[i]!.has(op)));
+      chains.set(op, chain);
+    }
+    return chain;
+  };
   const composed: Middleware = (ctx, next) => {
+    const chain = chainOf(ctx.operation);
     let last = -1;
     const dispatch = (i: number): Promise<void> => {
       if (i <= last) return Promise.reject(new Error('next() called more than once'));
       last = i;
-      const fn = i === list.length ? next : list[i];
+      const fn = i === chain.length ? next : chain[i];
       if (fn === undefined) return Promise.resolve();
       try {
         return Promise.resolve(fn(ctx, () => dispatch(i + 1)));
@@ -160,7 +173,6 @@ export function compose(middleware: readonly Middleware[]): Middleware {
     };
     return dispatch(0);
   };
-  const sets = list.map(routesOf);
   if (sets.every((s) => s !== undefined)) scoped(composed, new Set(sets.flatMap((s) => [...s])));
   const tests = list.map(untouchedTest);
   if (tests.every((t) => t !== undefined)) {

@@ -6,9 +6,11 @@ import { type Logger, pino } from 'pino';
 import type { Dispatcher, Pool } from 'undici';
 import { DISCARD_MAX_BYTES, DISCARD_MAX_MS, discardRest } from './body.ts';
 import { Context } from './context.ts';
+import type { EngineIdentity } from './engine-identity.ts';
 import { coreError, DockhandError, toErrorResponse } from './errors.ts';
 import { HeaderList, rawToStrings } from './headers.ts';
 import { headerFields, type PlainRequestHead } from './http-framing.ts';
+import { jsonBody } from './json-body.ts';
 import { compose, type Middleware, untouchedTest } from './middleware.ts';
 import { readableQuery } from './query-check.ts';
 import { errorResponse, NO_BODY_STATUS, replyResponse, requestHead, responseHead } from './raw-http.ts';
@@ -227,7 +229,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
           reply.destroy();
           return toErrorResponse(err).status;
         }
-        const { status, bytes } = errorResponse(err, close, ctx.method === 'HEAD');
+        const { status, bytes } = errorResponse(err, close, upstream.identity, ctx.method === 'HEAD');
         reply.end(close, bytes);
         return status;
       };
@@ -290,6 +292,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
         unreachable: (err) =>
           rawError(
             coreError('DOCKHAND_UPSTREAM_UNREACHABLE', `cannot reach the Docker engine: ${err.message}`, err),
+            upstream.identity,
           ),
         handOff: (client, readAhead) => {
           lanes.delete(lane);
@@ -318,7 +321,9 @@ export function createProxy(options: ProxyOptions): DockerProxy {
     // last, and a 400 after it would be one nobody asked for (found by review, stop 28)
     if (closingAfterBody.has(socket as Socket)) socket.destroy();
     else if (socket.writable)
-      socket.end(rawError(coreError('DOCKHAND_BAD_REQUEST', `bad request: ${err.message}`)));
+      socket.end(
+        rawError(coreError('DOCKHAND_BAD_REQUEST', `bad request: ${err.message}`), upstream.identity),
+      );
     else socket.destroy();
   });
 
@@ -333,14 +338,9 @@ export function createProxy(options: ProxyOptions): DockerProxy {
         onRequestStart() {},
         onResponseStart(controller, status) {
           if (status < 200) return;
-          response = new ProxyResponse(
-            status,
-            new HeaderList(rawToStrings(controller.rawHeaders as Buffer[])),
-            {
-              flow: controller,
-              limit,
-            },
-          );
+          const fields = new HeaderList(rawToStrings(controller.rawHeaders as Buffer[]));
+          if (upstream.identity.due) upstream.identity.learn((name) => fields.get(name));
+          response = new ProxyResponse(status, fields, { flow: controller, limit });
           ctx.response = response;
           (ctx.state as { [kForwarded]?: ProxyResponse })[kForwarded] = response;
           resolve();
@@ -407,6 +407,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
     if (length > 0 || sent || ctx.request.changed) fields.push('Content-Length', String(length));
     const head = requestHead(ctx.method, ctx.target(), fields);
     return reply.forward(ctx.method, head, body.buffer, limit).then((response) => {
+      if (upstream.identity.due) upstream.identity.learn((name) => response.headers.get(name));
       ctx.response = response;
     });
   }
@@ -519,7 +520,13 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       return;
     }
     if (complete) {
-      if (r.reframed) headers.push('Content-Length', String(complete.length));
+      // sized when re-framed, or when the answer is the pipeline's own (it has no framing from the engine), as the
+      // lane and the engine's server write a whole answer
+      if (
+        r.reframed ||
+        (r.headers.get('Content-Length') === undefined && r.headers.get('Transfer-Encoding') === undefined)
+      )
+        headers.push('Content-Length', String(complete.length));
       res.writeHead(r.status, headers);
       res.end(complete);
       return;
@@ -544,8 +551,9 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       return;
     }
     const { status, body } = toErrorResponse(err);
-    const buf = Buffer.from(JSON.stringify(body));
-    const headers = ['Content-Type', 'application/json', 'Content-Length', String(buf.length)];
+    const buf = jsonBody(body);
+    const headers = upstream.identity.head(['Content-Type', 'application/json']);
+    headers.push('Content-Length', String(buf.length));
     if (res.req.complete) {
       res.writeHead(status, headers);
       res.end(buf);
@@ -610,7 +618,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       .catch((err) => {
         logError(err, undefined);
         if (made !== undefined) stopUnsent(made, undefined);
-        socket.end(rawError(err));
+        socket.end(rawError(err, upstream.identity));
         if (accessLog) logAccess(rawFields(req), toErrorResponse(err).status, start);
       });
   }
@@ -683,6 +691,8 @@ export function createProxy(options: ProxyOptions): DockerProxy {
     server,
     async listen(target) {
       const t = normaliseTarget(target);
+      // the engine's identity headers, for the proxy's own answers from the first one (best effort, bounded)
+      await upstream.learnIdentity();
       if ('path' in t) {
         await removeStaleSocket(t.path);
         await new Promise<void>((resolve, reject) => {
@@ -751,8 +761,8 @@ function responseSink(out: {
   };
 }
 
-function rawError(err: unknown): Buffer {
-  return errorResponse(err, true).bytes;
+function rawError(err: unknown, identity: EngineIdentity): Buffer {
+  return errorResponse(err, true, identity).bytes;
 }
 
 /**
@@ -839,12 +849,10 @@ function keepWhole(stream: Readable): Readable {
  * Stops every answer of the request that is not the one written (`written`), which nobody reads: the streams of the
  * pipeline's own ({@link Context.stopStreams}) and the engine's answer (its undici request is aborted).
  */
-function stopUnsent(
-  ctx: Context,
-  written: ProxyResponse | undefined,
-  reason = new Error('the answer sent was not this one'),
-): void {
+function stopUnsent(ctx: Context, written: ProxyResponse | undefined, reason?: Error): void {
   ctx.stopStreams(written);
   const forwarded = (ctx.state as { [kForwarded]?: ProxyResponse })[kForwarded];
-  if (forwarded !== undefined && forwarded !== written) forwarded.abandon(reason);
+  // the reason is made only when there is one to stop: an Error's stack costs microseconds on every request
+  if (forwarded !== undefined && forwarded !== written)
+    forwarded.abandon(reason ?? new Error('the answer sent was not this one'));
 }

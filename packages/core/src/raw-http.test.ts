@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { EngineIdentity } from './engine-identity.ts';
 import { DockhandError } from './errors.ts';
 import { errorResponse, requestHead, responseHead } from './raw-http.ts';
 
@@ -30,7 +31,7 @@ describe('raw HTTP heads', () => {
 
   it('frames an error answer by its UTF-8 bytes, with the head in latin1', () => {
     const err = new DockhandError('TEST_NO', 403, 'no access to “café”');
-    const { status, bytes } = errorResponse(err, true);
+    const { status, bytes } = errorResponse(err, true, new EngineIdentity());
     expect(status).toBe(403);
     const text = bytes.toString('utf8');
     const body = text.slice(text.indexOf('\r\n\r\n') + 4);

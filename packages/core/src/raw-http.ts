@@ -1,6 +1,8 @@
 import { STATUS_CODES } from 'node:http';
 import type { Context } from './context.ts';
+import type { EngineIdentity } from './engine-identity.ts';
 import { coreError, toErrorResponse } from './errors.ts';
+import { jsonBody } from './json-body.ts';
 import type { LaneReply } from './raw-lane.ts';
 import type { BodySink } from './response.ts';
 
@@ -66,10 +68,12 @@ export function requestHead(method: string, target: string, fields: readonly str
 }
 
 /**
- * A whole JSON error answer in the daemon's format (`{"message": "..."}`), for a raw connection.
+ * A whole JSON error answer as the engine writes one (`{"message": "..."}` and a newline), with the engine's
+ * identity headers in its order ({@link EngineIdentity}), for a raw connection.
  *
  * @param err - what was thrown
  * @param close - whether to add `Connection: close`
+ * @param identity - the engine's identity, learned from its answers
  * @param headOnly - the answer to a `HEAD` request: its head alone, with the `Content-Length` of the body it
  *   would have had (a body there is read as the start of the next answer)
  * @returns the status and the response bytes
@@ -78,22 +82,16 @@ export function requestHead(method: string, target: string, fields: readonly str
 export function errorResponse(
   err: unknown,
   close: boolean,
+  identity: EngineIdentity,
   headOnly = false,
 ): { status: number; bytes: Buffer } {
   const { status, body } = toErrorResponse(err);
-  const json = JSON.stringify(body);
-  const fields = [
-    'Content-Type',
-    'application/json',
-    'Date',
-    new Date().toUTCString(),
-    'Content-Length',
-    String(Buffer.byteLength(json)),
-  ];
+  const json = jsonBody(body);
+  const fields = identity.head(['Content-Type', 'application/json']);
+  fields.push('Content-Length', String(json.length));
   if (close) fields.push('Connection', 'close');
-  // the head is latin1, the message UTF-8
   const head = Buffer.from(responseHead(status, fields), 'latin1');
-  return { status, bytes: headOnly ? head : Buffer.concat([head, Buffer.from(json)]) };
+  return { status, bytes: headOnly ? head : Buffer.concat([head, json]) };
 }
 
 /**
@@ -114,6 +112,7 @@ export function replyResponse(ctx: Context, reply: LaneReply, close: boolean): n
     const { status, bytes } = errorResponse(
       coreError('DOCKHAND_INTERNAL', 'the pipeline produced no response'),
       close,
+      ctx.upstream.identity,
       ctx.method === 'HEAD',
     );
     reply.end(close, bytes);

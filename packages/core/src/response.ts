@@ -1,6 +1,7 @@
 import { parseJson } from './body.ts';
 import { coreError } from './errors.ts';
 import type { HeaderList } from './headers.ts';
+import { jsonBody } from './json-body.ts';
 import { dropBehindSink, type JsonLineFlush, type JsonLineTransform, jsonLinesSink } from './json-lines.ts';
 
 /**
@@ -194,12 +195,13 @@ export class ProxyResponse {
   }
 
   /**
-   * Replaces the body with a JSON value. It is re-serialised and `Content-Length` fixed on the way out.
+   * Replaces the body with a JSON value. It is re-serialised as the engine writes JSON (one line and a newline) and
+   * `Content-Length` fixed on the way out.
    *
    * @param value - the new body
    */
   setJson(value: unknown): void {
-    this.setBody(Buffer.from(JSON.stringify(value)), 'application/json');
+    this.setBody(jsonBody(value), 'application/json');
   }
 
   /**

@@ -1,4 +1,5 @@
 import { type Dispatcher, Pool } from 'undici';
+import { EngineIdentity } from './engine-identity.ts';
 import { coreError, type DockhandError } from './errors.ts';
 
 /** Where the engine listens, parsed from a `DOCKER_HOST`-style URL. */
@@ -99,6 +100,8 @@ export interface UpstreamRequest {
 export class Upstream {
   /** The undici dispatcher every request goes through. */
   readonly pool: Pool;
+  /** The engine's identity headers, learned from its answers, which the proxy's own answers carry too. */
+  readonly identity: EngineIdentity = new EngineIdentity();
 
   /** @param pool - the undici pool to the engine */
   constructor(pool: Pool) {
@@ -136,11 +139,38 @@ export class Upstream {
         ? coreError('DOCKHAND_UPSTREAM_UNREACHABLE', `cannot reach the Docker engine: ${e.message}`, e)
         : coreError('DOCKHAND_UPSTREAM_FAILED', `the Docker engine's answer failed: ${e.message}`, e);
     }
+    const headers = res.headers;
+    if (this.identity.due) this.identity.learn((name) => single(headers[name]));
     return {
       status: res.statusCode,
-      headers: res.headers,
+      headers,
       json: <T>() => res.body.json() as Promise<T>,
       text: () => res.body.text(),
     };
   }
+
+  /**
+   * Asks the engine once for its identity (`GET /_ping`), so that the proxy's own answers carry it from the first
+   * one. It never fails: an engine that cannot be reached, or does not answer within `timeoutMs`, is asked again by
+   * the next answer the proxy reads.
+   *
+   * @param timeoutMs - how long to wait for the answer
+   */
+  async learnIdentity(timeoutMs = 1_000): Promise<void> {
+    try {
+      const res = await this.pool.request({
+        method: 'GET',
+        path: '/_ping',
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      await res.body.dump();
+      this.identity.learn((name) => single(res.headers[name]));
+    } catch {
+      // learned later, from the engine's next answer
+    }
+  }
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }

@@ -331,8 +331,8 @@ describe('the byte lane', { timeout: 60_000 }, () => {
     );
     const [first, second] = out.split(/(?=HTTP\/1\.1 )/);
     expect(statusOf(first!)).toBe(404);
-    // the length of the body it would have had, as the engine gives it, and no body
-    expect(first).toMatch(/\r\nContent-Length: 39\r\n/i);
+    // the length of the body it would have had, as the engine gives it (its JSON and a newline), and no body
+    expect(first).toMatch(/\r\nContent-Length: 40\r\n/i);
     expect(first!.endsWith('\r\n\r\n')).toBe(true);
     expect(statusOf(second!)).toBe(200);
     expect(bodyOf(second!)).toBe('OK');
@@ -393,14 +393,17 @@ describe('the byte lane', { timeout: 60_000 }, () => {
 
   it('cancels the engine request when the client leaves in the middle of a stream the pipeline serves', async () => {
     await using relayed = await behindRelay([on('SystemEvents', async (_ctx, next) => next())]);
+    // (the connection the proxy asked the engine's identity on when it started may still be in its pool)
+    const before = new Set(relayed.open);
+    const opened = () => [...relayed.open].filter((c) => !before.has(c)).length;
     const s = await answered(relayed.socket, silentEvents());
-    expect(relayed.open.size).toBe(1);
+    expect(opened()).toBe(1);
     s.destroy();
     // before, the engine's event stream was kept open, unread, for as long as the engine kept it
     const t0 = performance.now();
-    while (relayed.open.size > 0 && performance.now() - t0 < 5000)
+    while (opened() > 0 && performance.now() - t0 < 5000)
       await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(relayed.open.size).toBe(0);
+    expect(opened()).toBe(0);
   });
 
   it('answers 502 when the engine connection breaks before its answer to a request the pipeline serves', async () => {
@@ -431,7 +434,7 @@ describe('the byte lane', { timeout: 60_000 }, () => {
       for (const p of [path, '/_ping', path, '/_ping']) {
         const r = await c.request({ method: 'GET', path: p });
         expect(r.statusCode).toBe(200);
-        expect(await r.body.text()).toBe(p === '/_ping' ? 'OK' : '{"replaced":true}');
+        expect(await r.body.text()).toBe(p === '/_ping' ? 'OK' : '{"replaced":true}\n');
       }
     });
   });

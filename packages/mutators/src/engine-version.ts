@@ -1,5 +1,6 @@
-import type { Upstream } from '@dockhand/core';
+import type { Context, Upstream } from '@dockhand/core';
 import { refuse } from './errors.ts';
+import { versionAtLeast } from './version-compare.ts';
 
 const cache = new WeakMap<Upstream, Promise<string>>();
 
@@ -39,4 +40,22 @@ export function engineApiVersion(upstream: Upstream): Promise<string> {
   return v;
 }
 
-export { versionAtLeast } from './version-compare.ts';
+/**
+ * Whether the engine serves the API version the request's path names (a path without one: yes). A middleware that
+ * answers a request itself leaves one the engine does not serve to the engine, which refuses it in its own words
+ * (found by reviews, stops 27 and 28: a `/v1.99/` prune and stats were answered).
+ *
+ * @param ctx - the request
+ * @returns true when the engine would take the request's version
+ * @throws {@link @dockhand/core!DockhandError} 502 `DOCKHAND_ENGINE_LOOKUP_FAILED` when the engine's version cannot
+ *   be read
+ * @example
+ * ```ts
+ * if (!(await servesRequestVersion(ctx))) return next();
+ * ```
+ */
+export async function servesRequestVersion(ctx: Context): Promise<boolean> {
+  return ctx.apiVersion === undefined || versionAtLeast(await engineApiVersion(ctx.upstream), ctx.apiVersion);
+}
+
+export { versionAtLeast };

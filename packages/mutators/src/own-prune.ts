@@ -1,5 +1,5 @@
 import type { Context } from '@dockhand/core';
-import { engineApiVersion, versionAtLeast } from './engine-version.ts';
+import { servesRequestVersion } from './engine-version.ts';
 import { refuse } from './errors.ts';
 import { matchKVList, parseFilterArgs } from './filters.ts';
 import type { Ownership } from './ownership.ts';
@@ -49,8 +49,7 @@ export async function pruneOwn(ctx: Context, label: TenantLabel, own: Ownership)
     if (until === undefined) return false;
   }
   // a version the engine does not serve is the engine's to refuse, in its words (found by review, stop 27)
-  if (ctx.apiVersion !== undefined && !versionAtLeast(await engineApiVersion(ctx.upstream), ctx.apiVersion))
-    return false;
+  if (!(await servesRequestVersion(ctx))) return false;
   const wanted = [...(args.get('label')?.keys() ?? [])];
   const unwanted = [...(args.get('label!')?.keys() ?? [])];
   // as moby's `matchLabels`: every `label` among the labels, and not every `label!` (a `label!` with no values

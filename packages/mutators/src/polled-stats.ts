@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Context, type Middleware, on, type Upstream } from '@dockhand/core';
-import { engineApiVersion, versionAtLeast } from './engine-version.ts';
+import { engineApiVersion, servesRequestVersion, versionAtLeast } from './engine-version.ts';
 import { containerName, oneShotSample, type Sample, StatsPoller } from './stats-poller.ts';
 
 /** Options of {@link polledStats}. */
@@ -53,8 +53,12 @@ export function polledStats(options: PolledStatsOptions = {}): Middleware {
     const byId = map;
     let poller = byId.get(id);
     if (poller === undefined) {
-      poller = new StatsPoller(upstream, id, interval, () => byId.delete(id));
-      byId.set(id, poller);
+      const created = new StatsPoller(upstream, id, interval, () => {
+        // (only itself: a poller made since for the container stays)
+        if (byId.get(id) === created) byId.delete(id);
+      });
+      byId.set(id, created);
+      poller = created;
     }
     return poller;
   };
@@ -68,7 +72,7 @@ export function polledStats(options: PolledStatsOptions = {}): Middleware {
     // (a version the engine does not serve is the engine's to refuse, in its words: found by review, stop 28)
     if (
       !versionAtLeast(engineVersion, '1.41') ||
-      !versionAtLeast(engineVersion, version) ||
+      !(await servesRequestVersion(ctx)) ||
       lacksSystemCpu.has(ctx.upstream)
     ) {
       await next();
@@ -114,8 +118,11 @@ export function polledStats(options: PolledStatsOptions = {}): Middleware {
       return;
     }
     const opening = following(first.body, undefined, await named());
-    const poller = pollerOf(ctx.upstream, id);
-    ctx.respondStream(200, (signal) => samples(ctx, poller, opening, id, interval, signal));
+    // the poller is found when the stream starts and watched at once: one that stopped in between is never watched
+    // again, beside a newer one of the same container
+    ctx.respondStream(200, (signal) =>
+      samples(ctx, () => pollerOf(ctx.upstream, id), opening, id, interval, signal),
+    );
     // the engine's stream has no Content-Type
     ctx.response!.headers.delete('Content-Type');
   });
@@ -127,13 +134,14 @@ export function polledStats(options: PolledStatsOptions = {}): Middleware {
  */
 async function* samples(
   ctx: Context,
-  poller: StatsPoller,
+  pollerOf: () => StatsPoller,
   first: Sample,
   id: string,
   interval: number,
   signal: AbortSignal,
 ): AsyncGenerator<Sample> {
-  const seen = poller.subscribe();
+  const poller = pollerOf();
+  const { seq: seen, unsubscribe } = poller.subscribe();
   try {
     let previous = first;
     let sent = performance.now();
@@ -158,7 +166,7 @@ async function* samples(
       previous = current;
     }
   } finally {
-    poller.unsubscribe();
+    unsubscribe();
   }
 }
 

@@ -5,8 +5,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createProxy } from '@dockhand/core';
+import { createProxy, createUpstreamPool, parseDockerHost, Upstream } from '@dockhand/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StatsPoller } from '../../src/stats-poller.ts';
 import { type Arena, arena, ENGINE_SOCKET, secondProxy, tappedProxy } from '../attacks/harness.ts';
 import { docker } from './harness.ts';
 
@@ -164,6 +165,26 @@ describe('docker stats through a workshop tenant', { timeout: 120_000 }, () => {
     for (const n of [1, 2]) {
       const gap = Date.parse(joined.samples[n]!.read) - Date.parse(joined.samples[n - 1]!.read);
       expect(gap, `sample ${n}`).toBeGreaterThan(500);
+    }
+  });
+
+  it('a watch stopped twice leaves the rounds another stream of the container waits on', async (t) => {
+    if (!polled) t.skip();
+    const upstream = new Upstream(createUpstreamPool(parseDockerHost(`unix://${ENGINE_SOCKET}`)));
+    let idle = 0;
+    const poller = new StatsPoller(upstream, busy, 200, () => idle++);
+    try {
+      const staying = poller.subscribe();
+      const leaving = poller.subscribe();
+      // (a stream's end that ran twice took the other's watch with it, and the poller stopped under it)
+      leaving.unsubscribe();
+      leaving.unsubscribe();
+      const round = await poller.after(staying.seq, AbortSignal.timeout(5000));
+      expect(round?.status).toBe(200);
+      expect(idle).toBe(0);
+      staying.unsubscribe();
+    } finally {
+      await upstream.pool.close();
     }
   });
 

@@ -1,0 +1,150 @@
+// The proxy's own answers (refusals, and answers a middleware makes with ctx.respond) read as the engine's: the
+// engine's identity headers in the order its Go server writes a head, and JSON ended by a newline. A client cannot
+// tell by the bytes whether the proxy or the engine answered: each case compares an answer of the proxy's own with
+// the engine's answer to the same request through the same proxy, and on the byte lane with the engine's own bytes.
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { type Context, DockhandError, type Middleware, on } from '../src/index.ts';
+import { ENGINE, startProxy } from './harness.ts';
+import { rawExchange } from './raw-client.ts';
+
+const engineSocket = ENGINE.replace(/^unix:\/\//, '');
+
+/** A whole answer read: its head, and a body as long as its Content-Length (or up to the last chunk). */
+function whole(received: string): boolean {
+  const end = received.indexOf('\r\n\r\n');
+  if (end === -1) return false;
+  const length = /\r\ncontent-length: (\d+)\r\n/i.exec(received.slice(0, end + 2));
+  if (length) return Buffer.byteLength(received.slice(end + 4), 'latin1') >= Number(length[1]);
+  return received.endsWith('0\r\n\r\n');
+}
+
+const exchange = (socket: string, request: string) => rawExchange(socket, request, { until: whole });
+
+/** The answer with its Date's value taken out: the one field that differs between two answers a second apart. */
+const undated = (answer: string) => answer.replace(/\r\nDate: [^\r]*\r\n/, '\r\nDate: -\r\n');
+const names = (answer: string) =>
+  answer
+    .slice(0, answer.indexOf('\r\n\r\n'))
+    .split('\r\n')
+    .slice(1)
+    .map((line) => line.slice(0, line.indexOf(':')));
+
+/**
+ * The two ways a request reaches the pipeline: a middleware the lane serves (on a route), and node:http. Each
+ * answers itself when `own` says so, and passes the request to the engine otherwise.
+ */
+const ways: [
+  string,
+  boolean,
+  (op: string, own: (ctx: Context) => boolean, answer: (ctx: Context) => void) => Middleware,
+][] = [
+  [
+    'served by the byte lane',
+    true,
+    (op, own, answer) =>
+      on(op as 'ContainerList', async (ctx, next) => {
+        if (own(ctx)) answer(ctx);
+        else await next();
+      }),
+  ],
+  [
+    'served by node:http',
+    false,
+    (op, own, answer) => async (ctx, next) => {
+      if (ctx.operation === op && own(ctx)) answer(ctx);
+      else await next();
+    },
+  ],
+];
+
+describe.each(ways)('the proxy’s own answers, %s', (_way, lane, middleware) => {
+  it('a refusal reads as the engine’s 404 for a missing object, byte for byte but for the date, from the first answer', async () => {
+    const id = randomUUID();
+    const refuse = middleware(
+      'ContainerInspect',
+      (ctx) => ctx.params.id!.startsWith('hidden-'),
+      (ctx) => {
+        throw new DockhandError('TEST_HIDDEN', 404, `No such container: ${ctx.params.id}`);
+      },
+    );
+    await using tp = await startProxy([refuse]);
+    const ask = (name: string) => `GET /v1.45/containers/${name}/json HTTP/1.1\r\nHost: docker\r\n\r\n`;
+    // the first answer of a fresh proxy is its own
+    const hidden = await exchange(tp.socket, ask(`hidden-${id}`));
+    const missing = await exchange(tp.socket, ask(`absent-${id}`));
+    expect(missing).toMatch(/^HTTP\/1\.1 404 /);
+    expect(missing).toContain('\r\nServer: ');
+    expect(undated(hidden)).toBe(undated(missing).replace(`absent-${id}`, `hidden-${id}`));
+    if (lane) expect(undated(missing)).toBe(undated(await exchange(engineSocket, ask(`absent-${id}`))));
+  });
+
+  it('an answer of the pipeline’s own reads as the engine’s, byte for byte but for the date', async () => {
+    const respond = middleware(
+      'ContainerList',
+      (ctx) => ctx.request.headers.get('X-Own') !== undefined,
+      (ctx) => ctx.respond(200, []),
+    );
+    await using tp = await startProxy([respond]);
+    // a list no container matches: the engine's answer is `[]` too
+    const filters = encodeURIComponent(JSON.stringify({ label: [`dockhand.none=${randomUUID()}`] }));
+    const ask = (extra: string) =>
+      `GET /v1.45/containers/json?filters=${filters} HTTP/1.1\r\nHost: docker\r\n${extra}\r\n`;
+    const own = await exchange(tp.socket, ask('X-Own: 1\r\n'));
+    const engine = await exchange(tp.socket, ask(''));
+    expect(engine).toMatch(/\r\n\r\n\[\]\n$/);
+    expect(undated(own)).toBe(undated(engine));
+    if (lane) expect(undated(engine)).toBe(undated(await exchange(engineSocket, ask(''))));
+  });
+
+  it('a stream of the pipeline’s own has the head of the engine’s streams', async () => {
+    const stream = middleware(
+      'SystemEvents',
+      (ctx) => ctx.request.headers.get('X-Own') !== undefined,
+      (ctx) =>
+        ctx.respondStream(200, async function* () {
+          yield { status: 'x' };
+        }),
+    );
+    await using tp = await startProxy([stream]);
+    const now = Math.floor(Date.now() / 1000);
+    // a replay of a second long ago: the engine's answer is a stream with no message in it
+    const ask = (extra: string) =>
+      `GET /v1.45/events?since=${now - 3600}&until=${now - 3599} HTTP/1.1\r\nHost: docker\r\n${extra}\r\n`;
+    const own = await exchange(tp.socket, ask('X-Own: 1\r\n'));
+    const engine = await exchange(tp.socket, ask(''));
+    expect(names(own)).toEqual(names(engine));
+    if (lane)
+      expect(names(engine)).toEqual([
+        'Api-Version',
+        'Content-Type',
+        'Docker-Experimental',
+        'Ostype',
+        'Server',
+        'Date',
+        'Transfer-Encoding',
+      ]);
+  });
+});
+
+describe('the proxy’s own refusals outside the pipeline', () => {
+  it('an upgrade a route does not take is refused with the engine’s head fields', async () => {
+    await using tp = await startProxy([]);
+    const answer = await exchange(
+      tp.socket,
+      'GET /containers/x/json HTTP/1.1\r\nHost: docker\r\nUpgrade: tcp\r\nConnection: Upgrade\r\n\r\n',
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(names(answer)).toEqual([
+      'Api-Version',
+      'Content-Type',
+      'Docker-Experimental',
+      'Ostype',
+      'Server',
+      'Date',
+      'Content-Length',
+      'Connection',
+    ]);
+    expect(answer).toMatch(/"}\n$/);
+  });
+});
