@@ -26,6 +26,15 @@ const REFRESH_MS = 5_000;
 export class EngineIdentity {
   #values: (string | undefined)[] = NAMES.map(() => undefined);
   #learnedAt = Number.NEGATIVE_INFINITY;
+  #refresh: (() => void) | undefined;
+
+  /**
+   * @param refresh - asked to learn the identity again, in the background, when an own answer finds it older than
+   *   a few seconds: a proxy whose other answers all pass as bytes (parsed by nobody) learns an engine's upgrade too
+   */
+  constructor(refresh?: () => void) {
+    this.#refresh = refresh;
+  }
 
   /** Whether the identity is worth learning again from the next engine answer parsed anyway. */
   get due(): boolean {
@@ -53,6 +62,7 @@ export class EngineIdentity {
    * @returns the fields to write, flat
    */
   head(fields: readonly string[]): string[] {
+    if (this.due) this.#refresh?.();
     const pairs: [string, string][] = [];
     for (let i = 0; i < NAMES.length; i++) {
       const value = this.#values[i];

@@ -46,14 +46,21 @@ export class HeaderList {
   }
 
   /**
-   * Replaces every field of that name with one.
+   * Replaces every field of that name with one, where the first of them was (a new field goes last): the head keeps
+   * the order the engine wrote it in.
    *
    * @param name - the field name
    * @param value - its value
    */
   set(name: string, value: string): void {
+    const lower = name.toLowerCase();
+    const at = this.raw.findIndex((n, i) => i % 2 === 0 && n.toLowerCase() === lower);
+    if (at === -1) {
+      this.raw.push(name, value);
+      return;
+    }
     this.delete(name);
-    this.raw.push(name, value);
+    this.raw.splice(at, 0, name, value);
   }
 
   /**

@@ -75,6 +75,23 @@ describe('compose', () => {
     expect(seen).toEqual(['list ContainerList', 'every route', 'engine', 'every route', 'engine']);
   });
 
+  it('does not ask a when() predicate on the routes its middleware’s on() leaves out', async () => {
+    const asked: string[] = [];
+    const pipeline = compose([
+      when(
+        (ctx) => {
+          asked.push(String(ctx.operation));
+          return true;
+        },
+        on('ContainerCreate', async (_ctx, next) => next()),
+      ),
+      async (_ctx, next) => next(),
+    ]);
+    await pipeline(fakeCtx('ContainerList'), async () => {});
+    await pipeline(fakeCtx('ContainerCreate'), async () => {});
+    expect(asked).toEqual(['ContainerCreate']);
+  });
+
   it('still runs a route-scoped middleware on its own route, in its place', async () => {
     const order: string[] = [];
     const mw =

@@ -226,7 +226,8 @@ export function on(selector: RouteSelector | readonly RouteSelector[], middlewar
 }
 
 /**
- * Runs a middleware only when a predicate holds for the request.
+ * Runs a middleware only when a predicate holds for the request. The predicate is not asked on the routes the
+ * middleware's own {@link on} leaves out: a pipeline passes such requests by it, as the byte lane does.
  *
  * @param predicate - decides per request
  * @param middleware - what to run when it returns true

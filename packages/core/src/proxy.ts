@@ -496,6 +496,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       return;
     }
     const headers = r.headers.forwardable(r.reframed);
+    framedAsTheEngine(res);
     const noBody = req.method === 'HEAD' || NO_BODY_STATUS.has(r.status);
     // (an answer not sent stops: a stream of the pipeline's own, or an engine answer a middleware replaced, left
     // streaming into undici before: review 28d; a stream of the pipeline's own whose body is not sent, too)
@@ -554,6 +555,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
     const buf = jsonBody(body);
     const headers = upstream.identity.head(['Content-Type', 'application/json']);
     headers.push('Content-Length', String(buf.length));
+    framedAsTheEngine(res);
     if (res.req.complete) {
       res.writeHead(status, headers);
       res.end(buf);
@@ -759,6 +761,14 @@ function responseSink(out: {
       out.on('drain', fn);
     },
   };
+}
+
+/**
+ * node:http writes `Connection: keep-alive` and `Keep-Alive` on every answer after which it keeps the connection;
+ * the engine's Go server writes neither (it writes `Connection: close` when it closes, as node:http still does).
+ */
+function framedAsTheEngine(res: ServerResponse): void {
+  if (res.shouldKeepAlive) res.removeHeader('Connection');
 }
 
 function rawError(err: unknown, identity: EngineIdentity): Buffer {

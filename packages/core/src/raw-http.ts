@@ -128,16 +128,19 @@ export function replyResponse(ctx: Context, reply: LaneReply, close: boolean): n
     return r.status;
   }
   const complete = r.completeBody();
-  const fields = r.headers.forwardable(true);
-  if (close) fields.push('Connection', 'close');
+  // the engine's own length stays where it wrote it; the framing as the engine's Go server writes it otherwise:
+  // `Content-Length`, then `Connection`, then `Transfer-Encoding`
+  const sized = !r.reframed && r.headers.get('content-length') !== undefined;
+  const fields = r.headers.forwardable(!sized);
   if (complete !== undefined) {
-    fields.push('Content-Length', String(complete.length));
+    if (!sized) fields.push('Content-Length', String(complete.length));
+    if (close) fields.push('Connection', 'close');
     reply.end(close, responseHead(r.status, fields), complete);
     return r.status;
   }
-  const length = r.reframed ? undefined : r.headers.get('content-length');
-  const chunked = length === undefined;
-  fields.push(...(chunked ? ['Transfer-Encoding', 'chunked'] : ['Content-Length', length]));
+  if (close) fields.push('Connection', 'close');
+  const chunked = !sized;
+  if (chunked) fields.push('Transfer-Encoding', 'chunked');
   reply.onAbort(() => r.abandon(new Error('client went away')));
   reply.write(responseHead(r.status, fields));
   r.pipeTo(replySink(reply, chunked, close));

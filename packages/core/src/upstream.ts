@@ -101,7 +101,12 @@ export class Upstream {
   /** The undici dispatcher every request goes through. */
   readonly pool: Pool;
   /** The engine's identity headers, learned from its answers, which the proxy's own answers carry too. */
-  readonly identity: EngineIdentity = new EngineIdentity();
+  readonly identity: EngineIdentity = new EngineIdentity(() => {
+    this.#learning ??= this.learnIdentity().finally(() => {
+      this.#learning = undefined;
+    });
+  });
+  #learning: Promise<void> | undefined;
 
   /** @param pool - the undici pool to the engine */
   constructor(pool: Pool) {

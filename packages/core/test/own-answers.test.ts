@@ -1,10 +1,14 @@
 // The proxy's own answers (refusals, and answers a middleware makes with ctx.respond) read as the engine's: the
 // engine's identity headers in the order its Go server writes a head, and JSON ended by a newline. A client cannot
 // tell by the bytes whether the proxy or the engine answered: each case compares an answer of the proxy's own with
-// the engine's answer to the same request through the same proxy, and on the byte lane with the engine's own bytes.
+// the engine's answer to the same request through the same proxy, and with the engine's own bytes.
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type Context, DockhandError, type Middleware, on } from '../src/index.ts';
+import { type Context, createProxy, DockhandError, type Middleware, on } from '../src/index.ts';
 import { ENGINE, startProxy } from './harness.ts';
 import { rawExchange } from './raw-client.ts';
 
@@ -36,12 +40,10 @@ const names = (answer: string) =>
  */
 const ways: [
   string,
-  boolean,
   (op: string, own: (ctx: Context) => boolean, answer: (ctx: Context) => void) => Middleware,
 ][] = [
   [
     'served by the byte lane',
-    true,
     (op, own, answer) =>
       on(op as 'ContainerList', async (ctx, next) => {
         if (own(ctx)) answer(ctx);
@@ -50,7 +52,6 @@ const ways: [
   ],
   [
     'served by node:http',
-    false,
     (op, own, answer) => async (ctx, next) => {
       if (ctx.operation === op && own(ctx)) answer(ctx);
       else await next();
@@ -58,7 +59,7 @@ const ways: [
   ],
 ];
 
-describe.each(ways)('the proxy’s own answers, %s', (_way, lane, middleware) => {
+describe.each(ways)('the proxy’s own answers, %s', (_way, middleware) => {
   it('a refusal reads as the engine’s 404 for a missing object, byte for byte but for the date, from the first answer', async () => {
     const id = randomUUID();
     const refuse = middleware(
@@ -76,7 +77,7 @@ describe.each(ways)('the proxy’s own answers, %s', (_way, lane, middleware) =>
     expect(missing).toMatch(/^HTTP\/1\.1 404 /);
     expect(missing).toContain('\r\nServer: ');
     expect(undated(hidden)).toBe(undated(missing).replace(`absent-${id}`, `hidden-${id}`));
-    if (lane) expect(undated(missing)).toBe(undated(await exchange(engineSocket, ask(`absent-${id}`))));
+    expect(undated(missing)).toBe(undated(await exchange(engineSocket, ask(`absent-${id}`))));
   });
 
   it('an answer of the pipeline’s own reads as the engine’s, byte for byte but for the date', async () => {
@@ -94,7 +95,7 @@ describe.each(ways)('the proxy’s own answers, %s', (_way, lane, middleware) =>
     const engine = await exchange(tp.socket, ask(''));
     expect(engine).toMatch(/\r\n\r\n\[\]\n$/);
     expect(undated(own)).toBe(undated(engine));
-    if (lane) expect(undated(engine)).toBe(undated(await exchange(engineSocket, ask(''))));
+    expect(undated(engine)).toBe(undated(await exchange(engineSocket, ask(''))));
   });
 
   it('a stream of the pipeline’s own has the head of the engine’s streams', async () => {
@@ -108,22 +109,22 @@ describe.each(ways)('the proxy’s own answers, %s', (_way, lane, middleware) =>
     );
     await using tp = await startProxy([stream]);
     const now = Math.floor(Date.now() / 1000);
-    // a replay of a second long ago: the engine's answer is a stream with no message in it
+    // events until a second from now (a filter nothing matches): the engine flushes its head at once and ends the
+    // stream a second later (a replay of the past alone may be sized instead, as the engine's handler returns first)
     const ask = (extra: string) =>
-      `GET /v1.45/events?since=${now - 3600}&until=${now - 3599} HTTP/1.1\r\nHost: docker\r\n${extra}\r\n`;
+      `GET /v1.45/events?since=${now}&until=${now + 2}&filters=${encodeURIComponent(JSON.stringify({ label: [`dockhand.none=${randomUUID()}`] }))} HTTP/1.1\r\nHost: docker\r\n${extra}\r\n`;
     const own = await exchange(tp.socket, ask('X-Own: 1\r\n'));
     const engine = await exchange(tp.socket, ask(''));
     expect(names(own)).toEqual(names(engine));
-    if (lane)
-      expect(names(engine)).toEqual([
-        'Api-Version',
-        'Content-Type',
-        'Docker-Experimental',
-        'Ostype',
-        'Server',
-        'Date',
-        'Transfer-Encoding',
-      ]);
+    expect(names(engine)).toEqual([
+      'Api-Version',
+      'Content-Type',
+      'Docker-Experimental',
+      'Ostype',
+      'Server',
+      'Date',
+      'Transfer-Encoding',
+    ]);
   });
 });
 
@@ -147,4 +148,61 @@ describe('the proxy’s own refusals outside the pipeline', () => {
     ]);
     expect(answer).toMatch(/"}\n$/);
   });
+});
+
+describe('the engine’s identity, learned again', () => {
+  it('reaches the own answers of a proxy whose other answers all pass as bytes, after the engine changed', async () => {
+    // the real engine behind a relay that, once `upgraded`, rewrites its `Server` (same length): as an engine
+    // upgraded under a running proxy, whose answers on the byte lane nobody parses
+    const dir = await mkdtemp(join(tmpdir(), 'dockhand-identity-'));
+    let upgraded = false;
+    const open = new Set<Socket>();
+    const relay = createServer((toProxy) => {
+      open.add(toProxy);
+      const toEngine = connect(engineSocket);
+      toProxy.pipe(toEngine);
+      toEngine.on('data', (chunk: Buffer) => {
+        toProxy.write(
+          upgraded
+            ? Buffer.from(chunk.toString('latin1').replace('Server: Docker/', 'Server: Dockr2/'), 'latin1')
+            : chunk,
+        );
+      });
+      toEngine.on('end', () => toProxy.end());
+      for (const s of [toProxy, toEngine]) s.on('error', () => {});
+      toProxy.on('close', () => {
+        open.delete(toProxy);
+        toEngine.destroy();
+      });
+    });
+    await new Promise<void>((resolve) => relay.listen(join(dir, 'engine.sock'), resolve));
+    const proxy = createProxy({ upstream: `unix://${join(dir, 'engine.sock')}`, middleware: [] });
+    await proxy.listen(join(dir, 'proxy.sock'));
+    // an upgrade no route takes: refused by the proxy itself
+    const refused = () =>
+      exchange(
+        join(dir, 'proxy.sock'),
+        'GET /containers/x/json HTTP/1.1\r\nHost: docker\r\nUpgrade: tcp\r\nConnection: Upgrade\r\n\r\n',
+      );
+    try {
+      expect(await refused()).toContain('\r\nServer: Docker/');
+      upgraded = true;
+      // the engine's answers pass the lane as bytes, with the new Server, and teach the proxy nothing
+      const ping = await exchange(join(dir, 'proxy.sock'), 'GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n');
+      expect(ping).toContain('\r\nServer: Dockr2/');
+      // an own answer a few seconds after it last learned asks again; the next ones carry what it learned
+      await new Promise((resolve) => setTimeout(resolve, 5500));
+      await refused();
+      const t0 = performance.now();
+      let answer = await refused();
+      while (!answer.includes('\r\nServer: Dockr2/') && performance.now() - t0 < 3000)
+        answer = await refused();
+      expect(answer).toContain('\r\nServer: Dockr2/');
+    } finally {
+      await proxy.close();
+      for (const s of open) s.destroy();
+      relay.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 20_000);
 });

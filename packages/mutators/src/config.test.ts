@@ -113,6 +113,21 @@ describe('parseProxyConfig: valid files', () => {
     expect(failure('middleware:\n  - type: refuseClassicBuilds\n    except: [alice]\n')).toMatch(/except/);
   });
 
+  it('builds limitClassicBuilds, which acts on /build alone, with a count of at least 1', () => {
+    const config = parseProxyConfig(
+      'middleware:\n  - type: limitClassicBuilds\n    concurrent: 2\n',
+      FILE,
+      {},
+    );
+    expect(routesOf(config.middleware[0]!)).toEqual(new Set(['ImageBuild']));
+    expect(failure('middleware:\n  - type: limitClassicBuilds\n    concurrent: 0\n')).toMatch(
+      /middleware\[0\]\.concurrent/,
+    );
+    expect(failure('middleware:\n  - type: limitClassicBuilds\n    concurrent: 1.5\n')).toMatch(
+      /middleware\[0\]\.concurrent/,
+    );
+  });
+
   it('builds polledStats, which acts on stats alone, with an interval of at least 100 ms', () => {
     const config = parseProxyConfig('middleware:\n  - type: polledStats\n    intervalMs: 500\n', FILE, {});
     expect(routesOf(config.middleware[0]!)).toEqual(new Set(['ContainerStats']));
@@ -192,7 +207,7 @@ describe('parseProxyConfig: environment substitution', () => {
 describe('parseProxyConfig: errors name the file, the key and what is wrong', () => {
   it('an unknown middleware type, with the known ones', () => {
     expect(failure('middleware:\n  - type: hostGuard\n  - type: workshopTenat\n')).toBe(
-      "tenant.yaml: middleware[1].type: unknown middleware type 'workshopTenat' (known: workshopTenant, stampLabels, scopeToTenant, mountPolicy, rewriteDockerSocket, hostGuard, tenantNetwork, buildkitGuard, allowRoutes, denyUnknownRoutes, logRequests, refuseClassicBuilds, polledStats)",
+      "tenant.yaml: middleware[1].type: unknown middleware type 'workshopTenat' (known: workshopTenant, stampLabels, scopeToTenant, mountPolicy, rewriteDockerSocket, hostGuard, tenantNetwork, buildkitGuard, allowRoutes, denyUnknownRoutes, logRequests, refuseClassicBuilds, limitClassicBuilds, polledStats)",
     );
   });
 

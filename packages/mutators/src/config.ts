@@ -6,6 +6,7 @@ import { parseDocument } from 'yaml';
 import { allowRoutes, denyUnknownRoutes } from './allow-routes.ts';
 import { buildkitGuard } from './buildkit-guard.ts';
 import { hostGuard } from './host-guard.ts';
+import { limitClassicBuilds } from './limit-classic-builds.ts';
 import { mountPolicy } from './mount-policy.ts';
 import { polledStats } from './polled-stats.ts';
 import { refuseClassicBuilds } from './refuse-classic-builds.ts';
@@ -126,6 +127,10 @@ const entries = {
   denyUnknownRoutes: v.strictObject({ type: v.literal('denyUnknownRoutes') }),
   logRequests: v.strictObject({ type: v.literal('logRequests') }),
   refuseClassicBuilds: v.strictObject({ type: v.literal('refuseClassicBuilds') }),
+  limitClassicBuilds: v.strictObject({
+    type: v.literal('limitClassicBuilds'),
+    concurrent: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+  }),
   polledStats: v.strictObject({
     type: v.literal('polledStats'),
     intervalMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(100))),
@@ -368,6 +373,8 @@ function build(type: EntryType, o: Record<string, never>): Middleware {
       return logRequests();
     case 'refuseClassicBuilds':
       return refuseClassicBuilds();
+    case 'limitClassicBuilds':
+      return limitClassicBuilds(opts as never);
     case 'polledStats':
       return polledStats(opts as never);
   }

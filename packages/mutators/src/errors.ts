@@ -90,6 +90,28 @@ export function notFound(
 }
 
 /**
+ * The daemon's own 404 for a kill of a container the tenant may not see: the engine's kill route wraps every error
+ * of the kill, a missing container's too (`Cannot kill container: web: No such container: web`, lower-case from
+ * API 1.42 on).
+ *
+ * @param ref - the name or id the client used
+ * @param apiVersion - the engine's API version
+ * @returns the error to throw
+ * @example
+ * ```ts
+ * throw killNotFound('web', '1.45'); // 404 {"message":"cannot kill container: web: No such container: web"}
+ * ```
+ */
+export function killNotFound(ref: string, apiVersion: string): DockhandError {
+  const verb = versionAtLeast(apiVersion, '1.42') ? 'cannot' : 'Cannot';
+  return new DockhandError(
+    'DOCKHAND_NOT_FOUND',
+    404,
+    `${verb} kill container: ${ref}: No such container: ${ref}`,
+  );
+}
+
+/**
  * The daemon's own 404 for an image the tenant may not see, in the words of the engine at hand: Engine 20.10 (API
  * 1.41) names the reference as given and then as it normalises it, later engines the normalised one only.
  *

@@ -15,6 +15,7 @@ export { assertUnambiguous, field, foldKey, type JsonObject, setField } from './
 export { injectLabelFilter, mergeLabelFilter } from './filters.ts';
 export { type HostGuardOptions, hostGuard } from './host-guard.ts';
 export { type ImageFacts, type ImagePolicy, imageVisible, reservedName } from './image-policy.ts';
+export { type LimitClassicBuildsOptions, limitClassicBuilds } from './limit-classic-builds.ts';
 export { HELPER_LABEL } from './missing-subpaths.ts';
 export { type MountPolicyOptions, mountPolicy, type Remap } from './mount-policy.ts';
 export { holdNames } from './name-holds.ts';

@@ -13,7 +13,7 @@ import { type ContainerFacts, containerFacts } from './container-facts.ts';
 import { createImage, imageFacts, scopeImageReads } from './create-image.ts';
 import { engineList } from './engine-list.ts';
 import { engineApiVersion, versionAtLeast } from './engine-version.ts';
-import { daemonImageName, imageNotFound, refuse, saveNotFound } from './errors.ts';
+import { daemonImageName, imageNotFound, killNotFound, refuse, saveNotFound } from './errors.ts';
 import { type EngineEvent, eventFilter } from './event-filters.ts';
 import { exportNames, refuseTooManyNames } from './export-names.ts';
 import { checkedBody, field, isObject, type JsonObject, setField } from './fields.ts';
@@ -446,7 +446,15 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
       FULL_ID.test(req.params.id ?? '') &&
       owners.knownOwned('container', req.params.id!),
     on(CONTAINER_OPS, async (ctx, next) => {
-      const id = await ownership(ctx).container(ctx.params.id!);
+      const ref = ctx.params.id!;
+      const id = await ownership(ctx)
+        .container(ref)
+        .catch(async (err: unknown) => {
+          // in the words the engine's kill route gives a missing container
+          if (ctx.operation === 'ContainerKill' && DockhandError.is(err) && err.status === 404)
+            throw killNotFound(ref, await engineApiVersion(ctx.upstream));
+          throw err;
+        });
       ctx.params.id = id;
       await next();
       if (ctx.operation === 'ContainerExec' && ctx.response!.status === 201) {
@@ -1057,7 +1065,8 @@ export function scopeToTenant(options: ScopeOptions): Middleware {
   // own (`system df` and BuildKit's disk usage list none), so there is nothing to prune: `docker system prune`,
   // which prunes the build cache last, failed on the refusal this was (found by review, stop 23)
   const buildPrune: Middleware = on('BuildPrune', async (ctx) => {
-    ctx.respond(200, { CachesDeleted: [], SpaceReclaimed: 0 });
+    // (as the engine's report when it deletes nothing: Go's nil slice)
+    ctx.respond(200, { CachesDeleted: null, SpaceReclaimed: 0 });
   });
 
   const create: Middleware = on('ContainerCreate', async (ctx, next) => {

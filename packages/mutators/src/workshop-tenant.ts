@@ -7,6 +7,7 @@ import { scopeImageReads } from './create-image.ts';
 import { refuse } from './errors.ts';
 import { hostGuard } from './host-guard.ts';
 import { imageVisible } from './image-policy.ts';
+import { limitClassicBuilds } from './limit-classic-builds.ts';
 import { mountPolicy } from './mount-policy.ts';
 import { holdNames } from './name-holds.ts';
 import { Ownership } from './ownership.ts';
@@ -99,6 +100,7 @@ export interface WorkshopTenantOptions {
    * Whether classic builds (`DOCKER_BUILDKIT=0`, a `POST /build` without `version=2`) are served (default `true`).
    * `false` refuses them ({@link refuseClassicBuilds}), for an operator who would rather not rely on the proxy
    * reading each Dockerfile as the engine's parser does; BuildKit builds, the docker CLI's default, still work.
+   * Served, at most 4 run at once ({@link limitClassicBuilds}); more wait for one to end.
    */
   readonly classicBuilds?: boolean;
 }
@@ -299,7 +301,8 @@ export function workshopTenant(options: WorkshopTenantOptions): WorkshopTenantMi
     scopeImageReads((img) => imageVisible(img, label, { reserved })),
     allowRoutes(TENANT_ROUTES),
     // before any check reads a classic build's context
-    ...(options.classicBuilds === false ? [refuseClassicBuilds()] : []),
+    // (at most 4 classic builds at once, each holding its context while it runs)
+    ...(options.classicBuilds === false ? [refuseClassicBuilds()] : [limitClassicBuilds()]),
     hostGuard({
       ...(options.networkSubnets === undefined ? {} : { network: { subnets: options.networkSubnets } }),
       ...(options.localRegistries === undefined ? {} : { localRegistries: options.localRegistries }),

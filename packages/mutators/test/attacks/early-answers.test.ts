@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Arena, arena, ENGINE_SOCKET } from './harness.ts';
+import { type Arena, arena, build, ENGINE_SOCKET } from './harness.ts';
 
 let a: Arena;
 let own: string;
@@ -157,5 +157,40 @@ describe('a classic build whose context stops arriving', { timeout: 120_000 }, (
     expect(statuses(out)).toEqual([200]);
     expect(out).toContain('the build context stopped arriving: nothing for 60 s after 1048576 bytes');
     expect(performance.now() - t0).toBeGreaterThan(59_000);
+  });
+
+  // each classic build holds its context (up to 64 MiB) while it runs: without a bound, many at once made the
+  // tenant's proxy hold gigabytes (limitClassicBuilds, in the preset)
+  it('at most 4 run at once: a fifth waits, its context unread, until one of them ends', async () => {
+    const stalled: Socket[] = [];
+    try {
+      for (let i = 0; i < 4; i++) {
+        const s = connect(a.mallory.socket);
+        await new Promise((r) => s.on('connect', r));
+        s.on('error', () => {});
+        s.write(
+          `POST /build?t=${a.run}-held${i} HTTP/1.1\r\nHost: d\r\nContent-Type: application/x-tar\r\nContent-Length: ${10 << 20}\r\n\r\n`,
+        );
+        s.write(Buffer.alloc(1 << 20));
+        stalled.push(s);
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+      let answered = 0;
+      const fifth = build(a.mallory.api, `t=${a.run}-fifth`, 'FROM busybox\nLABEL fifth=1\n').then((r) => {
+        answered = performance.now();
+        return r;
+      });
+      await new Promise((r) => setTimeout(r, 3000));
+      // before: built at once
+      expect(answered).toBe(0);
+      const freed = performance.now();
+      stalled.shift()!.destroy();
+      const { reply, id } = await fifth;
+      expect(reply.status).toBe(200);
+      expect(id, reply.text).toBeDefined();
+      expect(answered - freed).toBeLessThan(30_000);
+    } finally {
+      for (const s of stalled) s.destroy();
+    }
   });
 });
