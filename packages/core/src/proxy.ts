@@ -765,10 +765,11 @@ function responseSink(out: {
 
 /**
  * node:http writes `Connection: keep-alive` and `Keep-Alive` on every answer after which it keeps the connection;
- * the engine's Go server writes neither (it writes `Connection: close` when it closes, as node:http still does).
+ * the engine's Go server writes neither to an HTTP/1.1 request (it writes `Connection: close` when it closes, as
+ * node:http still does, and `Connection: keep-alive` to an HTTP/1.0 request that asked for it, as node:http does).
  */
 function framedAsTheEngine(res: ServerResponse): void {
-  if (res.shouldKeepAlive) res.removeHeader('Connection');
+  if (res.shouldKeepAlive && res.req.httpVersionMinor >= 1) res.removeHeader('Connection');
 }
 
 function rawError(err: unknown, identity: EngineIdentity): Buffer {

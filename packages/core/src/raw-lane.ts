@@ -844,6 +844,9 @@ export class RawLane {
           this.#inner = undefined;
         } else {
           this.#dropEngine();
+          // the client was told the connection closes (it asked so, or the engine decided): it does, as on the
+          // engine, where it stayed open until the lane's idle limit (found by review 29b: 30 s)
+          this.#closing = true;
         }
         if (this.#bodyLeft > 0) {
           // the connection closes after the body has arrived (read and dropped), not before

@@ -338,6 +338,20 @@ describe('the byte lane', { timeout: 60_000 }, () => {
     expect(bodyOf(second!)).toBe('OK');
   });
 
+  // found by review 29b: the engine's answer said the connection closes, and the lane kept it open until its idle
+  // limit (30 s), where a client that reads to the end hung
+  it.each([
+    ['asked by the client', 'GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n'],
+    ['of an HTTP/1.0 request', 'GET /_ping HTTP/1.0\r\nHost: d\r\n\r\n'],
+  ])('closes after an engine answer that says the connection closes (%s)', async (_what, request) => {
+    const t0 = performance.now();
+    // rawExchange returns when the proxy closes the connection (or after 10 s)
+    const out = await rawExchange(tp.socket, request);
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(statusOf(out)).toBe(200);
+    expect(bodyOf(out)).toBe('OK');
+  });
+
   it('answers a request the pipeline takes with Connection: close as asked, and closes', async () => {
     const t0 = performance.now();
     const out = await rawExchange(tp.socket, 'GET /version HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n');

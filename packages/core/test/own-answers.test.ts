@@ -128,6 +128,19 @@ describe.each(ways)('the proxy’s own answers, %s', (_way, middleware) => {
   });
 });
 
+describe('the proxy’s own answers to HTTP/1.0', () => {
+  // found by review 29b: the connection was kept, and the answer no longer said so
+  it('a request that asks to keep the connection is told it is kept, as by the engine', async () => {
+    const refuse = on('ContainerInspect', async () => {
+      throw new DockhandError('TEST_HIDDEN', 404, 'No such container: x');
+    });
+    await using tp = await startProxy([refuse]);
+    const request = 'GET /containers/x/json HTTP/1.0\r\nHost: docker\r\nConnection: keep-alive\r\n\r\n';
+    expect(await exchange(engineSocket, request)).toMatch(/\r\nConnection: keep-alive\r\n/);
+    expect(await exchange(tp.socket, request)).toMatch(/\r\nConnection: keep-alive\r\n/);
+  });
+});
+
 describe('the proxy’s own refusals outside the pipeline', () => {
   it('an upgrade a route does not take is refused with the engine’s head fields', async () => {
     await using tp = await startProxy([]);

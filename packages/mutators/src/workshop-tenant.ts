@@ -296,13 +296,15 @@ export function workshopTenant(options: WorkshopTenantOptions): WorkshopTenantMi
     connect,
     // a build's refusals in its stream, as the engine reports a failed build
     buildRefusalsInStream(),
+    // at most 4 classic builds at once, each holding its context while it runs; before the name holds, so that a
+    // build waiting for its turn does not count as one that runs (review 29b)
+    ...(options.classicBuilds === false ? [] : [limitClassicBuilds()]),
     // before the first check that reads an image (hostGuard's of a create's working directory)
     holdNames(),
     scopeImageReads((img) => imageVisible(img, label, { reserved })),
     allowRoutes(TENANT_ROUTES),
     // before any check reads a classic build's context
-    // (at most 4 classic builds at once, each holding its context while it runs)
-    ...(options.classicBuilds === false ? [refuseClassicBuilds()] : [limitClassicBuilds()]),
+    ...(options.classicBuilds === false ? [refuseClassicBuilds()] : []),
     hostGuard({
       ...(options.networkSubnets === undefined ? {} : { network: { subnets: options.networkSubnets } }),
       ...(options.localRegistries === undefined ? {} : { localRegistries: options.localRegistries }),
