@@ -56,7 +56,7 @@ describe('a query the engine reads otherwise', () => {
           `POST /volumes/create?${query} HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
           'latin1',
         ),
-        { until: (r) => r.includes('\r\n\r\n') && r.endsWith('}') },
+        { until: (r) => r.includes('\r\n\r\n') && r.trimEnd().endsWith('}') },
       );
       expect(statusOf(answer), answer).toBe(400);
       expect(JSON.parse(bodyOf(answer)).message).toMatch(message);

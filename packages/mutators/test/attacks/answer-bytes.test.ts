@@ -67,7 +67,7 @@ const bare = (method: string, path: string) => `${method} ${path} HTTP/1.1\r\nHo
 
 describe('another tenant’s object gets the engine’s answer for a missing one, byte for byte', () => {
   it.each<Case>([
-    ['container inspect by name', 'name', (r) => bare('GET', `/v1.45/containers/${r}/json`)],
+    ['container inspect by name', 'name', (r) => bare('GET', `/containers/${r}/json`)],
     ['container inspect by id prefix', 'prefix', (r) => bare('GET', `/containers/${r}/json`)],
     ['container inspect by full id', 'id', (r) => bare('GET', `/containers/${r}/json`)],
     ['container start', 'name', (r) => bare('POST', `/containers/${r}/start`)],
