@@ -1,4 +1,5 @@
 export { Context, type HijackHandler } from './context.ts';
+export { EngineIdentity } from './engine-identity.ts';
 export { type CoreErrorCode, coreError, coreErrorCodes, DockhandError, toErrorResponse } from './errors.ts';
 export { HeaderList } from './headers.ts';
 export { assertUnambiguousJson, jsonAmbiguity } from './json-ambiguity.ts';
