@@ -55,6 +55,16 @@ export class EngineIdentity {
   }
 
   /**
+   * Learns the identity from an engine answer the proxy reads anyway, once what it knows is more than a few seconds
+   * old: the engine may have been upgraded since.
+   *
+   * @param get - a header of the answer, by its lower-case name
+   */
+  notice(get: (lowerName: string) => string | undefined): void {
+    if (this.due) this.learn(get);
+  }
+
+  /**
    * The head fields of an answer the proxy writes itself: the identity and `fields`, sorted by name as the engine's
    * server writes them, then `Date`. The framing (`Content-Length` or `Transfer-Encoding`) goes after.
    *

@@ -10,10 +10,16 @@ import type { EngineIdentity } from './engine-identity.ts';
 import { coreError, DockhandError, toErrorResponse } from './errors.ts';
 import { HeaderList, rawToStrings } from './headers.ts';
 import { headerFields, type PlainRequestHead } from './http-framing.ts';
-import { jsonBody } from './json-body.ts';
 import { compose, type Middleware, untouchedTest } from './middleware.ts';
 import { readableQuery } from './query-check.ts';
-import { errorResponse, NO_BODY_STATUS, replyResponse, requestHead, responseHead } from './raw-http.ts';
+import {
+  errorAnswer,
+  errorResponse,
+  NO_BODY_STATUS,
+  replyResponse,
+  requestHead,
+  responseHead,
+} from './raw-http.ts';
 import { type LaneReply, RawLane } from './raw-lane.ts';
 import { ProxyRequest } from './request.ts';
 import { LaneRequest } from './request-summary.ts';
@@ -339,7 +345,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
         onResponseStart(controller, status) {
           if (status < 200) return;
           const fields = new HeaderList(rawToStrings(controller.rawHeaders as Buffer[]));
-          if (upstream.identity.due) upstream.identity.learn((name) => fields.get(name));
+          upstream.identity.notice((name) => fields.get(name));
           response = new ProxyResponse(status, fields, { flow: controller, limit });
           ctx.response = response;
           (ctx.state as { [kForwarded]?: ProxyResponse })[kForwarded] = response;
@@ -407,7 +413,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
     if (length > 0 || sent || ctx.request.changed) fields.push('Content-Length', String(length));
     const head = requestHead(ctx.method, ctx.target(), fields);
     return reply.forward(ctx.method, head, body.buffer, limit).then((response) => {
-      if (upstream.identity.due) upstream.identity.learn((name) => response.headers.get(name));
+      upstream.identity.notice((name) => response.headers.get(name));
       ctx.response = response;
     });
   }
@@ -551,10 +557,7 @@ export function createProxy(options: ProxyOptions): DockerProxy {
       res.destroy();
       return;
     }
-    const { status, body } = toErrorResponse(err);
-    const buf = jsonBody(body);
-    const headers = upstream.identity.head(['Content-Type', 'application/json']);
-    headers.push('Content-Length', String(buf.length));
+    const { status, fields: headers, body: buf } = errorAnswer(err, upstream.identity);
     framedAsTheEngine(res);
     if (res.req.complete) {
       res.writeHead(status, headers);

@@ -68,8 +68,28 @@ export function requestHead(method: string, target: string, fields: readonly str
 }
 
 /**
- * A whole JSON error answer as the engine writes one (`{"message": "..."}` and a newline), with the engine's
- * identity headers in its order ({@link EngineIdentity}), for a raw connection.
+ * The parts of a JSON error answer as the engine writes one: its status, its head's fields (the engine's identity
+ * headers in its order, {@link EngineIdentity}, then `Content-Length`) and its body (`{"message": "..."}` and a
+ * newline). Both ways of writing an answer use it: {@link errorResponse} on a raw connection, and node:http.
+ *
+ * @param err - what was thrown
+ * @param identity - the engine's identity, learned from its answers
+ * @returns the status, the fields (flat, to add to) and the body
+ * @internal
+ */
+export function errorAnswer(
+  err: unknown,
+  identity: EngineIdentity,
+): { status: number; fields: string[]; body: Buffer } {
+  const { status, body } = toErrorResponse(err);
+  const json = jsonBody(body);
+  const fields = identity.head(['Content-Type', 'application/json']);
+  fields.push('Content-Length', String(json.length));
+  return { status, fields, body: json };
+}
+
+/**
+ * A whole JSON error answer ({@link errorAnswer}) for a raw connection.
  *
  * @param err - what was thrown
  * @param close - whether to add `Connection: close`
@@ -85,13 +105,10 @@ export function errorResponse(
   identity: EngineIdentity,
   headOnly = false,
 ): { status: number; bytes: Buffer } {
-  const { status, body } = toErrorResponse(err);
-  const json = jsonBody(body);
-  const fields = identity.head(['Content-Type', 'application/json']);
-  fields.push('Content-Length', String(json.length));
+  const { status, fields, body } = errorAnswer(err, identity);
   if (close) fields.push('Connection', 'close');
   const head = Buffer.from(responseHead(status, fields), 'latin1');
-  return { status, bytes: headOnly ? head : Buffer.concat([head, json]) };
+  return { status, bytes: headOnly ? head : Buffer.concat([head, body]) };
 }
 
 /**
@@ -132,13 +149,12 @@ export function replyResponse(ctx: Context, reply: LaneReply, close: boolean): n
   // `Content-Length`, then `Connection`, then `Transfer-Encoding`
   const sized = !r.reframed && r.headers.get('content-length') !== undefined;
   const fields = r.headers.forwardable(!sized);
+  if (complete !== undefined && !sized) fields.push('Content-Length', String(complete.length));
+  if (close) fields.push('Connection', 'close');
   if (complete !== undefined) {
-    if (!sized) fields.push('Content-Length', String(complete.length));
-    if (close) fields.push('Connection', 'close');
     reply.end(close, responseHead(r.status, fields), complete);
     return r.status;
   }
-  if (close) fields.push('Connection', 'close');
   const chunked = !sized;
   if (chunked) fields.push('Transfer-Encoding', 'chunked');
   reply.onAbort(() => r.abandon(new Error('client went away')));

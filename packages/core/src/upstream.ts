@@ -145,7 +145,7 @@ export class Upstream {
         : coreError('DOCKHAND_UPSTREAM_FAILED', `the Docker engine's answer failed: ${e.message}`, e);
     }
     const headers = res.headers;
-    if (this.identity.due) this.identity.learn((name) => single(headers[name]));
+    this.identity.notice((name) => single(headers[name]));
     return {
       status: res.statusCode,
       headers,
